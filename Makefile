@@ -1,0 +1,166 @@
+# udfcron: one non-recursive GNU Makefile.
+#
+#   make            build everything into build/
+#   make run        install missing dependencies, build, run on the example schedules in etc/
+#   make check      install missing dependencies, build, run unit (ASan+UBSan) and integration tests
+#   make bench      benchmarks (tests/bench/), optimised build, figures as tables
+#   make fuzz       libFuzzer targets (tests/fuzz/), FUZZ_SECONDS each (default 60)
+#   make install    PREFIX=/usr/local DESTDIR=
+#   make deps       install missing Debian packages (as root), or print the apt-get command
+#
+# The core modules form a static library that the tools, tests, fuzzers and
+# benchmarks all link, in three flavours: plain (build/), sanitized
+# (build/asan/, for unit tests) and libFuzzer (build/fuzz/, clang).
+
+CC        ?= gcc
+FUZZ_CC   ?= clang
+PYTHON    ?= /usr/bin/python3
+PREFIX    ?= /usr/local
+BINDIR    ?= $(PREFIX)/bin
+DESTDIR   ?=
+B         ?= build
+FUZZ_SECONDS ?= 60
+VERSION   := 0.1.0
+
+WARNINGS  := -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes -Wmissing-prototypes \
+             -Wformat=2 -Wundef -Wpointer-arith -Wvla -Wimplicit-fallthrough
+CPPFLAGS  += -D_GNU_SOURCE -DUDFCRON_VERSION='"$(VERSION)"' -Idaemon -Iinclude -MMD -MP
+CFLAGS    ?= -O2 -g
+CFLAGS    += -std=gnu11 $(WARNINGS) -fno-strict-aliasing
+SANITIZE  := -O1 -g -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer
+
+# Debian packages the build, the tests and `make run` need.
+DEPS_PACKAGES := gcc make pkg-config tzdata libcmocka-dev python3 python3-pytest python3-croniter
+FUZZ_PACKAGES := clang libclang-rt-dev
+
+# ---------------------------------------------------------------- sources
+CORE_SRCS := daemon/calendar.c daemon/duration.c daemon/timestamp.c daemon/tz.c daemon/cron.c
+CTL_SRCS  := daemon/udfcronctl.c daemon/ctl-next.c
+TEST_SUPPORT_SRCS := $(wildcard tests/support/*.c)
+UNIT_SRCS  := $(wildcard tests/unit/test-*.c)
+FUZZ_SRCS  := $(wildcard tests/fuzz/fuzz-*.c)
+BENCH_SRCS := $(wildcard tests/bench/bench-*.c)
+
+obj = $(patsubst %.c,$(1)/%.o,$(2))
+
+CORE_OBJS      := $(call obj,$(B)/obj,$(CORE_SRCS))
+CORE_ASAN_OBJS := $(call obj,$(B)/asan,$(CORE_SRCS))
+CORE_FUZZ_OBJS := $(call obj,$(B)/fuzz,$(CORE_SRCS))
+LIBCORE        := $(B)/libudfcron-core.a
+LIBCORE_ASAN   := $(B)/asan/libudfcron-core.a
+LIBCORE_FUZZ   := $(B)/fuzz/libudfcron-core.a
+
+UDFCRONCTL  := $(B)/udfcronctl
+UNIT_TESTS  := $(patsubst tests/unit/%.c,$(B)/asan/tests/%,$(UNIT_SRCS))
+FUZZERS     := $(patsubst tests/fuzz/%.c,$(B)/fuzz/%,$(FUZZ_SRCS))
+# The same fuzz targets, driven over their committed corpora by a plain main():
+# `make check` replays every seed under ASan+UBSan without needing clang.
+FUZZ_REPLAYS := $(patsubst tests/fuzz/%.c,$(B)/asan/replay/%,$(FUZZ_SRCS))
+BENCHES     := $(patsubst tests/bench/%.c,$(B)/bench/%,$(BENCH_SRCS))
+
+.PHONY: all deps deps-fuzz check unit fuzz-replay integration run bench fuzz install uninstall clean
+
+all: $(UDFCRONCTL)
+
+# ---------------------------------------------------------------- build rules
+$(B)/obj/%.o: %.c
+	@mkdir -p $(@D)
+	$(CC) $(CPPFLAGS) $(CFLAGS) -c $< -o $@
+
+$(B)/asan/%.o: %.c
+	@mkdir -p $(@D)
+	$(CC) $(CPPFLAGS) -std=gnu11 $(WARNINGS) $(SANITIZE) -c $< -o $@
+
+$(B)/fuzz/%.o: %.c
+	@mkdir -p $(@D)
+	$(FUZZ_CC) $(CPPFLAGS) -std=gnu11 $(WARNINGS) -g -O1 -fsanitize=fuzzer-no-link,address,undefined -c $< -o $@
+
+$(LIBCORE): $(CORE_OBJS)
+	$(AR) rcs $@ $^
+$(LIBCORE_ASAN): $(CORE_ASAN_OBJS)
+	$(AR) rcs $@ $^
+$(LIBCORE_FUZZ): $(CORE_FUZZ_OBJS)
+	$(AR) rcs $@ $^
+
+$(UDFCRONCTL): $(call obj,$(B)/obj,$(CTL_SRCS)) $(LIBCORE)
+	$(CC) $(CFLAGS) $(LDFLAGS) $^ -o $@
+
+$(B)/asan/tests/%: $(B)/asan/tests/unit/%.o $(call obj,$(B)/asan,$(TEST_SUPPORT_SRCS)) $(LIBCORE_ASAN)
+	@mkdir -p $(@D)
+	$(CC) $(SANITIZE) $^ -lcmocka -o $@
+
+$(B)/asan/replay/%: $(B)/asan/tests/fuzz/%.o $(B)/asan/tests/fuzz/replay-main.o $(LIBCORE_ASAN)
+	@mkdir -p $(@D)
+	$(CC) $(SANITIZE) $^ -o $@
+
+$(B)/fuzz/%: $(B)/fuzz/tests/fuzz/%.o $(LIBCORE_FUZZ)
+	$(FUZZ_CC) -fsanitize=fuzzer,address,undefined $^ -o $@
+
+$(B)/bench/%: $(B)/obj/tests/bench/%.o $(call obj,$(B)/obj,$(TEST_SUPPORT_SRCS)) $(LIBCORE)
+	@mkdir -p $(@D)
+	$(CC) $(CFLAGS) $^ -lm -o $@
+
+# ---------------------------------------------------------------- dependencies
+# Installs only what is missing; never touches apt when everything is there.
+define install_packages
+	@missing=""; for p in $(1); do \
+		dpkg-query -W -f='$${Status}' $$p 2>/dev/null | grep -q "ok installed" || missing="$$missing $$p"; \
+	done; \
+	if [ -z "$$missing" ]; then exit 0; fi; \
+	if [ "$$(id -u)" -eq 0 ]; then \
+		echo "Installing missing packages:$$missing"; \
+		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $$missing; \
+	else \
+		echo "Missing packages:$$missing"; \
+		echo "Run: sudo apt-get install -y$$missing"; exit 1; \
+	fi
+endef
+
+deps:
+	$(call install_packages,$(DEPS_PACKAGES))
+
+deps-fuzz:
+	$(call install_packages,$(FUZZ_PACKAGES))
+
+# ---------------------------------------------------------------- tests
+check: deps
+	@$(MAKE) --no-print-directory all $(UNIT_TESTS) $(FUZZ_REPLAYS)
+	@$(MAKE) --no-print-directory unit fuzz-replay integration
+
+export ASAN_OPTIONS  := detect_leaks=1:abort_on_error=0:strict_string_checks=1
+export UBSAN_OPTIONS := print_stacktrace=1:halt_on_error=1
+
+unit: $(UNIT_TESTS)
+	@set -e; for t in $(UNIT_TESTS); do echo "== $$t"; $$t; done
+
+fuzz-replay: $(FUZZ_REPLAYS)
+	@set -e; for r in $(FUZZ_REPLAYS); do n=$$(basename $$r); \
+		echo "== $$r tests/fuzz/corpus/$$n"; $$r tests/fuzz/corpus/$$n; done
+
+integration: all
+	cd tests/integration && UDFCRON_BUILD=$(CURDIR)/$(B) $(PYTHON) -m pytest -q -p no:cacheprovider .
+
+# ---------------------------------------------------------------- run, bench, fuzz
+run: deps all
+	@tests/run-examples.sh $(UDFCRONCTL) etc/schedules.d
+
+bench: deps $(BENCHES)
+	@set -e; for b in $(BENCHES); do $$b; done
+
+fuzz: deps-fuzz $(FUZZERS)
+	@set -e; for f in $(FUZZERS); do n=$$(basename $$f); mkdir -p $(B)/fuzz/corpus/$$n; \
+		echo "== $$n for $(FUZZ_SECONDS)s"; \
+		$$f -max_total_time=$(FUZZ_SECONDS) -print_final_stats=1 \
+			$(B)/fuzz/corpus/$$n tests/fuzz/corpus/$$n; done
+
+# ---------------------------------------------------------------- install
+install: all
+	install -Dm755 $(UDFCRONCTL) $(DESTDIR)$(BINDIR)/udfcronctl
+
+uninstall:
+	rm -f $(DESTDIR)$(BINDIR)/udfcronctl
+
+clean:
+	rm -rf $(B)
+
+-include $(shell find $(B) -name '*.d' 2>/dev/null)

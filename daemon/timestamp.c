@@ -1,0 +1,105 @@
+/* SPDX-License-Identifier: MIT */
+#include "timestamp.h"
+
+#include <errno.h>
+#include <inttypes.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+
+#include "calendar.h"
+
+char *timestamp_format(int64_t utc, int32_t utc_offset, char buf[static TIMESTAMP_MAX]) {
+        CivilTime c;
+        civil_from_seconds(utc + utc_offset, &c);
+
+        char sign = utc_offset < 0 ? '-' : '+';
+        unsigned off = (unsigned) (utc_offset < 0 ? -(int64_t) utc_offset : utc_offset);
+        int n = snprintf(buf, TIMESTAMP_MAX, "%04" PRId64 "-%02u-%02uT%02u:%02u:%02u%c%02u:%02u", c.year,
+                         c.month, c.day, c.hour, c.minute, c.second, sign, off / 3600, off / 60 % 60);
+        if (off % 60 != 0 && n > 0 && n < TIMESTAMP_MAX)
+                snprintf(buf + n, TIMESTAMP_MAX - (size_t) n, ":%02u", off % 60);
+        return buf;
+}
+
+/* Reads exactly `width` decimal digits. */
+static bool read_digits(const char **p, unsigned width, unsigned *ret) {
+        unsigned v = 0;
+        for (unsigned i = 0; i < width; i++) {
+                char ch = (*p)[i];
+                if (ch < '0' || ch > '9')
+                        return false;
+                v = v * 10 + (unsigned) (ch - '0');
+        }
+        *p += width;
+        *ret = v;
+        return true;
+}
+
+static bool read_char(const char **p, char want) {
+        if (**p != want)
+                return false;
+        (*p)++;
+        return true;
+}
+
+static int parse_epoch(const char *text, int64_t *ret_utc) {
+        char *end;
+        errno = 0;
+        long long v = strtoll(text, &end, 10);
+        if (errno != 0 || end == text || *end != '\0')
+                return -EINVAL;
+        *ret_utc = v;
+        return 0;
+}
+
+int timestamp_parse(const char *text, int64_t *ret_utc) {
+        const char *p = text;
+        unsigned year, month, day, hour, minute, second = 0;
+
+        if (*p == '@')
+                return parse_epoch(p + 1, ret_utc);
+
+        if (!read_digits(&p, 4, &year) || !read_char(&p, '-') || !read_digits(&p, 2, &month) ||
+            !read_char(&p, '-') || !read_digits(&p, 2, &day))
+                return -EINVAL;
+        if (!read_char(&p, 'T') && !read_char(&p, 't') && !read_char(&p, ' '))
+                return -EINVAL;
+        if (!read_digits(&p, 2, &hour) || !read_char(&p, ':') || !read_digits(&p, 2, &minute))
+                return -EINVAL;
+        if (read_char(&p, ':')) {
+                if (!read_digits(&p, 2, &second))
+                        return -EINVAL;
+                if (read_char(&p, '.') || read_char(&p, ',')) {
+                        if (*p < '0' || *p > '9')
+                                return -EINVAL;
+                        while (*p >= '0' && *p <= '9')
+                                p++;
+                }
+        }
+        if (month < 1 || month > 12 || day < 1 || day > days_in_month(year, month) || hour > 23 ||
+            minute > 59 || second > 59)
+                return -EINVAL;
+
+        int32_t offset = 0;
+        if (read_char(&p, 'Z') || read_char(&p, 'z'))
+                ;
+        else if (*p == '+' || *p == '-') {
+                int sign = *p++ == '-' ? -1 : 1;
+                unsigned oh, om = 0;
+                if (!read_digits(&p, 2, &oh))
+                        return -EINVAL;
+                if (read_char(&p, ':') ? !read_digits(&p, 2, &om) : (*p != '\0' && !read_digits(&p, 2, &om)))
+                        return -EINVAL;
+                if (oh > 23 || om > 59)
+                        return -EINVAL;
+                offset = sign * (int32_t) (oh * 3600 + om * 60);
+        } else
+                return -EINVAL; /* a local time without an offset would be ambiguous */
+        if (*p != '\0')
+                return -EINVAL;
+
+        CivilTime c = { .year = year, .month = month, .day = day, .hour = hour, .minute = minute, .second = second };
+        *ret_utc = seconds_from_civil(&c) - offset;
+        return 0;
+}
