@@ -276,11 +276,14 @@ static int wall_prev(const CronExpr *e, int64_t w, int64_t *ret_wall) {
 /* ------------------------------------------------------------------ instants */
 
 /*
- * Instants outside the year range are answered without searching, which also
- * keeps every wall/instant sum below far from int64_t overflow.
+ * Fires lie in [1970-01-01T00:00:00Z, 2200-01-01T00:00:00Z) for @every; a
+ * calendar expression's local times stay within the years 1970-2199, which
+ * the field walk enforces. Instants far outside are answered without a
+ * search, which also keeps every wall/instant sum far from int64_t overflow.
  */
-#define INSTANT_MIN ((int64_t) (CRON_YEAR_MIN - 1970) * 365 * SECONDS_PER_DAY - 2 * SECONDS_PER_DAY)
-#define INSTANT_MAX ((int64_t) (CRON_YEAR_MAX + 1 - 1970) * 36525 / 100 * SECONDS_PER_DAY + 2 * SECONDS_PER_DAY)
+#define EVERY_END INT64_C(7258118400) /* 2200-01-01T00:00:00Z */
+#define INSTANT_MIN (-2 * SECONDS_PER_DAY)
+#define INSTANT_MAX (EVERY_END + 2 * SECONDS_PER_DAY)
 
 static void fire_set(CronFire *ret, int64_t at, int64_t wall, unsigned flags) {
         *ret = (CronFire) { .at = at, .wall = wall, .flags = flags };
@@ -374,8 +377,21 @@ static int prev_fixed_time(const CronExpr *e, const TzZone *zone, int64_t before
                 if (r < 0)
                         return r;
                 int64_t at = tz_wall_first_instant(zone, m, &exists);
-                if (exists || e->dst_policy == CRON_DST_SHIFT) {
+                if (e->dst_policy == CRON_DST_SHIFT) {
+                        /*
+                         * Several wall times may share this instant (a gap's times and the one
+                         * just after it): report the first, as cron_next() does.
+                         */
+                        int64_t first;
+                        if (wall_next(e, tz_wall_high_water(zone, at - 1) + 1, &first) >= 0 && first < m) {
+                                m = first;
+                                (void) tz_wall_first_instant(zone, m, &exists);
+                        }
                         fire_set(ret, at, m, exists ? 0 : CRON_FIRE_DST_GAP);
+                        return 0;
+                }
+                if (exists) {
+                        fire_set(ret, at, m, 0);
                         return 0;
                 }
                 w = at - 1 + tz_offset_at(zone, at - 1); /* the last wall time before the gap */
@@ -391,7 +407,9 @@ int cron_next(const CronExpr *e, const TzZone *zone, int64_t after, CronFire *re
                 after = INSTANT_MIN;
 
         if (e->every > 0) {
-                int64_t at = (floor_div(after, e->every) + 1) * e->every;
+                int64_t at = after < 0 ? 0 : (floor_div(after, e->every) + 1) * e->every;
+                if (at >= EVERY_END)
+                        return -ENOENT;
                 fire_set(ret_fire, at, at + tz_offset_at(zone, at), 0);
                 return 0;
         }
@@ -408,7 +426,7 @@ int cron_prev(const CronExpr *e, const TzZone *zone, int64_t before, CronFire *r
                 before = INSTANT_MAX;
 
         if (e->every > 0) {
-                int64_t at = floor_div(before - 1, e->every) * e->every;
+                int64_t at = floor_div(MIN(before, EVERY_END) - 1, e->every) * e->every;
                 if (at < 0)
                         return -ENOENT;
                 fire_set(ret_fire, at, at + tz_offset_at(zone, at), 0);
@@ -522,6 +540,18 @@ static int parse_value(Parser *p, const FieldSpec *spec, const char **pos, const
 static bool token_is(Token t, const char *word) {
         size_t n = strlen(word);
         return (size_t) token_len(t) == n && strncasecmp(t.s, word, n) == 0;
+}
+
+/* L, LW, L-n, nW, nL or n#k: a Quartz day item, by its shape (so that the name JUL is not one). */
+static bool is_quartz_day_item(Token item) {
+        int len = token_len(item);
+        char last = (char) toupper((unsigned char) item.e[-1]);
+
+        if (memchr(item.s, '#', (size_t) len) || token_is(item, "L") || token_is(item, "LW"))
+                return true;
+        if (len >= 2 && toupper((unsigned char) item.s[0]) == 'L' && item.s[1] == '-')
+                return true;
+        return len >= 2 && (last == 'L' || last == 'W') && isdigit((unsigned char) item.e[-2]);
 }
 
 /* Quartz day-of-month items: L, L-n, LW, nW. Returns 1 when handled, 0 when not such an item. */
@@ -670,11 +700,8 @@ static int parse_field(Parser *p, Field field, Token tok, CronExpr *e, ValueSet 
                     : field == FIELD_WEEKDAY ? parse_weekday_extension(p, item, e)
                                              : 0;
                 if (r == 0) {
-                        const char *l = memchr(item.s, 'L', (size_t) token_len(item));
-                        if (!day_field && (l || memchr(item.s, 'W', (size_t) token_len(item)) ||
-                                           memchr(item.s, '#', (size_t) token_len(item))))
-                                return parse_error(p, spec, l ? l : item.s,
-                                                   "L, W and # are only allowed in the day fields");
+                        if (!day_field && is_quartz_day_item(item))
+                                return parse_error(p, spec, item.s, "L, W and # are only allowed in the day fields");
                         r = parse_item(p, spec, item, set);
                 }
                 if (r < 0)
@@ -827,7 +854,7 @@ int cron_parse(const char *text, CronExpr *ret_expr, CronError *ret_error) {
         if (!*s)
                 return parse_error(&p, NULL, NULL, "empty cron expression");
         for (const char *c = s; *c; c++)
-                if ((unsigned char) *c < 0x20 && *c != '\t')
+                if (((unsigned char) *c < 0x20 && *c != '\t') || *c == 0x7f)
                         return parse_error(&p, NULL, c, "control character 0x%02x", (unsigned char) *c);
 
         r = *s == '@' ? parse_macro(&p, s, &e) : parse_fields(&p, s, &e);

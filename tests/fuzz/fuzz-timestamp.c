@@ -5,13 +5,14 @@
 #include <string.h>
 
 #include "cleanup.h"
+#include "fuzz-util.h"
 #include "timestamp.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
         if (size > 128)
                 return 0;
-        _cleanup_free_ char *text = strndup((const char *) data, size);
+        _cleanup_free_ char *text = fuzz_text(data, size);
         if (!text)
                 return 0;
 
