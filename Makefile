@@ -1,7 +1,7 @@
 # udfcron: one non-recursive GNU Makefile.
 #
 #   make            build everything into build/
-#   make run        install missing dependencies, build, run on the example schedules in etc/
+#   make run        install missing dependencies, build, run udfcrond on the examples in etc/
 #   make check      install missing dependencies, build, run unit (ASan+UBSan) and integration tests
 #   make bench      benchmarks (tests/bench/), optimised build, figures as tables
 #   make fuzz       libFuzzer targets (tests/fuzz/), FUZZ_SECONDS each (default 60)
@@ -17,6 +17,7 @@ FUZZ_CC   ?= clang
 PYTHON    ?= /usr/bin/python3
 PREFIX    ?= /usr/local
 BINDIR    ?= $(PREFIX)/bin
+SBINDIR   ?= $(PREFIX)/sbin
 DESTDIR   ?=
 B         ?= build
 FUZZ_SECONDS ?= 60
@@ -24,18 +25,25 @@ VERSION   := 0.1.0
 
 WARNINGS  := -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes -Wmissing-prototypes \
              -Wformat=2 -Wundef -Wpointer-arith -Wvla -Wimplicit-fallthrough
-CPPFLAGS  += -D_GNU_SOURCE -DUDFCRON_VERSION='"$(VERSION)"' -Idaemon -Iinclude -MMD -MP
+CPPFLAGS  += -D_GNU_SOURCE -DUDFCRON_VERSION='"$(VERSION)"' -Idaemon -Iinclude -I$(B)/gen -MMD -MP
 CFLAGS    ?= -O2 -g
 CFLAGS    += -std=gnu11 $(WARNINGS) -fno-strict-aliasing
 SANITIZE  := -O1 -g -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer
 
+LIBS      := -lsystemd -lconfig -lcjson
+
 # Debian packages the build, the tests and `make run` need.
-DEPS_PACKAGES := gcc make pkg-config tzdata libcmocka-dev python3 python3-pytest python3-croniter
+DEPS_PACKAGES := gcc make pkg-config tzdata libsystemd-dev libconfig-dev libcjson-dev libcmocka-dev \
+                 python3 python3-pytest python3-croniter
 FUZZ_PACKAGES := clang libclang-rt-dev
 
 # ---------------------------------------------------------------- sources
-CORE_SRCS := daemon/calendar.c daemon/duration.c daemon/timestamp.c daemon/tz.c daemon/cron.c
+CORE_SRCS := daemon/calendar.c daemon/duration.c daemon/timestamp.c daemon/tz.c daemon/cron.c \
+             daemon/clock.c daemon/prioq.c daemon/params.c daemon/secrets.c daemon/schedule.c \
+             daemon/config.c daemon/state.c daemon/journal.c daemon/child.c daemon/engine-local.c \
+             daemon/run.c daemon/manager.c
 CTL_SRCS  := daemon/udfcronctl.c daemon/ctl-next.c
+DAEMON_SRCS := daemon/udfcrond.c
 TEST_SUPPORT_SRCS := $(wildcard tests/support/*.c)
 UNIT_SRCS  := $(wildcard tests/unit/test-*.c)
 FUZZ_SRCS  := $(wildcard tests/fuzz/fuzz-*.c)
@@ -51,16 +59,20 @@ LIBCORE_ASAN   := $(B)/asan/libudfcron-core.a
 LIBCORE_FUZZ   := $(B)/fuzz/libudfcron-core.a
 
 UDFCRONCTL  := $(B)/udfcronctl
+UDFCROND    := $(B)/udfcrond
+RUNNER_H    := $(B)/gen/udf-runner.h
 UNIT_TESTS  := $(patsubst tests/unit/%.c,$(B)/asan/tests/%,$(UNIT_SRCS))
 FUZZERS     := $(patsubst tests/fuzz/%.c,$(B)/fuzz/%,$(FUZZ_SRCS))
 # The same fuzz targets, driven over their committed corpora by a plain main():
 # `make check` replays every seed under ASan+UBSan without needing clang.
 FUZZ_REPLAYS := $(patsubst tests/fuzz/%.c,$(B)/asan/replay/%,$(FUZZ_SRCS))
 BENCHES     := $(patsubst tests/bench/%.c,$(B)/bench/%,$(BENCH_SRCS))
+# Writes journal records on request, for the journald integration tests.
+JOURNAL_DRIVER := $(B)/tests/journal-driver
 
 .PHONY: all deps deps-fuzz check unit fuzz-replay integration run bench fuzz install uninstall clean
 
-all: $(UDFCRONCTL)
+all: $(UDFCRONCTL) $(UDFCROND)
 
 # ---------------------------------------------------------------- build rules
 $(B)/obj/%.o: %.c
@@ -75,6 +87,13 @@ $(B)/fuzz/%.o: %.c
 	@mkdir -p $(@D)
 	$(FUZZ_CC) $(CPPFLAGS) -std=gnu11 $(WARNINGS) -g -O1 -fsanitize=fuzzer-no-link,address,undefined -c $< -o $@
 
+# The Python UDF runner is embedded in the daemon as a C string.
+$(RUNNER_H): daemon/udf-runner.py
+	@mkdir -p $(@D)
+	{ echo "static const char udf_runner_source[] = {"; od -An -v -tx1 $< | sed 's/ *\([0-9a-f][0-9a-f]\)/0x\1,/g'; \
+	  echo "0x00 };"; } > $@.tmp && mv $@.tmp $@
+$(B)/obj/daemon/engine-local.o $(B)/asan/daemon/engine-local.o $(B)/fuzz/daemon/engine-local.o: $(RUNNER_H)
+
 $(LIBCORE): $(CORE_OBJS)
 	$(AR) rcs $@ $^
 $(LIBCORE_ASAN): $(CORE_ASAN_OBJS)
@@ -83,22 +102,29 @@ $(LIBCORE_FUZZ): $(CORE_FUZZ_OBJS)
 	$(AR) rcs $@ $^
 
 $(UDFCRONCTL): $(call obj,$(B)/obj,$(CTL_SRCS)) $(LIBCORE)
-	$(CC) $(CFLAGS) $(LDFLAGS) $^ -o $@
+	$(CC) $(CFLAGS) $(LDFLAGS) $^ $(LIBS) -o $@
+
+$(UDFCROND): $(call obj,$(B)/obj,$(DAEMON_SRCS)) $(LIBCORE)
+	$(CC) $(CFLAGS) $(LDFLAGS) $^ $(LIBS) -o $@
 
 $(B)/asan/tests/%: $(B)/asan/tests/unit/%.o $(call obj,$(B)/asan,$(TEST_SUPPORT_SRCS)) $(LIBCORE_ASAN)
 	@mkdir -p $(@D)
-	$(CC) $(SANITIZE) $^ -lcmocka -o $@
+	$(CC) $(SANITIZE) $^ $(LIBS) -lcmocka -o $@
 
 $(B)/asan/replay/%: $(B)/asan/tests/fuzz/%.o $(B)/asan/tests/fuzz/replay-main.o $(LIBCORE_ASAN)
 	@mkdir -p $(@D)
-	$(CC) $(SANITIZE) $^ -o $@
+	$(CC) $(SANITIZE) $^ $(LIBS) -o $@
+
+$(JOURNAL_DRIVER): $(B)/asan/tests/integration/journal-driver.o $(LIBCORE_ASAN)
+	@mkdir -p $(@D)
+	$(CC) $(SANITIZE) $^ $(LIBS) -o $@
 
 $(B)/fuzz/%: $(B)/fuzz/tests/fuzz/%.o $(LIBCORE_FUZZ)
-	$(FUZZ_CC) -fsanitize=fuzzer,address,undefined $^ -o $@
+	$(FUZZ_CC) -fsanitize=fuzzer,address,undefined $^ $(LIBS) -o $@
 
 $(B)/bench/%: $(B)/obj/tests/bench/%.o $(call obj,$(B)/obj,$(TEST_SUPPORT_SRCS)) $(LIBCORE)
 	@mkdir -p $(@D)
-	$(CC) $(CFLAGS) $^ -lm -o $@
+	$(CC) $(CFLAGS) $^ $(LIBS) -lm -o $@
 
 # ---------------------------------------------------------------- dependencies
 # Installs only what is missing; never touches apt when everything is there.
@@ -124,7 +150,7 @@ deps-fuzz:
 
 # ---------------------------------------------------------------- tests
 check: deps
-	@$(MAKE) --no-print-directory all $(UNIT_TESTS) $(FUZZ_REPLAYS)
+	@$(MAKE) --no-print-directory all $(UNIT_TESTS) $(FUZZ_REPLAYS) $(JOURNAL_DRIVER)
 	@$(MAKE) --no-print-directory unit fuzz-replay integration
 
 export ASAN_OPTIONS  := detect_leaks=1:abort_on_error=0:strict_string_checks=1
@@ -137,12 +163,14 @@ fuzz-replay: $(FUZZ_REPLAYS)
 	@set -e; for r in $(FUZZ_REPLAYS); do n=$$(basename $$r); \
 		echo "== $$r tests/fuzz/corpus/$$n"; $$r tests/fuzz/corpus/$$n; done
 
-integration: all
-	cd tests/integration && UDFCRON_BUILD=$(CURDIR)/$(B) $(PYTHON) -m pytest -q -p no:cacheprovider .
+integration: all $(JOURNAL_DRIVER)
+	cd tests/integration && UDFCRON_BUILD=$(abspath $(B)) $(PYTHON) -m pytest -q -p no:cacheprovider .
 
 # ---------------------------------------------------------------- run, bench, fuzz
-run: deps all
-	@tests/run-examples.sh $(UDFCRONCTL) etc/schedules.d
+# The daemon in the foreground on the examples; its state goes to build/run/. Ctrl-C stops it.
+run: deps
+	@$(MAKE) --no-print-directory all
+	$(UDFCROND) --config etc/udfcrond.conf --log-target stderr
 
 bench: deps $(BENCHES)
 	@set -e; for b in $(BENCHES); do $$b; done
@@ -156,9 +184,10 @@ fuzz: deps-fuzz $(FUZZERS)
 # ---------------------------------------------------------------- install
 install: all
 	install -Dm755 $(UDFCRONCTL) $(DESTDIR)$(BINDIR)/udfcronctl
+	install -Dm755 $(UDFCROND) $(DESTDIR)$(SBINDIR)/udfcrond
 
 uninstall:
-	rm -f $(DESTDIR)$(BINDIR)/udfcronctl
+	rm -f $(DESTDIR)$(BINDIR)/udfcronctl $(DESTDIR)$(SBINDIR)/udfcrond
 
 clean:
 	rm -rf $(B)

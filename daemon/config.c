@@ -1,0 +1,1072 @@
+/* SPDX-License-Identifier: MIT */
+#include "config.h"
+
+#include <cjson/cJSON.h>
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <grp.h>
+#include <libconfig.h>
+#include <pwd.h>
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "cleanup.h"
+#include "duration.h"
+#include "macro.h"
+#include "params.h"
+
+/* Timeouts, backoffs and jitters beyond a year are typos; the bound also keeps *_usec far from overflow. */
+#define DURATION_MAX_SEC (366 * UINT64_C(86400))
+
+char **strv_free(char **l) {
+        for (char **p = l; p && *p; p++)
+                free(*p);
+        free(l);
+        return NULL;
+}
+
+/* Appends s (taken, even on failure: callers pass strdup() results unchecked) to *l of *n entries. */
+static int strv_push(char ***l, size_t *n, char *s) {
+        char **m = s ? reallocarray(*l, *n + 2, sizeof(char *)) : NULL;
+        if (!m) {
+                free(s);
+                return -ENOMEM;
+        }
+        m[(*n)++] = s;
+        m[*n] = NULL;
+        *l = m;
+        return 0;
+}
+
+static char *path_dirname(const char *path) {
+        const char *slash = strrchr(path, '/');
+        if (!slash)
+                return strdup(".");
+        return slash == path ? strdup("/") : strndup(path, (size_t) (slash - path));
+}
+
+/* `rel` against `dir`, without touching the file system; "." adds nothing, so that messages keep the
+ * user's own spelling of relative paths. */
+static char *path_join(const char *dir, const char *rel) {
+        char *r;
+        if (rel[0] == '/' || strcmp(dir, ".") == 0)
+                return strdup(rel);
+        bool slash = dir[0] != '\0' && dir[strlen(dir) - 1] == '/';
+        return asprintf(&r, "%s%s%s", dir, slash ? "" : "/", rel) < 0 ? NULL : r;
+}
+
+static char *path_absolute(const char *path) {
+        _cleanup_free_ char *cwd = path[0] == '/' ? NULL : get_current_dir_name();
+        return path[0] == '/' ? strdup(path) : cwd ? path_join(cwd, path) : NULL;
+}
+
+/* Environment names and Python identifiers share one shape. */
+static bool valid_identifier(const char *n, size_t len) {
+        if (len == 0 || (n[0] >= '0' && n[0] <= '9'))
+                return false;
+        for (size_t i = 0; i < len; i++)
+                if (!(n[i] == '_' || (n[i] >= '0' && n[i] <= '9') ||
+                      ((n[i] | 0x20) >= 'a' && (n[i] | 0x20) <= 'z')))
+                        return false;
+        return true;
+}
+
+/* ---------------------------------------------------------------- the loader and its errors */
+
+typedef struct Entry {
+        Schedule *schedule;
+        size_t seq; /* definition order: of two equal names, the first defined is the original */
+} Entry;
+
+typedef struct Loader {
+        TzDb *tzdb;
+        Config *config;
+        char **errors;
+        size_t n_errors, n_files;
+        bool oom;
+        const TzZone *default_zone;
+        const char *file;    /* the file being read, as the user named it */
+        const char *dir;     /* its directory, spelled the same way: for opening and messages */
+        const char *abs_dir; /* its directory, absolute: for what the Config keeps */
+        Entry *entries;
+        size_t n_entries, n_entries_alloc;
+} Loader;
+
+/*
+ * Records "file:line: message", or "file: message" for line 0 (the file as a whole). Returns -EINVAL,
+ * so that parsers can `return error_line(...)`, or -ENOMEM, which also sets l->oom.
+ */
+_printf_(4, 5) static int error_line(Loader *l, const char *file, unsigned line, const char *fmt, ...) {
+        _cleanup_free_ char *msg = NULL;
+        char *text = NULL;
+        va_list ap;
+
+        va_start(ap, fmt);
+        int r = vasprintf(&msg, fmt, ap);
+        va_end(ap);
+        if (r >= 0)
+                r = line > 0 ? asprintf(&text, "%s:%u: %s", file, line, msg)
+                             : asprintf(&text, "%s: %s", file, msg);
+        if (r < 0 || strv_push(&l->errors, &l->n_errors, r < 0 ? NULL : text) < 0) {
+                l->oom = true;
+                return -ENOMEM;
+        }
+        return -EINVAL;
+}
+
+/* The same for setting s, in whichever file libconfig found it (an @include may have brought it). */
+#define error_at(l, s, ...)                                                                                 \
+        error_line(l, config_setting_source_file(s) ?: (l)->file, config_setting_source_line(s), __VA_ARGS__)
+
+static const char *type_name(const config_setting_t *s) {
+        static const char *const names[] = {
+                [CONFIG_TYPE_GROUP] = "a group",    [CONFIG_TYPE_INT] = "an integer",
+                [CONFIG_TYPE_INT64] = "an integer", [CONFIG_TYPE_FLOAT] = "a float",
+                [CONFIG_TYPE_STRING] = "a string",  [CONFIG_TYPE_BOOL] = "a boolean",
+                [CONFIG_TYPE_ARRAY] = "an array",   [CONFIG_TYPE_LIST] = "a list",
+        };
+        int t = config_setting_type(s);
+        return t > 0 && t < (int) ELEMENTSOF(names) ? names[t] : "nothing";
+}
+
+static int type_error(Loader *l, const config_setting_t *s, const char *expected) {
+        return error_at(l, s, "%s: expected %s, got %s", config_setting_name(s), expected, type_name(s));
+}
+
+static int set_string(void *target, const char *value) {
+        char *c = strdup(value);
+        if (!c)
+                return -ENOMEM;
+        free(*(char **) target);
+        *(char **) target = c;
+        return 0;
+}
+
+/* ---------------------------------------------------------------- key tables */
+
+/* Checks and converts setting s into *target. v: its value when it is a string, else NULL. */
+typedef int (*KeyParser)(Loader *l, const config_setting_t *s, const char *v, void *target);
+
+typedef enum KeyType {
+        KEY_STRING,   /* char *, copied; or, with parse, any conversion of a string */
+        KEY_PATH,     /* char *, absolute: a relative path is relative to the file's directory */
+        KEY_BOOL,     /* bool */
+        KEY_INT,      /* int in [min, max] */
+        KEY_UINT,     /* unsigned in [min, max] */
+        KEY_DURATION, /* uint64_t microseconds, from "30s", "15m", "1h30m" */
+        KEY_ENUM,     /* an enum, from one of `names` */
+        KEY_CUSTOM,   /* parse does everything; no parse: the key is handled outside the table */
+} KeyType;
+
+typedef struct Key {
+        const char *name;
+        KeyType type;
+        size_t offset;
+        long long min, max;
+        KeyParser parse;
+        const char *const *names;
+        const char *doc;
+} Key;
+
+typedef struct KeyTable {
+        const Key *keys;
+        size_t n_keys;
+        void *base; /* what the offsets are relative to */
+} KeyTable;
+
+static int parse_duration(Loader *l, const config_setting_t *s, uint64_t *ret_usec) {
+        const char *name = config_setting_name(s), *text;
+        long long n = config_setting_get_int64(s);
+        uint64_t sec;
+
+        if (config_setting_type(s) == CONFIG_TYPE_INT || config_setting_type(s) == CONFIG_TYPE_INT64)
+                /* units are never guessed, but the fix is obvious */
+                return error_at(l, s, "%s: %lld is not a duration: write \"%llds\"", name, n, n);
+        if (config_setting_type(s) != CONFIG_TYPE_STRING)
+                return type_error(l, s, "a duration such as \"30s\"");
+        text = config_setting_get_string(s);
+        int r = duration_parse(text, DURATION_MAX_SEC, &sec);
+        if (r == -ERANGE)
+                return error_at(l, s, "%s: \"%s\" is too long (at most 366d)", name, text);
+        if (r < 0 && text[0] != '\0' && text[strspn(text, "0123456789")] == '\0')
+                return error_at(l, s, "%s: \"%s\" is not a duration: write \"%ss\"", name, text, text);
+        if (r < 0)
+                return error_at(l, s,
+                                "%s: \"%s\" is not a duration (write e.g. \"30s\", \"15m\", \"2h\", "
+                                "\"1d\" or \"1h30m\")",
+                                name, text);
+        *ret_usec = sec * USEC_PER_SEC;
+        return 0;
+}
+
+static int apply_key(Loader *l, const Key *k, const config_setting_t *s, void *target) {
+        int type = config_setting_type(s);
+        const char *v = type == CONFIG_TYPE_STRING ? config_setting_get_string(s) : NULL;
+        long long n = config_setting_get_int64(s);
+        char *abs;
+
+        switch (k->type) {
+        case KEY_STRING:
+        case KEY_PATH:
+        case KEY_ENUM:
+                if (!v)
+                        return type_error(l, s, "a string");
+                if (k->type == KEY_STRING)
+                        return k->parse ? k->parse(l, s, v, target) : set_string(target, v);
+                if (k->type == KEY_ENUM) {
+                        for (int i = 0; k->names[i]; i++)
+                                if (strcmp(v, k->names[i]) == 0) {
+                                        *(int *) target = i;
+                                        return 0;
+                                }
+                        char list[128] = "";
+                        for (int i = 0; k->names[i]; i++)
+                                strcat(strcat(list, i > 0 ? ", " : ""), k->names[i]); /* short, fixed */
+                        return error_at(l, s, "%s: '%s' is not one of %s", k->name, v, list);
+                }
+                if (v[0] == '\0')
+                        return error_at(l, s, "%s: must not be empty", k->name);
+                if (!(abs = path_join(l->abs_dir, v)))
+                        return -ENOMEM;
+                free(*(char **) target);
+                *(char **) target = abs;
+                return 0;
+        case KEY_BOOL:
+                if (type != CONFIG_TYPE_BOOL)
+                        return type_error(l, s, "a boolean (true or false)");
+                *(bool *) target = config_setting_get_bool(s);
+                return 0;
+        case KEY_INT:
+        case KEY_UINT:
+                if (type != CONFIG_TYPE_INT && type != CONFIG_TYPE_INT64)
+                        return type_error(l, s, "an integer");
+                if (n < k->min || n > k->max)
+                        return error_at(l, s, "%s: %lld is out of range %lld..%lld", k->name, n, k->min,
+                                        k->max);
+                if (k->type == KEY_INT)
+                        *(int *) target = (int) n;
+                else
+                        *(unsigned *) target = (unsigned) n;
+                return 0;
+        case KEY_DURATION:
+                return parse_duration(l, s, target);
+        case KEY_CUSTOM:
+                return k->parse ? k->parse(l, s, v, target) : 0;
+        }
+        return -EINVAL;
+}
+
+/* Levenshtein distance, for "did you mean"; longer names than any key are not worth it. */
+static size_t edit_distance(const char *a, const char *b) {
+        size_t la = strlen(a), lb = strlen(b), row[65];
+        if (la > 64 || lb > 64)
+                return SIZE_MAX;
+        for (size_t j = 0; j <= lb; j++)
+                row[j] = j;
+        for (size_t i = 1; i <= la; i++) {
+                size_t diag = row[0];
+                row[0] = i;
+                for (size_t j = 1; j <= lb; j++) {
+                        size_t up = row[j], best = MIN(row[j] + 1, row[j - 1] + 1);
+                        row[j] = MIN(best, diag + (a[i - 1] != b[j - 1]));
+                        diag = up;
+                }
+        }
+        return row[lb];
+}
+
+/* Applies each member of `group` through the tables. Unknown keys are errors, with the nearest known
+ * key (distance <= 2) as a suggestion, else with `hint`. */
+static void apply_keys(Loader *l, const config_setting_t *group, const KeyTable *tables, size_t n_tables,
+                       const char *hint) {
+        for (int i = 0; i < config_setting_length(group); i++) {
+                const config_setting_t *s = config_setting_get_elem(group, i);
+                const char *name = config_setting_name(s), *best = NULL;
+                const Key *key = NULL;
+                void *base = NULL;
+                size_t best_d = 3;
+
+                for (size_t t = 0; t < n_tables && !key; t++)
+                        for (size_t k = 0; k < tables[t].n_keys && !key; k++) {
+                                size_t d = edit_distance(name, tables[t].keys[k].name);
+                                if (d == 0) {
+                                        key = &tables[t].keys[k];
+                                        base = tables[t].base;
+                                } else if (d < best_d) {
+                                        best_d = d;
+                                        best = tables[t].keys[k].name;
+                                }
+                        }
+                if (key && apply_key(l, key, s, (char *) base + key->offset) == -ENOMEM)
+                        l->oom = true;
+                else if (!key && best)
+                        (void) error_at(l, s, "unknown key '%s' (did you mean '%s'?)", name, best);
+                else if (!key)
+                        (void) error_at(l, s, "unknown key '%s'%s", name, hint ?: "");
+        }
+}
+
+/* ---------------------------------------------------------------- policy keys (schedules and `defaults`) */
+
+static int parse_catch_up(Loader *l, const config_setting_t *s, const char *v, void *target) {
+        if (catch_up_parse(v, target) < 0)
+                return error_at(l, s,
+                                "catch_up: '%s' is not none, last, all or \"last N within DURATION\" "
+                                "(e.g. \"last 3 within 6h\")",
+                                v);
+        return 0;
+}
+
+/* In enum order; the enums are int-sized, as KEY_ENUM assumes. */
+static const char *const overlap_names[] = { "skip", "allow", "replace", "queue", NULL };
+static const char *const dst_names[] = { "shift", "skip", NULL };
+
+#define P(f) offsetof(RunPolicy, f)
+static const Key policy_keys[] = {
+        { "overlap", KEY_ENUM, P(overlap), 0, 0, NULL, overlap_names, "fire while a run is active" },
+        { "catch_up", KEY_STRING, P(catch_up), 0, 0, parse_catch_up, NULL, "slots missed while down" },
+        { "jitter", KEY_DURATION, P(jitter_usec), 0, 0, NULL, NULL, "stable delay in [0, jitter)" },
+        { "timeout", KEY_DURATION, P(timeout_usec), 0, 0, NULL, NULL, "cancel a run after; 0s: never" },
+        { "retries", KEY_UINT, P(retries), 0, 100, NULL, NULL, "extra attempts after a failure" },
+        { "retry_backoff", KEY_DURATION, P(retry_backoff_usec), 0, 0, NULL, NULL, "first retry delay" },
+        { "retry_backoff_max", KEY_DURATION, P(retry_backoff_max_usec), 0, 0, NULL, NULL, "delay cap" },
+        { "kill_grace", KEY_DURATION, P(kill_grace_usec), 0, 0, NULL, NULL, "SIGTERM..SIGKILL" },
+        { "dst", KEY_ENUM, P(dst), 0, 0, NULL, dst_names, "fixed-time fires in DST gaps" },
+};
+#undef P
+
+/* ---------------------------------------------------------------- schedule keys */
+
+static int parse_name(Loader *l, const config_setting_t *s, const char *v, void *target) {
+        size_t len = strlen(v);
+        if (len < 1 || len > SCHEDULE_NAME_MAX ||
+            v[strspn(v, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_.@-")] != '\0')
+                return error_at(l, s,
+                                "name: '%s' is not a valid schedule name: use 1-%d characters of "
+                                "A-Z a-z 0-9 _ . @ -",
+                                v, SCHEDULE_NAME_MAX);
+        return set_string(target, v);
+}
+
+static int parse_cron(Loader *l, const config_setting_t *s, const char *v, void *target) {
+        Schedule *sch = target;
+        CronError e = {};
+        if (cron_parse(v, &sch->cron, &e) < 0)
+                return error_at(l, s, "cron: %s", e.message);
+        return set_string(&sch->cron_text, v);
+}
+
+static int parse_zone(Loader *l, const config_setting_t *s, const char *v, void *target) {
+        int r = tzdb_get(l->tzdb, v, target);
+        if (r < 0 && r != -ENOMEM)
+                return error_at(l, s, "timezone: %s '%s'", tz_error_message(r), v);
+        return r;
+}
+
+static int parse_engine(Loader *l, const config_setting_t *s, const char *v, void *target) {
+        if (strcmp(v, "local") != 0)
+                return error_at(l, s, "engine: unknown engine '%s' (known: local)", v);
+        return set_string(target, v);
+}
+
+static int parse_udf(Loader *l, const config_setting_t *s, const char *v, void *target) {
+        /* checked as the user spells it, so that the message names a path they recognise */
+        _cleanup_free_ char *shown = path_join(l->dir, v);
+        struct stat st;
+        if (!shown)
+                return -ENOMEM;
+        if (v[0] == '\0')
+                return error_at(l, s, "udf: must not be empty");
+        if (stat(shown, &st) < 0)
+                return error_at(l, s, "udf: cannot access '%s': %s", shown, strerror(errno));
+        if (!S_ISREG(st.st_mode))
+                return error_at(l, s, "udf: '%s' is not a regular file", shown);
+        char *abs = path_join(l->abs_dir, v);
+        if (!abs)
+                return -ENOMEM;
+        free(*(char **) target);
+        *(char **) target = abs;
+        return 0;
+}
+
+static int parse_entrypoint(Loader *l, const config_setting_t *s, const char *v, void *target) {
+        if (!valid_identifier(v, strlen(v)))
+                return error_at(l, s, "entrypoint: '%s' is not a Python function name", v);
+        return set_string(target, v);
+}
+
+static int parse_working_directory(Loader *l, const config_setting_t *s, const char *v, void *target) {
+        if (v[0] != '/')
+                return error_at(l, s, "working_directory: '%s' is not an absolute path", v);
+        return set_string(target, v);
+}
+
+/* Records what is wrong with the ${...} references of template v, if anything. The template module
+ * expands them at dispatch, with the same parser: a typo must fail the load, not every run. */
+static int check_template(Loader *l, const config_setting_t *s, const char *what, const char *v) {
+        _cleanup_free_ char *error = NULL;
+        int r = params_check(v, &error);
+        if (r == -EINVAL)
+                return error_at(l, s, "%s: %s", what, error ?: "invalid reference");
+        return r;
+}
+
+/* A shell line or a list/array of strings (argv), each a template like a parameter; whether that fits
+ * `shell` is checked per schedule. */
+static int parse_command(Loader *l, const config_setting_t *s, const char *v, void *target) {
+        _cleanup_(strv_freep) char **argv = NULL;
+        size_t n = 0;
+        int r;
+
+        if (v) {
+                if ((r = check_template(l, s, "command", v)) < 0 ||
+                    (r = strv_push(&argv, &n, strdup(v))) < 0)
+                        return r;
+        } else if (config_setting_is_array(s) || config_setting_is_list(s)) {
+                for (int i = 0; i < config_setting_length(s); i++) {
+                        const config_setting_t *e = config_setting_get_elem(s, i);
+                        const char *arg = config_setting_get_string(e);
+                        char what[32];
+                        snprintf(what, sizeof what, "command: element %d", i + 1);
+                        if (!arg)
+                                return error_at(l, e, "%s: expected a string, got %s", what, type_name(e));
+                        if ((r = check_template(l, e, what, arg)) < 0 ||
+                            (r = strv_push(&argv, &n, strdup(arg))) < 0)
+                                return r;
+                }
+        } else
+                return type_error(l, s, "a list of strings [\"/path/prog\", \"arg\"] or a shell line");
+        if (n == 0 || argv[0][0] == '\0')
+                return error_at(l, s, "command: names no program");
+        strv_free(*(char ***) target);
+        *(char ***) target = TAKE_PTR(argv);
+        return 0;
+}
+
+static int parse_environment(Loader *l, const config_setting_t *s, const char *v, void *target) {
+        _cleanup_(strv_freep) char **env = NULL;
+        size_t n = 0;
+        int r = 0;
+
+        (void) v;
+        if (!config_setting_is_group(s))
+                return type_error(l, s, "a group { NAME = \"value\"; }");
+        for (int i = 0; i < config_setting_length(s); i++) {
+                const config_setting_t *e = config_setting_get_elem(s, i);
+                const char *name = config_setting_name(e);
+                char *entry;
+                /* libconfig names may hold '-' and '*', which no shell accepts in a variable name */
+                if (!valid_identifier(name, strlen(name)))
+                        r = error_at(l, e, "environment: '%s' is not a valid variable name", name);
+                else if (config_setting_type(e) != CONFIG_TYPE_STRING)
+                        r = error_at(l, e, "environment: %s: expected a string, got %s", name, type_name(e));
+                else if (asprintf(&entry, "%s=%s", name, config_setting_get_string(e)) < 0 ||
+                         strv_push(&env, &n, entry) < 0)
+                        return -ENOMEM;
+        }
+        if (r < 0)
+                return r;
+        strv_free(*(char ***) target);
+        *(char ***) target = TAKE_PTR(env);
+        return 0;
+}
+
+/* getpwnam_r()/getgrnam_r() need a buffer of unknown size: grow it until the entry fits. */
+static int lookup_account(const char *name, bool is_group, uid_t *ret_uid, gid_t *ret_gid) {
+        for (size_t size = 1024; size <= 1024 * 1024; size *= 2) {
+                _cleanup_free_ char *buf = malloc(size);
+                struct passwd pw, *p = NULL;
+                struct group gr, *g = NULL;
+                if (!buf)
+                        return -ENOMEM;
+                int r = is_group ? getgrnam_r(name, &gr, buf, size, &g)
+                                 : getpwnam_r(name, &pw, buf, size, &p);
+                if (r == ERANGE)
+                        continue;
+                if (!p && !g)
+                        return r > 0 ? -r : -ENOENT;
+                if (p)
+                        *ret_uid = p->pw_uid;
+                *ret_gid = p ? p->pw_gid : g->gr_gid;
+                return 0;
+        }
+        return -ERANGE;
+}
+
+/* `user` sets uid, and the primary group unless `group` set one: keys may come in either order. */
+static int parse_account(Loader *l, const config_setting_t *s, const char *v, void *target) {
+        Schedule *sch = target;
+        bool is_group = strcmp(config_setting_name(s), "group") == 0;
+        uid_t uid = (uid_t) -1;
+        gid_t gid = (gid_t) -1;
+
+        int r = lookup_account(v, is_group, &uid, &gid);
+        if (r == -ENOMEM)
+                return r;
+        if (r < 0)
+                return error_at(l, s, "%s: unknown %s '%s'", config_setting_name(s),
+                                is_group ? "group" : "user", v);
+        if (!is_group)
+                sch->uid = uid;
+        if (is_group || sch->gid == (gid_t) -1)
+                sch->gid = gid;
+        return 0;
+}
+
+/* Converts a libconfig value to JSON; `path` ("params.a[2]") names it in messages. Reports every bad
+ * reference, not only the first. */
+static int params_to_json(Loader *l, const config_setting_t *s, const char *path, cJSON **ret) {
+        const char *str = config_setting_get_string(s);
+        bool group = config_setting_is_group(s);
+        cJSON *j = NULL;
+        int r = 0;
+
+        switch (config_setting_type(s)) {
+        case CONFIG_TYPE_STRING:
+                if ((r = check_template(l, s, path, str)) < 0)
+                        return r;
+                j = cJSON_CreateString(str);
+                break;
+        case CONFIG_TYPE_INT:
+        case CONFIG_TYPE_INT64: /* JSON numbers are doubles: integers beyond 2^53 lose precision */
+                j = cJSON_CreateNumber((double) config_setting_get_int64(s));
+                break;
+        case CONFIG_TYPE_FLOAT:
+                j = cJSON_CreateNumber(config_setting_get_float(s));
+                break;
+        case CONFIG_TYPE_BOOL:
+                j = cJSON_CreateBool(config_setting_get_bool(s));
+                break;
+        default: /* group, array, list */
+                if (!(j = group ? cJSON_CreateObject() : cJSON_CreateArray()))
+                        return -ENOMEM;
+                for (int i = 0; i < config_setting_length(s) && r != -ENOMEM; i++) {
+                        const config_setting_t *e = config_setting_get_elem(s, i);
+                        _cleanup_free_ char *sub = NULL;
+                        cJSON *v = NULL;
+                        int k = group ? asprintf(&sub, "%s.%s", path, config_setting_name(e))
+                                      : asprintf(&sub, "%s[%d]", path, i);
+                        if (k >= 0)
+                                k = params_to_json(l, e, sub, &v);
+                        else
+                                k = -ENOMEM;
+                        if (k >= 0 && !(group ? cJSON_AddItemToObject(j, config_setting_name(e), v)
+                                              : cJSON_AddItemToArray(j, v))) {
+                                cJSON_Delete(v);
+                                k = -ENOMEM;
+                        }
+                        if (k < 0 && r != -ENOMEM)
+                                r = k;
+                }
+        }
+        if (r < 0 || !j) {
+                cJSON_Delete(j);
+                return r < 0 ? r : -ENOMEM;
+        }
+        *ret = j;
+        return 0;
+}
+
+static int parse_params(Loader *l, const config_setting_t *s, const char *v, void *target) {
+        cJSON *j;
+        (void) v;
+        if (!config_setting_is_group(s))
+                return type_error(l, s, "a group { key = value; ... }");
+        int r = params_to_json(l, s, "params", &j);
+        if (r < 0)
+                return r;
+        cJSON_Delete(*(cJSON **) target);
+        *(cJSON **) target = j;
+        return 0;
+}
+
+#define S(f) offsetof(Schedule, f)
+static const Key schedule_keys[] = {
+        { "name", KEY_STRING, S(name), 0, 0, parse_name, NULL, "unique, 1-64 of [A-Za-z0-9_.@-]" },
+        { "cron", KEY_STRING, 0, 0, 0, parse_cron, NULL, "when it fires" },
+        { "timezone", KEY_STRING, S(zone), 0, 0, parse_zone, NULL, "IANA zone name" },
+        { "enabled", KEY_BOOL, S(enabled), 0, 0, NULL, NULL, "false: loaded, never fired" },
+        { "engine", KEY_STRING, S(engine), 0, 0, parse_engine, NULL, "where it runs" },
+        { "udf", KEY_STRING, S(udf_path), 0, 0, parse_udf, NULL, "Python file" },
+        { "entrypoint", KEY_STRING, S(entrypoint), 0, 0, parse_entrypoint, NULL, "function in udf" },
+        { "command", KEY_CUSTOM, S(command), 0, 0, parse_command, NULL, "argv, or a line with shell" },
+        { "shell", KEY_BOOL, S(shell), 0, 0, NULL, NULL, "run command with /bin/sh -c" },
+        { "params", KEY_CUSTOM, S(params), 0, 0, parse_params, NULL, "passed to the run as JSON" },
+        { "working_directory", KEY_STRING, S(working_directory), 0, 0, parse_working_directory, NULL,
+          "cwd" },
+        { "environment", KEY_CUSTOM, S(environment), 0, 0, parse_environment, NULL, "added variables" },
+        { "user", KEY_STRING, 0, 0, 0, parse_account, NULL, "run as this user" },
+        { "group", KEY_STRING, 0, 0, 0, parse_account, NULL, "run with this group" },
+        { "nice", KEY_INT, S(nice), -20, 19, NULL, NULL, "added niceness" },
+};
+#undef S
+
+/* ---------------------------------------------------------------- schedules */
+
+/* Checks what spans several keys of schedule group g, and fills in defaults. */
+static int finish_schedule(Loader *l, const config_setting_t *g, Schedule *s) {
+        const config_setting_t *udf = config_setting_get_member(g, "udf"),
+                               *cmd = config_setting_get_member(g, "command"),
+                               *shell = config_setting_get_member(g, "shell"),
+                               *entrypoint = config_setting_get_member(g, "entrypoint"),
+                               *name = config_setting_get_member(g, "name");
+        char what[SCHEDULE_NAME_MAX + 16] = "schedule";
+
+        if (s->name)
+                snprintf(what, sizeof what, "schedule '%s'", s->name);
+        if (!name)
+                (void) error_at(l, g, "schedule has no name: add name = \"...\"");
+        if (!config_setting_get_member(g, "cron"))
+                (void) error_at(l, g, "%s has no cron expression: add cron = \"...\"", what);
+        if (udf && cmd)
+                (void) error_at(l, cmd, "%s has both udf and command: set only one", what);
+        else if (!udf && !cmd)
+                (void) error_at(l, g, "%s has nothing to run: set udf or command", what);
+        if (entrypoint && !udf)
+                (void) error_at(l, entrypoint, "entrypoint: only applies with udf");
+        if (shell && !cmd)
+                (void) error_at(l, shell, "shell: only applies with command");
+        if (cmd && s->command && (config_setting_type(cmd) == CONFIG_TYPE_STRING) != s->shell)
+                (void) error_at(l, cmd,
+                                s->shell ? "command: with shell = true, write one string for /bin/sh -c"
+                                         : "command: a single string needs shell = true; otherwise write "
+                                           "a list such as [\"/bin/echo\", \"hello\"]");
+
+        s->work = udf ? WORK_UDF : WORK_COMMAND;
+        s->cron.dst_policy = (uint8_t) s->policy.dst;
+        s->zone = s->zone ?: l->default_zone;
+        if (name) /* "where it was defined" is where its name is: what duplicate errors point at */
+                s->line = config_setting_source_line(name);
+        if ((!s->engine && !(s->engine = strdup("local"))) ||
+            (udf && !s->entrypoint && !(s->entrypoint = strdup("udf"))) ||
+            (!s->params && !(s->params = cJSON_CreateObject())))
+                return -ENOMEM;
+        return 0;
+}
+
+static int load_schedule(Loader *l, const config_setting_t *g) {
+        _cleanup_(schedule_freep) Schedule *s = calloc(1, sizeof(Schedule));
+        if (!s || !(s->file = strdup(config_setting_source_file(g) ?: l->file)))
+                return -ENOMEM;
+        s->line = config_setting_source_line(g);
+        s->enabled = true;
+        s->uid = (uid_t) -1;
+        s->gid = (gid_t) -1;
+        s->policy = l->config->settings.defaults;
+
+        const KeyTable tables[] = {
+                { schedule_keys, ELEMENTSOF(schedule_keys), s },
+                { policy_keys, ELEMENTSOF(policy_keys), &s->policy },
+        };
+        apply_keys(l, g, tables, ELEMENTSOF(tables), NULL);
+        if (l->oom || finish_schedule(l, g, s) < 0)
+                return -ENOMEM;
+        if (!s->name) /* nothing to report duplicates against */
+                return 0;
+        /* kept even when broken, so that a duplicate name is still reported */
+        if (l->n_entries == l->n_entries_alloc) {
+                size_t n = MAX(l->n_entries_alloc * 2, (size_t) 16);
+                Entry *e = reallocarray(l->entries, n, sizeof(Entry));
+                if (!e)
+                        return -ENOMEM;
+                l->entries = e;
+                l->n_entries_alloc = n;
+        }
+        l->entries[l->n_entries] = (Entry){ TAKE_PTR(s), l->n_entries };
+        l->n_entries++;
+        return 0;
+}
+
+static int load_schedule_list(Loader *l, const config_setting_t *list) {
+        /* an empty `[]` is an array, and harmless */
+        if (!config_setting_is_list(list) &&
+            !(config_setting_is_array(list) && config_setting_length(list) == 0))
+                return type_error(l, list, "a list of groups: schedules = ( { ... }, { ... } );");
+        for (int i = 0; i < config_setting_length(list); i++) {
+                const config_setting_t *g = config_setting_get_elem(list, i);
+                if (!config_setting_is_group(g))
+                        (void) error_at(l, g, "schedules: element %d: expected a group { ... }, got %s",
+                                        i + 1, type_name(g));
+                else if (load_schedule(l, g) < 0)
+                        return -ENOMEM;
+        }
+        return 0;
+}
+
+/* ---------------------------------------------------------------- files */
+
+/* libconfig's own limit: deeper chains fail to parse anyway */
+#define INCLUDE_DEPTH_MAX 10
+
+/*
+ * libconfig 1.5 calls exit() when an @include names a directory, and blocks on a FIFO; so every
+ * @include line (as its scanner matches them: at the start of a line) is checked first, down the
+ * includes, in libconfig's order. Returns 0, 1 to stop where libconfig will fail on its own (a missing
+ * file, too deep), or -EINVAL after reporting one. Lines inside comments count too: the safe side.
+ */
+static int check_includes(Loader *l, const char *file, const char *shown, unsigned depth) {
+        _cleanup_fclose_ FILE *f = fopen(file, "re");
+        _cleanup_free_ char *line = NULL;
+        size_t size = 0;
+        ssize_t len;
+        struct stat st;
+        int r = 0;
+
+        if (!f)
+                return 1;
+        for (unsigned n = 1; r == 0 && (len = getline(&line, &size, f)) > 0; n++) {
+                char *p = line + strspn(line, " \t"), *name, *out;
+                /* text has none; and libconfig would read an include name only up to it */
+                if (memchr(line, '\0', (size_t) len))
+                        return error_line(l, shown, n, "contains a NUL byte: not a text file");
+                if (strncmp(p, "@include", 8) != 0 || (p[8] != ' ' && p[8] != '\t'))
+                        continue;
+                p += 8 + strspn(p + 8, " \t");
+                if (*p++ != '"')
+                        continue;
+                for (name = out = p; *p && *p != '"'; p++) /* the scanner's escapes: \\ and \" */
+                        *out++ = p[0] == '\\' && (p[1] == '\\' || p[1] == '"') ? *++p : *p;
+                if (*p != '"')
+                        continue;
+                *out = '\0';
+                _cleanup_free_ char *path = NULL; /* libconfig 1.5 prefixes even absolute names */
+                if (asprintf(&path, "%s/%s", l->dir, name) < 0)
+                        return -ENOMEM;
+                if (stat(path, &st) < 0 || depth >= INCLUDE_DEPTH_MAX)
+                        return 1;
+                if (!S_ISREG(st.st_mode))
+                        return error_line(l, shown, n, "@include '%s': not a regular file", name);
+                /* libconfig names an included file as it was written: so do its messages */
+                r = check_includes(l, path, name, depth + 1);
+        }
+        return r;
+}
+
+/*
+ * Reads `file` into c, and sets l's current file. Syntax errors go into the list, and so do errors
+ * opening it, unless `fatal`: then they are returned (the main file: no config is not a config error).
+ */
+static int read_file(Loader *l, const char *file, bool fatal, config_t *c, char **ret_dir,
+                     char **ret_abs_dir) {
+        _cleanup_free_ char *dir = path_dirname(file), *abs = path_absolute(file), *abs_dir = NULL;
+        struct stat st;
+
+        if (!dir || !abs || !(abs_dir = path_dirname(abs)))
+                return -ENOMEM;
+        l->file = file;
+        l->dir = *ret_dir = TAKE_PTR(dir);
+        l->abs_dir = *ret_abs_dir = TAKE_PTR(abs_dir);
+
+        /* libconfig only says "file I/O error" (or worse, see above): find out why first */
+        _cleanup_close_ int fd = open(file, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
+        if (fd < 0 || fstat(fd, &st) < 0)
+                return fatal ? -errno : error_line(l, file, 0, "cannot read: %s", strerror(errno));
+        if (!S_ISREG(st.st_mode))
+                return error_line(l, file, 0, "not a regular file");
+        int r = check_includes(l, file, file, 0);
+        if (r < 0)
+                return r;
+
+        config_set_include_dir(c, l->dir);
+        if (!config_read_file(c, file))
+                return error_line(l, config_error_file(c) ?: file, (unsigned) MAX(config_error_line(c), 0),
+                                  "%s", config_error_text(c));
+        return strv_push(&l->config->files, &l->n_files, TAKE_PTR(abs));
+}
+
+static int load_schedule_file(Loader *l, const char *file) {
+        static const Key file_keys[] = { { "schedules", KEY_CUSTOM, 0, 0, 0, NULL, NULL, "the schedules" } };
+        const KeyTable t = { file_keys, 1, NULL };
+        const char *saved[] = { l->file, l->dir, l->abs_dir }; /* the main file's, back after this one */
+        _cleanup_free_ char *dir = NULL, *abs_dir = NULL;
+        config_t c;
+
+        config_init(&c);
+        int r = read_file(l, file, false, &c, &dir, &abs_dir);
+        if (r >= 0) {
+                const config_setting_t *root = config_root_setting(&c);
+                apply_keys(l, root, &t, 1, " (a schedule file holds only schedules = ( ... );)");
+                if (config_setting_get_member(root, "schedules"))
+                        r = load_schedule_list(l, config_setting_get_member(root, "schedules"));
+        }
+        config_destroy(&c);
+        l->file = saved[0], l->dir = saved[1], l->abs_dir = saved[2];
+        return r == -ENOMEM || l->oom ? -ENOMEM : 0;
+}
+
+static int name_cmp(const struct dirent **a, const struct dirent **b) {
+        return strcmp((*a)->d_name, (*b)->d_name); /* byte order: the same in every locale */
+}
+
+static int conf_filter(const struct dirent *d) {
+        size_t len = strlen(d->d_name);
+        return d->d_name[0] != '.' && len > 5 && strcmp(d->d_name + len - 5, ".conf") == 0;
+}
+
+/* `dir` as the user spells it; `setting` (may be NULL) is where they named it. */
+static int load_schedules_directory(Loader *l, const char *dir, const config_setting_t *setting) {
+        struct dirent **names = NULL;
+        int n = scandir(dir, &names, conf_filter, name_cmp), r = 0;
+
+        if (n < 0 && setting)
+                return error_at(l, setting, "schedules_directory: cannot open '%s': %s", dir,
+                                strerror(errno));
+        if (n < 0)
+                return error_line(l, l->file, 0, "cannot open schedules directory '%s': %s", dir,
+                                  strerror(errno));
+        for (int i = 0; i < n; i++) {
+                _cleanup_free_ char *file = path_join(dir, names[i]->d_name);
+                if (r >= 0)
+                        r = file ? load_schedule_file(l, file) : -ENOMEM;
+                free(names[i]);
+        }
+        free(names);
+        return r;
+}
+
+/* ---------------------------------------------------------------- daemon settings */
+
+static int parse_default_zone(Loader *l, const config_setting_t *s, const char *v, void *target) {
+        int r = parse_zone(l, s, v, &l->default_zone);
+        return r < 0 ? r : set_string(target, v);
+}
+
+static int parse_defaults(Loader *l, const config_setting_t *s, const char *v, void *target) {
+        const KeyTable t = { policy_keys, ELEMENTSOF(policy_keys), target };
+        (void) v;
+        if (!config_setting_is_group(s))
+                return type_error(l, s, "a group { overlap = ...; timeout = ...; }");
+        apply_keys(l, s, &t, 1, NULL);
+        return 0;
+}
+
+#define D(f) offsetof(DaemonSettings, f)
+static const Key settings_keys[] = {
+        { "timezone", KEY_STRING, D(timezone), 0, 0, parse_default_zone, NULL, "zone of schedules" },
+        { "schedules_directory", KEY_PATH, D(schedules_directory), 0, 0, NULL, NULL, "*.conf files" },
+        { "state_directory", KEY_PATH, D(state_directory), 0, 0, NULL, NULL, "state.json" },
+        { "runtime_directory", KEY_PATH, D(runtime_directory), 0, 0, NULL, NULL, "control socket" },
+        { "python", KEY_PATH, D(python), 0, 0, NULL, NULL, "runs udf files" },
+        { "max_concurrent_runs", KEY_UINT, D(max_concurrent_runs), 1, 100000, NULL, NULL, "more wait" },
+        { "shutdown_timeout", KEY_DURATION, D(shutdown_timeout_usec), 0, 0, NULL, NULL, "wait on stop" },
+        { "defaults", KEY_CUSTOM, D(defaults), 0, 0, parse_defaults, NULL, "policies of schedules" },
+        { "schedules", KEY_CUSTOM, 0, 0, 0, NULL, NULL, "read after the settings" },
+};
+#undef D
+
+/* $STATE_DIRECTORY and $RUNTIME_DIRECTORY as systemd sets them (colon-separated: take the first). */
+static char *env_directory(const char *name, const char *fallback) {
+        const char *e = getenv(name);
+        return e && e[0] == '/' ? strndup(e, strcspn(e, ":")) : strdup(fallback);
+}
+
+static int load_main(Loader *l, const config_setting_t *root) {
+        DaemonSettings *d = &l->config->settings;
+        const KeyTable t = { settings_keys, ELEMENTSOF(settings_keys), d };
+        const config_setting_t *dir = config_setting_get_member(root, "schedules_directory"),
+                               *list = config_setting_get_member(root, "schedules");
+        const char *main_file = l->file;
+        int r;
+
+        apply_keys(l, root, &t, 1, NULL);
+        if (l->oom)
+                return -ENOMEM;
+        if (!d->timezone) {
+                if ((r = tz_system_zone_name(&d->timezone)) < 0)
+                        return r;
+                if ((r = tzdb_get(l->tzdb, d->timezone, &l->default_zone)) == -ENOMEM)
+                        return r;
+                if (r < 0)
+                        (void) error_line(l, main_file, 0,
+                                          "system time zone: %s '%s': set timezone = \"...\"",
+                                          tz_error_message(r), d->timezone);
+        }
+        if (!l->default_zone) /* only after an error: go on with UTC to find the other errors */
+                l->default_zone = tz_utc();
+        if ((!d->schedules_directory && !(d->schedules_directory = path_join(l->abs_dir, "schedules.d"))) ||
+            (!d->state_directory &&
+             !(d->state_directory = env_directory("STATE_DIRECTORY", "/var/lib/udfcron"))) ||
+            (!d->runtime_directory &&
+             !(d->runtime_directory = env_directory("RUNTIME_DIRECTORY", "/run/udfcron"))) ||
+            (!d->python && !(d->python = strdup("/usr/bin/python3"))))
+                return -ENOMEM;
+
+        /* the main file's own schedules, now that the defaults they inherit are known */
+        if (list && load_schedule_list(l, list) == -ENOMEM)
+                return -ENOMEM;
+        if (dir && (config_setting_type(dir) != CONFIG_TYPE_STRING || !*config_setting_get_string(dir)))
+                return 0; /* already reported; guessing another directory would only add noise */
+
+        /* opened as the user spells it, relative to their spelling of the main file */
+        _cleanup_free_ char *spelled =
+                path_join(l->dir, dir ? config_setting_get_string(dir) : "schedules.d");
+        return spelled ? load_schedules_directory(l, spelled, dir) : -ENOMEM;
+}
+
+/* ---------------------------------------------------------------- digest and entry points */
+
+/* FNV-1a over length-prefixed fields, so that ("ab", "c") and ("a", "bc") differ. */
+static void digest_bytes(uint64_t *h, const void *p, size_t n) {
+        for (size_t i = 0; i < n; i++)
+                *h = (*h ^ ((const unsigned char *) p)[i]) * UINT64_C(0x100000001b3);
+}
+
+static void digest_str(uint64_t *h, const char *s) {
+        uint64_t len = s ? strlen(s) : UINT64_MAX;
+        digest_bytes(h, &len, sizeof len);
+        digest_bytes(h, s, s ? len : 0);
+}
+
+static void digest_strv(uint64_t *h, char **l) {
+        for (char **p = l; p && *p; p++)
+                digest_str(h, *p);
+        digest_str(h, NULL); /* the end of the list */
+}
+
+static int schedule_digest(Schedule *s) {
+        _cleanup_free_ char *params = cJSON_PrintUnformatted(s->params);
+        const RunPolicy *p = &s->policy;
+        uint64_t h = UINT64_C(0xcbf29ce484222325);
+
+        if (!params)
+                return -ENOMEM;
+        /* the file and line are left out: moving a schedule to another file does not change it */
+        digest_str(&h, s->name);
+        digest_str(&h, s->cron_text);
+        digest_str(&h, tz_zone_name(s->zone));
+        digest_str(&h, s->engine);
+        digest_str(&h, s->udf_path);
+        digest_str(&h, s->entrypoint);
+        digest_strv(&h, s->command);
+        digest_str(&h, params);
+        digest_str(&h, s->working_directory);
+        digest_strv(&h, s->environment);
+        /* clang-format off */
+        const uint64_t v[] = { s->enabled, s->work, s->shell, s->uid, s->gid, (uint64_t) s->nice, p->overlap,
+                               p->catch_up.mode, p->catch_up.count, p->catch_up.within_usec, p->jitter_usec,
+                               p->timeout_usec, p->kill_grace_usec, p->retries, p->retry_backoff_usec,
+                               p->retry_backoff_max_usec, p->dst };
+        /* clang-format on */
+        digest_bytes(&h, v, sizeof v);
+        s->digest = h;
+        return 0;
+}
+
+static int entry_cmp(const void *a, const void *b) {
+        const Entry *x = a, *y = b;
+        int c = strcmp(x->schedule->name, y->schedule->name);
+        return c != 0 ? c : (x->seq > y->seq) - (x->seq < y->seq);
+}
+
+Config *config_free(Config *config) {
+        if (!config)
+                return NULL;
+        for (size_t i = 0; i < config->n_schedules; i++)
+                schedule_free(config->schedules[i]);
+        free(config->schedules);
+        free(config->path);
+        free(config->settings.timezone);
+        free(config->settings.schedules_directory);
+        free(config->settings.state_directory);
+        free(config->settings.runtime_directory);
+        free(config->settings.python);
+        strv_free(config->files);
+        free(config);
+        return NULL;
+}
+
+static int load(Loader *l, const char *path) {
+        _cleanup_free_ char *dir = NULL, *abs_dir = NULL;
+        Config *c = l->config;
+        config_t main_cfg;
+
+        c->settings.max_concurrent_runs = 16;
+        c->settings.shutdown_timeout_usec = 30 * USEC_PER_SEC;
+        c->settings.defaults = (RunPolicy){
+                .overlap = OVERLAP_SKIP,
+                .catch_up = { .mode = CATCH_UP_LAST },
+                .kill_grace_usec = 10 * USEC_PER_SEC,
+                .retry_backoff_usec = 30 * USEC_PER_SEC,
+                .retry_backoff_max_usec = 600 * USEC_PER_SEC,
+                .dst = CRON_DST_SHIFT,
+        };
+        if (!(c->path = path_absolute(path)))
+                return -ENOMEM;
+
+        config_init(&main_cfg);
+        int r = read_file(l, path, true, &main_cfg, &dir, &abs_dir);
+        if (r >= 0) /* after a syntax error, even the schedules directory is unknown */
+                r = load_main(l, config_root_setting(&main_cfg));
+        config_destroy(&main_cfg);
+        if (r == -ENOMEM || l->oom)
+                return -ENOMEM;
+        if (r < 0 && l->n_errors == 0)
+                return r;
+
+        /* sorted by name, then by definition: each run of equal names starts with the original */
+        if (l->n_entries > 1)
+                qsort(l->entries, l->n_entries, sizeof(Entry), entry_cmp);
+        for (size_t i = 1, first = 0; i < l->n_entries; i++) {
+                const Schedule *f = l->entries[first].schedule, *s = l->entries[i].schedule;
+                if (strcmp(f->name, s->name) != 0)
+                        first = i;
+                else
+                        (void) error_line(l, s->file, s->line,
+                                          "duplicate schedule name '%s' (first defined at %s:%u)", s->name,
+                                          f->file, f->line);
+        }
+        if (l->oom)
+                return -ENOMEM;
+        return l->n_errors > 0 ? -EINVAL : 0;
+}
+
+int config_load(const char *path, TzDb *tzdb, Config **ret_config, char ***ret_errors) {
+        Loader l = { .tzdb = tzdb };
+        int r;
+
+        if (!path || !tzdb || !ret_config)
+                return -EINVAL;
+        if (!(l.config = calloc(1, sizeof(Config))))
+                return -ENOMEM;
+
+        r = load(&l, path);
+        if (r >= 0 && !(l.config->schedules = calloc(l.n_entries + 1, sizeof(Schedule *))))
+                r = -ENOMEM;
+        for (size_t i = 0; r >= 0 && i < l.n_entries; i++)
+                r = schedule_digest(l.entries[i].schedule);
+        if (r >= 0) {
+                for (size_t i = 0; i < l.n_entries; i++)
+                        l.config->schedules[i] = TAKE_PTR(l.entries[i].schedule);
+                l.config->n_schedules = l.n_entries;
+                *ret_config = TAKE_PTR(l.config);
+        } else if (r == -EINVAL && ret_errors)
+                *ret_errors = TAKE_PTR(l.errors);
+
+        for (size_t i = 0; i < l.n_entries; i++)
+                schedule_free(l.entries[i].schedule);
+        free(l.entries);
+        strv_free(l.errors);
+        config_free(l.config);
+        return r < 0 ? r : 0;
+}
+
+Schedule *config_find_schedule(const Config *config, const char *name) {
+        size_t lo = 0, hi = config && name ? config->n_schedules : 0;
+        while (lo < hi) {
+                size_t mid = lo + (hi - lo) / 2;
+                int c = strcmp(name, config->schedules[mid]->name);
+                if (c == 0)
+                        return config->schedules[mid];
+                if (c < 0)
+                        hi = mid;
+                else
+                        lo = mid + 1;
+        }
+        return NULL;
+}

@@ -1,0 +1,69 @@
+/* SPDX-License-Identifier: MIT */
+#pragma once
+
+/*
+ * Engines run one attempt of a run: `local` (child processes), later `fused`
+ * and `fusion`. An engine reports what happens through EngineEvents and never
+ * writes the journal or the state file itself: the run decides what events
+ * mean, records them, and logs them.
+ */
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "schedule.h"
+
+typedef struct sd_event sd_event;
+typedef struct EngineRun EngineRun;
+
+typedef enum OutcomeKind {
+        OUTCOME_SUCCEEDED,
+        OUTCOME_FAILED,    /* the work failed (non-zero exit, exception, 4xx) */
+        OUTCOME_TIMED_OUT, /* stopped because the schedule's timeout passed */
+        OUTCOME_CANCELLED, /* stopped on request (cancel, replace, shutdown) */
+        OUTCOME_LOST,      /* the engine lost track of it (daemon restart with a local child) */
+} OutcomeKind;
+
+typedef struct EngineOutcome {
+        OutcomeKind kind;
+        bool permanent; /* retrying cannot help (bad parameters, a 4xx): no retry */
+        bool has_exit_status;
+        int exit_status;
+        const char *message; /* why, for humans: "exited with status 3", "killed by SIGSEGV" */
+        const char *result;  /* the UDF's JSON result (borrowed for the callback); NULL: none */
+        size_t result_size;
+} EngineOutcome;
+
+typedef struct EngineEvents {
+        /* One line of the run's output; remote_usec is the line's own timestamp, 0 when local. */
+        void (*output)(void *userdata, bool is_stderr, const char *line, size_t size, uint64_t remote_usec);
+        /* The attempt ended; called once. The EngineRun may be freed from inside. */
+        void (*ended)(void *userdata, const EngineOutcome *outcome);
+} EngineEvents;
+
+/* What one attempt runs; everything is borrowed for the duration of start(). */
+typedef struct EngineRequest {
+        const Schedule *schedule;
+        const char *run_id;
+        unsigned attempt;
+        uint64_t scheduled_usec;
+        const char *params_json;     /* the expanded parameters, a JSON object */
+        const char *const *argv;     /* commands: the expanded argv */
+        const char *python;          /* interpreter for UDF files */
+        const char *start_marker;    /* a path the work creates the moment it starts (local), or NULL */
+        const char *working_directory; /* the schedule's, else a default */
+} EngineRequest;
+
+typedef struct Engine {
+        const char *name;
+        int (*start)(sd_event *event, const EngineRequest *request, const EngineEvents *events, void *userdata,
+                     EngineRun **ret_run);
+        int (*cancel)(EngineRun *run);
+        EngineRun *(*free)(EngineRun *run);
+} Engine;
+
+extern const Engine engine_local;
+
+/* The engine called `name`, or NULL. */
+const Engine *engine_find(const char *name);

@@ -1,0 +1,91 @@
+/* SPDX-License-Identifier: MIT */
+#pragma once
+
+/*
+ * The only module that writes log records. Every record carries MESSAGE,
+ * PRIORITY and SYSLOG_IDENTIFIER=udfcrond; records about a run carry the
+ * run's UDFCRON_* fields (see DESIGN.md "Journal records"), lifecycle events
+ * a fixed MESSAGE_ID each. When no journald socket exists, the same records
+ * go to stderr in a readable one-line form. Every registered secret value is
+ * masked as "[redacted]" in everything written, fields included.
+ */
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <syslog.h>
+
+#include "macro.h"
+
+typedef struct Journal Journal;
+
+typedef enum RunEvent {
+        RUN_EVENT_SCHEDULED,
+        RUN_EVENT_STARTED,
+        RUN_EVENT_LOG,
+        RUN_EVENT_FINISHED,
+        RUN_EVENT_FAILED,
+        RUN_EVENT_TIMED_OUT,
+        RUN_EVENT_CANCELLED,
+        RUN_EVENT_SKIPPED,
+        RUN_EVENT_RETRY,
+        RUN_EVENT_LOST,
+        _RUN_EVENT_MAX,
+        _RUN_EVENT_INVALID = -22,
+} RunEvent;
+
+const char *run_event_to_string(RunEvent e); /* "scheduled", "started", ... as in UDFCRON_EVENT */
+
+/* The fields of one run; NULL/0 members are left out of the record. */
+typedef struct RunFields {
+        const char *schedule;
+        const char *run_id;
+        const char *engine;
+        const char *job_id; /* remote id, when known */
+        unsigned attempt;   /* 1-based */
+        uint64_t scheduled_usec;
+        uint64_t duration_usec;
+        uint64_t next_usec;
+        bool has_exit_status;
+        int exit_status;
+} RunFields;
+
+typedef enum JournalTarget {
+        JOURNAL_AUTO,    /* journald when /run/systemd/journal/socket exists, else stderr */
+        JOURNAL_JOURNALD,
+        JOURNAL_STDERR,
+} JournalTarget;
+
+int journal_new(JournalTarget target, Journal **ret_journal);
+Journal *journal_free(Journal *j);
+
+/* Whether records go to stderr (the foreground, developer's-terminal form). */
+bool journal_is_stderr(const Journal *j);
+
+/*
+ * Registers a secret value (copied) to mask from now on; values shorter than
+ * 4 bytes are ignored. Returns 1 when added, 0 when ignored or known, or -ENOMEM.
+ */
+int journal_add_secret(Journal *j, const char *value);
+
+/* A daemon message without run fields. */
+_printf_(3, 4) void journal_log(Journal *j, int priority, const char *format, ...);
+
+/*
+ * A lifecycle event of a run (never RUN_EVENT_LOG). MESSAGE becomes
+ * "SCHEDULE[RUN_ID] #ATTEMPT EVENT: text", so the text need not repeat those.
+ */
+_printf_(4, 5) void journal_run_event(Journal *j, const RunFields *run, RunEvent event, const char *format,
+                                      ...);
+
+/*
+ * One line of a run's output (without its newline; may contain any bytes,
+ * which are kept: non-UTF-8 data is stored as a binary MESSAGE in journald
+ * and escaped on stderr). Stderr lines get LOG_WARNING, stdout LOG_INFO.
+ * remote_usec, when not 0, is the line's own timestamp (UDFCRON_REMOTE_USEC).
+ */
+void journal_run_output(Journal *j, const RunFields *run, bool is_stderr, const char *line, size_t size,
+                        uint64_t remote_usec);
+
+#include "cleanup.h"
+DEFINE_TRIVIAL_CLEANUP_FUNC(Journal *, journal_free);

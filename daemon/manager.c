@@ -1,0 +1,896 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The scheduler: entries in a heap by next fire, one CLOCK_REALTIME timer for
+ * the earliest, and the policies that decide what a fire becomes (overlap,
+ * catch-up, pause/skip, concurrency). Zero wake-ups while nothing is due.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/timerfd.h>
+#include <systemd/sd-daemon.h>
+#include <systemd/sd-event.h>
+#include <unistd.h>
+
+#include "clock.h"
+#include "manager.h"
+#include "timestamp.h"
+
+/* A fire later than this after its slot is treated as missed: the catch-up policy decides. */
+#define LATE_USEC (60 * USEC_PER_SEC)
+/* Catch-up runs after downtime start at most this often, so a restart does not start everything at once. */
+#define CATCH_UP_SPACING_USEC (100 * 1000)
+/* catch_up = all keeps at most this many missed slots per schedule. */
+#define CATCH_UP_ALL_MAX 1000
+
+/* ------------------------------------------------------------------ entries */
+
+/* FNV-1a: a stable per-schedule jitter, the same every day and different between schedules. */
+static uint64_t name_hash(const char *s) {
+        uint64_t h = UINT64_C(0xcbf29ce484222325);
+        for (; *s; s++)
+                h = (h ^ (unsigned char) *s) * UINT64_C(0x100000001b3);
+        return h;
+}
+
+static Entry *entry_new(Manager *m, Schedule *s) {
+        Entry *e = calloc(1, sizeof *e);
+        if (!e)
+                return NULL;
+        *e = (Entry) {
+                .manager = m,
+                .schedule = s,
+                .due = { .idx = PRIOQ_IDX_NULL },
+                .jitter_usec = s->policy.jitter_usec ? name_hash(s->name) % s->policy.jitter_usec : 0,
+        };
+        return e;
+}
+
+static Entry *entry_free(Entry *e) {
+        if (!e)
+                return NULL;
+        prioq_remove(&e->manager->due, &e->due);
+        schedule_free(e->owned);
+        free(e);
+        return NULL;
+}
+
+static ScheduleState *entry_state(Entry *e) {
+        ScheduleState *ss = NULL;
+        (void) state_ensure_schedule(e->manager->state, e->schedule->name, &ss);
+        return ss;
+}
+
+/*
+ * Computes the next slot: the first after the last slot fired, so that slots
+ * missed while the daemon was down (or the clock jumped) come due at once and
+ * meet the catch-up policy; a schedule that never fired starts from now.
+ */
+static void entry_schedule_next(Entry *e, uint64_t now) {
+        Manager *m = e->manager;
+        const ScheduleState *ss = state_find_schedule(m->state, e->schedule->name); /* no record: never fired */
+        uint64_t base = ss && ss->last_slot_usec ? ss->last_slot_usec : now;
+
+        prioq_remove(&m->due, &e->due);
+        e->has_next = e->schedule->enabled && !m->stopping &&
+                      cron_next(&e->schedule->cron, e->schedule->zone, (int64_t) (base / USEC_PER_SEC), &e->next) >= 0;
+        if (!e->has_next)
+                return;
+        e->due.key = (uint64_t) e->next.at * USEC_PER_SEC + e->jitter_usec;
+        if (prioq_push(&m->due, &e->due) < 0) {
+                e->has_next = false;
+                journal_log(m->journal, LOG_ERR, "%s: out of memory scheduling the next fire", e->schedule->name);
+        }
+}
+
+static Entry *manager_find_entry(const Manager *m, const char *name) {
+        size_t lo = 0, hi = m->n_entries;
+        while (lo < hi) {
+                size_t mid = (lo + hi) / 2;
+                int c = strcmp(m->entries[mid]->schedule->name, name);
+                if (c == 0)
+                        return m->entries[mid];
+                if (c < 0)
+                        lo = mid + 1;
+                else
+                        hi = mid;
+        }
+        return NULL;
+}
+
+/* ------------------------------------------------------------------ queues */
+
+static void queue_append(Run **head, Run **tail, Run *run) {
+        run->wait_next = NULL;
+        if (*tail)
+                (*tail)->wait_next = run;
+        else
+                *head = run;
+        *tail = run;
+}
+
+static Run *queue_pop(Run **head, Run **tail) {
+        Run *run = *head;
+        if (run) {
+                *head = run->wait_next;
+                if (!*head)
+                        *tail = NULL;
+                run->wait_next = NULL;
+        }
+        return run;
+}
+
+static bool queue_remove(Run **head, Run **tail, Run *run) {
+        Run *prev = NULL;
+        for (Run *r = *head; r; prev = r, r = r->wait_next)
+                if (r == run) {
+                        if (prev)
+                                prev->wait_next = r->wait_next;
+                        else
+                                *head = r->wait_next;
+                        if (*tail == r)
+                                *tail = prev;
+                        r->wait_next = NULL;
+                        return true;
+                }
+        return false;
+}
+
+bool manager_unqueue(Manager *m, Run *run) {
+        Entry *e = run->entry;
+        if (queue_remove(&m->dispatch_head, &m->dispatch_tail, run))
+                return true;
+        if (queue_remove(&m->waiting_head, &m->waiting_tail, run)) {
+                m->n_waiting--;
+                return true;
+        }
+        if (queue_remove(&e->backlog_head, &e->backlog_tail, run)) {
+                e->n_backlog--;
+                return true;
+        }
+        return false;
+}
+
+/* ------------------------------------------------------------------ state and dispatch */
+
+void manager_state_changed(Manager *m) {
+        m->state_dirty = true;
+        (void) sd_event_source_set_enabled(m->dispatch_defer, SD_EVENT_ONESHOT);
+}
+
+static void manager_save_state(Manager *m) {
+        if (!m->state_dirty)
+                return;
+        int r = state_save(m->state, m->state_path);
+        if (r < 0) /* runs still start: a full disk must not stop the schedule, but say so loudly */
+                journal_log(m->journal, LOG_ERR, "cannot write the state file %s: %s", m->state_path, strerror(-r));
+        else
+                m->state_dirty = false;
+}
+
+static void start_waiting(Manager *m) {
+        while (!m->stopping && m->waiting_head && m->n_running < m->config->settings.max_concurrent_runs) {
+                Run *run = queue_pop(&m->waiting_head, &m->waiting_tail);
+                m->n_waiting--;
+                m->n_running++;
+                run_start_attempt(run);
+        }
+}
+
+/*
+ * Runs only once per loop iteration: the state is written once for every run
+ * that fired in that iteration, and only then are they started.
+ */
+static int on_dispatch(sd_event_source *s, void *userdata) {
+        Manager *m = userdata;
+        unsigned queued = 0;
+        (void) s;
+
+        manager_save_state(m);
+        for (Run *run; (run = queue_pop(&m->dispatch_head, &m->dispatch_tail));) {
+                queue_append(&m->waiting_head, &m->waiting_tail, run);
+                m->n_waiting++;
+                queued++;
+        }
+        start_waiting(m);
+        if (queued > 0 && m->n_waiting > 0)
+                journal_log(m->journal, LOG_NOTICE, "%u runs wait for a free slot (max_concurrent_runs = %u)",
+                            m->n_waiting, m->config->settings.max_concurrent_runs);
+        manager_update_status(m);
+        return 0;
+}
+
+void manager_dispatch(Manager *m, Run *run) {
+        queue_append(&m->dispatch_head, &m->dispatch_tail, run);
+        (void) sd_event_source_set_enabled(m->dispatch_defer, SD_EVENT_ONESHOT);
+}
+
+void manager_attempt_done(Manager *m, Run *run) {
+        (void) run;
+        if (m->n_running > 0)
+                m->n_running--;
+        start_waiting(m);
+}
+
+/* ------------------------------------------------------------------ firing */
+
+/* A fire that does not become a run still gets a record, with an id of its own. */
+static void log_skipped(Manager *m, Entry *e, uint64_t slot_usec, const char *why) {
+        char id[RUN_ID_LEN + 1];
+        snprintf(id, sizeof id, "%016" PRIx64, name_hash(e->schedule->name) ^ slot_usec ^ now_usec());
+        RunFields f = {
+                .schedule = e->schedule->name,
+                .run_id = id,
+                .engine = e->schedule->engine,
+                .attempt = 1,
+                .scheduled_usec = slot_usec,
+        };
+        journal_run_event(m->journal, &f, RUN_EVENT_SKIPPED, "%s", why);
+}
+
+static void start_run(Manager *m, Entry *e, uint64_t slot_usec, bool manual, bool backlog) {
+        Run *run;
+        int r = run_new(m, e, slot_usec, manual, NULL, &run);
+        if (r < 0) {
+                journal_log(m->journal, LOG_ERR, "%s: cannot create a run: %s", e->schedule->name, strerror(-r));
+                return;
+        }
+        if (backlog) {
+                queue_append(&e->backlog_head, &e->backlog_tail, run);
+                e->n_backlog++;
+        } else
+                manager_dispatch(m, run);
+}
+
+/* One slot of an entry fires, through the pause, skip and overlap policies. */
+static void fire_slot(Manager *m, Entry *e, uint64_t slot_usec) {
+        ScheduleState *ss = entry_state(e);
+        if (!ss) {
+                journal_log(m->journal, LOG_ERR, "%s: out of memory recording a fire", e->schedule->name);
+                return;
+        }
+        ss->last_slot_usec = MAX(ss->last_slot_usec, slot_usec);
+        manager_state_changed(m);
+
+        if (ss->paused) {
+                log_skipped(m, e, slot_usec, "the schedule is paused");
+                return;
+        }
+        if (ss->skip_slot_usec == slot_usec) {
+                ss->skip_slot_usec = 0;
+                log_skipped(m, e, slot_usec, "udfcronctl skip");
+                return;
+        }
+        if (e->n_active > 0)
+                switch (e->schedule->policy.overlap) {
+                case OVERLAP_SKIP:
+                        log_skipped(m, e, slot_usec, "the previous run is still active (overlap = skip)");
+                        return;
+                case OVERLAP_QUEUE:
+                        if (e->has_queued) {
+                                log_skipped(m, e, slot_usec, "a run is already queued (overlap = queue)");
+                                return;
+                        }
+                        e->has_queued = true;
+                        e->queued_slot_usec = slot_usec;
+                        return;
+                case OVERLAP_REPLACE:
+                        for (Run *r = m->runs, *next; r; r = next) {
+                                next = r->next;
+                                if (r->entry == e)
+                                        run_cancel(r, "replaced by a newer run (overlap = replace)");
+                        }
+                        break;
+                case OVERLAP_ALLOW:
+                default:
+                        break;
+                }
+        start_run(m, e, slot_usec, false, false);
+}
+
+static void catch_up_queue_remove(Manager *m, Entry *e) {
+        Entry *prev = NULL;
+        if (!e->in_catch_up_queue)
+                return;
+        for (Entry *x = m->catch_up_head; x; prev = x, x = x->catch_up_next)
+                if (x == e) {
+                        if (prev)
+                                prev->catch_up_next = x->catch_up_next;
+                        else
+                                m->catch_up_head = x->catch_up_next;
+                        if (m->catch_up_tail == x)
+                                m->catch_up_tail = prev;
+                        break;
+                }
+        e->in_catch_up_queue = false;
+}
+
+static void enqueue_catch_up(Manager *m, Entry *e) {
+        if (e->in_catch_up_queue || !e->backlog_head)
+                return;
+        e->in_catch_up_queue = true;
+        e->catch_up_next = NULL;
+        if (m->catch_up_tail)
+                m->catch_up_tail->catch_up_next = e;
+        else
+                m->catch_up_head = e;
+        m->catch_up_tail = e;
+        (void) sd_event_source_set_enabled(m->catch_up_timer, SD_EVENT_ON);
+}
+
+/* Starts the next backlog run of an entry whose previous run ended. */
+static void continue_backlog(Manager *m, Entry *e) {
+        Run *run = queue_pop(&e->backlog_head, &e->backlog_tail);
+        if (run) {
+                e->n_backlog--;
+                manager_dispatch(m, run);
+        }
+}
+
+static int on_catch_up_timer(sd_event_source *s, uint64_t usec, void *userdata) {
+        Manager *m = userdata;
+        Entry *e = m->catch_up_head;
+        (void) usec;
+
+        if (e) {
+                m->catch_up_head = e->catch_up_next;
+                if (!m->catch_up_head)
+                        m->catch_up_tail = NULL;
+                e->in_catch_up_queue = false;
+                /* an entry with a run under way continues from manager_run_ended */
+                if (e->n_active == e->n_backlog)
+                        continue_backlog(m, e);
+        }
+        if (!m->catch_up_head)
+                return sd_event_source_set_enabled(s, SD_EVENT_OFF);
+        return sd_event_source_set_time_relative(s, CATCH_UP_SPACING_USEC);
+}
+
+/*
+ * Slots missed by downtime, suspend or a clock jump: the catch-up policy
+ * picks which of the slots in (last, now] still run; they run one after
+ * another. `first` is the oldest missed slot.
+ */
+static void catch_up(Manager *m, Entry *e, const CronFire *first, uint64_t now) {
+        const Schedule *s = e->schedule;
+        const CatchUp *c = &s->policy.catch_up;
+        ScheduleState *ss = entry_state(e);
+        int64_t limit = (int64_t) ((now - e->jitter_usec) / USEC_PER_SEC) + 1; /* slots < limit are due */
+        uint64_t kept[CATCH_UP_ALL_MAX];
+        size_t n = 0;
+        CronFire f = *first, last = *first;
+
+        if (!ss)
+                return;
+        if (c->mode == CATCH_UP_ALL) {
+                for (; f.at < limit && n < CATCH_UP_ALL_MAX; n++) {
+                        kept[n] = (uint64_t) f.at * USEC_PER_SEC;
+                        last = f;
+                        if (cron_next(&s->cron, s->zone, f.at, &f) < 0)
+                                break;
+                }
+                if (f.at < limit && n == CATCH_UP_ALL_MAX)
+                        journal_log(m->journal, LOG_WARNING, "%s: more than %d slots missed; running the first %d",
+                                    s->name, CATCH_UP_ALL_MAX, CATCH_UP_ALL_MAX);
+        } else if (c->mode != CATCH_UP_NONE) {
+                /* the latest slots, found backwards from now; at most `count` of them, none older than `within` */
+                unsigned count = c->mode == CATCH_UP_LAST ? 1 : c->count;
+                int64_t oldest = c->mode == CATCH_UP_BOUNDED ? limit - 1 - (int64_t) (c->within_usec / USEC_PER_SEC)
+                                                             : INT64_MIN;
+                for (int64_t before = limit; n < count && n < CATCH_UP_ALL_MAX; n++) {
+                        if (cron_prev(&s->cron, s->zone, before, &f) < 0 || f.at < first->at || f.at < oldest)
+                                break;
+                        kept[n] = (uint64_t) f.at * USEC_PER_SEC;
+                        before = f.at;
+                }
+                for (size_t i = 0; i < n / 2; i++) { /* oldest first */
+                        uint64_t t = kept[i];
+                        kept[i] = kept[n - 1 - i];
+                        kept[n - 1 - i] = t;
+                }
+        }
+
+        char from[TIMESTAMP_MAX];
+        timestamp_format(first->at, tz_offset_at(s->zone, first->at), from);
+        journal_log(m->journal, LOG_NOTICE, "%s: slots missed since %s; catch_up = %s runs %zu of them", s->name,
+                    from, c->mode == CATCH_UP_NONE ? "none" : c->mode == CATCH_UP_LAST ? "last"
+                                                      : c->mode == CATCH_UP_ALL   ? "all"
+                                                                                  : "bounded",
+                    n);
+
+        /* every missed slot counts as handled now, fired or not: the runs below are recorded in the state */
+        uint64_t newest = (uint64_t) (cron_prev(&s->cron, s->zone, limit, &last) >= 0 ? last.at : first->at) *
+                          USEC_PER_SEC;
+        ss->last_slot_usec = MAX(ss->last_slot_usec, newest);
+        manager_state_changed(m);
+        for (size_t i = 0; i < n; i++)
+                start_run(m, e, kept[i], false, true);
+        enqueue_catch_up(m, e);
+}
+
+/* An entry came due: one on-time slot fires; anything else is catching up. */
+static void process_due(Manager *m, Entry *e, uint64_t now) {
+        const CronFire first = e->next;
+        CronFire second;
+        uint64_t slot = (uint64_t) first.at * USEC_PER_SEC;
+        bool only_one = cron_next(&e->schedule->cron, e->schedule->zone, first.at, &second) < 0 ||
+                        (uint64_t) second.at * USEC_PER_SEC + e->jitter_usec > now;
+
+        if (only_one && now - (slot + e->jitter_usec) <= LATE_USEC)
+                fire_slot(m, e, slot);
+        else
+                catch_up(m, e, &first, now);
+}
+
+static void arm_fire_timer(Manager *m) {
+        PrioqItem *top = prioq_peek(&m->due);
+        if (!top || m->stopping) {
+                (void) sd_event_source_set_enabled(m->fire_timer, SD_EVENT_OFF);
+                return;
+        }
+        (void) sd_event_source_set_time(m->fire_timer, clock_to_real(top->key));
+        (void) sd_event_source_set_enabled(m->fire_timer, SD_EVENT_ONESHOT);
+}
+
+static int on_fire_timer(sd_event_source *s, uint64_t usec, void *userdata) {
+        Manager *m = userdata;
+        uint64_t now = now_usec();
+        (void) s, (void) usec;
+
+        for (PrioqItem *top; (top = prioq_peek(&m->due)) && top->key <= now;) {
+                Entry *e = prioq_entry(top, Entry, due);
+                prioq_remove(&m->due, top);
+                process_due(m, e, now);
+                entry_schedule_next(e, now);
+        }
+        arm_fire_timer(m);
+        manager_update_status(m);
+        return 0;
+}
+
+/* ------------------------------------------------------------------ clock changes */
+
+static int arm_clock_watch(int fd) {
+        /* expires never; exists only to be cancelled when someone sets the clock */
+        struct itimerspec spec = { .it_value = { .tv_sec = INT32_MAX } };
+        return timerfd_settime(fd, TFD_TIMER_ABSTIME | TFD_TIMER_CANCEL_ON_SET, &spec, NULL) < 0 ? -errno : 0;
+}
+
+static void reschedule_all(Manager *m) {
+        uint64_t now = now_usec();
+        for (size_t i = 0; i < m->n_entries; i++)
+                entry_schedule_next(m->entries[i], now);
+        arm_fire_timer(m);
+}
+
+static int on_clock_changed(sd_event_source *s, int fd, uint32_t revents, void *userdata) {
+        Manager *m = userdata;
+        uint64_t expirations;
+        (void) s, (void) revents;
+
+        if (read(fd, &expirations, sizeof expirations) < 0 && errno != ECANCELED && errno != EAGAIN)
+                return 0;
+        (void) arm_clock_watch(fd);
+        journal_log(m->journal, LOG_NOTICE, "the system clock was set; recomputing every schedule's next fire");
+        reschedule_all(m);
+        return 0;
+}
+
+static int setup_clock_watch(Manager *m) {
+        _cleanup_close_ int fd = timerfd_create(CLOCK_REALTIME, TFD_NONBLOCK | TFD_CLOEXEC);
+        if (fd < 0)
+                return -errno;
+        int r = arm_clock_watch(fd);
+        if (r < 0)
+                return r;
+        r = sd_event_add_io(m->event, &m->clock_watch, fd, EPOLLIN, on_clock_changed, m);
+        if (r < 0)
+                return r;
+        (void) sd_event_source_set_io_fd_own(m->clock_watch, true);
+        TAKE_FD(fd);
+        return 0;
+}
+
+/* ------------------------------------------------------------------ runs ending, status */
+
+static void manager_finish_stop(Manager *m);
+
+/* Takes a retired entry off the list; false when it is not on it (yet). */
+static bool retired_unlink(Manager *m, Entry *e) {
+        for (Entry **p = &m->retired; *p; p = &(*p)->retired_next)
+                if (*p == e) {
+                        *p = e->retired_next;
+                        return true;
+                }
+        return false;
+}
+
+void manager_run_ended(Manager *m, Run *run) {
+        Entry *e = run->entry;
+        run_free(run);
+
+        if (e->removed) {
+                if (e->n_active == 0 && retired_unlink(m, e))
+                        entry_free(e);
+        } else if (!m->stopping) {
+                if (e->backlog_head && !e->in_catch_up_queue && e->n_active == e->n_backlog)
+                        continue_backlog(m, e);
+                else if (e->has_queued && e->n_active == 0) {
+                        e->has_queued = false;
+                        start_run(m, e, e->queued_slot_usec, false, false);
+                }
+        }
+        manager_update_status(m);
+        if (m->stopping && !m->runs)
+                manager_finish_stop(m);
+}
+
+void manager_update_status(Manager *m) {
+        char next[96] = "nothing scheduled";
+        PrioqItem *top = prioq_peek(&m->due);
+
+        if (top && !m->stopping) {
+                Entry *e = prioq_entry(top, Entry, due);
+                char ts[TIMESTAMP_MAX];
+                timestamp_format(e->next.at, tz_offset_at(e->schedule->zone, e->next.at), ts);
+                snprintf(next, sizeof next, "next: %s at %.16s", e->schedule->name, ts);
+        }
+        (void) sd_notifyf(false, "STATUS=%s%zu schedules, %u running, %u waiting, %s", m->stopping ? "stopping: " : "",
+                          m->n_entries, m->n_running, m->n_waiting, next);
+}
+
+/* ------------------------------------------------------------------ loading */
+
+/* Logs every config error, each "file:line: message", as nginx -t would print them. */
+static void log_config_errors(Manager *m, char **errors, const char *what) {
+        size_t n = 0;
+        for (char **e = errors; e && *e; e++, n++)
+                journal_log(m->journal, LOG_ERR, "%s", *e);
+        journal_log(m->journal, LOG_ERR, "%s: %zu error%s in the configuration", what, n, n == 1 ? "" : "s");
+}
+
+/* mkdir -p, with the last component private (0700): the daemon's files are nobody else's business. */
+static int make_private_directory(const char *path) {
+        _cleanup_free_ char *p = strdup(path);
+        if (!p)
+                return -ENOMEM;
+        for (char *slash = strchr(p + 1, '/'); slash; slash = strchr(slash + 1, '/')) {
+                *slash = '\0';
+                if (mkdir(p, 0755) < 0 && errno != EEXIST)
+                        return -errno;
+                *slash = '/';
+        }
+        if (mkdir(p, 0700) < 0 && errno != EEXIST)
+                return -errno;
+        return 0;
+}
+
+static int build_entries(Manager *m, Config *config, Entry ***ret_entries) {
+        Entry **entries = calloc(config->n_schedules + 1, sizeof *entries);
+        if (!entries)
+                return -ENOMEM;
+        for (size_t i = 0; i < config->n_schedules; i++)
+                if (!(entries[i] = entry_new(m, config->schedules[i]))) {
+                        for (size_t j = 0; j < i; j++)
+                                entry_free(entries[j]);
+                        free(entries);
+                        return -ENOMEM;
+                }
+        *ret_entries = entries;
+        return 0;
+}
+
+/* State kept for schedules that no longer exist would only make a re-added one catch up on years. */
+static void prune_state(Manager *m) {
+        for (size_t i = m->state->n_schedules; i > 0; i--) {
+                const char *name = m->state->schedules[i - 1].name;
+                if (!manager_find_entry(m, name)) {
+                        (void) state_remove_schedule(m->state, name);
+                        manager_state_changed(m);
+                }
+        }
+}
+
+/*
+ * Runs the previous daemon left in flight: one whose local child started
+ * (its start marker exists) is lost and goes to the retry policy; one that
+ * never started is dispatched now, with its recorded id and attempt.
+ */
+static void resume_runs(Manager *m) {
+        for (size_t i = 0; i < m->state->n_runs;) {
+                RunState *rs = &m->state->runs[i];
+                Entry *e = manager_find_entry(m, rs->schedule);
+                Run *run;
+
+                if (!e || !e->schedule->enabled) {
+                        journal_log(m->journal, LOG_WARNING,
+                                    "run %s of %s schedule '%s' was in flight at the last stop; dropping it", rs->run_id,
+                                    e ? "disabled" : "removed", rs->schedule);
+                        (void) state_remove_run(m->state, rs->run_id);
+                        manager_state_changed(m);
+                        continue; /* the array shifted down */
+                }
+                i++;
+                if (run_new(m, e, rs->slot_usec, rs->slot_usec == 0, rs, &run) < 0) {
+                        journal_log(m->journal, LOG_ERR, "run %s: out of memory resuming it", rs->run_id);
+                        continue;
+                }
+                _cleanup_free_ char *marker = run_marker_path(run);
+                if (marker && access(marker, F_OK) == 0)
+                        run_lost(run);
+                else {
+                        queue_append(&e->backlog_head, &e->backlog_tail, run);
+                        e->n_backlog++;
+                        enqueue_catch_up(m, e);
+                }
+        }
+}
+
+int manager_start(Manager *m) {
+        _cleanup_(strv_freep) char **errors = NULL;
+        _cleanup_free_ char *warning = NULL;
+        int r;
+
+        r = config_load(m->config_path, m->tzdb, &m->config, &errors);
+        if (r == -EINVAL) {
+                log_config_errors(m, errors, m->config_path);
+                return r;
+        }
+        if (r < 0) {
+                journal_log(m->journal, LOG_ERR, "cannot load %s: %s", m->config_path, strerror(-r));
+                return r;
+        }
+
+        const DaemonSettings *set = &m->config->settings;
+        if (asprintf(&m->state_path, "%s/state.json", set->state_directory) < 0 ||
+            asprintf(&m->markers_directory, "%s/started", set->runtime_directory) < 0)
+                return -ENOMEM;
+        const char *dirs[] = { set->state_directory, set->runtime_directory, m->markers_directory };
+        for (size_t i = 0; i < ELEMENTSOF(dirs); i++)
+                if ((r = make_private_directory(dirs[i])) < 0) {
+                        journal_log(m->journal, LOG_ERR, "cannot create %s: %s", dirs[i], strerror(-r));
+                        return r;
+                }
+
+        r = state_load(m->state_path, &m->state, &warning);
+        if (r < 0) {
+                journal_log(m->journal, LOG_ERR, "cannot read the state file %s: %s", m->state_path, strerror(-r));
+                return r;
+        }
+        if (warning)
+                journal_log(m->journal, LOG_WARNING, "%s", warning);
+
+        r = build_entries(m, m->config, &m->entries);
+        if (r < 0)
+                return r;
+        m->n_entries = m->config->n_schedules;
+
+        r = sd_event_add_time(m->event, &m->fire_timer, CLOCK_REALTIME, UINT64_MAX, 0, on_fire_timer, m);
+        if (r >= 0)
+                r = sd_event_add_time_relative(m->event, &m->catch_up_timer, CLOCK_MONOTONIC, CATCH_UP_SPACING_USEC, 0,
+                                               on_catch_up_timer, m);
+        if (r >= 0)
+                r = sd_event_source_set_enabled(m->catch_up_timer, SD_EVENT_OFF);
+        if (r >= 0)
+                r = setup_clock_watch(m);
+        if (r < 0) {
+                journal_log(m->journal, LOG_ERR, "cannot set up timers: %s", strerror(-r));
+                return r;
+        }
+
+        prune_state(m);
+        resume_runs(m);
+        reschedule_all(m);
+        manager_state_changed(m);
+        size_t files = 0;
+        while (m->config->files[files])
+                files++;
+        journal_log(m->journal, LOG_INFO, "loaded %zu schedules from %zu files", m->n_entries, files);
+        manager_update_status(m);
+        return 0;
+}
+
+/* ------------------------------------------------------------------ reload */
+
+int manager_reload(Manager *m) {
+        _cleanup_(config_freep) Config *config = NULL;
+        _cleanup_(strv_freep) char **errors = NULL;
+        Entry **entries;
+        uint64_t now = now_usec();
+        int r;
+
+        r = config_load(m->config_path, m->tzdb, &config, &errors);
+        if (r == -EINVAL) {
+                log_config_errors(m, errors, "reload refused, the running configuration stays");
+                return r;
+        }
+        if (r < 0) {
+                journal_log(m->journal, LOG_ERR, "reload refused: cannot load %s: %s", m->config_path, strerror(-r));
+                return r;
+        }
+        r = build_entries(m, config, &entries);
+        if (r < 0)
+                return r;
+
+        /*
+         * Entries of schedules that exist in both configs survive, with their
+         * runs and queue; they only point at the new definition. Both lists
+         * are sorted by name, so one merge pass pairs them.
+         */
+        size_t i = 0, j = 0, kept = 0, added = 0, removed = 0;
+        while (i < m->n_entries || j < config->n_schedules) {
+                int c = i == m->n_entries        ? 1
+                        : j == config->n_schedules ? -1
+                                                   : strcmp(m->entries[i]->schedule->name, config->schedules[j]->name);
+                if (c == 0) {
+                        Entry *old = m->entries[i++], *fresh = entries[j++];
+                        bool enabled_now = !old->schedule->enabled && fresh->schedule->enabled;
+                        bool changed = old->schedule->digest != fresh->schedule->digest;
+                        old->schedule = fresh->schedule;
+                        old->jitter_usec = fresh->jitter_usec;
+                        entries[j - 1] = old;
+                        entry_free(fresh);
+                        if (enabled_now) { /* the time it was disabled is not "missed" */
+                                ScheduleState *ss = entry_state(old);
+                                if (ss)
+                                        ss->last_slot_usec = now;
+                        }
+                        kept += !changed;
+                } else if (c < 0) { /* gone: runs under way finish, catch-up runs not started are dropped */
+                        Entry *old = m->entries[i++];
+                        old->removed = true; /* from here on, nothing new starts for it */
+                        prioq_remove(&m->due, &old->due);
+                        catch_up_queue_remove(m, old);
+                        old->has_queued = false;
+                        while (old->backlog_head)
+                                run_cancel(old->backlog_head, "the schedule was removed");
+                        removed++;
+                        if (old->n_active == 0) {
+                                entry_free(old);
+                                continue;
+                        }
+                        /* keep its definition alive: the old config is freed below */
+                        for (size_t k = 0; k < m->config->n_schedules; k++)
+                                if (m->config->schedules[k] == old->schedule)
+                                        old->owned = TAKE_PTR(m->config->schedules[k]);
+                        old->retired_next = m->retired;
+                        m->retired = old;
+                } else {
+                        j++;
+                        added++;
+                }
+        }
+
+        free(m->entries);
+        m->entries = entries;
+        m->n_entries = config->n_schedules;
+        config_free(m->config);
+        m->config = TAKE_PTR(config);
+        prune_state(m);
+        reschedule_all(m);
+        manager_state_changed(m);
+        journal_log(m->journal, LOG_INFO, "reloaded: %zu schedules (%zu unchanged, %zu changed, %zu added, %zu removed)",
+                    m->n_entries, kept, m->n_entries - kept - added, added, removed);
+        manager_update_status(m);
+        return 0;
+}
+
+/* ------------------------------------------------------------------ shutdown */
+
+static void manager_finish_stop(Manager *m) {
+        manager_save_state(m);
+        journal_log(m->journal, LOG_INFO, "stopped");
+        (void) sd_event_exit(m->event, 0);
+}
+
+static int on_stop_timeout(sd_event_source *s, uint64_t usec, void *userdata) {
+        Manager *m = userdata;
+        (void) s, (void) usec;
+        journal_log(m->journal, LOG_WARNING, "shutdown_timeout passed; cancelling the runs still going");
+        for (Run *run = m->runs, *next; run; run = next) {
+                next = run->next;
+                run_cancel(run, "the daemon is stopping");
+        }
+        return 0;
+}
+
+/*
+ * Runs that have not started stay recorded as dispatching and start after
+ * the next start; runs waiting for a retry are recorded with their next
+ * attempt. Only running attempts are waited for.
+ */
+void manager_stop(Manager *m) {
+        if (m->stopping)
+                return;
+        m->stopping = true;
+        (void) sd_notify(false, "STOPPING=1");
+        (void) sd_event_source_set_enabled(m->fire_timer, SD_EVENT_OFF);
+        (void) sd_event_source_set_enabled(m->catch_up_timer, SD_EVENT_OFF);
+
+        for (Run *run = m->runs, *next; run; run = next) {
+                next = run->next;
+                if (run->status == RUN_RUNNING)
+                        continue;
+                RunState *rs = state_find_run(m->state, run->id);
+                if (rs && run->status == RUN_RETRY_WAIT) {
+                        rs->attempt = run->attempt + 1;
+                        rs->phase = RUN_PHASE_DISPATCHING;
+                        manager_state_changed(m);
+                }
+                (void) manager_unqueue(m, run);
+                run_free(run);
+        }
+        m->n_waiting = 0;
+
+        unsigned running = 0;
+        for (Run *run = m->runs; run; run = run->next)
+                running++;
+        journal_log(m->journal, LOG_INFO, "stopping: waiting up to %.0fs for %u running run%s",
+                    (double) m->config->settings.shutdown_timeout_usec / 1e6, running, running == 1 ? "" : "s");
+        manager_update_status(m);
+        if (!m->runs) {
+                manager_finish_stop(m);
+                return;
+        }
+        if (sd_event_add_time_relative(m->event, &m->stop_timer, CLOCK_MONOTONIC,
+                                       m->config->settings.shutdown_timeout_usec, 0, on_stop_timeout, m) < 0)
+                on_stop_timeout(NULL, 0, m);
+}
+
+/* ------------------------------------------------------------------ lifetime */
+
+int manager_new(sd_event *event, Journal *journal, const char *config_path, Manager **ret_manager) {
+        _cleanup_(manager_freep) Manager *m = calloc(1, sizeof *m);
+        if (!m)
+                return -ENOMEM;
+        m->event = sd_event_ref(event);
+        m->journal = journal;
+        m->started_usec = now_usec();
+        if (!(m->config_path = strdup(config_path)))
+                return -ENOMEM;
+        int r = tzdb_new(NULL, &m->tzdb);
+        if (r < 0)
+                return r;
+        r = sd_event_add_defer(event, &m->dispatch_defer, on_dispatch, m);
+        if (r < 0)
+                return r;
+        r = sd_event_source_set_enabled(m->dispatch_defer, SD_EVENT_OFF);
+        if (r < 0)
+                return r;
+        *ret_manager = TAKE_PTR(m);
+        return 0;
+}
+
+Manager *manager_free(Manager *m) {
+        if (!m)
+                return NULL;
+        while (m->runs)
+                run_free(m->runs);
+        for (size_t i = 0; i < m->n_entries; i++)
+                entry_free(m->entries[i]);
+        free(m->entries);
+        while (m->retired) {
+                Entry *e = m->retired;
+                m->retired = e->retired_next;
+                entry_free(e);
+        }
+        prioq_done(&m->due);
+        sd_event_source_disable_unref(m->fire_timer);
+        sd_event_source_disable_unref(m->clock_watch);
+        sd_event_source_disable_unref(m->catch_up_timer);
+        sd_event_source_disable_unref(m->dispatch_defer);
+        sd_event_source_disable_unref(m->stop_timer);
+        config_free(m->config);
+        state_free(m->state);
+        tzdb_free(m->tzdb);
+        sd_event_unref(m->event);
+        free(m->config_path);
+        free(m->state_path);
+        free(m->markers_directory);
+        free(m);
+        return NULL;
+}

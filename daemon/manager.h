@@ -1,0 +1,156 @@
+/* SPDX-License-Identifier: MIT */
+#pragma once
+
+/*
+ * The scheduler at the heart of udfcrond: one Entry per schedule, kept in a
+ * heap by next fire time with one CLOCK_REALTIME timer armed for the
+ * earliest; Runs created when entries fire, throttled by the daemon-wide
+ * concurrency limit, recorded in the state file before they are dispatched.
+ *
+ * manager.c owns entries, timers, catch-up, reload and shutdown; run.c owns
+ * one run's attempts, retries and outcome. Both log through the Journal and
+ * record through the State; nothing else does.
+ */
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "config.h"
+#include "engine.h"
+#include "journal.h"
+#include "prioq.h"
+#include "state.h"
+
+typedef struct sd_event sd_event;
+typedef struct sd_event_source sd_event_source;
+typedef struct Manager Manager;
+typedef struct Entry Entry;
+typedef struct Run Run;
+
+#define RUN_ID_LEN 16
+
+/* A schedule at runtime. */
+struct Entry {
+        Manager *manager;
+        Schedule *schedule; /* borrowed from the config, or `owned` once retired */
+        Schedule *owned;
+        PrioqItem due;      /* key: usec of the next fire (slot + jitter) */
+        CronFire next;      /* the next slot */
+        bool has_next;
+        uint64_t jitter_usec; /* stable offset in [0, policy.jitter) */
+        unsigned n_active;    /* runs not yet ended */
+        bool has_queued;      /* overlap = queue: a slot waits for the active run */
+        uint64_t queued_slot_usec;
+        Run *backlog_head, *backlog_tail; /* catch-up runs, to run one after another, oldest first */
+        unsigned n_backlog;
+        bool in_catch_up_queue;
+        bool removed; /* gone from the config on reload; freed once n_active is 0 */
+        Entry *retired_next;
+        Entry *catch_up_next;
+};
+
+typedef enum RunStatus {
+        RUN_WAITING,    /* recorded; waits for a free concurrency slot */
+        RUN_RUNNING,    /* an attempt is running on the engine */
+        RUN_RETRY_WAIT, /* the attempt failed; the next one waits for its backoff */
+        RUN_ENDED,
+} RunStatus;
+
+struct Run {
+        Manager *manager;
+        Entry *entry;
+        char id[RUN_ID_LEN + 1];
+        uint64_t slot_usec; /* the scheduled instant (now, for a manual run) */
+        bool manual;
+        unsigned attempt; /* 1-based */
+        RunStatus status;
+        const Engine *engine;
+        EngineRun *engine_run;
+        sd_event_source *retry_timer;
+        uint64_t attempt_started_usec;
+        bool stop_requested; /* cancelled (replace, udfcronctl, shutdown): do not retry */
+        Run *prev, *next;    /* Manager.runs */
+        Run *wait_next;      /* Manager.waiting */
+};
+
+struct Manager {
+        sd_event *event;
+        Journal *journal;
+        TzDb *tzdb;
+        Config *config;
+        char *config_path;
+        State *state;
+        char *state_path;
+        char *markers_directory; /* runtime_directory/started: local runs' start markers */
+        bool state_dirty;
+
+        Entry **entries; /* sorted by name, like config->schedules */
+        size_t n_entries;
+        Entry *retired; /* removed by a reload, still running */
+        Prioq due;
+        sd_event_source *fire_timer;
+        sd_event_source *clock_watch;
+
+        Entry *catch_up_head, *catch_up_tail; /* entries whose backlog has not started yet */
+        sd_event_source *catch_up_timer;
+
+        Run *runs; /* every live run */
+        unsigned n_running;
+        unsigned n_waiting;
+        Run *waiting_head, *waiting_tail; /* FIFO: runs waiting for a concurrency slot */
+        Run *dispatch_head, *dispatch_tail;
+        sd_event_source *dispatch_defer; /* saves the state once, then starts what is queued */
+
+        uint64_t started_usec;
+        bool stopping;
+        sd_event_source *stop_timer;
+};
+
+int manager_new(sd_event *event, Journal *journal, const char *config_path, Manager **ret_manager);
+Manager *manager_free(Manager *m);
+
+/* Loads the config (errors are logged with file:line) and state, arms timers, catches up. */
+int manager_start(Manager *m);
+/* SIGHUP: validates the new config whole; keeps the old one when it is broken. */
+int manager_reload(Manager *m);
+/* SIGTERM: stops firing, lets runs finish up to shutdown_timeout, then cancels them and exits. */
+void manager_stop(Manager *m);
+
+/* "12 schedules, 2 running, next: nightly at 03:00" */
+void manager_update_status(Manager *m);
+
+/* ---- used by run.c ---- */
+
+/* Records the state change; the state is written before the next dispatch. */
+void manager_state_changed(Manager *m);
+/* Queues a run's next attempt: it starts once the state is saved and a concurrency slot is free. */
+void manager_dispatch(Manager *m, Run *run);
+/* An attempt is over (whatever comes next): its concurrency slot is free. */
+void manager_attempt_done(Manager *m, Run *run);
+/* Takes a run that never started out of the waiting queue; false if it was not there. */
+bool manager_unqueue(Manager *m, Run *run);
+/* A run ended for good: frees it and starts what waits behind it. */
+void manager_run_ended(Manager *m, Run *run);
+
+/* ---- run.c ---- */
+
+/*
+ * A new run of `entry` for `slot_usec`, recorded in the state and logged as
+ * scheduled; or, with `recorded`, the run a previous daemon left in flight
+ * (same id and attempt, nothing recorded or logged again).
+ */
+int run_new(Manager *m, Entry *entry, uint64_t slot_usec, bool manual, const RunState *recorded,
+            Run **ret_run);
+Run *run_free(Run *run);
+/* Starts the current attempt on the engine (called by the manager when it may). */
+void run_start_attempt(Run *run);
+/* Stops a run: cancels a running attempt, a pending retry or a waiting start; `why` is logged. */
+void run_cancel(Run *run, const char *why);
+/* A recorded attempt whose local child was started by the previous daemon: it is lost. */
+void run_lost(Run *run);
+void run_fields(const Run *run, RunFields *ret_fields);
+/* The start marker of the run's current attempt (see engine.h), malloc'd. */
+char *run_marker_path(const Run *run);
+
+#include "cleanup.h"
+DEFINE_TRIVIAL_CLEANUP_FUNC(Manager *, manager_free);

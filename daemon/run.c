@@ -1,0 +1,409 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * One run: its attempts on the engine, retries with capped exponential
+ * backoff, and its outcome. Every transition is logged here and recorded in
+ * the state; the manager decides when an attempt may start.
+ */
+#include <errno.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/random.h>
+#include <systemd/sd-event.h>
+#include <unistd.h>
+
+#include "clock.h"
+#include "json-util.h"
+#include "manager.h"
+#include "params.h"
+#include "secrets.h"
+
+#define RESULT_PREVIEW_MAX 200
+
+static uint64_t random_u64(void) {
+        uint64_t v = 0;
+        if (getrandom(&v, sizeof v, GRND_NONBLOCK) != sizeof v)
+                v ^= now_usec() * UINT64_C(0x9e3779b97f4a7c15); /* still unique enough for an id */
+        return v;
+}
+
+void run_fields(const Run *run, RunFields *ret_fields) {
+        *ret_fields = (RunFields) {
+                .schedule = run->entry->schedule->name,
+                .run_id = run->id,
+                .engine = run->engine->name,
+                .attempt = run->attempt,
+                .scheduled_usec = run->slot_usec,
+        };
+}
+
+char *run_marker_path(const Run *run) {
+        char *path;
+        if (asprintf(&path, "%s/%s.%u", run->manager->markers_directory, run->id, run->attempt) < 0)
+                return NULL;
+        return path;
+}
+
+int run_new(Manager *m, Entry *entry, uint64_t slot_usec, bool manual, const RunState *recorded,
+            Run **ret_run) {
+        _cleanup_free_ Run *run = calloc(1, sizeof *run);
+        if (!run)
+                return -ENOMEM;
+
+        *run = (Run) {
+                .manager = m,
+                .entry = entry,
+                .slot_usec = slot_usec,
+                .manual = manual,
+                .attempt = recorded ? recorded->attempt : 1,
+                .status = RUN_WAITING,
+                .engine = engine_find(entry->schedule->engine),
+        };
+        if (!run->engine)
+                return -EOPNOTSUPP; /* config.c accepts only known engines */
+
+        if (recorded)
+                snprintf(run->id, sizeof run->id, "%s", recorded->run_id);
+        else {
+                snprintf(run->id, sizeof run->id, "%016" PRIx64, random_u64());
+                RunState rs = {
+                        .run_id = run->id,
+                        .schedule = entry->schedule->name,
+                        .engine = (char *) run->engine->name,
+                        .slot_usec = slot_usec,
+                        .attempt = 1,
+                        .phase = RUN_PHASE_DISPATCHING,
+                };
+                int r = state_add_run(m->state, &rs);
+                if (r < 0)
+                        return r;
+                manager_state_changed(m);
+
+                RunFields f;
+                run_fields(run, &f);
+                journal_run_event(m->journal, &f, RUN_EVENT_SCHEDULED, "%s", manual ? "run requested" : "fired");
+        }
+
+        run->next = m->runs;
+        if (m->runs)
+                m->runs->prev = run;
+        m->runs = run;
+        entry->n_active++;
+        *ret_run = TAKE_PTR(run);
+        return 0;
+}
+
+Run *run_free(Run *run) {
+        if (!run)
+                return NULL;
+        Manager *m = run->manager;
+
+        if (run->engine_run)
+                run->engine->free(run->engine_run);
+        sd_event_source_disable_unref(run->retry_timer);
+        if (run->prev)
+                run->prev->next = run->next;
+        else if (m->runs == run)
+                m->runs = run->next;
+        if (run->next)
+                run->next->prev = run->prev;
+        run->entry->n_active--;
+        free(run);
+        return NULL;
+}
+
+/* Resolves ${secret:NAME} and registers the value with the journal, which masks it from then on. */
+static int resolve_secret(void *userdata, const char *name, char **ret_value) {
+        Run *run = userdata;
+        int r = secrets_resolve(name, ret_value);
+        if (r >= 0)
+                (void) journal_add_secret(run->manager->journal, *ret_value);
+        return r;
+}
+
+static void run_end(Run *run, RunEvent event, const EngineOutcome *outcome, uint64_t duration_usec);
+
+static void on_output(void *userdata, bool is_stderr, const char *line, size_t size, uint64_t remote_usec) {
+        Run *run = userdata;
+        RunFields f;
+        run_fields(run, &f);
+        journal_run_output(run->manager->journal, &f, is_stderr, line, size, remote_usec);
+}
+
+/* Capped exponential backoff, halved by random jitter so that retries of many runs spread out. */
+static uint64_t retry_delay_usec(const Run *run) {
+        const RunPolicy *p = &run->entry->schedule->policy;
+        uint64_t delay = p->retry_backoff_usec;
+        for (unsigned i = 1; i < run->attempt && delay < p->retry_backoff_max_usec; i++)
+                delay *= 2;
+        delay = MIN(delay, p->retry_backoff_max_usec);
+        return delay / 2 + (delay > 1 ? random_u64() % (delay / 2 + 1) : 0);
+}
+
+static int on_retry_timer(sd_event_source *s, uint64_t usec, void *userdata) {
+        Run *run = userdata;
+        (void) s, (void) usec;
+
+        run->retry_timer = sd_event_source_disable_unref(run->retry_timer);
+        run->attempt++;
+        RunState *rs = state_find_run(run->manager->state, run->id);
+        if (rs) {
+                rs->attempt = run->attempt;
+                rs->phase = RUN_PHASE_DISPATCHING;
+                rs->started_usec = 0;
+                manager_state_changed(run->manager);
+        }
+        run->status = RUN_WAITING;
+        manager_dispatch(run->manager, run);
+        return 0;
+}
+
+static bool should_retry(const Run *run, const EngineOutcome *outcome) {
+        return !run->stop_requested && !run->manager->stopping && !outcome->permanent &&
+               (outcome->kind == OUTCOME_FAILED || outcome->kind == OUTCOME_TIMED_OUT ||
+                outcome->kind == OUTCOME_LOST) &&
+               run->attempt <= run->entry->schedule->policy.retries;
+}
+
+static void attempt_ended(Run *run, const EngineOutcome *outcome) {
+        static const RunEvent events[] = {
+                [OUTCOME_SUCCEEDED] = RUN_EVENT_FINISHED, [OUTCOME_FAILED] = RUN_EVENT_FAILED,
+                [OUTCOME_TIMED_OUT] = RUN_EVENT_TIMED_OUT, [OUTCOME_CANCELLED] = RUN_EVENT_CANCELLED,
+                [OUTCOME_LOST] = RUN_EVENT_LOST,
+        };
+        Manager *m = run->manager;
+        uint64_t duration = run->attempt_started_usec ? now_usec() - run->attempt_started_usec : 0;
+
+        _cleanup_free_ char *marker = run_marker_path(run);
+        if (marker)
+                (void) unlink(marker);
+        if (run->status == RUN_RUNNING)
+                manager_attempt_done(m, run);
+
+        if (!should_retry(run, outcome)) {
+                run_end(run, events[outcome->kind], outcome, duration);
+                return;
+        }
+
+        uint64_t delay = retry_delay_usec(run);
+        RunFields f;
+        run_fields(run, &f);
+        f.duration_usec = duration;
+        f.has_exit_status = outcome->has_exit_status;
+        f.exit_status = outcome->exit_status;
+        f.next_usec = now_usec() + delay;
+        journal_run_event(m->journal, &f, RUN_EVENT_RETRY, "%s; attempt %u of %u in %.1fs", outcome->message,
+                          run->attempt + 1, run->entry->schedule->policy.retries + 1, (double) delay / 1e6);
+
+        run->status = RUN_RETRY_WAIT;
+        int r = sd_event_add_time_relative(m->event, &run->retry_timer, CLOCK_MONOTONIC, delay, 0,
+                                           on_retry_timer, run);
+        if (r < 0) {
+                journal_log(m->journal, LOG_ERR, "%s: cannot arm the retry timer: %s", run->id, strerror(-r));
+                run_end(run, events[outcome->kind], outcome, duration);
+        }
+}
+
+static void on_ended(void *userdata, const EngineOutcome *outcome) {
+        Run *run = userdata;
+        run->engine_run = run->engine->free(run->engine_run);
+        attempt_ended(run, outcome);
+}
+
+/* A short, single-line preview of a result for the "finished" message. */
+static void result_preview(const char *result, size_t size, char *buf, size_t buf_size) {
+        size_t n = MIN(size, buf_size - 1);
+        for (size_t i = 0; i < n; i++)
+                buf[i] = result[i] == '\n' || result[i] == '\r' ? ' ' : result[i];
+        buf[n] = '\0';
+        if (size > n && n >= 3)
+                memcpy(buf + n - 3, "...", 3);
+}
+
+static void run_end(Run *run, RunEvent event, const EngineOutcome *outcome, uint64_t duration_usec) {
+        static const char *const results[_RUN_EVENT_MAX] = {
+                [RUN_EVENT_FINISHED] = "succeeded", [RUN_EVENT_FAILED] = "failed",
+                [RUN_EVENT_TIMED_OUT] = "timed_out", [RUN_EVENT_CANCELLED] = "cancelled",
+                [RUN_EVENT_LOST] = "lost",
+        };
+        Manager *m = run->manager;
+        RunFields f;
+        char preview[RESULT_PREVIEW_MAX + 1] = "";
+
+        run_fields(run, &f);
+        f.duration_usec = duration_usec;
+        f.has_exit_status = outcome->has_exit_status;
+        f.exit_status = outcome->exit_status;
+        if (outcome->result) {
+                result_preview(outcome->result, outcome->result_size, preview, sizeof preview);
+                int r = state_save_result(m->config->settings.state_directory, run->entry->schedule->name, run->id,
+                                          outcome->result, outcome->result_size);
+                if (r < 0)
+                        journal_log(m->journal, LOG_WARNING, "%s: cannot store the result: %s, ignoring",
+                                    run->id, strerror(-r));
+        }
+        if (event == RUN_EVENT_FINISHED)
+                journal_run_event(m->journal, &f, event, "in %.3fs%s%s", (double) duration_usec / 1e6,
+                                  outcome->result ? ": " : "", preview);
+        else
+                journal_run_event(m->journal, &f, event, "%s after %.3fs", outcome->message,
+                                  (double) duration_usec / 1e6);
+
+        ScheduleState *ss;
+        if (state_ensure_schedule(m->state, run->entry->schedule->name, &ss) >= 0) {
+                char *result = strdup(results[event]), *id = strdup(run->id);
+                if (result && id) {
+                        free(ss->last_result);
+                        free(ss->last_run_id);
+                        ss->last_result = result;
+                        ss->last_run_id = id;
+                        ss->last_end_usec = now_usec();
+                } else
+                        free(result), free(id);
+        }
+        (void) state_remove_run(m->state, run->id);
+        manager_state_changed(m);
+
+        run->status = RUN_ENDED;
+        manager_run_ended(m, run);
+}
+
+/* Fails the attempt before it reached the engine (bad parameters, spawn errors). */
+static void fail_to_start(Run *run, bool permanent, const char *message) {
+        EngineOutcome outcome = { .kind = OUTCOME_FAILED, .permanent = permanent, .message = message };
+        attempt_ended(run, &outcome);
+}
+
+static char **strv_free_n(char **l, size_t n) {
+        for (size_t i = 0; l && i < n; i++)
+                free(l[i]);
+        free(l);
+        return NULL;
+}
+
+/* "UDF /path/x.py:udf" or the command line, for the "started" record. */
+static void describe_work(const Schedule *s, char **argv, char *buf, size_t size) {
+        if (s->work == WORK_UDF) {
+                snprintf(buf, size, "UDF %s:%s", s->udf_path, s->entrypoint);
+                return;
+        }
+        size_t n = (size_t) snprintf(buf, size, "%s", s->shell ? "sh -c " : "");
+        for (char **a = argv; a && *a && n < size; a++)
+                n += (size_t) snprintf(buf + n, size - n, "%s%s", a == argv ? "" : " ", *a);
+}
+
+void run_start_attempt(Run *run) {
+        static const EngineEvents events = { .output = on_output, .ended = on_ended };
+        Manager *m = run->manager;
+        const Schedule *s = run->entry->schedule;
+        _cleanup_free_ char *error = NULL, *params_json = NULL, *marker = NULL;
+        _cleanup_(json_freep) cJSON *params = NULL;
+        char **argv = NULL;
+        size_t argc = 0;
+        int r;
+
+        run->status = RUN_RUNNING;
+        run->attempt_started_usec = now_usec();
+
+        ParamContext ctx = {
+                .schedule = s->name,
+                .run_id = run->id,
+                .attempt = run->attempt,
+                .scheduled = (int64_t) (run->slot_usec / USEC_PER_SEC),
+                .now = (int64_t) (run->attempt_started_usec / USEC_PER_SEC),
+                .zone = s->zone,
+                .resolve_secret = resolve_secret,
+                .userdata = run,
+        };
+        r = params_expand_json(s->params, &ctx, &params, &error);
+        if (r >= 0 && !(params_json = cJSON_PrintUnformatted(params)))
+                r = -ENOMEM;
+        for (char **a = s->command; r >= 0 && a && *a; a++, argc++) {
+                char **n = reallocarray(argv, argc + 2, sizeof *argv);
+                if (!n) {
+                        r = -ENOMEM;
+                        break;
+                }
+                argv = n;
+                argv[argc + 1] = NULL;
+                r = params_expand_string(*a, &ctx, &argv[argc], &error);
+                if (r < 0)
+                        argv[argc] = NULL;
+        }
+        if (r < 0) {
+                char message[512];
+                snprintf(message, sizeof message, "parameters: %s", error ?: strerror(-r));
+                strv_free_n(argv, argc);
+                fail_to_start(run, true, message);
+                return;
+        }
+
+        marker = run_marker_path(run);
+        EngineRequest request = {
+                .schedule = s,
+                .run_id = run->id,
+                .attempt = run->attempt,
+                .scheduled_usec = run->slot_usec,
+                .params_json = params_json,
+                .argv = (const char *const *) argv,
+                .python = m->config->settings.python,
+                .start_marker = marker,
+                .working_directory = s->working_directory ?: m->config->settings.state_directory,
+        };
+
+        char what[512];
+        describe_work(s, argv, what, sizeof what);
+        RunFields f;
+        run_fields(run, &f);
+        journal_run_event(m->journal, &f, RUN_EVENT_STARTED, "%s", what);
+
+        r = run->engine->start(m->event, &request, &events, run, &run->engine_run);
+        strv_free_n(argv, argc);
+        if (r < 0) {
+                char message[256];
+                snprintf(message, sizeof message, "cannot start: %s", strerror(-r));
+                fail_to_start(run, false, message);
+                return;
+        }
+
+        RunState *rs = state_find_run(m->state, run->id);
+        if (rs) {
+                rs->phase = RUN_PHASE_RUNNING;
+                rs->started_usec = run->attempt_started_usec;
+                manager_state_changed(m);
+        }
+}
+
+void run_cancel(Run *run, const char *why) {
+        run->stop_requested = true;
+        RunFields f;
+        run_fields(run, &f);
+
+        switch (run->status) {
+        case RUN_RUNNING:
+                journal_log(run->manager->journal, LOG_NOTICE, "%s %s: stopping: %s", f.schedule, run->id, why);
+                if (run->engine_run)
+                        (void) run->engine->cancel(run->engine_run);
+                return; /* the engine reports the end */
+        case RUN_WAITING:
+                (void) manager_unqueue(run->manager, run);
+                break;
+        case RUN_RETRY_WAIT:
+                run->retry_timer = sd_event_source_disable_unref(run->retry_timer);
+                break;
+        case RUN_ENDED:
+                return;
+        }
+        EngineOutcome outcome = { .kind = OUTCOME_CANCELLED, .message = why };
+        run_end(run, RUN_EVENT_CANCELLED, &outcome, 0);
+}
+
+void run_lost(Run *run) {
+        EngineOutcome outcome = {
+                .kind = OUTCOME_LOST,
+                .message = "the daemon stopped while it ran; its output and result are lost",
+        };
+        run->status = RUN_RETRY_WAIT; /* holds no concurrency slot */
+        attempt_ended(run, &outcome);
+}

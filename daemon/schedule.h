@@ -1,0 +1,102 @@
+/* SPDX-License-Identifier: MIT */
+#pragma once
+
+/*
+ * A schedule as the configuration defines it: when it fires, what it runs,
+ * and the policies around its runs. Built by config.c, read by everyone else;
+ * immutable once loaded (a reload builds new ones).
+ */
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#include "cron.h"
+#include "tz.h"
+
+typedef struct cJSON cJSON;
+
+#define USEC_PER_SEC UINT64_C(1000000)
+#define SCHEDULE_NAME_MAX 64
+
+typedef enum OverlapPolicy {
+        OVERLAP_SKIP,    /* a fire while a run is active is skipped (logged) */
+        OVERLAP_ALLOW,   /* runs may overlap freely */
+        OVERLAP_REPLACE, /* the active run is cancelled and the new one starts */
+        OVERLAP_QUEUE,   /* at most one fire waits for the active run to end */
+        _OVERLAP_POLICY_MAX,
+        _OVERLAP_POLICY_INVALID = -22,
+} OverlapPolicy;
+
+typedef enum CatchUpMode {
+        CATCH_UP_NONE,    /* missed slots are dropped */
+        CATCH_UP_LAST,    /* one run for the latest missed slot (the default) */
+        CATCH_UP_ALL,     /* one run per missed slot */
+        CATCH_UP_BOUNDED, /* "last N within DURATION" */
+        _CATCH_UP_MODE_MAX,
+        _CATCH_UP_MODE_INVALID = -22,
+} CatchUpMode;
+
+typedef struct CatchUp {
+        CatchUpMode mode;
+        unsigned count;       /* CATCH_UP_BOUNDED: at most this many slots ... */
+        uint64_t within_usec; /* ... no older than this */
+} CatchUp;
+
+/* Policies a schedule inherits from the daemon's `defaults` group unless it sets them. */
+typedef struct RunPolicy {
+        OverlapPolicy overlap;
+        CatchUp catch_up;
+        uint64_t jitter_usec;            /* stable per-schedule offset in [0, jitter) */
+        uint64_t timeout_usec;           /* 0: no timeout */
+        uint64_t kill_grace_usec;        /* SIGTERM, then SIGKILL after this */
+        unsigned retries;                /* extra attempts after a failure */
+        uint64_t retry_backoff_usec;     /* first delay; doubles per attempt ... */
+        uint64_t retry_backoff_max_usec; /* ... up to this, with jitter */
+        CronDstPolicy dst;
+} RunPolicy;
+
+typedef enum WorkKind {
+        WORK_UDF,     /* a Python file whose entrypoint is called with the parameters */
+        WORK_COMMAND, /* argv (or a shell line), parameters as JSON on stdin and UDFCRON_* env */
+} WorkKind;
+
+typedef struct Schedule {
+        char *name;
+        char *file; /* where it was defined, for messages */
+        unsigned line;
+
+        char *cron_text;
+        CronExpr cron;
+        const TzZone *zone; /* borrowed from the daemon's TzDb */
+        bool enabled;
+        char *engine; /* "local" */
+
+        WorkKind work;
+        char *udf_path;   /* WORK_UDF: absolute */
+        char *entrypoint; /* WORK_UDF: function name, default "udf" */
+        char **command;   /* WORK_COMMAND: NULL-terminated argv; with shell, one line for /bin/sh -c */
+        bool shell;
+        cJSON *params; /* an object whose strings may hold ${...} references, expanded at dispatch */
+
+        char *working_directory; /* NULL: the state directory */
+        char **environment;      /* NULL-terminated NAME=value list added to the child's */
+        uid_t uid;               /* (uid_t) -1: do not switch */
+        gid_t gid;
+        int nice;
+
+        RunPolicy policy;
+        uint64_t digest; /* hash of the whole definition: equal digests mean "unchanged" on reload */
+} Schedule;
+
+Schedule *schedule_free(Schedule *s);
+
+const char *overlap_policy_to_string(OverlapPolicy p);
+OverlapPolicy overlap_policy_from_string(const char *s);
+/* "none", "last", "all", or "last N within DURATION"; -EINVAL otherwise. */
+int catch_up_parse(const char *s, CatchUp *ret);
+/* Writes the canonical text form into buf. */
+const char *catch_up_to_string(const CatchUp *c, char *buf, size_t size);
+
+#include "cleanup.h"
+DEFINE_TRIVIAL_CLEANUP_FUNC(Schedule *, schedule_free);

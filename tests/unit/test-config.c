@@ -1,0 +1,826 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * config: the shipped examples load, defaults apply, every key converts, and
+ * every broken config is refused with the exact "file:line: message" lines.
+ * Trees are written into a mkdtemp() directory; broken ones are loaded from
+ * inside it, so the messages carry the short relative paths a user would see.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <ftw.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cjson/cJSON.h>
+#include <cmocka.h>
+
+#include "config.h"
+
+#define MAX_FILES  6
+#define MAX_ERRORS 8
+
+/* A tree of files relative to a test directory; content NULL: a directory. */
+typedef struct File {
+        const char *path;
+        const char *content;
+} File;
+
+typedef struct Fixture {
+        TzDb *tzdb;
+        char dir[64];
+        int cwd; /* where the test was started: the examples load from there */
+} Fixture;
+
+static int remove_entry(const char *path, const struct stat *st, int flag, struct FTW *ftw) {
+        (void) st, (void) flag, (void) ftw;
+        return remove(path);
+}
+
+static int setup(void **state) {
+        Fixture *f = calloc(1, sizeof(Fixture));
+        assert_non_null(f);
+        assert_int_equal(tzdb_new(NULL, &f->tzdb), 0);
+        strcpy(f->dir, "/tmp/test-config-XXXXXX");
+        assert_non_null(mkdtemp(f->dir));
+        f->cwd = open(".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+        assert_true(f->cwd >= 0);
+        *state = f;
+        return 0;
+}
+
+static int teardown(void **state) {
+        Fixture *f = *state;
+        assert_int_equal(fchdir(f->cwd), 0);
+        close(f->cwd);
+        nftw(f->dir, remove_entry, 16, FTW_DEPTH | FTW_PHYS);
+        tzdb_free(f->tzdb);
+        free(f);
+        return 0;
+}
+
+/* Writes the files under the fixture's directory and enters it. */
+static void write_tree(Fixture *f, const File *files, size_t n) {
+        assert_int_equal(chdir(f->dir), 0);
+        for (size_t i = 0; i < n && files[i].path; i++) {
+                if (!files[i].content) {
+                        assert_int_equal(mkdir(files[i].path, 0755), 0);
+                        continue;
+                }
+                FILE *out = fopen(files[i].path, "we");
+                assert_non_null(out);
+                assert_int_equal(fputs(files[i].content, out) >= 0, 1);
+                assert_int_equal(fclose(out), 0);
+        }
+}
+
+static Config *load_ok(Fixture *f, const char *path) {
+        Config *c = NULL;
+        char **errors = NULL;
+        int r = config_load(path, f->tzdb, &c, &errors);
+        for (char **e = errors; e && *e; e++)
+                print_message("unexpected: %s\n", *e);
+        assert_int_equal(r, 0);
+        assert_null(errors);
+        assert_non_null(c);
+        return c;
+}
+
+/* What `make run` uses. Others edit the examples, so only what holds for any valid example is checked. */
+static void test_examples(void **state) {
+        Fixture *f = *state;
+        _cleanup_(config_freep) Config *c = load_ok(f, "etc/udfcrond.conf");
+
+        assert_string_equal(c->settings.timezone, "UTC");
+        assert_true(c->path[0] == '/');
+        assert_non_null(strstr(c->path, "/etc/udfcrond.conf"));
+        /* relative paths in the main file are relative to its directory, not to the working directory */
+        assert_non_null(strstr(c->settings.state_directory, "/etc/../build/run/state"));
+        assert_non_null(strstr(c->settings.runtime_directory, "/etc/../build/run/runtime"));
+        assert_non_null(strstr(c->settings.schedules_directory, "/etc/schedules.d"));
+        assert_true(c->settings.state_directory[0] == '/');
+        assert_string_equal(c->files[0], c->path);
+        assert_non_null(c->files[1]);
+
+        assert_true(c->n_schedules > 0);
+        for (size_t i = 0; i < c->n_schedules; i++) {
+                const Schedule *s = c->schedules[i];
+                if (i > 0) /* sorted and unique */
+                        assert_true(strcmp(c->schedules[i - 1]->name, s->name) < 0);
+                assert_ptr_equal(config_find_schedule(c, s->name), s);
+                assert_int_equal(strncmp(s->file, "etc/schedules.d/", 16), 0);
+                assert_true(s->line > 0);
+                assert_non_null(s->zone);
+                assert_int_equal((s->work == WORK_UDF), s->udf_path != NULL);
+                assert_int_equal((s->work == WORK_COMMAND), s->command != NULL);
+                if (s->udf_path) /* resolved against the schedule file's directory */
+                        assert_int_equal(access(s->udf_path, R_OK), 0);
+                assert_int_not_equal(s->digest, 0);
+        }
+        assert_null(config_find_schedule(c, ""));
+        assert_null(config_find_schedule(c, "~no such schedule"));
+}
+
+static void test_defaults(void **state) {
+        Fixture *f = *state;
+        static const File files[] = {
+                { "udfcrond.conf", "# nothing: every default\n" },
+                { "schedules.d", NULL },
+                { "schedules.d/a.conf",
+                  "schedules = ( { name = \"a\"; cron = \"@hourly\"; command = [ \"/bin/true\" ]; } );\n" },
+        };
+        _cleanup_free_ char *system_zone = NULL;
+        char expected[128];
+
+        write_tree(f, files, ELEMENTSOF(files));
+        assert_int_equal(setenv("STATE_DIRECTORY", "/srv/state:/srv/other", 1), 0);
+        assert_int_equal(unsetenv("RUNTIME_DIRECTORY"), 0);
+        _cleanup_(config_freep) Config *c = load_ok(f, "udfcrond.conf");
+        assert_int_equal(unsetenv("STATE_DIRECTORY"), 0);
+
+        const DaemonSettings *d = &c->settings;
+        assert_int_equal(tz_system_zone_name(&system_zone), 0);
+        assert_string_equal(d->timezone, system_zone);
+        snprintf(expected, sizeof expected, "%s/schedules.d", f->dir);
+        assert_string_equal(d->schedules_directory, expected);
+        assert_string_equal(d->state_directory, "/srv/state");
+        assert_string_equal(d->runtime_directory, "/run/udfcron");
+        assert_string_equal(d->python, "/usr/bin/python3");
+        assert_int_equal(d->max_concurrent_runs, 16);
+        assert_int_equal(d->shutdown_timeout_usec, 30 * USEC_PER_SEC);
+
+        assert_int_equal(c->n_schedules, 1);
+        const Schedule *s = c->schedules[0];
+        assert_string_equal(s->name, "a");
+        assert_string_equal(s->file, "schedules.d/a.conf");
+        assert_int_equal(s->line, 1);
+        assert_true(s->enabled);
+        assert_string_equal(s->engine, "local");
+        assert_int_equal(s->work, WORK_COMMAND);
+        assert_string_equal(s->command[0], "/bin/true");
+        assert_null(s->command[1]);
+        assert_false(s->shell);
+        assert_null(s->udf_path);
+        assert_null(s->entrypoint);
+        assert_null(s->working_directory);
+        assert_null(s->environment);
+        assert_true(cJSON_IsObject(s->params) && !s->params->child);
+        assert_int_equal(s->uid, (uid_t) -1);
+        assert_int_equal(s->gid, (gid_t) -1);
+        assert_int_equal(s->nice, 0);
+        const TzZone *zone = NULL;
+        assert_int_equal(tzdb_get(f->tzdb, system_zone, &zone), 0);
+        assert_ptr_equal(s->zone, zone);
+        assert_int_equal(s->policy.overlap, OVERLAP_SKIP);
+        assert_int_equal(s->policy.catch_up.mode, CATCH_UP_LAST);
+        assert_int_equal(s->policy.jitter_usec, 0);
+        assert_int_equal(s->policy.timeout_usec, 0);
+        assert_int_equal(s->policy.retries, 0);
+        assert_int_equal(s->policy.retry_backoff_usec, 30 * USEC_PER_SEC);
+        assert_int_equal(s->policy.retry_backoff_max_usec, 600 * USEC_PER_SEC);
+        assert_int_equal(s->policy.kill_grace_usec, 10 * USEC_PER_SEC);
+        assert_int_equal(s->policy.dst, CRON_DST_SHIFT);
+        assert_int_equal(s->cron.dst_policy, CRON_DST_SHIFT);
+}
+
+/* Every key with a non-default value: settings, `defaults`, and schedules in the main file too. */
+static void test_every_key(void **state) {
+        Fixture *f = *state;
+        static const File files[] = {
+                { "conf", NULL },
+                { "conf/udfcrond.conf",
+                  "timezone = \"Europe/Berlin\";\n"
+                  "schedules_directory = \"../jobs\";\n"
+                  "state_directory = \"state\";\n"
+                  "runtime_directory = \"/run/x\";\n"
+                  "python = \"/opt/py/bin/python3\";\n"
+                  "max_concurrent_runs = 100000;\n"
+                  "shutdown_timeout = \"2m\";\n"
+                  "defaults = { overlap = \"queue\"; retries = 2; kill_grace = \"5s\"; dst = \"skip\"; };\n"
+                  "schedules = ( { name = \"in-main\"; cron = \"0 3 * * *\"; command = [\"/bin/true\"]; } "
+                  ");\n" },
+                { "jobs", NULL },
+                { "jobs/job.py", "def run(p):\n    return p\n" },
+                { "jobs/.hidden.conf", "this is not libconfig\n" },
+                { "jobs/notes.txt", "neither is this\n" },
+                { "jobs/a.conf",
+                  "schedules = (\n"
+                  "  {\n"
+                  "    name = \"every.key@1\";\n"
+                  "    cron = \"0 30 2 * * *\";\n"
+                  "    timezone = \"America/New_York\";\n"
+                  "    enabled = false;\n"
+                  "    engine = \"local\";\n"
+                  "    udf = \"job.py\";\n"
+                  "    entrypoint = \"run\";\n"
+                  "    params = { s = \"${scheduled:%F} $$5 ${env:HOME} ${secret:db-pass} $x\"; i = 7;\n"
+                  "               big = 5000000000L; f = 1.5; b = true; a = [1, 2]; l = (\"x\", 3, { k = "
+                  "\"v\"; });\n"
+                  "               g = { h = { deep = \"${run_id}/${attempt}/${schedule}/${now:%s}\"; }; }; "
+                  "};\n"
+                  "    working_directory = \"/tmp\";\n"
+                  "    environment = { LANG = \"C.UTF-8\"; X_1 = \"\"; };\n"
+                  "    group = \"root\";\n"
+                  "    user = \"daemon\";\n"
+                  "    nice = -20;\n"
+                  "    overlap = \"replace\";\n"
+                  "    catch_up = \"last 3 within 6h\";\n"
+                  "    jitter = \"90s\";\n"
+                  "    timeout = \"1h30m\";\n"
+                  "    retries = 100;\n"
+                  "    retry_backoff = \"1m\";\n"
+                  "    retry_backoff_max = \"1d\";\n"
+                  "    kill_grace = \"0s\";\n"
+                  "    dst = \"shift\";\n"
+                  "  },\n"
+                  "  { name = \"sh\"; cron = \"@daily\"; command = \"echo hi | wc -c\"; shell = true; user "
+                  "= \"daemon\";\n"
+                  "    catch_up = \"none\"; }\n"
+                  ");\n" },
+        };
+        char expected[160];
+
+        write_tree(f, files, ELEMENTSOF(files));
+        _cleanup_(config_freep) Config *c = load_ok(f, "conf/udfcrond.conf");
+        const DaemonSettings *d = &c->settings;
+        assert_string_equal(d->timezone, "Europe/Berlin");
+        snprintf(expected, sizeof expected, "%s/conf/../jobs", f->dir);
+        assert_string_equal(d->schedules_directory, expected);
+        snprintf(expected, sizeof expected, "%s/conf/state", f->dir);
+        assert_string_equal(d->state_directory, expected);
+        assert_string_equal(d->runtime_directory, "/run/x");
+        assert_string_equal(d->python, "/opt/py/bin/python3");
+        assert_int_equal(d->max_concurrent_runs, 100000);
+        assert_int_equal(d->shutdown_timeout_usec, 120 * USEC_PER_SEC);
+        assert_int_equal(d->defaults.overlap, OVERLAP_QUEUE);
+        assert_int_equal(d->defaults.retries, 2);
+        assert_int_equal(c->n_schedules, 3);
+
+        const Schedule *m = config_find_schedule(c, "in-main");
+        assert_non_null(m);
+        assert_string_equal(m->file, "conf/udfcrond.conf");
+        assert_string_equal(tz_zone_name(m->zone), "Europe/Berlin");
+        assert_int_equal(m->policy.overlap, OVERLAP_QUEUE); /* inherited */
+        assert_int_equal(m->policy.retries, 2);
+        assert_int_equal(m->policy.kill_grace_usec, 5 * USEC_PER_SEC);
+        assert_int_equal(m->policy.dst, CRON_DST_SKIP);
+        assert_int_equal(m->cron.dst_policy, CRON_DST_SKIP);
+        assert_int_equal(m->policy.retry_backoff_usec, 30 * USEC_PER_SEC);
+
+        const Schedule *s = config_find_schedule(c, "every.key@1");
+        assert_non_null(s);
+        assert_string_equal(s->file, "conf/../jobs/a.conf");
+        assert_int_equal(s->line, 3);
+        assert_string_equal(s->cron_text, "0 30 2 * * *");
+        assert_string_equal(tz_zone_name(s->zone), "America/New_York");
+        assert_false(s->enabled);
+        assert_int_equal(s->work, WORK_UDF);
+        snprintf(expected, sizeof expected, "%s/conf/../jobs/job.py", f->dir);
+        assert_string_equal(s->udf_path, expected);
+        assert_string_equal(s->entrypoint, "run");
+        assert_null(s->command);
+        _cleanup_free_ char *json = cJSON_PrintUnformatted(s->params);
+        assert_string_equal(
+                json, "{\"s\":\"${scheduled:%F} $$5 ${env:HOME} ${secret:db-pass} $x\",\"i\":7,"
+                      "\"big\":5000000000,\"f\":1.5,\"b\":true,\"a\":[1,2],\"l\":[\"x\",3,{\"k\":\"v\"}],"
+                      "\"g\":{\"h\":{\"deep\":\"${run_id}/${attempt}/${schedule}/${now:%s}\"}}}");
+        assert_string_equal(s->working_directory, "/tmp");
+        assert_string_equal(s->environment[0], "LANG=C.UTF-8");
+        assert_string_equal(s->environment[1], "X_1=");
+        assert_null(s->environment[2]);
+        assert_int_equal(s->uid, 1);
+        assert_int_equal(s->gid, 0); /* `group` wins over the user's primary group, in either order */
+        assert_int_equal(s->nice, -20);
+        assert_int_equal(s->policy.overlap, OVERLAP_REPLACE);
+        assert_int_equal(s->policy.catch_up.mode, CATCH_UP_BOUNDED);
+        assert_int_equal(s->policy.catch_up.count, 3);
+        assert_int_equal(s->policy.catch_up.within_usec, 6 * 3600 * USEC_PER_SEC);
+        assert_int_equal(s->policy.jitter_usec, 90 * USEC_PER_SEC);
+        assert_int_equal(s->policy.timeout_usec, 5400 * USEC_PER_SEC);
+        assert_int_equal(s->policy.retries, 100);
+        assert_int_equal(s->policy.retry_backoff_usec, 60 * USEC_PER_SEC);
+        assert_int_equal(s->policy.retry_backoff_max_usec, 86400 * USEC_PER_SEC);
+        assert_int_equal(s->policy.kill_grace_usec, 0);
+        assert_int_equal(s->policy.dst, CRON_DST_SHIFT);
+
+        const Schedule *sh = config_find_schedule(c, "sh");
+        assert_non_null(sh);
+        assert_true(sh->shell);
+        assert_string_equal(sh->command[0], "echo hi | wc -c");
+        assert_null(sh->command[1]);
+        assert_int_equal(sh->uid, 1);
+        assert_int_equal(sh->gid, 1); /* the user's primary group */
+        assert_int_equal(sh->policy.catch_up.mode, CATCH_UP_NONE);
+        assert_string_equal(tz_zone_name(sh->zone), "Europe/Berlin");
+}
+
+/* Equal definitions hash equal wherever they live; any change shows. */
+static void test_digest(void **state) {
+        Fixture *f = *state;
+        static const File files[] = {
+                { "udfcrond.conf", "timezone = \"UTC\";\n" },
+                { "schedules.d", NULL },
+                { "schedules.d/a.conf",
+                  "schedules = ( { name = \"x\"; cron = \"@daily\"; command = [\"/bin/true\"];\n"
+                  "params = { a = 1; }; } );\n" },
+        };
+        write_tree(f, files, ELEMENTSOF(files));
+        Config *c1 = load_ok(f, "udfcrond.conf");
+        uint64_t d1 = c1->schedules[0]->digest;
+        c1 = config_free(c1);
+        assert_null(c1);
+
+        /* the same schedule, moved into another file with other spacing and comments */
+        assert_int_equal(rename("schedules.d/a.conf", "schedules.d/b.conf"), 0);
+        FILE *out = fopen("schedules.d/b.conf", "ae");
+        assert_non_null(out);
+        fputs("# a comment\n\n", out);
+        fclose(out);
+        Config *c2 = load_ok(f, "udfcrond.conf");
+        assert_int_equal(c2->schedules[0]->digest, d1);
+        config_free(c2);
+
+        out = fopen("schedules.d/b.conf", "we");
+        assert_non_null(out);
+        fputs("schedules = ( { name = \"x\"; cron = \"@daily\"; command = [\"/bin/true\"]; params = { a = "
+              "2; }; } );\n",
+              out);
+        fclose(out);
+        Config *c3 = load_ok(f, "udfcrond.conf");
+        assert_int_not_equal(c3->schedules[0]->digest, d1);
+        config_free(c3);
+}
+
+typedef struct Broken {
+        const char *main;      /* udfcrond.conf */
+        File files[MAX_FILES]; /* schedules.d/ is created unless no_directory */
+        bool no_directory;
+        const char *errors[MAX_ERRORS];
+} Broken;
+
+#define SCHED(body) "schedules = (\n  {\n" body "  }\n);\n"
+#define OK_WORK     "    cron = \"@daily\";\n    command = [\"/bin/true\"];\n"
+
+/* clang-format off: laid out by hand, one field per line */
+static const Broken broken[] = {
+        {
+                .main = "timezone = \"UTC\"\n" "max_concurrent_runs = ;\n",
+                .errors = {
+                        "udfcrond.conf:2: syntax error",
+                },
+        },
+        /* a syntax error stops that file only; the others are still read */
+        {
+                .main = "timezone = \"UTC\";\n",
+                .files = {
+                        { "schedules.d/a.conf", "schedules = ( {\n" "  name = ;\n" "} );\n" },
+                        { "schedules.d/b.conf", SCHED("    name = \"b\";\n"
+                                                      "    cron = \"61 * * * *\";\n"
+                                                      "    command = [\"/bin/true\"];\n") },
+                },
+                .errors = {
+                        "schedules.d/a.conf:2: syntax error",
+                        "schedules.d/b.conf:4: cron: minute field: 61 is out of range 0-59 at column 1",
+                },
+        },
+        {
+                .files = {
+                        { "schedules.d/a.conf", SCHED("    name = \"a\";\n" OK_WORK
+                                                      "    timout = \"5m\";\n") },
+                },
+                .errors = {
+                        "schedules.d/a.conf:6: unknown key 'timout' (did you mean 'timeout'?)",
+                },
+        },
+        {
+                .main = "timezone = \"UTC\";\n" "max_concurent_runs = 3;\n" "frobnicate = 1;\n",
+                .errors = {
+                        "udfcrond.conf:2: unknown key 'max_concurent_runs' (did you mean "
+                        "'max_concurrent_runs'?)",
+                        "udfcrond.conf:3: unknown key 'frobnicate'",
+                },
+        },
+        {
+                .files = {
+                        { "schedules.d/a.conf", "name = \"a\";\n" },
+                },
+                .errors = {
+                        "schedules.d/a.conf:1: unknown key 'name' (a schedule file holds only schedules = "
+                        "( ... );)",
+                },
+        },
+        /* libconfig refuses duplicate keys itself */
+        {
+                .files = {
+                        { "schedules.d/a.conf", SCHED("    name = \"a\";\n" OK_WORK
+                                                      "    retries = \"3\";\n" "    enabled = 1;\n"
+                                                      "    nice = 20;\n" "    retries = 4;\n") },
+                },
+                .errors = {
+                        "schedules.d/a.conf:9: duplicate setting name",
+                },
+        },
+        {
+                .files = {
+                        { "schedules.d/a.conf", SCHED("    name = \"a\";\n" OK_WORK
+                                                      "    retries = \"3\";\n" "    enabled = 1;\n"
+                                                      "    nice = 20;\n" "    params = [1];\n") },
+                },
+                .errors = {
+                        "schedules.d/a.conf:6: retries: expected an integer, got a string",
+                        "schedules.d/a.conf:7: enabled: expected a boolean (true or false), got an integer",
+                        "schedules.d/a.conf:8: nice: 20 is out of range -20..19",
+                        "schedules.d/a.conf:9: params: expected a group { key = value; ... }, got an array",
+                },
+        },
+        {
+                .main = "timezone = \"Mars/Base\";\n",
+                .files = {
+                        { "schedules.d/a.conf", SCHED("    name = \"a\";\n" OK_WORK
+                                                      "    timezone = \"Moon/Crater\";\n") },
+                },
+                .errors = {
+                        "udfcrond.conf:1: timezone: unknown time zone 'Mars/Base'",
+                        "schedules.d/a.conf:6: timezone: unknown time zone 'Moon/Crater'",
+                },
+        },
+        /* names are unique across all files */
+        {
+                .files = {
+                        { "schedules.d/a.conf", "\n" "schedules = (\n" "  {\n" "    name = \"x\";\n"
+                                                "    cron = \"@daily\";\n"
+                                                "    command = [\"/bin/true\"];\n" "  }\n" ");\n" },
+                        { "schedules.d/b.conf", SCHED("    name = \"x\";\n" OK_WORK) },
+                },
+                .errors = {
+                        "schedules.d/b.conf:3: duplicate schedule name 'x' (first defined at "
+                        "schedules.d/a.conf:4)",
+                },
+        },
+        /* the udf path is relative to the schedule file and must name a regular file */
+        {
+                .files = {
+                        { "schedules.d/a.conf", SCHED("    name = \"a\";\n" "    cron = \"@daily\";\n"
+                                                      "    udf = \"missing.py\";\n"
+                                                      "    engine = \"fused\";\n") },
+                        { "schedules.d/dir.py", NULL },
+                        { "schedules.d/b.conf", SCHED("    name = \"b\";\n" "    cron = \"@daily\";\n"
+                                                      "    udf = \"dir.py\";\n") },
+                },
+                .errors = {
+                        "schedules.d/a.conf:5: udf: cannot access 'schedules.d/missing.py': No such file "
+                        "or directory",
+                        "schedules.d/a.conf:6: engine: unknown engine 'fused' (known: local)",
+                        "schedules.d/b.conf:5: udf: 'schedules.d/dir.py' is not a regular file",
+                },
+        },
+        {
+                .files = {
+                        { "schedules.d/x.py", "" },
+                        { "schedules.d/a.conf", SCHED("    name = \"a\";\n" OK_WORK
+                                                      "    udf = \"x.py\";\n"
+                                                      "    entrypoint = \"not-python\";\n") },
+                        { "schedules.d/b.conf", SCHED("    name = \"b\";\n" "    cron = \"@daily\";\n"
+                                                      "    shell = true;\n") },
+                },
+                .errors = {
+                        "schedules.d/a.conf:7: entrypoint: 'not-python' is not a Python function name",
+                        "schedules.d/a.conf:5: schedule 'a' has both udf and command: set only one",
+                        "schedules.d/b.conf:2: schedule 'b' has nothing to run: set udf or command",
+                        "schedules.d/b.conf:5: shell: only applies with command",
+                },
+        },
+        /* durations always carry a unit */
+        {
+                .files = {
+                        { "schedules.d/a.conf", SCHED("    name = \"a\";\n" OK_WORK
+                                                      "    timeout = 30;\n" "    jitter = \"30\";\n"
+                                                      "    kill_grace = \"1.5h\";\n"
+                                                      "    retry_backoff = \"400d\";\n"
+                                                      "    retry_backoff_max = 1.5;\n") },
+                },
+                .errors = {
+                        "schedules.d/a.conf:6: timeout: 30 is not a duration: write \"30s\"",
+                        "schedules.d/a.conf:7: jitter: \"30\" is not a duration: write \"30s\"",
+                        "schedules.d/a.conf:8: kill_grace: \"1.5h\" is not a duration (write e.g. "
+                        "\"30s\", \"15m\", \"2h\", \"1d\" or \"1h30m\")",
+                        "schedules.d/a.conf:9: retry_backoff: \"400d\" is too long (at most 366d)",
+                        "schedules.d/a.conf:10: retry_backoff_max: expected a duration such as \"30s\", "
+                        "got a float",
+                },
+        },
+        {
+                .files = {
+                        { "schedules.d/a.conf", SCHED("    name = \"a\";\n" "    cron = \"@daily\";\n"
+                                                      "    command = [\"/bin/echo\", \"${runid}\"];\n"
+                                                      "    params = { ok = \"$$ $x ${run_id}\";\n"
+                                                      "      bad = \"${schedul}\";\n"
+                                                      "      list = [ \"${schedule:x}\" ];\n"
+                                                      "      g = { open = \"${now:%F\"; }; };\n") },
+                },
+                .errors = {
+                        "schedules.d/a.conf:5: command: element 2: unknown reference '${runid}' (known: "
+                        "scheduled:FORMAT, now:FORMAT, schedule, run_id, attempt, env:NAME, secret:NAME)",
+                        "schedules.d/a.conf:7: params.bad: unknown reference '${schedul}' (known: "
+                        "scheduled:FORMAT, now:FORMAT, schedule, run_id, attempt, env:NAME, secret:NAME)",
+                        "schedules.d/a.conf:8: params.list[0]: '${schedule}' takes no argument",
+                        "schedules.d/a.conf:9: params.g.open: unterminated reference '${now:%F' (missing "
+                        "'}'; write $$ for a literal $)",
+                },
+        },
+        {
+                .files = {
+                        { "schedules.d/a.conf", "schedules = (\n"
+                                                " { name = \"has space\";    cron = \"@daily\";\n"
+                                                "    command = [\"/bin/true\"];\n" "},\n"
+                                                " { name = \"\";    cron = \"@daily\";\n"
+                                                "    command = [\"/bin/true\"];\n" "},\n"
+                                                " { cron = \"@daily\"; command = "
+                                                "[\"/bin/true\"]; }\n" ");\n" },
+                },
+                .errors = {
+                        "schedules.d/a.conf:2: name: 'has space' is not a valid schedule name: use 1-64 "
+                        "characters of A-Z a-z 0-9 _ . @ -",
+                        "schedules.d/a.conf:5: name: '' is not a valid schedule name: use 1-64 characters "
+                        "of A-Z a-z 0-9 _ . @ -",
+                        "schedules.d/a.conf:8: schedule has no name: add name = \"...\"",
+                },
+        },
+        /* a missing schedules directory, the default one or a named one */
+        {
+                .no_directory = true,
+                .errors = {
+                        "udfcrond.conf: cannot open schedules directory 'schedules.d': No such file or "
+                        "directory",
+                },
+        },
+        {
+                .main = "timezone = \"UTC\";\n" "\n" "schedules_directory = \"jobs\";\n",
+                .no_directory = true,
+                .errors = {
+                        "udfcrond.conf:3: schedules_directory: cannot open 'jobs': No such file or "
+                        "directory",
+                },
+        },
+        {
+                .files = {
+                        { "schedules.d/a.conf", SCHED("    name = \"a\";\n" "    cron = \"@daily\";\n"
+                                                      "    command = \"/bin/true\";\n"
+                                                      "    environment = { ok = \"1\"; bad-name = "
+                                                      "\"2\"; N = 3; };\n"
+                                                      "    user = \"no-such-user-here\";\n"
+                                                      "    group = \"no-such-group-here\";\n"
+                                                      "    working_directory = \"tmp\";\n") },
+                },
+                .errors = {
+                        "schedules.d/a.conf:6: environment: 'bad-name' is not a valid variable name",
+                        "schedules.d/a.conf:6: environment: N: expected a string, got an integer",
+                        "schedules.d/a.conf:7: user: unknown user 'no-such-user-here'",
+                        "schedules.d/a.conf:8: group: unknown group 'no-such-group-here'",
+                        "schedules.d/a.conf:9: working_directory: 'tmp' is not an absolute path",
+                        "schedules.d/a.conf:5: command: a single string needs shell = true; otherwise "
+                        "write a list such as [\"/bin/echo\", \"hello\"]",
+                },
+        },
+        {
+                .files = {
+                        { "schedules.d/b.conf", SCHED("    name = \"b\";\n" "    cron = \"@daily\";\n"
+                                                      "    command = (\"a\", 1);\n") },
+                        { "schedules.d/c.conf", SCHED("    name = \"c\";\n" "    cron = \"@daily\";\n"
+                                                      "    command = [\"ls\"];\n"
+                                                      "    shell = true;\n") },
+                        { "schedules.d/d.conf", "schedules = { name = \"d\"; };\n" },
+                        { "schedules.d/e.conf", "schedules = ( 1, { name = \"e\"; cron = "
+                                                "\"@daily\"; command = []; overlap = \"never\"; "
+                                                "catch_up = \"last 0 within 1h\"; } );\n" },
+                },
+                .errors = {
+                        "schedules.d/b.conf:5: command: element 2: expected a string, got an integer",
+                        "schedules.d/c.conf:5: command: with shell = true, write one string for /bin/sh -c",
+                        "schedules.d/d.conf:1: schedules: expected a list of groups: schedules = ( { ... "
+                        "}, { ... } );, got a group",
+                        "schedules.d/e.conf:1: schedules: element 1: expected a group { ... }, got an "
+                        "integer",
+                        "schedules.d/e.conf:1: command: names no program",
+                        "schedules.d/e.conf:1: overlap: 'never' is not one of skip, allow, replace, queue",
+                        "schedules.d/e.conf:1: catch_up: 'last 0 within 1h' is not none, last, all or "
+                        "\"last N within DURATION\" (e.g. \"last 3 within 6h\")",
+                },
+        },
+        {
+                .main = "max_concurrent_runs = 0;\n" "shutdown_timeout = \"-1s\";\n"
+                        "defaults = { retries = 101; dst = \"fall\"; " "catch_up = \"some\"; };\n"
+                        "python = \"\";\n",
+                .errors = {
+                        "udfcrond.conf:1: max_concurrent_runs: 0 is out of range 1..100000",
+                        "udfcrond.conf:2: shutdown_timeout: \"-1s\" is not a duration (write e.g. "
+                        "\"30s\", \"15m\", \"2h\", \"1d\" or \"1h30m\")",
+                        "udfcrond.conf:3: retries: 101 is out of range 0..100",
+                        "udfcrond.conf:3: dst: 'fall' is not one of shift, skip",
+                        "udfcrond.conf:3: catch_up: 'some' is not none, last, all or \"last N within "
+                        "DURATION\" (e.g. \"last 3 within 6h\")",
+                        "udfcrond.conf:4: python: must not be empty",
+                },
+        },
+        /* libconfig 1.5 would exit() on an @include of a directory */
+        {
+                .main = "timezone = \"UTC\";\n" "@include \"inc.conf\"\n",
+                .files = {
+                        { "inc.conf", "max_concurrent_runs = 2;\n" "@include \"schedules.d\"\n" },
+                },
+                .errors = {
+                        "inc.conf:2: @include 'schedules.d': not a regular file",
+                },
+        },
+        {
+                .main = "timezone = \"UTC\";\n" "@include \"inc.conf\"\n",
+                .files = {
+                        { "inc.conf", "\n" "max_concurrent_runs = \"2\";\n" },
+                        { "schedules.d/a.conf", "  @include \"\"\n" },
+                },
+                .errors = {
+                        "inc.conf:2: max_concurrent_runs: expected an integer, got a string",
+                        "schedules.d/a.conf:1: @include '': not a regular file",
+                },
+        },
+        {
+                .main = "@include \"missing.conf\"\n",
+                .errors = {
+                        "udfcrond.conf:1: cannot open include file",
+                },
+        },
+};
+/* clang-format on */
+
+static void test_broken(void **state) {
+        Fixture *f = *state;
+
+        for (size_t i = 0; i < ELEMENTSOF(broken); i++) {
+                const Broken *b = &broken[i];
+                char dir[32];
+                snprintf(dir, sizeof dir, "case-%zu", i);
+                assert_int_equal(chdir(f->dir), 0);
+                assert_int_equal(mkdir(dir, 0755), 0);
+                assert_int_equal(chdir(dir), 0);
+                if (!b->no_directory)
+                        assert_int_equal(mkdir("schedules.d", 0755), 0);
+                FILE *out = fopen("udfcrond.conf", "we");
+                assert_non_null(out);
+                fputs(b->main ?: "timezone = \"UTC\";\n", out);
+                fclose(out);
+                for (size_t k = 0; k < MAX_FILES && b->files[k].path; k++) {
+                        if (!b->files[k].content) {
+                                assert_int_equal(mkdir(b->files[k].path, 0755), 0);
+                                continue;
+                        }
+                        out = fopen(b->files[k].path, "we");
+                        assert_non_null(out);
+                        fputs(b->files[k].content, out);
+                        fclose(out);
+                }
+
+                Config *c = (Config *) 0x1; /* must stay untouched */
+                _cleanup_(strv_freep) char **errors = NULL;
+                int r = config_load("udfcrond.conf", f->tzdb, &c, &errors);
+                size_t n = 0, want = 0;
+                while (want < MAX_ERRORS && b->errors[want])
+                        want++;
+                for (char **e = errors; e && *e; e++, n++)
+                        if (n >= want || strcmp(*e, b->errors[n]) != 0)
+                                print_message("case %zu: got      %s\n", i, *e);
+                for (size_t k = 0; k < want; k++)
+                        if (!errors || k >= n || strcmp(errors[k], b->errors[k]) != 0)
+                                print_message("case %zu: expected %s\n", i, b->errors[k]);
+                if (r == 0) /* fails below, without a leak report on top */
+                        c = config_free(c);
+                assert_int_equal(r, -EINVAL);
+                assert_ptr_equal(c, (Config *) 0x1);
+                assert_non_null(errors);
+                assert_int_equal(n, want);
+                for (size_t k = 0; k < want; k++)
+                        assert_string_equal(errors[k], b->errors[k]);
+        }
+}
+
+static void test_no_main_file(void **state) {
+        Fixture *f = *state;
+        Config *c = NULL;
+        char **errors = NULL;
+        char path[128];
+        snprintf(path, sizeof path, "%s/absent.conf", f->dir);
+        assert_int_equal(config_load(path, f->tzdb, &c, &errors), -ENOENT);
+        assert_null(c);
+        assert_null(errors);
+        /* opened, but not a config file: that is a config error */
+        assert_int_equal(config_load(f->dir, f->tzdb, &c, &errors), -EINVAL);
+        assert_null(c);
+        assert_non_null(errors);
+        snprintf(path, sizeof path, "%s: not a regular file", f->dir);
+        assert_string_equal(errors[0], path);
+        assert_null(errors[1]);
+        strv_free(errors);
+}
+
+/* libconfig reads up to a NUL, and an @include name too, which then names the directory itself */
+static void test_nul_byte(void **state) {
+        Fixture *f = *state;
+        static const char text[] = "timezone = \"UTC\";\n@include \"\0schedules.d\"\n";
+        static const File files[] = { { "schedules.d", NULL } };
+        _cleanup_(strv_freep) char **errors = NULL;
+        Config *c = NULL;
+
+        write_tree(f, files, ELEMENTSOF(files));
+        FILE *out = fopen("udfcrond.conf", "we");
+        assert_non_null(out);
+        assert_int_equal(fwrite(text, 1, sizeof text - 1, out), sizeof text - 1);
+        assert_int_equal(fclose(out), 0);
+        assert_int_equal(config_load("udfcrond.conf", f->tzdb, &c, &errors), -EINVAL);
+        assert_null(c);
+        assert_string_equal(errors[0], "udfcrond.conf:2: contains a NUL byte: not a text file");
+        assert_null(errors[1]);
+}
+
+static void test_schedule_strings(void **state) {
+        (void) state;
+        static const struct {
+                const char *text, *canonical;
+                CatchUpMode mode;
+                unsigned count;
+                uint64_t within_sec;
+        } ok[] = {
+                { "none", "none", CATCH_UP_NONE, 0, 0 },
+                { "last", "last", CATCH_UP_LAST, 0, 0 },
+                { "all", "all", CATCH_UP_ALL, 0, 0 },
+                { "last 3 within 6h", "last 3 within 6h", CATCH_UP_BOUNDED, 3, 21600 },
+                { "  last\t1   within 90m ", "last 1 within 1h30m", CATCH_UP_BOUNDED, 1, 5400 },
+                { "last 10 within 1w", "last 10 within 7d", CATCH_UP_BOUNDED, 10, 604800 },
+                { "last 2 within 1d1s", "last 2 within 1d1s", CATCH_UP_BOUNDED, 2, 86401 },
+        };
+        static const char *const bad[] = { "",
+                                           "None",
+                                           "last 0 within 1h",
+                                           "last 3",
+                                           "last 3 within",
+                                           "last 3 within 0s",
+                                           "last x within 1h",
+                                           "last 3 inside 1h",
+                                           "last 3 within 1h extra",
+                                           "last -1 within 1h",
+                                           "last 3 within 30",
+                                           "first 3 within 1h",
+                                           "last 99999999999999999999 within 1h" };
+        char buf[64];
+
+        for (size_t i = 0; i < ELEMENTSOF(ok); i++) {
+                CatchUp c = { .mode = _CATCH_UP_MODE_INVALID };
+                assert_int_equal(catch_up_parse(ok[i].text, &c), 0);
+                assert_int_equal(c.mode, ok[i].mode);
+                assert_int_equal(c.count, ok[i].count);
+                assert_int_equal(c.within_usec, ok[i].within_sec * USEC_PER_SEC);
+                assert_string_equal(catch_up_to_string(&c, buf, sizeof buf), ok[i].canonical);
+                CatchUp again;
+                assert_int_equal(catch_up_parse(buf, &again), 0);
+                assert_memory_equal(&again, &c, sizeof c);
+        }
+        for (size_t i = 0; i < ELEMENTSOF(bad); i++) {
+                CatchUp c = { .mode = CATCH_UP_ALL, .count = 42 };
+                assert_int_equal(catch_up_parse(bad[i], &c), -EINVAL);
+                assert_int_equal(c.count, 42);
+        }
+        assert_int_equal(catch_up_parse(NULL, &(CatchUp){}), -EINVAL);
+        assert_null(catch_up_to_string(&(CatchUp){ .mode = _CATCH_UP_MODE_MAX }, buf, sizeof buf));
+
+        static const char *const overlap[] = { "skip", "allow", "replace", "queue" };
+        for (int p = 0; p < _OVERLAP_POLICY_MAX; p++) {
+                assert_string_equal(overlap_policy_to_string(p), overlap[p]);
+                assert_int_equal(overlap_policy_from_string(overlap[p]), p);
+        }
+        assert_null(overlap_policy_to_string(_OVERLAP_POLICY_MAX));
+        assert_null(overlap_policy_to_string(_OVERLAP_POLICY_INVALID));
+        assert_int_equal(overlap_policy_from_string("Skip"), _OVERLAP_POLICY_INVALID);
+        assert_int_equal(overlap_policy_from_string(NULL), _OVERLAP_POLICY_INVALID);
+        assert_null(schedule_free(NULL));
+        assert_null(config_free(NULL));
+        assert_null(strv_free(NULL));
+        assert_null(config_find_schedule(NULL, "x"));
+}
+
+int main(void) {
+        const struct CMUnitTest tests[] = {
+                cmocka_unit_test_setup_teardown(test_examples, setup, teardown),
+                cmocka_unit_test_setup_teardown(test_defaults, setup, teardown),
+                cmocka_unit_test_setup_teardown(test_every_key, setup, teardown),
+                cmocka_unit_test_setup_teardown(test_digest, setup, teardown),
+                cmocka_unit_test_setup_teardown(test_broken, setup, teardown),
+                cmocka_unit_test_setup_teardown(test_no_main_file, setup, teardown),
+                cmocka_unit_test_setup_teardown(test_nul_byte, setup, teardown),
+                cmocka_unit_test(test_schedule_strings),
+        };
+        return cmocka_run_group_tests(tests, NULL, NULL);
+}
