@@ -2,11 +2,13 @@
 #include "clock.h"
 
 #include <errno.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <time.h>
 
-/* The only mutable global of the core: set once at start, before the loop runs. */
+/* The only mutable globals of the core: a test offset, changed only between loop iterations. */
 static int64_t offset_usec;
+static const char *test_file;
 
 uint64_t now_usec(void) {
         struct timespec ts;
@@ -24,15 +26,38 @@ uint64_t clock_to_real(uint64_t usec) {
         return (uint64_t) ((int64_t) usec - offset_usec);
 }
 
-int clock_init_from_environment(void) {
-        const char *s = getenv("UDFCRON_TEST_CLOCK_OFFSET");
-        if (!s || !*s)
-                return 0;
+static int parse_offset(const char *s, int64_t *ret_usec) {
         char *end;
         errno = 0;
         long long v = strtoll(s, &end, 10);
-        if (errno != 0 || *end != '\0' || v < -(1LL << 40) || v > (1LL << 40))
+        while (*end == '\n' || *end == ' ')
+                end++;
+        if (errno != 0 || end == s || *end != '\0' || v < -(1LL << 40) || v > (1LL << 40))
                 return -EINVAL;
-        offset_usec = (int64_t) v * 1000000;
+        *ret_usec = (int64_t) v * 1000000;
         return 0;
+}
+
+int clock_init_from_environment(void) {
+        const char *s = getenv("UDFCRON_TEST_CLOCK_OFFSET");
+        test_file = getenv("UDFCRON_TEST_CLOCK_FILE");
+        if (test_file && *test_file)
+                return clock_reload_test_file();
+        test_file = NULL;
+        return s && *s ? parse_offset(s, &offset_usec) : 0;
+}
+
+bool clock_has_test_file(void) {
+        return test_file;
+}
+
+int clock_reload_test_file(void) {
+        char buf[64] = "";
+        FILE *f = fopen(test_file, "re");
+        if (!f)
+                return -errno;
+        size_t n = fread(buf, 1, sizeof buf - 1, f);
+        fclose(f);
+        buf[n] = '\0';
+        return parse_offset(buf, &offset_usec);
 }

@@ -2,12 +2,15 @@
 #pragma once
 
 /*
- * The one place that reads the wall clock. Tests can shift the daemon's idea
- * of "now" by a fixed offset ($UDFCRON_TEST_CLOCK_OFFSET, seconds, read once
- * at start), which lets them put a running daemon right before a DST change;
- * timers are armed on the real clock, so they convert with clock_to_real().
+ * The one place that reads the wall clock. For tests only, the daemon's idea
+ * of "now" can be shifted by an offset in seconds: $UDFCRON_TEST_CLOCK_OFFSET
+ * (read at start) puts a running daemon right before a DST change, and
+ * $UDFCRON_TEST_CLOCK_FILE names a file holding the offset, re-read when the
+ * daemon gets SIGUSR2, which simulates a clock step. Timers are armed on the
+ * real clock, so they convert with clock_to_real().
  */
 
+#include <stdbool.h>
 #include <stdint.h>
 
 uint64_t now_usec(void);
@@ -18,5 +21,10 @@ uint64_t now_monotonic_usec(void);
 /* The real CLOCK_REALTIME instant at which now_usec() will read `usec`. */
 uint64_t clock_to_real(uint64_t usec);
 
-/* Reads $UDFCRON_TEST_CLOCK_OFFSET; returns -EINVAL when it is set but not an integer. */
+/* Reads the test offset from the environment; -EINVAL when it is set but not a number of seconds. */
 int clock_init_from_environment(void);
+
+/* Whether $UDFCRON_TEST_CLOCK_FILE is set (and SIGUSR2 should call clock_reload_test_file()). */
+bool clock_has_test_file(void);
+/* Re-reads the offset file; -errno/-EINVAL leave the offset as it was. */
+int clock_reload_test_file(void);

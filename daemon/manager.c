@@ -475,9 +475,16 @@ static int on_clock_changed(sd_event_source *s, int fd, uint32_t revents, void *
         if (read(fd, &expirations, sizeof expirations) < 0 && errno != ECANCELED && errno != EAGAIN)
                 return 0;
         (void) arm_clock_watch(fd);
-        journal_log(m->journal, LOG_NOTICE, "the system clock was set; recomputing every schedule's next fire");
-        reschedule_all(m);
+        manager_clock_changed(m);
         return 0;
+}
+
+void manager_clock_changed(Manager *m) {
+        char now[TIMESTAMP_MAX];
+        timestamp_format((int64_t) (now_usec() / USEC_PER_SEC), 0, now);
+        journal_log(m->journal, LOG_NOTICE, "the clock was set (now %s); recomputing every schedule's next fire",
+                    now);
+        reschedule_all(m);
 }
 
 static int setup_clock_watch(Manager *m) {

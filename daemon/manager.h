@@ -116,6 +116,9 @@ int manager_reload(Manager *m);
 /* SIGTERM: stops firing, lets runs finish up to shutdown_timeout, then cancels them and exits. */
 void manager_stop(Manager *m);
 
+/* The wall clock moved (set by someone, or a test's clock offset): recompute every next fire. */
+void manager_clock_changed(Manager *m);
+
 /* "12 schedules, 2 running, next: nightly at 03:00" */
 void manager_update_status(Manager *m);
 

@@ -135,6 +135,14 @@ static int on_reload_signal(sd_event_source *s, const struct signalfd_siginfo *s
         return 0;
 }
 
+/* Tests only ($UDFCRON_TEST_CLOCK_FILE): a new clock offset, as if someone set the clock. */
+static int on_test_clock_signal(sd_event_source *s, const struct signalfd_siginfo *si, void *userdata) {
+        (void) s, (void) si;
+        if (clock_reload_test_file() >= 0)
+                manager_clock_changed(userdata);
+        return 0;
+}
+
 static int on_stop_signal(sd_event_source *s, const struct signalfd_siginfo *si, void *userdata) {
         (void) s, (void) si;
         manager_stop(userdata);
@@ -151,7 +159,8 @@ static int run(int argc, char **argv) {
         if (r <= 0)
                 return r < 0 ? EXIT_USAGE : EXIT_SUCCESS;
         if (clock_init_from_environment() < 0) {
-                fprintf(stderr, "udfcrond: $UDFCRON_TEST_CLOCK_OFFSET must be a number of seconds\n");
+                fprintf(stderr, "udfcrond: the test clock offset ($UDFCRON_TEST_CLOCK_OFFSET or the file "
+                                "$UDFCRON_TEST_CLOCK_FILE) must be a number of seconds\n");
                 return EXIT_USAGE;
         }
         if (arg_check_config)
@@ -170,6 +179,7 @@ static int run(int argc, char **argv) {
         sigaddset(&mask, SIGINT);
         sigaddset(&mask, SIGHUP);
         sigaddset(&mask, SIGCHLD);
+        sigaddset(&mask, SIGUSR2);
         (void) sigprocmask(SIG_BLOCK, &mask, NULL);
         (void) signal(SIGPIPE, SIG_IGN);
 
@@ -182,6 +192,8 @@ static int run(int argc, char **argv) {
                 r = sd_event_add_signal(event, NULL, SIGINT, on_stop_signal, manager);
         if (r >= 0)
                 r = sd_event_add_signal(event, NULL, SIGHUP, on_reload_signal, manager);
+        if (r >= 0 && clock_has_test_file())
+                r = sd_event_add_signal(event, NULL, SIGUSR2, on_test_clock_signal, manager);
         if (r >= 0)
                 r = sd_event_set_watchdog(event, true);
         if (r < 0) {
