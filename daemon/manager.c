@@ -362,18 +362,17 @@ static void catch_up(Manager *m, Entry *e, const CronFire *first, uint64_t now) 
         int64_t limit = (int64_t) ((now - e->jitter_usec) / USEC_PER_SEC) + 1; /* slots < limit are due */
         uint64_t kept[CATCH_UP_ALL_MAX];
         size_t n = 0;
-        CronFire f = *first, last = *first;
+        CronFire f = *first, latest;
 
         if (!ss)
                 return;
         if (c->mode == CATCH_UP_ALL) {
-                for (; f.at < limit && n < CATCH_UP_ALL_MAX; n++) {
-                        kept[n] = (uint64_t) f.at * USEC_PER_SEC;
-                        last = f;
-                        if (cron_next(&s->cron, s->zone, f.at, &f) < 0)
-                                break;
+                bool more = true;
+                while (more && f.at < limit && n < CATCH_UP_ALL_MAX) {
+                        kept[n++] = (uint64_t) f.at * USEC_PER_SEC;
+                        more = cron_next(&s->cron, s->zone, f.at, &f) >= 0;
                 }
-                if (f.at < limit && n == CATCH_UP_ALL_MAX)
+                if (more && f.at < limit)
                         journal_log(m->journal, LOG_WARNING, "%s: more than %d slots missed; running the first %d",
                                     s->name, CATCH_UP_ALL_MAX, CATCH_UP_ALL_MAX);
         } else if (c->mode != CATCH_UP_NONE) {
@@ -403,7 +402,7 @@ static void catch_up(Manager *m, Entry *e, const CronFire *first, uint64_t now) 
                     n);
 
         /* every missed slot counts as handled now, fired or not: the runs below are recorded in the state */
-        uint64_t newest = (uint64_t) (cron_prev(&s->cron, s->zone, limit, &last) >= 0 ? last.at : first->at) *
+        uint64_t newest = (uint64_t) (cron_prev(&s->cron, s->zone, limit, &latest) >= 0 ? latest.at : first->at) *
                           USEC_PER_SEC;
         ss->last_slot_usec = MAX(ss->last_slot_usec, newest);
         manager_state_changed(m);
@@ -676,7 +675,8 @@ int manager_start(Manager *m) {
                 return r;
         m->n_entries = m->config->n_schedules;
 
-        r = sd_event_add_time(m->event, &m->fire_timer, CLOCK_REALTIME, UINT64_MAX, 0, on_fire_timer, m);
+        /* accuracy 1 µs: sd-event's default (0) lets it coalesce wake-ups by up to 250 ms */
+        r = sd_event_add_time(m->event, &m->fire_timer, CLOCK_REALTIME, UINT64_MAX, 1, on_fire_timer, m);
         if (r >= 0)
                 r = sd_event_add_time_relative(m->event, &m->catch_up_timer, CLOCK_MONOTONIC, CATCH_UP_SPACING_USEC, 0,
                                                on_catch_up_timer, m);

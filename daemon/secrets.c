@@ -5,10 +5,9 @@
 #include <fcntl.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
-#include <unistd.h>
 
 #include "cleanup.h"
+#include "fileio.h"
 
 #define SECRET_MAX (64 * 1024)
 
@@ -27,24 +26,11 @@ int secrets_resolve(const char *name, char **ret_value) {
         if (fd < 0)
                 return -errno;
 
-        _cleanup_free_ char *buf = malloc(SECRET_MAX + 1);
-        if (!buf)
-                return -ENOMEM;
-        size_t size = 0;
-        for (;;) {
-                ssize_t n = read(fd, buf + size, SECRET_MAX + 1 - size);
-                if (n < 0 && errno == EINTR)
-                        continue;
-                if (n < 0)
-                        return -errno;
-                if (n == 0)
-                        break;
-                size += (size_t) n;
-                if (size > SECRET_MAX) {
-                        explicit_bzero(buf, size);
-                        return -EFBIG;
-                }
-        }
+        _cleanup_free_ char *buf = NULL;
+        size_t size;
+        int r = read_full_fd(fd, SECRET_MAX, &buf, &size);
+        if (r < 0)
+                return r;
         if (size > 0 && buf[size - 1] == '\n')
                 size--;
         buf[size] = '\0';

@@ -12,6 +12,7 @@
 #include <sys/stat.h>
 #include <time.h>
 
+#include "fileio.h"
 #include "json-util.h"
 
 /*
@@ -509,36 +510,7 @@ static int read_all(int fd, char **ret, size_t *ret_size) {
                 return -errno;
         if (!S_ISREG(st.st_mode))
                 return S_ISDIR(st.st_mode) ? -EISDIR : -EBADFD;
-        if (st.st_size > STATE_FILE_MAX)
-                return -EFBIG;
-
-        /* One byte of slack, so that a file that grew since fstat() is noticed and read on. */
-        size_t size = 0, cap = (size_t) st.st_size + 1;
-        _cleanup_free_ char *buf = malloc(cap);
-        if (!buf)
-                return -ENOMEM;
-        for (;;) {
-                if (size == cap) {
-                        cap = MIN(cap * 2, (size_t) STATE_FILE_MAX + 1);
-                        char *p = realloc(buf, cap);
-                        if (!p)
-                                return -ENOMEM;
-                        buf = p;
-                }
-                ssize_t n = read(fd, buf + size, cap - size);
-                if (n < 0 && errno == EINTR)
-                        continue;
-                if (n < 0)
-                        return -errno;
-                if (n == 0)
-                        break;
-                size += (size_t) n;
-                if (size > STATE_FILE_MAX)
-                        return -EFBIG;
-        }
-        *ret = TAKE_PTR(buf);
-        *ret_size = size;
-        return 0;
+        return read_full_fd(fd, STATE_FILE_MAX, ret, ret_size);
 }
 
 /* Renames a corrupt file to <path>.corrupt-<UTC time>; never over an earlier one from the same second. */

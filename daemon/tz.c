@@ -9,6 +9,7 @@
 
 #include "calendar.h"
 #include "cleanup.h"
+#include "fileio.h"
 
 #define TZIF_HEADER_SIZE 44
 #define TZ_FILE_MAX      (1024 * 1024)
@@ -711,26 +712,8 @@ static int read_zone_file(const char *root, const char *name, uint8_t **ret_data
         if (st.st_size > TZ_FILE_MAX)
                 return -EBADMSG;
 
-        /* One spare byte tells a file that grew since fstat() from one that did not. */
-        size_t cap = (size_t) st.st_size + 1, size = 0;
-        _cleanup_free_ uint8_t *buf = malloc(cap);
-        if (!buf)
-                return -ENOMEM;
-        while (size < cap) {
-                ssize_t k = read(fd, buf + size, cap - size);
-                if (k < 0 && errno == EINTR)
-                        continue;
-                if (k < 0)
-                        return -errno;
-                if (k == 0)
-                        break;
-                size += (size_t) k;
-        }
-        if (size == cap)
-                return -EBADMSG;
-        *ret_data = TAKE_PTR(buf);
-        *ret_size = size;
-        return 0;
+        int r = read_full_fd(fd, TZ_FILE_MAX, (char **) ret_data, ret_size);
+        return r == -EFBIG ? -EBADMSG : r;
 }
 
 int tzdb_get(TzDb *db, const char *name, const TzZone **ret_zone) {
