@@ -12,6 +12,7 @@ static const struct {
         int (*run)(int argc, char **argv);
         const char *summary;
 } verbs[] = {
+        { "check", verb_check, "validate the daemon's configuration (like udfcrond --check-config)" },
         { "next", verb_next, "print the next fire times of a cron expression" },
 };
 

@@ -11,6 +11,7 @@
 #include <systemd/sd-event.h>
 
 #include "clock.h"
+#include "config-check.h"
 #include "config.h"
 #include "journal.h"
 #include "manager.h"
@@ -92,34 +93,6 @@ static int parse_argv(int argc, char **argv) {
         return 1;
 }
 
-/* Like `nginx -t`: every error on stderr as file:line: message. */
-static int check_config(void) {
-        _cleanup_(tzdb_freep) TzDb *tzdb = NULL;
-        _cleanup_(config_freep) Config *config = NULL;
-        _cleanup_(strv_freep) char **errors = NULL;
-
-        int r = tzdb_new(NULL, &tzdb);
-        if (r >= 0)
-                r = config_load(arg_config, tzdb, &config, &errors);
-        if (r == -EINVAL) {
-                size_t n = 0;
-                for (char **e = errors; e && *e; e++, n++)
-                        fprintf(stderr, "%s\n", *e);
-                fprintf(stderr, "udfcrond: %s: %zu error%s\n", arg_config, n, n == 1 ? "" : "s");
-                return EXIT_CONFIG;
-        }
-        if (r < 0) {
-                fprintf(stderr, "udfcrond: cannot load %s: %s\n", arg_config, strerror(-r));
-                return EXIT_CONFIG;
-        }
-        size_t files = 0;
-        while (config->files[files])
-                files++;
-        printf("udfcrond: %s: configuration OK, %zu schedules in %zu files\n", arg_config, config->n_schedules,
-               files);
-        return EXIT_SUCCESS;
-}
-
 static int on_reload_signal(sd_event_source *s, const struct signalfd_siginfo *si, void *userdata) {
         Manager *m = userdata;
         (void) s, (void) si;
@@ -164,7 +137,7 @@ static int run(int argc, char **argv) {
                 return EXIT_USAGE;
         }
         if (arg_check_config)
-                return check_config();
+                return config_check("udfcrond", arg_config, stdout, stderr) < 0 ? EXIT_CONFIG : EXIT_SUCCESS;
 
         r = journal_new(arg_log_target, &journal);
         if (r < 0) {
