@@ -127,13 +127,19 @@ static unsigned nearest_weekday(unsigned n, unsigned dim, unsigned weekday_of_fi
  */
 static uint32_t day_mask(const CronExpr *e, int64_t y, unsigned m) {
         unsigned dim = days_in_month(y, m);
-        unsigned wd1 = weekday_from_days(days_from_civil(y, m, 1));
-        unsigned wd_last = (wd1 + dim - 1) % 7;
         uint32_t in_month = (uint32_t) (((UINT64_C(1) << dim) - 1) << 1);
 
         uint32_t dom = e->days;
         if (e->last_day_offset >= 0 && (unsigned) e->last_day_offset < dim)
                 dom |= UINT32_C(1) << (dim - (unsigned) e->last_day_offset);
+
+        /* No weekday in the picture (the common case): no need to know what day the 1st is. */
+        if (e->weekdays == 0x7f && !e->last_weekdays && !e->nth_weekdays && !e->nearest_weekdays &&
+            !e->last_weekday)
+                return e->day_or ? in_month : dom & in_month;
+
+        unsigned wd1 = weekday_from_days(days_from_civil(y, m, 1));
+        unsigned wd_last = (wd1 + dim - 1) % 7;
         if (e->last_weekday)
                 dom |= UINT32_C(1) << (wd_last == 6 ? dim - 1 : wd_last == 0 ? dim - 2 : dim);
         for (uint32_t w = e->nearest_weekdays & in_month; w; w &= w - 1)
