@@ -34,7 +34,7 @@ LIBS      := -lsystemd -lconfig -lcjson
 
 # Debian packages the build, the tests and `make run` need.
 DEPS_PACKAGES := gcc make pkg-config tzdata libsystemd-dev libconfig-dev libcjson-dev libcmocka-dev \
-                 python3 python3-pytest python3-croniter
+                 python3 python3-pytest python3-croniter strace
 FUZZ_PACKAGES := clang libclang-rt-dev
 
 # ---------------------------------------------------------------- sources

@@ -58,7 +58,7 @@ typedef struct Stream {
         sd_event_source *source;
         char *buf; /* one byte more than `allocated`, so what we hand out is NUL-terminated */
         size_t size, allocated;
-        bool continued; /* a piece filled the buffer: a '\n' right after it ends that line, not a new one */
+        bool continued; /* the last piece delivered was partial: its line still has to end */
 } Stream;
 
 struct Child {
@@ -119,11 +119,12 @@ static void child_reap(Child *c) {
         c->exited = true;
 }
 
-static void stream_deliver(Stream *s, size_t start, size_t end) {
+static void stream_deliver(Stream *s, size_t start, size_t end, bool partial) {
         s->buf[end] = '\0';
+        s->continued = partial;
         if (s->child->callbacks.output)
                 s->child->callbacks.output(s->child->userdata, s->kind == STREAM_STDERR, s->buf + start,
-                                           end - start);
+                                           end - start, partial);
 }
 
 /* `n` new bytes follow the `size` buffered ones, which hold no '\n'. */
@@ -134,18 +135,15 @@ static void stream_split(Stream *s, size_t n) {
         s->size += n;
         while ((nl = memchr(s->buf + scan, '\n', s->size - scan))) {
                 size_t end = (size_t) (nl - s->buf);
-                if (end > start || !s->continued)
-                        stream_deliver(s, start, end);
-                s->continued = false;
+                stream_deliver(s, start, end, false);
                 start = scan = end + 1;
         }
         if (start > 0) {
                 memmove(s->buf, s->buf + start, s->size - start);
                 s->size -= start;
         } else if (s->size == CHILD_LINE_MAX) {
-                stream_deliver(s, 0, CHILD_LINE_MAX);
+                stream_deliver(s, 0, CHILD_LINE_MAX, true);
                 s->size = 0;
-                s->continued = true;
         }
 }
 
@@ -208,8 +206,8 @@ static void stream_close(Stream *s, bool deliver) {
         s->fd = safe_close(s->fd);
         if (s->kind == STREAM_RESULT)
                 return;
-        if (deliver && s->size > 0)
-                stream_deliver(s, 0, s->size);
+        if (deliver && (s->size > 0 || s->continued)) /* a last line, or the end of a long one */
+                stream_deliver(s, 0, s->size, false);
         s->size = 0;
         s->buf = mfree(s->buf);
 }

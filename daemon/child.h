@@ -60,11 +60,14 @@ typedef struct ChildResult {
 
 typedef struct ChildCallbacks {
         /*
-         * One line of output, without its newline (a last line without one is
-         * delivered at exit; longer lines arrive in CHILD_LINE_MAX pieces).
-         * `line` is borrowed for the duration of the call.
+         * A piece of output: a whole line without its newline, or, for a line
+         * longer than CHILD_LINE_MAX, one of its CHILD_LINE_MAX pieces with
+         * `partial` set; the piece that ends a line has it clear (and may be
+         * empty, when the line's length was a multiple of CHILD_LINE_MAX). A
+         * last line without a newline is delivered at exit. `line` is borrowed
+         * for the duration of the call and NUL-terminated after `size` bytes.
          */
-        void (*output)(void *userdata, bool is_stderr, const char *line, size_t size);
+        void (*output)(void *userdata, bool is_stderr, const char *line, size_t size, bool partial);
         /* The child is gone and all its output was delivered. Called once; the Child may be freed in it. */
         void (*ended)(void *userdata, const ChildResult *result);
 } ChildCallbacks;

@@ -131,9 +131,9 @@ static int build_environment(const EngineRequest *req, Strv *env) {
         return r;
 }
 
-static void on_output(void *userdata, bool is_stderr, const char *line, size_t size) {
+static void on_output(void *userdata, bool is_stderr, const char *line, size_t size, bool partial) {
         EngineRun *run = userdata;
-        run->events->output(run->userdata, is_stderr, line, size, 0);
+        run->events->output(run->userdata, is_stderr, line, size, partial, 0);
 }
 
 /* "SIGTERM", or "exited with status 0 after SIGTERM" style wording for a stopped child. */

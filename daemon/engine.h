@@ -36,8 +36,13 @@ typedef struct EngineOutcome {
 } EngineOutcome;
 
 typedef struct EngineEvents {
-        /* One line of the run's output; remote_usec is the line's own timestamp, 0 when local. */
-        void (*output)(void *userdata, bool is_stderr, const char *line, size_t size, uint64_t remote_usec);
+        /*
+         * A line of the run's output, or a piece of a long one (`partial`: more of
+         * the line follows, see child.h); remote_usec is the line's own timestamp,
+         * 0 when local.
+         */
+        void (*output)(void *userdata, bool is_stderr, const char *line, size_t size, bool partial,
+                       uint64_t remote_usec);
         /* The attempt ended; called once. The EngineRun may be freed from inside. */
         void (*ended)(void *userdata, const EngineOutcome *outcome);
 } EngineEvents;

@@ -53,7 +53,8 @@
  * string fields, and the whole stderr line. Not masked: the numbers we format
  * ourselves (a 4-digit secret would otherwise corrupt UDFCRON_SCHEDULED_USEC;
  * a number carries no secret, and journald adds its own numbers anyway). A
- * secret split by the caller across two 64 KiB pieces of one line is not found.
+ * caller that writes one line in pieces holds back journal_secret_overlap()
+ * bytes of each piece, so a secret split between pieces is still found.
  */
 
 #define JOURNAL_SOCKET  "/run/systemd/journal/socket"
@@ -506,6 +507,26 @@ int journal_add_secret(Journal *j, const char *value) {
                 return -ENOMEM;
         j->secrets[j->n_secrets++] = (Secret){ .value = copy, .size = size };
         return 1;
+}
+
+size_t journal_secret_overlap(const Journal *j) {
+        size_t longest = 0;
+        for (size_t i = 0; i < j->n_secrets; i++)
+                longest = MAX(longest, j->secrets[i].size);
+        return longest > 0 ? longest - 1 : 0;
+}
+
+char *journal_redact(const Journal *j, const char *data, size_t size, size_t *ret_size) {
+        Buf b = {};
+        buf_put_masked(&b, j, data, size, false);
+        if (!buf_reserve(&b, 1)) {
+                buf_done(&b);
+                return NULL;
+        }
+        b.data[b.size] = '\0';
+        if (ret_size)
+                *ret_size = b.size;
+        return b.data;
 }
 
 void journal_log(Journal *j, int priority, const char *format, ...) {

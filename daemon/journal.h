@@ -68,6 +68,16 @@ bool journal_is_stderr(const Journal *j);
  */
 int journal_add_secret(Journal *j, const char *value);
 
+/*
+ * How much of a line piece a caller must hold back so that a secret split
+ * between two pieces of one line is seen whole once they are joined: the
+ * longest registered secret's length minus one; 0 without secrets.
+ */
+size_t journal_secret_overlap(const Journal *j);
+
+/* A malloc'd, NUL-terminated copy of data with every registered secret masked; NULL on OOM. */
+char *journal_redact(const Journal *j, const char *data, size_t size, size_t *ret_size);
+
 /* A daemon message without run fields. */
 _printf_(3, 4) void journal_log(Journal *j, int priority, const char *format, ...);
 

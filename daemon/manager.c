@@ -162,14 +162,31 @@ void manager_state_changed(Manager *m) {
         (void) sd_event_source_set_enabled(m->dispatch_defer, SD_EVENT_ONESHOT);
 }
 
+void manager_marker_obsolete(Manager *m, char *path) {
+        char **l = path ? reallocarray(m->stale_markers, m->n_stale_markers + 1, sizeof *l) : NULL;
+        if (!l) { /* keeping a marker is the safe failure: at worst a later restart reports a run lost */
+                free(path);
+                return;
+        }
+        m->stale_markers = l;
+        m->stale_markers[m->n_stale_markers++] = path;
+        manager_state_changed(m);
+}
+
 static void manager_save_state(Manager *m) {
         if (!m->state_dirty)
                 return;
         int r = state_save(m->state, m->state_path);
-        if (r < 0) /* runs still start: a full disk must not stop the schedule, but say so loudly */
+        if (r < 0) { /* runs still start: a full disk must not stop the schedule, but say so loudly */
                 journal_log(m->journal, LOG_ERR, "cannot write the state file %s: %s", m->state_path, strerror(-r));
-        else
-                m->state_dirty = false;
+                return;
+        }
+        m->state_dirty = false;
+        for (size_t i = 0; i < m->n_stale_markers; i++) {
+                (void) unlink(m->stale_markers[i]);
+                free(m->stale_markers[i]);
+        }
+        m->n_stale_markers = 0;
 }
 
 static void start_waiting(Manager *m) {
@@ -807,8 +824,8 @@ static int on_stop_timeout(sd_event_source *s, uint64_t usec, void *userdata) {
 
 /*
  * Runs that have not started stay recorded as dispatching and start after
- * the next start; runs waiting for a retry are recorded with their next
- * attempt. Only running attempts are waited for.
+ * the next start; runs waiting for a retry are already recorded with their
+ * next attempt. Only running attempts are waited for.
  */
 void manager_stop(Manager *m) {
         if (m->stopping)
@@ -822,12 +839,6 @@ void manager_stop(Manager *m) {
                 next = run->next;
                 if (run->status == RUN_RUNNING)
                         continue;
-                RunState *rs = state_find_run(m->state, run->id);
-                if (rs && run->status == RUN_RETRY_WAIT) {
-                        rs->attempt = run->attempt + 1;
-                        rs->phase = RUN_PHASE_DISPATCHING;
-                        manager_state_changed(m);
-                }
                 (void) manager_unqueue(m, run);
                 run_free(run);
         }
@@ -891,6 +902,9 @@ Manager *manager_free(Manager *m) {
         sd_event_source_disable_unref(m->catch_up_timer);
         sd_event_source_disable_unref(m->dispatch_defer);
         sd_event_source_disable_unref(m->stop_timer);
+        for (size_t i = 0; i < m->n_stale_markers; i++)
+                free(m->stale_markers[i]);
+        free(m->stale_markers);
         config_free(m->config);
         state_free(m->state);
         tzdb_free(m->tzdb);

@@ -69,6 +69,11 @@ struct Run {
         sd_event_source *retry_timer;
         uint64_t attempt_started_usec;
         bool stop_requested; /* cancelled (replace, udfcronctl, shutdown): do not retry */
+        struct {
+                char *data; /* the tail of a partial piece, held back until the line goes on */
+                size_t size;
+                bool in_line; /* the last piece was partial */
+        } carry[2];         /* [is_stderr] */
         Run *prev, *next;    /* Manager.runs */
         Run *wait_next;      /* Manager.waiting */
 };
@@ -83,6 +88,8 @@ struct Manager {
         char *state_path;
         char *markers_directory; /* runtime_directory/started: local runs' start markers */
         bool state_dirty;
+        char **stale_markers; /* start markers to remove once the state no longer needs them */
+        size_t n_stale_markers;
 
         Entry **entries; /* sorted by name, like config->schedules */
         size_t n_entries;
@@ -126,6 +133,12 @@ void manager_update_status(Manager *m);
 
 /* Records the state change; the state is written before the next dispatch. */
 void manager_state_changed(Manager *m);
+/*
+ * A start marker (taken over) that the state on disk may still need: it is
+ * removed once a state without the attempt it marks has been written, so a
+ * crash in between never makes a started attempt look unstarted.
+ */
+void manager_marker_obsolete(Manager *m, char *path);
 /* Queues a run's next attempt: it starts once the state is saved and a concurrency slot is free. */
 void manager_dispatch(Manager *m, Run *run);
 /* An attempt is over (whatever comes next): its concurrency slot is free. */

@@ -21,6 +21,18 @@
 
 #define RESULT_PREVIEW_MAX 200
 
+static char *mfree_wiped(char *p, size_t size) {
+        if (p)
+                explicit_bzero(p, size);
+        free(p);
+        return NULL;
+}
+
+static char *memdup(const char *p, size_t size) {
+        char *q = malloc(size);
+        return q ? memcpy(q, p, size) : NULL;
+}
+
 static uint64_t random_u64(void) {
         uint64_t v = 0;
         if (getrandom(&v, sizeof v, GRND_NONBLOCK) != sizeof v)
@@ -102,6 +114,8 @@ Run *run_free(Run *run) {
         if (run->engine_run)
                 run->engine->free(run->engine_run);
         sd_event_source_disable_unref(run->retry_timer);
+        for (size_t i = 0; i < ELEMENTSOF(run->carry); i++)
+                free(run->carry[i].data);
         if (run->prev)
                 run->prev->next = run->next;
         else if (m->runs == run)
@@ -124,11 +138,49 @@ static int resolve_secret(void *userdata, const char *name, char **ret_value) {
 
 static void run_end(Run *run, RunEvent event, const EngineOutcome *outcome, uint64_t duration_usec);
 
-static void on_output(void *userdata, bool is_stderr, const char *line, size_t size, uint64_t remote_usec) {
+/*
+ * Each piece of output becomes a record. Pieces of one long line are joined
+ * end to end when read back; so that the journal sees a secret split between
+ * two of them whole, the tail of a partial piece is held back and written at
+ * the front of the next one.
+ */
+static void on_output(void *userdata, bool is_stderr, const char *piece, size_t size, bool partial,
+                      uint64_t remote_usec) {
         Run *run = userdata;
+        Journal *j = run->manager->journal;
+        __typeof__(run->carry[0]) *c = &run->carry[is_stderr];
+        bool ends_long_line = c->in_line;
+        size_t keep = partial ? MIN(journal_secret_overlap(j), c->size + size) : 0;
         RunFields f;
+
         run_fields(run, &f);
-        journal_run_output(run->manager->journal, &f, is_stderr, line, size, remote_usec);
+        c->in_line = partial;
+        if (c->size == 0 && keep == 0) {
+                if (size > 0 || !ends_long_line) /* an empty end of a long line is no line of its own */
+                        journal_run_output(j, &f, is_stderr, piece, size, remote_usec);
+                return;
+        }
+
+        size_t total = c->size + size;
+        _cleanup_free_ char *joined = malloc(total + 1);
+        if (!joined) { /* out of memory: drop what was held, never write a secret unmasked */
+                c->data = mfree_wiped(c->data, c->size);
+                c->size = 0;
+                return;
+        }
+        memcpy(joined, c->data, c->size);
+        memcpy(joined + c->size, piece, size);
+        joined[total] = '\0';
+        c->data = mfree_wiped(c->data, c->size);
+        c->size = 0;
+
+        if (total - keep > 0)
+                journal_run_output(j, &f, is_stderr, joined, total - keep, remote_usec);
+        if (keep > 0) {
+                c->data = memdup(joined + total - keep, keep);
+                c->size = c->data ? keep : 0;
+        }
+        explicit_bzero(joined, total);
 }
 
 /* Capped exponential backoff, halved by random jitter so that retries of many runs spread out. */
@@ -146,14 +198,7 @@ static int on_retry_timer(sd_event_source *s, uint64_t usec, void *userdata) {
         (void) s, (void) usec;
 
         run->retry_timer = sd_event_source_disable_unref(run->retry_timer);
-        run->attempt++;
-        RunState *rs = state_find_run(run->manager->state, run->id);
-        if (rs) {
-                rs->attempt = run->attempt;
-                rs->phase = RUN_PHASE_DISPATCHING;
-                rs->started_usec = 0;
-                manager_state_changed(run->manager);
-        }
+        run->attempt++; /* the state says so already */
         run->status = RUN_WAITING;
         manager_dispatch(run->manager, run);
         return 0;
@@ -175,15 +220,22 @@ static void attempt_ended(Run *run, const EngineOutcome *outcome) {
         Manager *m = run->manager;
         uint64_t duration = run->attempt_started_usec ? now_usec() - run->attempt_started_usec : 0;
 
-        _cleanup_free_ char *marker = run_marker_path(run);
-        if (marker)
-                (void) unlink(marker);
+        manager_marker_obsolete(m, run_marker_path(run));
         if (run->status == RUN_RUNNING)
                 manager_attempt_done(m, run);
 
         if (!should_retry(run, outcome)) {
                 run_end(run, events[outcome->kind], outcome, duration);
                 return;
+        }
+
+        /* recorded at once: after a restart the next attempt runs, never this one again */
+        RunState *rs = state_find_run(m->state, run->id);
+        if (rs) {
+                rs->attempt = run->attempt + 1;
+                rs->phase = RUN_PHASE_DISPATCHING;
+                rs->started_usec = 0;
+                manager_state_changed(m);
         }
 
         uint64_t delay = retry_delay_usec(run);
@@ -207,8 +259,11 @@ static void attempt_ended(Run *run, const EngineOutcome *outcome) {
 
 static void on_ended(void *userdata, const EngineOutcome *outcome) {
         Run *run = userdata;
-        run->engine_run = run->engine->free(run->engine_run);
-        attempt_ended(run, outcome);
+        /* the outcome (its result above all) lives in the engine run: free that only afterwards */
+        const Engine *engine = run->engine;
+        EngineRun *engine_run = TAKE_PTR(run->engine_run);
+        attempt_ended(run, outcome); /* may free the run */
+        engine->free(engine_run);
 }
 
 /* A short, single-line preview of a result for the "finished" message. */
@@ -236,9 +291,14 @@ static void run_end(Run *run, RunEvent event, const EngineOutcome *outcome, uint
         f.has_exit_status = outcome->has_exit_status;
         f.exit_status = outcome->exit_status;
         if (outcome->result) {
-                result_preview(outcome->result, outcome->result_size, preview, sizeof preview);
-                int r = state_save_result(m->config->settings.state_directory, run->entry->schedule->name, run->id,
-                                          outcome->result, outcome->result_size);
+                /* secrets are masked before the preview is cut, and in the stored copy too */
+                size_t size;
+                _cleanup_free_ char *result = journal_redact(m->journal, outcome->result, outcome->result_size, &size);
+                int r = result ? state_save_result(m->config->settings.state_directory, run->entry->schedule->name,
+                                                   run->id, result, size)
+                               : -ENOMEM;
+                if (result)
+                        result_preview(result, size, preview, sizeof preview);
                 if (r < 0)
                         journal_log(m->journal, LOG_WARNING, "%s: cannot store the result: %s, ignoring",
                                     run->id, strerror(-r));

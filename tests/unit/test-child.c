@@ -38,6 +38,7 @@ typedef struct Line {
         bool is_stderr;
         char *data;
         size_t size;
+        bool partial;
 } Line;
 
 typedef struct Run {
@@ -58,7 +59,7 @@ static uint64_t now_mono(void) {
         return (uint64_t) ts.tv_sec * USEC_PER_SEC + (uint64_t) ts.tv_nsec / 1000;
 }
 
-static void on_output(void *userdata, bool is_stderr, const char *line, size_t size) {
+static void on_output(void *userdata, bool is_stderr, const char *line, size_t size, bool partial) {
         Run *run = userdata;
         Line *l;
 
@@ -67,7 +68,8 @@ static void on_output(void *userdata, bool is_stderr, const char *line, size_t s
         run->lines = realloc(run->lines, (run->n_lines + 1) * sizeof *run->lines);
         assert_non_null(run->lines);
         l = &run->lines[run->n_lines++];
-        *l = (Line){ .is_stderr = is_stderr, .data = malloc(size + 1), .size = size };
+        *l = (Line){ .is_stderr = is_stderr, .data = malloc(size + 1), .size = size, .partial = partial };
+        assert_true(!partial || size == CHILD_LINE_MAX);
         assert_non_null(l->data);
         memcpy(l->data, line, size + 1);
         if (run->cancel_on && !is_stderr && strcmp(line, run->cancel_on) == 0)
@@ -223,7 +225,10 @@ static void test_lines(void **state) {
         run_done(&run);
 }
 
-/* Pieces of exactly CHILD_LINE_MAX; a '\n' right after a full piece adds no empty line. */
+/*
+ * Pieces of exactly CHILD_LINE_MAX, marked partial; the piece that ends the
+ * line is not, and is empty when a '\n' follows a full piece.
+ */
 static void test_long_line(void **state) {
         const size_t a = 16 * CHILD_LINE_MAX + 100, b = CHILD_LINE_MAX;
         size_t size = a + 1 + b + 2 + 3, off = 0;
@@ -244,19 +249,24 @@ static void test_long_line(void **state) {
         run_spec(&run, &SPEC(.argv = ARGV("/bin/cat"), .input = input, .input_size = size));
         assert_int_equal(run.result.exit_status, 0);
         n = stream_lines(&run, false, got, ELEMENTSOF(got));
-        assert_int_equal(n, 16 + 1 + 1 + 1 + 1);
+        assert_int_equal(n, 16 + 1 + 2 + 1 + 1);
         for (size_t i = 0; i < 17; i++) {
                 assert_int_equal(got[i]->size, i < 16 ? CHILD_LINE_MAX : 100);
+                assert_int_equal(got[i]->partial, i < 16);
                 memcpy(joined + off, got[i]->data, got[i]->size);
                 off += got[i]->size;
         }
         assert_int_equal(off, a);
         assert_memory_equal(joined, input, a);
         assert_int_equal(got[17]->size, b);
+        assert_true(got[17]->partial);
         assert_memory_equal(got[17]->data, input + a + 1, b);
-        assert_int_equal(got[18]->size, 0);
-        assert_int_equal(got[19]->size, 3);
-        assert_memory_equal(got[19]->data, "end", 3);
+        assert_int_equal(got[18]->size, 0); /* the end of the line of exactly CHILD_LINE_MAX */
+        assert_false(got[18]->partial);
+        assert_int_equal(got[19]->size, 0); /* the empty line */
+        assert_false(got[19]->partial);
+        assert_int_equal(got[20]->size, 3);
+        assert_memory_equal(got[20]->data, "end", 3);
         run_done(&run);
         free(input);
         free(joined);
@@ -284,7 +294,7 @@ static void test_binary(void **state) {
         assert_int_equal(run.result.exit_status, 0);
         for (size_t i = 0; i < run.n_lines; i++) {
                 assert_false(run.lines[i].is_stderr);
-                if (i > 0)
+                if (i > 0 && !run.lines[i - 1].partial)
                         joined[off++] = '\n';
                 assert_true(off + run.lines[i].size <= size);
                 memcpy(joined + off, run.lines[i].data, run.lines[i].size);
@@ -515,9 +525,9 @@ static void test_grandchild_holds_pipe(void **state) {
         run_done(&run);
 }
 
-static void on_first_line(void *userdata, bool is_stderr, const char *line, size_t size) {
+static void on_first_line(void *userdata, bool is_stderr, const char *line, size_t size, bool partial) {
         Run *run = userdata;
-        on_output(userdata, is_stderr, line, size);
+        on_output(userdata, is_stderr, line, size, partial);
         run->stop_on_line = true;
 }
 
