@@ -7,7 +7,9 @@ import signal
 import socket
 import subprocess
 import tempfile
+import threading
 import time
+import uuid
 from pathlib import Path
 
 import pytest
@@ -258,3 +260,344 @@ def journal_driver():
     built = BUILD / "tests" / "journal-driver"
     assert built.exists(), f"{built} is missing: run make check"
     return built
+
+
+# ---------------------------------------------------------------- the daemon
+#
+# `daemon(...)` starts the real build/udfcrond on a config tree of its own under
+# tmp_path (state and runtime directories included), with NOTIFY_SOCKET set to
+# a datagram socket this test owns, so the test sees the daemon's real
+# sd_notify messages. Each daemon gets a unique schedule-name prefix, so that
+# journal queries by UDFCRON_SCHEDULE see only this test's records.
+
+DAEMON_BINARY = BUILD / "udfcrond"
+# what the test's own environment must not pass on to a daemon under test
+_DAEMON_ENV_DROP = ("NOTIFY_SOCKET", "LISTEN_", "WATCHDOG_", "UDFCRON_", "CREDENTIALS_DIRECTORY",
+                    "STATE_DIRECTORY", "RUNTIME_DIRECTORY", "INVOCATION_ID", "JOURNAL_STREAM")
+
+
+def wait_for(condition, timeout, what, interval=0.05):
+    """Polls condition() until it returns something true (which is returned); fails after `timeout` s."""
+    deadline = time.monotonic() + timeout
+    while True:
+        value = condition()
+        if value:
+            return value
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out after {timeout:.1f}s waiting for {what}")
+        time.sleep(interval)
+
+
+class Raw(str):
+    """A value written into a libconfig file as is."""
+
+
+def conf_value(value):
+    """A Python value in libconfig syntax: str, bool, int, float, list (array) or dict (group)."""
+    if isinstance(value, Raw):
+        return str(value)
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, (int, float)):
+        return repr(value)
+    if isinstance(value, str):
+        escaped = (value.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n")
+                   .replace("\t", "\\t"))
+        return f'"{escaped}"'
+    if isinstance(value, (list, tuple)):
+        return "[ " + ", ".join(conf_value(v) for v in value) + " ]"
+    if isinstance(value, dict):
+        return "{ " + " ".join(f"{k} = {conf_value(v)};" for k, v in value.items()) + " }"
+    raise TypeError(f"no libconfig form for {value!r}")
+
+
+def conf_group(settings, indent="        "):
+    """`key = value;` lines, one per key (so that line numbers are easy to predict)."""
+    return "".join(f"{indent}{k} = {conf_value(v)};\n" for k, v in settings.items())
+
+
+class Notify:
+    """An AF_UNIX datagram socket in the abstract namespace, read by a thread: the daemon's NOTIFY_SOCKET.
+    (Read at once: a full receive queue, 10 datagrams here, would block the daemon's sd_notify.)"""
+
+    def __init__(self):
+        self.sock = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM | socket.SOCK_CLOEXEC)
+        name = f"udfcron-test-{os.getpid()}-{uuid.uuid4().hex}"
+        self.sock.bind("\0" + name)
+        self.sock.settimeout(0.1)
+        self.address = "@" + name
+        self.messages = []  # (time.time(), [lines])
+        self.cond = threading.Condition()
+        self.closed = False
+        self.thread = threading.Thread(target=self._read, daemon=True)
+        self.thread.start()
+
+    def _read(self):
+        while not self.closed:
+            try:
+                data = self.sock.recv(65536)
+            except socket.timeout:
+                continue
+            except OSError:
+                return
+            with self.cond:
+                self.messages.append((time.time(), data.decode(errors="replace").splitlines()))
+                self.cond.notify_all()
+
+    def mark(self):
+        """A position: what arrives from now on has a higher index."""
+        with self.cond:
+            return len(self.messages)
+
+    def lines(self, since=0):
+        with self.cond:
+            return [line for _, lines in self.messages[since:] for line in lines]
+
+    def wait(self, predicate, since=0, timeout=10.0, what="a notify message"):
+        """Waits for a line (after position `since`) matching predicate(line); returns its message index."""
+        deadline = time.monotonic() + timeout
+        with self.cond:
+            while True:
+                for i in range(since, len(self.messages)):
+                    if any(predicate(line) for line in self.messages[i][1]):
+                        return i
+                left = deadline - time.monotonic()
+                if left <= 0:
+                    raise AssertionError(f"no {what} on the notify socket within {timeout:.0f}s; got "
+                                         f"{[m for _, m in self.messages[since:]]}")
+                self.cond.wait(left)
+
+    def close(self):
+        self.closed = True
+        self.thread.join(2)
+        self.sock.close()
+
+
+def _processes_of(prefix):
+    """Pids of processes whose environment names a schedule with this prefix (children a daemon left)."""
+    needle = f"UDFCRON_SCHEDULE={prefix}-".encode()
+    pids = []
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit() or int(entry) == os.getpid():
+            continue
+        try:
+            with open(f"/proc/{entry}/environ", "rb") as f:
+                if needle in f.read():
+                    pids.append(int(entry))
+        except OSError:
+            pass
+    return pids
+
+
+class Daemon:
+    """One udfcrond under test: its config tree, process, notify socket and journal records."""
+
+    def __init__(self, root, journald, log_target="journal"):
+        self.root = Path(root)
+        self.root.mkdir(parents=True)
+        self.prefix = "t" + uuid.uuid4().hex[:8]
+        self.journald = journald
+        self.log_target = log_target
+        self.conf = self.root / "udfcrond.conf"
+        self.schedules_dir = self.root / "schedules.d"
+        self.state_dir = self.root / "state"
+        self.runtime_dir = self.root / "runtime"
+        self.stderr_path = self.root / "stderr.log"
+        self.schedules_dir.mkdir()
+        self.env = {}
+        self.proc = None
+        self.pids = []  # of every start
+        self.started_at = None  # time.time() of the first start
+        self.notify = Notify()
+
+    # -- configuration
+
+    def name(self, short):
+        """The full name of schedule `short` (configure() prefixes every name)."""
+        return f"{self.prefix}-{short}"
+
+    def configure(self, schedules=(), settings=None, files=None):
+        """
+        Writes udfcrond.conf (base settings, then `settings` over them; a `defaults` dict is merged) and
+        schedules.d/50-test.conf with `schedules` (dicts; names get the prefix). `files` maps other names
+        in schedules.d to their raw text (None deletes the file). Returns the schedule file's path.
+        """
+        base = {
+            "timezone": "UTC",
+            "state_directory": str(self.state_dir),
+            "runtime_directory": str(self.runtime_dir),
+            "shutdown_timeout": "5s",
+        }
+        settings = dict(settings or {})
+        defaults = {"kill_grace": "1s", **settings.pop("defaults", {})}
+        base.update(settings)
+        self.conf.write_text(conf_group(base, indent="") + "defaults = {\n" + conf_group(defaults) + "};\n")
+
+        groups = []
+        for s in schedules:
+            s = dict(s, name=self.name(s["name"]))
+            groups.append("    {\n" + conf_group(s) + "    }")
+        path = self.schedules_dir / "50-test.conf"
+        path.write_text("schedules = (\n" + ",\n".join(groups) + "\n);\n")
+        for fname, text in (files or {}).items():
+            if text is None:
+                (self.schedules_dir / fname).unlink(missing_ok=True)
+            else:
+                (self.schedules_dir / fname).write_text(text)
+        return path
+
+    # -- process
+
+    @property
+    def pid(self):
+        return self.proc.pid if self.proc else None
+
+    def start(self, env=None, ready_timeout=10.0):
+        """Starts the daemon and waits for READY=1 (unless ready_timeout is None). Returns the process."""
+        assert DAEMON_BINARY.exists(), f"{DAEMON_BINARY} is missing: run make first"
+        assert self.proc is None, "already running"
+        full_env = {k: v for k, v in os.environ.items() if not k.startswith(_DAEMON_ENV_DROP)}
+        full_env["NOTIFY_SOCKET"] = self.notify.address
+        # glibc fills freed memory with this byte: a use after free shows as garbage every time, not
+        # only when the allocator happens to reuse the memory (children do not inherit it)
+        full_env.setdefault("MALLOC_PERTURB_", "165")
+        full_env.update(self.env)
+        full_env.update(env or {})
+        mark = self.notify.mark()
+        with open(self.stderr_path, "ab") as err:
+            self.proc = subprocess.Popen(
+                [str(DAEMON_BINARY), "--config", str(self.conf), "--log-target", self.log_target],
+                stdin=subprocess.DEVNULL, stdout=err, stderr=err, env=full_env, cwd=self.root,
+                start_new_session=True)
+        self.pids.append(self.proc.pid)
+        if self.started_at is None:
+            self.started_at = time.time()
+        if ready_timeout is not None:
+            self.wait_ready(mark, ready_timeout)
+        return self.proc
+
+    def wait_ready(self, since, timeout=10.0):
+        deadline = time.monotonic() + timeout
+        while True:
+            try:
+                return self.notify.wait(lambda l: l == "READY=1", since, timeout=0.2, what="READY=1")
+            except AssertionError:
+                if self.proc.poll() is not None:
+                    raise AssertionError(f"udfcrond exited with status {self.proc.returncode} before READY=1: "
+                                         f"{self.stderr()}") from None
+                if time.monotonic() > deadline:
+                    raise AssertionError(f"no READY=1 from udfcrond within {timeout:.0f}s: {self.stderr()}")
+
+    def send(self, sig):
+        self.proc.send_signal(sig)
+
+    def stop(self, timeout=15.0, sig=signal.SIGTERM):
+        """Sends `sig` (SIGTERM) and waits (bounded) for the exit; returns (status, seconds it took)."""
+        start = time.monotonic()
+        self.proc.send_signal(sig)
+        try:
+            status = self.proc.wait(timeout)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            self.proc.wait()
+            self.proc = None
+            raise AssertionError(f"udfcrond did not exit within {timeout:.0f}s of {sig.name}") from None
+        self.proc = None
+        return status, time.monotonic() - start
+
+    def kill(self):
+        """SIGKILL, as a crash would."""
+        self.proc.kill()
+        self.proc.wait()
+        self.proc = None
+
+    def stderr(self):
+        try:
+            return self.stderr_path.read_text(errors="replace")
+        except FileNotFoundError:
+            return ""
+
+    def cleanup(self):
+        """Stops the daemon with SIGTERM (checking its exit status) and kills what its runs left. Returns
+        a list of problems."""
+        problems = []
+        try:
+            if self.proc is not None:
+                try:
+                    status, _ = self.stop()
+                    if status != 0:
+                        problems.append(f"udfcrond exited with status {status} on SIGTERM: {self.stderr()}")
+                except AssertionError as e:
+                    problems.append(str(e))
+        finally:
+            for pid in _processes_of(self.prefix):
+                try:
+                    os.kill(pid, signal.SIGKILL)
+                except ProcessLookupError:
+                    pass
+            self.notify.close()
+        return problems
+
+    # -- journal
+
+    def records(self, short=None, expect=None, timeout=5.0, **matches):
+        """Journal records of schedule `short` (and/or other FIELD=value matches), oldest first."""
+        if short is not None:
+            matches["UDFCRON_SCHEDULE"] = self.name(short)
+        return self.journald.records(expect=expect, timeout=timeout, **matches)
+
+    def wait_records(self, predicate, timeout, what, short=None, **matches):
+        """Polls the records of `short` until predicate(records) holds; returns the records."""
+        found = []
+
+        def check():
+            found[:] = self.records(short, **matches)
+            return predicate(found)
+        try:
+            wait_for(check, timeout, what, interval=0.15)
+        except AssertionError as e:
+            raise AssertionError(f"{e}; records: {[r.get('MESSAGE') for r in found]}") from None
+        return found
+
+    def daemon_log(self):
+        """The records of every process of this daemon (its own messages have no schedule field)."""
+        recs = [r for pid in self.pids for r in self.journald.records(_PID=str(pid))]
+        return sorted(recs, key=lambda r: int(r["__REALTIME_TIMESTAMP"]))
+
+    def wait_daemon_log(self, predicate, timeout, what):
+        found = []
+
+        def check():
+            found[:] = self.daemon_log()
+            return predicate(found)
+        try:
+            wait_for(check, timeout, what, interval=0.15)
+        except AssertionError as e:
+            raise AssertionError(f"{e}; log: {[r.get('MESSAGE') for r in found]}") from None
+        return found
+
+
+@pytest.fixture
+def daemon(tmp_path, journald):
+    """
+    daemon(schedules, settings=None, files=None, env=None, start=True, log_target="journal") -> Daemon:
+    writes the config tree, starts udfcrond and waits for READY=1. On teardown each daemon still running
+    gets SIGTERM and must exit with status 0 (bounded wait).
+    """
+    made = []
+
+    def make(schedules=(), settings=None, files=None, env=None, start=True, log_target="journal"):
+        d = Daemon(tmp_path / f"daemon{len(made)}", journald, log_target)
+        made.append(d)
+        d.configure(schedules, settings, files)
+        if env:
+            d.env.update(env)
+        if start:
+            d.start()
+        return d
+
+    yield make
+    problems = []
+    for d in made:
+        problems += d.cleanup()
+    assert not problems, "\n".join(problems)
