@@ -21,7 +21,7 @@
 typedef struct sd_event sd_event;
 typedef struct Child Child;
 
-#define CHILD_LINE_MAX (64 * 1024)        /* longer lines are delivered in pieces of this size */
+#define CHILD_LINE_MAX   (64 * 1024)        /* longer lines are delivered in pieces of this size */
 #define CHILD_RESULT_MAX (16 * 1024 * 1024) /* a larger result fails the run */
 
 typedef struct ChildSpec {
@@ -32,12 +32,12 @@ typedef struct ChildSpec {
         const char *working_directory; /* NULL: inherit */
         uid_t uid;                     /* (uid_t) -1: do not switch (requires root otherwise) */
         gid_t gid;
-        int nice; /* added to the daemon's niceness */
-        bool want_result;            /* open fd 3 in the child for a result */
-        uint64_t timeout_usec;       /* 0: none */
-        uint64_t kill_grace_usec;    /* between SIGTERM and SIGKILL */
-        const char *start_marker;    /* NULL, or a file the child creates just before its exec (as the daemon's
-                                        user): it exists only if the work may have started */
+        int nice;                 /* added to the daemon's niceness */
+        bool want_result;         /* open fd 3 in the child for a result */
+        uint64_t timeout_usec;    /* 0: none */
+        uint64_t kill_grace_usec; /* between SIGTERM and SIGKILL */
+        const char *start_marker; /* NULL, or a file the child creates just before its exec (as the daemon's
+                                     user): it exists only if the work may have started */
 } ChildSpec;
 
 typedef enum ChildEnd {

@@ -14,9 +14,9 @@
 
 #include "macro.h"
 
-#define _cleanup_(f) __attribute__((cleanup(f)))
-#define _cleanup_free_ _cleanup_(freep)
-#define _cleanup_close_ _cleanup_(closep)
+#define _cleanup_(f)     __attribute__((cleanup(f)))
+#define _cleanup_free_   _cleanup_(freep)
+#define _cleanup_close_  _cleanup_(closep)
 #define _cleanup_fclose_ _cleanup_(fclosep)
 static inline void freep(void *p) {
         free(*(void **) p);
@@ -36,23 +36,23 @@ static inline void fclosep(FILE **f) {
 }
 
 /* Generates foo_freep() for _cleanup_(foo_freep) from a NULL-accepting foo_free(). */
-#define DEFINE_TRIVIAL_CLEANUP_FUNC(type, func)                                                    \
-        static inline void func##p(type *p) {                                                      \
-                if (*p)                                                                            \
-                        *p = func(*p);                                                             \
+#define DEFINE_TRIVIAL_CLEANUP_FUNC(type, func)                                                             \
+        static inline void func##p(type *p) {                                                               \
+                if (*p)                                                                                     \
+                        *p = func(*p);                                                                      \
         }
 
 /* Returns the pointer and clears the variable, so its cleanup no longer frees it. */
-#define TAKE_PTR(p)                                                                                \
-        ({                                                                                         \
-                __typeof__(p) _taken = (p);                                                        \
-                (p) = NULL;                                                                        \
-                _taken;                                                                            \
+#define TAKE_PTR(p)                                                                                         \
+        ({                                                                                                  \
+                __typeof__(p) _taken = (p);                                                                 \
+                (p) = NULL;                                                                                 \
+                _taken;                                                                                     \
         })
 
-#define TAKE_FD(fd)                                                                                \
-        ({                                                                                         \
-                int _taken = (fd);                                                                 \
-                (fd) = -1;                                                                         \
-                _taken;                                                                            \
+#define TAKE_FD(fd)                                                                                         \
+        ({                                                                                                  \
+                int _taken = (fd);                                                                          \
+                (fd) = -1;                                                                                  \
+                _taken;                                                                                     \
         })

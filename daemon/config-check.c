@@ -28,7 +28,7 @@ int config_check(const char *program, const char *path, FILE *out, FILE *err) {
         size_t files = 0;
         while (config->files[files])
                 files++;
-        fprintf(out, "%s: %s: configuration OK, %zu schedules in %zu files\n", program, path, config->n_schedules,
-                files);
+        fprintf(out, "%s: %s: configuration OK, %zu schedules in %zu files\n", program, path,
+                config->n_schedules, files);
         return 0;
 }

@@ -323,13 +323,11 @@ static int parse_catch_up(Loader *l, const config_setting_t *s, const char *v, v
         return 0;
 }
 
-/* In enum order; the enums are int-sized, as KEY_ENUM assumes. */
-static const char *const overlap_names[] = { "skip", "allow", "replace", "queue", NULL };
-static const char *const dst_names[] = { "shift", "skip", NULL };
+/* The enums' own name tables; the enums are int-sized, as KEY_ENUM assumes. */
 
 #define P(f) offsetof(RunPolicy, f)
 static const Key policy_keys[] = {
-        { "overlap", KEY_ENUM, P(overlap), 0, 0, NULL, overlap_names, "fire while a run is active" },
+        { "overlap", KEY_ENUM, P(overlap), 0, 0, NULL, overlap_policy_names, "fire while a run is active" },
         { "catch_up", KEY_STRING, P(catch_up), 0, 0, parse_catch_up, NULL, "slots missed while down" },
         { "jitter", KEY_DURATION, P(jitter_usec), 0, 0, NULL, NULL, "stable delay in [0, jitter)" },
         { "timeout", KEY_DURATION, P(timeout_usec), 0, 0, NULL, NULL, "cancel a run after; 0s: never" },
@@ -337,7 +335,7 @@ static const Key policy_keys[] = {
         { "retry_backoff", KEY_DURATION, P(retry_backoff_usec), 0, 0, NULL, NULL, "first retry delay" },
         { "retry_backoff_max", KEY_DURATION, P(retry_backoff_max_usec), 0, 0, NULL, NULL, "delay cap" },
         { "kill_grace", KEY_DURATION, P(kill_grace_usec), 0, 0, NULL, NULL, "SIGTERM..SIGKILL" },
-        { "dst", KEY_ENUM, P(dst), 0, 0, NULL, dst_names, "fixed-time fires in DST gaps" },
+        { "dst", KEY_ENUM, P(dst), 0, 0, NULL, cron_dst_policy_names, "fixed-time fires in DST gaps" },
 };
 #undef P
 

@@ -23,7 +23,7 @@ typedef struct DaemonSettings {
         char *state_directory;     /* default: $STATE_DIRECTORY, else /var/lib/udfcron */
         char *runtime_directory;   /* default: $RUNTIME_DIRECTORY, else /run/udfcron */
         char *python;              /* interpreter for UDF files, default /usr/bin/python3 */
-        unsigned max_concurrent_runs;  /* default 16 */
+        unsigned max_concurrent_runs;   /* default 16 */
         uint64_t shutdown_timeout_usec; /* SIGTERM waits this long for runs, default 30s */
         RunPolicy defaults;             /* what schedules inherit */
 } DaemonSettings;

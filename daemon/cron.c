@@ -32,8 +32,8 @@ typedef struct FieldSpec {
         const char *const *names; /* names[i] is value min + i */
 } FieldSpec;
 
-static const char *const month_names[] = { "JAN", "FEB", "MAR", "APR", "MAY", "JUN",
-                                           "JUL", "AUG", "SEP", "OCT", "NOV", "DEC", NULL };
+static const char *const month_names[] = { "JAN", "FEB", "MAR", "APR", "MAY", "JUN", "JUL",
+                                           "AUG", "SEP", "OCT", "NOV", "DEC", NULL };
 static const char *const weekday_names[] = { "SUN", "MON", "TUE", "WED", "THU", "FRI", "SAT", NULL };
 
 static const FieldSpec field_specs[_FIELD_MAX] = {
@@ -219,7 +219,8 @@ static int wall_next(const CronExpr *e, int64_t w, int64_t *ret_wall) {
                 break;
         }
 
-        *ret_wall = days_from_civil(y, (unsigned) mo, (unsigned) d) * SECONDS_PER_DAY + h * 3600 + mi * 60 + s;
+        *ret_wall =
+                days_from_civil(y, (unsigned) mo, (unsigned) d) * SECONDS_PER_DAY + h * 3600 + mi * 60 + s;
         return 0;
 }
 
@@ -275,7 +276,8 @@ static int wall_prev(const CronExpr *e, int64_t w, int64_t *ret_wall) {
                 break;
         }
 
-        *ret_wall = days_from_civil(y, (unsigned) mo, (unsigned) d) * SECONDS_PER_DAY + h * 3600 + mi * 60 + s;
+        *ret_wall =
+                days_from_civil(y, (unsigned) mo, (unsigned) d) * SECONDS_PER_DAY + h * 3600 + mi * 60 + s;
         return 0;
 }
 
@@ -287,12 +289,12 @@ static int wall_prev(const CronExpr *e, int64_t w, int64_t *ret_wall) {
  * the field walk enforces. Instants far outside are answered without a
  * search, which also keeps every wall/instant sum far from int64_t overflow.
  */
-#define EVERY_END INT64_C(7258118400) /* 2200-01-01T00:00:00Z */
+#define EVERY_END   INT64_C(7258118400) /* 2200-01-01T00:00:00Z */
 #define INSTANT_MIN (-2 * SECONDS_PER_DAY)
 #define INSTANT_MAX (EVERY_END + 2 * SECONDS_PER_DAY)
 
 static void fire_set(CronFire *ret, int64_t at, int64_t wall, unsigned flags) {
-        *ret = (CronFire) { .at = at, .wall = wall, .flags = flags };
+        *ret = (CronFire){ .at = at, .wall = wall, .flags = flags };
 }
 
 /* Whether `wall`, shown during span `sp`, is the clock's second showing of it. */
@@ -319,12 +321,14 @@ static int next_real_time(const CronExpr *e, const TzZone *zone, int64_t t, Cron
                 if (r < 0)
                         return r;
                 if (sp.end == INT64_MAX || m - sp.utc_offset < sp.end) {
-                        fire_set(ret, m - sp.utc_offset, m, is_repeat(zone, &sp, m) ? CRON_FIRE_DST_REPEAT : 0);
+                        fire_set(ret, m - sp.utc_offset, m,
+                                 is_repeat(zone, &sp, m) ? CRON_FIRE_DST_REPEAT : 0);
                         return 0;
                 }
                 if (sp.end >= INSTANT_MAX)
                         return -ENOENT;
-                t = tz_offset_at(zone, sp.end) < sp.utc_offset ? sp.end : MAX(sp.end, m - tz_max_offset(zone));
+                t = tz_offset_at(zone, sp.end) < sp.utc_offset ? sp.end
+                                                               : MAX(sp.end, m - tz_max_offset(zone));
         }
 }
 
@@ -337,13 +341,15 @@ static int prev_real_time(const CronExpr *e, const TzZone *zone, int64_t t, Cron
                 if (r < 0)
                         return r;
                 if (sp.start == INT64_MIN || m - sp.utc_offset >= sp.start) {
-                        fire_set(ret, m - sp.utc_offset, m, is_repeat(zone, &sp, m) ? CRON_FIRE_DST_REPEAT : 0);
+                        fire_set(ret, m - sp.utc_offset, m,
+                                 is_repeat(zone, &sp, m) ? CRON_FIRE_DST_REPEAT : 0);
                         return 0;
                 }
                 if (sp.start <= INSTANT_MIN)
                         return -ENOENT;
-                t = tz_offset_at(zone, sp.start - 1) > sp.utc_offset ? sp.start - 1
-                                                                       : MIN(sp.start - 1, m - tz_min_offset(zone));
+                t = tz_offset_at(zone, sp.start - 1) > sp.utc_offset
+                            ? sp.start - 1
+                            : MIN(sp.start - 1, m - tz_min_offset(zone));
         }
 }
 
@@ -444,18 +450,18 @@ int cron_prev(const CronExpr *e, const TzZone *zone, int64_t before, CronFire *r
 
 /* ------------------------------------------------------------------ DST policy names */
 
-static const char *const dst_policy_names[_CRON_DST_POLICY_MAX] = {
+const char *const cron_dst_policy_names[_CRON_DST_POLICY_MAX + 1] = {
         [CRON_DST_SHIFT] = "shift",
         [CRON_DST_SKIP] = "skip",
 };
 
 const char *cron_dst_policy_to_string(CronDstPolicy p) {
-        return p >= 0 && p < _CRON_DST_POLICY_MAX ? dst_policy_names[p] : NULL;
+        return p >= 0 && p < _CRON_DST_POLICY_MAX ? cron_dst_policy_names[p] : NULL;
 }
 
 CronDstPolicy cron_dst_policy_from_string(const char *s) {
         for (int p = 0; p < _CRON_DST_POLICY_MAX; p++)
-                if (s && strcmp(s, dst_policy_names[p]) == 0)
+                if (s && strcmp(s, cron_dst_policy_names[p]) == 0)
                         return (CronDstPolicy) p;
         return _CRON_DST_POLICY_INVALID;
 }
@@ -468,7 +474,8 @@ typedef struct Parser {
 } Parser;
 
 /* Records "<field> field: <what> at column N" and returns -EINVAL. */
-_printf_(4, 5) static int parse_error(Parser *p, const FieldSpec *spec, const char *at, const char *fmt, ...) {
+_printf_(4, 5) static int parse_error(Parser *p, const FieldSpec *spec, const char *at, const char *fmt,
+                                      ...) {
         if (!p->error)
                 return -EINVAL;
 
@@ -480,8 +487,8 @@ _printf_(4, 5) static int parse_error(Parser *p, const FieldSpec *spec, const ch
 
         p->error->column = at ? (unsigned) (at - p->text) + 1 : 0;
         if (spec && at)
-                snprintf(p->error->message, sizeof p->error->message, "%s field: %s at column %u", spec->name,
-                         what, p->error->column);
+                snprintf(p->error->message, sizeof p->error->message, "%s field: %s at column %u",
+                         spec->name, what, p->error->column);
         else if (at)
                 snprintf(p->error->message, sizeof p->error->message, "%s at column %u", what,
                          p->error->column);
@@ -580,7 +587,8 @@ static int parse_day_extension(Parser *p, Token item, CronExpr *e) {
                 for (; q < item.e && isdigit((unsigned char) *q); q++)
                         n = n < 100 ? n * 10 + (unsigned) (*q - '0') : n;
                 if (q != item.e)
-                        return parse_error(p, spec, q, "unexpected '%c' after %.*s", *q, (int) (q - item.s), item.s);
+                        return parse_error(p, spec, q, "unexpected '%c' after %.*s", *q, (int) (q - item.s),
+                                           item.s);
                 if (n > 30)
                         return parse_error(p, spec, item.s + 2, "L-%u is out of range L-0 to L-30", n);
                 e->last_day_offset = (int8_t) n;
@@ -627,7 +635,7 @@ static int parse_weekday_extension(Parser *p, Token item, CronExpr *e) {
         }
         if (q != hash)
                 return parse_error(p, spec, item.s, "# needs a single day, as in 5#3 or FRI#3");
-        if (token_len((Token) { hash + 1, item.e }) != 1 || hash[1] < '1' || hash[1] > '5')
+        if (token_len((Token){ hash + 1, item.e }) != 1 || hash[1] < '1' || hash[1] > '5')
                 return parse_error(p, spec, hash + 1, "'%.*s' after # must be an occurrence 1-5",
                                    (int) (item.e - hash - 1), hash + 1);
         e->nth_weekdays |= UINT64_C(1) << (7 * (unsigned) (hash[1] - '1') + weekday);
@@ -707,7 +715,8 @@ static int parse_field(Parser *p, Field field, Token tok, CronExpr *e, ValueSet 
                                              : 0;
                 if (r == 0) {
                         if (!day_field && is_quartz_day_item(item))
-                                return parse_error(p, spec, item.s, "L, W and # are only allowed in the day fields");
+                                return parse_error(p, spec, item.s,
+                                                   "L, W and # are only allowed in the day fields");
                         r = parse_item(p, spec, item, set);
                 }
                 if (r < 0)
@@ -765,8 +774,8 @@ static int parse_every(Parser *p, const char *s, CronExpr *e) {
 static const struct {
         const char *name, *expansion;
 } macros[] = {
-        { "@yearly", "0 0 1 1 *" },  { "@annually", "0 0 1 1 *" }, { "@monthly", "0 0 1 * *" },
-        { "@weekly", "0 0 * * 0" },  { "@daily", "0 0 * * *" },    { "@midnight", "0 0 * * *" },
+        { "@yearly", "0 0 1 1 *" }, { "@annually", "0 0 1 1 *" }, { "@monthly", "0 0 1 * *" },
+        { "@weekly", "0 0 * * 0" }, { "@daily", "0 0 * * *" },    { "@midnight", "0 0 * * *" },
         { "@hourly", "0 * * * *" },
 };
 
@@ -786,14 +795,16 @@ static int parse_macro(Parser *p, const char *s, CronExpr *e) {
                         while (*rest == ' ' || *rest == '\t')
                                 rest++;
                         if (*rest)
-                                return parse_error(p, NULL, rest, "unexpected '%s' after %s", rest, macros[i].name);
+                                return parse_error(p, NULL, rest, "unexpected '%s' after %s", rest,
+                                                   macros[i].name);
                         Parser inner = { .text = macros[i].expansion, .error = NULL };
                         return parse_fields(&inner, macros[i].expansion, e);
                 }
         if (token_is(name, "@reboot"))
                 return parse_error(p, NULL, s, "@reboot is not supported: udfcron fires on the clock");
-        return parse_error(p, NULL, s, "unknown macro '%.*s' (known: @yearly @annually @monthly @weekly "
-                                       "@daily @midnight @hourly @every)",
+        return parse_error(p, NULL, s,
+                           "unknown macro '%.*s' (known: @yearly @annually @monthly @weekly "
+                           "@daily @midnight @hourly @every)",
                            token_len(name), s);
 }
 
@@ -811,7 +822,7 @@ static int parse_fields(Parser *p, const char *s, CronExpr *e) {
                         s++;
                 if (n == ELEMENTSOF(tokens))
                         return parse_error(p, NULL, start, "too many fields: expected 5, 6 or 7");
-                tokens[n++] = (Token) { start, s };
+                tokens[n++] = (Token){ start, s };
         }
 
         const Field *layout = n == 5 ? layout5 : n == 6 ? layout6 : n == 7 ? layout7 : NULL;
@@ -821,10 +832,10 @@ static int parse_fields(Parser *p, const char *s, CronExpr *e) {
         ValueSet sets[_FIELD_MAX] = {};
         bool star[_FIELD_MAX] = {};
         e->last_day_offset = -1;
-        set_add_range(&sets[FIELD_SECOND], 0, 0, 1);                    /* 5 fields: second 0 */
+        set_add_range(&sets[FIELD_SECOND], 0, 0, 1);                           /* 5 fields: second 0 */
         set_add_range(&sets[FIELD_YEAR], 0, CRON_YEAR_MAX - CRON_YEAR_MIN, 1); /* no year field: any */
         for (size_t i = 0; i < n; i++) {
-                sets[layout[i]] = (ValueSet) {};
+                sets[layout[i]] = (ValueSet){};
                 int r = parse_field(p, layout[i], tokens[i], e, &sets[layout[i]], &star[layout[i]]);
                 if (r < 0)
                         return r;

@@ -37,6 +37,8 @@ typedef enum CronDstPolicy {
         _CRON_DST_POLICY_INVALID = -22, /* -EINVAL */
 } CronDstPolicy;
 
+/* Indexed by CronDstPolicy, NULL-terminated. */
+extern const char *const cron_dst_policy_names[_CRON_DST_POLICY_MAX + 1];
 const char *cron_dst_policy_to_string(CronDstPolicy p);
 CronDstPolicy cron_dst_policy_from_string(const char *s);
 
@@ -52,12 +54,12 @@ typedef struct CronExpr {
         uint8_t last_weekdays;     /* bit n: `nL`, the last weekday n of the month */
         uint64_t nth_weekdays;     /* bit 7*(k-1)+n: `n#k`, the k-th weekday n of the month */
         uint64_t years[(CRON_YEAR_MAX - CRON_YEAR_MIN + 64) / 64]; /* bit n: year 1970+n */
-        uint32_t every;            /* @every: the interval in seconds; 0 for calendar expressions */
-        int8_t last_day_offset;    /* `L-n`: n; -1 when the field has no L */
-        bool last_weekday;         /* `LW` */
-        bool day_or;               /* neither day field starts with `*` nor is `?`: OR them */
-        bool fixed_time;           /* no `*` at the start of the second, minute or hour field */
-        uint8_t dst_policy;        /* CronDstPolicy */
+        uint32_t every;         /* @every: the interval in seconds; 0 for calendar expressions */
+        int8_t last_day_offset; /* `L-n`: n; -1 when the field has no L */
+        bool last_weekday;      /* `LW` */
+        bool day_or;            /* neither day field starts with `*` nor is `?`: OR them */
+        bool fixed_time;        /* no `*` at the start of the second, minute or hour field */
+        uint8_t dst_policy;     /* CronDstPolicy */
 } CronExpr;
 
 typedef struct CronError {

@@ -8,15 +8,16 @@
 #include "udfcronctl.h"
 
 static void check_help(FILE *f) {
-        fprintf(f, "Usage: udfcronctl check [--config FILE]\n"
-                   "\n"
-                   "Validate the daemon's whole configuration (the main file and every schedule\n"
-                   "file) without the daemon. Every error is printed as file:line: message.\n"
-                   "\n"
-                   "  -c, --config FILE   main configuration file (default %s)\n"
-                   "  -h, --help          show this help\n"
-                   "\n"
-                   "Exit status: 0 valid, 1 errors found or unreadable, 2 usage error.\n",
+        fprintf(f,
+                "Usage: udfcronctl check [--config FILE]\n"
+                "\n"
+                "Validate the daemon's whole configuration (the main file and every schedule\n"
+                "file) without the daemon. Every error is printed as file:line: message.\n"
+                "\n"
+                "  -c, --config FILE   main configuration file (default %s)\n"
+                "  -h, --help          show this help\n"
+                "\n"
+                "Exit status: 0 valid, 1 errors found or unreadable, 2 usage error.\n",
                 CONFIG_DEFAULT_PATH);
 }
 

@@ -17,22 +17,23 @@
 #define COUNT_MAX 100000
 
 static void next_help(FILE *f) {
-        fprintf(f, "Usage: udfcronctl next [OPTIONS] EXPRESSION\n"
-                   "\n"
-                   "Print the next fire times of a cron expression, one per line, as ISO-8601\n"
-                   "local times with their UTC offset. Fires moved or repeated by a DST change\n"
-                   "carry a note after the time.\n"
-                   "\n"
-                   "  -z, --tz ZONE       IANA time zone (default: the system zone)\n"
-                   "  -n, --count N       how many fire times (default 5)\n"
-                   "  -f, --from TIME     start strictly after TIME, ISO-8601 with Z or an offset,\n"
-                   "                      or @EPOCH-SECONDS (default: now)\n"
-                   "      --dst POLICY    shift (default) or skip: what fixed-time expressions do\n"
-                   "                      with local times a DST change skips\n"
-                   "  -c, --check         only validate the expression\n"
-                   "  -h, --help          show this help\n"
-                   "\n"
-                   "Exit status: 0 ok, 1 no fire time after TIME, 2 invalid arguments, expression or zone.\n");
+        fprintf(f,
+                "Usage: udfcronctl next [OPTIONS] EXPRESSION\n"
+                "\n"
+                "Print the next fire times of a cron expression, one per line, as ISO-8601\n"
+                "local times with their UTC offset. Fires moved or repeated by a DST change\n"
+                "carry a note after the time.\n"
+                "\n"
+                "  -z, --tz ZONE       IANA time zone (default: the system zone)\n"
+                "  -n, --count N       how many fire times (default 5)\n"
+                "  -f, --from TIME     start strictly after TIME, ISO-8601 with Z or an offset,\n"
+                "                      or @EPOCH-SECONDS (default: now)\n"
+                "      --dst POLICY    shift (default) or skip: what fixed-time expressions do\n"
+                "                      with local times a DST change skips\n"
+                "  -c, --check         only validate the expression\n"
+                "  -h, --help          show this help\n"
+                "\n"
+                "Exit status: 0 ok, 1 no fire time after TIME, 2 invalid arguments, expression or zone.\n");
 }
 
 /* The expression may come as one quoted argument or as several words. */
@@ -68,9 +69,12 @@ static void print_fire(const CronFire *fire, const TzZone *zone) {
 
 int verb_next(int argc, char **argv) {
         static const struct option options[] = {
-                { "tz", required_argument, NULL, 'z' },    { "count", required_argument, NULL, 'n' },
-                { "from", required_argument, NULL, 'f' },  { "dst", required_argument, NULL, 'D' },
-                { "check", no_argument, NULL, 'c' },       { "help", no_argument, NULL, 'h' },
+                { "tz", required_argument, NULL, 'z' },
+                { "count", required_argument, NULL, 'n' },
+                { "from", required_argument, NULL, 'f' },
+                { "dst", required_argument, NULL, 'D' },
+                { "check", no_argument, NULL, 'c' },
+                { "help", no_argument, NULL, 'h' },
                 {},
         };
         const char *zone_name = NULL, *from = NULL;
@@ -89,8 +93,8 @@ int verb_next(int argc, char **argv) {
                         char *end;
                         count = strtol(optarg, &end, 10);
                         if (*optarg == '\0' || *end != '\0' || count < 1 || count > COUNT_MAX) {
-                                fprintf(stderr, "udfcronctl next: --count must be 1-%d, not '%s'\n", COUNT_MAX,
-                                        optarg);
+                                fprintf(stderr, "udfcronctl next: --count must be 1-%d, not '%s'\n",
+                                        COUNT_MAX, optarg);
                                 return EXIT_USAGE;
                         }
                         break;
@@ -101,7 +105,8 @@ int verb_next(int argc, char **argv) {
                 case 'D':
                         policy = cron_dst_policy_from_string(optarg);
                         if (policy < 0) {
-                                fprintf(stderr, "udfcronctl next: --dst must be shift or skip, not '%s'\n", optarg);
+                                fprintf(stderr, "udfcronctl next: --dst must be shift or skip, not '%s'\n",
+                                        optarg);
                                 return EXIT_USAGE;
                         }
                         break;
@@ -173,7 +178,8 @@ int verb_next(int argc, char **argv) {
                 CronFire fire;
                 if (cron_next(&expr, zone, after, &fire) < 0) {
                         fprintf(stderr, "udfcronctl next: %s\n",
-                                i == 0 ? "the expression never fires after the start time" : "no further fire times");
+                                i == 0 ? "the expression never fires after the start time"
+                                       : "no further fire times");
                         return i == 0 ? EXIT_FAILED : EXIT_OK;
                 }
                 print_fire(&fire, zone);

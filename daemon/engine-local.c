@@ -63,7 +63,7 @@ static void strv_done(Strv *v) {
         for (size_t i = 0; i < v->n; i++)
                 free(v->items[i]);
         free(v->items);
-        *v = (Strv) {};
+        *v = (Strv){};
 }
 
 /* UDFCRON_PARAM_<NAME> for each scalar parameter: names upper-cased, other characters as '_'. */
@@ -141,7 +141,8 @@ static void describe_stop(const char *what, const ChildResult *result, char *buf
         if (result->signal > 0)
                 snprintf(buf, size, "%s, stopped with SIG%s", what, sigabbrev_np(result->signal) ?: "?");
         else
-                snprintf(buf, size, "%s, exited with status %d when asked to stop", what, result->exit_status);
+                snprintf(buf, size, "%s, exited with status %d when asked to stop", what,
+                         result->exit_status);
 }
 
 static void on_ended(void *userdata, const ChildResult *result) {
@@ -195,7 +196,7 @@ static int local_start(sd_event *event, const EngineRequest *req, const EngineEv
         _cleanup_free_ EngineRun *run = calloc(1, sizeof *run);
         if (!run)
                 return -ENOMEM;
-        *run = (EngineRun) { .events = events, .userdata = userdata };
+        *run = (EngineRun){ .events = events, .userdata = userdata };
 
         ChildSpec spec = {
                 .argv = argv,

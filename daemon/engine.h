@@ -53,17 +53,17 @@ typedef struct EngineRequest {
         const char *run_id;
         unsigned attempt;
         uint64_t scheduled_usec;
-        const char *params_json;     /* the expanded parameters, a JSON object */
-        const char *const *argv;     /* commands: the expanded argv */
-        const char *python;          /* interpreter for UDF files */
-        const char *start_marker;    /* a path the work creates the moment it starts (local), or NULL */
+        const char *params_json;       /* the expanded parameters, a JSON object */
+        const char *const *argv;       /* commands: the expanded argv */
+        const char *python;            /* interpreter for UDF files */
+        const char *start_marker;      /* a path the work creates the moment it starts (local), or NULL */
         const char *working_directory; /* the schedule's, else a default */
 } EngineRequest;
 
 typedef struct Engine {
         const char *name;
-        int (*start)(sd_event *event, const EngineRequest *request, const EngineEvents *events, void *userdata,
-                     EngineRun **ret_run);
+        int (*start)(sd_event *event, const EngineRequest *request, const EngineEvents *events,
+                     void *userdata, EngineRun **ret_run);
         int (*cancel)(EngineRun *run);
         EngineRun *(*free)(EngineRun *run);
 } Engine;

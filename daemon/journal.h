@@ -51,7 +51,7 @@ typedef struct RunFields {
 } RunFields;
 
 typedef enum JournalTarget {
-        JOURNAL_AUTO,    /* journald when /run/systemd/journal/socket exists, else stderr */
+        JOURNAL_AUTO, /* journald when /run/systemd/journal/socket exists, else stderr */
         JOURNAL_JOURNALD,
         JOURNAL_STDERR,
 } JournalTarget;

@@ -41,7 +41,7 @@ static Entry *entry_new(Manager *m, Schedule *s) {
         Entry *e = calloc(1, sizeof *e);
         if (!e)
                 return NULL;
-        *e = (Entry) {
+        *e = (Entry){
                 .manager = m,
                 .schedule = s,
                 .due = { .idx = PRIOQ_IDX_NULL },
@@ -72,18 +72,21 @@ static ScheduleState *entry_state(Entry *e) {
  */
 static void entry_schedule_next(Entry *e, uint64_t now) {
         Manager *m = e->manager;
-        const ScheduleState *ss = state_find_schedule(m->state, e->schedule->name); /* no record: never fired */
+        const ScheduleState *ss =
+                state_find_schedule(m->state, e->schedule->name); /* no record: never fired */
         uint64_t base = ss && ss->last_slot_usec ? ss->last_slot_usec : now;
 
         prioq_remove(&m->due, &e->due);
         e->has_next = e->schedule->enabled && !m->stopping &&
-                      cron_next(&e->schedule->cron, e->schedule->zone, (int64_t) (base / USEC_PER_SEC), &e->next) >= 0;
+                      cron_next(&e->schedule->cron, e->schedule->zone, (int64_t) (base / USEC_PER_SEC),
+                                &e->next) >= 0;
         if (!e->has_next)
                 return;
         e->due.key = (uint64_t) e->next.at * USEC_PER_SEC + e->jitter_usec;
         if (prioq_push(&m->due, &e->due) < 0) {
                 e->has_next = false;
-                journal_log(m->journal, LOG_ERR, "%s: out of memory scheduling the next fire", e->schedule->name);
+                journal_log(m->journal, LOG_ERR, "%s: out of memory scheduling the next fire",
+                            e->schedule->name);
         }
 }
 
@@ -178,7 +181,8 @@ static void manager_save_state(Manager *m) {
                 return;
         int r = state_save(m->state, m->state_path);
         if (r < 0) { /* runs still start: a full disk must not stop the schedule, but say so loudly */
-                journal_log(m->journal, LOG_ERR, "cannot write the state file %s: %s", m->state_path, strerror(-r));
+                journal_log(m->journal, LOG_ERR, "cannot write the state file %s: %s", m->state_path,
+                            strerror(-r));
                 return;
         }
         m->state_dirty = false;
@@ -215,8 +219,9 @@ static int on_dispatch(sd_event_source *s, void *userdata) {
         }
         start_waiting(m);
         if (queued > 0 && m->n_waiting > 0)
-                journal_log(m->journal, LOG_NOTICE, "%u runs wait for a free slot (max_concurrent_runs = %u)",
-                            m->n_waiting, m->config->settings.max_concurrent_runs);
+                journal_log(m->journal, LOG_NOTICE,
+                            "%u runs wait for a free slot (max_concurrent_runs = %u)", m->n_waiting,
+                            m->config->settings.max_concurrent_runs);
         manager_update_status(m);
         return 0;
 }
@@ -253,7 +258,8 @@ static void start_run(Manager *m, Entry *e, uint64_t slot_usec, bool manual, boo
         Run *run;
         int r = run_new(m, e, slot_usec, manual, NULL, &run);
         if (r < 0) {
-                journal_log(m->journal, LOG_ERR, "%s: cannot create a run: %s", e->schedule->name, strerror(-r));
+                journal_log(m->journal, LOG_ERR, "%s: cannot create a run: %s", e->schedule->name,
+                            strerror(-r));
                 return;
         }
         if (backlog) {
@@ -390,15 +396,19 @@ static void catch_up(Manager *m, Entry *e, const CronFire *first, uint64_t now) 
                         more = cron_next(&s->cron, s->zone, f.at, &f) >= 0;
                 }
                 if (more && f.at < limit)
-                        journal_log(m->journal, LOG_WARNING, "%s: more than %d slots missed; running the first %d",
-                                    s->name, CATCH_UP_ALL_MAX, CATCH_UP_ALL_MAX);
+                        journal_log(m->journal, LOG_WARNING,
+                                    "%s: more than %d slots missed; running the first %d", s->name,
+                                    CATCH_UP_ALL_MAX, CATCH_UP_ALL_MAX);
         } else if (c->mode != CATCH_UP_NONE) {
-                /* the latest slots, found backwards from now; at most `count` of them, none older than `within` */
+                /* the latest slots, found backwards from now; at most `count` of them, none older than
+                 * `within` */
                 unsigned count = c->mode == CATCH_UP_LAST ? 1 : c->count;
-                int64_t oldest = c->mode == CATCH_UP_BOUNDED ? limit - 1 - (int64_t) (c->within_usec / USEC_PER_SEC)
-                                                             : INT64_MIN;
+                int64_t oldest = c->mode == CATCH_UP_BOUNDED
+                                         ? limit - 1 - (int64_t) (c->within_usec / USEC_PER_SEC)
+                                         : INT64_MIN;
                 for (int64_t before = limit; n < count && n < CATCH_UP_ALL_MAX; n++) {
-                        if (cron_prev(&s->cron, s->zone, before, &f) < 0 || f.at < first->at || f.at < oldest)
+                        if (cron_prev(&s->cron, s->zone, before, &f) < 0 || f.at < first->at ||
+                            f.at < oldest)
                                 break;
                         kept[n] = (uint64_t) f.at * USEC_PER_SEC;
                         before = f.at;
@@ -412,15 +422,18 @@ static void catch_up(Manager *m, Entry *e, const CronFire *first, uint64_t now) 
 
         char from[TIMESTAMP_MAX];
         timestamp_format(first->at, tz_offset_at(s->zone, first->at), from);
-        journal_log(m->journal, LOG_NOTICE, "%s: slots missed since %s; catch_up = %s runs %zu of them", s->name,
-                    from, c->mode == CATCH_UP_NONE ? "none" : c->mode == CATCH_UP_LAST ? "last"
-                                                      : c->mode == CATCH_UP_ALL   ? "all"
-                                                                                  : "bounded",
+        journal_log(m->journal, LOG_NOTICE, "%s: slots missed since %s; catch_up = %s runs %zu of them",
+                    s->name, from,
+                    c->mode == CATCH_UP_NONE   ? "none"
+                    : c->mode == CATCH_UP_LAST ? "last"
+                    : c->mode == CATCH_UP_ALL  ? "all"
+                                               : "bounded",
                     n);
 
         /* every missed slot counts as handled now, fired or not: the runs below are recorded in the state */
-        uint64_t newest = (uint64_t) (cron_prev(&s->cron, s->zone, limit, &latest) >= 0 ? latest.at : first->at) *
-                          USEC_PER_SEC;
+        uint64_t newest =
+                (uint64_t) (cron_prev(&s->cron, s->zone, limit, &latest) >= 0 ? latest.at : first->at) *
+                USEC_PER_SEC;
         ss->last_slot_usec = MAX(ss->last_slot_usec, newest);
         manager_state_changed(m);
         for (size_t i = 0; i < n; i++)
@@ -473,7 +486,8 @@ static int on_fire_timer(sd_event_source *s, uint64_t usec, void *userdata) {
 static int arm_clock_watch(int fd) {
         /* expires never; exists only to be cancelled when someone sets the clock */
         struct itimerspec spec = { .it_value = { .tv_sec = INT32_MAX } };
-        return timerfd_settime(fd, TFD_TIMER_ABSTIME | TFD_TIMER_CANCEL_ON_SET, &spec, NULL) < 0 ? -errno : 0;
+        return timerfd_settime(fd, TFD_TIMER_ABSTIME | TFD_TIMER_CANCEL_ON_SET, &spec, NULL) < 0 ? -errno
+                                                                                                 : 0;
 }
 
 static void reschedule_all(Manager *m) {
@@ -498,8 +512,8 @@ static int on_clock_changed(sd_event_source *s, int fd, uint32_t revents, void *
 void manager_clock_changed(Manager *m) {
         char now[TIMESTAMP_MAX];
         timestamp_format((int64_t) (now_usec() / USEC_PER_SEC), 0, now);
-        journal_log(m->journal, LOG_NOTICE, "the clock was set (now %s); recomputing every schedule's next fire",
-                    now);
+        journal_log(m->journal, LOG_NOTICE,
+                    "the clock was set (now %s); recomputing every schedule's next fire", now);
         reschedule_all(m);
 }
 
@@ -562,8 +576,8 @@ void manager_update_status(Manager *m) {
                 timestamp_format(e->next.at, tz_offset_at(e->schedule->zone, e->next.at), ts);
                 snprintf(next, sizeof next, "next: %s at %.16s", e->schedule->name, ts);
         }
-        (void) sd_notifyf(false, "STATUS=%s%zu schedules, %u running, %u waiting, %s", m->stopping ? "stopping: " : "",
-                          m->n_entries, m->n_running, m->n_waiting, next);
+        (void) sd_notifyf(false, "STATUS=%s%zu schedules, %u running, %u waiting, %s",
+                          m->stopping ? "stopping: " : "", m->n_entries, m->n_running, m->n_waiting, next);
 }
 
 /* ------------------------------------------------------------------ loading */
@@ -631,8 +645,8 @@ static void resume_runs(Manager *m) {
 
                 if (!e || !e->schedule->enabled) {
                         journal_log(m->journal, LOG_WARNING,
-                                    "run %s of %s schedule '%s' was in flight at the last stop; dropping it", rs->run_id,
-                                    e ? "disabled" : "removed", rs->schedule);
+                                    "run %s of %s schedule '%s' was in flight at the last stop; dropping it",
+                                    rs->run_id, e ? "disabled" : "removed", rs->schedule);
                         (void) state_remove_run(m->state, rs->run_id);
                         manager_state_changed(m);
                         continue; /* the array shifted down */
@@ -681,7 +695,8 @@ int manager_start(Manager *m) {
 
         r = state_load(m->state_path, &m->state, &warning);
         if (r < 0) {
-                journal_log(m->journal, LOG_ERR, "cannot read the state file %s: %s", m->state_path, strerror(-r));
+                journal_log(m->journal, LOG_ERR, "cannot read the state file %s: %s", m->state_path,
+                            strerror(-r));
                 return r;
         }
         if (warning)
@@ -695,8 +710,8 @@ int manager_start(Manager *m) {
         /* accuracy 1 µs: sd-event's default (0) lets it coalesce wake-ups by up to 250 ms */
         r = sd_event_add_time(m->event, &m->fire_timer, CLOCK_REALTIME, UINT64_MAX, 1, on_fire_timer, m);
         if (r >= 0)
-                r = sd_event_add_time_relative(m->event, &m->catch_up_timer, CLOCK_MONOTONIC, CATCH_UP_SPACING_USEC, 0,
-                                               on_catch_up_timer, m);
+                r = sd_event_add_time_relative(m->event, &m->catch_up_timer, CLOCK_MONOTONIC,
+                                               CATCH_UP_SPACING_USEC, 0, on_catch_up_timer, m);
         if (r >= 0)
                 r = sd_event_source_set_enabled(m->catch_up_timer, SD_EVENT_OFF);
         if (r >= 0)
@@ -733,7 +748,8 @@ int manager_reload(Manager *m) {
                 return r;
         }
         if (r < 0) {
-                journal_log(m->journal, LOG_ERR, "reload refused: cannot load %s: %s", m->config_path, strerror(-r));
+                journal_log(m->journal, LOG_ERR, "reload refused: cannot load %s: %s", m->config_path,
+                            strerror(-r));
                 return r;
         }
         r = build_entries(m, config, &entries);
@@ -747,9 +763,10 @@ int manager_reload(Manager *m) {
          */
         size_t i = 0, j = 0, kept = 0, added = 0, removed = 0;
         while (i < m->n_entries || j < config->n_schedules) {
-                int c = i == m->n_entries        ? 1
-                        : j == config->n_schedules ? -1
-                                                   : strcmp(m->entries[i]->schedule->name, config->schedules[j]->name);
+                int c = i == m->n_entries ? 1
+                        : j == config->n_schedules
+                                ? -1
+                                : strcmp(m->entries[i]->schedule->name, config->schedules[j]->name);
                 if (c == 0) {
                         Entry *old = m->entries[i++], *fresh = entries[j++];
                         bool enabled_now = !old->schedule->enabled && fresh->schedule->enabled;
@@ -797,7 +814,8 @@ int manager_reload(Manager *m) {
         prune_state(m);
         reschedule_all(m);
         manager_state_changed(m);
-        journal_log(m->journal, LOG_INFO, "reloaded: %zu schedules (%zu unchanged, %zu changed, %zu added, %zu removed)",
+        journal_log(m->journal, LOG_INFO,
+                    "reloaded: %zu schedules (%zu unchanged, %zu changed, %zu added, %zu removed)",
                     m->n_entries, kept, m->n_entries - kept - added, added, removed);
         manager_update_status(m);
         return 0;
@@ -848,7 +866,8 @@ void manager_stop(Manager *m) {
         for (Run *run = m->runs; run; run = run->next)
                 running++;
         journal_log(m->journal, LOG_INFO, "stopping: waiting up to %.0fs for %u running run%s",
-                    (double) m->config->settings.shutdown_timeout_usec / 1e6, running, running == 1 ? "" : "s");
+                    (double) m->config->settings.shutdown_timeout_usec / 1e6, running,
+                    running == 1 ? "" : "s");
         manager_update_status(m);
         if (!m->runs) {
                 manager_finish_stop(m);

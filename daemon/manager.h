@@ -34,8 +34,8 @@ struct Entry {
         Manager *manager;
         Schedule *schedule; /* borrowed from the config, or `owned` once retired */
         Schedule *owned;
-        PrioqItem due;      /* key: usec of the next fire (slot + jitter) */
-        CronFire next;      /* the next slot */
+        PrioqItem due; /* key: usec of the next fire (slot + jitter) */
+        CronFire next; /* the next slot */
         bool has_next;
         uint64_t jitter_usec; /* stable offset in [0, policy.jitter) */
         unsigned n_active;    /* runs not yet ended */
@@ -73,9 +73,9 @@ struct Run {
                 char *data; /* the tail of a partial piece, held back until the line goes on */
                 size_t size;
                 bool in_line; /* the last piece was partial */
-        } carry[2];         /* [is_stderr] */
-        Run *prev, *next;    /* Manager.runs */
-        Run *wait_next;      /* Manager.waiting */
+        } carry[2];           /* [is_stderr] */
+        Run *prev, *next;     /* Manager.runs */
+        Run *wait_next;       /* Manager.waiting */
 };
 
 struct Manager {

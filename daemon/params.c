@@ -142,7 +142,8 @@ static int walk(const char *template, const ParamContext *ctx, Buffer *out, char
 
                 const char *name = dollar + 2, *close = strchr(name, '}');
                 if (!close)
-                        return fail(ret_error, "unterminated reference '%.20s' (missing '}'; write $$ for a literal $)",
+                        return fail(ret_error,
+                                    "unterminated reference '%.20s' (missing '}'; write $$ for a literal $)",
                                     dollar);
                 const char *colon = memchr(name, ':', (size_t) (close - name));
                 size_t name_len = (size_t) ((colon ? colon : close) - name);
@@ -153,19 +154,22 @@ static int walk(const char *template, const ParamContext *ctx, Buffer *out, char
                                 kind = (RefKind) k;
                 if (kind == _REF_MAX)
                         return fail(ret_error,
-                                    "unknown reference '${%.*s}' (known: scheduled:FORMAT, now:FORMAT, schedule, "
+                                    "unknown reference '${%.*s}' (known: scheduled:FORMAT, now:FORMAT, "
+                                    "schedule, "
                                     "run_id, attempt, env:NAME, secret:NAME)",
                                     (int) (close - name), name);
                 if (refs[kind].takes_argument && (!colon || colon + 1 == close))
-                        return fail(ret_error, "'${%.*s}' needs an argument, as in ${%s:%s}", (int) (close - name),
-                                    name, refs[kind].name, kind == REF_SCHEDULED || kind == REF_NOW ? "%F" : "NAME");
+                        return fail(ret_error, "'${%.*s}' needs an argument, as in ${%s:%s}",
+                                    (int) (close - name), name, refs[kind].name,
+                                    kind == REF_SCHEDULED || kind == REF_NOW ? "%F" : "NAME");
                 if (!refs[kind].takes_argument && colon)
                         return fail(ret_error, "'${%s}' takes no argument", refs[kind].name);
                 s = close + 1;
                 if (!out)
                         continue;
 
-                _cleanup_free_ char *argument = colon ? strndup(colon + 1, (size_t) (close - colon - 1)) : NULL;
+                _cleanup_free_ char *argument =
+                        colon ? strndup(colon + 1, (size_t) (close - colon - 1)) : NULL;
                 _cleanup_free_ char *value = NULL;
                 int r = 0;
                 if (colon && !argument)
@@ -173,11 +177,11 @@ static int walk(const char *template, const ParamContext *ctx, Buffer *out, char
                 switch (kind) {
                 case REF_SCHEDULED:
                 case REF_NOW:
-                        r = params_format_time(argument, kind == REF_NOW ? ctx->now : ctx->scheduled, ctx->zone,
-                                               &value);
+                        r = params_format_time(argument, kind == REF_NOW ? ctx->now : ctx->scheduled,
+                                               ctx->zone, &value);
                         if (r == -ERANGE)
-                                return fail(ret_error, "'${%s:%s}' expands to more than 4 KiB", refs[kind].name,
-                                            argument);
+                                return fail(ret_error, "'${%s:%s}' expands to more than 4 KiB",
+                                            refs[kind].name, argument);
                         break;
                 case REF_SCHEDULE:
                         value = strdup(ctx->schedule ? ctx->schedule : "");

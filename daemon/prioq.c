@@ -86,5 +86,5 @@ PrioqItem *prioq_pop(Prioq *q) {
 
 void prioq_done(Prioq *q) {
         free(q->items);
-        *q = (Prioq) {};
+        *q = (Prioq){};
 }

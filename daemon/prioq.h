@@ -24,11 +24,11 @@ typedef struct Prioq {
 
 /* The item is borrowed: the caller keeps it alive while queued. */
 int prioq_push(Prioq *q, PrioqItem *item);
-void prioq_remove(Prioq *q, PrioqItem *item); /* no-op when not queued */
+void prioq_remove(Prioq *q, PrioqItem *item);    /* no-op when not queued */
 void prioq_reshuffle(Prioq *q, PrioqItem *item); /* after item->key changed */
-PrioqItem *prioq_peek(const Prioq *q);          /* NULL when empty */
+PrioqItem *prioq_peek(const Prioq *q);           /* NULL when empty */
 PrioqItem *prioq_pop(Prioq *q);
 void prioq_done(Prioq *q); /* frees the array, not the items */
 
 /* The struct containing a PrioqItem member. */
-#define prioq_entry(ptr, type, member) ((type *) ((char *) (ptr) - offsetof(type, member)))
+#define prioq_entry(ptr, type, member) ((type *) ((char *) (ptr) -offsetof(type, member)))

@@ -41,7 +41,7 @@ static uint64_t random_u64(void) {
 }
 
 void run_fields(const Run *run, RunFields *ret_fields) {
-        *ret_fields = (RunFields) {
+        *ret_fields = (RunFields){
                 .schedule = run->entry->schedule->name,
                 .run_id = run->id,
                 .engine = run->engine->name,
@@ -63,7 +63,7 @@ int run_new(Manager *m, Entry *entry, uint64_t slot_usec, bool manual, const Run
         if (!run)
                 return -ENOMEM;
 
-        *run = (Run) {
+        *run = (Run){
                 .manager = m,
                 .entry = entry,
                 .slot_usec = slot_usec,
@@ -94,7 +94,8 @@ int run_new(Manager *m, Entry *entry, uint64_t slot_usec, bool manual, const Run
 
                 RunFields f;
                 run_fields(run, &f);
-                journal_run_event(m->journal, &f, RUN_EVENT_SCHEDULED, "%s", manual ? "run requested" : "fired");
+                journal_run_event(m->journal, &f, RUN_EVENT_SCHEDULED, "%s",
+                                  manual ? "run requested" : "fired");
         }
 
         run->next = m->runs;
@@ -213,7 +214,7 @@ static bool should_retry(const Run *run, const EngineOutcome *outcome) {
 
 static void attempt_ended(Run *run, const EngineOutcome *outcome) {
         static const RunEvent events[] = {
-                [OUTCOME_SUCCEEDED] = RUN_EVENT_FINISHED, [OUTCOME_FAILED] = RUN_EVENT_FAILED,
+                [OUTCOME_SUCCEEDED] = RUN_EVENT_FINISHED,  [OUTCOME_FAILED] = RUN_EVENT_FAILED,
                 [OUTCOME_TIMED_OUT] = RUN_EVENT_TIMED_OUT, [OUTCOME_CANCELLED] = RUN_EVENT_CANCELLED,
                 [OUTCOME_LOST] = RUN_EVENT_LOST,
         };
@@ -252,7 +253,8 @@ static void attempt_ended(Run *run, const EngineOutcome *outcome) {
         int r = sd_event_add_time_relative(m->event, &run->retry_timer, CLOCK_MONOTONIC, delay, 0,
                                            on_retry_timer, run);
         if (r < 0) {
-                journal_log(m->journal, LOG_ERR, "%s: cannot arm the retry timer: %s", run->id, strerror(-r));
+                journal_log(m->journal, LOG_ERR, "%s: cannot arm the retry timer: %s", run->id,
+                            strerror(-r));
                 run_end(run, events[outcome->kind], outcome, duration);
         }
 }
@@ -278,7 +280,7 @@ static void result_preview(const char *result, size_t size, char *buf, size_t bu
 
 static void run_end(Run *run, RunEvent event, const EngineOutcome *outcome, uint64_t duration_usec) {
         static const char *const results[_RUN_EVENT_MAX] = {
-                [RUN_EVENT_FINISHED] = "succeeded", [RUN_EVENT_FAILED] = "failed",
+                [RUN_EVENT_FINISHED] = "succeeded",  [RUN_EVENT_FAILED] = "failed",
                 [RUN_EVENT_TIMED_OUT] = "timed_out", [RUN_EVENT_CANCELLED] = "cancelled",
                 [RUN_EVENT_LOST] = "lost",
         };
@@ -293,9 +295,10 @@ static void run_end(Run *run, RunEvent event, const EngineOutcome *outcome, uint
         if (outcome->result) {
                 /* secrets are masked before the preview is cut, and in the stored copy too */
                 size_t size;
-                _cleanup_free_ char *result = journal_redact(m->journal, outcome->result, outcome->result_size, &size);
-                int r = result ? state_save_result(m->config->settings.state_directory, run->entry->schedule->name,
-                                                   run->id, result, size)
+                _cleanup_free_ char *result =
+                        journal_redact(m->journal, outcome->result, outcome->result_size, &size);
+                int r = result ? state_save_result(m->config->settings.state_directory,
+                                                   run->entry->schedule->name, run->id, result, size)
                                : -ENOMEM;
                 if (result)
                         result_preview(result, size, preview, sizeof preview);
@@ -442,7 +445,8 @@ void run_cancel(Run *run, const char *why) {
 
         switch (run->status) {
         case RUN_RUNNING:
-                journal_log(run->manager->journal, LOG_NOTICE, "%s %s: stopping: %s", f.schedule, run->id, why);
+                journal_log(run->manager->journal, LOG_NOTICE, "%s %s: stopping: %s", f.schedule, run->id,
+                            why);
                 if (run->engine_run)
                         (void) run->engine->cancel(run->engine_run);
                 return; /* the engine reports the end */

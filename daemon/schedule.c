@@ -36,7 +36,7 @@ Schedule *schedule_free(Schedule *s) {
         return NULL;
 }
 
-static const char *const overlap_policy_table[_OVERLAP_POLICY_MAX] = {
+const char *const overlap_policy_names[_OVERLAP_POLICY_MAX + 1] = {
         [OVERLAP_SKIP] = "skip",
         [OVERLAP_ALLOW] = "allow",
         [OVERLAP_REPLACE] = "replace",
@@ -44,12 +44,12 @@ static const char *const overlap_policy_table[_OVERLAP_POLICY_MAX] = {
 };
 
 const char *overlap_policy_to_string(OverlapPolicy p) {
-        return p >= 0 && p < _OVERLAP_POLICY_MAX ? overlap_policy_table[p] : NULL;
+        return p >= 0 && p < _OVERLAP_POLICY_MAX ? overlap_policy_names[p] : NULL;
 }
 
 OverlapPolicy overlap_policy_from_string(const char *s) {
         for (int i = 0; s && i < _OVERLAP_POLICY_MAX; i++)
-                if (strcmp(s, overlap_policy_table[i]) == 0)
+                if (strcmp(s, overlap_policy_names[i]) == 0)
                         return (OverlapPolicy) i;
         return _OVERLAP_POLICY_INVALID;
 }

@@ -16,7 +16,7 @@
 
 typedef struct cJSON cJSON;
 
-#define USEC_PER_SEC UINT64_C(1000000)
+#define USEC_PER_SEC      UINT64_C(1000000)
 #define SCHEDULE_NAME_MAX 64
 
 typedef enum OverlapPolicy {
@@ -91,6 +91,8 @@ typedef struct Schedule {
 
 Schedule *schedule_free(Schedule *s);
 
+/* Indexed by OverlapPolicy, NULL-terminated (for tables of allowed values). */
+extern const char *const overlap_policy_names[_OVERLAP_POLICY_MAX + 1];
 const char *overlap_policy_to_string(OverlapPolicy p);
 OverlapPolicy overlap_policy_from_string(const char *s);
 /* "none", "last", "all", or "last N within DURATION"; -EINVAL otherwise. */

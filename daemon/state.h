@@ -23,7 +23,7 @@ typedef struct ScheduleState {
         char *last_result;       /* "succeeded", "failed", ... of the latest finished run; NULL: none */
         char *last_run_id;
         uint64_t last_end_usec;
-        bool paused;            /* udfcronctl pause */
+        bool paused;             /* udfcronctl pause */
         uint64_t skip_slot_usec; /* udfcronctl skip: this slot is not fired; 0: none */
 } ScheduleState;
 
@@ -38,12 +38,12 @@ typedef struct RunState {
         char *run_id;
         char *schedule;
         char *engine;
-        uint64_t slot_usec;      /* the slot it runs for; 0 for a manual run */
-        unsigned attempt;        /* 1-based */
+        uint64_t slot_usec; /* the slot it runs for; 0 for a manual run */
+        unsigned attempt;   /* 1-based */
         RunPhase phase;
-        uint64_t started_usec;   /* 0 while dispatching */
-        char *job_id;            /* remote engines: the job/run id; NULL: none yet */
-        uint64_t log_since_ms;   /* remote engines: log position to resume tailing from */
+        uint64_t started_usec; /* 0 while dispatching */
+        char *job_id;          /* remote engines: the job/run id; NULL: none yet */
+        uint64_t log_since_ms; /* remote engines: log position to resume tailing from */
 } RunState;
 
 typedef struct State {
@@ -81,7 +81,7 @@ char *state_format(const State *s);
 /* Lookups and updates. Pointers returned stay valid until the next call that adds or removes. */
 ScheduleState *state_find_schedule(State *s, const char *name);
 int state_ensure_schedule(State *s, const char *name, ScheduleState **ret); /* finds (0) or adds (1) */
-int state_remove_schedule(State *s, const char *name);                   /* -ENOENT if absent */
+int state_remove_schedule(State *s, const char *name);                      /* -ENOENT if absent */
 RunState *state_find_run(State *s, const char *run_id);
 /* Adds a copy of `run` (deep copy of its strings). -EEXIST if its run_id is there; -EINVAL/-ERANGE. */
 int state_add_run(State *s, const RunState *run);
@@ -91,8 +91,8 @@ int state_remove_run(State *s, const char *run_id);
  * Stores a run's result as <state_directory>/results/<schedule>/<run_id>.json
  * (atomically, mode 0600), creating the directories as needed.
  */
-int state_save_result(const char *state_directory, const char *schedule, const char *run_id, const void *data,
-                      size_t size);
+int state_save_result(const char *state_directory, const char *schedule, const char *run_id,
+                      const void *data, size_t size);
 
 const char *run_phase_to_string(RunPhase p);
 RunPhase run_phase_from_string(const char *s);

@@ -99,7 +99,9 @@ int timestamp_parse(const char *text, int64_t *ret_utc) {
         if (*p != '\0')
                 return -EINVAL;
 
-        CivilTime c = { .year = year, .month = month, .day = day, .hour = hour, .minute = minute, .second = second };
+        CivilTime c = {
+                .year = year, .month = month, .day = day, .hour = hour, .minute = minute, .second = second
+        };
         *ret_utc = seconds_from_civil(&c) - offset;
         return 0;
 }

@@ -22,7 +22,7 @@
 #include <stdint.h>
 
 #define TZ_DEFAULT_ROOT "/usr/share/zoneinfo"
-#define TZ_NAME_MAX 255
+#define TZ_NAME_MAX     255
 
 typedef struct TzZone TzZone;
 typedef struct TzDb TzDb;

@@ -17,12 +17,11 @@ static const struct {
 };
 
 static void help(FILE *f) {
-        fprintf(f,
-                "Usage: udfcronctl [--help] [--version] COMMAND [ARGS...]\n"
-                "\n"
-                "Inspect and control the udfcron scheduler.\n"
-                "\n"
-                "Commands:\n");
+        fprintf(f, "Usage: udfcronctl [--help] [--version] COMMAND [ARGS...]\n"
+                   "\n"
+                   "Inspect and control the udfcron scheduler.\n"
+                   "\n"
+                   "Commands:\n");
         for (size_t i = 0; i < ELEMENTSOF(verbs); i++)
                 fprintf(f, "  %-10s %s\n", verbs[i].name, verbs[i].summary);
         fprintf(f, "\nRun 'udfcronctl COMMAND --help' for a command's options.\n"

@@ -49,9 +49,11 @@ static void help(FILE *f) {
 static int parse_argv(int argc, char **argv) {
         enum { ARG_VERSION = 0x100, ARG_LOG_TARGET };
         static const struct option options[] = {
-                { "config", required_argument, NULL, 'c' },  { "check-config", no_argument, NULL, 't' },
+                { "config", required_argument, NULL, 'c' },
+                { "check-config", no_argument, NULL, 't' },
                 { "log-target", required_argument, NULL, ARG_LOG_TARGET },
-                { "help", no_argument, NULL, 'h' },          { "version", no_argument, NULL, ARG_VERSION },
+                { "help", no_argument, NULL, 'h' },
+                { "version", no_argument, NULL, ARG_VERSION },
                 {},
         };
         int c;
@@ -101,8 +103,9 @@ static int on_reload_signal(sd_event_source *s, const struct signalfd_siginfo *s
         int r = manager_reload(m);
         (void) sd_notify(false, "READY=1");
         if (r < 0)
-                (void) sd_notify(false, "STATUS=reload failed: the configuration has errors (see the journal); "
-                                        "running the previous one");
+                (void) sd_notify(false,
+                                 "STATUS=reload failed: the configuration has errors (see the journal); "
+                                 "running the previous one");
         else
                 manager_update_status(m);
         return 0;

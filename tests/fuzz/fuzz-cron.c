@@ -12,8 +12,8 @@
 #include <string.h>
 
 #include "cleanup.h"
-#include "fuzz-util.h"
 #include "cron.h"
+#include "fuzz-util.h"
 #include "tz.h"
 
 static const char *const zones[] = { "UTC", "Europe/Berlin", "America/New_York", "Australia/Lord_Howe" };

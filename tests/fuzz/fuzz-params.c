@@ -29,8 +29,12 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
         if (checked < 0 && !error)
                 abort(); /* every rejection explains itself */
 
-        ParamContext ctx = { .schedule = "s", .run_id = "r", .attempt = 1, .scheduled = 1710036000,
-                             .now = 1710036000, .resolve_secret = fake_secret };
+        ParamContext ctx = { .schedule = "s",
+                             .run_id = "r",
+                             .attempt = 1,
+                             .scheduled = 1710036000,
+                             .now = 1710036000,
+                             .resolve_secret = fake_secret };
         free(error);
         error = NULL;
         int expanded = params_expand_string(text, &ctx, &value, &error);

@@ -36,7 +36,7 @@ static void test_known_dates(void **state) {
         assert_int_equal(days_from_civil(1970, 1, 1), 0);
         assert_int_equal(days_from_civil(1969, 12, 31), -1);
         assert_int_equal(days_from_civil(2000, 3, 1), 11017);
-        assert_int_equal(weekday_from_days(0), 4);                          /* a Thursday */
+        assert_int_equal(weekday_from_days(0), 4);                            /* a Thursday */
         assert_int_equal(weekday_from_days(days_from_civil(2024, 3, 10)), 0); /* a Sunday */
         assert_int_equal(weekday_from_days(days_from_civil(1969, 12, 28)), 0);
 }

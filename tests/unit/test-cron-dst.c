@@ -26,6 +26,8 @@
 
 #include <cmocka.h>
 
+#include "../support/mismatch.h"
+
 #include "cron.h"
 #include "macro.h"
 #include "timestamp.h"
@@ -83,24 +85,6 @@ static const char *wall_str(int64_t wall, char buf[static TIMESTAMP_MAX]) {
         timestamp_format(wall, 0, buf);
         buf[19] = '\0'; /* drop the "+00:00": a wall time has no offset */
         return buf;
-}
-
-static unsigned mismatches;
-
-_printf_(1, 2) static void mismatch(const char *fmt, ...) {
-        char buf[512];
-        va_list ap;
-        va_start(ap, fmt);
-        vsnprintf(buf, sizeof buf, fmt, ap);
-        va_end(ap);
-        print_error("MISMATCH %s\n", buf);
-        mismatches++;
-}
-
-static int reset_mismatches(void **state) {
-        (void) state;
-        mismatches = 0;
-        return 0;
 }
 
 /* An expected fire. */

@@ -18,6 +18,8 @@
 
 #include <cmocka.h>
 
+#include "../support/mismatch.h"
+
 #include "cron.h"
 #include "macro.h"
 #include "timestamp.h"
@@ -51,27 +53,6 @@ static const char *iso(int64_t t, char buf[static TIMESTAMP_MAX]) {
                 if (_a != _e)                                                                               \
                         fail_msg("%s: expected %s, got %s", #actual, iso(_e, _be), iso(_a, _ba));           \
         } while (0)
-
-/* Table rows report here and carry on; each test asserts at its end that nothing was reported. */
-static unsigned mismatches;
-
-_printf_(1, 2) static void mismatch(const char *fmt, ...) {
-        char buf[512];
-        va_list ap;
-        va_start(ap, fmt);
-        vsnprintf(buf, sizeof buf, fmt, ap);
-        va_end(ap);
-        print_error("MISMATCH %s\n", buf);
-        mismatches++;
-}
-
-static int reset_mismatches(void **state) {
-        (void) state;
-        mismatches = 0;
-        return 0;
-}
-
-#define assert_no_mismatches() assert_int_equal(mismatches, 0)
 
 /* Checks one fire found in UTC: its instant, wall time (= the instant in UTC) and flags. */
 static bool check_fire(const char *row, const char *what, const CronFire *f, int64_t expected) {

@@ -17,9 +17,9 @@ static void test_accepts(void **state) {
                 const char *text;
                 uint64_t seconds;
         } cases[] = {
-                { "0s", 0 },        { "30s", 30 },        { "15m", 900 },     { "2h", 7200 },
-                { "1d", 86400 },    { "1w", 604800 },     { "1h30m", 5400 },  { "1d2h3m4s", 93784 },
-                { "90S", 90 },      { "2h2h", 14400 },    { "007m", 420 },
+                { "0s", 0 },     { "30s", 30 },     { "15m", 900 },    { "2h", 7200 },
+                { "1d", 86400 }, { "1w", 604800 },  { "1h30m", 5400 }, { "1d2h3m4s", 93784 },
+                { "90S", 90 },   { "2h2h", 14400 }, { "007m", 420 },
         };
         for (size_t i = 0; i < ELEMENTSOF(cases); i++) {
                 uint64_t s = 0;
@@ -30,7 +30,9 @@ static void test_accepts(void **state) {
 
 static void test_rejects(void **state) {
         (void) state;
-        static const char *const bad[] = { "", "30", "s", "m30", "1.5h", "1h 30m", "-1s", "1y", "1hh", " 1s" };
+        static const char *const bad[] = {
+                "", "30", "s", "m30", "1.5h", "1h 30m", "-1s", "1y", "1hh", " 1s"
+        };
         for (size_t i = 0; i < ELEMENTSOF(bad); i++) {
                 uint64_t s = 42;
                 assert_int_equal(duration_parse(bad[i], UINT64_MAX, &s), -EINVAL);

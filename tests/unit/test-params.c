@@ -32,7 +32,7 @@ static const TzZone *berlin(void) {
 }
 
 static ParamContext context(void) {
-        return (ParamContext) {
+        return (ParamContext){
                 .schedule = "nightly",
                 .run_id = "0123456789abcdef",
                 .attempt = 2,
@@ -79,9 +79,11 @@ static void test_errors(void **state) {
         static const struct {
                 const char *template, *message;
         } cases[] = {
-                { "${sheduled:%F}", "unknown reference '${sheduled:%F}' (known: scheduled:FORMAT, now:FORMAT, "
-                                    "schedule, run_id, attempt, env:NAME, secret:NAME)" },
-                { "a ${schedule", "unterminated reference '${schedule' (missing '}'; write $$ for a literal $)" },
+                { "${sheduled:%F}",
+                  "unknown reference '${sheduled:%F}' (known: scheduled:FORMAT, now:FORMAT, "
+                  "schedule, run_id, attempt, env:NAME, secret:NAME)" },
+                { "a ${schedule",
+                  "unterminated reference '${schedule' (missing '}'; write $$ for a literal $)" },
                 { "${scheduled}", "'${scheduled}' needs an argument, as in ${scheduled:%F}" },
                 { "${scheduled:}", "'${scheduled:}' needs an argument, as in ${scheduled:%F}" },
                 { "${secret:}", "'${secret:}' needs an argument, as in ${secret:NAME}" },
@@ -106,15 +108,16 @@ static void test_errors(void **state) {
 static void test_json_expands_every_string(void **state) {
         (void) state;
         ParamContext ctx = context();
-        _cleanup_(json_freep) cJSON *in = cJSON_Parse(
-                "{\"a\":\"${schedule}\",\"n\":3,\"list\":[\"${attempt}\",true,{\"deep\":\"$$\"}],\"x\":null}");
+        _cleanup_(json_freep) cJSON *in = cJSON_Parse("{\"a\":\"${schedule}\",\"n\":3,\"list\":[\"${attempt}"
+                                                      "\",true,{\"deep\":\"$$\"}],\"x\":null}");
         _cleanup_(json_freep) cJSON *out = NULL;
         _cleanup_free_ char *error = NULL, *text = NULL;
 
         assert_non_null(in);
         assert_int_equal(params_expand_json(in, &ctx, &out, &error), 0);
         text = cJSON_PrintUnformatted(out);
-        assert_string_equal(text, "{\"a\":\"nightly\",\"n\":3,\"list\":[\"2\",true,{\"deep\":\"$\"}],\"x\":null}");
+        assert_string_equal(text,
+                            "{\"a\":\"nightly\",\"n\":3,\"list\":[\"2\",true,{\"deep\":\"$\"}],\"x\":null}");
 }
 
 int main(void) {

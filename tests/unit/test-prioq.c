@@ -27,7 +27,7 @@ static void test_pops_in_order_after_random_updates(void **state) {
         uint64_t seed = 42;
 
         for (size_t i = 0; i < N; i++) {
-                items[i] = (PrioqItem) { .key = rng(&seed) % 1000, .idx = PRIOQ_IDX_NULL };
+                items[i] = (PrioqItem){ .key = rng(&seed) % 1000, .idx = PRIOQ_IDX_NULL };
                 assert_int_equal(prioq_push(&q, &items[i]), 0);
         }
         for (size_t i = 0; i < N; i += 3) { /* change a third of the keys */
