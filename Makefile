@@ -172,7 +172,7 @@ run: deps
 	@$(MAKE) --no-print-directory all
 	$(UDFCROND) --config etc/udfcrond.conf --log-target stderr
 
-bench: deps $(BENCHES)
+bench: deps $(BENCHES) $(UDFCROND)
 	@set -e; for b in $(BENCHES); do $$b; done
 
 fuzz: deps-fuzz $(FUZZERS)

@@ -7,6 +7,7 @@
  * hand ownership on so error paths need no hand-written frees.
  */
 
+#include <dirent.h>
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -28,6 +29,11 @@ static inline void closep(int *fd) {
                 (void) close(*fd);
                 errno = saved;
         }
+}
+
+static inline void closedirp(DIR **d) {
+        if (*d)
+                (void) closedir(*d);
 }
 
 static inline void fclosep(FILE **f) {

@@ -10,6 +10,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <dirent.h>
+#include <limits.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/timerfd.h>
 #include <systemd/sd-daemon.h>
@@ -160,9 +163,20 @@ bool manager_unqueue(Manager *m, Run *run) {
 
 /* ------------------------------------------------------------------ state and dispatch */
 
+/* Descriptors one local run holds: pidfd, stdout, stderr, and stdin or the result pipe, plus one spare. */
+#define FDS_PER_RUN 5
+#define FDS_RESERVED 64
+#define REQUEUE_DELAY_USEC (100 * 1000)
+#define STATUS_INTERVAL_USEC USEC_PER_SEC
+
+/*
+ * Changes that need not reach the disk before anything starts (a run's end,
+ * its phase) are written by an idle-priority source: at once when the daemon
+ * is quiet, and once for a whole burst of run ends when it is busy.
+ */
 void manager_state_changed(Manager *m) {
         m->state_dirty = true;
-        (void) sd_event_source_set_enabled(m->dispatch_defer, SD_EVENT_ONESHOT);
+        (void) sd_event_source_set_enabled(m->flush_defer, SD_EVENT_ONESHOT);
 }
 
 void manager_marker_obsolete(Manager *m, char *path) {
@@ -193,8 +207,31 @@ static void manager_save_state(Manager *m) {
         m->n_stale_markers = 0;
 }
 
+/* max_concurrent_runs, unless the descriptor limit allows fewer. */
+static unsigned run_limit(const Manager *m) {
+        return MIN(m->config->settings.max_concurrent_runs, m->fd_run_limit);
+}
+
+/*
+ * How many runs fit in the descriptors left: a run that cannot get its pipes
+ * would fail for no fault of its own. Computed at start, with what is open then.
+ */
+static unsigned compute_fd_run_limit(void) {
+        struct rlimit rl;
+        unsigned open_now = 0;
+        _cleanup_(closedirp) DIR *d = opendir("/proc/self/fd");
+
+        if (getrlimit(RLIMIT_NOFILE, &rl) < 0 || rl.rlim_cur == RLIM_INFINITY)
+                return UINT_MAX;
+        for (struct dirent *de; d && (de = readdir(d));)
+                open_now++;
+        if (rl.rlim_cur <= open_now + FDS_RESERVED + FDS_PER_RUN)
+                return 1;
+        return (unsigned) MIN((rl.rlim_cur - open_now - FDS_RESERVED) / FDS_PER_RUN, (rlim_t) UINT_MAX);
+}
+
 static void start_waiting(Manager *m) {
-        while (!m->stopping && m->waiting_head && m->n_running < m->config->settings.max_concurrent_runs) {
+        while (!m->stopping && m->waiting_head && m->n_running < run_limit(m)) {
                 Run *run = queue_pop(&m->waiting_head, &m->waiting_tail);
                 m->n_waiting--;
                 m->n_running++;
@@ -218,12 +255,50 @@ static int on_dispatch(sd_event_source *s, void *userdata) {
                 queued++;
         }
         start_waiting(m);
-        if (queued > 0 && m->n_waiting > 0)
-                journal_log(m->journal, LOG_NOTICE,
-                            "%u runs wait for a free slot (max_concurrent_runs = %u)", m->n_waiting,
-                            m->config->settings.max_concurrent_runs);
+        if (queued > 0 && m->n_waiting > 0) {
+                if (run_limit(m) == m->config->settings.max_concurrent_runs)
+                        journal_log(m->journal, LOG_NOTICE, "%u runs wait for a free slot (max_concurrent_runs = %u)",
+                                    m->n_waiting, run_limit(m));
+                else
+                        journal_log(m->journal, LOG_NOTICE,
+                                    "%u runs wait for a free slot (the descriptor limit allows %u at once)",
+                                    m->n_waiting, run_limit(m));
+        }
         manager_update_status(m);
         return 0;
+}
+
+static int on_flush(sd_event_source *s, void *userdata) {
+        (void) s;
+        manager_save_state(userdata);
+        return 0;
+}
+
+static int on_status_timer(sd_event_source *s, uint64_t usec, void *userdata) {
+        Manager *m = userdata;
+        (void) s, (void) usec;
+        if (m->status_dirty)
+                manager_update_status(m);
+        return 0;
+}
+
+static int on_requeue_timer(sd_event_source *s, uint64_t usec, void *userdata) {
+        (void) s, (void) usec;
+        start_waiting(userdata);
+        return 0;
+}
+
+void manager_requeue(Manager *m, Run *run) {
+        run->wait_next = m->waiting_head; /* first in line: it was already its turn */
+        m->waiting_head = run;
+        if (!m->waiting_tail)
+                m->waiting_tail = run;
+        m->n_waiting++;
+        if (m->n_running > 0)
+                m->n_running--;
+        /* tried again when a run ends and frees resources, or after a short pause at the latest */
+        (void) sd_event_source_set_time_relative(m->requeue_timer, REQUEUE_DELAY_USEC);
+        (void) sd_event_source_set_enabled(m->requeue_timer, SD_EVENT_ONESHOT);
 }
 
 void manager_dispatch(Manager *m, Run *run) {
@@ -567,6 +642,17 @@ void manager_run_ended(Manager *m, Run *run) {
 }
 
 void manager_update_status(Manager *m) {
+        int enabled = SD_EVENT_OFF;
+        /* a burst of run ends would otherwise send a datagram each: the timer sends the last word */
+        (void) sd_event_source_get_enabled(m->status_timer, &enabled);
+        if (enabled != SD_EVENT_OFF && !m->stopping) {
+                m->status_dirty = true;
+                return;
+        }
+        m->status_dirty = false;
+        (void) sd_event_source_set_time_relative(m->status_timer, STATUS_INTERVAL_USEC);
+        (void) sd_event_source_set_enabled(m->status_timer, SD_EVENT_ONESHOT);
+
         char next[96] = "nothing scheduled";
         PrioqItem *top = prioq_peek(&m->due);
 
@@ -619,6 +705,17 @@ static int build_entries(Manager *m, Config *config, Entry ***ret_entries) {
                 }
         *ret_entries = entries;
         return 0;
+}
+
+/*
+ * A record for every schedule, added in name order: inserting them one by one
+ * as each first fires would shift the sorted array for each (a burst of
+ * 10,000 new schedules would move gigabytes).
+ */
+static void ensure_state_records(Manager *m) {
+        for (size_t i = 0; i < m->n_entries; i++)
+                if (state_ensure_schedule(m->state, m->entries[i]->schedule->name, NULL) > 0)
+                        m->state_dirty = true;
 }
 
 /* State kept for schedules that no longer exist would only make a re-added one catch up on years. */
@@ -722,6 +819,7 @@ int manager_start(Manager *m) {
         }
 
         prune_state(m);
+        ensure_state_records(m);
         resume_runs(m);
         reschedule_all(m);
         manager_state_changed(m);
@@ -812,6 +910,7 @@ int manager_reload(Manager *m) {
         config_free(m->config);
         m->config = TAKE_PTR(config);
         prune_state(m);
+        ensure_state_records(m);
         reschedule_all(m);
         manager_state_changed(m);
         journal_log(m->journal, LOG_INFO,
@@ -893,11 +992,27 @@ int manager_new(sd_event *event, Journal *journal, const char *config_path, Mana
         if (r < 0)
                 return r;
         r = sd_event_add_defer(event, &m->dispatch_defer, on_dispatch, m);
+        if (r >= 0)
+                r = sd_event_source_set_enabled(m->dispatch_defer, SD_EVENT_OFF);
+        if (r >= 0)
+                r = sd_event_add_defer(event, &m->flush_defer, on_flush, m);
+        if (r >= 0)
+                r = sd_event_source_set_priority(m->flush_defer, SD_EVENT_PRIORITY_IDLE);
+        if (r >= 0)
+                r = sd_event_source_set_enabled(m->flush_defer, SD_EVENT_OFF);
+        if (r >= 0)
+                r = sd_event_add_time_relative(event, &m->status_timer, CLOCK_MONOTONIC, STATUS_INTERVAL_USEC, 0,
+                                               on_status_timer, m);
+        if (r >= 0)
+                r = sd_event_source_set_enabled(m->status_timer, SD_EVENT_OFF);
+        if (r >= 0)
+                r = sd_event_add_time_relative(event, &m->requeue_timer, CLOCK_MONOTONIC, REQUEUE_DELAY_USEC,
+                                               0, on_requeue_timer, m);
+        if (r >= 0)
+                r = sd_event_source_set_enabled(m->requeue_timer, SD_EVENT_OFF);
         if (r < 0)
                 return r;
-        r = sd_event_source_set_enabled(m->dispatch_defer, SD_EVENT_OFF);
-        if (r < 0)
-                return r;
+        m->fd_run_limit = compute_fd_run_limit();
         *ret_manager = TAKE_PTR(m);
         return 0;
 }
@@ -920,6 +1035,9 @@ Manager *manager_free(Manager *m) {
         sd_event_source_disable_unref(m->clock_watch);
         sd_event_source_disable_unref(m->catch_up_timer);
         sd_event_source_disable_unref(m->dispatch_defer);
+        sd_event_source_disable_unref(m->flush_defer);
+        sd_event_source_disable_unref(m->status_timer);
+        sd_event_source_disable_unref(m->requeue_timer);
         sd_event_source_disable_unref(m->stop_timer);
         for (size_t i = 0; i < m->n_stale_markers; i++)
                 free(m->stale_markers[i]);

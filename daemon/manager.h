@@ -107,6 +107,11 @@ struct Manager {
         Run *waiting_head, *waiting_tail; /* FIFO: runs waiting for a concurrency slot */
         Run *dispatch_head, *dispatch_tail;
         sd_event_source *dispatch_defer; /* saves the state once, then starts what is queued */
+        sd_event_source *flush_defer;    /* saves the state once the loop has nothing more urgent */
+        sd_event_source *status_timer;   /* STATUS at most once a second */
+        bool status_dirty;
+        unsigned fd_run_limit; /* how many runs the descriptor limit allows at once */
+        sd_event_source *requeue_timer; /* retries starts that ran out of descriptors */
 
         uint64_t started_usec;
         bool stopping;
@@ -126,7 +131,7 @@ void manager_stop(Manager *m);
 /* The wall clock moved (set by someone, or a test's clock offset): recompute every next fire. */
 void manager_clock_changed(Manager *m);
 
-/* "12 schedules, 2 running, next: nightly at 03:00" */
+/* "12 schedules, 2 running, next: nightly at 03:00": sent within a second, not once per change. */
 void manager_update_status(Manager *m);
 
 /* ---- used by run.c ---- */
@@ -143,6 +148,11 @@ void manager_marker_obsolete(Manager *m, char *path);
 void manager_dispatch(Manager *m, Run *run);
 /* An attempt is over (whatever comes next): its concurrency slot is free. */
 void manager_attempt_done(Manager *m, Run *run);
+/*
+ * A start that failed for want of resources (descriptors, processes): the
+ * run goes back to the head of the waiting queue and is tried again shortly.
+ */
+void manager_requeue(Manager *m, Run *run);
 /* Takes a run that never started out of the waiting queue; false if it was not there. */
 bool manager_unqueue(Manager *m, Run *run);
 /* A run ended for good: frees it and starts what waits behind it. */

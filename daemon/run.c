@@ -423,6 +423,14 @@ void run_start_attempt(Run *run) {
 
         r = run->engine->start(m->event, &request, &events, run, &run->engine_run);
         strv_free_n(argv, argc);
+        if (IN_SET(r, -EMFILE, -ENFILE, -EAGAIN)) {
+                /* the machine is out of descriptors or processes, the run did nothing wrong: wait */
+                journal_log(m->journal, LOG_WARNING, "%s %s: cannot start now (%s); trying again shortly",
+                            s->name, run->id, strerror(-r));
+                run->status = RUN_WAITING;
+                manager_requeue(m, run);
+                return;
+        }
         if (r < 0) {
                 char message[256];
                 snprintf(message, sizeof message, "cannot start: %s", strerror(-r));

@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <systemd/sd-daemon.h>
 #include <systemd/sd-event.h>
 
@@ -141,6 +142,16 @@ static int run(int argc, char **argv) {
         }
         if (arg_check_config)
                 return config_check("udfcrond", arg_config, stdout, stderr) < 0 ? EXIT_CONFIG : EXIT_SUCCESS;
+
+        /*
+         * Every run holds a few descriptors; the soft limit (1024 under systemd) would cap a burst
+         * at a couple of hundred runs, while the hard limit is there to be used.
+         */
+        struct rlimit rl;
+        if (getrlimit(RLIMIT_NOFILE, &rl) >= 0 && rl.rlim_cur < rl.rlim_max) {
+                rl.rlim_cur = rl.rlim_max;
+                (void) setrlimit(RLIMIT_NOFILE, &rl);
+        }
 
         r = journal_new(arg_log_target, &journal);
         if (r < 0) {
