@@ -231,7 +231,7 @@ static unsigned compute_fd_run_limit(void) {
 }
 
 static void start_waiting(Manager *m) {
-        while (!m->stopping && m->waiting_head && m->n_running < run_limit(m)) {
+        while (!m->stopping && !m->starts_paused && m->waiting_head && m->n_running < run_limit(m)) {
                 Run *run = queue_pop(&m->waiting_head, &m->waiting_tail);
                 m->n_waiting--;
                 m->n_running++;
@@ -283,8 +283,10 @@ static int on_status_timer(sd_event_source *s, uint64_t usec, void *userdata) {
 }
 
 static int on_requeue_timer(sd_event_source *s, uint64_t usec, void *userdata) {
+        Manager *m = userdata;
         (void) s, (void) usec;
-        start_waiting(userdata);
+        m->starts_paused = false;
+        start_waiting(m);
         return 0;
 }
 
@@ -296,7 +298,8 @@ void manager_requeue(Manager *m, Run *run) {
         m->n_waiting++;
         if (m->n_running > 0)
                 m->n_running--;
-        /* tried again when a run ends and frees resources, or after a short pause at the latest */
+        /* the next start would fail the same way: pause starts briefly, runs ending meanwhile free resources */
+        m->starts_paused = true;
         (void) sd_event_source_set_time_relative(m->requeue_timer, REQUEUE_DELAY_USEC);
         (void) sd_event_source_set_enabled(m->requeue_timer, SD_EVENT_ONESHOT);
 }

@@ -112,6 +112,7 @@ struct Manager {
         bool status_dirty;
         unsigned fd_run_limit; /* how many runs the descriptor limit allows at once */
         sd_event_source *requeue_timer; /* retries starts that ran out of descriptors */
+        bool starts_paused;             /* ... and until it fires, nothing else starts */
 
         uint64_t started_usec;
         bool stopping;

@@ -2,6 +2,7 @@
 import fcntl
 import json
 import os
+import resource
 import shutil
 import signal
 import socket
@@ -405,6 +406,7 @@ class Daemon:
         self.stderr_path = self.root / "stderr.log"
         self.schedules_dir.mkdir()
         self.env = {}
+        self.nofile = None  # RLIMIT_NOFILE (soft = hard) for the daemon, when set
         self.proc = None
         self.pids = []  # of every start
         self.started_at = None  # time.time() of the first start
@@ -464,11 +466,13 @@ class Daemon:
         full_env.update(self.env)
         full_env.update(env or {})
         mark = self.notify.mark()
+        nofile = self.nofile
+        limit = (lambda: resource.setrlimit(resource.RLIMIT_NOFILE, (nofile, nofile))) if nofile else None
         with open(self.stderr_path, "ab") as err:
             self.proc = subprocess.Popen(
                 [str(DAEMON_BINARY), "--config", str(self.conf), "--log-target", self.log_target],
                 stdin=subprocess.DEVNULL, stdout=err, stderr=err, env=full_env, cwd=self.root,
-                start_new_session=True)
+                start_new_session=True, preexec_fn=limit)
         self.pids.append(self.proc.pid)
         if self.started_at is None:
             self.started_at = time.time()
@@ -580,16 +584,18 @@ class Daemon:
 @pytest.fixture
 def daemon(tmp_path, journald):
     """
-    daemon(schedules, settings=None, files=None, env=None, start=True, log_target="journal") -> Daemon:
+    daemon(schedules, settings=None, files=None, env=None, start=True, log_target="journal", nofile=None)
+    -> Daemon (nofile: the daemon's descriptor limit):
     writes the config tree, starts udfcrond and waits for READY=1. On teardown each daemon still running
     gets SIGTERM and must exit with status 0 (bounded wait).
     """
     made = []
 
-    def make(schedules=(), settings=None, files=None, env=None, start=True, log_target="journal"):
+    def make(schedules=(), settings=None, files=None, env=None, start=True, log_target="journal", nofile=None):
         d = Daemon(tmp_path / f"daemon{len(made)}", journald, log_target)
         made.append(d)
         d.configure(schedules, settings, files)
+        d.nofile = nofile
         if env:
             d.env.update(env)
         if start:

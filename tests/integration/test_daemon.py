@@ -468,6 +468,27 @@ def test_max_concurrent_runs(daemon, tmp_path):
                for m in messages(d.daemon_log()))
 
 
+def test_descriptor_limit_caps_concurrency_and_loses_no_run(daemon, tmp_path):
+    """A daemon with very few descriptors (soft = hard = 96) runs no more children at once than its
+    descriptors allow, says so, and still runs every schedule: none fails for 'Too many open files'."""
+    out = tmp_path / "runs"
+    script = f"{RECORD_START}; sleep 1; {RECORD_END}"
+    d = daemon([shell_schedule(f"f{i}", "* * * * * *", script, env={"OUT": out}) for i in range(8)],
+               settings={"max_concurrent_runs": 100, "shutdown_timeout": "0s"}, nofile=96)
+
+    everyone = {d.name(f"f{i}") for i in range(8)}
+    wait_for(lambda: {r["schedule"] for r in run_intervals(out).values() if "end" in r} == everyone, 20,
+             "a finished run of each of the 8 schedules")
+    allowed = [int(m.group(1)) for m in (re.fullmatch(r"\d+ runs wait for a free slot \(the descriptor limit "
+                                                      r"allows (\d+) at once\)", str(x))
+                                         for x in messages(d.daemon_log())) if m]
+    assert allowed, "the journal does not say that the descriptor limit holds runs back"
+    done = [(r["start"], r["end"]) for r in run_intervals(out).values() if "end" in r]
+    assert 1 <= max_concurrency(done) <= allowed[0] < 8
+    for i in range(8):
+        assert not d.records(f"f{i}", UDFCRON_EVENT="failed"), f"f{i} failed"
+
+
 # ---------------------------------------------------------------- 8. parameters and secrets
 
 SECRET_SCRIPT = """\
