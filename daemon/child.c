@@ -2,15 +2,22 @@
 /*
  * child: one process of the local engine, on the sd-event loop.
  *
- *  spawn  Pipes are O_CLOEXEC. clone3(CLONE_PIDFD) hands us the pidfd atomically (fork() + pidfd_open()
- *         where clone3 is refused: seccomp filters of some container runtimes, valgrind; the child is not
- *         reaped yet, so its pid cannot be recycled in between; the pid alone serves where pidfd_open is
- *         missing too: Linux < 5.3, valgrind 3.19). All signals are blocked around the clone,
- *         so no handler of the daemon ever runs in the child, which makes only async-signal-safe calls and
- *         execs. The parent blocks on the CLOEXEC error pipe until exec or an errno, as posix_spawn does;
- *         that is the only blocking step.
- *  run    stdin is fed from a copy of `input`, stdout and stderr are cut into lines, fd 3 is collected; all
- *         through non-blocking IO sources.
+ *  spawn  Pipes are O_CLOEXEC. The child is a vfork-style clone(CLONE_VM | CLONE_VFORK | CLONE_PIDFD) on a
+ *         stack of its own, as posix_spawn does: no copy of the daemon's page tables, which would make every
+ *         start cost what fork() costs, and the pidfd comes atomically. It shares our memory until execve,
+ *         so it makes only async-signal-safe system calls, touches no heap and writes nothing of ours but
+ *         errno; we are suspended meanwhile. All signals are blocked around the clone, and the child resets
+ *         every signal that is not SIG_DFL before unblocking, so no handler of the daemon ever runs in it.
+ *         It reports an errno through a CLOEXEC pipe rather than through shared memory: valgrind turns
+ *         this clone into a fork (it keeps CLONE_PIDFD but drops CLONE_VM), and the pipe works either way;
+ *         with CLONE_VFORK reading it never waits. Where the clone is refused (EINVAL, ENOSYS: seccomp
+ *         filters of some container runtimes, old kernels) clone3(CLONE_PIDFD), then fork() + pidfd_open()
+ *         (the child is not reaped yet, so its pid cannot be recycled in between; the pid alone serves
+ *         where pidfd_open is missing too: Linux < 5.3), run the same child code.
+ *  run    stdin gets as much of `input` as the empty pipe takes before the clone (64 KiB by default, so
+ *         usually all of it): then its write end is closed at once and the run holds one descriptor less.
+ *         The rest, if any, is fed from a copy; stdout and stderr are cut into lines, fd 3 is collected;
+ *         all through non-blocking IO sources.
  *  stop   On timeout or child_cancel(): SIGTERM to the process group (and to the child through its pidfd,
  *         in case it left the group), SIGKILL after the grace period. The grace period is the whole
  *         group's, as with systemd's KillMode=control-group: a grandchild still busy after the child died
@@ -34,6 +41,7 @@
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/pidfd.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
@@ -43,11 +51,25 @@
 
 #include "child.h"
 
+#if defined(__SANITIZE_ADDRESS__)
+#define HAVE_ASAN 1
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer)
+#define HAVE_ASAN 1
+#endif
+#endif
+#ifdef HAVE_ASAN
+#include <sanitizer/asan_interface.h>
+#endif
+
 #define USEC_PER_MSEC       1000ULL
 #define USEC_PER_SEC        1000000ULL
 #define CHILD_DRAIN_USEC    (1 * USEC_PER_SEC)
 #define TIMER_ACCURACY_USEC USEC_PER_MSEC
 #define DEFAULT_PATH        "/usr/local/bin:/usr/bin:/bin"
+/* The child's deepest frame holds a PATH_MAX buffer; ASan's redzones and reports need room too. Pages
+ * that are never touched cost nothing. */
+#define CHILD_STACK_SIZE (128 * 1024)
 
 typedef enum StreamKind { STREAM_STDOUT, STREAM_STDERR, STREAM_RESULT, _STREAM_MAX } StreamKind;
 
@@ -415,39 +437,59 @@ static int exec_search(const char *file, char *const argv[], char *const envp[],
         }
 }
 
-__attribute__((noreturn)) static void child_fail(int error_fd, int error) {
+/* What the child needs, on our stack: read in place under CLONE_VM, from its copy after a fork. */
+typedef struct ExecArgs {
+        const ChildSpec *spec;
+        const char *search;     /* PATH of envp */
+        int fds[4];             /* the ends for 0, 1, 2 and (want_result) 3 */
+        int error_fd;           /* the write end of the error pipe */
+        uint64_t reset_signals; /* bit sig - 1: a signal whose disposition is not SIG_DFL */
+} ExecArgs;
+
+/* Returns the exit status of a child that could not exec, having reported `error`. */
+static int child_fail(int error_fd, int error) {
         ssize_t k = write(error_fd, &error, sizeof error);
         (void) k;
-        _exit(127);
+        return 127;
 }
 
-/* In the child: async-signal-safe calls only; all signals are blocked on entry. fds[] are the ends for
- * 0, 1, 2 and (want_result) 3. */
-__attribute__((noreturn)) static void child_exec(const ChildSpec *spec, int fds[static 4], int error_fd,
-                                                 const char *search) {
+/*
+ * In the child: async-signal-safe system calls only, no heap, and nothing of ours written but errno (see
+ * the top); all signals are blocked on entry. Nothing here is noreturn: the ASan runtime would unpoison
+ * "the rest of the stack" from a stack pointer that is not on the thread's stack. Returns an exit status
+ * after a failure, which glibc's clone() hands to the exit system call (the fallbacks call _exit).
+ */
+static int child_main(void *userdata) {
+        const ExecArgs *a = userdata;
+        const ChildSpec *spec = a->spec;
         struct sigaction dfl = { .sa_handler = SIG_DFL };
-        int n = spec->want_result ? 4 : 3;
+        int n = spec->want_result ? 4 : 3, error_fd = a->error_fd, fds[4];
         sigset_t none;
 
-        /* The daemon's handlers must not run here, and ignored signals would survive execve. */
+        /* The daemon's handlers must not run here, on its memory, once signals are unblocked; and ignored
+         * signals (SIGPIPE) would survive execve. */
+        _Static_assert(_NSIG - 1 <= 64, "reset_signals has a bit for each signal");
         for (int sig = 1; sig < _NSIG; sig++)
-                (void) sigaction(sig, &dfl, NULL);
+                if (a->reset_signals & (UINT64_C(1) << (sig - 1)))
+                        (void) sigaction(sig, &dfl, NULL);
         if (setsid() < 0)
-                child_fail(error_fd, errno);
+                return child_fail(error_fd, errno);
 
-        /* Any end numbered below n would be overwritten by the dup2() calls: move it out first. */
+        /* Any end numbered below n would be overwritten by the dup2() calls: move it out first. The copies
+         * go to our own stack, not to the parent's `a`. */
+        memcpy(fds, a->fds, sizeof fds);
         if (error_fd < n) {
                 int moved = fcntl(error_fd, F_DUPFD_CLOEXEC, n);
                 if (moved < 0)
-                        child_fail(error_fd, errno);
+                        return child_fail(error_fd, errno);
                 error_fd = moved;
         }
         for (int i = 0; i < n; i++)
                 if (fds[i] < n && (fds[i] = fcntl(fds[i], F_DUPFD_CLOEXEC, n)) < 0)
-                        child_fail(error_fd, errno);
+                        return child_fail(error_fd, errno);
         for (int i = 0; i < n; i++)
                 if (dup2(fds[i], i) < 0) /* the copy is not CLOEXEC */
-                        child_fail(error_fd, errno);
+                        return child_fail(error_fd, errno);
         /* Everything is O_CLOEXEC already; this also catches descriptors a library opened without it. It
          * marks rather than closes so the error pipe stays open until execve. Older kernels: ignored. */
         (void) close_range((unsigned) n, ~0U, CLOSE_RANGE_CLOEXEC);
@@ -459,28 +501,60 @@ __attribute__((noreturn)) static void child_exec(const ChildSpec *spec, int fds[
                 int fd = open(spec->start_marker, O_WRONLY | O_CREAT | O_CLOEXEC | O_NOCTTY | O_NOFOLLOW,
                               0644);
                 if (fd < 0)
-                        child_fail(error_fd, errno);
+                        return child_fail(error_fd, errno);
                 (void) close(fd);
         }
         if (spec->nice != 0) {
                 errno = 0;
                 if (nice(spec->nice) == -1 && errno != 0)
-                        child_fail(error_fd, errno);
+                        return child_fail(error_fd, errno);
         }
-        /* Raw system calls: glibc's wrappers would try to synchronise threads of a process that may not
-         * have been fork()ed by glibc. Supplementary groups are dropped. */
+        /* Raw system calls: glibc's wrappers would try to synchronise threads of a process that was not
+         * fork()ed by glibc. Supplementary groups are dropped. */
         if (spec->uid != (uid_t) -1 && (syscall(SYS_setgroups, 0, NULL) < 0 ||
                                         syscall(SYS_setresgid, spec->gid, spec->gid, spec->gid) < 0 ||
                                         syscall(SYS_setresuid, spec->uid, spec->uid, spec->uid) < 0))
-                child_fail(error_fd, errno);
+                return child_fail(error_fd, errno);
         /* After the switch, so the directory is checked with the job's own permissions. */
         if (spec->working_directory && chdir(spec->working_directory) < 0)
-                child_fail(error_fd, errno);
+                return child_fail(error_fd, errno);
 
         sigemptyset(&none);
         (void) sigprocmask(SIG_SETMASK, &none, NULL);
-        child_fail(error_fd, -exec_search(spec->argv[0], (char *const *) spec->argv,
-                                          (char *const *) spec->envp, search));
+        return child_fail(error_fd, -exec_search(spec->argv[0], (char *const *) spec->argv,
+                                                 (char *const *) spec->envp, a->search));
+}
+
+/*
+ * The signals whose disposition is not SIG_DFL, as bit sig - 1: the kernel lists the ignored ones and
+ * those with a handler in /proc/self/status. One read of it costs a few microseconds, where a sigaction()
+ * for each of the 64 signals costs tens (8 against 63 on this project's slow test machine, per start).
+ * Without /proc: all of them. The daemon is single-threaded and all signals are blocked from here to the
+ * clone, so the answer cannot change in between.
+ */
+static uint64_t signals_not_default(void) {
+        char buf[4096], *ign, *cgt;
+        size_t size = 0;
+        ssize_t n;
+        int fd;
+
+        fd = open("/proc/self/status", O_RDONLY | O_CLOEXEC | O_NOCTTY);
+        if (fd < 0)
+                return UINT64_MAX;
+        while (size < sizeof buf - 1 && (n = read(fd, buf + size, sizeof buf - 1 - size)) != 0) {
+                if (n < 0 && errno == EINTR)
+                        continue;
+                if (n < 0)
+                        break;
+                size += (size_t) n;
+        }
+        (void) close(fd);
+        buf[size] = '\0';
+        ign = strstr(buf, "\nSigIgn:");
+        cgt = strstr(buf, "\nSigCgt:");
+        if (!ign || !cgt)
+                return UINT64_MAX;
+        return strtoull(ign + 8, NULL, 16) | strtoull(cgt + 8, NULL, 16);
 }
 
 /* A CLOEXEC pipe whose end `ours` (0: read, 1: write) is non-blocking; the child's end stays blocking
@@ -501,6 +575,31 @@ static int make_pipe(int ours, int *ret_ours, int *ret_theirs) {
         return 0;
 }
 
+/*
+ * Before the clone, while the read end is still ours (so no EPIPE): as much of `input` as the empty pipe
+ * takes. A non-blocking write tells what fits, so F_GETPIPE_SZ is not needed: 64 KiB by default, less once
+ * the user's pipe-user-pages-soft is exhausted. When it all fits the write end is closed at once and
+ * there is no IO source; otherwise on_input() writes a copy of the rest.
+ */
+static int input_prefill(Child *c, const char *input, size_t size) {
+        ssize_t n = write(c->input_fd, input, size); /* non-blocking: never EINTR */
+
+        if (n < 0 && errno != EAGAIN)
+                return -errno;
+        if (n < 0)
+                n = 0;
+        if ((size_t) n == size) {
+                c->input_fd = safe_close(c->input_fd);
+                return 0;
+        }
+        c->input = malloc(size - (size_t) n);
+        if (!c->input)
+                return -ENOMEM;
+        memcpy(c->input, input + n, size - (size_t) n);
+        c->input_size = size - (size_t) n;
+        return 0;
+}
+
 static pid_t clone_pidfd(int *ret_pidfd) {
         struct clone_args args = {
                 .flags = CLONE_PIDFD,
@@ -516,11 +615,55 @@ static pid_t clone_pidfd(int *ret_pidfd) {
         return pid;
 }
 
+/*
+ * Starts child_main(args) in a new process and returns its pid (-1 and errno on failure), with *ret_pidfd
+ * set, or -1 where no pidfd came with it (a kernel older than 5.2 ignores CLONE_PIDFD). Needs all signals
+ * blocked. The vfork-style child runs on a stack of its own, below a guard page; we are suspended until
+ * it execs or exits, so the stack can go when clone() returns.
+ */
+static pid_t spawn_process(ExecArgs *args, int *ret_pidfd) {
+        size_t page = (size_t) sysconf(_SC_PAGESIZE);
+        char *stack;
+        pid_t pid;
+        int error;
+
+        *ret_pidfd = -1;
+        stack = mmap(NULL, CHILD_STACK_SIZE, PROT_READ | PROT_WRITE,
+                     MAP_PRIVATE | MAP_ANONYMOUS | MAP_STACK | MAP_NORESERVE, -1, 0);
+        if (stack == MAP_FAILED)
+                return -1;
+        if (mprotect(stack, page, PROT_NONE) < 0) { /* stacks grow down on every architecture we build for */
+                error = errno;
+                (void) munmap(stack, CHILD_STACK_SIZE);
+                errno = error;
+                return -1;
+        }
+        /* glibc returns the pidfd through parent_tid. */
+        pid = clone(child_main, stack + CHILD_STACK_SIZE, CLONE_VM | CLONE_VFORK | CLONE_PIDFD | SIGCHLD,
+                    args, ret_pidfd);
+        error = errno;
+#ifdef HAVE_ASAN
+        /* The child's instrumented frames poisoned the shadow of this stack and an execve left them so; a
+         * later mapping at the same address must not inherit that. */
+        __asan_unpoison_memory_region(stack, CHILD_STACK_SIZE);
+#endif
+        (void) munmap(stack, CHILD_STACK_SIZE);
+        if (pid >= 0 || (error != EINVAL && error != ENOSYS)) {
+                errno = error;
+                return pid;
+        }
+
+        pid = clone_pidfd(ret_pidfd);
+        if (pid == 0)
+                _exit(child_main(args));
+        return pid;
+}
+
 int child_spawn(sd_event *event, const ChildSpec *spec, const ChildCallbacks *callbacks, void *userdata,
                 Child **ret_child) {
         _cleanup_close_ int in_r = -1, out_w = -1, err_w = -1, res_w = -1, error_r = -1, error_w = -1;
         _cleanup_(child_freep) Child *c = NULL;
-        const char *search = DEFAULT_PATH;
+        ExecArgs args = { .spec = spec, .search = DEFAULT_PATH };
         sigset_t all, saved;
         int error, pipe_fds[2], pidfd = -1, r;
         ssize_t n;
@@ -547,12 +690,9 @@ int child_spawn(sd_event *event, const ChildSpec *spec, const ChildCallbacks *ca
                 c->streams[k] = (Stream){ .child = c, .kind = (StreamKind) k, .fd = -1 };
 
         if (spec->input_size > 0) {
-                c->input = malloc(spec->input_size);
-                if (!c->input)
-                        return -ENOMEM;
-                memcpy(c->input, spec->input, spec->input_size);
-                c->input_size = spec->input_size;
                 r = make_pipe(1, &c->input_fd, &in_r);
+                if (r >= 0)
+                        r = input_prefill(c, spec->input, spec->input_size);
         } else {
                 in_r = open("/dev/null", O_RDONLY | O_CLOEXEC);
                 r = in_r < 0 ? -errno : 0;
@@ -584,9 +724,11 @@ int child_spawn(sd_event *event, const ChildSpec *spec, const ChildCallbacks *ca
 
         for (const char *const *e = spec->envp; *e; e++)
                 if (strncmp(*e, "PATH=", 5) == 0) {
-                        search = *e + 5;
+                        args.search = *e + 5;
                         break;
                 }
+        memcpy(args.fds, (int[4]){ in_r, out_w, err_w, res_w }, sizeof args.fds);
+        args.error_fd = error_w;
 
         sigfillset(&all);
         if (sigprocmask(SIG_BLOCK, &all, &saved) < 0)
@@ -596,10 +738,9 @@ int child_spawn(sd_event *event, const ChildSpec *spec, const ChildCallbacks *ca
                 (void) sigprocmask(SIG_SETMASK, &saved, NULL);
                 return -EBUSY;
         }
+        args.reset_signals = signals_not_default();
         c->started_usec = now_realtime();
-        pid = clone_pidfd(&pidfd);
-        if (pid == 0)
-                child_exec(spec, (int[4]){ in_r, out_w, err_w, res_w }, error_w, search);
+        pid = spawn_process(&args, &pidfd);
         r = pid < 0 ? -errno : 0;
         (void) sigprocmask(SIG_SETMASK, &saved, NULL);
         if (r < 0)

@@ -73,11 +73,6 @@
 
 extern char **environ;
 
-static inline void closedirp(DIR **d) {
-        if (*d)
-                (void) closedir(*d);
-}
-
 #define N_SINGLE        20     /* fires of the lone `* * * * * *` schedule */
 #define N_TICK_BIG      10     /* fires of the lone schedule among 100k with a full state */
 #define N_BURST         1000

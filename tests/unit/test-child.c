@@ -4,6 +4,7 @@
  * instead of hanging the suite; every test ends by checking that no child of ours is left unreaped.
  * Spawns are kept few: this machine forks slowly.
  */
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <setjmp.h>
@@ -181,6 +182,18 @@ static void assert_process_dies(pid_t pid) {
 static pid_t line_pid(const Line *l) {
         assert_true(l->size > 0 && l->size < 16);
         return (pid_t) atoi(l->data);
+}
+
+/* Our open descriptors, the listing's own included (the same in every count). */
+static size_t count_fds(void) {
+        DIR *d = opendir("/proc/self/fd");
+        size_t n = 0;
+
+        assert_non_null(d);
+        while (readdir(d))
+                n++;
+        closedir(d);
+        return n;
 }
 
 static void test_exit_status(void **state) {
@@ -466,6 +479,114 @@ static void test_spawn_failure(void **state) {
         run_done(&run);
 }
 
+/*
+ * Exec failures come back from child_spawn() itself, with execve's exact errno, also when input was written
+ * to the pipe before the start (the part that fits, or all of it): nothing is left, neither a child nor a
+ * descriptor of ours.
+ */
+static void test_exec_failure(void **state) {
+        static const char junk[] = "\177\001not a program\n";
+        char dir[] = "/tmp/test-child-XXXXXX", path[64], env_path[96];
+        const char *const env[] = { env_path, NULL };
+        const size_t big = 1024 * 1024;
+        char *input = calloc(1, big);
+        size_t fds_before;
+        int fd;
+        Run run;
+
+        (void) state;
+        assert_non_null(input);
+        assert_non_null(mkdtemp(dir));
+        /* Executable but neither ELF nor #!: ENOEXEC, which execvp() would hand to /bin/sh, we do not. */
+        snprintf(path, sizeof path, "%s/junk", dir);
+        fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0755);
+        assert_true(fd >= 0);
+        assert_int_equal(write(fd, junk, sizeof junk - 1), (ssize_t) (sizeof junk - 1));
+        close(fd);
+        /* In PATH but not executable: EACCES, unless a later directory has an executable one. */
+        snprintf(path, sizeof path, "%s/true", dir);
+        fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
+        assert_true(fd >= 0);
+        close(fd);
+
+        run_init(&run);
+        snprintf(env_path, sizeof env_path, "PATH=%s", dir);
+        assert_int_equal(run_spawn(&run, &SPEC(.argv = ARGV("junk"), .envp = env)), -ENOEXEC);
+        assert_no_children();
+        fds_before = count_fds(); /* after a first spawn: sd-event makes its timerfd on first use */
+        assert_int_equal(
+                run_spawn(&run, &SPEC(.argv = ARGV("true"), .envp = env, .input = "{}", .input_size = 2)),
+                -EACCES);
+        assert_no_children();
+        assert_int_equal(
+                run_spawn(&run, &SPEC(.argv = ARGV("/nonexistent"), .input = input, .input_size = big)),
+                -ENOENT);
+        assert_no_children();
+        assert_int_equal(count_fds(), fds_before);
+        assert_null(run.child);
+        run_done(&run);
+
+        snprintf(env_path, sizeof env_path, "PATH=%s:/usr/bin:/bin", dir);
+        run_spec(&run, &SPEC(.argv = ARGV("true"), .envp = env));
+        assert_int_equal(run.result.end, CHILD_EXITED);
+        assert_int_equal(run.result.exit_status, 0);
+        run_done(&run);
+
+        snprintf(path, sizeof path, "%s/junk", dir);
+        assert_int_equal(unlink(path), 0);
+        snprintf(path, sizeof path, "%s/true", dir);
+        assert_int_equal(unlink(path), 0);
+        assert_int_equal(rmdir(dir), 0);
+        free(input);
+}
+
+/* Holds the descriptors of a running /bin/sleep with that input, then lets it go. */
+static size_t fds_while_running(Run *run, const void *input, size_t size) {
+        size_t n;
+
+        assert_int_equal(
+                run_spawn(run, &SPEC(.argv = ARGV("/bin/sleep", "30"), .input = input, .input_size = size)),
+                0);
+        n = count_fds();
+        run->child = child_free(run->child);
+        assert_no_children();
+        return n;
+}
+
+/*
+ * Input that fits the pipe is written before the start and arrives whole, with nothing but 0, 1, 2 open in
+ * the child; we keep no write end for it. Larger input keeps one until the child has read it.
+ */
+static void test_input_prefilled(void **state) {
+        static const char params[] =
+                "{\"name\":\"backup\",\"scheduled_usec\":1700000000000000}\nsecond line";
+        const size_t big = 1024 * 1024;
+        char *input = calloc(1, big);
+        size_t none, small, large;
+        Run run;
+
+        (void) state;
+        assert_non_null(input);
+        run_spec(&run, &SPEC(.argv = ARGV("/bin/sh", "-c", "cat; echo; ls /proc/$$/fd"), .input = params,
+                             .input_size = sizeof params - 1));
+        assert_int_equal(run.result.exit_status, 0);
+        assert_lines(&run, false,
+                     ARGV("{\"name\":\"backup\",\"scheduled_usec\":1700000000000000}", "second line", "0",
+                          "1", "2"));
+        assert_lines(&run, true, ARGV(NULL));
+        run_done(&run);
+
+        /* Same loop, so sd-event's own descriptors (epoll, timerfd) are there in every count. */
+        run_init(&run);
+        none = fds_while_running(&run, NULL, 0);
+        small = fds_while_running(&run, params, sizeof params - 1);
+        large = fds_while_running(&run, input, big);
+        assert_int_equal(small, none);
+        assert_int_equal(large, none + 1);
+        run_done(&run);
+        free(input);
+}
+
 /* PATH comes from envp (its first entry does not exist); the child sees exactly envp; the working
  * directory and the start marker. */
 static void test_environment(void **state) {
@@ -558,13 +679,14 @@ static void test_free_running(void **state) {
 
 int main(void) {
         const struct CMUnitTest tests[] = {
-                cmocka_unit_test(test_exit_status),   cmocka_unit_test(test_lines),
-                cmocka_unit_test(test_long_line),     cmocka_unit_test(test_binary),
-                cmocka_unit_test(test_stdin_ignored), cmocka_unit_test(test_result),
-                cmocka_unit_test(test_timeout),       cmocka_unit_test(test_cancel),
-                cmocka_unit_test(test_spawn_failure), cmocka_unit_test(test_environment),
-                cmocka_unit_test(test_no_fd_leak),    cmocka_unit_test(test_grandchild_holds_pipe),
-                cmocka_unit_test(test_free_running),
+                cmocka_unit_test(test_exit_status),     cmocka_unit_test(test_lines),
+                cmocka_unit_test(test_long_line),       cmocka_unit_test(test_binary),
+                cmocka_unit_test(test_stdin_ignored),   cmocka_unit_test(test_result),
+                cmocka_unit_test(test_timeout),         cmocka_unit_test(test_cancel),
+                cmocka_unit_test(test_spawn_failure),   cmocka_unit_test(test_environment),
+                cmocka_unit_test(test_no_fd_leak),      cmocka_unit_test(test_grandchild_holds_pipe),
+                cmocka_unit_test(test_free_running),    cmocka_unit_test(test_exec_failure),
+                cmocka_unit_test(test_input_prefilled),
         };
         sigset_t chld;
 
