@@ -168,6 +168,8 @@ bool manager_unqueue(Manager *m, Run *run) {
 #define FDS_RESERVED 64
 #define REQUEUE_DELAY_USEC (100 * 1000)
 #define STATUS_INTERVAL_USEC USEC_PER_SEC
+#define PACED_SAVE_RUNS 64
+#define PACED_SAVE_USEC (10 * 1000)
 
 /*
  * Changes that need not reach the disk before anything starts (a run's end,
@@ -193,7 +195,16 @@ void manager_marker_obsolete(Manager *m, char *path) {
 static void manager_save_state(Manager *m) {
         if (!m->state_dirty)
                 return;
+        uint64_t started = now_monotonic_usec();
         int r = state_save(m->state, m->state_path);
+        uint64_t took = now_monotonic_usec() - started;
+        /*
+         * In a burst (many runs in flight, a slow save) the saves that may wait leave the loop 4/5 of
+         * the time: the state would otherwise be rewritten for every single run end. Otherwise a run's
+         * end is saved at once, so a crash right after it does not make it look lost.
+         */
+        m->next_save_usec = m->state->n_runs >= PACED_SAVE_RUNS && took >= PACED_SAVE_USEC ? started + 5 * took
+                                                                                         : 0;
         if (r < 0) { /* runs still start: a full disk must not stop the schedule, but say so loudly */
                 journal_log(m->journal, LOG_ERR, "cannot write the state file %s: %s", m->state_path,
                             strerror(-r));
@@ -269,7 +280,20 @@ static int on_dispatch(sd_event_source *s, void *userdata) {
 }
 
 static int on_flush(sd_event_source *s, void *userdata) {
+        Manager *m = userdata;
+        uint64_t now = now_monotonic_usec();
         (void) s;
+        if (now < m->next_save_usec) {
+                (void) sd_event_source_set_time(m->flush_timer, m->next_save_usec);
+                (void) sd_event_source_set_enabled(m->flush_timer, SD_EVENT_ONESHOT);
+                return 0;
+        }
+        manager_save_state(m);
+        return 0;
+}
+
+static int on_flush_timer(sd_event_source *s, uint64_t usec, void *userdata) {
+        (void) s, (void) usec;
         manager_save_state(userdata);
         return 0;
 }
@@ -645,16 +669,19 @@ void manager_run_ended(Manager *m, Run *run) {
 }
 
 void manager_update_status(Manager *m) {
-        int enabled = SD_EVENT_OFF;
-        /* a burst of run ends would otherwise send a datagram each: the timer sends the last word */
-        (void) sd_event_source_get_enabled(m->status_timer, &enabled);
-        if (enabled != SD_EVENT_OFF && !m->stopping) {
+        uint64_t now = now_monotonic_usec();
+        /*
+         * A burst of run ends would otherwise send a datagram each: within a second of the last
+         * STATUS the new one waits for the timer, which exists only then (no idle wake-ups).
+         */
+        if (m->status_sent_usec && now < m->status_sent_usec + STATUS_INTERVAL_USEC && !m->stopping) {
                 m->status_dirty = true;
+                (void) sd_event_source_set_time(m->status_timer, m->status_sent_usec + STATUS_INTERVAL_USEC);
+                (void) sd_event_source_set_enabled(m->status_timer, SD_EVENT_ONESHOT);
                 return;
         }
         m->status_dirty = false;
-        (void) sd_event_source_set_time_relative(m->status_timer, STATUS_INTERVAL_USEC);
-        (void) sd_event_source_set_enabled(m->status_timer, SD_EVENT_ONESHOT);
+        m->status_sent_usec = now;
 
         char next[96] = "nothing scheduled";
         PrioqItem *top = prioq_peek(&m->due);
@@ -1004,6 +1031,10 @@ int manager_new(sd_event *event, Journal *journal, const char *config_path, Mana
         if (r >= 0)
                 r = sd_event_source_set_enabled(m->flush_defer, SD_EVENT_OFF);
         if (r >= 0)
+                r = sd_event_add_time(event, &m->flush_timer, CLOCK_MONOTONIC, 0, 0, on_flush_timer, m);
+        if (r >= 0)
+                r = sd_event_source_set_enabled(m->flush_timer, SD_EVENT_OFF);
+        if (r >= 0)
                 r = sd_event_add_time_relative(event, &m->status_timer, CLOCK_MONOTONIC, STATUS_INTERVAL_USEC, 0,
                                                on_status_timer, m);
         if (r >= 0)
@@ -1039,6 +1070,7 @@ Manager *manager_free(Manager *m) {
         sd_event_source_disable_unref(m->catch_up_timer);
         sd_event_source_disable_unref(m->dispatch_defer);
         sd_event_source_disable_unref(m->flush_defer);
+        sd_event_source_disable_unref(m->flush_timer);
         sd_event_source_disable_unref(m->status_timer);
         sd_event_source_disable_unref(m->requeue_timer);
         sd_event_source_disable_unref(m->stop_timer);

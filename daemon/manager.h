@@ -108,7 +108,10 @@ struct Manager {
         Run *dispatch_head, *dispatch_tail;
         sd_event_source *dispatch_defer; /* saves the state once, then starts what is queued */
         sd_event_source *flush_defer;    /* saves the state once the loop has nothing more urgent */
-        sd_event_source *status_timer;   /* STATUS at most once a second */
+        sd_event_source *flush_timer;    /* ... or once the pause after the last save is over */
+        uint64_t next_save_usec;         /* CLOCK_MONOTONIC: saves that may wait, not before this */
+        sd_event_source *status_timer;   /* sends a held-back STATUS */
+        uint64_t status_sent_usec;       /* CLOCK_MONOTONIC */
         bool status_dirty;
         unsigned fd_run_limit; /* how many runs the descriptor limit allows at once */
         sd_event_source *requeue_timer; /* retries starts that ran out of descriptors */
