@@ -169,6 +169,7 @@ bool manager_unqueue(Manager *m, Run *run) {
 #define REQUEUE_DELAY_USEC (100 * 1000)
 #define STATUS_INTERVAL_USEC USEC_PER_SEC
 #define PACED_SAVE_RUNS 64
+#define START_BATCH 32
 #define PACED_SAVE_USEC (10 * 1000)
 
 /*
@@ -241,13 +242,30 @@ static unsigned compute_fd_run_limit(void) {
         return (unsigned) MIN((rl.rlim_cur - open_now - FDS_RESERVED) / FDS_PER_RUN, (rlim_t) UINT_MAX);
 }
 
+/*
+ * Starts waiting runs, a batch at a time: a burst of thousands would
+ * otherwise hold the loop for seconds (a spawn costs milliseconds here), and
+ * signals, reloads, exits and other fires would wait for all of it. Between
+ * batches the loop handles what is pending (at a higher priority) first.
+ */
 static void start_waiting(Manager *m) {
+        unsigned budget = START_BATCH;
         while (!m->stopping && !m->starts_paused && m->waiting_head && m->n_running < run_limit(m)) {
+                if (budget-- == 0) {
+                        (void) sd_event_source_set_enabled(m->start_defer, SD_EVENT_ONESHOT);
+                        return;
+                }
                 Run *run = queue_pop(&m->waiting_head, &m->waiting_tail);
                 m->n_waiting--;
                 m->n_running++;
                 run_start_attempt(run);
         }
+}
+
+static int on_start_defer(sd_event_source *s, void *userdata) {
+        (void) s;
+        start_waiting(userdata);
+        return 0;
 }
 
 /*
@@ -1025,6 +1043,12 @@ int manager_new(sd_event *event, Journal *journal, const char *config_path, Mana
         if (r >= 0)
                 r = sd_event_source_set_enabled(m->dispatch_defer, SD_EVENT_OFF);
         if (r >= 0)
+                r = sd_event_add_defer(event, &m->start_defer, on_start_defer, m);
+        if (r >= 0) /* after the exits and output already pending, before idle work */
+                r = sd_event_source_set_priority(m->start_defer, SD_EVENT_PRIORITY_NORMAL + 10);
+        if (r >= 0)
+                r = sd_event_source_set_enabled(m->start_defer, SD_EVENT_OFF);
+        if (r >= 0)
                 r = sd_event_add_defer(event, &m->flush_defer, on_flush, m);
         if (r >= 0)
                 r = sd_event_source_set_priority(m->flush_defer, SD_EVENT_PRIORITY_IDLE);
@@ -1070,6 +1094,7 @@ Manager *manager_free(Manager *m) {
         sd_event_source_disable_unref(m->catch_up_timer);
         sd_event_source_disable_unref(m->dispatch_defer);
         sd_event_source_disable_unref(m->flush_defer);
+        sd_event_source_disable_unref(m->start_defer);
         sd_event_source_disable_unref(m->flush_timer);
         sd_event_source_disable_unref(m->status_timer);
         sd_event_source_disable_unref(m->requeue_timer);

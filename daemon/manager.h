@@ -115,6 +115,7 @@ struct Manager {
         bool status_dirty;
         unsigned fd_run_limit; /* how many runs the descriptor limit allows at once */
         sd_event_source *requeue_timer; /* retries starts that ran out of descriptors */
+        sd_event_source *start_defer;   /* continues a long queue of starts after the loop breathes */
         bool starts_paused;             /* ... and until it fires, nothing else starts */
 
         uint64_t started_usec;
