@@ -20,29 +20,10 @@
 #include "duration.h"
 #include "macro.h"
 #include "params.h"
+#include "strv.h"
 
 /* Timeouts, backoffs and jitters beyond a year are typos; the bound also keeps *_usec far from overflow. */
 #define DURATION_MAX_SEC (366 * UINT64_C(86400))
-
-char **strv_free(char **l) {
-        for (char **p = l; p && *p; p++)
-                free(*p);
-        free(l);
-        return NULL;
-}
-
-/* Appends s (taken, even on failure: callers pass strdup() results unchecked) to *l of *n entries. */
-static int strv_push(char ***l, size_t *n, char *s) {
-        char **m = s ? reallocarray(*l, *n + 2, sizeof(char *)) : NULL;
-        if (!m) {
-                free(s);
-                return -ENOMEM;
-        }
-        m[(*n)++] = s;
-        m[*n] = NULL;
-        *l = m;
-        return 0;
-}
 
 static char *path_dirname(const char *path) {
         const char *slash = strrchr(path, '/');

@@ -13,6 +13,7 @@
 #include <stdint.h>
 
 #include "schedule.h"
+#include "strv.h"
 #include "tz.h"
 
 #define CONFIG_DEFAULT_PATH "/etc/udfcron/udfcrond.conf"
@@ -49,8 +50,5 @@ Config *config_free(Config *config);
 /* Finds a schedule by name, or NULL. */
 Schedule *config_find_schedule(const Config *config, const char *name);
 
-char **strv_free(char **l);
-
 #include "cleanup.h"
 DEFINE_TRIVIAL_CLEANUP_FUNC(Config *, config_free);
-DEFINE_TRIVIAL_CLEANUP_FUNC(char **, strv_free);

@@ -18,6 +18,7 @@
 #include "cleanup.h"
 #include "engine.h"
 #include "json-util.h"
+#include "strv.h"
 #include "udf-runner.h" /* generated: udf_runner_source[] */
 
 struct EngineRun {
@@ -26,48 +27,8 @@ struct EngineRun {
         void *userdata;
 };
 
-/* A NULL-terminated list of strings, built up in place. */
-typedef struct Strv {
-        char **items;
-        size_t n, capacity;
-} Strv;
-
-static int strv_push(Strv *v, char *s) {
-        if (!s)
-                return -ENOMEM;
-        if (v->n + 2 > v->capacity) {
-                size_t capacity = v->capacity ? v->capacity * 2 : 32;
-                char **items = reallocarray(v->items, capacity, sizeof *items);
-                if (!items) {
-                        free(s);
-                        return -ENOMEM;
-                }
-                v->items = items;
-                v->capacity = capacity;
-        }
-        v->items[v->n++] = s;
-        v->items[v->n] = NULL;
-        return 0;
-}
-
-_printf_(2, 3) static int strv_pushf(Strv *v, const char *format, ...) {
-        va_list ap;
-        char *s;
-        va_start(ap, format);
-        int r = vasprintf(&s, format, ap);
-        va_end(ap);
-        return r < 0 ? -ENOMEM : strv_push(v, s);
-}
-
-static void strv_done(Strv *v) {
-        for (size_t i = 0; i < v->n; i++)
-                free(v->items[i]);
-        free(v->items);
-        *v = (Strv){};
-}
-
 /* UDFCRON_PARAM_<NAME> for each scalar parameter: names upper-cased, other characters as '_'. */
-static int push_param_variables(Strv *env, const char *params_json) {
+static int push_param_variables(char ***env, size_t *n, const char *params_json) {
         _cleanup_(json_freep) cJSON *params = cJSON_Parse(params_json);
         if (!cJSON_IsObject(params))
                 return 0;
@@ -87,7 +48,7 @@ static int push_param_variables(Strv *env, const char *params_json) {
                         continue; /* lists and groups only in UDFCRON_PARAMS */
                 if (!value)
                         return -ENOMEM;
-                int r = strv_pushf(env, "UDFCRON_PARAM_%s=%s", name, value);
+                int r = strv_pushf(env, n, "UDFCRON_PARAM_%s=%s", name, value);
                 if (r < 0)
                         return r;
         }
@@ -100,34 +61,35 @@ static int push_param_variables(Strv *env, const char *params_json) {
  * schedule, the run's UDFCRON_* variables, then the schedule's own list,
  * which wins because later entries override earlier ones for getenv().
  */
-static int build_environment(const EngineRequest *req, Strv *env) {
+static int build_environment(const EngineRequest *req, char ***env) {
         static const char *const inherited[] = { "PATH", "HOME", "LANG", "LC_ALL", "LANGUAGE" };
         const Schedule *s = req->schedule;
+        size_t n = 0;
         int r = 0;
 
         for (size_t i = 0; i < ELEMENTSOF(inherited) && r >= 0; i++) {
                 const char *v = getenv(inherited[i]);
                 if (v)
-                        r = strv_pushf(env, "%s=%s", inherited[i], v);
+                        r = strv_pushf(env, &n, "%s=%s", inherited[i], v);
         }
         if (r >= 0 && !getenv("PATH"))
-                r = strv_pushf(env, "PATH=/usr/local/bin:/usr/bin:/bin");
+                r = strv_pushf(env, &n, "PATH=/usr/local/bin:/usr/bin:/bin");
         if (r >= 0)
-                r = strv_pushf(env, "TZ=%s", tz_zone_name(s->zone));
+                r = strv_pushf(env, &n, "TZ=%s", tz_zone_name(s->zone));
         if (r >= 0)
-                r = strv_pushf(env, "UDFCRON_SCHEDULE=%s", s->name);
+                r = strv_pushf(env, &n, "UDFCRON_SCHEDULE=%s", s->name);
         if (r >= 0)
-                r = strv_pushf(env, "UDFCRON_RUN_ID=%s", req->run_id);
+                r = strv_pushf(env, &n, "UDFCRON_RUN_ID=%s", req->run_id);
         if (r >= 0)
-                r = strv_pushf(env, "UDFCRON_ATTEMPT=%u", req->attempt);
+                r = strv_pushf(env, &n, "UDFCRON_ATTEMPT=%u", req->attempt);
         if (r >= 0)
-                r = strv_pushf(env, "UDFCRON_SCHEDULED_USEC=%" PRIu64, req->scheduled_usec);
+                r = strv_pushf(env, &n, "UDFCRON_SCHEDULED_USEC=%" PRIu64, req->scheduled_usec);
         if (r >= 0)
-                r = strv_pushf(env, "UDFCRON_PARAMS=%s", req->params_json);
+                r = strv_pushf(env, &n, "UDFCRON_PARAMS=%s", req->params_json);
         if (r >= 0)
-                r = push_param_variables(env, req->params_json);
+                r = push_param_variables(env, &n, req->params_json);
         for (char **e = s->environment; e && *e && r >= 0; e++)
-                r = strv_pushf(env, "%s", *e);
+                r = strv_pushf(env, &n, "%s", *e);
         return r;
 }
 
@@ -183,7 +145,7 @@ static int local_start(sd_event *event, const EngineRequest *req, const EngineEv
                        EngineRun **ret_run) {
         static const ChildCallbacks callbacks = { .output = on_output, .ended = on_ended };
         const Schedule *s = req->schedule;
-        _cleanup_(strv_done) Strv env = {};
+        _cleanup_(strv_freep) char **env = NULL;
         const char *udf_argv[] = { req->python, "-c", udf_runner_source, s->udf_path, s->entrypoint, NULL };
         const char *sh_argv[] = { "/bin/sh", "-c", req->argv ? req->argv[0] : "", NULL };
         const char *const *argv = s->work == WORK_UDF ? udf_argv : s->shell ? sh_argv : req->argv;
@@ -200,7 +162,7 @@ static int local_start(sd_event *event, const EngineRequest *req, const EngineEv
 
         ChildSpec spec = {
                 .argv = argv,
-                .envp = (const char *const *) env.items,
+                .envp = (const char *const *) env,
                 .input = req->params_json,
                 .input_size = strlen(req->params_json),
                 .working_directory = req->working_directory,

@@ -18,6 +18,7 @@
 #include "manager.h"
 #include "params.h"
 #include "secrets.h"
+#include "strv.h"
 
 #define RESULT_PREVIEW_MAX 200
 
@@ -338,13 +339,6 @@ static void fail_to_start(Run *run, bool permanent, const char *message) {
         attempt_ended(run, &outcome);
 }
 
-static char **strv_free_n(char **l, size_t n) {
-        for (size_t i = 0; l && i < n; i++)
-                free(l[i]);
-        free(l);
-        return NULL;
-}
-
 /* "UDF /path/x.py:udf" or the command line, for the "started" record. */
 static void describe_work(const Schedule *s, char **argv, char *buf, size_t size) {
         if (s->work == WORK_UDF) {
@@ -382,22 +376,16 @@ void run_start_attempt(Run *run) {
         r = params_expand_json(s->params, &ctx, &params, &error);
         if (r >= 0 && !(params_json = cJSON_PrintUnformatted(params)))
                 r = -ENOMEM;
-        for (char **a = s->command; r >= 0 && a && *a; a++, argc++) {
-                char **n = reallocarray(argv, argc + 2, sizeof *argv);
-                if (!n) {
-                        r = -ENOMEM;
-                        break;
-                }
-                argv = n;
-                argv[argc + 1] = NULL;
-                r = params_expand_string(*a, &ctx, &argv[argc], &error);
-                if (r < 0)
-                        argv[argc] = NULL;
+        for (char **a = s->command; r >= 0 && a && *a; a++) {
+                char *arg;
+                r = params_expand_string(*a, &ctx, &arg, &error);
+                if (r >= 0)
+                        r = strv_push(&argv, &argc, arg);
         }
         if (r < 0) {
                 char message[512];
                 snprintf(message, sizeof message, "parameters: %s", error ?: strerror(-r));
-                strv_free_n(argv, argc);
+                strv_free(argv);
                 fail_to_start(run, true, message);
                 return;
         }
@@ -422,7 +410,7 @@ void run_start_attempt(Run *run) {
         journal_run_event(m->journal, &f, RUN_EVENT_STARTED, "%s", what);
 
         r = run->engine->start(m->event, &request, &events, run, &run->engine_run);
-        strv_free_n(argv, argc);
+        strv_free(argv);
         if (IN_SET(r, -EMFILE, -ENFILE, -EAGAIN)) {
                 /* the machine is out of descriptors or processes, the run did nothing wrong: wait */
                 journal_log(m->journal, LOG_WARNING, "%s %s: cannot start now (%s); trying again shortly",

@@ -11,13 +11,7 @@
 
 #include "duration.h"
 #include "macro.h"
-
-static char **argv_free(char **l) {
-        for (char **p = l; p && *p; p++)
-                free(*p);
-        free(l);
-        return NULL;
-}
+#include "strv.h"
 
 Schedule *schedule_free(Schedule *s) {
         if (!s)
@@ -28,10 +22,10 @@ Schedule *schedule_free(Schedule *s) {
         free(s->engine);
         free(s->udf_path);
         free(s->entrypoint);
-        argv_free(s->command);
+        strv_free(s->command);
         cJSON_Delete(s->params);
         free(s->working_directory);
-        argv_free(s->environment);
+        strv_free(s->environment);
         free(s);
         return NULL;
 }

@@ -1,0 +1,35 @@
+/* SPDX-License-Identifier: MIT */
+#include "strv.h"
+
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+
+char **strv_free(char **l) {
+        for (char **p = l; p && *p; p++)
+                free(*p);
+        free(l);
+        return NULL;
+}
+
+int strv_push(char ***l, size_t *n, char *s) {
+        char **m = s ? reallocarray(*l, *n + 2, sizeof(char *)) : NULL;
+        if (!m) {
+                free(s);
+                return -ENOMEM;
+        }
+        m[(*n)++] = s;
+        m[*n] = NULL;
+        *l = m;
+        return 0;
+}
+
+int strv_pushf(char ***l, size_t *n, const char *format, ...) {
+        va_list ap;
+        char *s;
+        va_start(ap, format);
+        int r = vasprintf(&s, format, ap);
+        va_end(ap);
+        return strv_push(l, n, r < 0 ? NULL : s);
+}

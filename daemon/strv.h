@@ -1,0 +1,19 @@
+/* SPDX-License-Identifier: MIT */
+#pragma once
+
+/* NULL-terminated lists of malloc'd strings (argv, environments, error lists). */
+
+#include <stddef.h>
+
+#include "macro.h"
+
+/* Frees the strings and the list; accepts NULL. */
+char **strv_free(char **l);
+
+/* Appends s to *l of *n entries, keeping it NULL-terminated. Takes s, even on failure, so callers may
+ * pass strdup() results unchecked (NULL is -ENOMEM). */
+int strv_push(char ***l, size_t *n, char *s);
+_printf_(3, 4) int strv_pushf(char ***l, size_t *n, const char *format, ...);
+
+#include "cleanup.h"
+DEFINE_TRIVIAL_CLEANUP_FUNC(char **, strv_free);
