@@ -18,6 +18,11 @@ PYTHON    ?= /usr/bin/python3
 PREFIX    ?= /usr/local
 BINDIR    ?= $(PREFIX)/bin
 SBINDIR   ?= $(PREFIX)/sbin
+LIBDIR    ?= $(PREFIX)/lib
+INCLUDEDIR ?= $(PREFIX)/include
+DATADIR   ?= $(PREFIX)/share
+PLUGINDIR ?= $(LIBDIR)/udfcron/plugins
+PKGCONFIGDIR ?= $(DATADIR)/pkgconfig
 DESTDIR   ?=
 B         ?= build
 FUZZ_SECONDS ?= 60
@@ -25,7 +30,8 @@ VERSION   := 0.1.0
 
 WARNINGS  := -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes -Wmissing-prototypes \
              -Wformat=2 -Wundef -Wpointer-arith -Wvla -Wimplicit-fallthrough
-CPPFLAGS  += -D_GNU_SOURCE -DUDFCRON_VERSION='"$(VERSION)"' -Idaemon -Iinclude -I$(B)/gen -MMD -MP
+CPPFLAGS  += -D_GNU_SOURCE -DUDFCRON_VERSION='"$(VERSION)"' -DUDFCRON_PLUGIN_DIR='"$(PLUGINDIR)"' \
+             -Idaemon -Iinclude -I$(B)/gen -MMD -MP
 CFLAGS    ?= -O2 -g
 CFLAGS    += -std=gnu11 $(WARNINGS) -fno-strict-aliasing
 SANITIZE  := -O1 -g -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer
@@ -41,8 +47,9 @@ FUZZ_PACKAGES := clang libclang-rt-dev
 CORE_SRCS := daemon/calendar.c daemon/duration.c daemon/timestamp.c daemon/fileio.c daemon/strv.c daemon/tz.c daemon/cron.c \
              daemon/clock.c daemon/prioq.c daemon/params.c daemon/secrets.c daemon/schedule.c \
              daemon/config.c daemon/state.c daemon/journal.c daemon/child.c daemon/engine-local.c \
-             daemon/run.c daemon/manager.c daemon/config-check.c
-CTL_SRCS  := daemon/udfcronctl.c daemon/ctl-next.c daemon/ctl-check.c
+             daemon/run.c daemon/manager.c daemon/config-check.c daemon/url.c \
+             daemon/plugin.c daemon/plugin-host.c daemon/storage.c
+CTL_SRCS  := daemon/udfcronctl.c daemon/ctl-next.c daemon/ctl-check.c daemon/ctl-storage.c
 DAEMON_SRCS := daemon/udfcrond.c
 TEST_SUPPORT_SRCS := $(wildcard tests/support/*.c)
 UNIT_SRCS  := $(wildcard tests/unit/test-*.c)
@@ -70,9 +77,23 @@ BENCHES     := $(patsubst tests/bench/%.c,$(B)/bench/%,$(BENCH_SRCS))
 # Writes journal records on request, for the journald integration tests.
 JOURNAL_DRIVER := $(B)/tests/journal-driver
 
+# Plugins: plugins/<kind>-<name>/*.c -> <kind>-<name>.so, built against include/udfcron/plugin.h only
+# (no -Idaemon), exporting only their descriptor. plugins/example is the sample for plugin authors;
+# it is built and tested, not installed. The sanitized copies are what the unit tests load.
+PLUGIN_NAMES   := $(sort $(notdir $(patsubst %/,%,$(wildcard plugins/*-*/))))
+PLUGINS        := $(patsubst %,$(B)/plugins/%.so,$(PLUGIN_NAMES))
+EXAMPLE_PLUGIN := $(B)/plugins/secrets-example.so
+PLUGINS_ASAN   := $(patsubst %,$(B)/asan/plugins/%.so,$(PLUGIN_NAMES) secrets-example)
+PLUGIN_CFLAGS  := -D_GNU_SOURCE -Iinclude -fPIC -fvisibility=hidden
+PLUGIN_LDFLAGS := -shared -Wl,--version-script=plugins/plugin.map
+PLUGIN_PC      := $(B)/udfcron-plugin.pc
+# Plugins that break the rules on purpose, for the loader's unit tests (tests/unit/plugins/variants.c).
+TEST_PLUGIN_VARIANTS := good major minor small kind name nosym options default slow
+TEST_PLUGINS := $(patsubst %,$(B)/asan/test-plugins/%.so,$(TEST_PLUGIN_VARIANTS))
+
 .PHONY: all deps deps-fuzz check unit fuzz-replay integration run bench fuzz install uninstall clean
 
-all: $(UDFCRONCTL) $(UDFCROND)
+all: $(UDFCRONCTL) $(UDFCROND) $(PLUGINS) $(EXAMPLE_PLUGIN) $(PLUGIN_PC)
 
 # ---------------------------------------------------------------- build rules
 $(B)/obj/%.o: %.c
@@ -126,6 +147,42 @@ $(B)/bench/%: $(B)/obj/tests/bench/%.o $(call obj,$(B)/obj,$(TEST_SUPPORT_SRCS))
 	@mkdir -p $(@D)
 	$(CC) $(CFLAGS) $^ $(LIBS) -lm -o $@
 
+# The loader refuses plugins in directories or files that others may write: keep the build's private.
+.SECONDEXPANSION:
+$(B)/plugins/%.so: $$(wildcard plugins/$$*/*.c plugins/$$*/*.h) include/udfcron/plugin.h plugins/plugin.map
+	@mkdir -p $(@D) && chmod go-w $(@D)
+	$(CC) $(PLUGIN_CFLAGS) $(CFLAGS) $(PLUGIN_LDFLAGS) -Wl,-z,defs $(filter %.c,$^) -o $@
+	@chmod go-w $@
+
+$(B)/asan/plugins/%.so: $$(wildcard plugins/$$*/*.c plugins/$$*/*.h) include/udfcron/plugin.h plugins/plugin.map
+	@mkdir -p $(@D) && chmod go-w $(@D)
+	$(CC) $(PLUGIN_CFLAGS) -std=gnu11 $(WARNINGS) $(SANITIZE) $(PLUGIN_LDFLAGS) $(filter %.c,$^) -o $@
+	@chmod go-w $@
+
+$(EXAMPLE_PLUGIN) $(B)/asan/plugins/secrets-example.so: plugins/example/example.c include/udfcron/plugin.h
+$(EXAMPLE_PLUGIN):
+	@mkdir -p $(@D) && chmod go-w $(@D)
+	$(CC) $(PLUGIN_CFLAGS) $(CFLAGS) $(PLUGIN_LDFLAGS) -Wl,-z,defs plugins/example/example.c -o $@
+	@chmod go-w $@
+$(B)/asan/plugins/secrets-example.so:
+	@mkdir -p $(@D) && chmod go-w $(@D)
+	$(CC) $(PLUGIN_CFLAGS) -std=gnu11 $(WARNINGS) $(SANITIZE) $(PLUGIN_LDFLAGS) plugins/example/example.c -o $@
+	@chmod go-w $@
+
+$(B)/asan/test-plugins/%.so: tests/unit/plugins/variants.c include/udfcron/plugin.h
+	@mkdir -p $(@D) && chmod go-w $(@D)
+	$(CC) $(PLUGIN_CFLAGS) -std=gnu11 $(WARNINGS) $(SANITIZE) -DVARIANT_$(shell echo $* | tr a-z A-Z) \
+		-shared $< -o $@
+	@chmod go-w $@
+
+$(PLUGIN_PC): plugins/udfcron-plugin.pc.in Makefile
+	@mkdir -p $(@D)
+	sed -e 's|@PREFIX@|$(PREFIX)|' -e 's|@VERSION@|$(VERSION)|' $< > $@
+
+# Unit tests load the plugins (sanitized) from the build directory.
+$(B)/asan/tests/unit/%.o: CPPFLAGS += -DUDFCRON_BUILD_DIR='"$(abspath $(B))"'
+$(UNIT_TESTS): | $(PLUGINS_ASAN) $(TEST_PLUGINS)
+
 # ---------------------------------------------------------------- dependencies
 # Installs only what is missing; never touches apt when everything is there.
 define install_packages
@@ -150,7 +207,7 @@ deps-fuzz:
 
 # ---------------------------------------------------------------- tests
 check: deps
-	@$(MAKE) --no-print-directory all $(UNIT_TESTS) $(FUZZ_REPLAYS) $(JOURNAL_DRIVER)
+	@$(MAKE) --no-print-directory all $(UNIT_TESTS) $(FUZZ_REPLAYS) $(JOURNAL_DRIVER) $(PLUGINS_ASAN) $(TEST_PLUGINS)
 	@$(MAKE) --no-print-directory unit fuzz-replay integration
 
 export ASAN_OPTIONS  := detect_leaks=1:abort_on_error=0:strict_string_checks=1
@@ -185,9 +242,19 @@ fuzz: deps-fuzz $(FUZZERS)
 install: all
 	install -Dm755 $(UDFCRONCTL) $(DESTDIR)$(BINDIR)/udfcronctl
 	install -Dm755 $(UDFCROND) $(DESTDIR)$(SBINDIR)/udfcrond
+	install -d -m755 $(DESTDIR)$(PLUGINDIR)
+	install -m644 $(PLUGINS) $(DESTDIR)$(PLUGINDIR)/
+	install -Dm644 include/udfcron/plugin.h $(DESTDIR)$(INCLUDEDIR)/udfcron/plugin.h
+	install -Dm644 plugins/plugin.map $(DESTDIR)$(DATADIR)/udfcron/plugin.map
+	install -Dm644 $(PLUGIN_PC) $(DESTDIR)$(PKGCONFIGDIR)/udfcron-plugin.pc
 
 uninstall:
 	rm -f $(DESTDIR)$(BINDIR)/udfcronctl $(DESTDIR)$(SBINDIR)/udfcrond
+	rm -f $(addprefix $(DESTDIR)$(PLUGINDIR)/,$(notdir $(PLUGINS)))
+	rm -f $(DESTDIR)$(INCLUDEDIR)/udfcron/plugin.h $(DESTDIR)$(DATADIR)/udfcron/plugin.map \
+		$(DESTDIR)$(PKGCONFIGDIR)/udfcron-plugin.pc
+	-rmdir $(DESTDIR)$(PLUGINDIR) $(DESTDIR)$(LIBDIR)/udfcron $(DESTDIR)$(INCLUDEDIR)/udfcron \
+		$(DESTDIR)$(DATADIR)/udfcron 2>/dev/null
 
 clean:
 	rm -rf $(B)

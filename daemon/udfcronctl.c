@@ -14,6 +14,7 @@ static const struct {
 } verbs[] = {
         { "check", verb_check, "validate the daemon's configuration (like udfcrond --check-config)" },
         { "next", verb_next, "print the next fire times of a cron expression" },
+        { "storage", verb_storage, "list, read, write, delete or sign objects in the configured storage" },
 };
 
 static void help(FILE *f) {

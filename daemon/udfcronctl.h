@@ -15,3 +15,4 @@ enum {
 
 int verb_next(int argc, char **argv);
 int verb_check(int argc, char **argv);
+int verb_storage(int argc, char **argv);
