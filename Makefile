@@ -180,7 +180,7 @@ $(PLUGIN_PC): plugins/udfcron-plugin.pc.in Makefile
 	sed -e 's|@PREFIX@|$(PREFIX)|' -e 's|@VERSION@|$(VERSION)|' $< > $@
 
 # Unit tests load the plugins (sanitized) from the build directory.
-$(B)/asan/tests/unit/%.o: CPPFLAGS += -DUDFCRON_BUILD_DIR='"$(abspath $(B))"'
+$(B)/asan/tests/%.o: CPPFLAGS += -DUDFCRON_BUILD_DIR='"$(abspath $(B))"'
 $(UNIT_TESTS): | $(PLUGINS_ASAN) $(TEST_PLUGINS)
 
 # ---------------------------------------------------------------- dependencies
