@@ -91,8 +91,8 @@ static void instance_free(PluginInstance *i) {
                 left++;
         }
         if (left > 0)
-                journal_log(h->journal, LOG_WARNING, "%s: %u timer%s still set after destroy(); stopped them",
-                            i->name, left, left == 1 ? "" : "s");
+                journal_log(h->journal, LOG_WARNING, "%s: %u timer%s still set after destroy(); stopped %s",
+                            i->name, left, left == 1 ? "" : "s", left == 1 ? "it" : "them");
         for (PluginCall *c = h->calls, *next; c; c = next) {
                 next = c->next;
                 if (c->requester == i) {
