@@ -140,6 +140,10 @@ $(JOURNAL_DRIVER): $(B)/asan/tests/integration/journal-driver.o $(LIBCORE_ASAN)
 	@mkdir -p $(@D)
 	$(CC) $(SANITIZE) $^ $(LIBS) -o $@
 
+# fuzz-file-url reaches into storage-file's URL code.
+$(B)/fuzz/fuzz-file-url: $(B)/fuzz/plugins/storage-file/file-url.o
+$(B)/asan/replay/fuzz-file-url: $(B)/asan/plugins/storage-file/file-url.o
+
 $(B)/fuzz/%: $(B)/fuzz/tests/fuzz/%.o $(LIBCORE_FUZZ)
 	$(FUZZ_CC) -fsanitize=fuzzer,address,undefined $^ $(LIBS) -o $@
 
