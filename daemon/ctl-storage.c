@@ -162,7 +162,7 @@ int verb_storage(int argc, char **argv) {
         int c, r;
 
         optind = 0;
-        while ((c = getopt_long(argc, argv, "+c:o:h", options, NULL)) >= 0)
+        while ((c = getopt_long(argc, argv, "c:o:h", options, NULL)) >= 0) /* options anywhere */
                 switch (c) {
                 case 'c':
                         config_path = optarg;
