@@ -78,3 +78,28 @@ char *file_url_from_path(const char *path) {
         *out = '\0';
         return url;
 }
+
+void file_path_normalize(char *path) {
+        char *out = path; /* path[0] is '/': out stays at or after it */
+        for (const char *p = path; *p;) {
+                while (*p == '/')
+                        p++;
+                size_t len = strcspn(p, "/");
+                if (len == 0)
+                        break;
+                if (len == 1 && p[0] == '.') {
+                        /* nothing */
+                } else if (len == 2 && p[0] == '.' && p[1] == '.') {
+                        while (out > path && *--out != '/')
+                                ;
+                } else {
+                        *out++ = '/';
+                        memmove(out, p, len);
+                        out += len;
+                }
+                p += len;
+        }
+        if (out == path)
+                *out++ = '/';
+        *out = '\0';
+}

@@ -24,5 +24,12 @@ int file_url_to_path(const char *url, char **ret_path);
  */
 const char *file_path_below(const char *root, const char *path);
 
+/*
+ * Normalizes an absolute path in place, lexically: "//" and "/./" become
+ * "/", "x/.." goes (never above "/"), and no trailing slash stays (but for
+ * "/"). For the configured root, whose spelling URLs are compared with.
+ */
+void file_path_normalize(char *path);
+
 /* "file://" and `path`, percent-encoding what a URL path cannot hold as is; NULL on OOM. */
 char *file_url_from_path(const char *path);

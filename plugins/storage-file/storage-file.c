@@ -41,7 +41,8 @@ struct options {
 struct ctx {
         const struct udfcron_host *host;
         udfcron_instance *self;
-        char *root; /* the option, without trailing slashes */
+        char *root;      /* the option, normalized ("/srv/a/../b/" is "/srv/b"): how URLs spell it */
+        char *real_root; /* the directory it resolves to, for URLs that spell that instead */
         int root_fd;
 };
 
@@ -81,7 +82,7 @@ static int relative_path(const struct ctx *c, const char *url, char **ret) {
                 return c->host->log(c->self, LOG_ERR, EINVAL, "%s: not a file:///path URL", url);
         if (r < 0)
                 return r;
-        const char *below = file_path_below(c->root, path);
+        const char *below = file_path_below(c->root, path) ?: file_path_below(c->real_root, path);
         if (!below)
                 return outside(c, url);
         return (*ret = strdup(below)) ? 0 : -ENOMEM;
@@ -394,6 +395,22 @@ static int file_remove(void *ctx, const char *url, udfcron_storage_done done, vo
 
 /* ------------------------------------------------------------------ the plugin */
 
+/* mkdir -p for a root that does not exist yet: private, like everything below it. */
+static int make_root(const char *root) {
+        _cleanup_free_ char *path = strdup(root);
+        if (!path)
+                return -ENOMEM;
+        for (char *slash = strchr(path + 1, '/');; slash = strchr(slash + 1, '/')) {
+                if (slash)
+                        *slash = '\0';
+                if (mkdir(path, 0700) < 0 && errno != EEXIST)
+                        return -errno;
+                if (!slash)
+                        return 0;
+                *slash = '/';
+        }
+}
+
 static void file_destroy(void *ctx) {
         struct ctx *c = ctx;
         if (!c)
@@ -401,6 +418,7 @@ static void file_destroy(void *ctx) {
         if (c->root_fd >= 0)
                 close(c->root_fd);
         free(c->root);
+        free(c->real_root);
         free(c);
 }
 
@@ -415,12 +433,16 @@ static int file_init(const struct udfcron_host *host, udfcron_instance *self, co
         }
         c->host = host;
         c->self = self;
-        /* "/srv/data/" and "/srv/data" are one root: paths are compared without the trailing slash */
-        for (size_t n = strlen(c->root); n > 1 && c->root[n - 1] == '/';)
-                c->root[--n] = '\0';
+        file_path_normalize(c->root);
 
         c->root_fd = open(c->root, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+        if (c->root_fd < 0 && errno == ENOENT && (r = make_root(c->root)) >= 0) {
+                host->log(self, LOG_INFO, 0, "created the root %s", c->root);
+                c->root_fd = open(c->root, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+        }
         if (c->root_fd < 0)
+                r = host->log(self, LOG_ERR, errno, "root %s: %m", c->root);
+        else if (!(c->real_root = realpath(c->root, NULL)))
                 r = host->log(self, LOG_ERR, errno, "root %s: %m", c->root);
         else if ((r = openat2_beneath(c->root_fd, ".", O_RDONLY | O_DIRECTORY, 0)) == -ENOSYS)
                 r = host->log(self, LOG_ERR, ENOSYS, "needs openat2() (Linux 5.6 or later): %m");

@@ -3,8 +3,9 @@
  * Fuzzes the URL parsing of storage-file and the host's scheme parser: what
  * file_url_to_path() accepts is an absolute path that file_url_from_path()
  * turns back into a URL naming the same path, and file_path_below() only
- * ever answers with a part of the path it was given. The input is a URL,
- * then optionally a NUL and a root directory.
+ * ever answers with a part of the path it was given; file_path_normalize()
+ * leaves no "//", ".", ".." or trailing slash, and changes nothing twice.
+ * The input is a URL, then optionally a NUL and a root directory.
  */
 #include <stdint.h>
 #include <stdlib.h>
@@ -38,6 +39,21 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
 
         const char *below = file_path_below(root, path);
         if (below && (below < path || below > path + strlen(path) || below[0] == '/'))
+                abort();
+
+        _cleanup_free_ char *normal = strdup(path), *twice = NULL;
+        if (!normal)
+                return 0;
+        file_path_normalize(normal);
+        size_t len = strlen(normal);
+        if (normal[0] != '/' || strstr(normal, "//") || strstr(normal, "/./") || strstr(normal, "/../") ||
+            (len > 1 && normal[len - 1] == '/') || (len >= 2 && strcmp(normal + len - 2, "/.") == 0) ||
+            (len >= 3 && strcmp(normal + len - 3, "/..") == 0))
+                abort();
+        if (!(twice = strdup(normal)))
+                return 0;
+        file_path_normalize(twice);
+        if (strcmp(twice, normal) != 0)
                 abort();
         return 0;
 }
