@@ -367,7 +367,8 @@ static int host_timer_start(udfcron_instance *self, uint64_t delay_usec, udfcron
         if (!(t = calloc(1, sizeof *t)))
                 return -ENOMEM;
         *t = (udfcron_timer){ .instance = self, .fn = fn, .userdata = userdata };
-        int r = sd_event_add_time_relative(self->host->event, &t->source, CLOCK_MONOTONIC, delay_usec, 0,
+        /* 1 ms: sd-event's default accuracy (0) would let a plugin's poll slip by up to 250 ms */
+        int r = sd_event_add_time_relative(self->host->event, &t->source, CLOCK_MONOTONIC, delay_usec, 1000,
                                            on_timer, t);
         if (r < 0) {
                 free(t);
