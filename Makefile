@@ -173,7 +173,7 @@ $(B)/asan/plugins/secrets-example.so:
 	$(CC) $(PLUGIN_CFLAGS) -std=gnu11 $(WARNINGS) $(SANITIZE) $(PLUGIN_LDFLAGS) plugins/example/example.c -o $@
 	@chmod go-w $@
 
-$(B)/asan/test-plugins/%.so: tests/unit/plugins/variants.c include/udfcron/plugin.h
+$(B)/asan/test-plugins/%.so: tests/unit/plugins/variants.c tests/unit/plugins/variants.h include/udfcron/plugin.h
 	@mkdir -p $(@D) && chmod go-w $(@D)
 	$(CC) $(PLUGIN_CFLAGS) -std=gnu11 $(WARNINGS) $(SANITIZE) -DVARIANT_$(shell echo $* | tr a-z A-Z) \
 		-shared $< -o $@

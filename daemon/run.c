@@ -304,21 +304,29 @@ static void attempt_ended(Run *run, const EngineOutcome *outcome) {
         }
 }
 
+/* The work succeeded, but its output did not reach the storage: the attempt fails, and may be retried. */
+static void output_not_stored(Run *run, const EngineOutcome *outcome, int error) {
+        EngineOutcome failed = *outcome;
+        char message[512];
+
+        snprintf(message, sizeof message, "%s, but its output could not be stored at %s: %s", outcome->message,
+                 run->output_url, strerror(-error));
+        failed.kind = OUTCOME_FAILED;
+        failed.message = message;
+        attempt_ended(run, &failed); /* may free the run */
+}
+
 static void on_stored(void *userdata, int error) {
         Run *run = userdata;
         _cleanup_(run_store_freep) RunStore *st = TAKE_PTR(run->store); /* the outcome points into it */
-        EngineOutcome outcome = st->outcome;
-        char message[512];
 
-        st->call = NULL;
+        st->call = NULL; /* being delivered: nothing to abandon */
         if (error < 0) {
-                snprintf(message, sizeof message, "%s, but its output could not be stored at %s: %s",
-                         st->message, run->output_url, strerror(-error));
-                outcome.kind = OUTCOME_FAILED;
-                outcome.message = message;
-        } else
-                run->output_stored = true;
-        attempt_ended(run, &outcome); /* may free the run */
+                output_not_stored(run, &st->outcome, error);
+                return;
+        }
+        run->output_stored = true;
+        attempt_ended(run, &st->outcome); /* may free the run */
 }
 
 /* The work succeeded: its result (a UDF's) or stdout (a command's) goes to the schedule's output URL. */
@@ -339,17 +347,10 @@ static void store_output(Run *run, const EngineOutcome *outcome) {
                                 s->work == WORK_UDF ? "application/json" : "application/octet-stream", on_stored,
                                 run, &st->call);
         }
-        if (r >= 0) {
+        if (r < 0)
+                output_not_stored(run, outcome, r);
+        else
                 run->store = TAKE_PTR(st);
-                return;
-        }
-        char message[512];
-        snprintf(message, sizeof message, "%s, but its output could not be stored at %s: %s",
-                 outcome->message, run->output_url, strerror(-r));
-        EngineOutcome failed = *outcome;
-        failed.kind = OUTCOME_FAILED;
-        failed.message = message;
-        attempt_ended(run, &failed);
 }
 
 static void on_ended(void *userdata, const EngineOutcome *outcome) {

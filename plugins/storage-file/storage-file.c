@@ -145,11 +145,13 @@ static int write_all(int fd, const char *data, size_t size) {
 
 /* ------------------------------------------------------------------ operations */
 
-static int put_file(struct ctx *c, const char *url, const void *data, size_t size) {
+/*
+ * Opens the directory holding the object that `url` names (making the missing ones with `create`);
+ * *ret_base is the object's name in it, inside *ret_rel (malloc'd, for the caller to free).
+ */
+static int open_parent(const struct ctx *c, const char *url, bool create, char **ret_rel, const char **ret_base) {
         _cleanup_free_ char *rel = NULL, *dir = NULL;
         const char *base;
-        char temp[64];
-        uint64_t rnd;
         int r;
 
         if ((r = relative_path(c, url, &rel)) < 0)
@@ -158,9 +160,25 @@ static int put_file(struct ctx *c, const char *url, const void *data, size_t siz
                 return -ENOMEM;
         if (!*base || strcmp(base, ".") == 0 || strcmp(base, "..") == 0)
                 return -EISDIR; /* a URL ending in '/' names a directory */
-        _cleanup_fd_ int dir_fd = open_directory(c, dir, true);
+        int fd = open_directory(c, dir, create);
+        if (fd < 0)
+                return beneath_error(c, url, fd);
+        *ret_base = base;
+        *ret_rel = rel;
+        rel = NULL;
+        return fd;
+}
+
+static int put_file(struct ctx *c, const char *url, const void *data, size_t size) {
+        _cleanup_free_ char *rel = NULL;
+        const char *base;
+        char temp[64];
+        uint64_t rnd;
+        int r;
+
+        _cleanup_fd_ int dir_fd = open_parent(c, url, true, &rel, &base);
         if (dir_fd < 0)
-                return beneath_error(c, url, dir_fd);
+                return dir_fd;
 
         if (getrandom(&rnd, sizeof rnd, GRND_NONBLOCK) != sizeof rnd)
                 rnd = (uint64_t) getpid() << 32 ^ (uint64_t) (uintptr_t) &rnd;
@@ -370,19 +388,12 @@ static int file_list(void *ctx, const char *url, const char *page, size_t page_s
 }
 
 static int remove_file(struct ctx *c, const char *url) {
-        _cleanup_free_ char *rel = NULL, *dir = NULL;
+        _cleanup_free_ char *rel = NULL;
         const char *base;
-        int r;
 
-        if ((r = relative_path(c, url, &rel)) < 0)
-                return r;
-        if (!(dir = split_path(rel, &base)))
-                return -ENOMEM;
-        if (!*base || strcmp(base, ".") == 0 || strcmp(base, "..") == 0)
-                return -EISDIR;
-        _cleanup_fd_ int dir_fd = open_directory(c, dir, false);
+        _cleanup_fd_ int dir_fd = open_parent(c, url, false, &rel, &base);
         if (dir_fd < 0)
-                return beneath_error(c, url, dir_fd);
+                return dir_fd;
         if (unlinkat(dir_fd, base, 0) < 0)
                 return -errno;
         return fsync(dir_fd) < 0 ? -errno : 0;

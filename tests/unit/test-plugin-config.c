@@ -22,6 +22,7 @@
 
 #include "../support/testdir.h"
 #include "config.h"
+#include "plugins/variants.h"
 
 #define MAX_ERRORS 8
 
@@ -30,17 +31,6 @@ typedef struct Fixture {
         char *dir; /* holds plugins/ and one directory per case */
         int cwd;
 } Fixture;
-
-/* The options structure of the test variants (tests/unit/plugins/variants.c). */
-struct variant_options {
-        char *label;
-        char *path;
-        bool flag;
-        int64_t count;
-        uint64_t every_usec;
-        char **tags;
-        bool leak_timer;
-};
 
 static int setup(void **state) {
         Fixture *f = calloc(1, sizeof *f);

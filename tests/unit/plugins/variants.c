@@ -10,26 +10,18 @@
 
 #include <udfcron/plugin.h>
 
+#include "variants.h"
+
 /* some variants override the header's fields, or leave the vtable out */
 #pragma GCC diagnostic ignored "-Woverride-init"
 #pragma GCC diagnostic ignored "-Wunused-function"
 #pragma GCC diagnostic ignored "-Wunused-const-variable"
 #pragma GCC diagnostic ignored "-Wunused-variable"
 
-struct options {
-        char *label;
-        char *path;
-        bool flag;
-        int64_t count;
-        uint64_t every_usec;
-        char **tags;
-        bool leak_timer;
-};
-
 struct ctx {
         const struct udfcron_host *host;
         udfcron_instance *self;
-        const struct options *options;
+        const struct variant_options *options;
         udfcron_timer *leaked;
         struct pending *pending;
 };
@@ -170,7 +162,7 @@ static const struct udfcron_storage_vtable vtable = {
         .remove = t_remove,
 };
 
-#define O(f) offsetof(struct options, f)
+#define O(f) offsetof(struct variant_options, f)
 static const struct udfcron_option t_options[] = {
         { .name = "label", .type = UDFCRON_OPTION_STRING, .default_value = "plain", .offset = O(label),
           .doc = "what get returns" },
@@ -186,7 +178,7 @@ static const struct udfcron_option t_options[] = {
         { .name = "tags", .type = UDFCRON_OPTION_STRING_LIST, .default_value = "a,b", .offset = O(tags) },
         { .name = "leak_timer", .type = UDFCRON_OPTION_BOOL, .offset = O(leak_timer) },
 #ifdef VARIANT_OPTIONS
-        { .name = "outside", .type = UDFCRON_OPTION_INT, .offset = sizeof(struct options) },
+        { .name = "outside", .type = UDFCRON_OPTION_INT, .offset = sizeof(struct variant_options) },
 #endif
         {},
 };
@@ -219,7 +211,7 @@ UDFCRON_PLUGIN_EXPORT const struct udfcron_plugin udfcron_plugin_entry = {
         .destroy = t_destroy,
         .vtable = &vtable,
         .options = t_options,
-        .options_size = sizeof(struct options),
+        .options_size = sizeof(struct variant_options),
         .description = "a test plugin",
 };
 #endif
