@@ -586,9 +586,11 @@ static int parse_output(Loader *l, const config_setting_t *s, const char *v, voi
         if ((r = params_collect_secrets(v, &secrets, &n_secrets)) < 0)
                 return r;
         if (n_secrets > 0)
-                return error_at(l, s, "output: ${secret:%s} has no place in a URL, which is logged", secrets[0]);
+                return error_at(l, s, "output: ${secret:%s} has no place in a URL, which is logged",
+                                secrets[0]);
         if (url_scheme(v, scheme) < 0)
-                return error_at(l, s, "output: '%s' is not a URL such as \"file:///srv/out/${run_id}.json\"", v);
+                return error_at(l, s, "output: '%s' is not a URL such as \"file:///srv/out/${run_id}.json\"",
+                                v);
         if (!config_find_storage(l->config, scheme) && !l->storage_failed)
                 return error_at(l, s,
                                 "output: no storage instance serves %s:// URLs (configure one in %s, e.g. "
@@ -871,8 +873,8 @@ static int parse_directories(Loader *l, const config_setting_t *s, const char *v
                 const config_setting_t *e = config_setting_get_elem(s, i);
                 const char *dir = config_setting_get_string(e);
                 if (!dir || !*dir)
-                        r = error_at(l, e, "%s: element %d: expected a directory, got %s", config_setting_name(s),
-                                     i + 1, dir ? "an empty string" : type_name(e));
+                        r = error_at(l, e, "%s: element %d: expected a directory, got %s",
+                                     config_setting_name(s), i + 1, dir ? "an empty string" : type_name(e));
                 else if ((r = strv_push(&dirs, &n, path_join(l->abs_dir, dir))) < 0)
                         return r;
         }
@@ -938,8 +940,8 @@ static int parse_string_list(Loader *l, const config_setting_t *s, const char *v
         for (int i = 0; !v && i < config_setting_length(s); i++) {
                 const config_setting_t *e = config_setting_get_elem(s, i);
                 if (config_setting_type(e) != CONFIG_TYPE_STRING)
-                        r = error_at(l, e, "%s: element %d: expected a string, got %s", config_setting_name(s),
-                                     i + 1, type_name(e));
+                        r = error_at(l, e, "%s: element %d: expected a string, got %s",
+                                     config_setting_name(s), i + 1, type_name(e));
                 else if ((r = strv_push(&list, &n, strdup(config_setting_get_string(e)))) < 0)
                         return r;
         }
@@ -995,8 +997,8 @@ static int check_schemes(Loader *l, const config_setting_t *block, const char *i
         for (const char *const *sc = plugin_storage_schemes(p); sc && *sc; sc++) {
                 const PluginConfig *other = config_find_storage(l->config, *sc);
                 if (other)
-                        return error_at(l, block, "%s: %s:// URLs are served by %s already (%s:%u)", instance,
-                                        *sc, other->instance, other->file, other->line);
+                        return error_at(l, block, "%s: %s:// URLs are served by %s already (%s:%u)",
+                                        instance, *sc, other->instance, other->file, other->line);
         }
         return 0;
 }

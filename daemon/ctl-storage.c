@@ -55,7 +55,8 @@ static void storage_help(FILE *f) {
                 "      --expires DURATION  sign: how long the URL is valid (default 1h)\n"
                 "  -h, --help            show this help\n"
                 "\n"
-                "Exit status: 0 ok, 1 the operation failed or the configuration is invalid, 2 usage error.\n",
+                "Exit status: 0 ok, 1 the operation failed or the configuration is invalid, 2 usage "
+                "error.\n",
                 CONFIG_DEFAULT_PATH, GET_MAX_DEFAULT);
 }
 
@@ -97,8 +98,8 @@ static void on_list(void *userdata, int error, const struct udfcron_storage_entr
                 if (!e->is_directory)
                         snprintf(size, sizeof size, "%" PRIu64, e->size);
                 printf("%-20s  %12s  %s\n",
-                       e->mtime_usec ? timestamp_format((int64_t) (e->mtime_usec / 1000000), 0, when) : "-", size,
-                       e->url);
+                       e->mtime_usec ? timestamp_format((int64_t) (e->mtime_usec / 1000000), 0, when) : "-",
+                       size, e->url);
         }
         if (!next_page) {
                 finish(job, 0);
@@ -113,8 +114,8 @@ static const char *describe_error(int error) {
         switch (error) {
         case -EPROTONOSUPPORT:
                 return "no storage instance of the configuration serves this URL's scheme";
-        case -EOPNOTSUPP:
-                return "its storage cannot do that";
+        case -EOPNOTSUPP: /* only sign is optional */
+                return "the storage serving this URL cannot sign URLs";
         case -EINVAL:
                 return "invalid URL or argument";
         default:
@@ -140,8 +141,8 @@ static int load(const char *path, TzDb **ret_tzdb, Config **ret_config) {
 }
 
 static int read_input(const char *file, char **ret_data, size_t *ret_size) {
-        _cleanup_close_ int fd = strcmp(file, "-") == 0 ? dup(STDIN_FILENO)
-                                                        : open(file, O_RDONLY | O_CLOEXEC | O_NOCTTY);
+        _cleanup_close_ int fd =
+                strcmp(file, "-") == 0 ? dup(STDIN_FILENO) : open(file, O_RDONLY | O_CLOEXEC | O_NOCTTY);
         if (fd < 0)
                 return -errno;
         return read_full_fd(fd, PUT_MAX, ret_data, ret_size);
@@ -182,7 +183,8 @@ int verb_storage(int argc, char **argv) {
                 }
                 case ARG_EXPIRES:
                         if (duration_parse(optarg, 7 * 86400, &expires_sec) < 0 || expires_sec == 0) {
-                                fprintf(stderr, "udfcronctl storage: --expires takes a duration from 1s to 7d\n");
+                                fprintf(stderr,
+                                        "udfcronctl storage: --expires takes a duration from 1s to 7d\n");
                                 return EXIT_USAGE;
                         }
                         break;
@@ -195,13 +197,14 @@ int verb_storage(int argc, char **argv) {
                 }
 
         static const char *const verbs[] = { "ls", "get", "put", "rm", "sign" };
-        const char *verb = optind < argc ? argv[optind] : NULL, *url = optind + 1 < argc ? argv[optind + 1] : NULL;
+        const char *verb = optind < argc ? argv[optind] : NULL,
+                   *url = optind + 1 < argc ? argv[optind + 1] : NULL;
         size_t expected = verb && strcmp(verb, "put") == 0 ? 3 : 2, k = 0;
         while (verb && k < ELEMENTSOF(verbs) && strcmp(verb, verbs[k]) != 0)
                 k++;
         if (!verb || k == ELEMENTSOF(verbs) || !url || (size_t) (argc - optind) > expected) {
                 fprintf(stderr, "udfcronctl storage: %s; see 'udfcronctl storage --help'\n",
-                        !verb ? "missing COMMAND"
+                        !verb                    ? "missing COMMAND"
                         : k == ELEMENTSOF(verbs) ? "unknown COMMAND (ls, get, put, rm or sign)"
                         : !url                   ? "missing URL"
                                                  : "too many arguments");

@@ -550,7 +550,8 @@ void journal_log(Journal *j, int priority, const char *format, ...) {
              m.failed);
 }
 
-void journal_log_plugin(Journal *j, int priority, const char *plugin, const char *instance, const char *message) {
+void journal_log_plugin(Journal *j, int priority, const char *plugin, const char *instance,
+                        const char *message) {
         _cleanup_(buf_done) Buf m = {};
 
         assert(j);

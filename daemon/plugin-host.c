@@ -334,7 +334,8 @@ PluginCall *plugin_call_abandon(PluginCall *c) {
 
 /* ------------------------------------------------------------------ services */
 
-_printf_(4, 5) static int host_log(udfcron_instance *self, int priority, int error, const char *format, ...) {
+_printf_(4, 5) static int host_log(udfcron_instance *self, int priority, int error, const char *format,
+                                   ...) {
         _cleanup_free_ char *message = NULL;
         int saved = errno, positive = error == INT_MIN ? EINVAL : abs(error);
         va_list ap;

@@ -17,8 +17,8 @@
 #include "duration.h"
 #include "strv.h"
 
-#define PLUGIN_NAME_MAX 64
-#define OPTIONS_MAX     256
+#define PLUGIN_NAME_MAX  64
+#define OPTIONS_MAX      256
 #define DURATION_MAX_SEC (366 * UINT64_C(86400))
 
 /* The descriptor as ABI 1.0 defines it: a plugin's may be larger (a later minor), never smaller. */
@@ -45,7 +45,7 @@ PluginKind plugin_kind_from_string(const char *s) {
 /* The descriptor's kind numbers are the ABI's (from 1); PluginKind counts from 0. */
 static PluginKind kind_from_abi(enum udfcron_plugin_kind k) {
         return k >= UDFCRON_PLUGIN_STORAGE && k <= UDFCRON_PLUGIN_INGEST ? (PluginKind) (k - 1)
-                                                                          : _PLUGIN_KIND_INVALID;
+                                                                         : _PLUGIN_KIND_INVALID;
 }
 
 static const struct udfcron_plugin *const *builtins;
@@ -68,7 +68,8 @@ _printf_(2, 3) static int fail(char **ret_error, const char *format, ...) {
 
 static bool valid_name(const char *s) {
         size_t n = strlen(s);
-        return n > 0 && n <= PLUGIN_NAME_MAX && s[strspn(s, "abcdefghijklmnopqrstuvwxyz0123456789_-")] == '\0';
+        return n > 0 && n <= PLUGIN_NAME_MAX &&
+               s[strspn(s, "abcdefghijklmnopqrstuvwxyz0123456789_-")] == '\0';
 }
 
 /* ------------------------------------------------------------------ options */
@@ -205,23 +206,27 @@ static int check_options(Plugin *p, char **ret_error) {
         for (; t && t[n].name; n++) {
                 const struct udfcron_option *o = &t[n];
                 if (n >= OPTIONS_MAX)
-                        return fail(ret_error, "%s: more than %d options (is the table's last entry { NULL }?)",
+                        return fail(ret_error,
+                                    "%s: more than %d options (is the table's last entry { NULL }?)",
                                     p->path, OPTIONS_MAX);
                 if (!valid_name(o->name) || strcmp(o->name, "plugin") == 0)
-                        return fail(ret_error, "%s: option name '%s' is not allowed (use [a-z0-9_-], not 'plugin')",
+                        return fail(ret_error,
+                                    "%s: option name '%s' is not allowed (use [a-z0-9_-], not 'plugin')",
                                     p->path, o->name);
                 for (size_t k = 0; k < n; k++)
                         if (strcmp(t[k].name, o->name) == 0)
-                                return fail(ret_error, "%s: option '%s' is declared twice", p->path, o->name);
+                                return fail(ret_error, "%s: option '%s' is declared twice", p->path,
+                                            o->name);
                 size_t size = option_size(o->type);
                 if (size == 0)
                         return fail(ret_error, "%s: option '%s' has unknown type %d", p->path, o->name,
                                     (int) o->type);
                 if (o->offset > d->options_size || d->options_size - o->offset < size ||
                     o->offset % size != 0)
-                        return fail(ret_error,
-                                    "%s: option '%s' lies outside the %zu-byte options structure (offset %zu)",
-                                    p->path, o->name, d->options_size, o->offset);
+                        return fail(
+                                ret_error,
+                                "%s: option '%s' lies outside the %zu-byte options structure (offset %zu)",
+                                p->path, o->name, d->options_size, o->offset);
                 if (o->type == UDFCRON_OPTION_INT && o->min > o->max)
                         return fail(ret_error, "%s: option '%s' has min > max", p->path, o->name);
         }
@@ -268,7 +273,7 @@ static const char *vtable_problem(PluginKind kind, const void *vtable) {
                         if (!valid_name(*s) || strchr(*s, '_'))
                                 return "declares an invalid URL scheme";
                 return st->put && st->get && st->list && st->remove ? NULL
-                                                                   : "lacks put, get, list or remove";
+                                                                    : "lacks put, get, list or remove";
         case PLUGIN_SECRETS:
                 return se->lookup ? NULL : "lacks lookup";
         case PLUGIN_CREDENTIALS:
@@ -280,7 +285,8 @@ static const char *vtable_problem(PluginKind kind, const void *vtable) {
         }
 }
 
-static int check_descriptor(Plugin *p, PluginKind kind, const char *name, size_t symbol_size, char **ret_error) {
+static int check_descriptor(Plugin *p, PluginKind kind, const char *name, size_t symbol_size,
+                            char **ret_error) {
         const struct udfcron_plugin *d = p->descriptor;
 
         /* the size the linker recorded, when known, tells a truncated descriptor before it is read */
@@ -296,21 +302,24 @@ static int check_descriptor(Plugin *p, PluginKind kind, const char *name, size_t
         if (d->struct_size < DESCRIPTOR_SIZE_1_0 || (symbol_size > 0 && symbol_size < d->struct_size))
                 return fail(ret_error,
                             "%s: its descriptor is %u bytes, smaller than the %zu bytes of plugin ABI %d.0",
-                            p->path, symbol_size > 0 ? (unsigned) MIN(symbol_size, (size_t) d->struct_size)
-                                                     : d->struct_size,
+                            p->path,
+                            symbol_size > 0 ? (unsigned) MIN(symbol_size, (size_t) d->struct_size)
+                                            : d->struct_size,
                             DESCRIPTOR_SIZE_1_0, UDFCRON_PLUGIN_ABI_MAJOR);
         if (d->abi_minor > UDFCRON_PLUGIN_ABI_MINOR)
-                return fail(ret_error,
-                            "%s: built for plugin ABI %u.%u, newer than this udfcron's %d.%d: update udfcron",
-                            p->path, d->abi_major, d->abi_minor, UDFCRON_PLUGIN_ABI_MAJOR,
-                            UDFCRON_PLUGIN_ABI_MINOR);
+                return fail(
+                        ret_error,
+                        "%s: built for plugin ABI %u.%u, newer than this udfcron's %d.%d: update udfcron",
+                        p->path, d->abi_major, d->abi_minor, UDFCRON_PLUGIN_ABI_MAJOR,
+                        UDFCRON_PLUGIN_ABI_MINOR);
         if (!d->name || strcmp(d->name, name) != 0)
                 return fail(ret_error, "%s: the plugin calls itself '%s', not '%s'", p->path,
                             d->name ? d->name : "(null)", name);
         PluginKind k = kind_from_abi(d->kind);
         if (k != kind)
                 return fail(ret_error, "%s: is a %s plugin, not a %s plugin", p->path,
-                            k >= 0 ? plugin_kind_to_string(k) : "(unknown kind)", plugin_kind_to_string(kind));
+                            k >= 0 ? plugin_kind_to_string(k) : "(unknown kind)",
+                            plugin_kind_to_string(kind));
         if (!d->init || !d->destroy)
                 return fail(ret_error, "%s: lacks init or destroy", p->path);
         const char *problem = vtable_problem(kind, d->vtable);
@@ -333,8 +342,8 @@ static const char *untrusted(const struct stat *st, char *buf, size_t size) {
         else if (st->st_mode & (S_IWGRP | S_IWOTH))
                 snprintf(buf, size, "writable by %s (mode %04o)",
                          (st->st_mode & S_IWGRP) && (st->st_mode & S_IWOTH) ? "group and others"
-                         : st->st_mode & S_IWGRP                           ? "its group"
-                                                                           : "others",
+                         : st->st_mode & S_IWGRP                            ? "its group"
+                                                                            : "others",
                          (unsigned) (st->st_mode & 07777));
         else
                 return NULL;
@@ -397,8 +406,8 @@ static int open_builtin(PluginKind kind, const char *name, Plugin **ret_plugin, 
 }
 
 /* Checks the file `path` in directory `dir` (both resolved), then loads it. */
-static int load_file(const char *dir, const char *path, PluginKind kind, const char *name, Plugin **ret_plugin,
-                     char **ret_error) {
+static int load_file(const char *dir, const char *path, PluginKind kind, const char *name,
+                     Plugin **ret_plugin, char **ret_error) {
         _cleanup_(plugin_unrefp) Plugin *p = NULL;
         char why[128];
         struct stat st;
@@ -407,8 +416,8 @@ static int load_file(const char *dir, const char *path, PluginKind kind, const c
         if (lstat(path, &st) < 0)
                 return fail(ret_error, "%s: %s", path, strerror(errno));
         if (S_ISLNK(st.st_mode))
-                return fail(ret_error, "%s: is a symbolic link: refusing to load it (install the file itself)",
-                            path);
+                return fail(ret_error,
+                            "%s: is a symbolic link: refusing to load it (install the file itself)", path);
         if (!S_ISREG(st.st_mode))
                 return fail(ret_error, "%s: not a regular file", path);
         if (untrusted(&st, why, sizeof why))
@@ -502,6 +511,7 @@ Plugin *plugin_unref(Plugin *p) {
 }
 
 const char *const *plugin_storage_schemes(const Plugin *p) {
-        return p->kind == PLUGIN_STORAGE ? ((const struct udfcron_storage_vtable *) p->descriptor->vtable)->schemes
-                                         : NULL;
+        return p->kind == PLUGIN_STORAGE
+                       ? ((const struct udfcron_storage_vtable *) p->descriptor->vtable)->schemes
+                       : NULL;
 }

@@ -37,7 +37,7 @@ typedef struct Plugin {
         unsigned n_ref;
         PluginKind kind;
         char *name;
-        char *path; /* the file, for messages; "(built in)" for a linked-in plugin */
+        char *path;   /* the file, for messages; "(built in)" for a linked-in plugin */
         void *handle; /* dlopen()'s; NULL for a linked-in plugin */
         const struct udfcron_plugin *descriptor;
         const struct udfcron_option *options; /* the descriptor's table */

@@ -309,8 +309,8 @@ static void output_not_stored(Run *run, const EngineOutcome *outcome, int error)
         EngineOutcome failed = *outcome;
         char message[512];
 
-        snprintf(message, sizeof message, "%s, but its output could not be stored at %s: %s", outcome->message,
-                 run->output_url, strerror(-error));
+        snprintf(message, sizeof message, "%s, but its output could not be stored at %s: %s",
+                 outcome->message, run->output_url, strerror(-error));
         failed.kind = OUTCOME_FAILED;
         failed.message = message;
         attempt_ended(run, &failed); /* may free the run */
@@ -344,8 +344,8 @@ static void store_output(Run *run, const EngineOutcome *outcome) {
                 st->outcome.result = st->data;
                 st->outcome.result_size = size;
                 r = storage_put(m->plugins, NULL, run->output_url, st->data, size,
-                                s->work == WORK_UDF ? "application/json" : "application/octet-stream", on_stored,
-                                run, &st->call);
+                                s->work == WORK_UDF ? "application/json" : "application/octet-stream",
+                                on_stored, run, &st->call);
         }
         if (r < 0)
                 output_not_stored(run, outcome, r);
@@ -389,7 +389,8 @@ static void run_end(Run *run, RunEvent event, const EngineOutcome *outcome, uint
         f.duration_usec = duration_usec;
         f.has_exit_status = outcome->has_exit_status;
         f.exit_status = outcome->exit_status;
-        if (outcome->result && run->entry->schedule->work == WORK_COMMAND) /* its stdout, stored at its output */
+        if (outcome->result &&
+            run->entry->schedule->work == WORK_COMMAND) /* its stdout, stored at its output */
                 snprintf(preview, sizeof preview, "%zu bytes", outcome->result_size);
         else if (outcome->result) {
                 /* secrets are masked before the preview is cut, and in the stored copy too */
@@ -407,7 +408,8 @@ static void run_end(Run *run, RunEvent event, const EngineOutcome *outcome, uint
         }
         if (event == RUN_EVENT_FINISHED)
                 journal_run_event(m->journal, &f, event, "in %.3fs%s%s%s%s", (double) duration_usec / 1e6,
-                                  outcome->result ? ": " : "", preview, run->output_stored ? ", stored at " : "",
+                                  outcome->result ? ": " : "", preview,
+                                  run->output_stored ? ", stored at " : "",
                                   run->output_stored ? run->output_url : "");
         else
                 journal_run_event(m->journal, &f, event, "%s after %.3fs", outcome->message,
@@ -544,7 +546,8 @@ static void secrets_found(Run *run) {
                 if (rs->error >= 0)
                         continue;
                 char message[512];
-                snprintf(message, sizeof message, "parameters: secret '%s': %s", rs->name, strerror(-rs->error));
+                snprintf(message, sizeof message, "parameters: secret '%s': %s", rs->name,
+                         strerror(-rs->error));
                 /* a secret no provider knows stays unknown; a provider that failed may work next time */
                 bool permanent = IN_SET(rs->error, -ENOENT, -EINVAL);
                 run_secrets_free(run);

@@ -56,7 +56,8 @@ static void deliver(PluginCall *call) {
                 c->done(c->userdata, c->error);
                 break;
         case OP_GET:
-                c->data_done(c->userdata, c->error, c->error < 0 ? NULL : c->data, c->error < 0 ? 0 : c->size);
+                c->data_done(c->userdata, c->error, c->error < 0 ? NULL : c->data,
+                             c->error < 0 ? 0 : c->size);
                 break;
         case OP_LIST:
                 c->list_done(c->userdata, c->error, c->entries, c->n_entries, c->error < 0 ? NULL : c->text);
@@ -127,8 +128,8 @@ static void on_text(void *userdata, int error, const char *text) {
 }
 
 /* The instance that serves url's scheme, and a call to it. */
-static int begin(PluginHost *h, PluginInstance *requester, const char *url, StorageOp op, StorageCall **ret_call,
-                 const struct udfcron_storage_vtable **ret_vtable) {
+static int begin(PluginHost *h, PluginInstance *requester, const char *url, StorageOp op,
+                 StorageCall **ret_call, const struct udfcron_storage_vtable **ret_vtable) {
         char scheme[URL_SCHEME_MAX];
 
         if (!url || url_scheme(url, scheme) < 0)
@@ -187,8 +188,8 @@ int storage_get(PluginHost *h, PluginInstance *requester, const char *url, size_
         return end(c, vt->get(CTX(c), url, max_size, on_data, c), ret_call);
 }
 
-int storage_list(PluginHost *h, PluginInstance *requester, const char *url, const char *page, size_t page_size,
-                 udfcron_storage_list_done done, void *userdata, PluginCall **ret_call) {
+int storage_list(PluginHost *h, PluginInstance *requester, const char *url, const char *page,
+                 size_t page_size, udfcron_storage_list_done done, void *userdata, PluginCall **ret_call) {
         const struct udfcron_storage_vtable *vt;
         StorageCall *c;
         int r = begin(h, requester, url, OP_LIST, &c, &vt);

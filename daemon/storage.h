@@ -26,8 +26,8 @@ int storage_put(PluginHost *h, PluginInstance *requester, const char *url, const
                 const char *content_type, udfcron_storage_done done, void *userdata, PluginCall **ret_call);
 int storage_get(PluginHost *h, PluginInstance *requester, const char *url, size_t max_size,
                 udfcron_storage_data_done done, void *userdata, PluginCall **ret_call);
-int storage_list(PluginHost *h, PluginInstance *requester, const char *url, const char *page, size_t page_size,
-                 udfcron_storage_list_done done, void *userdata, PluginCall **ret_call);
+int storage_list(PluginHost *h, PluginInstance *requester, const char *url, const char *page,
+                 size_t page_size, udfcron_storage_list_done done, void *userdata, PluginCall **ret_call);
 int storage_remove(PluginHost *h, PluginInstance *requester, const char *url, udfcron_storage_done done,
                    void *userdata, PluginCall **ret_call);
 int storage_sign(PluginHost *h, PluginInstance *requester, const char *url, uint64_t valid_usec,

@@ -16,7 +16,8 @@ int url_scheme(const char *url, char buf[static URL_SCHEME_MAX]) {
         if (!(c >= 'a' && c <= 'z'))
                 return -EINVAL;
         for (; (c = lower(url[n])) != '\0' && c != ':'; n++) {
-                bool ok = (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '+' || c == '-' || c == '.';
+                bool ok =
+                        (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '+' || c == '-' || c == '.';
                 if (!ok || n + 1 >= URL_SCHEME_MAX)
                         return -EINVAL;
                 buf[n] = c;

@@ -95,8 +95,8 @@ struct udfcron_option {
         /* The default, written as in the configuration without quotes ("30s", "true", "/srv", "a,b" for
          * a list), or NULL for none (zero, NULL). Checked when the plugin is loaded. */
         const char *default_value;
-        size_t offset; /* of the member in the plugin's options structure: offsetof(struct x, member) */
-        bool required; /* a block without it is an error */
+        size_t offset;   /* of the member in the plugin's options structure: offsetof(struct x, member) */
+        bool required;   /* a block without it is an error */
         const char *doc; /* one line, for error messages and the plugin's documentation */
         int64_t min, max;
 };
@@ -104,10 +104,10 @@ struct udfcron_option {
 /* ------------------------------------------------------------------ the descriptor */
 
 enum udfcron_plugin_kind {
-        UDFCRON_PLUGIN_STORAGE = 1,  /* vtable: struct udfcron_storage_vtable */
-        UDFCRON_PLUGIN_SECRETS = 2,  /* vtable: struct udfcron_secrets_vtable */
+        UDFCRON_PLUGIN_STORAGE = 1,     /* vtable: struct udfcron_storage_vtable */
+        UDFCRON_PLUGIN_SECRETS = 2,     /* vtable: struct udfcron_secrets_vtable */
         UDFCRON_PLUGIN_CREDENTIALS = 3, /* vtable: struct udfcron_credentials_vtable */
-        UDFCRON_PLUGIN_INGEST = 4,   /* vtable: struct udfcron_ingest_vtable */
+        UDFCRON_PLUGIN_INGEST = 4,      /* vtable: struct udfcron_ingest_vtable */
 };
 
 struct udfcron_plugin {
@@ -141,7 +141,7 @@ struct udfcron_plugin {
 
         /* The options table, ended by an entry with a NULL name; NULL: the block takes no options. */
         const struct udfcron_option *options;
-        size_t options_size; /* sizeof the structure the table's offsets point into */
+        size_t options_size;     /* sizeof the structure the table's offsets point into */
         const char *description; /* one line, for humans */
 };
 
@@ -181,8 +181,9 @@ typedef void (*udfcron_storage_done)(void *userdata, int error);
 /* `data`: the object's bytes (followed by a NUL not counted in `size`). */
 typedef void (*udfcron_storage_data_done)(void *userdata, int error, const void *data, size_t size);
 /* One page of entries; `next_page` is the token of the next page, NULL on the last one. */
-typedef void (*udfcron_storage_list_done)(void *userdata, int error, const struct udfcron_storage_entry *entries,
-                                          size_t n_entries, const char *next_page);
+typedef void (*udfcron_storage_list_done)(void *userdata, int error,
+                                          const struct udfcron_storage_entry *entries, size_t n_entries,
+                                          const char *next_page);
 typedef void (*udfcron_storage_text_done)(void *userdata, int error, const char *text);
 
 struct udfcron_storage_vtable {
@@ -194,7 +195,8 @@ struct udfcron_storage_vtable {
         int (*put)(void *ctx, const char *url, const void *data, size_t size, const char *content_type,
                    udfcron_storage_done done, void *userdata);
         /* Reads the object at `url`: -ENOENT when there is none, -EFBIG when larger than `max_size`. */
-        int (*get)(void *ctx, const char *url, size_t max_size, udfcron_storage_data_done done, void *userdata);
+        int (*get)(void *ctx, const char *url, size_t max_size, udfcron_storage_data_done done,
+                   void *userdata);
         /* Lists the entries directly under the directory or prefix `url` (not recursively), sorted by URL,
          * at most about `page_size` per page. `page` is NULL for the first page, else a `next_page`
          * token an earlier call returned. */

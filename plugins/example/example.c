@@ -113,12 +113,21 @@ static const struct udfcron_secrets_vtable vtable = {
 };
 
 static const struct udfcron_option example_options[] = {
-        { .name = "values", .type = UDFCRON_OPTION_STRING_LIST, .offset = offsetof(struct options, values),
-          .required = true, .doc = "the secrets, as \"NAME=value\"" },
-        { .name = "delay", .type = UDFCRON_OPTION_DURATION, .default_value = "0s",
-          .offset = offsetof(struct options, delay_usec), .doc = "how long an answer takes" },
-        { .name = "verbose", .type = UDFCRON_OPTION_BOOL, .default_value = "false",
-          .offset = offsetof(struct options, verbose), .doc = "log each lookup (at debug level)" },
+        { .name = "values",
+          .type = UDFCRON_OPTION_STRING_LIST,
+          .offset = offsetof(struct options, values),
+          .required = true,
+          .doc = "the secrets, as \"NAME=value\"" },
+        { .name = "delay",
+          .type = UDFCRON_OPTION_DURATION,
+          .default_value = "0s",
+          .offset = offsetof(struct options, delay_usec),
+          .doc = "how long an answer takes" },
+        { .name = "verbose",
+          .type = UDFCRON_OPTION_BOOL,
+          .default_value = "false",
+          .offset = offsetof(struct options, verbose),
+          .doc = "log each lookup (at debug level)" },
         {},
 };
 

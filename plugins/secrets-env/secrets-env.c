@@ -36,7 +36,8 @@ static int env_lookup(void *ctx, const char *name, udfcron_secret_done done, voi
         return 0;
 }
 
-static int env_init(const struct udfcron_host *host, udfcron_instance *self, const void *options, void **ret_ctx) {
+static int env_init(const struct udfcron_host *host, udfcron_instance *self, const void *options,
+                    void **ret_ctx) {
         struct ctx *c = calloc(1, sizeof *c);
         if (!c)
                 return host->log(self, LOG_ERR, ENOMEM, "cannot start: %m");
@@ -54,8 +55,11 @@ static const struct udfcron_secrets_vtable vtable = {
 };
 
 static const struct udfcron_option env_options[] = {
-        { .name = "prefix", .type = UDFCRON_OPTION_STRING, .default_value = "UDFCRON_SECRET_",
-          .offset = offsetof(struct options, prefix), .doc = "${secret:NAME} is the variable <prefix>NAME" },
+        { .name = "prefix",
+          .type = UDFCRON_OPTION_STRING,
+          .default_value = "UDFCRON_SECRET_",
+          .offset = offsetof(struct options, prefix),
+          .doc = "${secret:NAME} is the variable <prefix>NAME" },
         {},
 };
 

@@ -48,7 +48,8 @@ static int read_secret(const struct ctx *c, const char *name, char *buf, size_t 
         _cleanup_fd_ int dir_fd = open(c->options->directory, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
         if (dir_fd < 0)
                 return -errno;
-        _cleanup_fd_ int fd = openat(dir_fd, name, O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK | O_NOCTTY);
+        _cleanup_fd_ int fd =
+                openat(dir_fd, name, O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK | O_NOCTTY);
         if (fd < 0)
                 return errno == ELOOP ? -EPERM : -errno; /* a symbolic link could point anywhere */
         if (fstat(fd, &st) < 0)
@@ -86,7 +87,8 @@ static int file_lookup(void *ctx, const char *name, udfcron_secret_done done, vo
         return 0;
 }
 
-static int file_init(const struct udfcron_host *host, udfcron_instance *self, const void *options, void **ret_ctx) {
+static int file_init(const struct udfcron_host *host, udfcron_instance *self, const void *options,
+                     void **ret_ctx) {
         const struct options *o = options;
         struct stat st;
 
@@ -95,8 +97,9 @@ static int file_init(const struct udfcron_host *host, udfcron_instance *self, co
         if (!S_ISDIR(st.st_mode))
                 return host->log(self, LOG_ERR, ENOTDIR, "directory %s: %m", o->directory);
         if (st.st_mode & (S_IROTH | S_IWOTH))
-                host->log(self, LOG_WARNING, 0, "directory %s is open to everyone (mode %04o): chmod o-rwx it",
-                          o->directory, (unsigned) (st.st_mode & 07777));
+                host->log(self, LOG_WARNING, 0,
+                          "directory %s is open to everyone (mode %04o): chmod o-rwx it", o->directory,
+                          (unsigned) (st.st_mode & 07777));
 
         struct ctx *c = calloc(1, sizeof *c);
         if (!c)
@@ -115,8 +118,11 @@ static const struct udfcron_secrets_vtable vtable = {
 };
 
 static const struct udfcron_option file_options[] = {
-        { .name = "directory", .type = UDFCRON_OPTION_PATH, .offset = offsetof(struct options, directory),
-          .required = true, .doc = "one file per secret, named after it" },
+        { .name = "directory",
+          .type = UDFCRON_OPTION_PATH,
+          .offset = offsetof(struct options, directory),
+          .required = true,
+          .doc = "one file per secret, named after it" },
         {},
 };
 

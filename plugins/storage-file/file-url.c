@@ -65,8 +65,8 @@ char *file_url_from_path(const char *path) {
         memcpy(out, "file://", 7);
         out += 7;
         for (const unsigned char *p = (const unsigned char *) path; *p; p++) {
-                bool plain = (*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') || (*p >= '0' && *p <= '9') ||
-                             strchr("/-._~!$&'()*+,;=:@", *p);
+                bool plain = (*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') ||
+                             (*p >= '0' && *p <= '9') || strchr("/-._~!$&'()*+,;=:@", *p);
                 if (plain)
                         *out++ = (char) *p;
                 else {

@@ -149,7 +149,8 @@ static int write_all(int fd, const char *data, size_t size) {
  * Opens the directory holding the object that `url` names (making the missing ones with `create`);
  * *ret_base is the object's name in it, inside *ret_rel (malloc'd, for the caller to free).
  */
-static int open_parent(const struct ctx *c, const char *url, bool create, char **ret_rel, const char **ret_base) {
+static int open_parent(const struct ctx *c, const char *url, bool create, char **ret_rel,
+                       const char **ret_base) {
         _cleanup_free_ char *rel = NULL, *dir = NULL;
         const char *base;
         int r;
@@ -183,7 +184,8 @@ static int put_file(struct ctx *c, const char *url, const void *data, size_t siz
         if (getrandom(&rnd, sizeof rnd, GRND_NONBLOCK) != sizeof rnd)
                 rnd = (uint64_t) getpid() << 32 ^ (uint64_t) (uintptr_t) &rnd;
         snprintf(temp, sizeof temp, TEMP_PREFIX "%016llx", (unsigned long long) rnd);
-        _cleanup_fd_ int fd = openat(dir_fd, temp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0600);
+        _cleanup_fd_ int fd =
+                openat(dir_fd, temp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0600);
         if (fd < 0)
                 return -errno;
         r = write_all(fd, data, size);
@@ -245,7 +247,8 @@ static int read_file(struct ctx *c, const char *url, size_t max_size, char **ret
         return 0;
 }
 
-static int file_get(void *ctx, const char *url, size_t max_size, udfcron_storage_data_done done, void *userdata) {
+static int file_get(void *ctx, const char *url, size_t max_size, udfcron_storage_data_done done,
+                    void *userdata) {
         _cleanup_free_ char *data = NULL;
         size_t size = 0;
         int r = read_file(ctx, url, max_size, &data, &size);
@@ -283,7 +286,8 @@ static int read_names(int dir_fd, const char *page, char ***ret_names, size_t *r
                     (page && strcmp(de->d_name, page) <= 0))
                         continue;
                 if (n == allocated) {
-                        char **m = reallocarray(names, allocated = allocated ? allocated * 2 : 64, sizeof *m);
+                        char **m =
+                                reallocarray(names, allocated = allocated ? allocated * 2 : 64, sizeof *m);
                         if (!m) {
                                 r = -ENOMEM;
                                 break;
@@ -337,7 +341,8 @@ static int list_page(struct ctx *c, const char *url, const char *page, size_t pa
                 return beneath_error(c, url, dir_fd);
         if ((r = read_names(dir_fd, page, &names, &n)) < 0)
                 return r;
-        if (asprintf(&prefix, "%s/%s%s", strcmp(c->root, "/") == 0 ? "" : c->root, rel, *rel ? "/" : "") < 0) {
+        if (asprintf(&prefix, "%s/%s%s", strcmp(c->root, "/") == 0 ? "" : c->root, rel, *rel ? "/" : "") <
+            0) {
                 prefix = NULL;
                 r = -ENOMEM;
         }
@@ -347,7 +352,8 @@ static int list_page(struct ctx *c, const char *url, const char *page, size_t pa
                 r = -ENOMEM;
         for (size_t i = 0; r >= 0 && i < keep; i++) {
                 struct stat st = {};
-                bool exists = fstatat(dir_fd, names[i], &st, AT_SYMLINK_NOFOLLOW) == 0, is_dir = exists && S_ISDIR(st.st_mode);
+                bool exists = fstatat(dir_fd, names[i], &st, AT_SYMLINK_NOFOLLOW) == 0,
+                     is_dir = exists && S_ISDIR(st.st_mode);
                 _cleanup_free_ char *path = NULL;
                 if (!exists) /* gone since it was read */
                         continue;
@@ -359,7 +365,8 @@ static int list_page(struct ctx *c, const char *url, const char *page, size_t pa
                 p.entries[p.n] = (struct udfcron_storage_entry){
                         .url = file_url_from_path(path),
                         .size = is_dir ? 0 : (uint64_t) st.st_size,
-                        .mtime_usec = (uint64_t) st.st_mtim.tv_sec * 1000000 + (uint64_t) st.st_mtim.tv_nsec / 1000,
+                        .mtime_usec = (uint64_t) st.st_mtim.tv_sec * 1000000 +
+                                      (uint64_t) st.st_mtim.tv_nsec / 1000,
                         .is_directory = is_dir,
                 };
                 if (!p.entries[p.n++].url)
@@ -376,8 +383,8 @@ static int list_page(struct ctx *c, const char *url, const char *page, size_t pa
         return 0;
 }
 
-static int file_list(void *ctx, const char *url, const char *page, size_t page_size, udfcron_storage_list_done done,
-                     void *userdata) {
+static int file_list(void *ctx, const char *url, const char *page, size_t page_size,
+                     udfcron_storage_list_done done, void *userdata) {
         Page p = {};
         if (page_size == 0 || page_size > PAGE_SIZE_MAX)
                 page_size = PAGE_SIZE_MAX;
@@ -433,7 +440,8 @@ static void file_destroy(void *ctx) {
         free(c);
 }
 
-static int file_init(const struct udfcron_host *host, udfcron_instance *self, const void *options, void **ret_ctx) {
+static int file_init(const struct udfcron_host *host, udfcron_instance *self, const void *options,
+                     void **ret_ctx) {
         const struct options *o = options;
         struct ctx *c = calloc(1, sizeof *c);
         int r;
@@ -479,7 +487,10 @@ static const struct udfcron_storage_vtable vtable = {
 };
 
 static const struct udfcron_option file_options[] = {
-        { .name = "root", .type = UDFCRON_OPTION_PATH, .offset = offsetof(struct options, root), .required = true,
+        { .name = "root",
+          .type = UDFCRON_OPTION_PATH,
+          .offset = offsetof(struct options, root),
+          .required = true,
           .doc = "the directory that file:// URLs must lie under" },
         {},
 };

@@ -8,8 +8,8 @@
  * option of every type), so that no input makes the fuzzer dlopen() files.
  */
 #include <errno.h>
-#include <stddef.h>
 #include <ftw.h>
+#include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -39,7 +39,8 @@ struct fz_options {
         char **l;
 };
 
-static int fz_init(const struct udfcron_host *host, udfcron_instance *self, const void *options, void **ret) {
+static int fz_init(const struct udfcron_host *host, udfcron_instance *self, const void *options,
+                   void **ret) {
         (void) host, (void) self, (void) options, (void) ret;
         abort(); /* config_load() starts no instance */
 }
@@ -58,7 +59,12 @@ static const struct udfcron_option fz_options[] = {
         { .name = "s", .type = UDFCRON_OPTION_STRING, .default_value = "x", .offset = O(s) },
         { .name = "p", .type = UDFCRON_OPTION_PATH, .offset = O(p), .required = true },
         { .name = "b", .type = UDFCRON_OPTION_BOOL, .default_value = "true", .offset = O(b) },
-        { .name = "i", .type = UDFCRON_OPTION_INT, .default_value = "2", .offset = O(i), .min = -5, .max = 5 },
+        { .name = "i",
+          .type = UDFCRON_OPTION_INT,
+          .default_value = "2",
+          .offset = O(i),
+          .min = -5,
+          .max = 5 },
         { .name = "d", .type = UDFCRON_OPTION_DURATION, .default_value = "1m", .offset = O(d) },
         { .name = "l", .type = UDFCRON_OPTION_STRING_LIST, .default_value = "a,b", .offset = O(l) },
         {},
@@ -77,24 +83,16 @@ static const struct udfcron_storage_vtable fz_storage_vtable = {
 static const struct udfcron_secrets_vtable fz_secrets_vtable = { .lookup = fz_lookup };
 
 static const struct udfcron_plugin fz_storage = {
-        UDFCRON_PLUGIN_HEADER,
-        .name = "fz",
-        .kind = UDFCRON_PLUGIN_STORAGE,
-        .init = fz_init,
-        .destroy = fz_destroy,
-        .vtable = &fz_storage_vtable,
-        .options = fz_options,
-        .options_size = sizeof(struct fz_options),
+        UDFCRON_PLUGIN_HEADER,          .name = "fz",
+        .kind = UDFCRON_PLUGIN_STORAGE, .init = fz_init,
+        .destroy = fz_destroy,          .vtable = &fz_storage_vtable,
+        .options = fz_options,          .options_size = sizeof(struct fz_options),
 };
 static const struct udfcron_plugin fz_secrets = {
-        UDFCRON_PLUGIN_HEADER,
-        .name = "fz",
-        .kind = UDFCRON_PLUGIN_SECRETS,
-        .init = fz_init,
-        .destroy = fz_destroy,
-        .vtable = &fz_secrets_vtable,
-        .options = fz_options,
-        .options_size = sizeof(struct fz_options),
+        UDFCRON_PLUGIN_HEADER,          .name = "fz",
+        .kind = UDFCRON_PLUGIN_SECRETS, .init = fz_init,
+        .destroy = fz_destroy,          .vtable = &fz_secrets_vtable,
+        .options = fz_options,          .options_size = sizeof(struct fz_options),
 };
 static const struct udfcron_plugin *const fz_plugins[] = { &fz_storage, &fz_secrets, NULL };
 
@@ -166,14 +164,16 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
                                 abort();
                         /* an output always has a storage instance to go to */
                         char scheme[URL_SCHEME_MAX];
-                        if (s->output && (url_scheme(s->output, scheme) < 0 || !config_find_storage(config, scheme)))
+                        if (s->output &&
+                            (url_scheme(s->output, scheme) < 0 || !config_find_storage(config, scheme)))
                                 abort();
                 }
                 for (size_t i = 0; i < config->n_plugins; i++) {
                         const PluginConfig *pc = &config->plugins[i];
                         const struct fz_options *o = pc->options;
                         if (!pc->plugin || !o || !o->p || o->p[0] != '/' || o->i < -5 || o->i > 5 || !o->l ||
-                            strncmp(pc->instance, plugin_kind_to_string(pc->kind), strlen(plugin_kind_to_string(pc->kind))) != 0)
+                            strncmp(pc->instance, plugin_kind_to_string(pc->kind),
+                                    strlen(plugin_kind_to_string(pc->kind))) != 0)
                                 abort();
                 }
         } else if (r == -EINVAL) {

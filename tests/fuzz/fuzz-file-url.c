@@ -23,7 +23,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
         _cleanup_free_ char *text = fuzz_text(data, size), *path = NULL, *again = NULL, *back = NULL;
         if (!text)
                 return 0;
-        const char *nul = memchr(data, 0, size), *root = nul ? text + (nul - (const char *) data) + 1 : "/srv";
+        const char *nul = memchr(data, 0, size),
+                   *root = nul ? text + (nul - (const char *) data) + 1 : "/srv";
 
         char scheme[URL_SCHEME_MAX];
         int n = url_scheme(text, scheme);
@@ -34,7 +35,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
                 return 0;
         if (path[0] != '/' || n < 0 || strcmp(scheme, "file") != 0)
                 abort(); /* accepted: a file:// URL with an absolute path */
-        if (!(back = file_url_from_path(path)) || file_url_to_path(back, &again) < 0 || strcmp(again, path) != 0)
+        if (!(back = file_url_from_path(path)) || file_url_to_path(back, &again) < 0 ||
+            strcmp(again, path) != 0)
                 abort(); /* encoding and decoding agree */
 
         const char *below = file_path_below(root, path);

@@ -307,7 +307,7 @@ def test_udfcronctl_storage(tmp_path, ctl):
     assert (res.status, res.err) == (1, f"udfcronctl storage: rm {url}: No such file or directory\n")
 
     res = ctl("storage", "-c", conf, "sign", f"file://{root}/reports/2024/b.bin")
-    assert res.status == 1 and res.err.endswith(": its storage cannot do that\n")
+    assert res.status == 1 and res.err.endswith(": the storage serving this URL cannot sign URLs\n")
     res = ctl("storage", "-c", conf, "get", "s3://bucket/key")
     assert res.status == 1
     assert res.err == ("udfcronctl storage: get s3://bucket/key: no storage instance of the configuration serves "

@@ -59,7 +59,8 @@ int harness_apply(Harness *h, const char *body) {
         char *text, *path, **errors = NULL;
         Config *c = NULL;
 
-        require(asprintf(&text, "plugin_directories = [ \"%s\" ];\nschedules = ();\n%s", h->plugins, body) >= 0,
+        require(asprintf(&text, "plugin_directories = [ \"%s\" ];\nschedules = ();\n%s", h->plugins, body) >=
+                        0,
                 "asprintf");
         path = testdir_write(h->dir, "udfcrond.conf", text, 0644);
         free(text);

@@ -72,7 +72,8 @@ static void test_calls(void **state) {
 
         /* the plugin answers before it returns; the caller hears of it from the loop */
         assert_int_equal(storage_put(h->host, NULL, "good:///a", "x", 1, NULL, on_done, &put, NULL), 0);
-        assert_int_equal(storage_put(h->host, NULL, "good:///fail", "x", 1, NULL, on_done, &failed, NULL), 0);
+        assert_int_equal(storage_put(h->host, NULL, "good:///fail", "x", 1, NULL, on_done, &failed, NULL),
+                         0);
         assert_int_equal(storage_get(h->host, NULL, "good:///a", 100, on_data, &got, NULL), 0);
         assert_false(put.called || failed.called || got.called);
         assert_int_equal(plugin_host_pending(h->host), 3);
@@ -85,8 +86,10 @@ static void test_calls(void **state) {
         assert_int_equal(plugin_host_pending(h->host), 0);
 
         /* refused at once: no callback, ever */
-        assert_int_equal(storage_put(h->host, NULL, "good:///refuse", "", 0, NULL, on_done, &refused, NULL), -EACCES);
-        assert_int_equal(storage_remove(h->host, NULL, "nope:///x", on_done, &refused, NULL), -EPROTONOSUPPORT);
+        assert_int_equal(storage_put(h->host, NULL, "good:///refuse", "", 0, NULL, on_done, &refused, NULL),
+                         -EACCES);
+        assert_int_equal(storage_remove(h->host, NULL, "nope:///x", on_done, &refused, NULL),
+                         -EPROTONOSUPPORT);
         assert_int_equal(storage_remove(h->host, NULL, "not a url", on_done, &refused, NULL), -EINVAL);
         assert_int_equal(storage_sign(h->host, NULL, "good:///a", 1, NULL, &refused, NULL), -EOPNOTSUPP);
         harness_settle(h);
@@ -94,7 +97,8 @@ static void test_calls(void **state) {
         assert_int_equal(plugin_host_pending(h->host), 0);
 }
 
-static void on_list(void *userdata, int error, const struct udfcron_storage_entry *e, size_t n, const char *next) {
+static void on_list(void *userdata, int error, const struct udfcron_storage_entry *e, size_t n,
+                    const char *next) {
         (void) e, (void) n, (void) next;
         on_done(userdata, error);
 }
@@ -114,7 +118,8 @@ static void test_abandon(void **state) {
         Answer fast = {}, slow = {}, witness = {};
         PluginCall *c1 = NULL, *c2 = NULL;
 
-        assert_int_equal(harness_apply(h, "storage = { good = { count = 1; }; slow = { count = 1; }; };\n"), 0);
+        assert_int_equal(harness_apply(h, "storage = { good = { count = 1; }; slow = { count = 1; }; };\n"),
+                         0);
         assert_int_equal(storage_put(h->host, NULL, "good:///a", "", 0, NULL, on_done, &fast, &c1), 0);
         assert_int_equal(storage_put(h->host, NULL, "slow:///a", "", 0, NULL, on_done, &slow, &c2), 0);
         assert_null(plugin_call_abandon(c1)); /* answered, not delivered yet */
@@ -253,8 +258,8 @@ static void test_secrets_in_order(void **state) {
 static void test_example_answers_later(void **state) {
         Harness *h = *state;
         Answer a;
-        assert_int_equal(harness_apply(h, "secrets = { example = { values = [ \"greeting=hi there\" ]; }; };\n"),
-                         0);
+        assert_int_equal(
+                harness_apply(h, "secrets = { example = { values = [ \"greeting=hi there\" ]; }; };\n"), 0);
         lookup(h, NULL, "greeting", &a);
         assert_string_equal(a.text, "hi there");
         lookup(h, NULL, "other", &a);
@@ -262,8 +267,9 @@ static void test_example_answers_later(void **state) {
 
         /* an answer still on its way when the instance goes: dropped, never delivered */
         Answer late = {};
-        assert_int_equal(harness_apply(h, "secrets = { example = { values = [ \"a=b\" ]; delay = \"5s\"; }; };\n"),
-                         0);
+        assert_int_equal(
+                harness_apply(h, "secrets = { example = { values = [ \"a=b\" ]; delay = \"5s\"; }; };\n"),
+                0);
         assert_int_equal(secrets_lookup(h->host, NULL, "a", on_secret, &late, NULL), 0);
         harness_settle(h);
         h->host = plugin_host_free(h->host);

@@ -20,9 +20,9 @@
 
 #include <cmocka.h>
 
+#include "../support/testdir.h"
 #include "plugin.h"
 #include "strv.h"
-#include "../support/testdir.h"
 
 typedef struct Fixture {
         char *dir;     /* a scratch directory, 0755 */
@@ -119,7 +119,8 @@ static void test_not_found(void **state) {
         _cleanup_free_ char *error = NULL;
         Plugin *p = NULL;
 
-        assert_true(asprintf(&want, "no plugin storage-missing.so in /nonexistent/plugins, %s", f->plugins) > 0);
+        assert_true(asprintf(&want, "no plugin storage-missing.so in /nonexistent/plugins, %s", f->plugins) >
+                    0);
         assert_int_equal(plugin_open(dirs, PLUGIN_STORAGE, "missing", &p, &error), -EINVAL);
         assert_string_equal(error, want);
         free(error);
@@ -140,8 +141,9 @@ static void test_refuses_unsafe_files(void **state) {
         if (geteuid() == 0) { /* only root can give a file away */
                 char want[128];
                 assert_int_equal(chown(path, 65534, 0), 0);
-                snprintf(want, sizeof want,
-                         "owned by uid 65534, not by root or the daemon's user (uid 0): refusing to load it");
+                snprintf(
+                        want, sizeof want,
+                        "owned by uid 65534, not by root or the daemon's user (uid 0): refusing to load it");
                 expect_refusal(f, "good", path, want);
                 assert_int_equal(chown(path, 0, 0), 0);
         }
@@ -150,7 +152,8 @@ static void test_refuses_unsafe_files(void **state) {
         _cleanup_free_ char *link = NULL;
         assert_true(asprintf(&link, "%s/storage-linked.so", f->plugins) > 0);
         assert_int_equal(symlink(path, link), 0);
-        expect_refusal(f, "linked", link, "is a symbolic link: refusing to load it (install the file itself)");
+        expect_refusal(f, "linked", link,
+                       "is a symbolic link: refusing to load it (install the file itself)");
 
         _cleanup_free_ char *dir = testdir_mkdir(f->plugins, "storage-dir.so", 0755);
         expect_refusal(f, "dir", dir, "not a regular file");
@@ -161,12 +164,15 @@ static void test_refuses_unsafe_directories(void **state) {
         _cleanup_free_ char *path = install(f, "good", "storage-good.so", 0644);
 
         assert_int_equal(chmod(f->plugins, 0775), 0);
-        expect_refusal(f, "good", f->plugins, "writable by its group (mode 0775): refusing to load plugins from it");
+        expect_refusal(f, "good", f->plugins,
+                       "writable by its group (mode 0775): refusing to load plugins from it");
         assert_int_equal(chmod(f->plugins, 0757), 0);
-        expect_refusal(f, "good", f->plugins, "writable by others (mode 0757): refusing to load plugins from it");
+        expect_refusal(f, "good", f->plugins,
+                       "writable by others (mode 0757): refusing to load plugins from it");
         assert_int_equal(chmod(f->plugins, 0755), 0);
 
-        /* whoever may write an ancestor may swap the plugin directory for another; sticky ones (/tmp) are fine */
+        /* whoever may write an ancestor may swap the plugin directory for another; sticky ones (/tmp) are
+         * fine */
         assert_int_equal(chmod(f->dir, 0777), 0);
         expect_refusal(f, "good", f->dir,
                        "writable by group and others (mode 0777): refusing to load plugins below it");
@@ -179,9 +185,10 @@ static void test_refuses_unsafe_directories(void **state) {
 
         if (geteuid() == 0) {
                 assert_int_equal(chown(f->plugins, 65534, 65534), 0);
-                expect_refusal(f, "good", f->plugins,
-                               "owned by uid 65534, not by root or the daemon's user (uid 0): refusing to load "
-                               "plugins from it");
+                expect_refusal(
+                        f, "good", f->plugins,
+                        "owned by uid 65534, not by root or the daemon's user (uid 0): refusing to load "
+                        "plugins from it");
                 assert_int_equal(chown(f->plugins, 0, 0), 0);
         }
 }
@@ -191,10 +198,13 @@ static void test_refuses_bad_descriptors(void **state) {
         static const struct {
                 const char *variant, *name, *message;
         } cases[] = {
-                { "major", "major", "built for plugin ABI 2.0, this udfcron has 1.0: rebuild it against this "
-                                    "version's udfcron/plugin.h" },
-                { "minor", "minor", "built for plugin ABI 1.1, newer than this udfcron's 1.0: update udfcron" },
-                { "small", "small", "its descriptor is 24 bytes, smaller than the 80 bytes of plugin ABI 1.0" },
+                { "major", "major",
+                  "built for plugin ABI 2.0, this udfcron has 1.0: rebuild it against this "
+                  "version's udfcron/plugin.h" },
+                { "minor", "minor",
+                  "built for plugin ABI 1.1, newer than this udfcron's 1.0: update udfcron" },
+                { "small", "small",
+                  "its descriptor is 24 bytes, smaller than the 80 bytes of plugin ABI 1.0" },
                 { "nosym", "nosym", "exports no udfcron_plugin_entry: not a udfcron plugin" },
                 { "kind", "kind", "is a secrets plugin, not a storage plugin" },
                 { "name", "name", "the plugin calls itself 'other', not 'name'" },

@@ -291,7 +291,8 @@ static void test_remove(void **state) {
 
 static void test_no_way_out(void **state) {
         Fixture *f = *state;
-        _cleanup_free_ char *dotdot = url(f, "../outside/secret.txt"), *dotdot_put = url(f, "a/../../outside/new");
+        _cleanup_free_ char *dotdot = url(f, "../outside/secret.txt"),
+                            *dotdot_put = url(f, "a/../../outside/new");
         _cleanup_free_ char *absolute = NULL, *lookalike = NULL, *link_dir = NULL, *link_file = NULL;
         _cleanup_free_ char *via_link = url(f, "escape/secret.txt"), *into_link = url(f, "escape/planted");
         _cleanup_free_ char *file_link = url(f, "leak"), *inner = url(f, "alias/ok.txt");
@@ -299,7 +300,8 @@ static void test_no_way_out(void **state) {
         size_t size;
 
         assert_true(asprintf(&absolute, "file://%s/secret.txt", f->outside) > 0);
-        assert_true(asprintf(&lookalike, "file://%s-evil/x", f->root) > 0); /* "/root-evil" is not below "/root" */
+        assert_true(asprintf(&lookalike, "file://%s-evil/x", f->root) >
+                    0); /* "/root-evil" is not below "/root" */
         assert_true(asprintf(&link_dir, "%s/escape", f->root) > 0);
         assert_true(asprintf(&link_file, "%s/leak", f->root) > 0);
         assert_int_equal(symlink(f->outside, link_dir), 0);

@@ -77,15 +77,16 @@ static int t_put(void *ctx, const char *url, const void *data, size_t size, cons
         return answer(ctx, url, done, userdata);
 }
 
-static int t_get(void *ctx, const char *url, size_t max_size, udfcron_storage_data_done done, void *userdata) {
+static int t_get(void *ctx, const char *url, size_t max_size, udfcron_storage_data_done done,
+                 void *userdata) {
         const struct ctx *c = ctx;
         (void) url, (void) max_size;
         done(userdata, 0, c->options->label, c->options->label ? strlen(c->options->label) : 0);
         return 0;
 }
 
-static int t_list(void *ctx, const char *url, const char *page, size_t page_size, udfcron_storage_list_done done,
-                  void *userdata) {
+static int t_list(void *ctx, const char *url, const char *page, size_t page_size,
+                  udfcron_storage_list_done done, void *userdata) {
         (void) ctx, (void) url, (void) page, (void) page_size;
         done(userdata, -ENOTDIR, NULL, 0, NULL);
         return 0;
@@ -100,7 +101,8 @@ static void on_leaked(void *userdata) {
         abort(); /* stopped by the host at destroy(): must never run */
 }
 
-static int t_init(const struct udfcron_host *host, udfcron_instance *self, const void *options, void **ret_ctx) {
+static int t_init(const struct udfcron_host *host, udfcron_instance *self, const void *options,
+                  void **ret_ctx) {
         struct ctx *c = calloc(1, sizeof *c);
         if (!c)
                 return -ENOMEM;
@@ -111,7 +113,8 @@ static int t_init(const struct udfcron_host *host, udfcron_instance *self, const
         }
         if (c->options->leak_timer)
                 (void) host->timer_start(self, 3600 * UINT64_C(1000000), on_leaked, NULL, &c->leaked);
-        host->log(self, LOG_INFO, 0, "started with label %s", c->options->label ? c->options->label : "(none)");
+        host->log(self, LOG_INFO, 0, "started with label %s",
+                  c->options->label ? c->options->label : "(none)");
         *ret_ctx = c;
         return 0;
 }
@@ -164,15 +167,28 @@ static const struct udfcron_storage_vtable vtable = {
 
 #define O(f) offsetof(struct variant_options, f)
 static const struct udfcron_option t_options[] = {
-        { .name = "label", .type = UDFCRON_OPTION_STRING, .default_value = "plain", .offset = O(label),
+        { .name = "label",
+          .type = UDFCRON_OPTION_STRING,
+          .default_value = "plain",
+          .offset = O(label),
           .doc = "what get returns" },
         { .name = "path", .type = UDFCRON_OPTION_PATH, .offset = O(path), .doc = "a path" },
-        { .name = "flag", .type = UDFCRON_OPTION_BOOL, .default_value = "true", .offset = O(flag), .doc = "a flag" },
+        { .name = "flag",
+          .type = UDFCRON_OPTION_BOOL,
+          .default_value = "true",
+          .offset = O(flag),
+          .doc = "a flag" },
 #ifdef VARIANT_DEFAULT
         { .name = "count", .type = UDFCRON_OPTION_INT, .default_value = "ten", .offset = O(count) },
 #else
-        { .name = "count", .type = UDFCRON_OPTION_INT, .default_value = "3", .offset = O(count), .min = 1,
-          .max = 10, .required = true, .doc = "how many" },
+        { .name = "count",
+          .type = UDFCRON_OPTION_INT,
+          .default_value = "3",
+          .offset = O(count),
+          .min = 1,
+          .max = 10,
+          .required = true,
+          .doc = "how many" },
 #endif
         { .name = "every", .type = UDFCRON_OPTION_DURATION, .default_value = "0s", .offset = O(every_usec) },
         { .name = "tags", .type = UDFCRON_OPTION_STRING_LIST, .default_value = "a,b", .offset = O(tags) },
