@@ -389,8 +389,8 @@ static void run_end(Run *run, RunEvent event, const EngineOutcome *outcome, uint
         f.duration_usec = duration_usec;
         f.has_exit_status = outcome->has_exit_status;
         f.exit_status = outcome->exit_status;
-        if (outcome->result &&
-            run->entry->schedule->work == WORK_COMMAND) /* its stdout, stored at its output */
+        /* a command's result is its stdout, stored at its output: its size says enough */
+        if (outcome->result && run->entry->schedule->work == WORK_COMMAND)
                 snprintf(preview, sizeof preview, "%zu bytes", outcome->result_size);
         else if (outcome->result) {
                 /* secrets are masked before the preview is cut, and in the stored copy too */
