@@ -351,11 +351,18 @@ void manager_dispatch(Manager *m, Run *run) {
         (void) sd_event_source_set_enabled(m->dispatch_defer, SD_EVENT_ONESHOT);
 }
 
+/*
+ * A freed slot is filled from the start source, at its lower priority, not from here: in a burst, one
+ * run's end would otherwise start a whole batch while the ends already pending wait behind it, and the
+ * exited children (zombies, with their pipes and pidfds) pile up in thousands, making each spawn's copy
+ * of the descriptor table and each poll of the ready list slower.
+ */
 void manager_attempt_done(Manager *m, Run *run) {
         (void) run;
         if (m->n_running > 0)
                 m->n_running--;
-        start_waiting(m);
+        if (m->waiting_head)
+                (void) sd_event_source_set_enabled(m->start_defer, SD_EVENT_ONESHOT);
 }
 
 /* ------------------------------------------------------------------ firing */
