@@ -51,6 +51,10 @@ void run_fields(const Run *run, RunFields *ret_fields) {
         };
 }
 
+void run_id_new(char ret_id[static RUN_ID_LEN + 1]) {
+        snprintf(ret_id, RUN_ID_LEN + 1, "%016" PRIx64, random_u64());
+}
+
 char *run_marker_path(const Run *run) {
         char *path;
         if (asprintf(&path, "%s/%s.%u", run->manager->markers_directory, run->id, run->attempt) < 0)
@@ -79,7 +83,7 @@ int run_new(Manager *m, Entry *entry, uint64_t slot_usec, bool manual, const Run
         if (recorded)
                 snprintf(run->id, sizeof run->id, "%s", recorded->run_id);
         else {
-                snprintf(run->id, sizeof run->id, "%016" PRIx64, random_u64());
+                run_id_new(run->id);
                 RunState rs = {
                         .run_id = run->id,
                         .schedule = entry->schedule->name,
@@ -92,7 +96,9 @@ int run_new(Manager *m, Entry *entry, uint64_t slot_usec, bool manual, const Run
                 if (r < 0)
                         return r;
                 manager_state_changed(m);
-
+                run->durable_after_save = m->saves + 1;
+        }
+        if (!recorded || recorded->phase == RUN_PHASE_PREPARED) {
                 RunFields f;
                 run_fields(run, &f);
                 journal_run_event(m->journal, &f, RUN_EVENT_SCHEDULED, "%s",

@@ -30,6 +30,7 @@ typedef struct ScheduleState {
 typedef enum RunPhase {
         RUN_PHASE_DISPATCHING, /* recorded, the engine may or may not have started it */
         RUN_PHASE_RUNNING,     /* the engine started it (local pid, remote job id known) */
+        RUN_PHASE_PREPARED,    /* recorded ahead of its slot, not dispatched yet (see manager.c) */
         _RUN_PHASE_MAX,
         _RUN_PHASE_INVALID = -22,
 } RunPhase;
