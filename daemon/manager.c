@@ -885,7 +885,8 @@ static void prune_state(Manager *m) {
 /*
  * Runs the previous daemon left in flight: one whose local child started
  * (its start marker exists) is lost and goes to the retry policy; one that
- * never started is dispatched now, with its recorded id and attempt; one only
+ * never started is dispatched now, with its recorded id and attempt (or at
+ * its recorded time, when it was waiting for a retry); one only
  * prepared for a slot (see prepare_slot()) that never started is dropped.
  */
 static void resume_runs(Manager *m) {
@@ -903,7 +904,7 @@ static void resume_runs(Manager *m) {
                         continue; /* the array shifted down */
                 }
                 bool prepared = rs->phase == RUN_PHASE_PREPARED;
-                uint64_t slot_usec = rs->slot_usec;
+                uint64_t slot_usec = rs->slot_usec, rs_retry_usec = rs->retry_usec;
                 rs->phase = RUN_PHASE_DISPATCHING; /* resumed, not announced again */
                 i++;
                 if (run_new(m, e, slot_usec, slot_usec == 0, rs, &run) < 0) {
@@ -926,6 +927,8 @@ static void resume_runs(Manager *m) {
                 }
                 if (started)
                         run_lost(run);
+                else if (rs_retry_usec > now_usec() && run_resume_retry(run, rs_retry_usec) >= 0)
+                        ; /* waits out the rest of its backoff */
                 else {
                         queue_append(&e->backlog_head, &e->backlog_tail, run);
                         e->n_backlog++;

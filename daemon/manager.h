@@ -187,6 +187,8 @@ void run_start_attempt(Run *run);
 void run_cancel(Run *run, const char *why);
 /* A recorded attempt whose local child was started by the previous daemon: it is lost. */
 void run_lost(Run *run);
+/* A resumed run that was waiting for a retry: its recorded attempt starts at `retry_usec` (realtime). */
+int run_resume_retry(Run *run, uint64_t retry_usec);
 void run_fields(const Run *run, RunFields *ret_fields);
 /* A fresh run id: 16 random hex digits. */
 void run_id_new(char ret_id[static RUN_ID_LEN + 1]);

@@ -61,6 +61,7 @@ static const Field run_fields[] = {
         R(run_id, FIELD_NAME),      R(schedule, FIELD_NAME),        R(engine, FIELD_NAME),
         R(slot_usec, FIELD_USEC),   R(attempt, FIELD_ATTEMPT),      R(phase, FIELD_PHASE),
         R(started_usec, FIELD_USEC), R(job_id, FIELD_STRING),       R(log_since_ms, FIELD_USEC),
+        R(retry_usec, FIELD_USEC),
 };
 #undef R
 /* clang-format on */

@@ -45,6 +45,7 @@ typedef struct RunState {
         uint64_t started_usec; /* 0 while dispatching */
         char *job_id;          /* remote engines: the job/run id; NULL: none yet */
         uint64_t log_since_ms; /* remote engines: log position to resume tailing from */
+        uint64_t retry_usec;   /* waiting for a retry: when its next attempt starts; 0: not waiting */
 } RunState;
 
 typedef struct State {

@@ -444,6 +444,26 @@ def test_retries_with_exponential_backoff(daemon, tmp_path):
     assert "attempt 2 of 2 in" in of(broken, "retry")[0]["MESSAGE"]
 
 
+def test_a_retry_keeps_its_time_across_a_restart(daemon, tmp_path):
+    """A run waiting for its retry when the daemon is killed: after the restart its next attempt still
+    waits for the time the retry record announced (the state file keeps it), and starts once."""
+    out = tmp_path / "attempts"
+    d = daemon([shell_schedule("flaky", "* * * * * *",
+                               'echo "$UDFCRON_RUN_ID $UDFCRON_ATTEMPT $(date +%s%6N)" >> "$OUT"; '
+                               'test "$UDFCRON_ATTEMPT" -ge 2', env={"OUT": out}, retries=1,
+                               retry_backoff="8s", retry_backoff_max="8s")])
+    run_id, recs = first_run(d, "flaky", "retry", 10)
+    d.kill()
+    next_usec = int(of(recs, "retry")[0]["UDFCRON_NEXT_USEC"])
+    assert next_usec - time.time() * SEC > 2 * SEC  # in [4 s, 8 s] after the first attempt
+    d.start()
+    d.wait_records(lambda rs: of(rs, "finished"), 12, "the second attempt to finish", UDFCRON_RUN_ID=run_id)
+    attempts = [line.split() for line in file_lines(out) if line.split()[0] == run_id]
+    assert [a[1] for a in attempts] == ["1", "2"]
+    assert int(attempts[1][2]) >= next_usec - SEC // 20, \
+        f"attempt 2 started {(next_usec - int(attempts[1][2])) / SEC:.2f}s before its time"
+
+
 # ---------------------------------------------------------------- 7. concurrency limit
 
 def test_max_concurrent_runs(daemon, tmp_path):

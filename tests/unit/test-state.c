@@ -133,6 +133,7 @@ static State *sample_state(void) {
                 .started_usec = UINT64_C(1763831700123456),
                 .job_id = (char *) "job-üñí",
                 .log_since_ms = 42,
+                .retry_usec = UINT64_C(1763831760000000),
         };
         RunState bare = { .run_id = (char *) "r-0",
                           .schedule = (char *) "a-bare",
@@ -173,7 +174,8 @@ static void test_round_trip(void **state) {
                 "],\"runs\":[\n"
                 "{\"run_id\":\"r-1\",\"schedule\":\"nightly-etl\",\"engine\":\"fused\","
                 "\"slot_usec\":1763831700000000,\"attempt\":3,\"phase\":\"running\","
-                "\"started_usec\":1763831700123456,\"job_id\":\"job-üñí\",\"log_since_ms\":42},\n"
+                "\"started_usec\":1763831700123456,\"job_id\":\"job-üñí\",\"log_since_ms\":42,"
+                "\"retry_usec\":1763831760000000},\n"
                 "{\"run_id\":\"r-0\",\"schedule\":\"a-bare\",\"engine\":\"local\",\"attempt\":1,"
                 "\"phase\":\"dispatching\"},\n"
                 "{\"run_id\":\"r-2\",\"schedule\":\"a-bare\",\"engine\":\"local\","
