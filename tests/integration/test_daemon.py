@@ -218,6 +218,17 @@ def test_a_run_is_recorded_in_the_journal(daemon):
     assert [r["MESSAGE"] for r in of(bad, "log")] == ["about to fail"]
 
 
+@pytest.mark.skipif(os.geteuid() != 0, reason="switching users needs root")
+def test_user_group_nice_and_working_directory(daemon):
+    """As root, `user`/`group` switch the child's ids (supplementary groups dropped), `nice` lowers its
+    priority, and `working_directory` is where it starts; the daemon itself stays root."""
+    d = daemon([shell_schedule("who", "* * * * * *", 'echo "$(id -u) $(id -g) $(id -G) $(nice) $(pwd)"',
+                               user="nobody", group="nogroup", nice=5, working_directory="/tmp")])
+    run_id, _ = first_run(d, "who", "finished", 10)
+    assert messages(of(d.records(UDFCRON_RUN_ID=run_id), "log")) == ["65534 65534 65534 5 /tmp"]
+    assert os.stat(f"/proc/{d.pid}").st_uid == 0
+
+
 # ---------------------------------------------------------------- 3. UDF runs
 
 UDF_SOURCE = '''\
