@@ -415,13 +415,22 @@ static void prepare_slot(Manager *m, Entry *e) {
         manager_state_changed(m);
 }
 
+/*
+ * What a prepared slot changes as it fires or goes (its record's phase, the last slot) is right on disk
+ * either way, given the start markers: it rides along with the next save rather than causing one, which
+ * with a large state would rewrite it once more per fire for nothing.
+ */
+static void prepared_state_changed(Manager *m) {
+        m->state_dirty = true;
+}
+
 /* The slot will not start the prepared run: its record goes. */
 static void drop_prepared(Manager *m, Entry *e) {
         if (!e->prepared)
                 return;
         (void) state_remove_run(m->state, e->prepared_id);
         e->prepared = false;
-        manager_state_changed(m);
+        prepared_state_changed(m);
 }
 
 /* A fire that does not become a run still gets a record: with the prepared run's id, or one of its own. */
@@ -459,7 +468,7 @@ static int run_new_prepared(Manager *m, Entry *e, uint64_t slot_usec, Run **ret_
         }
         rs->phase = RUN_PHASE_DISPATCHING;
         run->durable_after_save = e->prepared_save;
-        manager_state_changed(m);
+        prepared_state_changed(m);
         *ret_run = run;
         return 0;
 }
@@ -491,7 +500,10 @@ static void fire_slot(Manager *m, Entry *e, uint64_t slot_usec) {
                 return;
         }
         ss->last_slot_usec = MAX(ss->last_slot_usec, slot_usec);
-        manager_state_changed(m);
+        if (e->prepared)
+                prepared_state_changed(m);
+        else
+                manager_state_changed(m);
 
         if (ss->paused) {
                 log_skipped(m, e, slot_usec, "the schedule is paused");
