@@ -467,8 +467,13 @@ static int run_new_prepared(Manager *m, Entry *e, uint64_t slot_usec, Run **ret_
                 return r;
         }
         rs->phase = RUN_PHASE_DISPATCHING;
-        run->durable_after_save = e->prepared_save;
-        prepared_state_changed(m);
+        if (run->engine->remote) { /* no start marker would tell a restarted daemon that it was sent */
+                run->durable_after_save = m->saves + 1;
+                manager_state_changed(m);
+        } else {
+                run->durable_after_save = e->prepared_save;
+                prepared_state_changed(m);
+        }
         *ret_run = run;
         return 0;
 }
@@ -898,7 +903,8 @@ static void prune_state(Manager *m) {
  * Runs the previous daemon left in flight: one whose local child started
  * (its start marker exists) is lost and goes to the retry policy; one that
  * never started is dispatched now, with its recorded id and attempt (or at
- * its recorded time, when it was waiting for a retry); one only
+ * its recorded time, when it was waiting for a retry); a remote one with a
+ * job id is re-attached to that job at once; one only
  * prepared for a slot (see prepare_slot()) that never started is dropped.
  */
 static void resume_runs(Manager *m) {
@@ -941,6 +947,8 @@ static void resume_runs(Manager *m) {
                         run_lost(run);
                 else if (rs_retry_usec > now_usec() && run_resume_retry(run, rs_retry_usec) >= 0)
                         ; /* waits out the rest of its backoff */
+                else if (run->job_id)
+                        manager_dispatch(m, run); /* a remote job under way: re-attached at once */
                 else {
                         queue_append(&e->backlog_head, &e->backlog_tail, run);
                         e->n_backlog++;
