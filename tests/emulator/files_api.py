@@ -8,14 +8,11 @@ are not emulated.
 import urllib.parse
 import uuid
 
-from .core import HttpError, Response, iso_utc
+from .core import Response, iso_utc
+from .fastapi import detail, invalid
 
 SCHEMES = ("s3", "gs", "file")
 UPLOAD_MAX = 100 * 1024 * 1024
-
-
-def _detail(status, message):
-    return HttpError(Response.json(status, {"detail": message}))
 
 
 class FusedFiles:
@@ -48,7 +45,7 @@ class FusedFiles:
         """The store path of file URL `url` (a prefix when it ends in /)."""
         split = urllib.parse.urlsplit(self._resolve(url))
         if split.scheme not in SCHEMES or not split.netloc and split.scheme != "file":
-            raise _detail(400, f"unsupported path {url!r}: use s3://, gs://, fd:// or file://")
+            raise detail(400, f"unsupported path {url!r}: use s3://, gs://, fd:// or file://")
         return f"/{split.scheme}.{split.netloc or 'local'}{split.path}"
 
     @staticmethod
@@ -60,8 +57,7 @@ class FusedFiles:
     def _path_arg(self, req):
         path = req.arg("path")
         if not path:
-            raise HttpError(Response.json(422, {"detail": [{"loc": ["query", "path"], "msg": "field required",
-                                                            "type": "value_error.missing"}]}))
+            raise invalid(("query", "path"), "field required", "value_error.missing")
         return path
 
     def _children(self, url):
@@ -85,15 +81,17 @@ class FusedFiles:
     def list_details(self, req):
         items = []
         for url, info in self._children(self._path_arg(req)).items():
-            items.append({"url": url, "file_name": url.rstrip("/").rsplit("/", 1)[-1], "is_directory": info is None,
+            items.append({"url": url, "file_name": url.rstrip("/").rsplit("/", 1)[-1],
+                          "is_directory": info is None,
                           "size": info and info[0], "last_modified": info and iso_utc(info[1])})
         return Response.json(200, items)
 
     def get(self, req):
         path = self._object(self._path_arg(req))
         if self.emu.storage.get(path) is None:
-            raise _detail(404, "File not found")
-        return Response(307, b"", None, [("Location", self.emu.storage.sign(path, self.emu.config["signed_url_lifetime"]))])
+            raise detail(404, "File not found")
+        url = self.emu.storage.sign(path, self.emu.config["signed_url_lifetime"])
+        return Response(307, b"", None, [("Location", url)])
 
     def delete(self, req):
         url = self._path_arg(req)
@@ -122,7 +120,8 @@ class FusedFiles:
         try:
             return int(req.arg("content_length", UPLOAD_MAX))
         except ValueError:
-            raise _detail(422, "content_length must be an integer") from None
+            raise invalid(("query", "content_length"), "value is not a valid integer",
+                          "type_error.integer") from None
 
     def sign_upload(self, req):
         path = self._object(self._path_arg(req))
@@ -135,7 +134,8 @@ class FusedFiles:
 
     def sign_upload_temp(self, req):
         path = self._temp_path(req)
-        post = self.emu.storage.presigned_post(path, self.emu.config["signed_url_lifetime"], self._content_length(req))
+        post = self.emu.storage.presigned_post(path, self.emu.config["signed_url_lifetime"],
+                                               self._content_length(req))
         return Response.json(200, {"signed_post": post, "storage_url": self._url(path)})
 
     def upload(self, req):

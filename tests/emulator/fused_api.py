@@ -8,10 +8,8 @@ Errors are FastAPI's: {"detail": "..."}, and 422 with {"detail": [{"loc", "msg",
 request that does not validate. Every call but /health, shared runs and the by-token reads needs
 `Authorization: Bearer <token>` (or `Fused-Env-Bearer <token>`); without a valid one: 401 (INFERRED).
 
-Batch job vocabulary (INFERRED, the contract knows none): the instance `status` goes
-pending -> running -> shutting-down -> terminated; `job_status` goes pending -> running ->
-succeeded | failed | cancelled; finished_job_status turns true when the job ends, terminal_status
-when its instance has shut down.
+Batch jobs are fused_jobs.Job; saved UDFs, access tokens, secrets and cron jobs live in
+fused_catalog, files in files_api.
 """
 import hashlib
 import json
@@ -19,7 +17,10 @@ import threading
 import time
 import uuid
 
-from .core import HttpError, Response, Router, iso_utc, random_id
+from .core import HttpError, Response, Router, iso_utc
+from .fastapi import body_json, detail, invalid
+from .fused_catalog import FusedCatalog
+from .fused_jobs import Job
 from .udfs import UdfCall, evaluate
 
 PREFIX = "/server/v1"
@@ -38,187 +39,17 @@ RESERVED_PARAMS = {"format", "dtype_out_vector", "dtype_out_raster", "cache_max_
 METADATA_STREAM_MAX = 16384  # stdout/stderr kept in x-fused-metadata (the tail), so headers stay small
 
 
-def detail(status, message, headers=None):
-    return HttpError(Response.json(status, {"detail": message}, headers))
-
-
-def invalid(loc, msg, kind="value_error"):
-    """FastAPI's validation error."""
-    return HttpError(Response.json(422, {"detail": [{"loc": list(loc), "msg": msg, "type": kind}]}))
-
-
-def body_json(req, loc=("body",)):
-    try:
-        return req.json()
-    except ValueError as e:
-        raise invalid(loc, f"JSON decode error: {e}", "value_error.jsondecode") from None
-
-
-class Job:
-    """One batch job. Its whole life is fixed when it is created (durations from the config then),
-    so every answer is computed from the clock, and a cancel or a forced end moves its end."""
-
-    def __init__(self, job_id, name, request, profile, total_tasks, created):
-        self.id = job_id
-        self.name = name
-        self.request = request  # the body posted, and the query: instance_type, region, disk_size_gb
-        self.profile = profile
-        self.total_tasks = total_tasks
-        self.created = created
-        self.start = created + profile["pending"]
-        self.natural_end = self.start + profile["running"]
-        self.end, self.outcome = self.natural_end, profile["outcome"]
-        self.instance_id = "i-" + random_id(17, "0123456789abcdef")
-        self.progress_increments = 0
-
-    def stop(self, at, outcome):
-        """Ends the job at `at` (cancel, or a forced end) unless it has ended already."""
-        if at < self.end:
-            self.end, self.outcome = at, outcome
-
-    @property
-    def terminated_at(self):
-        return self.end + self.profile["shutdown"]
-
-    def finished_tasks(self, now):
-        if now >= self.end and self.outcome == "succeeded":
-            return self.total_tasks
-        running = self.profile["running"]
-        done = 0 if running <= 0 else int(self.total_tasks * max(0.0, min(now, self.end) - self.start) / running)
-        return min(self.total_tasks - 1, done + self.progress_increments) if self.total_tasks else 0
-
-    def job_status(self, now):
-        if now >= self.end:
-            return self.outcome, self.end
-        if now >= self.start:
-            return "running", self.start
-        return "pending", self.created
-
-    def run_response(self, now):
-        job_status, since = self.job_status(now)
-        if now >= self.terminated_at:
-            status = "terminated"
-        elif now >= self.end:
-            status = "shutting-down"
-        else:
-            status = "running" if now >= self.start else "pending"
-        query = self.request["query"]
-        return {
-            "job_id": self.id,
-            "job_name": self.name,
-            "instance_id": self.instance_id,
-            "instance_type": query.get("instance_type"),
-            "status": status,
-            "terminal_status": now >= self.terminated_at,
-            "last_heartbeat": iso_utc(min(now, self.terminated_at)) if now >= min(self.start, self.end) else None,
-            "job_status": job_status,
-            "job_status_date": iso_utc(since),
-            "finished_job_status": now >= self.end,
-            "total_tasks": self.total_tasks,
-            "finished_tasks": self.finished_tasks(now),
-        }
-
-    def job_response(self, now, user_id, team_id):
-        job_status, since = self.job_status(now)
-        return {"id": self.id, "user_id": user_id, "creation_date": iso_utc(self.created), "job_status": job_status,
-                "job_status_date": iso_utc(since), "instance_id": self.instance_id,
-                "instance_type": self.request["query"].get("instance_type"), "execution_environment_id": team_id,
-                "job_name": self.name}
-
-    # -- logs
-
-    def _tick_messages(self, k):
-        custom = self.profile["log_messages"]
-        per_tick = self.profile["log_lines_per_tick"]
-        if custom:
-            return [custom[((k - 1) * per_tick + j) % len(custom)] for j in range(per_tick)]
-        task = min(self.total_tasks, 1 + (k - 1) * self.total_tasks // max(1, self._ticks()))
-        return [f"task {task}/{self.total_tasks}: step {k}" + (f".{j}" if per_tick > 1 else "")
-                for j in range(per_tick)]
-
-    def _ticks(self):
-        """How many ticks fit into the running phase (the last one strictly before its end)."""
-        interval = self.profile["log_interval"]
-        return max(0, int((self.natural_end - self.start) / interval - 1e-9))
-
-    def logs(self, since_ms, now, limit):
-        """Entries with a timestamp after since_ms (all when None) that exist by `now`, oldest first.
-        An entry is visible once its millisecond has passed, so entries sharing a timestamp appear
-        together and a client paging with the last timestamp it saw never misses one. A page longer
-        than `limit` ends after a whole group of entries with one timestamp."""
-        now_ms = int(now * 1000)
-        lo = -1 if since_ms is None else since_ms
-        ms = lambda t: int(t * 1000)  # noqa: E731
-        entries = [(ms(self.created), f"Job {self.name} ({self.id}) queued: {self.total_tasks} task(s) "
-                                      f"on {self.request['query'].get('instance_type') or 'the default instance'}")]
-        if self.end > self.start:
-            entries.append((ms(self.start), f"Instance {self.instance_id} is running"))
-            interval = self.profile["log_interval"]
-            last = self._ticks()
-            first = max(1, int(((lo + 1) / 1000 - self.start) / interval) - 1)
-            generated = 0  # tick lines after `lo`: past the limit, the page ends among them
-            for k in range(first, last + 1):
-                t = self.start + k * interval
-                if t >= self.end or ms(t) >= now_ms or (limit and generated > limit):
-                    break
-                if ms(t) > lo:
-                    lines = self._tick_messages(k)
-                    entries += [(ms(t), m) for m in lines]
-                    generated += len(lines)
-        if self.outcome == "succeeded":
-            final = [f"All {self.total_tasks} task(s) finished"]
-        elif self.outcome == "failed":
-            final = self.profile["error"].splitlines() + ["Job failed"]
-        else:
-            final = ["Job cancelled"]
-        entries += [(ms(self.end), m) for m in final]
-        visible = [(t, m) for t, m in entries if lo < t < now_ms]
-        visible.sort(key=lambda e: e[0])  # stable: lines of one timestamp keep their order
-        if limit and len(visible) > limit:
-            cut = limit
-            while cut < len(visible) and visible[cut][0] == visible[cut - 1][0]:
-                cut += 1
-            visible = visible[:cut]
-        return [{"message": m, "timestamp": t} for t, m in visible]
-
-    # -- results
-
-    def result_files(self):
-        """(name, content type, bytes) of the files a successful job leaves."""
-        spec = self.profile["results"]
-        if spec is None:
-            inputs = self._inputs()
-            return [(f"{i}.json", "application/json",
-                     json.dumps({"task": i, "job_id": self.id, "input": inputs[i] if inputs else None}).encode())
-                    for i in range(self.total_tasks)]
-        files = []
-        for item in spec:
-            if "text" in item:
-                files.append((item["name"], item.get("content_type", "text/plain"), item["text"].encode()))
-            else:
-                files.append((item["name"], item.get("content_type", "application/json"),
-                              json.dumps(item.get("result")).encode()))
-        return files
-
-    def _inputs(self):
-        step = self.request["body"]["config"]["steps"][0]
-        inputs = step.get("input") if isinstance(step, dict) else None
-        return inputs if isinstance(inputs, list) and inputs else None
-
-
 class FusedService:
     def __init__(self, emu):
         self.emu = emu
+        self.catalog = FusedCatalog(emu, self)
         self.router = Router()
         self._routes()
         self.reset()
 
     def reset(self):
+        self.catalog.reset()
         self.jobs = {}  # id -> Job, in creation order
-        self.udfs = {}  # id -> saved UDF record
-        self.tokens = {}  # shared token -> UdfAccessToken
-        self.secrets = {}  # client id -> {key: value}
-        self.cronjobs = {}
         self.async_runs = {}  # Fused-Run-Id -> {"done": Event, "response": Response}
         self.realtime_cache = {}  # key -> (time, Response)
 
@@ -238,14 +69,16 @@ class FusedService:
         r("GET", P + "/health", "fused.health", lambda req: Response.json(200, {"status": "ok"}))
         r("GET", P + "/user/self", "fused.user", self.user_self)
         r("GET", P + "/execution-env/self", "fused.team", self.team_self)
-        r("GET", P + "/execution-env/token", "fused.team.token", lambda req: Response.json(200, self.config["team"]["token"]))
+        r("GET", P + "/execution-env/token", "fused.team.token",
+          lambda req: Response.json(200, self.config["team"]["token"]))
         r("GET", P + "/realtime-instance/available", "fused.realtime_instances.available",
           lambda req: Response.json(200, self.config["realtime_instances"]))
         r("GET", P + "/realtime-instance", "fused.realtime_instances",
           lambda req: Response.json(200, self.config["realtime_instances"]))
         # realtime runs
         for tile in ("", TILE):
-            r("GET", R + r"/run/udf/saved/(?P<owner>[^/]+)/(?P<name>[^/]+)" + tile, "fused.run.saved", self.run_saved)
+            r("GET", R + r"/run/udf/saved/(?P<owner>[^/]+)/(?P<name>[^/]+)" + tile, "fused.run.saved",
+              self.run_saved)
             r("POST", R + "/run/udf" + tile, "fused.run.code", self.run_code)
             r("POST", R + "/run/udf/start" + tile, "fused.run.start", self.run_start)
             for prefix, name in ((P + "/realtime-shared/", "fused.shared.run"), ("/", "fused.shared.run.root")):
@@ -255,11 +88,6 @@ class FusedService:
         r("GET", R + "/run/udf/get/(?P<run_id>[^/]+)", "fused.run.get", self.run_get)
         r("DELETE", P + "/realtime-shared/(?P<client_id>[^/]+)/udf-cache/by-id/(?P<udf_id>[^/]+)/delete",
           "fused.realtime.cache.delete", self.cache_delete)
-        # secrets
-        r("GET", R + "/secrets", "fused.secrets.list", self.secrets_list)
-        r("GET", R + "/secrets/(?P<key>[^/]+)", "fused.secrets.get", self.secret_get)
-        r("PUT", R + "/secrets/(?P<key>[^/]+)", "fused.secrets.put", self.secret_put)
-        r("DELETE", R + "/secrets/(?P<key>[^/]+)", "fused.secrets.delete", self.secret_delete)
         # batch jobs
         r("POST", P + "/run", "fused.job.start", self.job_start)
         r("GET", P + "/run/by-id/(?P<job_id>[^/]+)", "fused.job.status", self.job_status)
@@ -270,39 +98,15 @@ class FusedService:
         r("GET", P + "/job/self", "fused.job.list", self.job_list)
         r("GET", P + "/job/by-id/(?P<job_id>[^/]+)/config", "fused.job.config", self.job_config)
         # saved UDFs and their access tokens
-        r("POST", P + "/udf/new", "fused.udf.create", self.udf_create)
-        r("POST", P + "/udf/by-id/(?P<udf_id>[^/]+)", "fused.udf.update", self.udf_update)
-        r("GET", P + "/udf/by-id/(?P<udf_id>[^/]+)", "fused.udf.get", self.udf_get)
-        r("DELETE", P + "/udf/by-id/(?P<udf_id>[^/]+)", "fused.udf.delete", self.udf_delete)
-        r("GET", P + "/udf/by-user-email/(?P<email>[^/]+)/by-slug/(?P<slug>[^/]+)", "fused.udf.by_email",
-          self.udf_by_email)
-        r("GET", P + "/udf/by-user-handle/(?P<handle>[^/]+)/by-slug/(?P<slug>[^/]+)", "fused.udf.by_handle",
-          self.udf_by_handle)
-        r("GET", P + "/udf/exec-env/self/by-slug/(?P<slug>[^/]+)", "fused.udf.by_team", self.udf_by_team)
-        r("GET", P + "/udf/public/by-slug/(?P<slug>[^/]+)", "fused.udf.public", self.udf_public)
-        r("GET", P + "/udf/shared/by-token/(?P<token>[^/]+)", "fused.udf.shared", self.udf_shared)
-        r("GET", P + "/udf/(?P<scope>self|public|exec-env/self)", "fused.udf.list", self.udf_list)
-        r("POST", P + "/udf-access-token/new", "fused.token.create", self.token_create)
-        r("GET", P + "/udf-access-token/(?P<scope>self|all)", "fused.token.list", self.token_list)
-        r("GET", P + "/udf-access-token/by-token/(?P<token>[^/]+)", "fused.token.get_public", self.token_get)
-        r("POST", P + "/udf-access-token/by-token/(?P<token>[^/]+)", "fused.token.update", self.token_update)
-        r("DELETE", P + "/udf-access-token/by-token/(?P<token>[^/]+)", "fused.token.delete", self.token_delete)
-        # cron jobs
-        r("GET", P + "/cronjob/get-self", "fused.cron.list", self.cron_list)
-        r("POST", P + "/cronjob/create", "fused.cron.create", self.cron_create)
-        r("GET", P + "/cronjob/by-id/(?P<cron_id>[^/]+)", "fused.cron.get", self.cron_get)
-        r("POST", P + "/cronjob/by-id/(?P<cron_id>[^/]+)", "fused.cron.update", self.cron_update)
-        r("DELETE", P + "/cronjob/by-id/(?P<cron_id>[^/]+)", "fused.cron.delete", self.cron_delete)
-        r("GET", P + "/cronjob/by-udf-id/(?P<udf_id>[^/]+)", "fused.cron.by_udf", self.cron_by_udf)
-        r("POST", P + "/cronjob/user-run/by-id/(?P<cron_id>[^/]+)", "fused.cron.run", self.cron_run)
-        # files
+        self.catalog.routes(r, P, R)
         self.emu.files.routes(r, P)
-
-    def handles(self, path):
-        return path.startswith(PREFIX + "/") or self.router.match("GET", path)[0] is not None
 
     def handle(self, req):
         route, params = self.router.match(req.method, req.path)
+        if route is None and req.path.endswith("/") and self.router.match(req.method, req.path.rstrip("/"))[0]:
+            # FastAPI (Starlette) redirects a path with a trailing slash to the one without
+            location = self.emu.main_url + req.path.rstrip("/") + (f"?{req.raw_query}" if req.raw_query else "")
+            return "fused.trailing_slash", Response(307, b"", None, [("Location", location)])
         if route is None:
             if params:
                 return "fused.method_not_allowed", Response.json(405, {"detail": "Method Not Allowed"},
@@ -335,9 +139,6 @@ class FusedService:
         if token not in valid or self.emu.is_revoked(f"fused-token:{token}"):
             raise detail(401, "Invalid or expired token", [("WWW-Authenticate", 'Bearer error="invalid_token"')])
 
-    def error(self, status, message, headers=None):
-        return Response.json(status, {"detail": message}, headers)
-
     # ------------------------------------------------------------ identity
 
     def user_self(self, req):
@@ -350,18 +151,9 @@ class FusedService:
 
     # ------------------------------------------------------------ realtime runs
 
-    def _instance(self, client_id):
+    def check_instance(self, client_id):
         if client_id not in {i["client_id"] for i in self.config["realtime_instances"]}:
             raise detail(404, f"Realtime instance {client_id} not found")
-
-    def _saved(self, owner, slug):
-        email = self.config["user"]["email"]
-        if owner not in (email, "team"):
-            return None
-        for record in self.udfs.values():
-            if record["slug"] == slug:
-                return record
-        return None
 
     @staticmethod
     def _query_params(req):
@@ -372,8 +164,8 @@ class FusedService:
         return (int(params["z"]), int(params["x"]), int(params["y"])) if params.get("z") is not None else None
 
     def run_saved(self, req, client_id, owner, name, **tile):
-        self._instance(client_id)
-        record = self._saved(owner, name)
+        self.check_instance(client_id)
+        record = self.catalog.find(owner, name)
         if record is None and name not in self.config["udfs"]:
             raise detail(404, f"UDF {owner}/{name} not found")
         udf = json.loads(record["udf_body"]) if record else {}
@@ -384,8 +176,8 @@ class FusedService:
         if token.startswith("UDF_"):  # a public catalog UDF
             call = UdfCall(token[len("UDF_"):], self._query_params(req), tile=self._tile(tile))
             return self._run(req, call, ("shared", token))
-        access = self.tokens.get(token)
-        record = access and self.udfs.get(access["udf_id"])
+        access = self.catalog.tokens.get(token)
+        record = access and self.catalog.udfs.get(access["udf_id"])
         if not access or not access["enabled"] or record is None:
             raise detail(404, "UDF access token not found")
         udf = json.loads(record["udf_body"])
@@ -406,12 +198,13 @@ class FusedService:
             raise invalid(("body", "step_config", "udf", "code"), "field required", "value_error.missing")
         params = udf.get("parameters") or {}
         if not isinstance(params, dict):
-            raise invalid(("body", "step_config", "udf", "parameters"), "value is not a valid dict", "type_error.dict")
+            raise invalid(("body", "step_config", "udf", "parameters"), "value is not a valid dict",
+                          "type_error.dict")
         call = UdfCall(udf.get("name") or "udf", params, udf["code"], udf.get("entrypoint"), self._tile(tile))
         return call, ("code", hashlib.sha256(body["step_config"].encode()).hexdigest())
 
     def run_code(self, req, client_id, **tile):
-        self._instance(client_id)
+        self.check_instance(client_id)
         call, key = self._posted_call(req, tile)
         return self._run(req, call, key)
 
@@ -419,7 +212,7 @@ class FusedService:
         """The polling variant: the result if the run ends within `start_wait`, else 202 and
         GET .../run/udf/get/{run_id} until it is there. The run id is the request's Fused-Run-Id
         (one is made up, and sent back in that header, when it has none: INFERRED)."""
-        self._instance(client_id)
+        self.check_instance(client_id)
         call, key = self._posted_call(req, tile)
         run_id = req.header("Fused-Run-Id") or str(uuid.uuid4())
         with self.emu.lock:
@@ -439,7 +232,7 @@ class FusedService:
         return self._async_answer(run, run_id, self.config["realtime"]["start_wait"])
 
     def run_get(self, req, client_id, run_id):
-        self._instance(client_id)
+        self.check_instance(client_id)
         run = self.async_runs.get(run_id)
         if run is None:
             raise detail(404, f"run {run_id} not found")
@@ -494,41 +287,8 @@ class FusedService:
     def cache_delete(self, req, client_id, udf_id):
         with self.emu.lock:
             self.realtime_cache = {k: v for k, v in self.realtime_cache.items()
-                                   if not (k[0][0] == "saved" and self._slug_id(k[0][2]) == udf_id)}
+                                   if not (k[0][0] == "saved" and self.catalog.slug_id(k[0][2]) == udf_id)}
         return Response.json(200, True)
-
-    def _slug_id(self, slug):
-        return next((i for i, u in self.udfs.items() if u["slug"] == slug), None)
-
-    # ------------------------------------------------------------ secrets
-
-    def _vault(self, client_id):
-        self._instance(client_id)
-        return self.secrets.setdefault(client_id, {})
-
-    def secrets_list(self, req, client_id):
-        # values masked (INFERRED): the SDK only reads the keys
-        return Response.json(200, {k: "********" for k in self._vault(client_id)})
-
-    def secret_get(self, req, client_id, key):
-        vault = self._vault(client_id)
-        if key not in vault:
-            raise detail(404, f"Secret {key} not found")
-        return Response.json(200, vault[key])
-
-    def secret_put(self, req, client_id, key):
-        body = body_json(req)
-        if not isinstance(body, dict) or not isinstance(body.get("value"), str):
-            raise invalid(("body", "value"), "field required", "value_error.missing")
-        with self.emu.lock:
-            self._vault(client_id)[key] = body["value"]
-        return Response.json(200, {"key": key})
-
-    def secret_delete(self, req, client_id, key):
-        with self.emu.lock:
-            if self._vault(client_id).pop(key, None) is None:
-                raise detail(404, f"Secret {key} not found")
-        return Response.json(200, {"key": key})
 
     # ------------------------------------------------------------ batch jobs
 
@@ -553,7 +313,8 @@ class FusedService:
             try:
                 query["disk_size_gb"] = int(req.arg("disk_size_gb"))
             except ValueError:
-                raise invalid(("query", "disk_size_gb"), "value is not a valid integer", "type_error.integer") from None
+                raise invalid(("query", "disk_size_gb"), "value is not a valid integer",
+                              "type_error.integer") from None
         body = body_json(req)
         if not isinstance(body, dict):
             raise invalid(("body",), "value is not a valid dict", "type_error.dict")
@@ -584,12 +345,19 @@ class FusedService:
                     if (job.outcome == "succeeded" and now >= job.end and now - job.end <= max_age
                             and json.dumps(job.request["body"]["config"], sort_keys=True) == canonical):
                         return Response.json(200, job.run_response(now), [("x-cache", "hit")])
-            profile = {**self.config["job"], **self.config["jobs"].get(name, {})}
-            job = Job(str(uuid.uuid4()), name, {"body": body, "query": query}, profile, total, now)
+            job = self.new_job(name, body, query, total)
+            return Response.json(200, job.run_response(job.created))
+
+    def new_job(self, name, body, query, total_tasks):
+        """Starts a batch job: `body` as posted to /run, `query` its instance_type, region, ..."""
+        profile = {**self.config["job"], **self.config["jobs"].get(name, {})}
+        with self.emu.lock:
+            job = Job(str(uuid.uuid4()), name, {"body": body, "query": query}, profile, total_tasks, time.time())
             self.jobs[job.id] = job
             self.emu.count_start("fused", name)
-            self.emu.storage.put(f"/fused-jobs/{job.id}/config.json", json.dumps(config).encode(), "application/json")
-            return Response.json(200, job.run_response(now))
+        self.emu.storage.put(f"/fused-jobs/{job.id}/config.json", json.dumps(body["config"]).encode(),
+                             "application/json")
+        return job
 
     def job_status(self, req, job_id):
         return Response.json(200, self._job(job_id).run_response(time.time()))
@@ -659,214 +427,3 @@ class FusedService:
             job.stop(time.time(), outcome)
             return job.run_response(time.time())
 
-    # ------------------------------------------------------------ saved UDFs
-
-    def _udf_body(self, req, require_slug):
-        body = body_json(req)
-        if not isinstance(body, dict):
-            raise invalid(("body",), "value is not a valid dict", "type_error.dict")
-        if require_slug and not isinstance(body.get("slug"), str):
-            raise invalid(("body", "slug"), "field required", "value_error.missing")
-        udf_body = body.get("udf_body")
-        if udf_body is not None:
-            try:
-                if not isinstance(json.loads(udf_body), dict):
-                    raise ValueError("not an object")
-            except (ValueError, TypeError) as e:
-                raise invalid(("body", "udf_body"), f"a UDF as a JSON string: {e}") from None
-        return body
-
-    def save_udf(self, slug, udf, udf_type="auto", public=False):
-        """Stores a UDF (the JSON object); returns its record."""
-        with self.emu.lock:
-            udf_id = self._slug_id(slug) or str(uuid.uuid4())
-            record = {"id": udf_id, "slug": slug, "udf_body": json.dumps(udf), "udf_type": udf_type,
-                      "allow_public_read": public, "allow_public_list": public,
-                      "user_id": self.config["user"]["id"], "user_email": self.config["user"]["email"],
-                      "execution_environment_id": self.config["team"]["id"], "last_updated": iso_utc(time.time())}
-            self.udfs[udf_id] = record
-            return record
-
-    def udf_create(self, req):
-        body = self._udf_body(req, True)
-        if self._slug_id(body["slug"]):
-            raise detail(409, f"A UDF named {body['slug']} exists already")
-        record = self.save_udf(body["slug"], json.loads(body.get("udf_body") or "{}"), body.get("udf_type", "auto"),
-                               bool(body.get("allow_public_read")))
-        return Response.json(200, record)
-
-    def udf_update(self, req, udf_id):
-        old = self._udf(udf_id)
-        body = self._udf_body(req, False)
-        with self.emu.lock:
-            old.update({k: body[k] for k in ("slug", "udf_body", "udf_type", "allow_public_read", "allow_public_list")
-                        if k in body}, last_updated=iso_utc(time.time()))
-            return Response.json(200, old)
-
-    def _udf(self, udf_id):
-        if udf_id not in self.udfs:
-            raise detail(404, f"UDF {udf_id} not found")
-        return self.udfs[udf_id]
-
-    def udf_get(self, req, udf_id):
-        return Response.json(200, self._udf(udf_id))
-
-    def udf_delete(self, req, udf_id):
-        with self.emu.lock:
-            record = self._udf(udf_id)
-            del self.udfs[udf_id]
-            return Response.json(200, record)
-
-    def _udf_by_slug(self, slug, allowed=True):
-        udf_id = self._slug_id(slug)
-        if not allowed or udf_id is None:
-            raise detail(404, f"UDF {slug} not found")
-        return Response.json(200, self.udfs[udf_id])
-
-    def udf_by_email(self, req, email, slug):
-        return self._udf_by_slug(slug, email == self.config["user"]["email"])
-
-    def udf_by_handle(self, req, handle, slug):
-        return self._udf_by_slug(slug, handle == self.config["user"]["handle"])
-
-    def udf_by_team(self, req, slug):
-        return self._udf_by_slug(slug)
-
-    def udf_public(self, req, slug):
-        udf_id = self._slug_id(slug)
-        return self._udf_by_slug(slug, udf_id is not None and self.udfs[udf_id]["allow_public_read"])
-
-    def udf_shared(self, req, token):
-        access = self.tokens.get(token)
-        if not access or access["udf_id"] not in self.udfs:
-            raise detail(404, "UDF access token not found")
-        return Response.json(200, self.udfs[access["udf_id"]])
-
-    def udf_list(self, req, scope):
-        skip, limit = int(req.arg("skip", 0)), int(req.arg("limit", 300))
-        kind = req.arg("udf_type")
-        items = [u for u in self.udfs.values()
-                 if (scope != "public" or u["allow_public_list"])
-                 and (kind is None or (u["udf_type"] == "app") == (kind == "app"))]
-        return Response.json(200, items[skip:skip + limit])
-
-    # ------------------------------------------------------------ UDF access tokens
-
-    def create_token(self, udf_id, token=None, **fields):
-        record = self._udf(udf_id)
-        now = iso_utc(time.time())
-        access = {"token": token or "fsh_" + random_id(22, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789"),
-                  "udf_email": self.config["user"]["email"], "udf_slug": record["slug"], "udf_id": udf_id,
-                  "enabled": True, "owning_user_id": self.config["user"]["id"],
-                  "owning_execution_environment_id": self.config["team"]["id"],
-                  "client_id": self.config["realtime_instances"][0]["client_id"], "public_read": None,
-                  "access_scope": None, "cache": True, "metadata_json": {}, "last_updated": now}
-        access.update({k: v for k, v in fields.items() if k in access and k != "token"})
-        with self.emu.lock:
-            self.tokens[access["token"]] = access
-        return access
-
-    def token_create(self, req):
-        body = body_json(req)
-        if not isinstance(body, dict):
-            raise invalid(("body",), "value is not a valid dict", "type_error.dict")
-        udf_id = body.get("udf_id") or self._slug_id(body.get("udf_slug") or "")
-        if udf_id is None:
-            raise invalid(("body", "udf_id"), "udf_id or udf_slug of a saved UDF is required")
-        fields = {k: v for k, v in body.items() if k not in ("udf_id", "token") and v is not None}
-        return Response.json(200, self.create_token(udf_id, **fields))
-
-    def token_list(self, req, scope):
-        skip, limit = int(req.arg("skip", 0)), int(req.arg("limit", 100))
-        return Response.json(200, list(self.tokens.values())[skip:skip + limit])
-
-    def _token(self, token):
-        if token not in self.tokens:
-            raise detail(404, "UDF access token not found")
-        return self.tokens[token]
-
-    def token_get(self, req, token):
-        return Response.json(200, self._token(token))
-
-    def token_update(self, req, token):
-        body = body_json(req)
-        with self.emu.lock:
-            access = self._token(token)
-            access.update({k: v for k, v in (body if isinstance(body, dict) else {}).items()
-                           if k in ("client_id", "cache", "metadata_json", "enabled", "public_read", "access_scope")},
-                          last_updated=iso_utc(time.time()))
-            return Response.json(200, access)
-
-    def token_delete(self, req, token):
-        with self.emu.lock:
-            return Response.json(200, self.tokens.pop(self._token(token)["token"]))
-
-    # ------------------------------------------------------------ cron jobs
-
-    CRON_FIELDS = {"minute": (0, 59), "hour": (0, 23), "day_of_month": (1, 31), "month": (1, 12), "day_of_week": (0, 6)}
-
-    def _cron_body(self, req, base):
-        body = body_json(req)
-        if not isinstance(body, dict):
-            raise invalid(("body",), "value is not a valid dict", "type_error.dict")
-        cron = {**base, **body}
-        for key in ("name", "udf"):
-            if not isinstance(cron.get(key), str):
-                raise invalid(("body", key), "field required", "value_error.missing")
-        for key, (lo, hi) in self.CRON_FIELDS.items():
-            values = cron.setdefault(key, list(range(lo, hi + 1)))
-            if not isinstance(values, list) or not all(isinstance(v, int) and lo <= v <= hi for v in values):
-                raise invalid(("body", key), f"a list of integers {lo}-{hi}")
-        cron.setdefault("enabled", True)
-        cron.setdefault("udf_args", {})
-        cron.setdefault("last_run", None)
-        cron.setdefault("description", None)
-        cron["execution_environment_id"] = self.config["team"]["id"]
-        return cron
-
-    def _cron(self, cron_id):
-        if cron_id not in self.cronjobs:
-            raise detail(404, f"Cron job {cron_id} not found")
-        return self.cronjobs[cron_id]
-
-    def cron_list(self, req):
-        return Response.json(200, list(self.cronjobs.values()))
-
-    def cron_create(self, req):
-        cron = self._cron_body(req, {"id": str(uuid.uuid4())})
-        with self.emu.lock:
-            self.cronjobs[cron["id"]] = cron
-        return Response.json(200, cron)
-
-    def cron_get(self, req, cron_id):
-        return Response.json(200, self._cron(cron_id))
-
-    def cron_update(self, req, cron_id):
-        cron = self._cron_body(req, self._cron(cron_id))
-        cron["id"] = cron_id
-        with self.emu.lock:
-            self.cronjobs[cron_id] = cron
-        return Response.json(200, cron)
-
-    def cron_delete(self, req, cron_id):
-        with self.emu.lock:
-            self._cron(cron_id)
-            return Response.json(200, self.cronjobs.pop(cron_id))
-
-    def cron_by_udf(self, req, udf_id):
-        return Response.json(200, [c for c in self.cronjobs.values() if c["udf"] == udf_id])
-
-    def cron_run(self, req, cron_id):
-        cron = self._cron(cron_id)
-        record = self._udf(cron["udf"])
-        udf = {**json.loads(record["udf_body"]), "parameters": cron["udf_args"]}
-        now = time.time()
-        with self.emu.lock:
-            name = cron["name"]
-            profile = {**self.config["job"], **self.config["jobs"].get(name, {})}
-            body = {"config": {"name": name, "steps": [{"type": "udf", "udf": udf, "input": None}]}}
-            job = Job(str(uuid.uuid4()), name, {"body": body, "query": {}}, profile, 1, now)
-            self.jobs[job.id] = job
-            self.emu.count_start("fused", name)
-            cron["last_run"] = iso_utc(now)
-            return Response.json(200, {"run": job.run_response(now), "cronjob": cron})

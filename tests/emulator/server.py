@@ -27,7 +27,7 @@ from .storage import Storage
 
 HOST = "127.0.0.1"  # never anything else: the emulator has no business off this machine
 MAX_BODY = 64 * 1024 * 1024
-RECORDED_BODY_MAX = 65536
+RECORDED_BODY_MAX = 8192  # of each request body kept on record
 
 
 class Emulator:
@@ -80,12 +80,12 @@ class Emulator:
             code = udf.get("code")
             if code is None:
                 code = (self.base_dir / udf["code_file"]).read_text()
-            record = self.fused.save_udf(udf["slug"], {
+            record = self.fused.catalog.save_udf(udf["slug"], {
                 "type": "geopandas_v2", "name": udf["slug"], "code": code,
                 "entrypoint": udf.get("entrypoint", "udf"), "parameters": udf.get("parameters", {}),
                 "headers": [], "metadata": {}})
             if udf.get("token"):
-                self.fused.create_token(record["id"], token=udf["token"])
+                self.fused.catalog.create_token(record["id"], token=udf["token"])
         for spark in seed.get("spark_configurations", []):
             self.fusion.save_config(spark, "admin")
 
@@ -130,10 +130,13 @@ class Emulator:
                       "shared_base_url": f"{self.main_url}{FUSED_PREFIX}/realtime-shared",
                       "token": auth["fused_tokens"][0] if auth["fused_tokens"] else None,
                       "realtime_client_id": instances[-1]["client_id"] if instances else None,
-                      "user_email": self.config["fused"]["user"]["email"]},
+                      "user_email": self.config["fused"]["user"]["email"],
+                      "saved_udfs": sorted(u["slug"] for u in self.fused.catalog.udfs.values()),
+                      "shared_tokens": {t: a["udf_slug"] for t, a in self.fused.catalog.tokens.items()}},
             "fusion": {"base_url": f"{self.main_url}/api",
                        "users": auth["fusion_users"],
-                       "api_key": auth["fusion_api_keys"][0] if auth["fusion_api_keys"] else None},
+                       "api_key": auth["fusion_api_keys"][0] if auth["fusion_api_keys"] else None,
+                       "spark_configurations": sorted(self.fusion.configs)},
             "exec_udfs": self.exec_udfs,
         }
 
@@ -144,7 +147,8 @@ class Emulator:
             if route:
                 self.routes[route] += 1
             self.recorded.append({
-                "seq": self.seq, "time": req.time, "listener": req.listener, "method": req.method, "path": req.path,
+                "seq": self.seq, "time": req.time, "listener": req.listener, "method": req.method,
+                "path": req.path,
                 "query": req.raw_query, "headers": [[k, v] for k, v in req.headers.items()], "body": body,
                 "body_length": len(req.body), "route": route, "status": status,
                 "fault": fault and {"id": fault.id, "kind": fault.kind}})
@@ -247,8 +251,9 @@ class Handler(http.server.BaseHTTPRequestHandler):
             emu.record(req, route, self._final_status(fault, response), fault)
         if emu.verbose and not admin:
             shown = self._final_status(fault, response)
+            note = f" [fault {fault.id}: {fault.kind}]" if fault else ""
             sys.stderr.write(f"{time.strftime('%H:%M:%S')} {req.listener:7} {req.method} {req.target} -> "
-                             f"{shown if shown is not None else '-'}{f' [fault {fault.id}: {fault.kind}]' if fault else ''}\n")
+                             f"{shown if shown is not None else '-'}{note}\n")
         try:
             self._deliver(req, response, fault, emu)
         except (BrokenPipeError, ConnectionResetError):
@@ -399,6 +404,11 @@ def banner(info):
         f"  Fused shared     {fused['shared_base_url']} (or {info['url']}/<token>/run/file; no auth)",
         f"  Fusion API       {fusion['base_url']}  (also /api/apollo, /api/apps/<app>)",
         f"                   Basic {users}; x-api-key: {fusion['api_key']}; POST /api/session",
+        *([f"  Fused UDFs       saved: {', '.join(fused['saved_udfs'])}; shared tokens: "
+           + ", ".join(f"{t} ({slug})" for t, slug in fused["shared_tokens"].items())]
+          if fused["saved_udfs"] else []),
+        *([f"  Spark configs    {', '.join(fusion['spark_configurations'])}"]
+          if fusion["spark_configurations"] else []),
         f"  signed URLs      {info['storage_url']}",
         f"  admin API        {info['admin_url']}/info, /config, /faults, /requests, /stats, /jobs",
         f"  run UDF code     {'yes (--exec-udfs)' if info['exec_udfs'] else 'no: canned results or echo'}",
@@ -407,13 +417,17 @@ def banner(info):
 
 def main(argv=None):
     parser = argparse.ArgumentParser(prog="python3 tests/emulator",
-                                     description="Loopback emulator of the Fused and Fusion HTTP APIs for udfcron's tests.")
+                                     description="Loopback emulator of the Fused and Fusion HTTP APIs "
+                                                 "for udfcron's tests.")
     parser.add_argument("--port", type=int, default=0, help="API port on 127.0.0.1 (default 0: any free port)")
     parser.add_argument("--storage-port", type=int, default=0,
                         help="port of the signed-URL object store (default 0: any free port)")
     parser.add_argument("--config", type=Path, help="JSON file: config, faults and seed (see config.py)")
     parser.add_argument("--ready-file", type=Path,
                         help="once listening, write the addresses and credentials here as JSON")
+    parser.add_argument("--fault", action="append", default=[], metavar="JSON",
+                        help='a fault rule (repeatable), e.g. '
+                             '\'{"kind": "status", "path": "/run$", "status": 503}\'')
     parser.add_argument("--exec-udfs", action="store_true",
                         help="run posted and saved UDF code in a child process (off: canned results or echo)")
     parser.add_argument("--python", default="/usr/bin/python3", help="interpreter for --exec-udfs")
@@ -423,11 +437,17 @@ def main(argv=None):
     args = parser.parse_args(argv)
 
     try:
+        faults = [json.loads(f) for f in args.fault]
+    except ValueError as e:
+        print(f"emulator: --fault is not JSON: {e}", file=sys.stderr)
+        return 2
+    try:
         file_config = json.loads(args.config.read_text()) if args.config else {}
+        file_config["faults"] = file_config.get("faults", []) + faults
         emu = Emulator(file_config, args.config.parent if args.config else ".", args.exec_udfs, args.python,
                        args.seed, args.keep_requests, args.log)
     except (OSError, ValueError, KeyError) as e:
-        print(f"emulator: {args.config}: {e}", file=sys.stderr)
+        print(f"emulator: {args.config or 'config'}: {e}", file=sys.stderr)
         return 1
     try:
         listeners = serve(emu, args.port, args.storage_port)

@@ -8,13 +8,14 @@ import base64
 import http.client
 import json
 import socket
+import subprocess
 import time
 import urllib.parse
 
 import pytest
 
 from conftest import wait_for
-from emulator.client import header_values
+from emulator.client import EMULATOR_DIR, PYTHON, header_values
 
 FAST_FUSED = {"pending": 0.2, "running": 0.8, "shutdown": 0.2, "log_interval": 0.1}
 FAST_FUSION = {"starting": 0.2, "running": 0.6, "finishing": 0.2, "cancelling": 0.2, "log_interval": 0.1}
@@ -27,14 +28,20 @@ def udf_step(name, inputs=None, code="def udf(x=1):\n    return x\n"):
 
 
 def start_job(emu, name, inputs=None, query="", **body):
-    reply = emu.request("POST", f"/server/v1/run{query}", headers=emu.fused_auth(),
-                        json_body={"config": {"name": name, "steps": [udf_step(name, inputs)]}, **body})
+    reply = fused(emu, "POST", f"/run{query}", {"config": {"name": name, "steps": [udf_step(name, inputs)]},
+                                                 **body})
     assert reply.status == 200, reply
     return reply
 
 
+def fused(emu, method, path, body=None, headers=None, **kwargs):
+    """A call of the Fused API (path under /server/v1) with the bearer token."""
+    return emu.request(method, "/server/v1" + path, json_body=body,
+                       headers={**emu.fused_auth(), **(headers or {})}, **kwargs)
+
+
 def job_status(emu, job_id):
-    reply = emu.request("GET", f"/server/v1/run/by-id/{job_id}", headers=emu.fused_auth())
+    reply = fused(emu, "GET", f"/run/by-id/{job_id}")
     assert reply.status == 200, reply
     return reply.json()
 
@@ -44,7 +51,7 @@ def log_pages(emu, job_id):
     pages, since = [], None
     while True:
         query = "" if since is None else f"?since_ms={since}"
-        page = emu.request("GET", f"/server/v1/logs/{job_id}{query}", headers=emu.fused_auth()).json()
+        page = fused(emu, "GET", f"/logs/{job_id}{query}").json()
         if not page:
             return pages
         pages.append(page)
@@ -69,9 +76,8 @@ def post_code(emu, code, params=None, name="adder", path="/run/udf", headers=Non
 
 def save_udf(emu, slug, code="def udf(a='1'):\n    return a\n"):
     udf = {"type": "geopandas_v2", "name": slug, "code": code, "entrypoint": "udf", "parameters": {}}
-    reply = emu.request("POST", "/server/v1/udf/new", headers=emu.fused_auth(),
-                        json_body={"slug": slug, "udf_body": json.dumps(udf), "udf_type": "auto",
-                                   "allow_public_read": False, "allow_public_list": False})
+    reply = fused(emu, "POST", "/udf/new", {"slug": slug, "udf_body": json.dumps(udf), "udf_type": "auto",
+                                            "allow_public_read": False, "allow_public_list": False})
     assert reply.status == 200, reply
     return reply.json()
 
@@ -104,18 +110,19 @@ def test_fused_auth_and_identity(emulator):
     assert missing.status == 401 and missing.json() == {"detail": "Not authenticated"}
     assert missing.header("WWW-Authenticate") == "Bearer"
     assert emu.request("GET", "/server/v1/user/self", headers=emu.fused_auth("wrong")).status == 401
-    me = emu.request("GET", "/server/v1/user/self", headers=emu.fused_auth())
+    me = fused(emu, "GET", "/user/self")
     assert me.status == 200 and me.header("Content-Type") == "application/json"
     assert me.json()["email"] == "user@emulator.test" and me.json()["name"]
-    env = emu.request("GET", "/server/v1/user/self", headers={"Authorization": f"Fused-Env-Bearer {emu.fused_token}"})
+    env = emu.request("GET", "/server/v1/user/self",
+                      headers={"Authorization": f"Fused-Env-Bearer {emu.fused_token}"})
     assert env.status == 200
-    instances = emu.request("GET", "/server/v1/realtime-instance/available", headers=emu.fused_auth()).json()
+    instances = fused(emu, "GET", "/realtime-instance/available").json()
     best = max(instances, key=lambda i: i["preference_rank"])["client_id"]
     assert best == emu.realtime_client_id
-    team_token = emu.request("GET", "/server/v1/execution-env/token", headers=emu.fused_auth()).json()
+    team_token = fused(emu, "GET", "/execution-env/token").json()
     assert emu.request("GET", "/server/v1/execution-env/self", headers=emu.fused_auth(team_token)).status == 200
-    assert emu.request("GET", "/server/v1/nowhere", headers=emu.fused_auth()).json() == {"detail": "Not Found"}
-    assert emu.request("DELETE", "/server/v1/run", headers=emu.fused_auth()).status == 405
+    assert fused(emu, "GET", "/nowhere").json() == {"detail": "Not Found"}
+    assert fused(emu, "DELETE", "/run").status == 405
 
 
 # ---------------------------------------------------------------- Fused: batch jobs
@@ -137,7 +144,7 @@ def test_fused_job_lifecycle_logs_and_results(emulator):
 
     def ended():
         status = job_status(emu, job_id)
-        seen.append((status["status"], status["job_status"], status["finished_job_status"], status["terminal_status"]))
+        seen.append(tuple(status[k] for k in ("status", "job_status", "finished_job_status", "terminal_status")))
         return status if status["terminal_status"] else None
     final = wait_for(ended, 10, "the job's instance to terminate", interval=0.05)
     order = ["pending", "running", "shutting-down", "terminated"]
@@ -147,15 +154,15 @@ def test_fused_job_lifecycle_logs_and_results(emulator):
     assert final["job_status"] == "succeeded" and final["finished_tasks"] == 12
 
     # logs: paging with since_ms gives exactly the whole log, nothing twice
-    whole = emu.request("GET", f"/server/v1/logs/{job_id}", headers=emu.fused_auth()).json()
+    whole = fused(emu, "GET", f"/logs/{job_id}").json()
     assert all_logs(emu, job_id) == whole
     assert whole[0]["message"].startswith("Job nightly") and whole[-1]["message"] == "All 12 task(s) finished"
     assert len(whole) > 5 and [e["timestamp"] for e in whole] == sorted(e["timestamp"] for e in whole)
-    later = emu.request("GET", f"/server/v1/logs/{job_id}?since_ms={whole[2]['timestamp']}", headers=emu.fused_auth())
+    later = fused(emu, "GET", f"/logs/{job_id}?since_ms={whole[2]['timestamp']}")
     assert later.json() == [e for e in whole if e["timestamp"] > whole[2]["timestamp"]]
 
     # results: listed as an object store lists them, each behind a signed URL that takes no auth
-    results = emu.request("GET", f"/server/v1/run/by-id/{job_id}/results", headers=emu.fused_auth()).json()
+    results = fused(emu, "GET", f"/run/by-id/{job_id}/results").json()
     names = [r["name"] for r in results]
     assert names == sorted(f"{i}.json" for i in range(12)) and names[2] == "10.json"
     by_number = sorted(results, key=lambda r: int(r["name"].split(".")[0]))
@@ -166,9 +173,9 @@ def test_fused_job_lifecycle_logs_and_results(emulator):
     assert both.status == 400 and b"Only one auth mechanism allowed" in both.body
 
     # the job list and the job's config, behind a redirect
-    listed = emu.request("GET", "/server/v1/job/self?skip=0&limit=25", headers=emu.fused_auth()).json()
+    listed = fused(emu, "GET", "/job/self?skip=0&limit=25").json()
     assert [j["id"] for j in listed] == [job_id] and listed[0]["execution_environment_id"]
-    redirect = emu.request("GET", f"/server/v1/job/by-id/{job_id}/config", headers=emu.fused_auth())
+    redirect = fused(emu, "GET", f"/job/by-id/{job_id}/config")
     assert redirect.status == 307
     assert fetch_signed(emu, redirect.header("Location")).json()["name"] == "nightly"
     assert emu.starts("fused") == {"nightly": 1}
@@ -182,15 +189,14 @@ def test_fused_job_validation_errors(emulator):
     for body, loc in [({"send_status_email": True}, ["body", "config"]),
                       ({"config": {"steps": []}}, ["body", "config", "steps"]),
                       ({"config": {"steps": [{"type": "nope"}]}}, ["body", "config", "steps", 0, "type"])]:
-        reply = emu.request("POST", "/server/v1/run", json_body=body, headers=auth)
+        reply = fused(emu, "POST", "/run", body)
         assert reply.status == 422 and reply.json()["detail"][0]["loc"] == loc, reply
-    bad_type = emu.request("POST", "/server/v1/run?instance_type=huge", headers=auth,
-                           json_body={"config": {"steps": [udf_step("x")]}})
+    bad_type = fused(emu, "POST", "/run?instance_type=huge", {"config": {"steps": [udf_step("x")]}})
     assert bad_type.status == 422 and bad_type.json()["detail"][0]["loc"] == ["query", "instance_type"]
     assert emu.request("POST", "/server/v1/run", body=b"{not json", headers=auth).status == 422
-    assert emu.request("GET", "/server/v1/run/by-id/nope", headers=auth).json() == {"detail": "Job nope not found"}
+    assert fused(emu, "GET", "/run/by-id/nope").json() == {"detail": "Job nope not found"}
     job_id = start_job(emu, "v").json()["job_id"]
-    assert emu.request("GET", f"/server/v1/logs/{job_id}?since_ms=soon", headers=auth).status == 422
+    assert fused(emu, "GET", f"/logs/{job_id}?since_ms=soon").status == 422
     assert emu.starts("fused") == {"v": 1}
 
 
@@ -200,7 +206,7 @@ def test_fused_job_cancel_failure_and_cache(emulator):
                                                                                      "running": 0.3}}}})
     job_id = start_job(emu, "long").json()["job_id"]
     wait_for(lambda: job_status(emu, job_id)["status"] == "running", 5, "the job to run")
-    cancelled = emu.request("POST", f"/server/v1/run/by-id/{job_id}/cancel", headers=emu.fused_auth()).json()
+    cancelled = fused(emu, "POST", f"/run/by-id/{job_id}/cancel").json()
     assert cancelled["job_status"] == "cancelled" and cancelled["finished_job_status"]
     assert cancelled["status"] == "shutting-down" and not cancelled["terminal_status"]
     wait_for(lambda: job_status(emu, job_id)["terminal_status"], 5, "the instance to terminate")
@@ -209,8 +215,9 @@ def test_fused_job_cancel_failure_and_cache(emulator):
     failed_id = start_job(emu, "broken", [1, 2]).json()["job_id"]
     final = wait_for(lambda: (s := job_status(emu, failed_id))["finished_job_status"] and s, 5, "the job to fail")
     assert final["job_status"] == "failed" and final["finished_tasks"] < 2
-    assert [e["message"] for e in all_logs(emu, failed_id)][-2:] == ["ValueError: emulated task failure", "Job failed"]
-    assert emu.request("GET", f"/server/v1/run/by-id/{failed_id}/results", headers=emu.fused_auth()).json() == []
+    messages = [e["message"] for e in all_logs(emu, failed_id)]
+    assert messages[-2:] == ["ValueError: emulated task failure", "Job failed"]
+    assert fused(emu, "GET", f"/run/by-id/{failed_id}/results").json() == []
     assert emu.starts("fused.cancel") == {"long": 1}
 
     # a cached result: the same config within cache_max_age starts nothing
@@ -232,7 +239,7 @@ def test_fused_logs_groups_of_one_millisecond_are_never_split(emulator):
     deadline = time.monotonic() + 10
     while time.monotonic() < deadline:  # tail while it runs, as a client does
         query = "" if since is None else f"?since_ms={since}"
-        page = emu.request("GET", f"/server/v1/logs/{job_id}{query}", headers=emu.fused_auth()).json()
+        page = fused(emu, "GET", f"/logs/{job_id}{query}").json()
         if page:
             pages.append(page)
             since = page[-1]["timestamp"]
@@ -276,9 +283,8 @@ def test_fused_realtime_echo_in_every_form(emulator):
     assert emu.request("GET", "/server/v1/realtime/no-such-id/api/v1/run/udf/saved/team/rollup",
                        headers=emu.fused_auth()).status == 404
 
-    token = emu.request("POST", "/server/v1/udf-access-token/new", headers=emu.fused_auth(),
-                        json_body={"udf_id": record["id"], "client_id": None, "cache": True, "metadata_json": {},
-                                   "enabled": True}).json()["token"]
+    token = fused(emu, "POST", "/udf-access-token/new", {"udf_id": record["id"], "client_id": None, "cache": True,
+                                                         "metadata_json": {}, "enabled": True}).json()["token"]
     assert token.startswith("fsh_")
     for url in (f"{emu.fused_shared_base}/{token}/run/file?n=1", f"{emu.url}/{token}/run?n=1",
                 f"{emu.url}/{token}/run/tiles/0/0/0?n=1"):
@@ -357,7 +363,8 @@ def test_fused_realtime_runs_posted_code_when_enabled(emulator):
         "ValueError", "three is not allowed", 7)
     assert "Traceback" in meta["stderr"]
     save_udf(emu, "echo", "def udf(a='none'):\n    return a\n")
-    saved = emu.request("GET", realtime(emu, "/run/udf/saved/team/echo?a=2"), headers={**emu.fused_auth(), **NO_CACHE})
+    saved = emu.request("GET", realtime(emu, "/run/udf/saved/team/echo?a=2"),
+                        headers={**emu.fused_auth(), **NO_CACHE})
     assert saved.json() == "2"  # query parameters arrive as strings
 
 
@@ -374,47 +381,42 @@ def test_fused_secrets_udfs_tokens_and_cron(emulator):
     assert emu.request("GET", secrets + "/gcs_fused", headers=auth).status == 404
 
     record = save_udf(emu, "daily")
-    assert emu.request("POST", "/server/v1/udf/new", headers=auth,
-                       json_body={"slug": "daily", "udf_body": "{}"}).status == 409
+    assert fused(emu, "POST", "/udf/new", {"slug": "daily", "udf_body": "{}"}).status == 409
     for path in (f"/udf/by-id/{record['id']}", "/udf/by-user-email/user@emulator.test/by-slug/daily",
                  "/udf/by-user-handle/emulator-user/by-slug/daily", "/udf/exec-env/self/by-slug/daily"):
-        assert emu.request("GET", "/server/v1" + path, headers=auth).json()["id"] == record["id"], path
-    assert emu.request("GET", "/server/v1/udf/public/by-slug/daily", headers=auth).status == 404
-    assert [u["slug"] for u in emu.request("GET", "/server/v1/udf/self?skip=0&limit=300", headers=auth).json()] == ["daily"]
-    token = emu.request("POST", "/server/v1/udf-access-token/new", headers=auth,
-                        json_body={"udf_slug": "daily", "cache": False}).json()
-    assert emu.request("GET", f"/server/v1/udf-access-token/by-token/{token['token']}").json()["udf_id"] == record["id"]
+        assert fused(emu, "GET", path).json()["id"] == record["id"], path
+    assert fused(emu, "GET", "/udf/public/by-slug/daily").status == 404
+    assert [u["slug"] for u in fused(emu, "GET", "/udf/self?skip=0&limit=300").json()] == ["daily"]
+    token = fused(emu, "POST", "/udf-access-token/new", {"udf_slug": "daily", "cache": False}).json()
+    public = emu.request("GET", f"/server/v1/udf-access-token/by-token/{token['token']}")  # no auth
+    assert public.json()["udf_id"] == record["id"]
     assert emu.request("GET", f"/server/v1/udf/shared/by-token/{token['token']}").json()["slug"] == "daily"
-    disabled = emu.request("POST", f"/server/v1/udf-access-token/by-token/{token['token']}", headers=auth,
-                           json_body={"enabled": False}).json()
+    disabled = fused(emu, "POST", f"/udf-access-token/by-token/{token['token']}", {"enabled": False}).json()
     assert disabled["enabled"] is False
     assert emu.request("GET", f"{emu.fused_shared_base}/{token['token']}/run/file").status == 404
-    assert len(emu.request("GET", "/server/v1/udf-access-token/self", headers=auth).json()) == 1
-    assert emu.request("DELETE", f"/server/v1/udf-access-token/by-token/{token['token']}", headers=auth).status == 200
+    assert len(fused(emu, "GET", "/udf-access-token/self").json()) == 1
+    assert fused(emu, "DELETE", f"/udf-access-token/by-token/{token['token']}").status == 200
 
-    cron = emu.request("POST", "/server/v1/cronjob/create", headers=auth,
-                       json_body={"name": "daily", "udf": record["id"], "minute": [30], "hour": [2],
-                                  "enabled": True, "udf_args": {"a": "1"}}).json()
+    cron = fused(emu, "POST", "/cronjob/create", {"name": "daily", "udf": record["id"], "minute": [30],
+                                                  "hour": [2], "enabled": True, "udf_args": {"a": "1"}}).json()
     assert cron["day_of_week"] == list(range(7)) and cron["id"]
-    assert emu.request("POST", "/server/v1/cronjob/create", headers=auth,
-                       json_body={"name": "x", "udf": "u", "minute": [60]}).status == 422
-    assert emu.request("POST", f"/server/v1/cronjob/by-id/{cron['id']}", headers=auth,
-                       json_body={"hour": [3]}).json()["hour"] == [3]
-    assert [c["id"] for c in emu.request("GET", f"/server/v1/cronjob/by-udf-id/{record['id']}", headers=auth).json()] \
-        == [cron["id"]]
-    ran = emu.request("POST", f"/server/v1/cronjob/user-run/by-id/{cron['id']}", json_body={}, headers=auth).json()
+    assert fused(emu, "POST", "/cronjob/create", {"name": "x", "udf": "u", "minute": [60]}).status == 422
+    assert fused(emu, "POST", f"/cronjob/by-id/{cron['id']}", {"hour": [3]}).json()["hour"] == [3]
+    assert [c["id"] for c in fused(emu, "GET", f"/cronjob/by-udf-id/{record['id']}").json()] == [cron["id"]]
+    ran = fused(emu, "POST", f"/cronjob/user-run/by-id/{cron['id']}", {}).json()
     assert ran["run"]["job_name"] == "daily" and ran["cronjob"]["last_run"]
     assert emu.starts("fused") == {"daily": 1}
-    assert emu.request("DELETE", f"/server/v1/cronjob/by-id/{cron['id']}", headers=auth).status == 200
-    assert emu.request("GET", "/server/v1/cronjob/get-self", headers=auth).json() == []
-    assert emu.request("DELETE", f"/server/v1/udf/by-id/{record['id']}", headers=auth).status == 200
+    assert fused(emu, "DELETE", f"/cronjob/by-id/{cron['id']}").status == 200
+    assert fused(emu, "GET", "/cronjob/get-self").json() == []
+    assert fused(emu, "DELETE", f"/udf/by-id/{record['id']}").status == 200
 
 
 def test_fused_files(emulator):
     emu = emulator
     auth = emu.fused_auth()
     F = "/server/v1/files"
-    assert emu.request("PUT", f"{F}/upload?path=fd://reports/a.csv", body=b"x,y\n1,2\n", headers=auth).json() is True
+    uploaded = emu.request("PUT", f"{F}/upload?path=fd://reports/a.csv", body=b"x,y\n1,2\n", headers=auth)
+    assert uploaded.json() is True
     resolved = emu.request("POST", f"{F}/resolve?path=fd://reports/a.csv", headers=auth).json()
     assert resolved == "s3://fused-users/fused/user@emulator.test/reports/a.csv"
     emu.request("PUT", f"{F}/upload?path=fd://reports/deep/b.csv", body=b"b", headers=auth)
@@ -453,17 +455,16 @@ def test_fused_files(emulator):
 
 def test_signed_urls_expire_and_check_their_signature(emulator):
     emu = emulator
-    emu.config({"signed_url_lifetime": 1, "fused": {"job": {"pending": 0, "running": 0.05, "shutdown": 0}}})
+    emu.config({"signed_url_lifetime": 2, "fused": {"job": {"pending": 0, "running": 0.05, "shutdown": 0}}})
     job_id = start_job(emu, "tiny").json()["job_id"]
     wait_for(lambda: job_status(emu, job_id)["finished_job_status"], 5, "the job's end")
-    url = emu.request("GET", f"/server/v1/run/by-id/{job_id}/results", headers=emu.fused_auth()).json()[0]["url"]
+    url = fused(emu, "GET", f"/run/by-id/{job_id}/results").json()[0]["url"]
     assert fetch_signed(emu, url).status == 200
     tampered = url.replace("/0.json", "/1.json")
     assert b"SignatureDoesNotMatch" in fetch_signed(emu, tampered).body
     unsigned = fetch_signed(emu, url.split("?")[0])
     assert unsigned.status == 403 and unsigned.header("Content-Type") == "application/xml"
-    time.sleep(2.1)  # past the one-second lifetime (X-Amz-Date has whole seconds)
-    expired = fetch_signed(emu, url)
+    expired = wait_for(lambda: (r := fetch_signed(emu, url)).status != 200 and r, 5, "the URL to expire")
     assert expired.status == 403 and b"Request has expired" in expired.body
     assert not any(header_values(r, "Authorization") for r in emu.requests(listener="storage"))
 
@@ -486,21 +487,23 @@ def test_fusion_auth_schemes(emulator):
     session = {"Cookie": cookie.split(";")[0]}
     me = emu.request("GET", "/api/session", headers=session).json()
     assert me["user"]["username"] == emu.fusion_user and me["roles"]
-    assert emu.request("POST", "/api/session", json_body={"username": emu.fusion_user, "password": "no"}).status == 401
+    wrong = {"username": emu.fusion_user, "password": "no"}
+    assert emu.request("POST", "/api/session", json_body=wrong).status == 401
     assert emu.request("DELETE", "/api/session", headers=session).status == 204
     assert emu.request("GET", "/api/spark/jobs", headers=session).status == 401
 
-    emu.config({"auth": {"fusion_session_idle": 0.3}})
+    emu.config({"auth": {"fusion_session_idle": 0.8}})
     login = emu.request("POST", "/api/session", json_body={"username": emu.fusion_user,
                                                           "password": emu.fusion_password})
     session = {"Cookie": login.header("Set-Cookie").split(";")[0]}
     assert emu.request("GET", "/api/spark/jobs", headers=session).status == 200
-    time.sleep(0.5)
+    time.sleep(1.0)
     assert emu.request("GET", "/api/spark/jobs", headers=session).status == 401  # idle too long
 
     token = emu.request("POST", "/oauth2/token", headers=emu.fusion_basic()).json()
     assert token["expires_in"] > 0 and token["access_token"].count(".") == 2
-    assert emu.request("GET", "/api/spark/jobs", headers={"Authorization": f"Bearer {token['access_token']}"}).status == 200
+    bearer = {"Authorization": f"Bearer {token['access_token']}"}
+    assert emu.request("GET", "/api/spark/jobs", headers=bearer).status == 200
     assert emu.request("POST", "/oauth2/token").status == 401
     for headers, query in (({"x-api-key": emu.fusion_api_key}, ""), ({"apiKey": emu.fusion_api_key}, ""),
                            ({}, f"?apiKey={emu.fusion_api_key}")):
@@ -638,11 +641,10 @@ def test_fusion_trailing_slash(emulator):
 
 def test_fault_status_counts_skip_probability_and_retry_after(emulator):
     emu = emulator
-    auth = emu.fused_auth()
     emu.fault("status", method="GET", path="/user/self$", status=503, count=1)
-    first = emu.request("GET", "/server/v1/user/self", headers=auth)
+    first = fused(emu, "GET", "/user/self")
     assert first.status == 503 and "detail" in first.json()
-    assert emu.request("GET", "/server/v1/user/self", headers=auth).status == 200  # once only
+    assert fused(emu, "GET", "/user/self").status == 200  # once only
     emu.fault("status", path="/api/spark/jobs$", status=429, retry_after=7, skip=1)
     assert fusion(emu, "GET", "/spark/jobs").status == 200
     throttled = fusion(emu, "GET", "/spark/jobs")
@@ -664,12 +666,10 @@ def test_fault_status_counts_skip_probability_and_retry_after(emulator):
 def test_fault_before_or_after_the_service_acts(emulator):
     emu = emulator
     emu.fault("status", method="POST", path="/server/v1/run$", status=502, count=1)
-    assert emu.request("POST", "/server/v1/run", headers=emu.fused_auth(),
-                       json_body={"config": {"name": "a", "steps": [udf_step("a")]}}).status == 502
+    assert fused(emu, "POST", "/run", {"config": {"name": "a", "steps": [udf_step("a")]}}).status == 502
     assert emu.starts("fused") == {}  # the request never reached the service
     emu.fault("status", method="POST", path="/server/v1/run$", status=504, count=1, process=True)
-    assert emu.request("POST", "/server/v1/run", headers=emu.fused_auth(),
-                       json_body={"config": {"name": "a", "steps": [udf_step("a")]}}).status == 504
+    assert fused(emu, "POST", "/run", {"config": {"name": "a", "steps": [udf_step("a")]}}).status == 504
     assert emu.starts("fused") == {"a": 1}  # the job started, the answer was lost
 
 
@@ -680,7 +680,7 @@ def test_fault_reset_and_close(emulator):
         emu.request("GET", "/server/v1/health")
     emu.fault("reset", path="/user/self", after_bytes=60, count=1)
     with pytest.raises((ConnectionResetError, http.client.IncompleteRead, http.client.RemoteDisconnected)):
-        emu.request("GET", "/server/v1/user/self", headers=emu.fused_auth())
+        fused(emu, "GET", "/user/self")
     emu.fault("close", path="/health", count=1)
     with pytest.raises(http.client.RemoteDisconnected):
         emu.request("GET", "/server/v1/health")
@@ -696,7 +696,7 @@ def test_fault_hang(emulator):
     assert time.monotonic() - start >= 0.3
     emu.fault("hang", path="/user/self", seconds=0.3, then="respond", count=1)
     start = time.monotonic()
-    assert emu.request("GET", "/server/v1/user/self", headers=emu.fused_auth()).status == 200
+    assert fused(emu, "GET", "/user/self").status == 200
     assert time.monotonic() - start >= 0.3
     emu.fault("hang", path="/health", seconds=0.2, count=1)
     with pytest.raises(http.client.RemoteDisconnected):
@@ -723,13 +723,13 @@ def test_fault_slow_body(emulator):
 def test_fault_truncate_and_malformed_json(emulator):
     emu = emulator
     emu.fault("truncate", path="/user/self", count=1)
-    cut = emu.request("GET", "/server/v1/user/self", headers=emu.fused_auth())
+    cut = fused(emu, "GET", "/user/self")
     assert cut.status == 200 and int(cut.header("Content-Length")) == len(cut.body)
     with pytest.raises(ValueError):
         cut.json()
     emu.fault("truncate", path="/user/self", framing="connection", keep=5, count=1)
     with pytest.raises(http.client.IncompleteRead):
-        emu.request("GET", "/server/v1/user/self", headers=emu.fused_auth())
+        fused(emu, "GET", "/user/self")
     emu.fault("malformed_json", path="/api/spark/jobs$", count=1)
     garbled = fusion(emu, "GET", "/spark/jobs")
     assert garbled.status == 200 and garbled.header("Content-Type") == "application/json"
@@ -754,12 +754,12 @@ def test_fault_revoke_auth_mid_job(emulator):
     job_id = start_job(emu, "revoked").json()["job_id"]
     emu.fault("revoke_auth", method="GET", path="/run/by-id/", skip=2, count=1)
     for _ in range(2):
-        assert emu.request("GET", f"/server/v1/run/by-id/{job_id}", headers=emu.fused_auth()).status == 200
-    expired = emu.request("GET", f"/server/v1/run/by-id/{job_id}", headers=emu.fused_auth())
+        assert fused(emu, "GET", f"/run/by-id/{job_id}").status == 200
+    expired = fused(emu, "GET", f"/run/by-id/{job_id}")
     assert expired.status == 401 and expired.json()["detail"] == "Invalid or expired token"
-    assert emu.request("GET", f"/server/v1/logs/{job_id}", headers=emu.fused_auth()).status == 401  # for good
+    assert fused(emu, "GET", f"/logs/{job_id}").status == 401  # for good
     emu.unrevoke()
-    assert emu.request("GET", f"/server/v1/logs/{job_id}", headers=emu.fused_auth()).status == 200
+    assert fused(emu, "GET", f"/logs/{job_id}").status == 200
 
     # a Fusion session expires; logging in again works
     spark_config(emu, "relogin")
@@ -773,13 +773,41 @@ def test_fault_revoke_auth_mid_job(emulator):
     assert fusion(emu, "GET", "/spark/jobs").status == 401
 
 
-# ---------------------------------------------------------------- admin API
+# ---------------------------------------------------------------- admin API and command line
+
+DEMO = EMULATOR_DIR / "demo.json"
+
+
+@pytest.mark.emulator("--config", str(DEMO), "--fault", '{"kind": "status", "path": "/health$", "status": 418}')
+def test_demo_config_and_command_line_faults(emulator):
+    """What `make emulator` loads works, and faults given at start survive a reset."""
+    emu = emulator
+    assert emu.request("GET", "/server/v1/health").status == 418
+    hello = emu.request("GET", f"{emu.url}/fsh_udfcronDemoHello/run/file?greeting=hi")
+    assert hello.json() == {"udf": "hello", "parameters": {"greeting": "hi"}}
+    assert fusion(emu, "GET", "/spark/configurations/daily-rollup").json()["type"] == "custom_python_job"
+    flaky = post_code(emu, "...", {"fail": "true"}, name="flaky")
+    assert metadata(flaky)["errormsg"] == "asked to fail"
+    emu.reset()
+    assert emu.request("GET", "/server/v1/health").status == 418
+
+
+def test_command_line_errors(tmp_path):
+    bad = tmp_path / "bad.json"
+    bad.write_text('{"fused": {"job": {"pending": "soon"}}}')
+    for args, status, message in ((["--config", str(bad)], 1, "fused.job.pending: expected a non-negative number"),
+                                  (["--fault", "{oops"], 2, "--fault is not JSON"),
+                                  (["--config", str(tmp_path / "missing.json")], 1, "missing.json")):
+        proc = subprocess.run([PYTHON, str(EMULATOR_DIR), *args], capture_output=True, text=True, timeout=30)
+        assert proc.returncode == status and message in proc.stderr, (args, proc.stderr)
+
 
 def test_admin_api(emulator):
     emu = emulator
     bad = emu.request("PATCH", "/_emulator/config", json_body={"fused": {"job": {"runing": 1}}})
     assert bad.status == 400 and "fused.job.runing" in bad.json()["error"]
-    assert emu.request("PATCH", "/_emulator/config", json_body={"fused": {"job": {"outcome": "maybe"}}}).status == 400
+    maybe = {"fused": {"job": {"outcome": "maybe"}}}
+    assert emu.request("PATCH", "/_emulator/config", json_body=maybe).status == 400
     assert emu.request("POST", "/_emulator/faults", json_body={"kind": "explode"}).status == 400
     assert emu.request("POST", "/_emulator/faults", json_body=[{"kind": "close", "path": "x"},
                                                                {"kind": "close", "colour": 1}]).status == 400
