@@ -12,20 +12,21 @@ Kinds, with their parameters:
   reset           a TCP reset: before the response, or after `after_bytes` bytes of it (the
                   service's own answer, so the service acts)
   close           close the connection without answering
-  hang            answer nothing for `seconds` (3600), then close, or with `then` "respond" answer
-                  normally (a slow server)
+  hang            answer nothing for `seconds` (3600), then close; or with `then` "respond" the
+                  service acts at once and its answer comes after that delay (a slow server)
   slow            the normal response with its body trickled: `chunk` bytes every `interval` s
   truncate        the normal response cut to `keep` bytes of body (default half): with `framing`
                   "json" the Content-Length matches (valid HTTP, broken JSON), with "connection" it
                   announces the whole body and the connection closes early
-  malformed_json  200, application/json, a body that is not JSON (`body` to choose it)
+  malformed_json  the service's status, application/json, and a body that is not JSON (`body`)
   unknown_status  the normal response with every status field ("status", "job_status", "state")
                   replaced by `value` ("frobnicating")
   revoke_auth     revokes the credential the request carries (token, session, API key or user), so
                   it and every later request with it get 401: "expiry mid-job" after `skip` requests
 
-status, reset, close and hang answer in place of the service: the request is not carried out,
-unless `process` is true (the service acts, then the answer is lost, as behind a failing proxy).
+status, close, a reset before the answer and a hang that closes answer in place of the service: the
+request is not carried out, unless `process` is true (the service acts, then its answer is lost, as
+behind a failing proxy).
 """
 import random
 import re
@@ -84,6 +85,8 @@ class Fault:
         """Whether this fault answers in place of the service (which then does not act)."""
         if self.kind == "reset" and self.spec["after_bytes"] is not None:
             return False  # cut in the middle of the service's own answer
+        if self.kind == "hang" and self.spec["then"] == "respond":
+            return False  # the service acts at once, its answer comes late
         return self.kind in ANSWER_KINDS and not self.spec.get("process")
 
     def matches(self, req):

@@ -49,16 +49,16 @@ class Emulator:
         self.recorded = collections.deque(maxlen=keep_requests)
         self.release_hangs = threading.Event()
         self.internal_errors = []
-        self.config = emuconfig.defaults()
-        file_settings = {k: v for k, v in self.file_config.items() if k not in ("faults", "seed")}
-        emuconfig.check(file_settings)
+        emuconfig.check(self._file_settings())
         self.reset()
+
+    def _file_settings(self):
+        return {k: v for k, v in self.file_config.items() if k not in ("faults", "seed")}
 
     def reset(self):
         """Back to the state at start: the file's config, faults and seed; no jobs, no records."""
         with self.lock:
-            settings = {k: v for k, v in self.file_config.items() if k not in ("faults", "seed")}
-            self.config = deep_merge(emuconfig.defaults(), settings)
+            self.config = deep_merge(emuconfig.defaults(), self._file_settings())
             self.revoked = set()
             self.recorded.clear()
             self.seq = 0
@@ -148,9 +148,8 @@ class Emulator:
                 self.routes[route] += 1
             self.recorded.append({
                 "seq": self.seq, "time": req.time, "listener": req.listener, "method": req.method,
-                "path": req.path,
-                "query": req.raw_query, "headers": [[k, v] for k, v in req.headers.items()], "body": body,
-                "body_length": len(req.body), "route": route, "status": status,
+                "path": req.path, "query": req.raw_query, "headers": [[k, v] for k, v in req.headers.items()],
+                "body": body, "body_length": len(req.body), "route": route, "status": status,
                 "fault": fault and {"id": fault.id, "kind": fault.kind}})
 
     def internal_error(self, req, exc):
@@ -196,14 +195,15 @@ class Emulator:
         return Response.json(status, {"detail": message})
 
     def credential_of(self, req):
-        service = self.service_of(req)
-        return {"fused": self.fused, "fusion": self.fusion}.get(service).credential(req) \
-            if service in ("fused", "fusion") else None
+        """What authenticates the request (see the services' credential()), or None."""
+        service = {"fused": self.fused, "fusion": self.fusion}.get(self.service_of(req))
+        return service.credential(req) if service else None
 
 
 class Handler(http.server.BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"  # keep-alive, as clients reuse connections
     server_version = "udfcron-emulator"
+    disable_nagle_algorithm = True  # small answers go out at once, not after the peer's delayed ACK
 
     def version_string(self):
         return self.server_version
@@ -270,9 +270,7 @@ class Handler(http.server.BaseHTTPRequestHandler):
             return fault["status"]
         if fault.kind in ("reset", "close") or (fault.kind == "hang" and fault["then"] == "close"):
             return None
-        if fault.kind == "malformed_json":
-            return response.status if response else 200
-        return response.status if response else None
+        return response.status
 
     def _deliver(self, req, response, fault, emu):
         kind = fault.kind if fault else None
@@ -281,8 +279,6 @@ class Handler(http.server.BaseHTTPRequestHandler):
             if fault["then"] == "close":
                 self.close_connection = True
                 return
-            if response is None:
-                _, response = emu.dispatch(req)
         elif kind == "status":
             response = self._status_fault(req, fault, emu)
         elif kind == "close":
@@ -348,10 +344,10 @@ class Handler(http.server.BaseHTTPRequestHandler):
             self.wfile.write((head + body)[:limit])
             self.wfile.flush()
             return
-        self.wfile.write(head)
         if chunk is None:
-            self.wfile.write(body)
+            self.wfile.write(head + body)  # one write: one segment for a small answer
             return
+        self.wfile.write(head)
         for i in range(0, len(body), chunk):
             self.wfile.write(body[i:i + chunk])
             self.wfile.flush()
