@@ -105,12 +105,12 @@ class FusedCatalog:
                 raise invalid(("body", "udf_body"), f"a UDF as a JSON string: {e}") from None
         return body
 
-    def save_udf(self, slug, udf, udf_type="auto", public=False):
+    def save_udf(self, slug, udf, udf_type="auto", public_read=False, public_list=False):
         """Stores a UDF (the JSON object); returns its record."""
         with self.emu.lock:
             udf_id = self.slug_id(slug) or str(uuid.uuid4())
             record = {"id": udf_id, "slug": slug, "udf_body": json.dumps(udf), "udf_type": udf_type,
-                      "allow_public_read": public, "allow_public_list": public,
+                      "allow_public_read": public_read, "allow_public_list": public_list,
                       "user_id": self.config["user"]["id"], "user_email": self.config["user"]["email"],
                       "execution_environment_id": self.config["team"]["id"], "last_updated": iso_utc(time.time())}
             self.udfs[udf_id] = record
@@ -120,9 +120,8 @@ class FusedCatalog:
         body = self._udf_body(req, True)
         if self.slug_id(body["slug"]):
             raise detail(409, f"A UDF named {body['slug']} exists already")
-        record = self.save_udf(body["slug"], json.loads(body.get("udf_body") or "{}"),
-                               body.get("udf_type", "auto"),
-                               bool(body.get("allow_public_read")))
+        record = self.save_udf(body["slug"], json.loads(body.get("udf_body") or "{}"), body.get("udf_type", "auto"),
+                               bool(body.get("allow_public_read")), bool(body.get("allow_public_list")))
         return Response.json(200, record)
 
     def udf_update(self, req, udf_id):
