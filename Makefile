@@ -4,6 +4,7 @@
 #   make run        install missing dependencies, build, run udfcrond on the examples in etc/
 #   make check      install missing dependencies, build, run unit (ASan+UBSan) and integration tests
 #   make bench      benchmarks (tests/bench/), optimised build, figures as tables
+#   make emulator   the Fused/Fusion emulator (tests/emulator/) in the foreground on 127.0.0.1:8787
 #   make fuzz       libFuzzer targets (tests/fuzz/), FUZZ_SECONDS each (default 60)
 #   make install    PREFIX=/usr/local DESTDIR=
 #   make deps       install missing Debian packages (as root), or print the apt-get command
@@ -21,6 +22,9 @@ SBINDIR   ?= $(PREFIX)/sbin
 DESTDIR   ?=
 B         ?= build
 FUZZ_SECONDS ?= 60
+EMULATOR_PORT ?= 8787
+EMULATOR_STORAGE_PORT ?= 8788
+EMULATOR_ARGS ?=
 VERSION   := 0.1.0
 
 WARNINGS  := -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes -Wmissing-prototypes \
@@ -70,7 +74,7 @@ BENCHES     := $(patsubst tests/bench/%.c,$(B)/bench/%,$(BENCH_SRCS))
 # Writes journal records on request, for the journald integration tests.
 JOURNAL_DRIVER := $(B)/tests/journal-driver
 
-.PHONY: all deps deps-fuzz check unit fuzz-replay integration run bench fuzz install uninstall clean
+.PHONY: all deps deps-fuzz check unit fuzz-replay integration run emulator bench fuzz install uninstall clean
 
 all: $(UDFCRONCTL) $(UDFCROND)
 
@@ -171,6 +175,13 @@ integration: all $(JOURNAL_DRIVER)
 run: deps
 	@$(MAKE) --no-print-directory all
 	$(UDFCROND) --config etc/udfcrond.conf --log-target stderr
+
+# The Fused/Fusion emulator in the foreground, on fixed loopback ports, with the demo UDF, shared token
+# and Spark job config of tests/emulator/demo.json; it prints its URLs and credentials, then every
+# request. Ctrl-C stops it. EMULATOR_ARGS=--exec-udfs runs posted UDF code.
+emulator:
+	$(PYTHON) tests/emulator --port $(EMULATOR_PORT) --storage-port $(EMULATOR_STORAGE_PORT) \
+		--config tests/emulator/demo.json --log $(EMULATOR_ARGS)
 
 bench: deps $(BENCHES) $(UDFCROND)
 	@set -e; for b in $(BENCHES); do $$b; done
