@@ -21,8 +21,9 @@
 #define USEC_PER_SEC  UINT64_C(1000000)
 /* requests (python) follows 30, curl 50 by default; a service that needs more is broken */
 #define REDIRECTS_MAX 10
-/* curl's timer asks for milliseconds; sd-event's default slack of 250 ms would stall every transfer */
-#define CURL_TIMER_ACCURACY_USEC USEC_PER_MSEC
+/* curl's timer is often "at once" (0 ms), after every added transfer: any slack sd-event may add to
+ * coalesce wake-ups (250 ms by default, up to the accuracy given) is added to every request */
+#define CURL_TIMER_ACCURACY_USEC 1
 #define RETRY_TIMER_ACCURACY_USEC (10 * USEC_PER_MSEC)
 
 const char *const http_method_names[_HTTP_METHOD_MAX + 1] = {
@@ -793,13 +794,17 @@ static int settings_copy(HttpSettings *to, const HttpSettings *from) {
 }
 
 int http_client_set_settings(HttpClient *c, const HttpSettings *settings) {
+        long per_host = (long) settings->max_connections_per_host;
         int r = settings_copy(&c->settings, settings);
         if (r < 0)
                 return r;
-        return curl_multi_setopt(c->multi, CURLMOPT_MAX_HOST_CONNECTIONS, (long) settings->max_connections_per_host) ==
-                               CURLM_OK
-                       ? 0
-                       : -EINVAL;
+        /* Idle connections kept for reuse: curl's default, four per transfer in the multi handle, shrinks
+         * to nothing whenever a burst of requests ends, and the next burst reconnects. A few hosts' worth
+         * (the service, the storage its signed URLs point to) stay open instead. */
+        if (curl_multi_setopt(c->multi, CURLMOPT_MAX_HOST_CONNECTIONS, per_host) != CURLM_OK ||
+            curl_multi_setopt(c->multi, CURLMOPT_MAXCONNECTS, MAX(per_host, 1L) * 4) != CURLM_OK)
+                return -EINVAL;
+        return 0;
 }
 
 int http_client_new(sd_event *event, const HttpSettings *settings, HttpClient **ret_client) {
