@@ -844,9 +844,13 @@ static int parse_size(Loader *l, const config_setting_t *s, const char *v, void 
                 size_t digits = strspn(v, "0123456789");
                 const char *suffix = v + digits;
                 if (digits == 0 || digits > 10 || (suffix[0] && (suffix[1] || !strchr("KMG", suffix[0]))))
-                        return error_at(l, s, "%s: \"%s\" is not a size (write e.g. \"512K\", \"64M\" or \"1G\")",
+                        return error_at(l, s,
+                                        "%s: \"%s\" is not a size (write e.g. \"512K\", \"64M\" or \"1G\")",
                                         name, v);
-                unit = suffix[0] == 'K' ? 1 << 10 : suffix[0] == 'M' ? 1 << 20 : suffix[0] == 'G' ? 1 << 30 : 1;
+                unit = suffix[0] == 'K'   ? 1 << 10
+                       : suffix[0] == 'M' ? 1 << 20
+                       : suffix[0] == 'G' ? 1 << 30
+                                          : 1;
                 n = strtoull(v, NULL, 10);
         } else
                 return type_error(l, s, "a size such as \"64M\"");
@@ -862,7 +866,8 @@ static const Key http_keys[] = {
         { "connect_timeout", KEY_DURATION, H(connect_timeout_usec), 0, 0, NULL, NULL, "TCP and TLS setup" },
         { "timeout", KEY_DURATION, H(timeout_usec), 0, 0, NULL, NULL, "one attempt, whole" },
         { "low_speed_limit", KEY_UINT, H(low_speed_limit), 0, 1 << 30, NULL, NULL, "bytes per second" },
-        { "low_speed_time", KEY_DURATION, H(low_speed_time_usec), 0, 0, NULL, NULL, "below the limit this long" },
+        { "low_speed_time", KEY_DURATION, H(low_speed_time_usec), 0, 0, NULL, NULL,
+          "below the limit this long" },
         { "max_reply_size", KEY_CUSTOM, H(max_reply_size), 0, 0, parse_size, NULL, "larger replies fail" },
         { "retries", KEY_UINT, H(retries), 0, 100, NULL, NULL, "attempts after the first" },
         { "retry_backoff", KEY_DURATION, H(retry_backoff_usec), 0, 0, NULL, NULL, "first retry delay" },

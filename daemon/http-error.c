@@ -22,16 +22,18 @@ typedef struct Line {
 
 /* Length of the valid UTF-8 sequence at s (of n bytes), or 0: no overlongs, surrogates or > U+10FFFF. */
 static size_t utf8_sequence(const unsigned char *s, size_t n) {
-        size_t len = s[0] < 0x80 ? 1 : s[0] >= 0xc2 && s[0] <= 0xdf ? 2 : (s[0] & 0xf0) == 0xe0 ? 3
-                                                                         : s[0] >= 0xf0 && s[0] <= 0xf4 ? 4
-                                                                                                        : 0;
+        size_t len = s[0] < 0x80                    ? 1
+                     : s[0] >= 0xc2 && s[0] <= 0xdf ? 2
+                     : (s[0] & 0xf0) == 0xe0        ? 3
+                     : s[0] >= 0xf0 && s[0] <= 0xf4 ? 4
+                                                    : 0;
         if (len == 0 || len > n)
                 return 0;
         for (size_t i = 1; i < len; i++)
                 if ((s[i] & 0xc0) != 0x80)
                         return 0;
-        if ((s[0] == 0xe0 && s[1] < 0xa0) || (s[0] == 0xed && s[1] > 0x9f) || (s[0] == 0xf0 && s[1] < 0x90) ||
-            (s[0] == 0xf4 && s[1] > 0x8f))
+        if ((s[0] == 0xe0 && s[1] < 0xa0) || (s[0] == 0xed && s[1] > 0x9f) ||
+            (s[0] == 0xf0 && s[1] < 0x90) || (s[0] == 0xf4 && s[1] > 0x8f))
                 return 0;
         return len;
 }
@@ -116,8 +118,8 @@ static void add_error_list(Line *l, const cJSON *list) {
 
 /* The explanation in a JSON reply, if it has one. */
 static bool add_json(Line *l, const cJSON *j, unsigned depth) {
-        static const char *const heads[] = { "message",          "errormsg",          "error_description",
-                                             "title",            "localizedMessage", "httpStatusMessage",
+        static const char *const heads[] = { "message", "errormsg",         "error_description",
+                                             "title",   "localizedMessage", "httpStatusMessage",
                                              "error" };
         const char *head = NULL;
 
@@ -227,8 +229,7 @@ static bool add_body(Line *l, const HttpErrorReply *r) {
         /* text (or a "JSON" reply that is not), but not an HTML error page (its status says as much) and
          * not binary */
         if ((ct && !has_prefix_nocase(ct, strlen(ct), "text/") && !contains_nocase(ct, "json")) ||
-            contains_nocase(ct, "html") || *start == '<' ||
-            memchr(r->body, '\0', r->body_size))
+            contains_nocase(ct, "html") || *start == '<' || memchr(r->body, '\0', r->body_size))
                 return false;
         line_add(l, r->body, r->body_size);
         return true;

@@ -15,6 +15,7 @@
 
 #include "clock.h"
 #include "http-error.h"
+#include "list.h"
 #include "macro.h"
 
 #define USEC_PER_MSEC UINT64_C(1000)
@@ -23,7 +24,7 @@
 #define REDIRECTS_MAX 10
 /* curl's timer is often "at once" (0 ms), after every added transfer: any slack sd-event may add to
  * coalesce wake-ups (250 ms by default, up to the accuracy given) is added to every request */
-#define CURL_TIMER_ACCURACY_USEC 1
+#define CURL_TIMER_ACCURACY_USEC  1
 #define RETRY_TIMER_ACCURACY_USEC (10 * USEC_PER_MSEC)
 
 const char *const http_method_names[_HTTP_METHOD_MAX + 1] = {
@@ -99,7 +100,7 @@ struct HttpTransfer {
         uint64_t retry_after_usec;
 };
 
-static void *mfree_wiped(char *p) {
+static char *mfree_wiped(char *p) {
         if (p)
                 explicit_bzero(p, strlen(p));
         free(p);
@@ -168,9 +169,9 @@ static void client_drain(HttpClient *c);
 
 static int on_socket_event(sd_event_source *s, int fd, uint32_t revents, void *userdata) {
         HttpClient *c = userdata;
-        int running,
-            mask = (revents & EPOLLIN ? CURL_CSELECT_IN : 0) | (revents & EPOLLOUT ? CURL_CSELECT_OUT : 0) |
-                   (revents & (EPOLLERR | EPOLLHUP) ? CURL_CSELECT_ERR : 0);
+        int running, mask = (revents & EPOLLIN ? CURL_CSELECT_IN : 0) |
+                            (revents & EPOLLOUT ? CURL_CSELECT_OUT : 0) |
+                            (revents & (EPOLLERR | EPOLLHUP) ? CURL_CSELECT_ERR : 0);
         (void) s;
 
         /* on failure (out of memory) curl fails the transfers concerned, which the drain reports */
@@ -191,12 +192,7 @@ static int on_curl_timer_event(sd_event_source *s, uint64_t usec, void *userdata
 
 static void watch_free(HttpClient *c, SocketWatch *w) {
         sd_event_source_disable_unref(w->source);
-        if (w->prev)
-                w->prev->next = w->next;
-        else
-                c->watches = w->next;
-        if (w->next)
-                w->next->prev = w->prev;
+        LIST_REMOVE(c->watches, w);
         free(w);
 }
 
@@ -226,10 +222,7 @@ static int on_curl_socket(CURL *easy, curl_socket_t fd, int what, void *userp, v
                 free(w);
                 return -1;
         }
-        w->next = c->watches;
-        if (w->next)
-                w->next->prev = w;
-        c->watches = w;
+        LIST_PREPEND(c->watches, w);
         if (curl_multi_assign(c->multi, fd, w) != CURLM_OK) {
                 watch_free(c, w);
                 return -1;
@@ -250,8 +243,8 @@ static int on_curl_timer(CURLM *multi, long timeout_ms, void *userp) {
                                        sd_event_source_set_enabled(c->timer, SD_EVENT_ONESHOT) < 0
                                ? -1
                                : 0;
-        return sd_event_add_time_relative(c->event, &c->timer, CLOCK_MONOTONIC, usec, CURL_TIMER_ACCURACY_USEC,
-                                          on_curl_timer_event, c) < 0
+        return sd_event_add_time_relative(c->event, &c->timer, CLOCK_MONOTONIC, usec,
+                                          CURL_TIMER_ACCURACY_USEC, on_curl_timer_event, c) < 0
                        ? -1
                        : 0;
 }
@@ -324,6 +317,11 @@ static void hop_free(HttpTransfer *t) {
         t->hop_headers = slist_free_wiped(t->hop_headers);
 }
 
+/* For curl's timeouts, where 0 means none: a sub-millisecond one must not become none. */
+static long msec(uint64_t usec) {
+        return usec == 0 ? 0 : (long) MAX(usec / USEC_PER_MSEC, (uint64_t) 1);
+}
+
 static int hop_start(HttpTransfer *t) {
         const HttpSettings *s = &t->settings;
         CURL *e;
@@ -350,11 +348,12 @@ static int hop_start(HttpTransfer *t) {
         SET(CURLOPT_SSL_VERIFYHOST, 2L);
         if (s->ca_file)
                 SET(CURLOPT_CAINFO, s->ca_file);
-        SET(CURLOPT_CONNECTTIMEOUT_MS, (long) MAX(s->connect_timeout_usec / USEC_PER_MSEC, (uint64_t) 1));
-        SET(CURLOPT_TIMEOUT_MS, (long) MAX(s->timeout_usec / USEC_PER_MSEC, (uint64_t) 1));
+        SET(CURLOPT_CONNECTTIMEOUT_MS, msec(s->connect_timeout_usec));
+        SET(CURLOPT_TIMEOUT_MS, msec(s->timeout_usec));
         if (s->low_speed_time_usec > 0) {
                 SET(CURLOPT_LOW_SPEED_LIMIT, (long) s->low_speed_limit);
-                SET(CURLOPT_LOW_SPEED_TIME, (long) ((s->low_speed_time_usec + USEC_PER_SEC - 1) / USEC_PER_SEC));
+                SET(CURLOPT_LOW_SPEED_TIME,
+                    (long) ((s->low_speed_time_usec + USEC_PER_SEC - 1) / USEC_PER_SEC));
         }
         SET(CURLOPT_MAXFILESIZE_LARGE, (curl_off_t) MIN(s->max_reply_size, (uint64_t) INT64_MAX));
         SET(CURLOPT_WRITEFUNCTION, on_curl_write);
@@ -421,17 +420,6 @@ static const char *easy_header(CURL *easy, const char *name) {
         return h->value;
 }
 
-static void transfer_unlink(HttpTransfer *t) {
-        HttpClient *c = t->client;
-        if (t->prev)
-                t->prev->next = t->next;
-        else
-                c->transfers = t->next;
-        if (t->next)
-                t->next->prev = t->prev;
-        t->prev = t->next = NULL;
-}
-
 /* Calls `done` with what the last hop left, then frees what only the callback needed. */
 static void transfer_end(HttpTransfer *t, HttpOutcome outcome, long status, int error, const char *why) {
         HttpClient *c = t->client;
@@ -455,7 +443,8 @@ static void transfer_end(HttpTransfer *t, HttpOutcome outcome, long status, int 
                 };
                 r = http_error_message(&e, &message);
         }
-        if (r >= 0 && message && outcome == HTTP_RETRY && t->retry_after_usec > t->settings.retry_backoff_max_usec) {
+        if (r >= 0 && message && outcome == HTTP_RETRY &&
+            t->retry_after_usec > t->settings.retry_backoff_max_usec) {
                 char *m;
                 r = asprintf(&m, "%s (Retry-After: %" PRIu64 "s is beyond retry_backoff_max)", message,
                              t->retry_after_usec / USEC_PER_SEC);
@@ -531,7 +520,8 @@ static void attempt_end(HttpTransfer *t, HttpOutcome outcome, long status, int e
         t->retry_after_usec = 0;
         if (retry_after && http_retry_after_parse(retry_after, now_usec(), &t->retry_after_usec) < 0)
                 t->retry_after_usec = 0; /* unreadable: the backoff decides */
-        if (outcome != HTTP_RETRY || t->attempt > s->retries || t->retry_after_usec > s->retry_backoff_max_usec) {
+        if (outcome != HTTP_RETRY || t->attempt > s->retries ||
+            t->retry_after_usec > s->retry_backoff_max_usec) {
                 transfer_end(t, outcome, status, error, why);
                 return;
         }
@@ -565,7 +555,8 @@ static void hop_redirect(HttpTransfer *t, long status) {
         r = url_origin(location, true, &origin);
         if (r < 0) {
                 attempt_end(t, HTTP_FAIL, 0, r == -ENOMEM ? r : -EPROTONOSUPPORT,
-                            r == -ENOMEM ? "out of memory" : "redirected to a URL that is not http(s), refused");
+                            r == -ENOMEM ? "out of memory"
+                                         : "redirected to a URL that is not http(s), refused");
                 return;
         }
         if (origin_is_https(t->origin) && !origin_is_https(origin)) {
@@ -644,7 +635,7 @@ HttpTransfer *http_transfer_free(HttpTransfer *t) {
                         t->client->calling_freed = true;
                 if (t->state != TRANSFER_ENDED)
                         t->client->n_active--;
-                transfer_unlink(t);
+                LIST_REMOVE(t->client->transfers, t);
         }
         t->retry_timer = sd_event_source_disable_unref(t->retry_timer);
         http_cookie_jar_unref(t->cookies);
@@ -702,8 +693,8 @@ static int transfer_copy_request(HttpTransfer *t, const HttpRequest *q, const Ht
                 if (!q->auth.token || strpbrk(q->auth.token, "\r\n") ||
                     (q->auth.scheme && strpbrk(q->auth.scheme, "\r\n: ")))
                         return -EINVAL;
-                if (asprintf(&t->auth_header, "Authorization: %s %s", q->auth.scheme ?: "Bearer", q->auth.token) <
-                    0)
+                if (asprintf(&t->auth_header, "Authorization: %s %s", q->auth.scheme ?: "Bearer",
+                             q->auth.token) < 0)
                         return -ENOMEM;
                 break;
         case HTTP_AUTH_BASIC:
@@ -728,7 +719,8 @@ static int transfer_copy_request(HttpTransfer *t, const HttpRequest *q, const Ht
                 t->body_size = q->body_size;
                 t->has_body = true;
         }
-        if (q->content_type && (strpbrk(q->content_type, "\r\n") || !(t->content_type = strdup(q->content_type))))
+        if (q->content_type &&
+            (strpbrk(q->content_type, "\r\n") || !(t->content_type = strdup(q->content_type))))
                 return strpbrk(q->content_type, "\r\n") ? -EINVAL : -ENOMEM;
         t->cookies = http_cookie_jar_ref(q->cookies);
         return 0;
@@ -750,11 +742,8 @@ int http_submit(HttpClient *c, const HttpRequest *request, HttpDone done, void *
                 .owned_by_client = !ret_transfer,
                 .state = TRANSFER_WAITING,
                 .attempt = 1,
-                .next = c->transfers,
         };
-        if (t->next)
-                t->next->prev = t;
-        c->transfers = t;
+        LIST_PREPEND(c->transfers, t);
         c->n_active++;
 
         r = transfer_copy_request(t, request, request->settings ?: &c->settings);
@@ -850,7 +839,7 @@ HttpClient *http_client_free(HttpClient *c) {
                 /* the caller still holds it: make it inert */
                 hop_free(t);
                 t->retry_timer = sd_event_source_disable_unref(t->retry_timer);
-                transfer_unlink(t);
+                LIST_REMOVE(c->transfers, t);
                 t->client = NULL;
                 t->state = TRANSFER_ENDED;
         }

@@ -38,17 +38,17 @@ typedef struct HttpCookieJar HttpCookieJar;
 
 /* The defaults of every request (the `http` group of udfcrond.conf), and a request's own overrides. */
 typedef struct HttpSettings {
-        char *ca_file;                  /* PEM bundle of trusted CAs; NULL: the system's store */
-        uint64_t connect_timeout_usec;  /* default 10s */
-        uint64_t timeout_usec;          /* one attempt, from start to last byte; default 60s */
-        uint64_t low_speed_time_usec;   /* abort an attempt slower than low_speed_limit for this long
-                                           (waiting for the first byte too); 0: never; default 30s */
-        unsigned low_speed_limit;       /* bytes per second, default 1 */
-        uint64_t max_reply_size;        /* bytes; a larger reply fails the request; default 64 MiB */
-        unsigned retries;               /* attempts after the first, default 4 */
-        uint64_t retry_backoff_usec;    /* before the first retry, doubling; default 1s */
-        uint64_t retry_backoff_max_usec; /* cap of the delay, default 30s; a Retry-After beyond it ends
-                                            the request with RETRY instead of waiting */
+        char *ca_file;                     /* PEM bundle of trusted CAs; NULL: the system's store */
+        uint64_t connect_timeout_usec;     /* default 10s (0: curl's, 300s) */
+        uint64_t timeout_usec;             /* one attempt, from start to last byte; default 60s (0: none) */
+        uint64_t low_speed_time_usec;      /* abort an attempt slower than low_speed_limit for this long
+                                              (waiting for the first byte too); 0: never; default 30s */
+        unsigned low_speed_limit;          /* bytes per second, default 1 */
+        uint64_t max_reply_size;           /* bytes; a larger reply fails the request; default 64 MiB */
+        unsigned retries;                  /* attempts after the first, default 4 */
+        uint64_t retry_backoff_usec;       /* before the first retry, doubling; default 1s */
+        uint64_t retry_backoff_max_usec;   /* cap of the delay, default 30s; a Retry-After beyond it ends
+                                              the request with RETRY instead of waiting */
         unsigned max_connections_per_host; /* the whole client's (per-request values are ignored);
                                               more requests queue; default 16 */
 } HttpSettings;
@@ -97,11 +97,11 @@ typedef struct HttpRequest {
          * "Accept: ...". Like `auth` and `cookies`, they go to the URL's origin only. */
         const char *const *headers;
         HttpAuth auth;
-        const cJSON *json;        /* the body, serialized as application/json; or: */
-        const void *body;         /* a body of body_size bytes of content_type */
-        size_t body_size;         /* (a POST or PUT with neither sends an empty body) */
-        const char *content_type; /* default "application/json" */
-        HttpCookieJar *cookies;   /* cookies to keep and send (a reference is taken); NULL: none */
+        const cJSON *json;            /* the body, serialized as application/json; or: */
+        const void *body;             /* a body of body_size bytes of content_type */
+        size_t body_size;             /* (a POST or PUT with neither sends an empty body) */
+        const char *content_type;     /* default "application/json" */
+        HttpCookieJar *cookies;       /* cookies to keep and send (a reference is taken); NULL: none */
         const HttpSettings *settings; /* NULL: the client's */
 } HttpRequest;
 
@@ -110,16 +110,16 @@ typedef struct HttpReply {
         HttpOutcome outcome; /* OK: a 2xx. RETRY: the last attempt failed in a way that retrying may
                                 help, but the retries are used up (or Retry-After asks for longer than
                                 retry_backoff_max). FAIL: retrying would not help. */
-        long status;         /* the last HTTP status; 0 when no reply came */
-        int error;           /* 0 when a reply came, else a negative errno: -ETIMEDOUT, -ECONNREFUSED,
+        long status;         /* the last reply's HTTP status; 0 when the request failed without one */
+        int error;           /* 0 with a status, else a negative errno: -ETIMEDOUT, -ECONNREFUSED,
                                 -ECONNRESET, -EHOSTUNREACH, -EFBIG (reply too large), -EPROTO, -EPERM
                                 (TLS verification), -ELOOP (too many redirects), ... */
         const char *message; /* NULL for OK; else one line for humans, e.g. "HTTP 422: body.name: field
-                                required" or "connection refused: Failed to connect to ..." */
+                                required" or "Failed to connect to h port 443 after 3 ms: ..." */
         const char *body;    /* the last reply's body, NUL-terminated (also for FAIL and RETRY) */
         size_t body_size;
-        const char *content_type; /* NULL when absent */
-        unsigned attempts;        /* 1 + retries made */
+        const char *content_type;  /* NULL when absent */
+        unsigned attempts;         /* 1 + retries made */
         uint64_t retry_after_usec; /* the last reply's Retry-After, 0: none */
         HttpTransfer *transfer;    /* for http_reply_header() */
 } HttpReply;

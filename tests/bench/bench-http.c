@@ -41,7 +41,8 @@ static void handle(void *userdata, const TestHttpRequest *r, TestHttpConn *conn)
         static const char small[] = "{\"job_id\":\"j-123\",\"status\":\"running\",\"finished_tasks\":3}";
         (void) userdata;
         if (strncmp(r->target, "/big", 4) == 0)
-                test_http_respond(conn, 200, "Content-Type: application/octet-stream\r\n", big_body, sizeof big_body);
+                test_http_respond(conn, 200, "Content-Type: application/octet-stream\r\n", big_body,
+                                  sizeof big_body);
         else
                 test_http_respond(conn, 200, "Content-Type: application/json\r\n", small, sizeof small - 1);
 }
@@ -89,7 +90,8 @@ static void submit_next(Load *l) {
 }
 
 /* `total` requests, `concurrency` at a time, on one loop; 0 on success. */
-static int drive(sd_event *e, HttpClient *c, const char *url, unsigned concurrency, unsigned total, Load *ret) {
+static int drive(sd_event *e, HttpClient *c, const char *url, unsigned concurrency, unsigned total,
+                 Load *ret) {
         *ret = (Load){ .client = c, .url = url, .target = total };
         for (unsigned i = 0; i < concurrency && i < total; i++)
                 submit_next(ret);
@@ -172,8 +174,10 @@ static int measure_curl(TestHttpServer *server, unsigned concurrency, unsigned r
                 return -1;
         }
         snprintf(max, sizeof max, "%u", concurrency);
-        char *argv[] = { "curl", "-sS", "--no-progress-meter", "--fail", "--parallel", "--parallel-immediate",
-                         "--parallel-max", max, "-K", config, NULL };
+        char *argv[] = { "curl",           "-sS",        "--no-progress-meter",
+                         "--fail",         "--parallel", "--parallel-immediate",
+                         "--parallel-max", max,          "-K",
+                         config,           NULL };
         posix_spawn_file_actions_t quiet;
         posix_spawn_file_actions_init(&quiet);
         posix_spawn_file_actions_addopen(&quiet, STDOUT_FILENO, "/dev/null", O_WRONLY, 0);
@@ -216,7 +220,8 @@ int main(void) {
         memset(big_body, 'x', sizeof big_body);
 
         printf("HTTP client: concurrent keep-alive GETs on one sd-event loop, loopback server in-process\n");
-        printf("(client CPU = the loop's thread; server CPU = the server's threads; per request, in µs)\n\n");
+        printf("(client CPU = the loop's thread; server CPU = the server's threads; per request, in "
+               "µs)\n\n");
         printf("%-26s %5s %8s %10s %11s %11s %6s %9s\n", "", "conc", "requests", "req/s", "client µs",
                "server µs", "conns", "MiB/s");
         for (size_t i = 0; i < ELEMENTSOF(levels); i++) {

@@ -21,7 +21,11 @@
 static bool clean_line(const char *s) {
         const unsigned char *p = (const unsigned char *) s;
         while (*p) {
-                size_t len = *p < 0x80 ? 1 : (*p & 0xe0) == 0xc0 ? 2 : (*p & 0xf0) == 0xe0 ? 3 : (*p & 0xf8) == 0xf0 ? 4 : 0;
+                size_t len = *p < 0x80             ? 1
+                             : (*p & 0xe0) == 0xc0 ? 2
+                             : (*p & 0xf0) == 0xe0 ? 3
+                             : (*p & 0xf8) == 0xf0 ? 4
+                                                   : 0;
                 if (len == 0 || *p < 0x20 || *p == 0x7f)
                         return false;
                 for (size_t i = 1; i < len; i++)
@@ -73,9 +77,11 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
                 int64_t seconds;
                 if (!texts[i])
                         continue;
-                if (http_retry_after_parse(texts[i], UINT64_C(1700000000000000), &delay) == 0 && delay > CENTURY_USEC)
+                if (http_retry_after_parse(texts[i], UINT64_C(1700000000000000), &delay) == 0 &&
+                    delay > CENTURY_USEC)
                         abort();
-                if (http_date_parse(texts[i], &seconds) == 0 && (seconds < -62135596800 || seconds > 253402300800))
+                if (http_date_parse(texts[i], &seconds) == 0 &&
+                    (seconds < -62135596800 || seconds > 253402300800))
                         abort();
                 free(redacted);
                 if (!(redacted = http_url_redact(texts[i])))

@@ -112,7 +112,8 @@ static void *serve(void *arg) {
 
                 TestHttpConn conn = { .fd = c->fd, .server = s };
                 char value[32];
-                if (test_http_header(r, "Connection", value, sizeof value) && strcasecmp(value, "close") == 0)
+                if (test_http_header(r, "Connection", value, sizeof value) &&
+                    strcasecmp(value, "close") == 0)
                         conn.close = true;
                 s->handler(s->userdata, r, &conn);
                 if (conn.close)
@@ -142,7 +143,8 @@ static void *accept_loop(void *arg) {
         pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
         pthread_attr_setstacksize(&attr, 256 * 1024);
         for (;;) {
-                struct pollfd p[2] = { { .fd = s->listen_fd, .events = POLLIN }, { .fd = s->stop_fd, .events = POLLIN } };
+                struct pollfd p[2] = { { .fd = s->listen_fd, .events = POLLIN },
+                                       { .fd = s->stop_fd, .events = POLLIN } };
                 if (poll(p, 2, -1) < 0 && errno != EINTR)
                         break;
                 if (p[1].revents)
@@ -196,7 +198,8 @@ int test_http_server_start(TestHttpHandler handler, void *userdata, TestHttpServ
         if ((s->listen_fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0)) < 0 ||
             bind(s->listen_fd, (struct sockaddr *) &a, sizeof a) < 0 || listen(s->listen_fd, 1024) < 0 ||
             getsockname(s->listen_fd, (struct sockaddr *) &a, &alen) < 0 ||
-            (s->stop_fd = eventfd(0, EFD_CLOEXEC)) < 0 || pthread_create(&s->acceptor, NULL, accept_loop, s) != 0) {
+            (s->stop_fd = eventfd(0, EFD_CLOEXEC)) < 0 ||
+            pthread_create(&s->acceptor, NULL, accept_loop, s) != 0) {
                 int r = -errno;
                 if (s->listen_fd >= 0)
                         close(s->listen_fd);
@@ -281,7 +284,8 @@ bool test_http_write(TestHttpConn *c, const void *data, size_t size) {
         return true;
 }
 
-bool test_http_respond(TestHttpConn *c, int status, const char *extra_headers, const void *body, size_t size) {
+bool test_http_respond(TestHttpConn *c, int status, const char *extra_headers, const void *body,
+                       size_t size) {
         char head[4096];
         int n = snprintf(head, sizeof head, "HTTP/1.1 %d X\r\nContent-Length: %zu\r\n%s%s\r\n", status, size,
                          extra_headers ?: "", c->close ? "Connection: close\r\n" : "");

@@ -27,7 +27,7 @@ typedef struct TestHttpRequest {
 
 typedef struct TestHttpConn {
         int fd;
-        bool close;          /* set to close the connection after this reply */
+        bool close; /* set to close the connection after this reply */
         TestHttpServer *server;
 } TestHttpConn;
 
@@ -47,7 +47,8 @@ const char *test_http_header(const TestHttpRequest *request, const char *name, c
 long test_http_query_long(const TestHttpRequest *request, const char *name, long fallback);
 
 /* A whole reply with Content-Length; extra_headers are "Name: value\r\n" lines or NULL. */
-bool test_http_respond(TestHttpConn *conn, int status, const char *extra_headers, const void *body, size_t size);
+bool test_http_respond(TestHttpConn *conn, int status, const char *extra_headers, const void *body,
+                       size_t size);
 /* Raw bytes; false when the client is gone. */
 bool test_http_write(TestHttpConn *conn, const void *data, size_t size);
 /* Waits up to `ms`; false when the server is stopping (the handler should return). */

@@ -27,9 +27,11 @@ static void test_messages(void **state) {
                 /* Fused (FastAPI): validation errors */
                 { 422, "application/json", NULL, NULL,
                   "{\"detail\":[{\"loc\":[\"body\",\"config\",\"steps\",0],\"msg\":\"field required\","
-                  "\"type\":\"value_error.missing\"},{\"loc\":[\"query\",\"region\"],\"msg\":\"bad region\"}]}",
+                  "\"type\":\"value_error.missing\"},{\"loc\":[\"query\",\"region\"],\"msg\":\"bad "
+                  "region\"}]}",
                   "HTTP 422: body.config.steps.0: field required; query.region: bad region" },
-                { 404, "application/json", NULL, NULL, "{\"detail\":\"Job not found\"}", "HTTP 404: Job not found" },
+                { 404, "application/json", NULL, NULL, "{\"detail\":\"Job not found\"}",
+                  "HTTP 404: Job not found" },
                 { 400, "application/json", NULL, NULL, "{\"message\":\"instance_type is invalid\"}",
                   "HTTP 400: instance_type is invalid" },
                 /* Fused realtime: the platform's header, and a UDF that raised */
@@ -55,21 +57,24 @@ static void test_messages(void **state) {
                   "{\"httpStatusCode\":409,\"httpStatusMessage\":\"Conflict\"}", "HTTP 409: Conflict" },
                 { 400, "application/json", NULL, NULL,
                   "{\"type\":\"RESTValidationError\",\"message\":\"Invalid config\","
-                  "\"validationErrors\":[{\"field\":\"id\",\"value\":\"a_b\",\"error\":\"must not contain _\"}]}",
+                  "\"validationErrors\":[{\"field\":\"id\",\"value\":\"a_b\",\"error\":\"must not contain "
+                  "_\"}]}",
                   "HTTP 400: Invalid config: id: must not contain _" },
                 /* the Fusion 5 gateway, OAuth and Google-style errors */
                 { 401, "application/json", NULL, NULL,
                   "{\"service\":\"proxy\",\"error\":\"unauthorized\",\"path\":\"/api/spark/jobs\"}",
                   "HTTP 401: unauthorized" },
                 { 400, "application/json", NULL, NULL,
-                  "{\"error\":\"invalid_grant\",\"error_description\":\"Unknown or invalid refresh token.\"}",
+                  "{\"error\":\"invalid_grant\",\"error_description\":\"Unknown or invalid refresh "
+                  "token.\"}",
                   "HTTP 400: Unknown or invalid refresh token." },
                 { 403, "application/json", NULL, NULL,
                   "{\"error\":{\"code\":403,\"message\":\"Access denied.\",\"errors\":[]}}",
                   "HTTP 403: Access denied." },
                 /* RFC 9457 problem details */
                 { 403, "application/problem+json", NULL, NULL,
-                  "{\"title\":\"Forbidden\",\"detail\":\"quota exhausted\"}", "HTTP 403: Forbidden: quota exhausted" },
+                  "{\"title\":\"Forbidden\",\"detail\":\"quota exhausted\"}",
+                  "HTTP 403: Forbidden: quota exhausted" },
                 /* a JSON string; a JSON body without a known field is shown whole, blanks collapsed */
                 { 400, "application/json", NULL, NULL, "\"bad token\"", "HTTP 400: bad token" },
                 { 418, "application/json", NULL, NULL, "{ \"code\" : 7,\n  \"why\": \"teapot\" }",
@@ -80,16 +85,20 @@ static void test_messages(void **state) {
                   "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<Error><Code>AccessDenied</Code>"
                   "<Message>Request has expired</Message><RequestId>X</RequestId></Error>",
                   "HTTP 403: AccessDenied: Request has expired" },
-                { 400, NULL, NULL, NULL, "<Error><Code>ExpiredToken</Code></Error>", "HTTP 400: ExpiredToken" },
-                /* text: whole, one line; HTML error pages and binary bodies say nothing the status does not */
+                { 400, NULL, NULL, NULL, "<Error><Code>ExpiredToken</Code></Error>",
+                  "HTTP 400: ExpiredToken" },
+                /* text: whole, one line; HTML error pages and binary bodies say nothing the status does not
+                 */
                 { 503, "text/plain; charset=utf-8", NULL, NULL, "Service is\r\nrestarting\n\n",
                   "HTTP 503: Service is restarting" },
                 { 502, "text/html", NULL, NULL, "<html><head><title>502 Bad Gateway</title></head></html>",
                   "HTTP 502 Bad Gateway" },
                 { 502, NULL, NULL, NULL, "<!DOCTYPE html><html>...</html>", "HTTP 502 Bad Gateway" },
-                { 500, "application/octet-stream", NULL, NULL, "PAR1\x01\x02", "HTTP 500 Internal Server Error" },
+                { 500, "application/octet-stream", NULL, NULL, "PAR1\x01\x02",
+                  "HTTP 500 Internal Server Error" },
                 /* a "JSON" reply that is not JSON is read as text */
-                { 500, "application/json", NULL, NULL, "Internal error, sorry", "HTTP 500: Internal error, sorry" },
+                { 500, "application/json", NULL, NULL, "Internal error, sorry",
+                  "HTTP 500: Internal error, sorry" },
                 /* nothing at all */
                 { 404, NULL, NULL, NULL, NULL, "HTTP 404 Not Found" },
                 { 404, "application/json", NULL, NULL, "", "HTTP 404 Not Found" },
@@ -97,7 +106,8 @@ static void test_messages(void **state) {
                 { 499, NULL, NULL, NULL, "  \n ", "HTTP 499" },
                 /* control characters become blanks; invalid UTF-8 a '?'; valid UTF-8 stays */
                 { 400, "text/plain", NULL, NULL, "a\tb\x01\x1b[31mc\x7f\xff\xc3(d Zürich €",
-                  "HTTP 400: a b [31mc ?" "?(d Zürich €" },
+                  "HTTP 400: a b [31mc ?"
+                  "?(d Zürich €" },
                 { 400, NULL, "line one\nline two", NULL, NULL, "HTTP 400: line one line two" },
         };
         (void) state;
@@ -124,7 +134,9 @@ static void test_body_bounds(void **state) {
         char *m = NULL;
         (void) state;
 
-        HttpErrorReply r = { .status = 400, .content_type = "application/json", .body = body,
+        HttpErrorReply r = { .status = 400,
+                             .content_type = "application/json",
+                             .body = body,
                              .body_size = strlen(body) - 4 };
         assert_int_equal(http_error_message(&r, &m), 0);
         assert_string_equal(m, "HTTP 400: cut here");
@@ -190,8 +202,8 @@ static void test_url_redact(void **state) {
 
 int main(void) {
         const struct CMUnitTest tests[] = {
-                cmocka_unit_test(test_messages),      cmocka_unit_test(test_body_bounds),
-                cmocka_unit_test(test_long_message),  cmocka_unit_test(test_status_reason),
+                cmocka_unit_test(test_messages),     cmocka_unit_test(test_body_bounds),
+                cmocka_unit_test(test_long_message), cmocka_unit_test(test_status_reason),
                 cmocka_unit_test(test_url_redact),
         };
         return cmocka_run_group_tests(tests, NULL, NULL);

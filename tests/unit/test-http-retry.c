@@ -147,8 +147,9 @@ static void test_retry_after(void **state) {
         assert_int_equal(http_retry_after_parse("Fri, 31 Dec 9999 23:59:59 GMT", now, &d), 0);
         assert_true(d > 0 && d < UINT64_MAX / 2);
 
-        static const char *const bad[] = { "", "  ", "-1", "1.5", "+3", "5s", "soon", "0x10",
-                                           "Sun, 06 Nov 1994 08:49:37 GMT, 5" };
+        static const char *const bad[] = { "",     "  ",   "-1",
+                                           "1.5",  "+3",   "5s",
+                                           "soon", "0x10", "Sun, 06 Nov 1994 08:49:37 GMT, 5" };
         for (size_t i = 0; i < ELEMENTSOF(bad); i++)
                 if (http_retry_after_parse(bad[i], now, &d) != -EINVAL)
                         fail_msg("accepted '%s'", bad[i]);

@@ -39,9 +39,9 @@
 typedef struct Server {
         const char *name; /* "A" or "B", in every /echo reply */
         TestHttpServer *http;
-        atomic_int hits[N_KEYS];     /* per ?key=: requests seen, for the stateful routes */
-        atomic_bool drip_ended;      /* /drip noticed its client was gone */
-        atomic_ullong stream_sent;   /* bytes /stream wrote before its client went away */
+        atomic_int hits[N_KEYS];   /* per ?key=: requests seen, for the stateful routes */
+        atomic_bool drip_ended;    /* /drip noticed its client was gone */
+        atomic_ullong stream_sent; /* bytes /stream wrote before its client went away */
 } Server;
 
 static Server servers[2] = { { .name = "A" }, { .name = "B" } };
@@ -66,7 +66,8 @@ static void respond_json(TestHttpConn *conn, int status, const char *extra, cons
 
 /* What the server saw: method, target, the credential-bearing headers, the body. */
 static void respond_echo(Server *s, const TestHttpRequest *r, TestHttpConn *conn) {
-        static const char *const names[] = { "Authorization", "x-api-key", "Cookie", "Content-Type", "X-Trace" };
+        static const char *const names[] = { "Authorization", "x-api-key", "Cookie", "Content-Type",
+                                             "X-Trace" };
         _cleanup_(json_freep) cJSON *j = cJSON_CreateObject();
         char value[1024];
 
@@ -94,8 +95,9 @@ static void handle(void *userdata, const TestHttpRequest *r, TestHttpConn *conn)
         else if (route(r, "/status")) {
                 int code = (int) test_http_query_long(r, "code", 500);
                 if (code == 422)
-                        respond_json(conn, 422, NULL,
-                                     "{\"detail\":[{\"loc\":[\"body\",\"name\"],\"msg\":\"field required\"}]}");
+                        respond_json(
+                                conn, 422, NULL,
+                                "{\"detail\":[{\"loc\":[\"body\",\"name\"],\"msg\":\"field required\"}]}");
                 else
                         respond_json(conn, code, "x-fused-error: no such UDF\r\n", "{}");
         } else if (route(r, "/flaky")) {
@@ -104,7 +106,8 @@ static void handle(void *userdata, const TestHttpRequest *r, TestHttpConn *conn)
                 else
                         respond_json(conn, 200, NULL, "{\"ok\":true}");
         } else if (route(r, "/ratelimit")) {
-                snprintf(headers, sizeof headers, "Retry-After: %ld\r\n", test_http_query_long(r, "after", 1));
+                snprintf(headers, sizeof headers, "Retry-After: %ld\r\n",
+                         test_http_query_long(r, "after", 1));
                 if (hit == 1)
                         respond_json(conn, 429, headers, "{\"message\":\"slow down\"}");
                 else
@@ -142,7 +145,8 @@ static void handle(void *userdata, const TestHttpRequest *r, TestHttpConn *conn)
                 const char *head = "HTTP/1.1 200 OK\r\nConnection: close\r\n\r\n";
                 unsigned long long sent = 0;
                 bool alive = test_http_write(conn, head, strlen(head));
-                while (alive && sent < 1024ULL * 1024 * 1024 && (alive = test_http_write(conn, chunk, sizeof chunk)))
+                while (alive && sent < 1024ULL * 1024 * 1024 &&
+                       (alive = test_http_write(conn, chunk, sizeof chunk)))
                         sent += sizeof chunk;
                 atomic_store(&s->stream_sent, sent);
                 conn->close = true;
@@ -466,7 +470,8 @@ static void test_retry_after_beyond_cap(void **state) {
         assert_int_equal(r.status, 429);
         assert_int_equal(r.attempts, 1);
         assert_int_equal(r.retry_after_usec, 3600 * USEC_PER_SEC);
-        assert_string_equal(r.message, "HTTP 429: slow down (Retry-After: 3600s is beyond retry_backoff_max)");
+        assert_string_equal(r.message,
+                            "HTTP 429: slow down (Retry-After: 3600s is beyond retry_backoff_max)");
         assert_true(r.ended - r.submitted < 1 * USEC_PER_SEC);
         result_done(&r);
 }
@@ -611,10 +616,11 @@ static void assert_redirect_strips(Fixture *f, const char *target, const char *e
 
         for (size_t i = 0; i < ELEMENTSOF(auths); i++) {
                 fetch(f,
-                      &(HttpRequest){ .url = url(f, "A", "/redirect?status=%d&to=%s", i == 0 ? 302 : 307, target),
-                                      .auth = auths[i],
-                                      .headers = api_key_header,
-                                      .cookies = jar },
+                      &(HttpRequest){
+                              .url = url(f, "A", "/redirect?status=%d&to=%s", i == 0 ? 302 : 307, target),
+                              .auth = auths[i],
+                              .headers = api_key_header,
+                              .cookies = jar },
                       &r);
                 assert_int_equal(r.outcome, HTTP_OK);
                 cJSON *j = body_json(&r);
@@ -651,8 +657,11 @@ static void test_redirect_methods(void **state) {
 
         /* 303 after a POST: a GET without the body */
         fetch(f,
-              &(HttpRequest){ .method = HTTP_POST, .url = url(f, "A", "/redirect?status=303&to=/echo"),
-                              .body = "x=1", .body_size = 3, .content_type = "text/plain" },
+              &(HttpRequest){ .method = HTTP_POST,
+                              .url = url(f, "A", "/redirect?status=303&to=/echo"),
+                              .body = "x=1",
+                              .body_size = 3,
+                              .content_type = "text/plain" },
               &r);
         j = body_json(&r);
         assert_string_equal(json_str(j, "method"), "GET");
@@ -662,8 +671,11 @@ static void test_redirect_methods(void **state) {
 
         /* 307 keeps both */
         fetch(f,
-              &(HttpRequest){ .method = HTTP_POST, .url = url(f, "A", "/redirect?status=307&to=/echo"),
-                              .body = "x=1", .body_size = 3, .content_type = "text/plain" },
+              &(HttpRequest){ .method = HTTP_POST,
+                              .url = url(f, "A", "/redirect?status=307&to=/echo"),
+                              .body = "x=1",
+                              .body_size = 3,
+                              .content_type = "text/plain" },
               &r);
         j = body_json(&r);
         assert_string_equal(json_str(j, "method"), "POST");
@@ -740,7 +752,8 @@ static void test_many_concurrent(void **state) {
 
         /* 200 at once, the client owning each transfer; one loop, at most 16 connections */
         for (int i = 0; i < 200; i++)
-                assert_int_equal(http_submit(f->client, &(HttpRequest){ .url = url(f, "A", "/json?i=%d", i) },
+                assert_int_equal(http_submit(f->client,
+                                             &(HttpRequest){ .url = url(f, "A", "/json?i=%d", i) },
                                              on_counted, &c, NULL),
                                  0);
         assert_int_equal(http_client_transfers(f->client), 200);
@@ -817,9 +830,11 @@ static void test_free_client_with_transfers(void **state) {
 
         /* running, waiting to retry, and held by the caller: all cancelled, no callback, no leak */
         assert_int_equal(http_client_new(f->event, &f->settings, &c), 0);
-        assert_int_equal(http_submit(c, &(HttpRequest){ .url = url(f, "A", "/drip") }, on_counted, &n, &held), 0);
-        assert_int_equal(http_submit(c, &(HttpRequest){ .url = url(f, "A", "/slow?ms=2000") }, on_counted, &n, NULL),
-                         0);
+        assert_int_equal(
+                http_submit(c, &(HttpRequest){ .url = url(f, "A", "/drip") }, on_counted, &n, &held), 0);
+        assert_int_equal(
+                http_submit(c, &(HttpRequest){ .url = url(f, "A", "/slow?ms=2000") }, on_counted, &n, NULL),
+                0);
         assert_int_equal(http_submit(c, &(HttpRequest){ .url = url(f, "A", "/flaky?key=%d&fail=9", key) },
                                      on_counted, &n, NULL),
                          0);
@@ -840,7 +855,8 @@ static void test_submit_refusals(void **state) {
                 { .url = "127.0.0.1/no-scheme" },
                 { .url = "http://user:pw@127.0.0.1/" },
                 { .url = NULL },
-                { .url = "http://127.0.0.1/", .headers = (const char *const[]){ "X: a\r\nInjected: b", NULL } },
+                { .url = "http://127.0.0.1/",
+                  .headers = (const char *const[]){ "X: a\r\nInjected: b", NULL } },
                 { .url = "http://127.0.0.1/", .headers = (const char *const[]){ "no colon", NULL } },
                 { .url = "http://127.0.0.1/", .auth = { .type = HTTP_AUTH_BEARER } },
                 { .url = "http://127.0.0.1/", .auth = { .type = HTTP_AUTH_BEARER, .token = "a\nb" } },
