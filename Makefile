@@ -38,7 +38,7 @@ LIBS      := -lsystemd -lconfig -lcjson -lcurl
 # lookups off the event loop.
 DEPS_PACKAGES := gcc make pkg-config tzdata libsystemd-dev libconfig-dev libcjson-dev libcmocka-dev \
                  libcurl4-openssl-dev ca-certificates \
-                 python3 python3-pytest python3-croniter strace
+                 python3 python3-pytest python3-croniter strace openssl
 FUZZ_PACKAGES := clang libclang-rt-dev
 
 # ---------------------------------------------------------------- sources

@@ -6,8 +6,12 @@
  * backoffs, 1-2 s Retry-After) so the whole file runs in a few seconds.
  */
 #include <errno.h>
+#include <fcntl.h>
+#include <ftw.h>
 #include <netinet/in.h>
 #include <setjmp.h>
+#include <signal.h>
+#include <spawn.h>
 #include <stdarg.h>
 #include <stdatomic.h>
 #include <stddef.h>
@@ -16,6 +20,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/wait.h>
 #include <systemd/sd-event.h>
 #include <time.h>
 #include <unistd.h>
@@ -33,6 +38,8 @@
 #define RUN_BOUND_USEC (8 * USEC_PER_SEC)
 #define N_KEYS         64
 #define SECRET         "s3cr3t-t0ken"
+
+extern char **environ;
 
 /* ---------------------------------------------------------------- the servers */
 
@@ -434,6 +441,24 @@ static void test_5xx_retries_exhausted(void **state) {
         result_done(&r);
 }
 
+static void test_settings_replaced(void **state) {
+        Fixture *f = *state;
+        HttpSettings s = f->settings;
+        int key = new_key();
+        Result r;
+
+        /* new defaults apply to requests submitted after, as on a reload */
+        s.retries = 0;
+        s.ca_file = "/nonexistent/ca.pem"; /* copied, not borrowed; unused over http */
+        assert_int_equal(http_client_set_settings(f->client, &s), 0);
+        s.ca_file = NULL;
+        assert_string_equal(http_client_settings(f->client)->ca_file, "/nonexistent/ca.pem");
+        fetch(f, &(HttpRequest){ .url = url(f, "A", "/flaky?key=%d&fail=1", key) }, &r);
+        assert_int_equal(r.outcome, HTTP_RETRY);
+        assert_int_equal(r.attempts, 1);
+        result_done(&r);
+}
+
 static void test_retry_after_seconds(void **state) {
         Fixture *f = *state;
         Result r;
@@ -493,21 +518,26 @@ static void test_connection_reset(void **state) {
         result_done(&r);
 }
 
-static void test_connection_refused(void **state) {
-        Fixture *f = *state;
-        HttpSettings s = f->settings;
+/* A loopback port that was free a moment ago. */
+static unsigned free_port(void) {
         struct sockaddr_in a = { .sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
         socklen_t len = sizeof a;
-        char u[64];
-        Result r;
+        int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
 
-        /* a port that was just free, and nobody listens on */
-        int fd = socket(AF_INET, SOCK_STREAM, 0);
         assert_true(fd >= 0);
         assert_int_equal(bind(fd, (struct sockaddr *) &a, sizeof a), 0);
         assert_int_equal(getsockname(fd, (struct sockaddr *) &a, &len), 0);
         close(fd);
-        snprintf(u, sizeof u, "http://127.0.0.1:%u/json", ntohs(a.sin_port));
+        return ntohs(a.sin_port);
+}
+
+static void test_connection_refused(void **state) {
+        Fixture *f = *state;
+        HttpSettings s = f->settings;
+        char u[64];
+        Result r;
+
+        snprintf(u, sizeof u, "http://127.0.0.1:%u/json", free_port()); /* nobody listens there */
 
         s.retries = 0;
         fetch(f, &(HttpRequest){ .url = u, .settings = &s }, &r);
@@ -574,6 +604,111 @@ static void test_oversize_refused(void **state) {
         assert_int_equal(r.outcome, HTTP_OK);
         assert_int_equal(r.body_size, 1024 * 1024);
         result_done(&r);
+}
+
+/* ---------------------------------------------------------------- TLS */
+
+static pid_t spawn(char *const argv[]) {
+        posix_spawn_file_actions_t quiet;
+        pid_t pid;
+
+        posix_spawn_file_actions_init(&quiet);
+        posix_spawn_file_actions_addopen(&quiet, STDOUT_FILENO, "/dev/null", O_WRONLY, 0);
+        posix_spawn_file_actions_addopen(&quiet, STDERR_FILENO, "/dev/null", O_WRONLY, 0);
+        assert_int_equal(posix_spawnp(&pid, argv[0], &quiet, NULL, argv, environ), 0);
+        posix_spawn_file_actions_destroy(&quiet);
+        return pid;
+}
+
+static int wait_exit(pid_t pid) {
+        int status;
+        assert_int_equal(waitpid(pid, &status, 0), pid);
+        return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+}
+
+static void wait_listening(unsigned port) {
+        struct sockaddr_in a = { .sin_family = AF_INET,
+                                 .sin_addr.s_addr = htonl(INADDR_LOOPBACK),
+                                 .sin_port = htons((uint16_t) port) };
+        uint64_t deadline = now_mono() + 5 * USEC_PER_SEC;
+        for (;;) {
+                int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0), r;
+                assert_true(fd >= 0);
+                r = connect(fd, (struct sockaddr *) &a, sizeof a);
+                close(fd);
+                if (r == 0)
+                        return;
+                assert_true(now_mono() < deadline);
+                usleep(20000);
+        }
+}
+
+static int remove_entry(const char *path, const struct stat *st, int flag, struct FTW *ftw) {
+        (void) st, (void) flag, (void) ftw;
+        return remove(path);
+}
+
+/* Against `openssl s_server` with a self-signed certificate: refused, until ca_file names it. */
+static void test_tls_verification(void **state) {
+        Fixture *f = *state;
+        HttpSettings s = f->settings;
+        char dir[] = "/tmp/test-http-XXXXXX", cert[64], key[64], accept[32], u[64];
+        unsigned port = free_port();
+        Result r;
+
+        assert_non_null(mkdtemp(dir));
+        snprintf(cert, sizeof cert, "%s/cert.pem", dir);
+        snprintf(key, sizeof key, "%s/key.pem", dir);
+        snprintf(accept, sizeof accept, "127.0.0.1:%u", port);
+        snprintf(u, sizeof u, "https://127.0.0.1:%u/", port);
+        char *const req[] = { "openssl",
+                              "req",
+                              "-x509",
+                              "-newkey",
+                              "ec",
+                              "-pkeyopt",
+                              "ec_paramgen_curve:prime256v1",
+                              "-nodes",
+                              "-keyout",
+                              key,
+                              "-out",
+                              cert,
+                              "-days",
+                              "1",
+                              "-subj",
+                              "/CN=udfcron-test",
+                              "-addext",
+                              "subjectAltName=IP:127.0.0.1",
+                              NULL };
+        assert_int_equal(wait_exit(spawn(req)), 0);
+        char *const server[] = { "openssl", "s_server", "-quiet", "-www", "-accept", accept,
+                                 "-cert",   cert,       "-key",   key,    NULL };
+        pid_t pid = spawn(server);
+        wait_listening(port);
+
+        s.retries = 0;
+        fetch(f, &(HttpRequest){ .url = u, .settings = &s }, &r);
+        assert_int_equal(r.outcome, HTTP_FAIL);
+        assert_int_equal(r.error, -EPERM);
+        assert_non_null(strstr(r.message, "certificate"));
+        result_done(&r);
+
+        s.ca_file = cert;
+        fetch(f, &(HttpRequest){ .url = u, .settings = &s }, &r);
+        assert_int_equal(r.outcome, HTTP_OK);
+        assert_int_equal(r.status, 200);
+        result_done(&r);
+
+        /* the certificate names 127.0.0.1 only */
+        snprintf(u, sizeof u, "https://localhost:%u/", port);
+        fetch(f, &(HttpRequest){ .url = u, .settings = &s }, &r);
+        assert_int_equal(r.outcome, HTTP_FAIL);
+        assert_int_equal(r.error, -EPERM);
+        result_done(&r);
+
+        assert_int_equal(kill(pid, SIGTERM), 0);
+        (void) wait_exit(pid);
+        nftw(dir, remove_entry, 4, FTW_DEPTH | FTW_PHYS);
 }
 
 /* ---------------------------------------------------------------- redirects and credentials */
@@ -878,6 +1013,7 @@ int main(void) {
                 T(test_4xx_fails_with_message),
                 T(test_5xx_retried_until_success),
                 T(test_5xx_retries_exhausted),
+                T(test_settings_replaced),
                 T(test_retry_after_seconds),
                 T(test_retry_after_date),
                 T(test_retry_after_beyond_cap),
@@ -886,6 +1022,7 @@ int main(void) {
                 T(test_timeout),
                 T(test_low_speed),
                 T(test_oversize_refused),
+                T(test_tls_verification),
                 T(test_redirect_same_origin_keeps_credentials),
                 T(test_redirect_other_port_strips_credentials),
                 T(test_redirect_other_host_name_strips_credentials),
