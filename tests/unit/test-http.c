@@ -648,19 +648,34 @@ static int remove_entry(const char *path, const struct stat *st, int flag, struc
         return remove(path);
 }
 
-/* Against `openssl s_server` with a self-signed certificate: refused, until ca_file names it. */
-static void test_tls_verification(void **state) {
+/* Serves HTTPS on argv[1] with cert argv[2] and key argv[3]: "/" answers 200, "/down" redirects to argv[4].
+ */
+static const char tls_server[] =
+        "import http.server, ssl, sys\n"
+        "class H(http.server.BaseHTTPRequestHandler):\n"
+        "    def do_GET(self):\n"
+        "        down = self.path == '/down'\n"
+        "        self.send_response(302 if down else 200)\n"
+        "        if down: self.send_header('Location', sys.argv[4])\n"
+        "        self.send_header('Content-Length', '2'); self.end_headers(); self.wfile.write(b'ok')\n"
+        "    def log_message(self, *a): pass\n"
+        "s = http.server.HTTPServer(('127.0.0.1', int(sys.argv[1])), H)\n"
+        "c = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER); c.load_cert_chain(sys.argv[2], sys.argv[3])\n"
+        "s.socket = c.wrap_socket(s.socket, server_side=True)\n"
+        "s.serve_forever()\n";
+
+/* A self-signed certificate is refused until ca_file names it; https is never followed to http. */
+static void test_tls(void **state) {
         Fixture *f = *state;
         HttpSettings s = f->settings;
-        char dir[] = "/tmp/test-http-XXXXXX", cert[64], key[64], accept[32], u[64];
-        unsigned port = free_port();
+        char dir[] = "/tmp/test-http-XXXXXX", cert[64], key[64], port[16], u[64];
+        unsigned p = free_port();
         Result r;
 
         assert_non_null(mkdtemp(dir));
         snprintf(cert, sizeof cert, "%s/cert.pem", dir);
         snprintf(key, sizeof key, "%s/key.pem", dir);
-        snprintf(accept, sizeof accept, "127.0.0.1:%u", port);
-        snprintf(u, sizeof u, "https://127.0.0.1:%u/", port);
+        snprintf(port, sizeof port, "%u", p);
         char *const req[] = { "openssl",
                               "req",
                               "-x509",
@@ -681,12 +696,19 @@ static void test_tls_verification(void **state) {
                               "subjectAltName=IP:127.0.0.1",
                               NULL };
         assert_int_equal(wait_exit(spawn(req)), 0);
-        char *const server[] = { "openssl", "s_server", "-quiet", "-www", "-accept", accept,
-                                 "-cert",   cert,       "-key",   key,    NULL };
+        char *const server[] = { "/usr/bin/python3",
+                                 "-c",
+                                 (char *) tls_server,
+                                 port,
+                                 cert,
+                                 key,
+                                 (char *) url(f, "B", "/echo"),
+                                 NULL };
         pid_t pid = spawn(server);
-        wait_listening(port);
+        wait_listening(p);
 
         s.retries = 0;
+        snprintf(u, sizeof u, "https://127.0.0.1:%u/", p);
         fetch(f, &(HttpRequest){ .url = u, .settings = &s }, &r);
         assert_int_equal(r.outcome, HTTP_FAIL);
         assert_int_equal(r.error, -EPERM);
@@ -696,11 +718,18 @@ static void test_tls_verification(void **state) {
         s.ca_file = cert;
         fetch(f, &(HttpRequest){ .url = u, .settings = &s }, &r);
         assert_int_equal(r.outcome, HTTP_OK);
-        assert_int_equal(r.status, 200);
+        assert_string_equal(r.body, "ok");
+        result_done(&r);
+
+        snprintf(u, sizeof u, "https://127.0.0.1:%u/down", p);
+        fetch(f, &(HttpRequest){ .url = u, .settings = &s }, &r);
+        assert_int_equal(r.outcome, HTTP_FAIL);
+        assert_int_equal(r.error, -EPROTO);
+        assert_string_equal(r.message, "redirected from https to plain http, refused");
         result_done(&r);
 
         /* the certificate names 127.0.0.1 only */
-        snprintf(u, sizeof u, "https://localhost:%u/", port);
+        snprintf(u, sizeof u, "https://localhost:%u/", p);
         fetch(f, &(HttpRequest){ .url = u, .settings = &s }, &r);
         assert_int_equal(r.outcome, HTTP_FAIL);
         assert_int_equal(r.error, -EPERM);
@@ -1022,7 +1051,7 @@ int main(void) {
                 T(test_timeout),
                 T(test_low_speed),
                 T(test_oversize_refused),
-                T(test_tls_verification),
+                T(test_tls),
                 T(test_redirect_same_origin_keeps_credentials),
                 T(test_redirect_other_port_strips_credentials),
                 T(test_redirect_other_host_name_strips_credentials),
