@@ -889,9 +889,12 @@ static int parse_http(Loader *l, const config_setting_t *s, const char *v, void 
                 (void) error_at(l, m, "connect_timeout: must be at least 1s");
         if ((m = config_setting_get_member(s, "timeout")) && h->timeout_usec == 0)
                 (void) error_at(l, m, "timeout: must be at least 1s");
-        if ((m = config_setting_get_member(s, "retry_backoff_max")) &&
-            h->retry_backoff_max_usec < h->retry_backoff_usec)
-                (void) error_at(l, m, "retry_backoff_max: shorter than retry_backoff");
+        /* either may be the one left at its default */
+        if (h->retry_backoff_max_usec < h->retry_backoff_usec)
+                (void) error_at(l,
+                                config_setting_get_member(s, "retry_backoff_max")
+                                        ?: config_setting_get_member(s, "retry_backoff"),
+                                "retry_backoff_max: shorter than retry_backoff");
         return 0;
 }
 

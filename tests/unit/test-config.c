@@ -685,6 +685,10 @@ static const Broken broken[] = {
                 },
         },
         {
+                .main = "http = {\n  retry_backoff = \"1m\";\n};\n",
+                .errors = { "udfcrond.conf:2: retry_backoff_max: shorter than retry_backoff" },
+        },
+        {
                 .main = "http = { max_reply_size = \"2G\"; };\n",
                 .errors = { "udfcrond.conf:1: max_reply_size: out of range 1..1G" },
         },
