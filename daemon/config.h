@@ -12,6 +12,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "http.h"
 #include "schedule.h"
 #include "strv.h"
 #include "tz.h"
@@ -27,6 +28,7 @@ typedef struct DaemonSettings {
         unsigned max_concurrent_runs;   /* default 16 */
         uint64_t shutdown_timeout_usec; /* SIGTERM waits this long for runs, default 30s */
         RunPolicy defaults;             /* what schedules inherit */
+        HttpSettings http;              /* the remote engines' HTTP defaults: the `http` group */
 } DaemonSettings;
 
 typedef struct Config {
