@@ -104,9 +104,10 @@ static void print_table(RunSummary *const *runs, size_t n) {
         for (size_t i = 0; i < n; i++) {
                 const RunSummary *s = runs[i];
                 snprintf(exit_status, sizeof exit_status, "%d", s->exit_status);
-                printf("%-25s  %-16s  %8u  %s%-9s%s  %9s  %4s  ", local_time_format(&lt, s->begin_usec, when),
-                       s->run_id, s->attempts, color ? outcome_color(s) : "", run_summary_outcome(s),
-                       color ? ANSI_RESET : "", s->duration_usec > 0 ? format_duration(s->duration_usec, duration) : "-",
+                printf("%-25s  %-16s  %8u  %s%-9s%s  %9s  %4s  ",
+                       local_time_format(&lt, s->begin_usec, when), s->run_id, s->attempts,
+                       color ? outcome_color(s) : "", run_summary_outcome(s), color ? ANSI_RESET : "",
+                       s->duration_usec > 0 ? format_duration(s->duration_usec, duration) : "-",
                        s->has_exit_status ? exit_status : "-");
                 terminal_put_escaped(stdout, s->message, s->message_size);
                 putchar('\n');
@@ -133,9 +134,11 @@ static cJSON *run_to_json(const RunSummary *s) {
         if (!o || !cJSON_AddStringToObject(o, "run_id", s->run_id) ||
             !cJSON_AddStringToObject(o, "schedule", s->schedule) ||
             !cJSON_AddStringToObject(o, "outcome", run_summary_outcome(s)) ||
-            !cJSON_AddBoolToObject(o, "ended", ended) || !cJSON_AddNumberToObject(o, "attempts", s->attempts) ||
-            !add_usec(o, "begin_usec", s->begin_usec) || !add_usec(o, "end_usec", ended ? s->latest_usec : 0) ||
-            !add_usec(o, "scheduled_usec", s->scheduled_usec) || !add_usec(o, "duration_usec", s->duration_usec) ||
+            !cJSON_AddBoolToObject(o, "ended", ended) ||
+            !cJSON_AddNumberToObject(o, "attempts", s->attempts) ||
+            !add_usec(o, "begin_usec", s->begin_usec) || !add_usec(o, "end_usec", s->end_usec) ||
+            !add_usec(o, "scheduled_usec", s->scheduled_usec) ||
+            !add_usec(o, "duration_usec", s->duration_usec) ||
             (s->has_exit_status && !cJSON_AddNumberToObject(o, "exit_status", s->exit_status)) ||
             (s->engine[0] && !cJSON_AddStringToObject(o, "engine", s->engine)) ||
             (s->job_id && !add_text(o, "job_id", s->job_id, strlen(s->job_id))) ||
@@ -204,7 +207,8 @@ int verb_history(int argc, char **argv) {
         const char *schedule = argv[optind];
         if (!schedule_name_is_valid(schedule)) {
                 fprintf(stderr,
-                        "udfcronctl history: '%s' is not a schedule name (1-%d characters of A-Z a-z 0-9 _ . @ -)\n",
+                        "udfcronctl history: '%s' is not a schedule name (1-%d characters of A-Z a-z 0-9 _ "
+                        ". @ -)\n",
                         schedule, SCHEDULE_NAME_MAX);
                 return EXIT_USAGE;
         }

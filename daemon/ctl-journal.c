@@ -48,7 +48,8 @@ void local_time_init(LocalTime *t) {
         _cleanup_free_ char *name = NULL;
 
         *t = (LocalTime){ .zone = tz_utc() };
-        if (tz_system_zone_name(&name) >= 0 && tzdb_new(NULL, &t->db) >= 0 && tzdb_get(t->db, name, &t->zone) < 0)
+        if (tz_system_zone_name(&name) >= 0 && tzdb_new(NULL, &t->db) >= 0 &&
+            tzdb_get(t->db, name, &t->zone) < 0)
                 t->zone = tz_utc();
 }
 

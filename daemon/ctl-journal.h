@@ -10,7 +10,8 @@
 
 typedef struct sd_journal sd_journal;
 
-/* Opens the local journal (system and runtime files); on failure says why on stderr as "udfcronctl VERB: ...". */
+/* Opens the local journal (system and runtime files); on failure says why on stderr as "udfcronctl VERB:
+ * ...". */
 int ctl_journal_open(const char *verb, sd_journal **ret_journal);
 
 /*

@@ -58,7 +58,8 @@ static void print_record(const RunRecord *r, const LocalTime *lt, bool color) {
 }
 
 /* Prints the records from the read pointer on; *ended tells whether the run's end was among them. */
-static int print_new_records(sd_journal *j, const LocalTime *lt, bool color, size_t *n_printed, bool *ended) {
+static int print_new_records(sd_journal *j, const LocalTime *lt, bool color, size_t *n_printed,
+                             bool *ended) {
         _cleanup_(run_record_done) RunRecord rec = {};
         int r;
 
@@ -102,7 +103,8 @@ int verb_logs(int argc, char **argv) {
                         return EXIT_USAGE;
                 }
         if (argc - optind != 1) {
-                fprintf(stderr, "udfcronctl logs: %s\n", optind >= argc ? "missing RUN_ID" : "expected one RUN_ID");
+                fprintf(stderr, "udfcronctl logs: %s\n",
+                        optind >= argc ? "missing RUN_ID" : "expected one RUN_ID");
                 return EXIT_USAGE;
         }
         if (!parse_run_id(argv[optind], run_id)) {

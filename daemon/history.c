@@ -134,11 +134,26 @@ static int set_string(char **dst, size_t *ret_size, const char *s, size_t size) 
         return 0;
 }
 
-/* Whether r says more about how the run stands than what s holds: newer, or as new and an end. */
+/*
+ * Whether r says more about how the run stands than the newest record so far: later, or as late and an
+ * end, or (only forged records tie so) the higher event. A total order, so the outcome does not depend
+ * on the order records come in.
+ */
 static bool is_newer(const RunSummary *s, const RunRecord *r) {
-        if (s->latest == _RUN_EVENT_INVALID || r->realtime_usec > s->latest_usec)
-                return true;
-        return r->realtime_usec == s->latest_usec && run_event_is_end(r->event) && !run_event_is_end(s->latest);
+        if (s->latest == _RUN_EVENT_INVALID || r->realtime_usec != s->latest_usec)
+                return s->latest == _RUN_EVENT_INVALID || r->realtime_usec > s->latest_usec;
+        if (run_event_is_end(r->event) != run_event_is_end(s->latest))
+                return run_event_is_end(r->event);
+        return r->event > s->latest;
+}
+
+/* A run ends once; should forged records add more ends, the earliest counts. */
+static bool is_first_end(const RunSummary *s, const RunRecord *r) {
+        if (!run_event_is_end(r->event))
+                return false;
+        if (s->end == _RUN_EVENT_INVALID || r->realtime_usec != s->end_usec)
+                return s->end == _RUN_EVENT_INVALID || r->realtime_usec < s->end_usec;
+        return r->event < s->end;
 }
 
 int history_add(History *h, const RunRecord *r) {
@@ -156,19 +171,21 @@ int history_add(History *h, const RunRecord *r) {
                 memcpy(s->schedule, r->schedule, sizeof s->schedule);
         if (!s->engine[0])
                 memcpy(s->engine, r->engine, sizeof s->engine);
-        if (r->job_id[0] && !s->job_id && (k = set_string(&s->job_id, NULL, r->job_id, strlen(r->job_id))) < 0)
+        if (r->job_id[0] && !s->job_id &&
+            (k = set_string(&s->job_id, NULL, r->job_id, strlen(r->job_id))) < 0)
                 return k;
         s->attempts = MAX(s->attempts, r->attempt);
         s->begin_usec = MIN(s->begin_usec, r->realtime_usec);
-        if (r->scheduled_usec > 0 && s->scheduled_usec == 0)
-                s->scheduled_usec = r->scheduled_usec;
+        if (r->scheduled_usec > 0 && (s->scheduled_usec == 0 || r->scheduled_usec < s->scheduled_usec))
+                s->scheduled_usec = r->scheduled_usec; /* all the same, unless forged: then the earliest */
         if (!s->whole && IN_SET(r->event, RUN_EVENT_SCHEDULED, RUN_EVENT_SKIPPED)) {
                 s->whole = true;
                 h->n_whole++;
         }
-        /* One end per run; should a forged record add another, the first stays. */
-        if (run_event_is_end(r->event) && s->end == _RUN_EVENT_INVALID)
+        if (is_first_end(s, r)) {
                 s->end = r->event;
+                s->end_usec = r->realtime_usec;
+        }
 
         if (is_newer(s, r)) {
                 size_t size;

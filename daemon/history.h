@@ -18,14 +18,15 @@ typedef struct RunSummary {
         char run_id[RUN_RECORD_NAME_MAX + 1];
         char schedule[RUN_RECORD_NAME_MAX + 1];
         char engine[RUN_RECORD_NAME_MAX + 1];
-        char *job_id;    /* NULL when none was recorded */
-        char *message;   /* the text of the newest lifecycle record (see run_record_text()) */
+        char *job_id;  /* NULL when none was recorded */
+        char *message; /* the text of the newest lifecycle record (see run_record_text()) */
         size_t message_size;
         RunEvent latest; /* the event of the newest record */
         RunEvent end;    /* the event that ended the run; _RUN_EVENT_INVALID while none is recorded */
         unsigned attempts;
         uint64_t begin_usec;     /* the oldest record's time */
         uint64_t latest_usec;    /* the newest record's time */
+        uint64_t end_usec;       /* the end record's time */
         uint64_t scheduled_usec; /* the slot */
         uint64_t duration_usec;  /* of the newest attempt that reported one */
         bool has_exit_status;

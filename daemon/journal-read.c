@@ -123,7 +123,8 @@ const char *run_record_text(const RunRecord *r, size_t *ret_size) {
         size_t size = r->message ? r->message_size : 0;
 
         if (name && r->event != RUN_EVENT_LOG) {
-                /* "nightly[r-1] #2 failed: text": the text follows the first " EVENT: " (or ends in " EVENT") */
+                /* "nightly[r-1] #2 failed: text": the text follows the first " EVENT: " (or ends in "
+                 * EVENT") */
                 char marker[32];
                 int n = snprintf(marker, sizeof marker, " %s", name);
                 const char *at = memmem(m, size, marker, (size_t) n);
