@@ -297,8 +297,9 @@ static Timing time_command(char *const argv[]) {
 /* How many runs `history NAME -n COUNT --json` lists (counted by their "run_id" members). */
 static size_t count_listed(const char *schedule, const char *count) {
         char out[] = "/run/log/bench-history.json";
-        char *argv[] = { g_ctl, (char *) "history", (char *) schedule, (char *) "-n", (char *) count,
-                         (char *) "--json", NULL };
+        char *argv[] = { g_ctl,         (char *) "history", (char *) schedule,
+                         (char *) "-n", (char *) count,     (char *) "--json",
+                         NULL };
         (void) run_timed(argv, out);
 
         FILE *f = fopen(out, "re");
@@ -354,8 +355,10 @@ int main(int argc, char **argv) {
         snprintf(all_b, sizeof all_b, "%d", RUNS_B);
 
         printf("udfcronctl history over %d journal records: schedule A with %d runs (%d records each:\n"
-               "scheduled, started, 2 output lines, finished/failed) and schedule B with %d runs among them.\n"
-               "Private journald on tmpfs (mount namespace); wall time of the whole command, %d runs each.\n\n",
+               "scheduled, started, 2 output lines, finished/failed) and schedule B with %d runs among "
+               "them.\n"
+               "Private journald on tmpfs (mount namespace); wall time of the whole command, %d runs "
+               "each.\n\n",
                (RUNS_A + RUNS_B) * RECORDS_PER_RUN, RUNS_A, RECORDS_PER_RUN, RUNS_B, REPS);
         fflush(stdout);
 
@@ -369,7 +372,8 @@ int main(int argc, char **argv) {
                         break;
                 sleep_ms(200);
         }
-        printf("written in %.1f s (%.0f records/s); journal files: %.1f MiB; listed back: A %zu/%d, B %zu/%d\n\n",
+        printf("written in %.1f s (%.0f records/s); journal files: %.1f MiB; listed back: A %zu/%d, B "
+               "%zu/%d\n\n",
                write_s, (RUNS_A + RUNS_B) * RECORDS_PER_RUN / write_s, (double) journal_bytes() / 1048576.0,
                listed_a, RUNS_A, listed_b, RUNS_B);
         if (listed_a != RUNS_A || listed_b != RUNS_B)
@@ -387,18 +391,37 @@ int main(int argc, char **argv) {
         char *hist_default[] = { g_ctl, (char *) "history", a, NULL };
         char *hist_default_json[] = { g_ctl, (char *) "history", a, (char *) "--json", NULL };
         char *hist_all[] = { g_ctl, (char *) "history", a, (char *) "-n", all_a, NULL };
-        char *hist_all_json[] = { g_ctl, (char *) "history", a, (char *) "-n", all_a, (char *) "--json", NULL };
+        char *hist_all_json[] = {
+                g_ctl, (char *) "history", a, (char *) "-n", all_a, (char *) "--json", NULL
+        };
         char *hist_needle[] = { g_ctl, (char *) "history", b, (char *) "-n", all_b, NULL };
         char *logs[] = { g_ctl, (char *) "logs", a_run, NULL };
         char match_a[96], match_b[96];
         snprintf(match_a, sizeof match_a, "UDFCRON_SCHEDULE=%s", a);
         snprintf(match_b, sizeof match_b, "UDFCRON_SCHEDULE=%s", b);
-        char *jc_tail[] = { (char *) "/usr/bin/journalctl", (char *) "-q", (char *) "--no-pager", (char *) "-o",
-                            (char *) "cat", (char *) "-n", (char *) "100", match_a, NULL };
-        char *jc_all[] = { (char *) "/usr/bin/journalctl", (char *) "-q", (char *) "--no-pager", (char *) "-o",
-                           (char *) "json", match_a, NULL };
-        char *jc_needle[] = { (char *) "/usr/bin/journalctl", (char *) "-q", (char *) "--no-pager", (char *) "-o",
-                              (char *) "cat", match_b, NULL };
+        char *jc_tail[] = { (char *) "/usr/bin/journalctl",
+                            (char *) "-q",
+                            (char *) "--no-pager",
+                            (char *) "-o",
+                            (char *) "cat",
+                            (char *) "-n",
+                            (char *) "100",
+                            match_a,
+                            NULL };
+        char *jc_all[] = { (char *) "/usr/bin/journalctl",
+                           (char *) "-q",
+                           (char *) "--no-pager",
+                           (char *) "-o",
+                           (char *) "json",
+                           match_a,
+                           NULL };
+        char *jc_needle[] = { (char *) "/usr/bin/journalctl",
+                              (char *) "-q",
+                              (char *) "--no-pager",
+                              (char *) "-o",
+                              (char *) "cat",
+                              match_b,
+                              NULL };
 
         Timing t_default = time_command(hist_default);
         printf("%-34s %-52s %8s %8s %8s\n", "query", "command", "min ms", "median", "max");
@@ -409,7 +432,8 @@ int main(int argc, char **argv) {
         print_row("all 20,000 runs of A", "udfcronctl history A -n 20000", time_command(hist_all), NULL);
         print_row("", "udfcronctl history A -n 20000 --json", time_command(hist_all_json), NULL);
         print_row("", "journalctl -o json UDFCRON_SCHEDULE=A (peer)", time_command(jc_all), NULL);
-        print_row("all 100 runs of B among A's", "udfcronctl history B -n 100", time_command(hist_needle), NULL);
+        print_row("all 100 runs of B among A's", "udfcronctl history B -n 100", time_command(hist_needle),
+                  NULL);
         print_row("", "journalctl -o cat UDFCRON_SCHEDULE=B (peer)", time_command(jc_needle), NULL);
         print_row("one run's records", "udfcronctl logs RUN_ID", time_command(logs), NULL);
         return 0;
