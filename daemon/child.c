@@ -43,6 +43,7 @@
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/pidfd.h>
+#include <sys/prctl.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
 #include <systemd/sd-event.h>
@@ -509,6 +510,10 @@ static int child_main(void *userdata) {
                 if (nice(spec->nice) == -1 && errno != 0)
                         return child_fail(error_fd, errno);
         }
+        /* Under systemd the daemon holds CAP_SETUID, CAP_SETGID and CAP_KILL as ambient capabilities (so it
+         * can run jobs as other users without being root): ambient ones would survive the execve into the
+         * job, so they go first. Without them a job of a non-root user starts with no capability. */
+        (void) prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_CLEAR_ALL, 0, 0, 0);
         /* Raw system calls: glibc's wrappers would try to synchronise threads of a process that was not
          * fork()ed by glibc. Supplementary groups are dropped. */
         if (spec->uid != (uid_t) -1 && (syscall(SYS_setgroups, 0, NULL) < 0 ||
