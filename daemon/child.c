@@ -36,6 +36,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <linux/capability.h>
 #include <linux/sched.h>
 #include <sched.h>
 #include <signal.h>
@@ -43,7 +44,6 @@
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/pidfd.h>
-#include <sys/prctl.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
 #include <systemd/sd-event.h>
@@ -510,10 +510,19 @@ static int child_main(void *userdata) {
                 if (nice(spec->nice) == -1 && errno != 0)
                         return child_fail(error_fd, errno);
         }
-        /* Under systemd the daemon holds CAP_SETUID, CAP_SETGID and CAP_KILL as ambient capabilities (so it
-         * can run jobs as other users without being root): ambient ones would survive the execve into the
-         * job, so they go first. Without them a job of a non-root user starts with no capability. */
-        (void) prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_CLEAR_ALL, 0, 0, 0);
+        /* Under systemd the daemon holds CAP_SETUID, CAP_SETGID and CAP_KILL as inheritable and ambient
+         * capabilities (so that it can run jobs as other users without being root). Both would outlive the
+         * execve into the job: emptying the inheritable set empties the ambient one too. The permitted and
+         * effective sets stay for the user switch below; a non-root job then starts with no capability. */
+        struct __user_cap_header_struct cap_header = { .version = _LINUX_CAPABILITY_VERSION_3 };
+        struct __user_cap_data_struct caps[_LINUX_CAPABILITY_U32S_3];
+        if (syscall(SYS_capget, &cap_header, caps) < 0)
+                return child_fail(error_fd, errno);
+        if (caps[0].inheritable != 0 || caps[1].inheritable != 0) {
+                caps[0].inheritable = caps[1].inheritable = 0;
+                if (syscall(SYS_capset, &cap_header, caps) < 0)
+                        return child_fail(error_fd, errno);
+        }
         /* Raw system calls: glibc's wrappers would try to synchronise threads of a process that was not
          * fork()ed by glibc. Supplementary groups are dropped. */
         if (spec->uid != (uid_t) -1 && (syscall(SYS_setgroups, 0, NULL) < 0 ||
