@@ -203,9 +203,9 @@ $(B)/man/%: daemon/man/%.scd
 	scdoc < $< > $@.tmp && mv $@.tmp $@
 
 # The unit names the installed daemon.
-$(UNIT): systemd/udfcrond.service.in
+$(UNIT): systemd/udfcrond.service
 	@mkdir -p $(@D)
-	sed -e 's|@sbindir@|$(SBINDIR)|g' -e 's|@bindir@|$(BINDIR)|g' $< > $@.tmp && mv $@.tmp $@
+	sed -e 's|=/usr/sbin/udfcrond|=$(SBINDIR)/udfcrond|' $< > $@.tmp && mv $@.tmp $@
 .PHONY: $(UNIT) # SBINDIR may differ from the last build's
 
 INSTALLED_CONF := $(DESTDIR)$(SYSCONFDIR)/udfcron/udfcrond.conf

@@ -19,7 +19,7 @@ from conftest import BUILD, Daemon, wait_for
 from test_daemon import file_lines, of, shell_schedule
 
 ROOT = Path(__file__).resolve().parents[2]
-UNIT = (ROOT / "systemd" / "udfcrond.service.in").read_text()
+UNIT = (ROOT / "systemd" / "udfcrond.service").read_text()
 STATUS_FIELDS = re.compile(r"^(Uid|Gid|Groups|CapInh|CapPrm|CapEff|CapAmb|CapBnd|NoNewPrivs):\s*(.*)$")
 
 pytestmark = pytest.mark.skipif(os.geteuid() != 0, reason="switching users needs root")
@@ -182,7 +182,7 @@ def test_every_system_call_is_in_the_units_filter(daemon, tmp_path):
 def exec_reload(d):
     """Runs the unit's ExecReload= lines as systemd does: in order, stopping at the first that fails."""
     for line in re.findall(r"^ExecReload=(.*)$", UNIT, re.M):
-        argv = line.replace("@sbindir@", str(BUILD)).replace("$MAINPID", str(d.pid)).split()
+        argv = line.replace("/usr/sbin/", f"{BUILD}/").replace("$MAINPID", str(d.pid)).split()
         if argv[:2] == [str(BUILD / "udfcrond"), "--check-config"]:
             argv += ["--config", str(d.conf)]  # the unit's daemon reads /etc/udfcron/udfcrond.conf
         proc = subprocess.run(argv, capture_output=True, text=True, timeout=30)
