@@ -51,6 +51,10 @@ void run_fields(const Run *run, RunFields *ret_fields) {
         };
 }
 
+void run_id_new(char ret_id[static RUN_ID_LEN + 1]) {
+        snprintf(ret_id, RUN_ID_LEN + 1, "%016" PRIx64, random_u64());
+}
+
 char *run_marker_path(const Run *run) {
         char *path;
         if (asprintf(&path, "%s/%s.%u", run->manager->markers_directory, run->id, run->attempt) < 0)
@@ -79,7 +83,7 @@ int run_new(Manager *m, Entry *entry, uint64_t slot_usec, bool manual, const Run
         if (recorded)
                 snprintf(run->id, sizeof run->id, "%s", recorded->run_id);
         else {
-                snprintf(run->id, sizeof run->id, "%016" PRIx64, random_u64());
+                run_id_new(run->id);
                 RunState rs = {
                         .run_id = run->id,
                         .schedule = entry->schedule->name,
@@ -92,7 +96,9 @@ int run_new(Manager *m, Entry *entry, uint64_t slot_usec, bool manual, const Run
                 if (r < 0)
                         return r;
                 manager_state_changed(m);
-
+                run->durable_after_save = m->saves + 1;
+        }
+        if (!recorded || recorded->phase == RUN_PHASE_PREPARED) {
                 RunFields f;
                 run_fields(run, &f);
                 journal_run_event(m->journal, &f, RUN_EVENT_SCHEDULED, "%s",
@@ -197,13 +203,32 @@ static uint64_t retry_delay_usec(const Run *run) {
 
 static int on_retry_timer(sd_event_source *s, uint64_t usec, void *userdata) {
         Run *run = userdata;
+        Manager *m = run->manager;
         (void) s, (void) usec;
 
         run->retry_timer = sd_event_source_disable_unref(run->retry_timer);
         run->attempt++; /* the state says so already */
         run->status = RUN_WAITING;
-        manager_dispatch(run->manager, run);
+        RunState *rs = state_find_run(m->state, run->id);
+        if (rs) {
+                rs->retry_usec = 0;
+                manager_state_changed(m);
+        }
+        manager_dispatch(m, run);
         return 0;
+}
+
+/* Waits `delay` (monotonic, so a clock step neither shortens nor stretches it) for the next attempt. */
+static int retry_wait(Run *run, uint64_t delay) {
+        run->status = RUN_RETRY_WAIT;
+        return sd_event_add_time_relative(run->manager->event, &run->retry_timer, CLOCK_MONOTONIC, delay, 0,
+                                          on_retry_timer, run);
+}
+
+int run_resume_retry(Run *run, uint64_t retry_usec) {
+        uint64_t now = now_usec();
+        run->attempt--; /* the recorded attempt is the next one: on_retry_timer() counts up to it */
+        return retry_wait(run, retry_usec > now ? retry_usec - now : 0);
 }
 
 static bool should_retry(const Run *run, const EngineOutcome *outcome) {
@@ -231,16 +256,18 @@ static void attempt_ended(Run *run, const EngineOutcome *outcome) {
                 return;
         }
 
-        /* recorded at once: after a restart the next attempt runs, never this one again */
+        /* recorded at once: after a restart the next attempt runs, never this one again, and not before
+         * its time */
+        uint64_t delay = retry_delay_usec(run);
         RunState *rs = state_find_run(m->state, run->id);
         if (rs) {
                 rs->attempt = run->attempt + 1;
                 rs->phase = RUN_PHASE_DISPATCHING;
                 rs->started_usec = 0;
+                rs->retry_usec = now_usec() + delay;
                 manager_state_changed(m);
         }
 
-        uint64_t delay = retry_delay_usec(run);
         RunFields f;
         run_fields(run, &f);
         f.duration_usec = duration;
@@ -250,9 +277,7 @@ static void attempt_ended(Run *run, const EngineOutcome *outcome) {
         journal_run_event(m->journal, &f, RUN_EVENT_RETRY, "%s; attempt %u of %u in %.1fs", outcome->message,
                           run->attempt + 1, run->entry->schedule->policy.retries + 1, (double) delay / 1e6);
 
-        run->status = RUN_RETRY_WAIT;
-        int r = sd_event_add_time_relative(m->event, &run->retry_timer, CLOCK_MONOTONIC, delay, 0,
-                                           on_retry_timer, run);
+        int r = retry_wait(run, delay);
         if (r < 0) {
                 journal_log(m->journal, LOG_ERR, "%s: cannot arm the retry timer: %s", run->id,
                             strerror(-r));
