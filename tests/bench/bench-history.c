@@ -51,6 +51,7 @@
 
 #include <dirent.h>
 
+#include "../support/bench-util.h"
 #include "cleanup.h"
 #include "journal.h"
 #include "macro.h"
@@ -85,28 +86,6 @@ static void on_fatal_signal(int sig) {
         stop_journald();
         signal(sig, SIG_DFL);
         raise(sig);
-}
-
-_printf_(1, 2) static _Noreturn void die(const char *format, ...) {
-        va_list ap;
-        va_start(ap, format);
-        fprintf(stderr, "bench-history: ");
-        vfprintf(stderr, format, ap);
-        fprintf(stderr, "\n");
-        va_end(ap);
-        exit(1);
-}
-
-static int64_t mono_ns(void) {
-        struct timespec ts;
-        clock_gettime(CLOCK_MONOTONIC, &ts);
-        return (int64_t) ts.tv_sec * 1000000000 + ts.tv_nsec;
-}
-
-static void sleep_ms(int64_t ms) {
-        struct timespec ts = { .tv_sec = ms / 1000, .tv_nsec = (ms % 1000) * 1000000 };
-        while (nanosleep(&ts, &ts) < 0 && errno == EINTR)
-                ;
 }
 
 /* ------------------------------------------------------------------ a private journald */
