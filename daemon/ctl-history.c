@@ -141,7 +141,7 @@ static cJSON *run_to_json(const RunSummary *s) {
             !add_usec(o, "duration_usec", s->duration_usec) ||
             (s->has_exit_status && !cJSON_AddNumberToObject(o, "exit_status", s->exit_status)) ||
             (s->engine[0] && !cJSON_AddStringToObject(o, "engine", s->engine)) ||
-            (s->job_id && !add_text(o, "job_id", s->job_id, strlen(s->job_id))) ||
+            (s->job_id && !cJSON_AddStringToObject(o, "job_id", s->job_id)) ||
             !add_text(o, "message", s->message ?: "", s->message_size))
                 return NULL;
         return TAKE_PTR(o);

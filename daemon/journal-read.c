@@ -43,12 +43,13 @@ static bool parse_int(const char *s, size_t n, int *ret) {
         return true;
 }
 
-/* Copies a printable, NUL-free value that fits; else leaves the field empty. */
+/* Copies a value of printable ASCII without spaces that fits (so it is safe as is in a terminal or a
+ * JSON string); else leaves the field empty. Names, run ids and job ids are all of that kind. */
 static void copy_name(char *dst, size_t dst_size, const char *s, size_t n) {
-        if (n == 0 || n >= dst_size || memchr(s, '\0', n))
+        if (n == 0 || n >= dst_size)
                 return;
         for (size_t i = 0; i < n; i++)
-                if ((unsigned char) s[i] <= ' ' || s[i] == 0x7f)
+                if ((unsigned char) s[i] <= ' ' || (unsigned char) s[i] >= 0x7f)
                         return;
         memcpy(dst, s, n);
         dst[n] = '\0';

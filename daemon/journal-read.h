@@ -23,7 +23,7 @@ typedef struct RunRecord {
         uint64_t realtime_usec; /* when journald received it */
         RunEvent event;         /* UDFCRON_EVENT; _RUN_EVENT_INVALID when absent or unknown */
         int priority;           /* PRIORITY; -1 when absent */
-        char schedule[RUN_RECORD_NAME_MAX + 1]; /* "" when absent */
+        char schedule[RUN_RECORD_NAME_MAX + 1]; /* "" when absent; these four are printable ASCII */
         char run_id[RUN_RECORD_NAME_MAX + 1];
         char engine[RUN_RECORD_NAME_MAX + 1];
         char job_id[RUN_RECORD_ID_MAX + 1];

@@ -53,6 +53,7 @@ static void test_fields_parse_strictly(void **state) {
         FIELD(&r, "UDFCRON_SCHEDULE=has space");
         FIELD(&r, "UDFCRON_RUN_ID=");
         FIELD(&r, "UDFCRON_ENGINE=0123456789012345678901234567890123456789012345678901234567890123456789");
+        FIELD(&r, "UDFCRON_JOB_ID=caf\xc3\xa9");
         FIELD(&r, "UDFCRON_ATTEMPT=0");
         FIELD(&r, "UDFCRON_SCHEDULED_USEC=18446744073709551616");
         FIELD(&r, "UDFCRON_DURATION_USEC=+5");
@@ -63,6 +64,7 @@ static void test_fields_parse_strictly(void **state) {
         assert_string_equal(r.schedule, "");
         assert_string_equal(r.run_id, "");
         assert_string_equal(r.engine, "");
+        assert_string_equal(r.job_id, "");
         assert_int_equal(r.attempt, 0);
         assert_true(r.scheduled_usec == 0 && r.duration_usec == 0);
         assert_false(r.has_exit_status);
