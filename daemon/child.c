@@ -112,17 +112,6 @@ static uint64_t now_realtime(void) {
         return (uint64_t) ts.tv_sec * USEC_PER_SEC + (uint64_t) ts.tv_nsec / 1000;
 }
 
-static void *mfree(void *p) {
-        free(p);
-        return NULL;
-}
-
-static int safe_close(int fd) {
-        if (fd >= 0)
-                (void) close(fd);
-        return -1;
-}
-
 /* The group reaches grandchildren; the child is signalled itself too, in case it left the group (by pid
  * only while it is unreaped: then its pid cannot have been recycled). */
 static void child_signal(Child *c, int sig) {

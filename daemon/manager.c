@@ -415,13 +415,22 @@ static void prepare_slot(Manager *m, Entry *e) {
         manager_state_changed(m);
 }
 
+/*
+ * What a prepared slot changes as it fires or goes (its record's phase, the last slot) is right on disk
+ * either way, given the start markers: it rides along with the next save rather than causing one, which
+ * with a large state would rewrite it once more per fire for nothing.
+ */
+static void prepared_state_changed(Manager *m) {
+        m->state_dirty = true;
+}
+
 /* The slot will not start the prepared run: its record goes. */
 static void drop_prepared(Manager *m, Entry *e) {
         if (!e->prepared)
                 return;
         (void) state_remove_run(m->state, e->prepared_id);
         e->prepared = false;
-        manager_state_changed(m);
+        prepared_state_changed(m);
 }
 
 /* A fire that does not become a run still gets a record: with the prepared run's id, or one of its own. */
@@ -458,8 +467,13 @@ static int run_new_prepared(Manager *m, Entry *e, uint64_t slot_usec, Run **ret_
                 return r;
         }
         rs->phase = RUN_PHASE_DISPATCHING;
-        run->durable_after_save = e->prepared_save;
-        manager_state_changed(m);
+        if (run->engine->remote) { /* no start marker would tell a restarted daemon that it was sent */
+                run->durable_after_save = m->saves + 1;
+                manager_state_changed(m);
+        } else {
+                run->durable_after_save = e->prepared_save;
+                prepared_state_changed(m);
+        }
         *ret_run = run;
         return 0;
 }
@@ -491,7 +505,10 @@ static void fire_slot(Manager *m, Entry *e, uint64_t slot_usec) {
                 return;
         }
         ss->last_slot_usec = MAX(ss->last_slot_usec, slot_usec);
-        manager_state_changed(m);
+        if (e->prepared)
+                prepared_state_changed(m);
+        else
+                manager_state_changed(m);
 
         if (ss->paused) {
                 log_skipped(m, e, slot_usec, "the schedule is paused");
@@ -886,7 +903,8 @@ static void prune_state(Manager *m) {
  * Runs the previous daemon left in flight: one whose local child started
  * (its start marker exists) is lost and goes to the retry policy; one that
  * never started is dispatched now, with its recorded id and attempt (or at
- * its recorded time, when it was waiting for a retry); one only
+ * its recorded time, when it was waiting for a retry); a remote one with a
+ * job id is re-attached to that job at once; one only
  * prepared for a slot (see prepare_slot()) that never started is dropped.
  */
 static void resume_runs(Manager *m) {
@@ -929,6 +947,8 @@ static void resume_runs(Manager *m) {
                         run_lost(run);
                 else if (rs_retry_usec > now_usec() && run_resume_retry(run, rs_retry_usec) >= 0)
                         ; /* waits out the rest of its backoff */
+                else if (run->job_id)
+                        manager_dispatch(m, run); /* a remote job under way: re-attached at once */
                 else {
                         queue_append(&e->backlog_head, &e->backlog_tail, run);
                         e->n_backlog++;

@@ -75,6 +75,10 @@ struct Run {
         uint64_t attempt_started_usec;
         bool stop_requested; /* cancelled (replace, udfcronctl, shutdown): do not retry */
         uint64_t durable_after_save; /* its record is on disk once Manager.saves reaches this */
+        bool resumed;                /* recorded by a previous daemon (see resume_runs()) */
+        char *job_id;                /* remote engines: the job of the current attempt, once accepted */
+        uint64_t log_since_ms;       /* ... where its log tailing resumes */
+        uint64_t tasks_finished, tasks_total; /* ... a batch job's progress, once reported */
         struct {
                 char *data; /* the tail of a partial piece, held back until the line goes on */
                 size_t size;

@@ -46,6 +46,7 @@ void run_fields(const Run *run, RunFields *ret_fields) {
                 .schedule = run->entry->schedule->name,
                 .run_id = run->id,
                 .engine = run->engine->name,
+                .job_id = run->job_id,
                 .attempt = run->attempt,
                 .scheduled_usec = run->slot_usec,
         };
@@ -80,9 +81,13 @@ int run_new(Manager *m, Entry *entry, uint64_t slot_usec, bool manual, const Run
         if (!run->engine)
                 return -EOPNOTSUPP; /* config.c accepts only known engines */
 
-        if (recorded)
+        if (recorded) {
                 snprintf(run->id, sizeof run->id, "%s", recorded->run_id);
-        else {
+                run->resumed = recorded->phase != RUN_PHASE_PREPARED;
+                run->log_since_ms = recorded->log_since_ms;
+                if (recorded->job_id && !(run->job_id = strdup(recorded->job_id)))
+                        return -ENOMEM;
+        } else {
                 run_id_new(run->id);
                 RunState rs = {
                         .run_id = run->id,
@@ -124,6 +129,7 @@ Run *run_free(Run *run) {
         sd_event_source_disable_unref(run->retry_timer);
         for (size_t i = 0; i < ELEMENTSOF(run->carry); i++)
                 free(run->carry[i].data);
+        free(run->job_id);
         if (run->prev)
                 run->prev->next = run->next;
         else if (m->runs == run)
@@ -265,8 +271,13 @@ static void attempt_ended(Run *run, const EngineOutcome *outcome) {
                 rs->phase = RUN_PHASE_DISPATCHING;
                 rs->started_usec = 0;
                 rs->retry_usec = now_usec() + delay;
+                rs->job_id = mfree(rs->job_id);
+                rs->log_since_ms = 0;
                 manager_state_changed(m);
         }
+        run->job_id = mfree(run->job_id);
+        run->log_since_ms = 0;
+        run->resumed = false;
 
         RunFields f;
         run_fields(run, &f);
@@ -283,6 +294,49 @@ static void attempt_ended(Run *run, const EngineOutcome *outcome) {
                             strerror(-r));
                 run_end(run, events[outcome->kind], outcome, duration);
         }
+}
+
+/* Remote engines: the job id goes into the state (the idle flush writes it; a daemon that dies first
+ * restarts the attempt with may_have_started) and into every record from now on. */
+static void on_accepted(void *userdata, const char *job_id) {
+        Run *run = userdata;
+        Manager *m = run->manager;
+        RunState *rs = state_find_run(m->state, run->id);
+        char *copy = strdup(job_id), *recorded = rs ? strdup(job_id) : NULL;
+
+        if (!copy || (rs && !recorded)) {
+                free(copy);
+                free(recorded);
+                journal_log(m->journal, LOG_ERR, "%s %s: out of memory recording job %s",
+                            run->entry->schedule->name, run->id, job_id);
+                return;
+        }
+        free(run->job_id);
+        run->job_id = copy;
+        if (rs) {
+                free(rs->job_id);
+                rs->job_id = recorded;
+                manager_state_changed(m);
+        }
+        journal_log(m->journal, LOG_INFO, "%s %s: attempt %u is job %s", run->entry->schedule->name, run->id,
+                    run->attempt, job_id);
+}
+
+static void on_log_position(void *userdata, uint64_t since_ms) {
+        Run *run = userdata;
+        RunState *rs = state_find_run(run->manager->state, run->id);
+
+        run->log_since_ms = since_ms;
+        if (rs && rs->log_since_ms != since_ms) {
+                rs->log_since_ms = since_ms;
+                manager_state_changed(run->manager);
+        }
+}
+
+static void on_progress(void *userdata, uint64_t finished, uint64_t total) {
+        Run *run = userdata;
+        run->tasks_finished = finished;
+        run->tasks_total = total;
 }
 
 static void on_ended(void *userdata, const EngineOutcome *outcome) {
@@ -376,7 +430,13 @@ static void describe_work(const Schedule *s, char **argv, char *buf, size_t size
 }
 
 void run_start_attempt(Run *run) {
-        static const EngineEvents events = { .output = on_output, .ended = on_ended };
+        static const EngineEvents events = {
+                .output = on_output,
+                .ended = on_ended,
+                .accepted = on_accepted,
+                .log_position = on_log_position,
+                .progress = on_progress,
+        };
         Manager *m = run->manager;
         const Schedule *s = run->entry->schedule;
         _cleanup_free_ char *error = NULL, *params_json = NULL, *marker = NULL;
@@ -415,7 +475,8 @@ void run_start_attempt(Run *run) {
                 return;
         }
 
-        marker = run_marker_path(run);
+        bool attach = run->engine->remote && run->job_id;
+        marker = run->engine->remote ? NULL : run_marker_path(run);
         EngineRequest request = {
                 .schedule = s,
                 .run_id = run->id,
@@ -426,10 +487,16 @@ void run_start_attempt(Run *run) {
                 .python = m->config->settings.python,
                 .start_marker = marker,
                 .working_directory = s->working_directory ?: m->config->settings.state_directory,
+                .attach_job_id = attach ? run->job_id : NULL,
+                .attach_log_since_ms = attach ? run->log_since_ms : 0,
+                .may_have_started = run->engine->remote && run->resumed && !run->job_id,
         };
 
         char what[512];
-        describe_work(s, argv, what, sizeof what);
+        if (attach)
+                snprintf(what, sizeof what, "re-attached to job %s", run->job_id);
+        else
+                describe_work(s, argv, what, sizeof what);
         RunFields f;
         run_fields(run, &f);
         journal_run_event(m->journal, &f, RUN_EVENT_STARTED, "%s", what);
