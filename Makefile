@@ -4,8 +4,9 @@
 #   make run        install missing dependencies, build, run udfcrond on the examples in etc/
 #   make check      install missing dependencies, build, run unit (ASan+UBSan) and integration tests
 #   make bench      benchmarks (tests/bench/), optimised build, figures as tables
+#   make emulator   the Fused/Fusion emulator (tests/emulator/) in the foreground on 127.0.0.1:8787
 #   make fuzz       libFuzzer targets (tests/fuzz/), FUZZ_SECONDS each (default 60)
-#   make install    PREFIX=/usr/local DESTDIR=
+#   make install    PREFIX=/usr/local DESTDIR= (make uninstall reverses it)
 #   make deps       install missing Debian packages (as root), or print the apt-get command
 #
 # The core modules form a static library that the tools, tests, fuzzers and
@@ -18,14 +19,25 @@ PYTHON    ?= /usr/bin/python3
 PREFIX    ?= /usr/local
 BINDIR    ?= $(PREFIX)/bin
 SBINDIR   ?= $(PREFIX)/sbin
+# udfcrond reads /etc/udfcron/udfcrond.conf unless told otherwise (--config)
+SYSCONFDIR ?= /etc
+DATADIR   ?= $(PREFIX)/share
 LIBDIR    ?= $(PREFIX)/lib
 INCLUDEDIR ?= $(PREFIX)/include
-DATADIR   ?= $(PREFIX)/share
 PLUGINDIR ?= $(LIBDIR)/udfcron/plugins
 PKGCONFIGDIR ?= $(DATADIR)/pkgconfig
+MANDIR    ?= $(DATADIR)/man
+DOCDIR    ?= $(DATADIR)/doc/udfcron
+BASHCOMPLETIONDIR ?= $(DATADIR)/bash-completion/completions
+SYSTEMDUNITDIR ?= $(PREFIX)/lib/systemd/system
+SYSUSERSDIR ?= $(PREFIX)/lib/sysusers.d
+TMPFILESDIR ?= $(PREFIX)/lib/tmpfiles.d
 DESTDIR   ?=
 B         ?= build
 FUZZ_SECONDS ?= 60
+EMULATOR_PORT ?= 8787
+EMULATOR_STORAGE_PORT ?= 8788
+EMULATOR_ARGS ?=
 VERSION   := 0.1.0
 
 WARNINGS  := -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes -Wmissing-prototypes \
@@ -36,20 +48,26 @@ CFLAGS    ?= -O2 -g
 CFLAGS    += -std=gnu11 $(WARNINGS) -fno-strict-aliasing
 SANITIZE  := -O1 -g -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer
 
-LIBS      := -lsystemd -lconfig -lcjson
+LIBS      := -lsystemd -lconfig -lcjson -lcurl
 
 # Debian packages the build, the tests and `make run` need.
+# libcurl: the OpenSSL flavour, Debian's default, the one the curl command uses (same CA store, same
+# behaviour when an operator reproduces a request by hand), with the threaded resolver that keeps name
+# lookups off the event loop.
 DEPS_PACKAGES := gcc make pkg-config tzdata libsystemd-dev libconfig-dev libcjson-dev libcmocka-dev \
-                 python3 python3-pytest python3-croniter strace
+                 libcurl4-openssl-dev ca-certificates openssl \
+                 python3 python3-pytest python3-croniter strace systemd scdoc groff-base man-db bash-completion
 FUZZ_PACKAGES := clang libclang-rt-dev
 
 # ---------------------------------------------------------------- sources
 CORE_SRCS := daemon/calendar.c daemon/duration.c daemon/timestamp.c daemon/fileio.c daemon/strv.c daemon/tz.c daemon/cron.c \
              daemon/clock.c daemon/prioq.c daemon/params.c daemon/secrets.c daemon/schedule.c \
-             daemon/config.c daemon/state.c daemon/journal.c daemon/child.c daemon/engine-local.c \
-             daemon/run.c daemon/manager.c daemon/config-check.c daemon/url.c \
-             daemon/plugin.c daemon/plugin-host.c daemon/storage.c
-CTL_SRCS  := daemon/udfcronctl.c daemon/ctl-next.c daemon/ctl-check.c daemon/ctl-storage.c
+             daemon/config.c daemon/state.c daemon/journal.c daemon/child.c daemon/engine.c daemon/engine-local.c \
+             daemon/run.c daemon/manager.c daemon/config-check.c daemon/utf8.c daemon/terminal.c \
+             daemon/journal-read.c daemon/history.c daemon/http-retry.c daemon/http-error.c daemon/http.c \
+             daemon/url.c daemon/plugin.c daemon/plugin-host.c daemon/storage.c
+CTL_SRCS  := daemon/udfcronctl.c daemon/ctl-next.c daemon/ctl-check.c daemon/ctl-journal.c \
+             daemon/ctl-history.c daemon/ctl-logs.c daemon/ctl-storage.c
 DAEMON_SRCS := daemon/udfcrond.c
 TEST_SUPPORT_SRCS := $(wildcard tests/support/*.c)
 UNIT_SRCS  := $(wildcard tests/unit/test-*.c)
@@ -76,6 +94,8 @@ FUZZ_REPLAYS := $(patsubst tests/fuzz/%.c,$(B)/asan/replay/%,$(FUZZ_SRCS))
 BENCHES     := $(patsubst tests/bench/%.c,$(B)/bench/%,$(BENCH_SRCS))
 # Writes journal records on request, for the journald integration tests.
 JOURNAL_DRIVER := $(B)/tests/journal-driver
+MAN_PAGES   := $(patsubst daemon/man/%.scd,$(B)/man/%,$(wildcard daemon/man/*.scd))
+UNIT        := $(B)/systemd/udfcrond.service
 
 # Plugins: plugins/<kind>-<name>/*.c -> <kind>-<name>.so, built against include/udfcron/plugin.h only
 # (no -Idaemon), exporting only their descriptor. plugins/example is the sample for plugin authors;
@@ -91,7 +111,7 @@ PLUGIN_PC      := $(B)/udfcron-plugin.pc
 TEST_PLUGIN_VARIANTS := good major minor small kind name nosym options default slow
 TEST_PLUGINS := $(patsubst %,$(B)/asan/test-plugins/%.so,$(TEST_PLUGIN_VARIANTS))
 
-.PHONY: all deps deps-fuzz check unit fuzz-replay integration run bench fuzz install uninstall clean
+.PHONY: all deps deps-fuzz check unit fuzz-replay integration run emulator bench fuzz man install uninstall clean
 
 all: $(UDFCRONCTL) $(UDFCROND) $(PLUGINS) $(EXAMPLE_PLUGIN) $(PLUGIN_PC)
 
@@ -233,6 +253,13 @@ run: deps
 	@$(MAKE) --no-print-directory all
 	$(UDFCROND) --config etc/udfcrond.conf --log-target stderr
 
+# The Fused/Fusion emulator in the foreground, on fixed loopback ports, with the demo UDF, shared token
+# and Spark job config of tests/emulator/demo.json; it prints its URLs and credentials, then every
+# request. Ctrl-C stops it. EMULATOR_ARGS=--exec-udfs runs posted UDF code.
+emulator:
+	$(PYTHON) tests/emulator --port $(EMULATOR_PORT) --storage-port $(EMULATOR_STORAGE_PORT) \
+		--config tests/emulator/demo.json --log $(EMULATOR_ARGS)
+
 bench: deps $(BENCHES) $(UDFCROND)
 	@set -e; for b in $(BENCHES); do $$b; done
 
@@ -243,15 +270,46 @@ fuzz: deps-fuzz $(FUZZERS)
 			$(B)/fuzz/corpus/$$n tests/fuzz/corpus/$$n; done
 
 # ---------------------------------------------------------------- install
-install: all
+man: $(MAN_PAGES)
+
+$(B)/man/%: daemon/man/%.scd
+	@mkdir -p $(@D)
+	@command -v scdoc >/dev/null || { echo "scdoc is missing: make deps (or apt-get install scdoc)"; exit 1; }
+	scdoc < $< > $@.tmp && mv $@.tmp $@
+
+# The unit names the installed daemon.
+$(UNIT): systemd/udfcrond.service
+	@mkdir -p $(@D)
+	sed -e 's|=/usr/sbin/udfcrond|=$(SBINDIR)/udfcrond|' $< > $@.tmp && mv $@.tmp $@
+.PHONY: $(UNIT) # SBINDIR may differ from the last build's
+
+INSTALLED_CONF := $(DESTDIR)$(SYSCONFDIR)/udfcron/udfcrond.conf
+
+# Configuration is never overwritten: an existing udfcrond.conf stays, whatever it holds.
+install: all man $(UNIT)
 	install -Dm755 $(UDFCRONCTL) $(DESTDIR)$(BINDIR)/udfcronctl
 	install -Dm755 $(UDFCROND) $(DESTDIR)$(SBINDIR)/udfcrond
+	install -Dm644 $(UNIT) $(DESTDIR)$(SYSTEMDUNITDIR)/udfcrond.service
+	install -Dm644 systemd/udfcron.sysusers $(DESTDIR)$(SYSUSERSDIR)/udfcron.conf
+	install -Dm644 systemd/udfcron.tmpfiles $(DESTDIR)$(TMPFILESDIR)/udfcron.conf
+	for m in $(MAN_PAGES); do n=$$(basename $$m); \
+		install -Dm644 $$m $(DESTDIR)$(MANDIR)/man$${n##*.}/$$n; done
+	install -Dm644 daemon/udfcronctl.bash $(DESTDIR)$(BASHCOMPLETIONDIR)/udfcronctl
+	install -Dm644 README.md $(DESTDIR)$(DOCDIR)/README.md
+	install -Dm644 etc/schedules.d/examples.conf $(DESTDIR)$(DOCDIR)/examples/schedules.d/examples.conf
+	install -Dm644 etc/udfs/hello.py $(DESTDIR)$(DOCDIR)/examples/udfs/hello.py
+	install -dm755 $(DESTDIR)$(SYSCONFDIR)/udfcron/schedules.d
+	@if [ -e $(INSTALLED_CONF) ]; then echo "kept the existing $(INSTALLED_CONF)"; \
+	else echo "install -m644 etc/system/udfcrond.conf $(INSTALLED_CONF)"; \
+		install -m644 etc/system/udfcrond.conf $(INSTALLED_CONF); fi
 	install -d -m755 $(DESTDIR)$(PLUGINDIR)
 	install -m644 $(PLUGINS) $(DESTDIR)$(PLUGINDIR)/
 	install -Dm644 include/udfcron/plugin.h $(DESTDIR)$(INCLUDEDIR)/udfcron/plugin.h
 	install -Dm644 plugins/plugin.map $(DESTDIR)$(DATADIR)/udfcron/plugin.map
 	install -Dm644 $(PLUGIN_PC) $(DESTDIR)$(PKGCONFIGDIR)/udfcron-plugin.pc
 
+# Removes what install put in place, but no configuration that was changed or added, and
+# never the state (/var/lib/udfcron) or the journal.
 uninstall:
 	rm -f $(DESTDIR)$(BINDIR)/udfcronctl $(DESTDIR)$(SBINDIR)/udfcrond
 	rm -f $(addprefix $(DESTDIR)$(PLUGINDIR)/,$(notdir $(PLUGINS)))
@@ -259,6 +317,17 @@ uninstall:
 		$(DESTDIR)$(PKGCONFIGDIR)/udfcron-plugin.pc
 	-rmdir $(DESTDIR)$(PLUGINDIR) $(DESTDIR)$(LIBDIR)/udfcron $(DESTDIR)$(INCLUDEDIR)/udfcron \
 		$(DESTDIR)$(DATADIR)/udfcron 2>/dev/null
+	rm -f $(DESTDIR)$(SYSTEMDUNITDIR)/udfcrond.service $(DESTDIR)$(SYSUSERSDIR)/udfcron.conf \
+		$(DESTDIR)$(TMPFILESDIR)/udfcron.conf $(DESTDIR)$(BASHCOMPLETIONDIR)/udfcronctl
+	for s in $(notdir $(MAN_PAGES)); do rm -f $(DESTDIR)$(MANDIR)/man$${s##*.}/$$s; done
+	rm -f $(DESTDIR)$(DOCDIR)/README.md $(DESTDIR)$(DOCDIR)/examples/schedules.d/examples.conf \
+		$(DESTDIR)$(DOCDIR)/examples/udfs/hello.py
+	-rmdir $(DESTDIR)$(DOCDIR)/examples/schedules.d $(DESTDIR)$(DOCDIR)/examples/udfs \
+		$(DESTDIR)$(DOCDIR)/examples $(DESTDIR)$(DOCDIR) 2>/dev/null
+	@if cmp -s etc/system/udfcrond.conf $(INSTALLED_CONF); then echo "rm -f $(INSTALLED_CONF)"; \
+		rm -f $(INSTALLED_CONF); \
+	elif [ -e $(INSTALLED_CONF) ]; then echo "kept $(INSTALLED_CONF): it was changed"; fi
+	-rmdir $(DESTDIR)$(SYSCONFDIR)/udfcron/schedules.d $(DESTDIR)$(SYSCONFDIR)/udfcron 2>/dev/null
 
 clean:
 	rm -rf $(B)

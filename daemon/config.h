@@ -12,6 +12,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "http.h"
 #include "plugin.h"
 #include "schedule.h"
 #include "strv.h"
@@ -32,6 +33,7 @@ typedef struct DaemonSettings {
         uint64_t shutdown_timeout_usec; /* SIGTERM waits this long for runs, default 30s */
         RunPolicy defaults;             /* what schedules inherit */
         char **plugin_directories;      /* NULL-terminated, absolute; default: UDFCRON_PLUGIN_DIR */
+        HttpSettings http;              /* the remote engines' HTTP defaults: the `http` group */
 } DaemonSettings;
 
 /* One plugin instance a `storage`, `secrets`, `credentials` or `ingest` group declares. */

@@ -50,6 +50,11 @@ struct Entry {
         bool removed; /* gone from the config on reload; freed once n_active is 0 */
         Entry *retired_next;
         Entry *catch_up_next;
+        /* The next on-time slot's run, recorded in the state ahead of the slot (see prepare_slot()): its
+         * id, and the number of successful saves after which that record is on disk. */
+        bool prepared;
+        char prepared_id[RUN_ID_LEN + 1];
+        uint64_t prepared_save;
 };
 
 typedef enum RunStatus {
@@ -81,6 +86,11 @@ struct Run {
         sd_event_source *retry_timer;
         uint64_t attempt_started_usec;
         bool stop_requested; /* cancelled (replace, udfcronctl, shutdown): do not retry */
+        uint64_t durable_after_save; /* its record is on disk once Manager.saves reaches this */
+        bool resumed;                /* recorded by a previous daemon (see resume_runs()) */
+        char *job_id;                /* remote engines: the job of the current attempt, once accepted */
+        uint64_t log_since_ms;       /* ... where its log tailing resumes */
+        uint64_t tasks_finished, tasks_total; /* ... a batch job's progress, once reported */
         struct {
                 char *data; /* the tail of a partial piece, held back until the line goes on */
                 size_t size;
@@ -101,6 +111,7 @@ struct Manager {
         char *state_path;
         char *markers_directory; /* runtime_directory/started: local runs' start markers */
         bool state_dirty;
+        uint64_t saves; /* successful state saves so far */
         char **stale_markers; /* start markers to remove once the state no longer needs them */
         size_t n_stale_markers;
 
@@ -181,7 +192,8 @@ void manager_run_ended(Manager *m, Run *run);
 /*
  * A new run of `entry` for `slot_usec`, recorded in the state and logged as
  * scheduled; or, with `recorded`, the run a previous daemon left in flight
- * (same id and attempt, nothing recorded or logged again).
+ * (same id and attempt, nothing recorded or logged again), or a run prepared
+ * ahead of its slot (RUN_PHASE_PREPARED: logged as scheduled, not recorded again).
  */
 int run_new(Manager *m, Entry *entry, uint64_t slot_usec, bool manual, const RunState *recorded,
             Run **ret_run);
@@ -192,7 +204,11 @@ void run_start_attempt(Run *run);
 void run_cancel(Run *run, const char *why);
 /* A recorded attempt whose local child was started by the previous daemon: it is lost. */
 void run_lost(Run *run);
+/* A resumed run that was waiting for a retry: its recorded attempt starts at `retry_usec` (realtime). */
+int run_resume_retry(Run *run, uint64_t retry_usec);
 void run_fields(const Run *run, RunFields *ret_fields);
+/* A fresh run id: 16 random hex digits. */
+void run_id_new(char ret_id[static RUN_ID_LEN + 1]);
 /* The start marker of the run's current attempt (see engine.h), malloc'd. */
 char *run_marker_path(const Run *run);
 

@@ -47,9 +47,14 @@ void run_fields(const Run *run, RunFields *ret_fields) {
                 .schedule = run->entry->schedule->name,
                 .run_id = run->id,
                 .engine = run->engine->name,
+                .job_id = run->job_id,
                 .attempt = run->attempt,
                 .scheduled_usec = run->slot_usec,
         };
+}
+
+void run_id_new(char ret_id[static RUN_ID_LEN + 1]) {
+        snprintf(ret_id, RUN_ID_LEN + 1, "%016" PRIx64, random_u64());
 }
 
 char *run_marker_path(const Run *run) {
@@ -77,10 +82,14 @@ int run_new(Manager *m, Entry *entry, uint64_t slot_usec, bool manual, const Run
         if (!run->engine)
                 return -EOPNOTSUPP; /* config.c accepts only known engines */
 
-        if (recorded)
+        if (recorded) {
                 snprintf(run->id, sizeof run->id, "%s", recorded->run_id);
-        else {
-                snprintf(run->id, sizeof run->id, "%016" PRIx64, random_u64());
+                run->resumed = recorded->phase != RUN_PHASE_PREPARED;
+                run->log_since_ms = recorded->log_since_ms;
+                if (recorded->job_id && !(run->job_id = strdup(recorded->job_id)))
+                        return -ENOMEM;
+        } else {
+                run_id_new(run->id);
                 RunState rs = {
                         .run_id = run->id,
                         .schedule = entry->schedule->name,
@@ -93,7 +102,9 @@ int run_new(Manager *m, Entry *entry, uint64_t slot_usec, bool manual, const Run
                 if (r < 0)
                         return r;
                 manager_state_changed(m);
-
+                run->durable_after_save = m->saves + 1;
+        }
+        if (!recorded || recorded->phase == RUN_PHASE_PREPARED) {
                 RunFields f;
                 run_fields(run, &f);
                 journal_run_event(m->journal, &f, RUN_EVENT_SCHEDULED, "%s",
@@ -162,6 +173,7 @@ Run *run_free(Run *run) {
         sd_event_source_disable_unref(run->retry_timer);
         for (size_t i = 0; i < ELEMENTSOF(run->carry); i++)
                 free(run->carry[i].data);
+        free(run->job_id);
         if (run->prev)
                 run->prev->next = run->next;
         else if (m->runs == run)
@@ -241,13 +253,32 @@ static uint64_t retry_delay_usec(const Run *run) {
 
 static int on_retry_timer(sd_event_source *s, uint64_t usec, void *userdata) {
         Run *run = userdata;
+        Manager *m = run->manager;
         (void) s, (void) usec;
 
         run->retry_timer = sd_event_source_disable_unref(run->retry_timer);
         run->attempt++; /* the state says so already */
         run->status = RUN_WAITING;
-        manager_dispatch(run->manager, run);
+        RunState *rs = state_find_run(m->state, run->id);
+        if (rs) {
+                rs->retry_usec = 0;
+                manager_state_changed(m);
+        }
+        manager_dispatch(m, run);
         return 0;
+}
+
+/* Waits `delay` (monotonic, so a clock step neither shortens nor stretches it) for the next attempt. */
+static int retry_wait(Run *run, uint64_t delay) {
+        run->status = RUN_RETRY_WAIT;
+        return sd_event_add_time_relative(run->manager->event, &run->retry_timer, CLOCK_MONOTONIC, delay, 0,
+                                          on_retry_timer, run);
+}
+
+int run_resume_retry(Run *run, uint64_t retry_usec) {
+        uint64_t now = now_usec();
+        run->attempt--; /* the recorded attempt is the next one: on_retry_timer() counts up to it */
+        return retry_wait(run, retry_usec > now ? retry_usec - now : 0);
 }
 
 static bool should_retry(const Run *run, const EngineOutcome *outcome) {
@@ -275,16 +306,23 @@ static void attempt_ended(Run *run, const EngineOutcome *outcome) {
                 return;
         }
 
-        /* recorded at once: after a restart the next attempt runs, never this one again */
+        /* recorded at once: after a restart the next attempt runs, never this one again, and not before
+         * its time */
+        uint64_t delay = retry_delay_usec(run);
         RunState *rs = state_find_run(m->state, run->id);
         if (rs) {
                 rs->attempt = run->attempt + 1;
                 rs->phase = RUN_PHASE_DISPATCHING;
                 rs->started_usec = 0;
+                rs->retry_usec = now_usec() + delay;
+                rs->job_id = mfree(rs->job_id);
+                rs->log_since_ms = 0;
                 manager_state_changed(m);
         }
+        run->job_id = mfree(run->job_id);
+        run->log_since_ms = 0;
+        run->resumed = false;
 
-        uint64_t delay = retry_delay_usec(run);
         RunFields f;
         run_fields(run, &f);
         f.duration_usec = duration;
@@ -294,9 +332,7 @@ static void attempt_ended(Run *run, const EngineOutcome *outcome) {
         journal_run_event(m->journal, &f, RUN_EVENT_RETRY, "%s; attempt %u of %u in %.1fs", outcome->message,
                           run->attempt + 1, run->entry->schedule->policy.retries + 1, (double) delay / 1e6);
 
-        run->status = RUN_RETRY_WAIT;
-        int r = sd_event_add_time_relative(m->event, &run->retry_timer, CLOCK_MONOTONIC, delay, 0,
-                                           on_retry_timer, run);
+        int r = retry_wait(run, delay);
         if (r < 0) {
                 journal_log(m->journal, LOG_ERR, "%s: cannot arm the retry timer: %s", run->id,
                             strerror(-r));
@@ -351,6 +387,49 @@ static void store_output(Run *run, const EngineOutcome *outcome) {
                 output_not_stored(run, outcome, r);
         else
                 run->store = TAKE_PTR(st);
+}
+
+/* Remote engines: the job id goes into the state (the idle flush writes it; a daemon that dies first
+ * restarts the attempt with may_have_started) and into every record from now on. */
+static void on_accepted(void *userdata, const char *job_id) {
+        Run *run = userdata;
+        Manager *m = run->manager;
+        RunState *rs = state_find_run(m->state, run->id);
+        char *copy = strdup(job_id), *recorded = rs ? strdup(job_id) : NULL;
+
+        if (!copy || (rs && !recorded)) {
+                free(copy);
+                free(recorded);
+                journal_log(m->journal, LOG_ERR, "%s %s: out of memory recording job %s",
+                            run->entry->schedule->name, run->id, job_id);
+                return;
+        }
+        free(run->job_id);
+        run->job_id = copy;
+        if (rs) {
+                free(rs->job_id);
+                rs->job_id = recorded;
+                manager_state_changed(m);
+        }
+        journal_log(m->journal, LOG_INFO, "%s %s: attempt %u is job %s", run->entry->schedule->name, run->id,
+                    run->attempt, job_id);
+}
+
+static void on_log_position(void *userdata, uint64_t since_ms) {
+        Run *run = userdata;
+        RunState *rs = state_find_run(run->manager->state, run->id);
+
+        run->log_since_ms = since_ms;
+        if (rs && rs->log_since_ms != since_ms) {
+                rs->log_since_ms = since_ms;
+                manager_state_changed(run->manager);
+        }
+}
+
+static void on_progress(void *userdata, uint64_t finished, uint64_t total) {
+        Run *run = userdata;
+        run->tasks_finished = finished;
+        run->tasks_total = total;
 }
 
 static void on_ended(void *userdata, const EngineOutcome *outcome) {
@@ -453,7 +532,13 @@ static void describe_work(const Schedule *s, char **argv, char *buf, size_t size
 
 /* The attempt's secrets are known: expands the parameters with them and starts the work on the engine. */
 static void start_work(Run *run) {
-        static const EngineEvents events = { .output = on_output, .ended = on_ended };
+        static const EngineEvents events = {
+                .output = on_output,
+                .ended = on_ended,
+                .accepted = on_accepted,
+                .log_position = on_log_position,
+                .progress = on_progress,
+        };
         Manager *m = run->manager;
         const Schedule *s = run->entry->schedule;
         _cleanup_free_ char *error = NULL, *params_json = NULL, *marker = NULL;
@@ -494,7 +579,8 @@ static void start_work(Run *run) {
                 return;
         }
 
-        marker = run_marker_path(run);
+        bool attach = run->engine->remote && run->job_id;
+        marker = run->engine->remote ? NULL : run_marker_path(run);
         EngineRequest request = {
                 .schedule = s,
                 .run_id = run->id,
@@ -506,10 +592,16 @@ static void start_work(Run *run) {
                 .start_marker = marker,
                 .working_directory = s->working_directory ?: m->config->settings.state_directory,
                 .stdout_is_result = s->work == WORK_COMMAND && s->output,
+                .attach_job_id = attach ? run->job_id : NULL,
+                .attach_log_since_ms = attach ? run->log_since_ms : 0,
+                .may_have_started = run->engine->remote && run->resumed && !run->job_id,
         };
 
         char what[512];
-        describe_work(s, argv, what, sizeof what);
+        if (attach)
+                snprintf(what, sizeof what, "re-attached to job %s", run->job_id);
+        else
+                describe_work(s, argv, what, sizeof what);
         RunFields f;
         run_fields(run, &f);
         journal_run_event(m->journal, &f, RUN_EVENT_STARTED, "%s", what);

@@ -30,6 +30,7 @@ typedef struct ScheduleState {
 typedef enum RunPhase {
         RUN_PHASE_DISPATCHING, /* recorded, the engine may or may not have started it */
         RUN_PHASE_RUNNING,     /* the engine started it (local pid, remote job id known) */
+        RUN_PHASE_PREPARED,    /* recorded ahead of its slot, not dispatched yet (see manager.c) */
         _RUN_PHASE_MAX,
         _RUN_PHASE_INVALID = -22,
 } RunPhase;
@@ -44,13 +45,18 @@ typedef struct RunState {
         uint64_t started_usec; /* 0 while dispatching */
         char *job_id;          /* remote engines: the job/run id; NULL: none yet */
         uint64_t log_since_ms; /* remote engines: log position to resume tailing from */
+        uint64_t retry_usec;   /* waiting for a retry: when its next attempt starts; 0: not waiting */
+        uint64_t seq;          /* dispatch order (not in the file, where it is the order of the records) */
 } RunState;
 
 typedef struct State {
         ScheduleState *schedules; /* sorted by name */
         size_t n_schedules;
-        RunState *runs; /* in flight, in dispatch order */
+        RunState *runs; /* in flight; in no particular order (the file has them in dispatch order) */
         size_t n_runs;
+        uint64_t next_seq;
+        size_t *run_index; /* open addressing by run_id: position in `runs` + 1, 0 for a free slot */
+        size_t run_index_size; /* a power of two, at least twice n_runs */
 } State;
 
 State *state_new(void);
