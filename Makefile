@@ -65,7 +65,8 @@ CORE_SRCS := daemon/calendar.c daemon/duration.c daemon/timestamp.c daemon/filei
              daemon/config.c daemon/state.c daemon/journal.c daemon/child.c daemon/engine.c daemon/engine-local.c \
              daemon/run.c daemon/manager.c daemon/config-check.c daemon/utf8.c daemon/terminal.c \
              daemon/journal-read.c daemon/history.c daemon/http-retry.c daemon/http-error.c daemon/http.c \
-             daemon/url.c daemon/plugin.c daemon/plugin-host.c daemon/storage.c
+             daemon/url.c daemon/plugin.c daemon/plugin-host.c daemon/storage.c daemon/suggest.c \
+             daemon/fused-steps.c daemon/ingest.c daemon/pipeline.c
 CTL_SRCS  := daemon/udfcronctl.c daemon/ctl-next.c daemon/ctl-check.c daemon/ctl-journal.c \
              daemon/ctl-history.c daemon/ctl-logs.c daemon/ctl-storage.c
 DAEMON_SRCS := daemon/udfcrond.c

@@ -18,9 +18,12 @@
 
 #include "cleanup.h"
 #include "duration.h"
+#include "fused-steps.h"
+#include "json-util.h"
 #include "macro.h"
 #include "params.h"
 #include "strv.h"
+#include "suggest.h"
 #include "url.h"
 
 /* Timeouts, backoffs and jitters beyond a year are typos; the bound also keeps *_usec far from overflow. */
@@ -247,25 +250,6 @@ static int apply_key(Loader *l, const Key *k, const config_setting_t *s, void *t
                 return k->parse ? k->parse(l, s, v, target) : 0;
         }
         return -EINVAL;
-}
-
-/* Levenshtein distance, for "did you mean"; longer names than any key are not worth it. */
-static size_t edit_distance(const char *a, const char *b) {
-        size_t la = strlen(a), lb = strlen(b), row[65];
-        if (la > 64 || lb > 64)
-                return SIZE_MAX;
-        for (size_t j = 0; j <= lb; j++)
-                row[j] = j;
-        for (size_t i = 1; i <= la; i++) {
-                size_t diag = row[0];
-                row[0] = i;
-                for (size_t j = 1; j <= lb; j++) {
-                        size_t up = row[j], best = MIN(row[j] + 1, row[j - 1] + 1);
-                        row[j] = MIN(best, diag + (a[i - 1] != b[j - 1]));
-                        diag = up;
-                }
-        }
-        return row[lb];
 }
 
 /* Applies each member of `group` through the tables. Unknown keys are errors, with the nearest known
@@ -572,32 +556,39 @@ static int parse_params(Loader *l, const config_setting_t *s, const char *v, voi
 }
 
 /*
- * A storage URL template: checked like a parameter, with a literal scheme that a configured storage
- * instance serves. No secrets: the URL is logged.
+ * A storage URL template (`output`, or a step's `input`): checked like a parameter, with a literal scheme
+ * that a configured storage instance serves. No secrets: the URL is logged.
  */
-static int parse_output(Loader *l, const config_setting_t *s, const char *v, void *target) {
+static int parse_storage_url(Loader *l, const config_setting_t *s, const char *v, void *target) {
         _cleanup_(strv_freep) char **secrets = NULL;
+        const char *key = config_setting_name(s);
         char scheme[URL_SCHEME_MAX];
         size_t n_secrets = 0;
         int r;
 
-        if ((r = check_template(l, s, "output", v)) < 0)
+        /* "${output:extract}" is the URL of an earlier step: its scheme was checked there */
+        bool step_output = strncmp(v, "${output:", 9) == 0;
+
+        if ((r = check_template(l, s, key, v)) < 0)
                 return r;
         if ((r = params_collect_secrets(v, &secrets, &n_secrets)) < 0)
                 return r;
         if (n_secrets > 0)
-                return error_at(l, s, "output: ${secret:%s} has no place in a URL, which is logged",
+                return error_at(l, s, "%s: ${secret:%s} has no place in a URL, which is logged", key,
                                 secrets[0]);
-        if (url_scheme(v, scheme) < 0)
-                return error_at(l, s, "output: '%s' is not a URL such as \"file:///srv/out/${run_id}.json\"",
+        if (!step_output && url_scheme(v, scheme) < 0)
+                return error_at(l, s, "%s: '%s' is not a URL such as \"file:///srv/out/${run_id}.json\"", key,
                                 v);
-        if (!config_find_storage(l->config, scheme) && !l->storage_failed)
+        if (!step_output && !config_find_storage(l->config, scheme) && !l->storage_failed)
                 return error_at(l, s,
-                                "output: no storage instance serves %s:// URLs (configure one in %s, e.g. "
+                                "%s: no storage instance serves %s:// URLs (configure one in %s, e.g. "
                                 "storage = { file = { root = \"/srv/udfcron\"; }; };)",
-                                scheme, l->config->path);
+                                key, scheme, l->config->path);
         return set_string(target, v);
 }
+
+static int parse_steps(Loader *l, const config_setting_t *s, const char *v, void *target);
+static int check_no_step_references(Loader *l, const config_setting_t *g, const Schedule *s);
 
 #define S(f) offsetof(Schedule, f)
 static const Key schedule_keys[] = {
@@ -617,7 +608,8 @@ static const Key schedule_keys[] = {
         { "user", KEY_STRING, 0, 0, 0, parse_account, NULL, "run as this user" },
         { "group", KEY_STRING, 0, 0, 0, parse_account, NULL, "run with this group" },
         { "nice", KEY_INT, S(nice), -20, 19, NULL, NULL, "added niceness" },
-        { "output", KEY_STRING, S(output), 0, 0, parse_output, NULL, "storage URL of the result" },
+        { "output", KEY_STRING, S(output), 0, 0, parse_storage_url, NULL, "storage URL of the result" },
+        { "steps", KEY_CUSTOM, 0, 0, 0, parse_steps, NULL, "a pipeline: steps run one after another" },
 };
 #undef S
 
@@ -630,6 +622,7 @@ static int finish_schedule(Loader *l, const config_setting_t *g, Schedule *s) {
                                *shell = config_setting_get_member(g, "shell"),
                                *entrypoint = config_setting_get_member(g, "entrypoint"),
                                *name = config_setting_get_member(g, "name");
+        const config_setting_t *steps = config_setting_get_member(g, "steps"), *p;
         char what[SCHEDULE_NAME_MAX + 16] = "schedule";
 
         if (s->name)
@@ -638,10 +631,16 @@ static int finish_schedule(Loader *l, const config_setting_t *g, Schedule *s) {
                 (void) error_at(l, g, "schedule has no name: add name = \"...\"");
         if (!config_setting_get_member(g, "cron"))
                 (void) error_at(l, g, "%s has no cron expression: add cron = \"...\"", what);
-        if (udf && cmd)
+        if ((udf || cmd) && steps)
+                (void) error_at(l, steps, "%s has steps and %s: set only one", what, udf ? "udf" : "command");
+        else if (udf && cmd)
                 (void) error_at(l, cmd, "%s has both udf and command: set only one", what);
-        else if (!udf && !cmd)
-                (void) error_at(l, g, "%s has nothing to run: set udf or command", what);
+        else if (!udf && !cmd && !steps)
+                (void) error_at(l, g, "%s has nothing to run: set udf, command or steps", what);
+        if (steps && (p = config_setting_get_member(g, "params")))
+                (void) error_at(l, p, "params: a pipeline's parameters belong to its steps");
+        if (steps && (p = config_setting_get_member(g, "output")))
+                (void) error_at(l, p, "output: a pipeline's outputs belong to its steps");
         if (entrypoint && !udf)
                 (void) error_at(l, entrypoint, "entrypoint: only applies with udf");
         if (shell && !cmd)
@@ -652,7 +651,8 @@ static int finish_schedule(Loader *l, const config_setting_t *g, Schedule *s) {
                                          : "command: a single string needs shell = true; otherwise write "
                                            "a list such as [\"/bin/echo\", \"hello\"]");
 
-        s->work = udf ? WORK_UDF : WORK_COMMAND;
+        s->work = steps ? WORK_PIPELINE : udf ? WORK_UDF : WORK_COMMAND;
+        (void) check_no_step_references(l, g, s);
         s->cron.dst_policy = (uint8_t) s->policy.dst;
         s->zone = s->zone ?: l->default_zone;
         if (name) /* "where it was defined" is where its name is: what duplicate errors point at */
@@ -1026,13 +1026,14 @@ static int parse_string_list(Loader *l, const config_setting_t *s, const char *v
         return 0;
 }
 
-/* The core's view of a plugin's options table: the same checks, messages and suggestions as ours. */
-static Key *plugin_keys(const Plugin *p) {
-        Key *keys = calloc(p->n_options + 1, sizeof(Key));
+/* The core's view of a plugin's options table: the same checks, messages and suggestions as ours. One
+ * more Key than options is allocated, zeroed, for the caller's own key. */
+static Key *option_keys(const struct udfcron_option *options, size_t n) {
+        Key *keys = calloc(n + 1, sizeof(Key));
         if (!keys)
                 return NULL;
-        for (size_t i = 0; i < p->n_options; i++) {
-                const struct udfcron_option *o = &p->options[i];
+        for (size_t i = 0; i < n; i++) {
+                const struct udfcron_option *o = &options[i];
                 Key *k = &keys[i];
                 *k = (Key){ .name = o->name, .offset = o->offset, .doc = o->doc };
                 switch (o->type) {
@@ -1059,9 +1060,18 @@ static Key *plugin_keys(const Plugin *p) {
                         break;
                 }
         }
-        /* the core's own key in every block, after the plugin's (which may not be called so) */
-        keys[p->n_options] = (Key){ .name = "plugin", .type = KEY_CUSTOM, .doc = "which plugin" };
         return keys;
+}
+
+/* Reports each required option of table `options` that block `g` lacks, as "`what`: missing option". */
+static void check_required(Loader *l, const config_setting_t *g, const char *what,
+                           const struct udfcron_option *options, size_t n) {
+        for (size_t i = 0; i < n; i++) {
+                const struct udfcron_option *o = &options[i];
+                if (o->required && !config_setting_get_member(g, o->name))
+                        (void) error_at(l, g, "%s: missing option '%s'%s%s%s", what, o->name, o->doc ? " (" : "",
+                                        o->doc ?: "", o->doc ? ")" : "");
+        }
 }
 
 /* Whether an earlier storage instance already serves one of p's schemes; reports it at `block`. */
@@ -1099,7 +1109,7 @@ static int load_plugin_block(Loader *l, PluginKind kind, const config_setting_t 
         if (r < 0)
                 return r;
 
-        _cleanup_free_ Key *keys = plugin_keys(p);
+        _cleanup_free_ Key *keys = option_keys(p->options, p->n_options);
         void *options = plugin_options_new(p);
         PluginConfig pc = {
                 .kind = kind,
@@ -1113,16 +1123,13 @@ static int load_plugin_block(Loader *l, PluginKind kind, const config_setting_t 
                 plugin_config_done(&pc);
                 return -ENOMEM;
         }
+        /* the core's own key in every block, after the plugin's (which may not be called so) */
+        keys[pc.plugin->n_options] = (Key){ .name = "plugin", .type = KEY_CUSTOM, .doc = "which plugin" };
 
         size_t errors_before = l->n_errors;
         const KeyTable t = { keys, pc.plugin->n_options + 1, options };
         apply_keys(l, block, &t, 1, NULL);
-        for (size_t i = 0; i < pc.plugin->n_options; i++) {
-                const struct udfcron_option *o = &pc.plugin->options[i];
-                if (o->required && !config_setting_get_member(block, o->name))
-                        (void) error_at(l, block, "%s: missing option '%s'%s%s%s", pc.instance, o->name,
-                                        o->doc ? " (" : "", o->doc ?: "", o->doc ? ")" : "");
-        }
+        check_required(l, block, pc.instance, pc.plugin->options, pc.plugin->n_options);
         if (kind == PLUGIN_STORAGE)
                 (void) check_schemes(l, block, pc.instance, pc.plugin);
         if (l->oom || l->n_errors > errors_before) {
@@ -1161,6 +1168,285 @@ static int load_plugins(Loader *l, const config_setting_t *root) {
                 }
         }
         return 0;
+}
+
+/* ---------------------------------------------------------------- pipeline steps */
+
+/* The step types udfcron knows itself; other types come from the ingest instances. */
+static const char *const builtin_step_types[] = { "udf", "partition_geospatial", "partition_nongeospatial",
+                                                  NULL };
+
+static int parse_step_name(Loader *l, const config_setting_t *s, const char *v, void *target) {
+        if (!schedule_name_is_valid(v))
+                return error_at(l, s, "name: '%s' is not a valid step name: use 1-%d characters of "
+                                "A-Z a-z 0-9 _ . @ -", v, SCHEDULE_NAME_MAX);
+        return set_string(target, v);
+}
+
+#define T(f) offsetof(Step, f)
+static const Key udf_step_keys[] = {
+        { "type", KEY_CUSTOM, 0, 0, 0, NULL, NULL, "what the step is" },
+        { "name", KEY_STRING, T(name), 0, 0, parse_step_name, NULL, "for ${output:NAME} and the journal" },
+        { "udf", KEY_STRING, T(udf_path), 0, 0, parse_existing_file, NULL, "Python file" },
+        { "entrypoint", KEY_STRING, T(entrypoint), 0, 0, parse_entrypoint, NULL, "function in udf" },
+        { "params", KEY_CUSTOM, T(params), 0, 0, parse_params, NULL, "passed to the UDF as JSON" },
+        { "output", KEY_STRING, T(output), 0, 0, parse_storage_url, NULL, "storage URL of the result" },
+};
+
+static const Key ingest_step_keys[] = {
+        { "type", KEY_CUSTOM, 0, 0, 0, NULL, NULL, "what the step is" },
+        { "name", KEY_STRING, T(name), 0, 0, parse_step_name, NULL, "for ${output:NAME} and the journal" },
+        { "ingest", KEY_CUSTOM, 0, 0, 0, NULL, NULL, "the ingest instance that runs it" },
+        { "input", KEY_STRING, T(input), 0, 0, parse_storage_url, NULL, "storage URL it reads" },
+        { "output", KEY_STRING, T(output), 0, 0, parse_storage_url, NULL, "storage URL it writes" },
+};
+#undef T
+
+/* The ingest instance that runs a step of `type`: the one `ingest` names, else the only one offering it. */
+static const PluginConfig *find_ingest_instance(Loader *l, const config_setting_t *g, const char *what,
+                                                const char *type) {
+        const config_setting_t *which = config_setting_get_member(g, "ingest");
+        const PluginConfig *found = NULL;
+
+        if (which) {
+                const char *name = config_setting_get_string(which);
+                if (!name) {
+                        (void) type_error(l, which, "an ingest instance name");
+                        return NULL;
+                }
+                for (size_t i = 0; i < l->config->n_plugins && !found; i++) {
+                        const PluginConfig *pc = &l->config->plugins[i];
+                        if (pc->kind == PLUGIN_INGEST && strcmp(pc->instance + strlen("ingest/"), name) == 0)
+                                found = pc;
+                }
+                if (!found)
+                        (void) error_at(l, which, "%s: ingest: no instance ingest/%s in %s (ingest = { %s = { ... }; };)",
+                                        what, name, l->config->path, name);
+                else if (!plugin_step_type(found->plugin, type))
+                        (void) error_at(l, which, "%s: %s (plugin %s) has no step type '%s'", what,
+                                        found->instance, found->plugin->name, type);
+                return found && plugin_step_type(found->plugin, type) ? found : NULL;
+        }
+
+        size_t n = 0;
+        for (size_t i = 0; i < l->config->n_plugins; i++) {
+                const PluginConfig *pc = &l->config->plugins[i];
+                if (pc->kind == PLUGIN_INGEST && plugin_step_type(pc->plugin, type) && n++ == 0)
+                        found = pc;
+        }
+        if (n > 1)
+                (void) error_at(l, g, "%s: several ingest instances offer step type '%s': name one with ingest = \"...\"",
+                                what, type);
+        if (n == 0) {
+                const char *near = suggest_name(type, builtin_step_types);
+                (void) error_at(l, config_setting_get_member(g, "type"),
+                                "%s: unknown step type '%s'%s%s%s (known: udf, partition_geospatial, "
+                                "partition_nongeospatial, and the step types of the ingest instances)",
+                                what, type, near ? " (did you mean '" : "", near ?: "", near ? "'?)" : "");
+        }
+        return n == 1 ? found : NULL;
+}
+
+static int load_ingest_step(Loader *l, const config_setting_t *g, const char *what, Step *step) {
+        const PluginConfig *pc = find_ingest_instance(l, g, what, step->type);
+        if (!pc)
+                return l->oom ? -ENOMEM : 0;
+
+        step->kind = STEP_INGEST;
+        step->plugin = plugin_ref(pc->plugin);
+        step->step_type = plugin_step_type(pc->plugin, step->type);
+        if (!(step->instance = strdup(pc->instance)) || !(step->options = plugin_step_options_new(step->step_type)))
+                return -ENOMEM;
+        _cleanup_free_ Key *keys = option_keys(step->step_type->options, step->step_type->n_options);
+        if (!keys)
+                return -ENOMEM;
+        const KeyTable tables[] = {
+                { ingest_step_keys, ELEMENTSOF(ingest_step_keys), step },
+                { keys, step->step_type->n_options, step->options },
+        };
+        apply_keys(l, g, tables, ELEMENTSOF(tables), NULL);
+        check_required(l, g, what, step->step_type->options, step->step_type->n_options);
+        return 0;
+}
+
+typedef struct FusedProblems {
+        Loader *l;
+        const config_setting_t *step;
+        const char *what;
+} FusedProblems;
+
+static void on_fused_problem(void *userdata, const char *key, const char *message) {
+        FusedProblems *p = userdata;
+        const config_setting_t *at = key ? config_setting_lookup((config_setting_t *) p->step, key) : NULL;
+        (void) error_at(p->l, at ?: p->step, "%s: %s", p->what, message);
+}
+
+/* A Fused job step config: every member but type and name, as JSON (strings are templates), checked. */
+static int load_fused_step(Loader *l, const config_setting_t *g, const char *what, Step *step) {
+        _cleanup_(json_freep) cJSON *fields = cJSON_CreateObject();
+        FusedProblems problems = { l, g, what };
+        int r = 0;
+
+        if (!fields)
+                return -ENOMEM;
+        step->kind = STEP_FUSED_JOB;
+        for (int i = 0; i < config_setting_length(g); i++) {
+                const config_setting_t *m = config_setting_get_elem(g, i);
+                const char *key = config_setting_name(m);
+                cJSON *v;
+                if (strcmp(key, "type") == 0)
+                        continue;
+                if (strcmp(key, "name") == 0) {
+                        const char *name = config_setting_get_string(m);
+                        r = name ? parse_step_name(l, m, name, &step->name) : type_error(l, m, "a string");
+                        if (r == -ENOMEM)
+                                return r;
+                        continue;
+                }
+                if ((r = params_to_json(l, m, key, &v)) == -ENOMEM)
+                        return r;
+                if (r < 0)
+                        continue; /* reported */
+                if (!cJSON_AddItemToObject(fields, key, v)) {
+                        cJSON_Delete(v);
+                        return -ENOMEM;
+                }
+        }
+        r = fused_step_check(step->type, fields, on_fused_problem, &problems);
+        if (r == -ENOMEM)
+                return r;
+        const char *output = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(fields, "output"));
+        if (output && !(step->output = strdup(output)))
+                return -ENOMEM;
+        step->job_step = TAKE_PTR(fields);
+        return 0;
+}
+
+static int load_step(Loader *l, const config_setting_t *g, size_t index, Step *step) {
+        const config_setting_t *type = config_setting_get_member(g, "type");
+        char what[32];
+
+        snprintf(what, sizeof what, "step %zu", index + 1);
+        step->line = config_setting_source_line(g);
+        if (!type)
+                return error_at(l, g, "%s has no type: add type = \"udf\" (or partition_geospatial, ...)", what);
+        if (!config_setting_get_string(type))
+                return type_error(l, type, "a step type such as \"udf\"");
+        if (!(step->type = strdup(config_setting_get_string(type))))
+                return -ENOMEM;
+
+        if (strcmp(step->type, "udf") == 0) {
+                const KeyTable t = { udf_step_keys, ELEMENTSOF(udf_step_keys), step };
+                step->kind = STEP_UDF;
+                apply_keys(l, g, &t, 1, NULL);
+                if (!config_setting_get_member(g, "udf"))
+                        (void) error_at(l, g, "%s has no udf: add udf = \"file.py\"", what);
+                if ((!step->entrypoint && !(step->entrypoint = strdup("udf"))) ||
+                    (!step->params && !(step->params = cJSON_CreateObject())))
+                        return -ENOMEM;
+                return l->oom ? -ENOMEM : 0;
+        }
+        if (fused_step_type_is_known(step->type))
+                return load_fused_step(l, g, what, step);
+        return load_ingest_step(l, g, what, step);
+}
+
+/* The templates of a step: where ${output:NAME} may appear. */
+static int step_references(const Step *step, char ***names, size_t *n) {
+        int r = 0;
+        if (step->params)
+                r = params_collect_outputs_json(step->params, names, n);
+        if (r >= 0 && step->job_step)
+                r = params_collect_outputs_json(step->job_step, names, n);
+        if (r >= 0 && step->input)
+                r = params_collect_outputs(step->input, names, n);
+        if (r >= 0 && step->output)
+                r = params_collect_outputs(step->output, names, n);
+        return r;
+}
+
+/* Names the steps without one (their type, numbered when several share it); names must be unique, and
+ * ${output:NAME} must name an earlier step that has an output. */
+static int finish_steps(Loader *l, const config_setting_t *list, Step *steps, size_t n) {
+        for (size_t i = 0; i < n; i++) {
+                size_t same = 0;
+                for (size_t k = 0; k < n; k++)
+                        same += steps[k].type && steps[i].type && strcmp(steps[k].type, steps[i].type) == 0;
+                if (!steps[i].name && steps[i].type &&
+                    (same > 1 ? asprintf(&steps[i].name, "%s-%zu", steps[i].type, i + 1) < 0
+                              : !(steps[i].name = strdup(steps[i].type))))
+                        return -ENOMEM;
+        }
+        for (size_t i = 0; i < n; i++) {
+                const config_setting_t *g = config_setting_get_elem(list, (unsigned) i);
+                _cleanup_(strv_freep) char **refs = NULL;
+                size_t n_refs = 0;
+                int r;
+
+                for (size_t k = 0; k < i && steps[i].name; k++)
+                        if (steps[k].name && strcmp(steps[k].name, steps[i].name) == 0)
+                                (void) error_at(l, g, "step %zu: the name '%s' is taken by step %zu (line %u)",
+                                                i + 1, steps[i].name, k + 1, steps[k].line);
+                if ((r = step_references(&steps[i], &refs, &n_refs)) < 0)
+                        return r;
+                for (size_t j = 0; j < n_refs; j++) {
+                        size_t k = 0;
+                        while (k < i && strcmp(steps[k].name ?: "", refs[j]) != 0)
+                                k++;
+                        if (k == i)
+                                (void) error_at(l, g, "step %zu: ${output:%s}: no earlier step is called '%s'",
+                                                i + 1, refs[j], refs[j]);
+                        else if (!steps[k].output)
+                                (void) error_at(l, g, "step %zu: ${output:%s}: step '%s' has no output", i + 1,
+                                                refs[j], refs[j]);
+                }
+        }
+        return 0;
+}
+
+static int parse_steps(Loader *l, const config_setting_t *s, const char *v, void *target) {
+        Schedule *sch = target;
+        int n = config_setting_length(s), r = 0;
+
+        (void) v;
+        if (!config_setting_is_list(s) || n == 0)
+                return type_error(l, s, "a list of steps: steps = ( { type = \"udf\"; ... }, { ... } );");
+        if (!(sch->steps = calloc((size_t) n, sizeof(Step))))
+                return -ENOMEM;
+        sch->n_steps = (size_t) n;
+        for (int i = 0; i < n && r != -ENOMEM; i++) {
+                const config_setting_t *g = config_setting_get_elem(s, (unsigned) i);
+                if (!config_setting_is_group(g))
+                        r = error_at(l, g, "steps: element %d: expected a group { type = ...; }, got %s", i + 1,
+                                     type_name(g));
+                else
+                        r = load_step(l, g, (size_t) i, &sch->steps[i]);
+        }
+        return r == -ENOMEM ? r : finish_steps(l, s, sch->steps, sch->n_steps);
+}
+
+/* ${output:NAME} outside a pipeline's steps names nothing: reported where it is. */
+static int check_no_step_references(Loader *l, const config_setting_t *g, const Schedule *s) {
+        static const char *const keys[] = { "params", "command", "output" };
+        _cleanup_(strv_freep) char **refs = NULL;
+        size_t n = 0;
+        int r = 0;
+
+        if (s->work == WORK_PIPELINE)
+                return 0;
+        for (size_t i = 0; i < ELEMENTSOF(keys) && r >= 0 && n == 0; i++) {
+                if (i == 0 && s->params)
+                        r = params_collect_outputs_json(s->params, &refs, &n);
+                for (char **a = s->command; i == 1 && r >= 0 && a && *a; a++)
+                        r = params_collect_outputs(*a, &refs, &n);
+                if (i == 2 && s->output)
+                        r = params_collect_outputs(s->output, &refs, &n);
+                if (r >= 0 && n > 0)
+                        r = error_at(l, config_setting_get_member(g, keys[i]) ?: g,
+                                     "%s: ${output:%s} names a step: only a pipeline's steps have outputs to name",
+                                     keys[i], refs[0]);
+        }
+        return r;
 }
 
 /* $STATE_DIRECTORY and $RUNTIME_DIRECTORY as systemd sets them (colon-separated: take the first). */
@@ -1237,6 +1523,52 @@ static void digest_strv(uint64_t *h, char **l) {
         digest_str(h, NULL); /* the end of the list */
 }
 
+/* An options structure, member by member as its table describes it. */
+static void digest_options(uint64_t *h, const struct udfcron_option *t, size_t n, void *options) {
+        for (size_t i = 0; i < n; i++) {
+                const void *v = plugin_option_target(&t[i], options);
+                switch (t[i].type) {
+                case UDFCRON_OPTION_STRING:
+                case UDFCRON_OPTION_PATH:
+                        digest_str(h, *(char *const *) v);
+                        break;
+                case UDFCRON_OPTION_BOOL:
+                        digest_bytes(h, v, sizeof(bool));
+                        break;
+                case UDFCRON_OPTION_INT:
+                case UDFCRON_OPTION_DURATION:
+                        digest_bytes(h, v, sizeof(int64_t));
+                        break;
+                case UDFCRON_OPTION_STRING_LIST:
+                        digest_strv(h, *(char **const *) v);
+                        break;
+                }
+        }
+}
+
+static int digest_steps(uint64_t *h, const Schedule *s) {
+        for (size_t i = 0; i < s->n_steps; i++) {
+                const Step *st = &s->steps[i];
+                _cleanup_free_ char *params = st->params ? cJSON_PrintUnformatted(st->params) : NULL;
+                _cleanup_free_ char *job = st->job_step ? cJSON_PrintUnformatted(st->job_step) : NULL;
+                if ((st->params && !params) || (st->job_step && !job))
+                        return -ENOMEM;
+                digest_str(h, st->name);
+                digest_str(h, st->type);
+                digest_str(h, st->output);
+                digest_str(h, st->udf_path);
+                digest_str(h, st->entrypoint);
+                digest_str(h, params);
+                digest_str(h, st->instance);
+                digest_str(h, st->input);
+                digest_str(h, job);
+                if (st->step_type)
+                        digest_options(h, st->step_type->options, st->step_type->n_options, st->options);
+        }
+        digest_str(h, NULL); /* the end of the list */
+        return 0;
+}
+
 static int schedule_digest(Schedule *s) {
         _cleanup_free_ char *params = cJSON_PrintUnformatted(s->params);
         const RunPolicy *p = &s->policy;
@@ -1256,6 +1588,8 @@ static int schedule_digest(Schedule *s) {
         digest_str(&h, s->working_directory);
         digest_str(&h, s->output);
         digest_strv(&h, s->environment);
+        if (digest_steps(&h, s) < 0)
+                return -ENOMEM;
         /* clang-format off */
         const uint64_t v[] = { s->enabled, s->work, s->shell, s->uid, s->gid, (uint64_t) s->nice, p->overlap,
                                p->catch_up.mode, p->catch_up.count, p->catch_up.within_usec, p->jitter_usec,

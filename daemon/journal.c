@@ -61,7 +61,7 @@
 #define JOURNAL_SOCKET  "/run/systemd/journal/socket"
 #define REDACTED        "[redacted]"
 #define SECRET_SIZE_MIN 4
-#define FIELDS_MAX      16
+#define FIELDS_MAX      20
 
 #define streq(a, b) (strcmp((a), (b)) == 0)
 
@@ -89,6 +89,9 @@ static const struct {
         [RUN_EVENT_SKIPPED] = { "skipped", "2ea4dec98398439a94b99ea057df96e9", LOG_NOTICE },
         [RUN_EVENT_RETRY] = { "retry", "b4c228dfd74044afa58935d7d5fa4f46", LOG_WARNING },
         [RUN_EVENT_LOST] = { "lost", "b7455edffab244438a5715cdfe43dd78", LOG_ERR },
+        [RUN_EVENT_STEP_STARTED] = { "step_started", "bce27f7b27ab4cc687e9a088451534c2", LOG_INFO },
+        [RUN_EVENT_STEP_FINISHED] = { "step_finished", "04eac739b6674a44bcfb9ecb6b5084d0", LOG_INFO },
+        [RUN_EVENT_STEP_FAILED] = { "step_failed", "88215c1de96346f0b8f0bacf1f35c48c", LOG_ERR },
 };
 
 typedef struct Secret {
@@ -351,6 +354,8 @@ static int emit_journald(const Journal *j, const Entry *e) {
                         record_string(&r, j, "UDFCRON_ENGINE", run->engine, strlen(run->engine));
                 if (run->job_id)
                         record_string(&r, j, "UDFCRON_JOB_ID", run->job_id, strlen(run->job_id));
+                if (run->step)
+                        record_string(&r, j, "UDFCRON_STEP", run->step, strlen(run->step));
                 if (run->attempt > 0)
                         record_printf(&r, "UDFCRON_ATTEMPT=%u", run->attempt);
                 if (run->scheduled_usec > 0)
@@ -402,7 +407,12 @@ RunEvent run_event_from_string(const char *s, size_t size) {
 
 bool run_event_is_end(RunEvent e) {
         return e >= 0 && e < _RUN_EVENT_MAX &&
-               !IN_SET(e, RUN_EVENT_SCHEDULED, RUN_EVENT_STARTED, RUN_EVENT_LOG, RUN_EVENT_RETRY);
+               !IN_SET(e, RUN_EVENT_SCHEDULED, RUN_EVENT_STARTED, RUN_EVENT_LOG, RUN_EVENT_RETRY) &&
+               !run_event_is_step(e);
+}
+
+bool run_event_is_step(RunEvent e) {
+        return IN_SET(e, RUN_EVENT_STEP_STARTED, RUN_EVENT_STEP_FINISHED, RUN_EVENT_STEP_FAILED);
 }
 
 int journal_new(JournalTarget target, Journal **ret_journal) {

@@ -30,6 +30,9 @@ typedef enum RunEvent {
         RUN_EVENT_SKIPPED,
         RUN_EVENT_RETRY,
         RUN_EVENT_LOST,
+        RUN_EVENT_STEP_STARTED, /* a pipeline's step: records of the run's steps, not of the run's end */
+        RUN_EVENT_STEP_FINISHED,
+        RUN_EVENT_STEP_FAILED,
         _RUN_EVENT_MAX,
         _RUN_EVENT_INVALID = -22,
 } RunEvent;
@@ -37,8 +40,10 @@ typedef enum RunEvent {
 const char *run_event_to_string(RunEvent e); /* "scheduled", "started", ... as in UDFCRON_EVENT */
 RunEvent run_event_from_string(const char *s, size_t size); /* _RUN_EVENT_INVALID when unknown */
 
-/* Whether a run has ended with this event (every event but scheduled, started, log and retry). */
+/* Whether a run has ended with this event (every event but scheduled, started, log, retry and steps'). */
 bool run_event_is_end(RunEvent e);
+/* Whether the event is about one step of a pipeline (step_started, step_finished, step_failed). */
+bool run_event_is_step(RunEvent e);
 
 /* The fields of one run; NULL/0 members are left out of the record. */
 typedef struct RunFields {
@@ -46,6 +51,7 @@ typedef struct RunFields {
         const char *run_id;
         const char *engine;
         const char *job_id; /* remote id, when known */
+        const char *step;   /* the pipeline step the record is about, when it is about one */
         unsigned attempt;   /* 1-based */
         uint64_t scheduled_usec;
         uint64_t duration_usec;

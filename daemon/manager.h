@@ -18,6 +18,7 @@
 #include "config.h"
 #include "engine.h"
 #include "journal.h"
+#include "pipeline.h"
 #include "plugin-host.h"
 #include "prioq.h"
 #include "state.h"
@@ -75,11 +76,13 @@ struct Run {
         const Engine *engine;
         /*
          * A running attempt is in one of three steps: its ${secret:...} are looked up (secrets), its
-         * work runs on the engine (engine_run), or its output is stored (store).
+         * work runs on the engine (engine_run, or pipeline), or its output is stored (store).
          */
         RunSecret *secrets; /* one per name the attempt needs, until the work starts */
         size_t n_secrets, n_secrets_pending;
         EngineRun *engine_run;
+        Pipeline *pipeline; /* a schedule of steps: in place of engine_run */
+        const char *step;   /* the pipeline's step under way (or that failed), for the journal */
         RunStore *store;
         char *output_url; /* the schedule's output, expanded for this attempt */
         bool output_stored;

@@ -22,6 +22,7 @@ typedef enum RefKind {
         REF_ATTEMPT,
         REF_ENV,
         REF_SECRET,
+        REF_OUTPUT,
         _REF_MAX,
 } RefKind;
 
@@ -32,7 +33,7 @@ static const struct {
         [REF_SCHEDULED] = { "scheduled", true }, [REF_NOW] = { "now", true },
         [REF_SCHEDULE] = { "schedule", false },  [REF_RUN_ID] = { "run_id", false },
         [REF_ATTEMPT] = { "attempt", false },    [REF_ENV] = { "env", true },
-        [REF_SECRET] = { "secret", true },
+        [REF_SECRET] = { "secret", true },      [REF_OUTPUT] = { "output", true },
 };
 
 /* A growing output string. */
@@ -56,12 +57,12 @@ static int buffer_append(Buffer *b, const char *s, size_t n) {
         return 0;
 }
 
-/* Adds a secret's name to the list unless it is there already. */
-static int collect_secret(char ***secrets, size_t *n, const char *name, size_t len) {
+/* Adds a name to the list unless it is there already. */
+static int collect_name(char ***names, size_t *n, const char *name, size_t len) {
         for (size_t i = 0; i < *n; i++)
-                if (strlen((*secrets)[i]) == len && strncmp((*secrets)[i], name, len) == 0)
+                if (strlen((*names)[i]) == len && strncmp((*names)[i], name, len) == 0)
                         return 0;
-        return strv_push(secrets, n, strndup(name, len));
+        return strv_push(names, n, strndup(name, len));
 }
 
 _printf_(2, 3) static int fail(char **ret_error, const char *format, ...) {
@@ -123,12 +124,13 @@ int params_format_time(const char *format, int64_t t, const TzZone *zone, char *
 
 /*
  * Walks a template; for each reference calls the expansion (when ctx is set)
- * or only checks it, and collects the names of ${secret:NAME} references
- * into `secrets` when given. One parser for all of it, so a template that
- * passes the config check never fails to expand for a syntax reason.
+ * or only checks it, and collects the arguments of `collect` references
+ * (${secret:NAME}, ${output:STEP}) into `names` when given. One parser for all
+ * of it, so a template that passes the config check never fails to expand for
+ * a syntax reason.
  */
-static int walk_collect(const char *template, const ParamContext *ctx, Buffer *out, char ***secrets,
-                        size_t *n_secrets, char **ret_error) {
+static int walk_collect(const char *template, const ParamContext *ctx, Buffer *out, RefKind collect,
+                        char ***names, size_t *n_names, char **ret_error) {
         const char *s = template;
 
         while (*s) {
@@ -167,17 +169,19 @@ static int walk_collect(const char *template, const ParamContext *ctx, Buffer *o
                         return fail(ret_error,
                                     "unknown reference '${%.*s}' (known: scheduled:FORMAT, now:FORMAT, "
                                     "schedule, "
-                                    "run_id, attempt, env:NAME, secret:NAME)",
+                                    "run_id, attempt, env:NAME, secret:NAME, output:STEP)",
                                     (int) (close - name), name);
                 if (refs[kind].takes_argument && (!colon || colon + 1 == close))
                         return fail(ret_error, "'${%.*s}' needs an argument, as in ${%s:%s}",
                                     (int) (close - name), name, refs[kind].name,
-                                    kind == REF_SCHEDULED || kind == REF_NOW ? "%F" : "NAME");
+                                    kind == REF_SCHEDULED || kind == REF_NOW ? "%F"
+                                    : kind == REF_OUTPUT                     ? "STEP"
+                                                                             : "NAME");
                 if (!refs[kind].takes_argument && colon)
                         return fail(ret_error, "'${%s}' takes no argument", refs[kind].name);
                 s = close + 1;
-                if (kind == REF_SECRET && secrets) {
-                        int r = collect_secret(secrets, n_secrets, colon + 1, (size_t) (close - colon - 1));
+                if (kind == collect && names) {
+                        int r = collect_name(names, n_names, colon + 1, (size_t) (close - colon - 1));
                         if (r < 0)
                                 return r;
                 }
@@ -218,6 +222,16 @@ static int walk_collect(const char *template, const ParamContext *ctx, Buffer *o
                         if (r < 0)
                                 return fail(ret_error, "secret '%s': %s", argument, strerror(-r));
                         break;
+                case REF_OUTPUT:
+                        if (!ctx->resolve_output)
+                                return fail(ret_error, "'${output:%s}' names a step: only in a pipeline's steps",
+                                            argument);
+                        r = ctx->resolve_output(ctx->output_userdata, argument, &value);
+                        if (r < 0)
+                                return fail(ret_error, "'${output:%s}': %s", argument,
+                                            r == -ENOENT ? "no earlier step of that name has an output"
+                                                         : strerror(-r));
+                        break;
                 default:
                         abort();
                 }
@@ -234,7 +248,7 @@ static int walk_collect(const char *template, const ParamContext *ctx, Buffer *o
 }
 
 static int walk(const char *template, const ParamContext *ctx, Buffer *out, char **ret_error) {
-        return walk_collect(template, ctx, out, NULL, NULL, ret_error);
+        return walk_collect(template, ctx, out, _REF_MAX, NULL, NULL, ret_error);
 }
 
 int params_check(const char *template, char **ret_error) {
@@ -242,16 +256,28 @@ int params_check(const char *template, char **ret_error) {
 }
 
 int params_collect_secrets(const char *template, char ***secrets, size_t *n_secrets) {
-        return walk_collect(template, NULL, NULL, secrets, n_secrets, NULL);
+        return walk_collect(template, NULL, NULL, REF_SECRET, secrets, n_secrets, NULL);
+}
+
+int params_collect_outputs(const char *template, char ***steps, size_t *n_steps) {
+        return walk_collect(template, NULL, NULL, REF_OUTPUT, steps, n_steps, NULL);
+}
+
+static int collect_json(const cJSON *value, RefKind collect, char ***names, size_t *n_names) {
+        int r = 0;
+        if (cJSON_IsString(value))
+                r = walk_collect(value->valuestring, NULL, NULL, collect, names, n_names, NULL);
+        for (const cJSON *child = value->child; r >= 0 && child; child = child->next)
+                r = collect_json(child, collect, names, n_names);
+        return r;
 }
 
 int params_collect_secrets_json(const cJSON *value, char ***secrets, size_t *n_secrets) {
-        int r = 0;
-        if (cJSON_IsString(value))
-                r = params_collect_secrets(value->valuestring, secrets, n_secrets);
-        for (const cJSON *child = value->child; r >= 0 && child; child = child->next)
-                r = params_collect_secrets_json(child, secrets, n_secrets);
-        return r;
+        return collect_json(value, REF_SECRET, secrets, n_secrets);
+}
+
+int params_collect_outputs_json(const cJSON *value, char ***steps, size_t *n_steps) {
+        return collect_json(value, REF_OUTPUT, steps, n_steps);
 }
 
 int params_expand_string(const char *template, const ParamContext *ctx, char **ret_value, char **ret_error) {

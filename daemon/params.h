@@ -12,6 +12,7 @@
  *   ${attempt}           the attempt number, from 1
  *   ${env:NAME}          the daemon's environment variable NAME ("" when unset)
  *   ${secret:NAME}       a secret, resolved through the secret providers
+ *   ${output:STEP}       in a pipeline's steps: the output URL of the earlier step STEP of this run
  *   $$                   a literal $
  *
  * A `$` followed by anything else is kept as is, so "$HOME" passes through.
@@ -33,6 +34,9 @@ typedef struct ParamContext {
         /* Resolves a secret; returns 0 and a malloc'd value, or a negative errno. */
         int (*resolve_secret)(void *userdata, const char *name, char **ret_value);
         void *userdata;
+        /* Resolves ${output:STEP} likewise; NULL outside a pipeline's steps. */
+        int (*resolve_output)(void *output_userdata, const char *step, char **ret_value);
+        void *output_userdata;
 } ParamContext;
 
 /*
@@ -49,6 +53,9 @@ int params_check(const char *template, char **ret_error);
  */
 int params_collect_secrets(const char *template, char ***secrets, size_t *n_secrets);
 int params_collect_secrets_json(const cJSON *value, char ***secrets, size_t *n_secrets);
+/* The same for the steps that ${output:STEP} references name. */
+int params_collect_outputs(const char *template, char ***steps, size_t *n_steps);
+int params_collect_outputs_json(const cJSON *value, char ***steps, size_t *n_steps);
 
 /* Expands one template into a malloc'd string; errors as params_check(), plus secret lookups. */
 int params_expand_string(const char *template, const ParamContext *ctx, char **ret_value, char **ret_error);

@@ -152,6 +152,10 @@ void *plugin_instance_context(const PluginInstance *i) {
         return i->ctx;
 }
 
+const Plugin *plugin_instance_plugin(const PluginInstance *i) {
+        return i->plugin;
+}
+
 const void *plugin_instance_vtable(const PluginInstance *i) {
         return i->plugin->descriptor->vtable;
 }
@@ -232,6 +236,13 @@ PluginInstance *plugin_host_storage(const PluginHost *h, const char *scheme) {
                 for (const char *const *s = plugin_storage_schemes(h->current[k]->plugin); s && *s; s++)
                         if (strcmp(*s, scheme) == 0)
                                 return h->current[k];
+        return NULL;
+}
+
+PluginInstance *plugin_host_instance(const PluginHost *h, const char *name) {
+        for (size_t k = 0; k < h->n_current; k++)
+                if (strcmp(h->current[k]->name, name) == 0)
+                        return h->current[k];
         return NULL;
 }
 

@@ -56,6 +56,10 @@ Journal *plugin_host_journal(const PluginHost *h);
 
 /* The current storage instance serving `scheme`, or NULL. */
 PluginInstance *plugin_host_storage(const PluginHost *h, const char *scheme);
+/* The current instance called `name` ("ingest/rows"), or NULL. */
+PluginInstance *plugin_host_instance(const PluginHost *h, const char *name);
+/* The plugin an instance runs. */
+const Plugin *plugin_instance_plugin(const PluginInstance *i);
 /* The n-th current secrets provider in configuration order, or NULL past the last. */
 PluginInstance *plugin_host_secrets_provider(const PluginHost *h, size_t n);
 /* The position of `i` among the current secrets providers, or SIZE_MAX. */

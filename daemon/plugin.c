@@ -171,70 +171,92 @@ int plugin_option_set_text(const struct udfcron_option *o, void *options, const 
         return 0;
 }
 
-void *plugin_options_free(const Plugin *p, void *options) {
+/* An options structure of `size` bytes described by table t[0..n). */
+static void *option_values_free(const struct udfcron_option *t, size_t n, void *options) {
         if (!options)
                 return NULL;
-        for (size_t i = 0; i < p->n_options; i++) {
-                void *target = plugin_option_target(&p->options[i], options);
-                if (p->options[i].type == UDFCRON_OPTION_STRING_LIST)
+        for (size_t i = 0; i < n; i++) {
+                void *target = plugin_option_target(&t[i], options);
+                if (t[i].type == UDFCRON_OPTION_STRING_LIST)
                         strv_free(*(char ***) target);
-                else if (option_is_pointer(p->options[i].type))
+                else if (option_is_pointer(t[i].type))
                         free(*(char **) target);
         }
         free(options);
         return NULL;
 }
 
-void *plugin_options_new(const Plugin *p) {
-        void *options = calloc(1, MAX(p->descriptor->options_size, (size_t) 1));
+static void *option_values_new(const struct udfcron_option *t, size_t n, size_t size) {
+        void *options = calloc(1, MAX(size, (size_t) 1));
         if (!options)
                 return NULL;
-        for (size_t i = 0; i < p->n_options; i++) {
-                const struct udfcron_option *o = &p->options[i];
-                if (o->default_value && plugin_option_set_text(o, options, o->default_value, NULL) < 0)
-                        return plugin_options_free(p, options); /* checked at open: only OOM gets here */
-        }
+        for (size_t i = 0; i < n; i++)
+                if (t[i].default_value && plugin_option_set_text(&t[i], options, t[i].default_value, NULL) < 0)
+                        return option_values_free(t, n, options); /* checked at open: only OOM gets here */
         return options;
 }
 
-/* The checks of the options table that keep the core from writing outside the plugin's structure. */
-static int check_options(Plugin *p, char **ret_error) {
-        const struct udfcron_plugin *d = p->descriptor;
-        const struct udfcron_option *t = d->options;
+void *plugin_options_free(const Plugin *p, void *options) {
+        return option_values_free(p->options, p->n_options, options);
+}
+
+void *plugin_options_new(const Plugin *p) {
+        return option_values_new(p->options, p->n_options, p->descriptor->options_size);
+}
+
+void *plugin_step_options_free(const PluginStepType *t, void *options) {
+        return option_values_free(t->options, t->n_options, options);
+}
+
+void *plugin_step_options_new(const PluginStepType *t) {
+        return option_values_new(t->options, t->n_options, t->type->options_size);
+}
+
+const char *const plugin_step_keys[] = { "type", "name", "ingest", "input", "output", NULL };
+
+static bool reserved(const char *name, const char *const *keys) {
+        for (const char *const *k = keys; *k; k++)
+                if (strcmp(*k, name) == 0)
+                        return true;
+        return false;
+}
+
+/*
+ * The checks of an options table (the instances', or a step type's named by `what`) that keep the core from
+ * writing outside the plugin's structure of `size` bytes; names in `keys` belong to the core. Sets
+ * *ret_n to the table's length.
+ */
+static int check_options(const Plugin *p, const char *what, const struct udfcron_option *t, size_t size,
+                         const char *const *keys, size_t *ret_n, char **ret_error) {
         size_t n = 0;
 
         for (; t && t[n].name; n++) {
                 const struct udfcron_option *o = &t[n];
                 if (n >= OPTIONS_MAX)
                         return fail(ret_error,
-                                    "%s: more than %d options (is the table's last entry { NULL }?)",
-                                    p->path, OPTIONS_MAX);
-                if (!valid_name(o->name) || strcmp(o->name, "plugin") == 0)
-                        return fail(ret_error,
-                                    "%s: option name '%s' is not allowed (use [a-z0-9_-], not 'plugin')",
-                                    p->path, o->name);
+                                    "%s: %smore than %d options (is the table's last entry { NULL }?)",
+                                    p->path, what, OPTIONS_MAX);
+                if (!valid_name(o->name) || reserved(o->name, keys))
+                        return fail(ret_error, "%s: %soption name '%s' is not allowed (use [a-z0-9_-], not %s)",
+                                    p->path, what, o->name, keys == plugin_step_keys ? "type, name, ingest, input or output" : "'plugin'");
                 for (size_t k = 0; k < n; k++)
                         if (strcmp(t[k].name, o->name) == 0)
-                                return fail(ret_error, "%s: option '%s' is declared twice", p->path,
+                                return fail(ret_error, "%s: %soption '%s' is declared twice", p->path, what,
                                             o->name);
-                size_t size = option_size(o->type);
-                if (size == 0)
-                        return fail(ret_error, "%s: option '%s' has unknown type %d", p->path, o->name,
+                size_t osize = option_size(o->type);
+                if (osize == 0)
+                        return fail(ret_error, "%s: %soption '%s' has unknown type %d", p->path, what, o->name,
                                     (int) o->type);
-                if (o->offset > d->options_size || d->options_size - o->offset < size ||
-                    o->offset % size != 0)
-                        return fail(
-                                ret_error,
-                                "%s: option '%s' lies outside the %zu-byte options structure (offset %zu)",
-                                p->path, o->name, d->options_size, o->offset);
+                if (o->offset > size || size - o->offset < osize || o->offset % osize != 0)
+                        return fail(ret_error,
+                                    "%s: %soption '%s' lies outside the %zu-byte options structure (offset %zu)",
+                                    p->path, what, o->name, size, o->offset);
                 if (o->type == UDFCRON_OPTION_INT && o->min > o->max)
-                        return fail(ret_error, "%s: option '%s' has min > max", p->path, o->name);
+                        return fail(ret_error, "%s: %soption '%s' has min > max", p->path, what, o->name);
         }
-        p->options = t;
-        p->n_options = n;
 
         /* Every default must parse: a plugin bug, reported now rather than at each use. */
-        void *scratch = calloc(1, MAX(d->options_size, (size_t) 1));
+        void *scratch = calloc(1, MAX(size, (size_t) 1));
         if (!scratch)
                 return -ENOMEM;
         int r = 0;
@@ -243,11 +265,52 @@ static int check_options(Plugin *p, char **ret_error) {
                 if (t[i].default_value &&
                     (r = plugin_option_set_text(&t[i], scratch, t[i].default_value, &reason)) < 0 &&
                     r != -ENOMEM)
-                        r = fail(ret_error, "%s: option '%s' has an invalid default \"%s\": %s", p->path,
-                                 t[i].name, t[i].default_value, reason);
+                        r = fail(ret_error, "%s: %soption '%s' has an invalid default \"%s\": %s", p->path,
+                                 what, t[i].name, t[i].default_value, reason);
         }
-        plugin_options_free(p, scratch);
+        option_values_free(t, n, scratch);
+        if (r >= 0)
+                *ret_n = n;
         return r;
+}
+
+/* The step types of an ingest plugin: names, and each one's options table. */
+static int check_step_types(Plugin *p, char **ret_error) {
+        const struct udfcron_ingest_step_type *t = ((const struct udfcron_ingest_vtable *) p->descriptor->vtable)->step_types;
+        size_t n = 0;
+
+        while (t[n].name)
+                if (++n > OPTIONS_MAX)
+                        return fail(ret_error, "%s: more than %d step types (is the list's last entry { NULL }?)",
+                                    p->path, OPTIONS_MAX);
+        if (!(p->step_types = calloc(MAX(n, (size_t) 1), sizeof(PluginStepType))))
+                return -ENOMEM;
+        for (size_t i = 0; i < n; i++) {
+                char what[96];
+                if (!valid_name(t[i].name))
+                        return fail(ret_error, "%s: step type name '%s' is not allowed (use [a-z0-9_-])", p->path,
+                                    t[i].name);
+                for (size_t k = 0; k < i; k++)
+                        if (strcmp(t[k].name, t[i].name) == 0)
+                                return fail(ret_error, "%s: step type '%s' is declared twice", p->path,
+                                            t[i].name);
+                snprintf(what, sizeof what, "step type '%s': ", t[i].name);
+                p->step_types[i].type = &t[i];
+                p->step_types[i].options = t[i].options;
+                int r = check_options(p, what, t[i].options, t[i].options_size, plugin_step_keys,
+                                      &p->step_types[i].n_options, ret_error);
+                if (r < 0)
+                        return r;
+                p->n_step_types++;
+        }
+        return 0;
+}
+
+const PluginStepType *plugin_step_type(const Plugin *p, const char *name) {
+        for (size_t i = 0; i < p->n_step_types; i++)
+                if (strcmp(p->step_types[i].type->name, name) == 0)
+                        return &p->step_types[i];
+        return NULL;
 }
 
 /* ------------------------------------------------------------------ descriptor */
@@ -279,7 +342,9 @@ static const char *vtable_problem(PluginKind kind, const void *vtable) {
         case PLUGIN_CREDENTIALS:
                 return cr->environment || cr->token ? NULL : "offers neither environment nor token";
         case PLUGIN_INGEST:
-                return in->process ? NULL : "lacks process";
+                if (!in->step_types || !in->step_types[0].name)
+                        return "offers no step type";
+                return in->start && in->cancel ? NULL : "lacks start or cancel";
         default:
                 return "has an unknown kind";
         }
@@ -325,7 +390,13 @@ static int check_descriptor(Plugin *p, PluginKind kind, const char *name, size_t
         const char *problem = vtable_problem(kind, d->vtable);
         if (problem)
                 return fail(ret_error, "%s: %s", p->path, problem);
-        return check_options(p, ret_error);
+        static const char *const instance_keys[] = { "plugin", NULL };
+        int r = check_options(p, "", d->options, d->options_size, instance_keys, &p->n_options,
+                              ret_error);
+        if (r < 0)
+                return r;
+        p->options = d->options;
+        return kind == PLUGIN_INGEST ? check_step_types(p, ret_error) : 0;
 }
 
 /* ------------------------------------------------------------------ files */
@@ -504,6 +575,7 @@ Plugin *plugin_unref(Plugin *p) {
                 return NULL;
         if (p->handle)
                 (void) dlclose(p->handle);
+        free(p->step_types);
         free(p->name);
         free(p->path);
         free(p);

@@ -33,6 +33,13 @@ extern const char *const plugin_kind_names[_PLUGIN_KIND_MAX + 1];
 const char *plugin_kind_to_string(PluginKind k);
 PluginKind plugin_kind_from_string(const char *s);
 
+/* A step type an ingest plugin offers, with its options table (checked when the plugin was opened). */
+typedef struct PluginStepType {
+        const struct udfcron_ingest_step_type *type;
+        const struct udfcron_option *options;
+        size_t n_options;
+} PluginStepType;
+
 typedef struct Plugin {
         unsigned n_ref;
         PluginKind kind;
@@ -42,6 +49,8 @@ typedef struct Plugin {
         const struct udfcron_plugin *descriptor;
         const struct udfcron_option *options; /* the descriptor's table */
         size_t n_options;
+        PluginStepType *step_types; /* ingest plugins: what their vtable offers */
+        size_t n_step_types;
 } Plugin;
 
 /*
@@ -67,12 +76,21 @@ Plugin *plugin_unref(Plugin *p);
 /* The schemes a storage plugin serves (NULL-terminated, the plugin's own), or NULL for other kinds. */
 const char *const *plugin_storage_schemes(const Plugin *p);
 
+/* The step type `name` an ingest plugin offers, or NULL. */
+const PluginStepType *plugin_step_type(const Plugin *p, const char *name);
+
+/* The keys of a step block that belong to the pipeline, never to a step type's options. */
+extern const char *const plugin_step_keys[];
+
 /* ---- options structures (see struct udfcron_option) */
 
 /* A zeroed options structure of the plugin with its defaults applied; NULL on OOM. */
 void *plugin_options_new(const Plugin *p);
 /* Frees the structure and the strings and lists in it. Accepts NULL; returns NULL. */
 void *plugin_options_free(const Plugin *p, void *options);
+/* The same for the options structure of a step type. */
+void *plugin_step_options_new(const PluginStepType *t);
+void *plugin_step_options_free(const PluginStepType *t, void *options);
 
 /*
  * Sets a string option from text, as a default is written: STRING and PATH

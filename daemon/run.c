@@ -48,6 +48,7 @@ void run_fields(const Run *run, RunFields *ret_fields) {
                 .run_id = run->id,
                 .engine = run->engine->name,
                 .job_id = run->job_id,
+                .step = run->step,
                 .attempt = run->attempt,
                 .scheduled_usec = run->slot_usec,
         };
@@ -167,6 +168,7 @@ Run *run_free(Run *run) {
 
         if (run->engine_run)
                 run->engine->free(run->engine_run);
+        pipeline_free(run->pipeline);
         run_secrets_free(run);
         run->store = run_store_free(run->store);
         free(run->output_url);
@@ -444,6 +446,41 @@ static void on_ended(void *userdata, const EngineOutcome *outcome) {
         engine->free(engine_run);
 }
 
+static void on_pipeline_ended(void *userdata, const EngineOutcome *outcome) {
+        Run *run = userdata;
+        /* the outcome lives in the pipeline: free that only afterwards */
+        _cleanup_(pipeline_freep) Pipeline *p = TAKE_PTR(run->pipeline);
+        if (outcome->kind == OUTCOME_SUCCEEDED)
+                run->step = NULL; /* the run's end is about no step; a failure is about the step it says */
+        attempt_ended(run, outcome); /* may free the run */
+}
+
+static void on_step_started(void *userdata, size_t index, const char *what) {
+        Run *run = userdata;
+        const Schedule *s = run->entry->schedule;
+        RunFields f;
+
+        run->step = s->steps[index].name;
+        run_fields(run, &f);
+        journal_run_event(run->manager->journal, &f, RUN_EVENT_STEP_STARTED, "step %zu/%zu '%s': %s", index + 1,
+                          s->n_steps, run->step, what);
+}
+
+static void on_step_ended(void *userdata, size_t index, const EngineOutcome *outcome, uint64_t duration_usec) {
+        Run *run = userdata;
+        const Schedule *s = run->entry->schedule;
+        bool ok = outcome->kind == OUTCOME_SUCCEEDED;
+        RunFields f;
+
+        run_fields(run, &f);
+        f.duration_usec = duration_usec;
+        f.has_exit_status = outcome->has_exit_status;
+        f.exit_status = outcome->exit_status;
+        journal_run_event(run->manager->journal, &f, ok ? RUN_EVENT_STEP_FINISHED : RUN_EVENT_STEP_FAILED,
+                          "step %zu/%zu '%s' %s %.3fs: %s", index + 1, s->n_steps, s->steps[index].name,
+                          ok ? "finished in" : "failed after", (double) duration_usec / 1e6, outcome->message);
+}
+
 /* A short, single-line preview of a result for the "finished" message. */
 static void result_preview(const char *result, size_t size, char *buf, size_t buf_size) {
         size_t n = MIN(size, buf_size - 1);
@@ -497,14 +534,19 @@ static void run_end(Run *run, RunEvent event, const EngineOutcome *outcome, uint
         ScheduleState *ss;
         if (state_ensure_schedule(m->state, run->entry->schedule->name, &ss) >= 0) {
                 char *result = strdup(results[event]), *id = strdup(run->id);
-                if (result && id) {
+                /* a pipeline's failure: at which step (the journal says why) */
+                bool in_step = run->step && IN_SET(event, RUN_EVENT_FAILED, RUN_EVENT_TIMED_OUT);
+                char *step = in_step ? strdup(run->step) : NULL;
+                if (result && id && (step || !in_step)) {
                         free(ss->last_result);
                         free(ss->last_run_id);
+                        free(ss->last_failed_step);
                         ss->last_result = result;
                         ss->last_run_id = id;
+                        ss->last_failed_step = step;
                         ss->last_end_usec = now_usec();
                 } else
-                        free(result), free(id);
+                        free(result), free(id), free(step);
         }
         (void) state_remove_run(m->state, run->id);
         manager_state_changed(m);
@@ -519,8 +561,14 @@ static void fail_to_start(Run *run, bool permanent, const char *message) {
         attempt_ended(run, &outcome);
 }
 
-/* "UDF /path/x.py:udf" or the command line, for the "started" record. */
+/* "UDF /path/x.py:udf", the command line, or the steps, for the "started" record. */
 static void describe_work(const Schedule *s, char **argv, char *buf, size_t size) {
+        if (s->work == WORK_PIPELINE) {
+                size_t n = (size_t) snprintf(buf, size, "%zu steps:", s->n_steps);
+                for (size_t i = 0; i < s->n_steps && n < size; i++)
+                        n += (size_t) snprintf(buf + n, size - n, "%s %s", i > 0 ? "," : "", s->steps[i].name);
+                return;
+        }
         if (s->work == WORK_UDF) {
                 snprintf(buf, size, "UDF %s:%s", s->udf_path, s->entrypoint);
                 return;
@@ -528,6 +576,25 @@ static void describe_work(const Schedule *s, char **argv, char *buf, size_t size
         size_t n = (size_t) snprintf(buf, size, "%s", s->shell ? "sh -c " : "");
         for (char **a = argv; a && *a && n < size; a++)
                 n += (size_t) snprintf(buf + n, size - n, "%s%s", a == argv ? "" : " ", *a);
+}
+
+/* Starts the steps of a pipeline (expanding their templates through `templates`). */
+static int start_pipeline(Run *run, const EngineRequest *attempt, const ParamContext *templates,
+                          char **ret_error) {
+        static const PipelineEvents events = {
+                .engine = { .output = on_output, .ended = on_pipeline_ended },
+                .step_started = on_step_started,
+                .step_ended = on_step_ended,
+        };
+        Manager *m = run->manager;
+        const PipelineRequest request = {
+                .attempt = attempt,
+                .udf_engine = run->engine,
+                .plugins = m->plugins,
+                .journal = m->journal,
+                .templates = templates,
+        };
+        return pipeline_start(m->event, &request, &events, run, &run->pipeline, ret_error);
 }
 
 /* The attempt's secrets are known: expands the parameters with them and starts the work on the engine. */
@@ -570,14 +637,6 @@ static void start_work(Run *run) {
         run->output_url = NULL;
         if (r >= 0 && s->output)
                 r = params_expand_string(s->output, &ctx, &run->output_url, &error);
-        run_secrets_free(run); /* the values live on only in the expansions */
-        if (r < 0) {
-                char message[512];
-                snprintf(message, sizeof message, "parameters: %s", error ?: strerror(-r));
-                strv_free(argv);
-                fail_to_start(run, true, message);
-                return;
-        }
 
         bool attach = run->engine->remote && run->job_id;
         marker = run->engine->remote ? NULL : run_marker_path(run);
@@ -596,6 +655,18 @@ static void start_work(Run *run) {
                 .attach_log_since_ms = attach ? run->log_since_ms : 0,
                 .may_have_started = run->engine->remote && run->resumed && !run->job_id,
         };
+        /* a pipeline expands its steps' templates at its start, while the secrets are at hand */
+        int started = 0;
+        if (r >= 0 && s->work == WORK_PIPELINE)
+                started = start_pipeline(run, &request, &ctx, &error);
+        run_secrets_free(run); /* the values live on only in the expansions */
+        if (r < 0 || started == -EINVAL) {
+                char message[512];
+                snprintf(message, sizeof message, "parameters: %s", error ?: strerror(-r));
+                strv_free(argv);
+                fail_to_start(run, true, message);
+                return;
+        }
 
         char what[512];
         if (attach)
@@ -606,7 +677,7 @@ static void start_work(Run *run) {
         run_fields(run, &f);
         journal_run_event(m->journal, &f, RUN_EVENT_STARTED, "%s", what);
 
-        r = run->engine->start(m->event, &request, &events, run, &run->engine_run);
+        r = s->work == WORK_PIPELINE ? started : run->engine->start(m->event, &request, &events, run, &run->engine_run);
         strv_free(argv);
         if (IN_SET(r, -EMFILE, -ENFILE, -EAGAIN)) {
                 /* the machine is out of descriptors or processes, the run did nothing wrong: wait */
@@ -690,10 +761,13 @@ void run_start_attempt(Run *run) {
         run->status = RUN_RUNNING;
         run->attempt_started_usec = now_usec();
         run->output_stored = false;
+        run->step = NULL;
 
         int r = params_collect_secrets_json(s->params, &names, &n);
         for (char **a = s->command; r >= 0 && a && *a; a++)
                 r = params_collect_secrets(*a, &names, &n);
+        if (r >= 0)
+                r = pipeline_collect_secrets(s, &names, &n);
         if (r >= 0 && n > 0)
                 r = lookup_secrets(run, names, n);
         else if (r >= 0)
@@ -719,6 +793,10 @@ void run_cancel(Run *run, const char *why) {
                 if (run->engine_run) {
                         (void) run->engine->cancel(run->engine_run);
                         return; /* the engine reports the end */
+                }
+                if (run->pipeline) {
+                        pipeline_cancel(run->pipeline);
+                        return; /* likewise */
                 }
                 /* looking up its secrets, or storing its output: nothing to wait for */
                 run_secrets_free(run);

@@ -13,6 +13,21 @@
 #include "macro.h"
 #include "strv.h"
 
+void step_done(Step *step) {
+        free(step->name);
+        free(step->type);
+        free(step->output);
+        free(step->udf_path);
+        free(step->entrypoint);
+        cJSON_Delete(step->params);
+        free(step->instance);
+        free(step->input);
+        if (step->step_type)
+                plugin_step_options_free(step->step_type, step->options);
+        plugin_unref(step->plugin);
+        cJSON_Delete(step->job_step);
+}
+
 Schedule *schedule_free(Schedule *s) {
         if (!s)
                 return NULL;
@@ -25,6 +40,9 @@ Schedule *schedule_free(Schedule *s) {
         strv_free(s->command);
         cJSON_Delete(s->params);
         free(s->output);
+        for (size_t i = 0; i < s->n_steps; i++)
+                step_done(&s->steps[i]);
+        free(s->steps);
         free(s->working_directory);
         strv_free(s->environment);
         free(s);

@@ -12,6 +12,7 @@
 #include <sys/types.h>
 
 #include "cron.h"
+#include "plugin.h"
 #include "tz.h"
 
 typedef struct cJSON cJSON;
@@ -60,9 +61,38 @@ typedef struct RunPolicy {
 } RunPolicy;
 
 typedef enum WorkKind {
-        WORK_UDF,     /* a Python file whose entrypoint is called with the parameters */
-        WORK_COMMAND, /* argv (or a shell line), parameters as JSON on stdin and UDFCRON_* env */
+        WORK_UDF,      /* a Python file whose entrypoint is called with the parameters */
+        WORK_COMMAND,  /* argv (or a shell line), parameters as JSON on stdin and UDFCRON_* env */
+        WORK_PIPELINE, /* steps, one after another (see pipeline.h) */
 } WorkKind;
+
+typedef enum StepKind {
+        STEP_UDF,       /* a UDF file, run like a schedule's `udf` on the schedule's engine */
+        STEP_INGEST,    /* a step type of an ingest plugin instance */
+        STEP_FUSED_JOB, /* a Fused job step config (partition_geospatial, ...), run as a Fused batch job */
+} StepKind;
+
+/* One step of a pipeline (a schedule's `steps`). */
+typedef struct Step {
+        char *name; /* unique in its pipeline: the `name` key, else its type (numbered when repeated) */
+        char *type; /* "udf", "partition_geospatial", or a plugin's step type */
+        StepKind kind;
+        unsigned line;
+        char *output; /* a storage URL template, what ${output:NAME} gives later steps; NULL: none */
+
+        char *udf_path, *entrypoint; /* STEP_UDF, as a schedule's */
+        cJSON *params;
+
+        char *instance; /* STEP_INGEST: "ingest/rows" */
+        char *input;    /* ... a storage URL template, or NULL */
+        Plugin *plugin; /* ... one reference: the options structure is laid out as its step type says */
+        const PluginStepType *step_type;
+        void *options;
+
+        cJSON *job_step; /* STEP_FUSED_JOB: its fields with the contract's defaults; strings are templates */
+} Step;
+
+void step_done(Step *step);
 
 typedef struct Schedule {
         char *name;
@@ -83,6 +113,8 @@ typedef struct Schedule {
         cJSON *params; /* an object whose strings may hold ${...} references, expanded at dispatch */
 
         char *output; /* a storage URL template for the result (UDF) or stdout (command); NULL: none */
+        Step *steps;  /* WORK_PIPELINE */
+        size_t n_steps;
 
         char *working_directory; /* NULL: the state directory */
         char **environment;      /* NULL-terminated NAME=value list added to the child's */

@@ -53,7 +53,7 @@ typedef struct Field {
 static const Field schedule_fields[] = {
         S(name, FIELD_NAME),           S(last_slot_usec, FIELD_USEC), S(last_result, FIELD_STRING),
         S(last_run_id, FIELD_STRING),  S(last_end_usec, FIELD_USEC),  S(paused, FIELD_BOOL),
-        S(skip_slot_usec, FIELD_USEC),
+        S(skip_slot_usec, FIELD_USEC), S(last_failed_step, FIELD_STRING),
 };
 #undef S
 #define R(key, kind) { #key, kind, offsetof(RunState, key) }
@@ -105,6 +105,7 @@ static void schedule_done(ScheduleState *s) {
         free(s->name);
         free(s->last_result);
         free(s->last_run_id);
+        free(s->last_failed_step);
 }
 
 static void run_done(RunState *r) {

@@ -235,22 +235,67 @@ struct udfcron_credentials_vtable {
         int (*token)(void *ctx, const char *audience, udfcron_token_done done, void *userdata);
 };
 
-/* ---- ingest: a step of a pipeline that a run's output passes through */
+/* ---- ingest: step types that a schedule's pipeline can run
+ *
+ *     schedules = ( { name = "nightly"; cron = "0 3 * * *";
+ *                     steps = ( { type = "udf"; udf = "extract.py"; output = "file:///srv/raw.csv"; },
+ *                               { type = "partition"; ingest = "rows"; input = "${output:udf}";
+ *                                 output = "file:///srv/parts/"; rows_per_file = 100000; } ); } );
+ *
+ * An ingest plugin offers step types (here "partition"); an instance of it
+ * (ingest = { rows = { ... }; }, instance "ingest/rows") runs the steps that
+ * name it. A step block holds the pipeline's own keys (type, name, ingest,
+ * input, output) and the options its step type declares, checked like an
+ * instance's options (file:line, "did you mean") when the configuration loads.
+ */
 
-struct udfcron_ingest_item {
-        const struct udfcron_run_info *run;
-        const char *url;          /* where the data is stored, or NULL */
-        const char *content_type; /* may be NULL */
-        const void *data;
-        size_t size;
+struct udfcron_ingest_step_type {
+        const char *name; /* [a-z0-9_-]+: the step's `type`; NULL ends the list */
+        /* The options of a step block, as struct udfcron_option describes (names other than the pipeline's
+         * keys); the filled structure reaches start() as step->options. NULL: none. */
+        const struct udfcron_option *options;
+        size_t options_size;
+        const char *description; /* one line, for humans */
 };
 
-/* `output`: what the next step receives; NULL ends the pipeline here. */
-typedef void (*udfcron_ingest_done)(void *userdata, int error, const struct udfcron_ingest_item *output);
+/* One step of one run, as start() receives it; it and everything it points to stay valid until `done`. */
+struct udfcron_ingest_step {
+        const struct udfcron_run_info *run;
+        const char *type;    /* one of the plugin's step types */
+        const char *name;    /* the step's name in its pipeline */
+        const char *input;   /* the step's `input` storage URL, expanded; NULL when it has none */
+        const char *output;  /* the step's `output` storage URL, expanded; NULL when it has none */
+        const void *options; /* the step type's options structure, filled from the block */
+        /* Writes a line into the run's journal records of this step (UDFCRON_STEP=<name>), as a UDF's
+         * output lines are: progress, what was skipped. Priority LOG_WARNING or more urgent marks it as
+         * the step's stderr. Secrets the daemon knows are masked. */
+        void (*log)(const struct udfcron_ingest_step *step, int priority, const char *format, ...)
+                __attribute__((format(printf, 3, 4)));
+};
+
+/*
+ * The step's end. `error` 0: it succeeded, and `result` (may be NULL) is a JSON
+ * text describing what it produced (the run's result when it is the last
+ * step). A negative errno: it failed (-ECANCELED: it was cancelled). `message`
+ * (may be NULL) says in one line what it did ("1200 rows in 3 files") or why it
+ * failed ("input line 7: latitude 95 out of range -90..90"): it goes into the
+ * step's finished or failed record.
+ */
+typedef void (*udfcron_ingest_done)(void *userdata, int error, const char *message, const char *result);
 
 struct udfcron_ingest_vtable {
-        int (*process)(void *ctx, const struct udfcron_ingest_item *input, udfcron_ingest_done done,
-                       void *userdata);
+        /* The step types the plugin offers, ended by an entry with a NULL name; at least one. */
+        const struct udfcron_ingest_step_type *step_types;
+        /*
+         * Starts a step. Work longer than a local file operation is done in slices on the host's timers
+         * (or elsewhere), never blocking the loop; storage goes through the host's storage services.
+         * *ret_job is the plugin's handle of the step, for cancel().
+         */
+        int (*start)(void *ctx, const struct udfcron_ingest_step *step, udfcron_ingest_done done,
+                     void *userdata, void **ret_job);
+        /* Asks a started step to stop (timeout, cancel, shutdown): its `done` follows, later, from the
+         * loop, with -ECANCELED unless it had finished. */
+        void (*cancel)(void *ctx, void *job);
 };
 
 /* ------------------------------------------------------------------ host services */

@@ -1,0 +1,506 @@
+/* SPDX-License-Identifier: MIT */
+#include "pipeline.h"
+
+#include <cjson/cJSON.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <systemd/sd-event.h>
+#include <unistd.h>
+
+#include "clock.h"
+#include "fused-steps.h"
+#include "ingest.h"
+#include "json-util.h"
+#include "storage.h"
+
+/* A step's templates, expanded for this attempt. */
+typedef struct StepPlan {
+        char *output, *input;
+        char *params_json; /* STEP_UDF */
+        cJSON *job_config; /* STEP_FUSED_JOB: the JobConfig that runs it */
+} StepPlan;
+
+struct Pipeline {
+        sd_event *event;
+        const Schedule *schedule; /* borrowed: a schedule outlives its runs */
+        char *run_id;
+        unsigned attempt;
+        uint64_t scheduled_usec;
+        char *python, *working_directory;
+        const Engine *udf_engine;
+        PluginHost *plugins;
+        Journal *journal;
+        const PipelineEvents *events;
+        void *userdata;
+
+        StepPlan *plans;
+        size_t current;            /* the step under way */
+        uint64_t step_started_usec; /* CLOCK_REALTIME */
+        EngineRun *engine_run;     /* the current UDF step's work ... */
+        PluginCall *store;         /* ... or the storing of its result */
+        IngestCall *ingest;        /* the current ingest step */
+        char *result;              /* the last result of a step, the attempt's once it is the last step */
+        size_t result_size;
+
+        sd_event_source *advance;  /* starts the next step, or ends the attempt, from the loop */
+        sd_event_source *deadline; /* the schedule's timeout */
+        bool cancelled, timed_out;
+        EngineOutcome end; /* what `advance` reports when the attempt is over */
+        char *end_message;
+        bool ending;
+};
+
+/* ------------------------------------------------------------------ expanding the templates */
+
+typedef struct Expansion {
+        const Pipeline *p;
+        size_t step; /* the step being expanded: only those before it have outputs to name */
+} Expansion;
+
+static int resolve_output(void *userdata, const char *name, char **ret_value) {
+        const Expansion *e = userdata;
+        for (size_t k = 0; k < e->step; k++)
+                if (strcmp(e->p->schedule->steps[k].name, name) == 0 && e->p->plans[k].output)
+                        return (*ret_value = strdup(e->p->plans[k].output)) ? 0 : -ENOMEM;
+        return -ENOENT;
+}
+
+/* The JobConfig of a Fused job step: named, and tagged, after the attempt and the step, so that the job
+ * can be told apart (and found again) among the team's. */
+static cJSON *job_config_new(const Pipeline *p, const Step *step, const cJSON *fields) {
+        _cleanup_free_ char *job_name = NULL;
+        _cleanup_(json_freep) cJSON *meta = cJSON_CreateObject();
+
+        if (!meta || asprintf(&job_name, "%s.%s.%u.%s", p->schedule->name, p->run_id, p->attempt, step->name) < 0 ||
+            !cJSON_AddStringToObject(meta, "udfcron_schedule", p->schedule->name) ||
+            !cJSON_AddStringToObject(meta, "udfcron_run_id", p->run_id) ||
+            !cJSON_AddNumberToObject(meta, "udfcron_attempt", p->attempt) ||
+            !cJSON_AddStringToObject(meta, "udfcron_step", step->name))
+                return NULL;
+        return fused_job_config_new(job_name, step->type, step->name, fields, meta);
+}
+
+static int expand_step(const Pipeline *p, const Step *step, const ParamContext *ctx, StepPlan *plan,
+                       char **ret_error) {
+        _cleanup_(json_freep) cJSON *expanded = NULL;
+        int r = 0;
+
+        if (step->output)
+                r = params_expand_string(step->output, ctx, &plan->output, ret_error);
+        if (r >= 0 && step->input)
+                r = params_expand_string(step->input, ctx, &plan->input, ret_error);
+        if (r >= 0 && step->params && (r = params_expand_json(step->params, ctx, &expanded, ret_error)) >= 0 &&
+            !(plan->params_json = cJSON_PrintUnformatted(expanded)))
+                r = -ENOMEM;
+        if (r >= 0 && step->job_step && (r = params_expand_json(step->job_step, ctx, &expanded, ret_error)) >= 0 &&
+            !(plan->job_config = job_config_new(p, step, expanded)))
+                r = -ENOMEM;
+        return r;
+}
+
+static int expand_steps(Pipeline *p, const ParamContext *templates, char **ret_error) {
+        const Schedule *s = p->schedule;
+        Expansion e = { .p = p };
+        ParamContext ctx = *templates;
+
+        ctx.resolve_output = resolve_output;
+        ctx.output_userdata = &e;
+        for (e.step = 0; e.step < s->n_steps; e.step++) {
+                _cleanup_free_ char *error = NULL;
+                int r = expand_step(p, &s->steps[e.step], &ctx, &p->plans[e.step], &error);
+                if (r == -EINVAL && ret_error)
+                        (void) asprintf(ret_error, "step '%s': %s", s->steps[e.step].name, error ?: "invalid");
+                if (r < 0)
+                        return r;
+        }
+        return 0;
+}
+
+int pipeline_collect_secrets(const Schedule *s, char ***names, size_t *n_names) {
+        int r = 0;
+        for (size_t i = 0; i < s->n_steps && r >= 0; i++) {
+                const Step *step = &s->steps[i];
+                if (step->params)
+                        r = params_collect_secrets_json(step->params, names, n_names);
+                if (r >= 0 && step->job_step)
+                        r = params_collect_secrets_json(step->job_step, names, n_names);
+                if (r >= 0 && step->input)
+                        r = params_collect_secrets(step->input, names, n_names);
+        }
+        return r; /* outputs hold none: config.c refuses them in URLs, which are logged */
+}
+
+/* ------------------------------------------------------------------ the end of a step */
+
+/* Arms `advance`, which goes on from the loop: the next step, or the attempt's end. */
+static void go_on(Pipeline *p) {
+        (void) sd_event_source_set_enabled(p->advance, SD_EVENT_ONESHOT);
+}
+
+/* The attempt is over with `outcome` (about the current step: its message says which): reported from the
+ * loop. */
+static void finish(Pipeline *p, const EngineOutcome *outcome, bool about_step) {
+        const Step *step = &p->schedule->steps[p->current];
+        char *message = NULL;
+
+        p->ending = true;
+        p->end = *outcome;
+        p->end.result = p->result;
+        p->end.result_size = p->result_size;
+        if (about_step)
+                (void) asprintf(&message, "step %zu/%zu '%s': %s", p->current + 1, p->schedule->n_steps, step->name,
+                                outcome->message ?: "failed");
+        else
+                message = strdup(outcome->message ?: "");
+        free(p->end_message);
+        p->end_message = message;
+        p->end.message = message ?: "out of memory";
+        go_on(p);
+}
+
+/* Step `p->current` ended: the next one follows, unless it failed or the attempt was stopped. A step that
+ * succeeded left its result in p->result. */
+static void step_ended(Pipeline *p, const EngineOutcome *outcome) {
+        uint64_t now = now_usec();
+        EngineOutcome o = *outcome;
+        char message[256];
+
+        if (o.kind != OUTCOME_SUCCEEDED && p->timed_out) {
+                snprintf(message, sizeof message, "timed out (%s)", outcome->message ?: "stopped");
+                o.kind = OUTCOME_TIMED_OUT;
+                o.message = message;
+        } else if (o.kind != OUTCOME_SUCCEEDED && p->cancelled)
+                o.kind = OUTCOME_CANCELLED;
+        p->events->step_ended(p->userdata, p->current, &o,
+                              now > p->step_started_usec ? now - p->step_started_usec : 0);
+
+        if (o.kind != OUTCOME_SUCCEEDED) {
+                finish(p, &o, true);
+                return;
+        }
+        if (p->current + 1 == p->schedule->n_steps) {
+                char done[64];
+                snprintf(done, sizeof done, "%zu step%s", p->schedule->n_steps, p->schedule->n_steps == 1 ? "" : "s");
+                finish(p, &(EngineOutcome){ .kind = OUTCOME_SUCCEEDED, .message = done }, false);
+                return;
+        }
+        p->current++;
+        go_on(p);
+}
+
+/* A step that failed outside its work (its instance gone, its result not stored). */
+_printf_(3, 4) static void step_failed(Pipeline *p, bool permanent, const char *format, ...) {
+        char message[512];
+        va_list ap;
+        va_start(ap, format);
+        (void) vsnprintf(message, sizeof message, format, ap);
+        va_end(ap);
+        step_ended(p, &(EngineOutcome){ .kind = OUTCOME_FAILED, .permanent = permanent, .message = message });
+}
+
+/* ------------------------------------------------------------------ UDF steps */
+
+static void on_udf_output(void *userdata, bool is_stderr, const char *line, size_t size, bool partial,
+                          uint64_t remote_usec) {
+        Pipeline *p = userdata;
+        p->events->engine.output(p->userdata, is_stderr, line, size, partial, remote_usec);
+}
+
+static void on_stored(void *userdata, int error) {
+        Pipeline *p = userdata;
+        char message[512];
+
+        p->store = NULL;
+        if (error < 0) {
+                snprintf(message, sizeof message, "its result could not be stored at %s: %s",
+                         p->plans[p->current].output, strerror(-error));
+                step_ended(p, &(EngineOutcome){ .kind = OUTCOME_FAILED, .message = message });
+                return;
+        }
+        snprintf(message, sizeof message, "%zu bytes stored at %s", p->result_size, p->plans[p->current].output);
+        step_ended(p, &(EngineOutcome){ .kind = OUTCOME_SUCCEEDED, .message = message });
+}
+
+/* Keeps a copy of a step's result (NULL: none), secrets masked: it is stored, shown and handed on. */
+static int keep_result(Pipeline *p, const char *result, size_t size) {
+        p->result = mfree(p->result);
+        p->result_size = 0;
+        if (result && !(p->result = journal_redact(p->journal, result, size, &p->result_size)))
+                return -ENOMEM;
+        return 0;
+}
+
+static void on_udf_ended(void *userdata, const EngineOutcome *outcome) {
+        Pipeline *p = userdata;
+        EngineRun *run = TAKE_PTR(p->engine_run); /* the outcome lives in it: freed at the end */
+        const char *url = p->plans[p->current].output;
+        int r;
+
+        if (outcome->kind != OUTCOME_SUCCEEDED)
+                step_ended(p, outcome);
+        else if ((r = keep_result(p, outcome->result, outcome->result_size)) < 0)
+                step_failed(p, false, "out of memory");
+        else if (!url || p->cancelled || p->timed_out)
+                step_ended(p, outcome);
+        else if ((r = storage_put(p->plugins, NULL, url, p->result ?: "", p->result_size, "application/json",
+                                  on_stored, p, &p->store)) < 0)
+                step_failed(p, false, "its result could not be stored at %s: %s", url, strerror(-r));
+        p->udf_engine->free(run);
+}
+
+static void start_udf_step(Pipeline *p, const Step *step) {
+        static const EngineEvents events = { .output = on_udf_output, .ended = on_udf_ended };
+        /* the schedule as if its work were this UDF; the engine borrows it only during start() */
+        Schedule view = *p->schedule;
+        view.work = WORK_UDF;
+        view.udf_path = step->udf_path;
+        view.entrypoint = step->entrypoint;
+        view.policy.timeout_usec = 0; /* the pipeline's deadline covers every step */
+        EngineRequest request = {
+                .schedule = &view,
+                .run_id = p->run_id,
+                .attempt = p->attempt,
+                .scheduled_usec = p->scheduled_usec,
+                .params_json = p->plans[p->current].params_json,
+                .python = p->python,
+                .working_directory = p->working_directory,
+        };
+        int r = p->udf_engine->start(p->event, &request, &events, p, &p->engine_run);
+        if (r < 0)
+                step_failed(p, false, "cannot start: %s", strerror(-r));
+}
+
+/* ------------------------------------------------------------------ ingest steps */
+
+static void on_ingest_log(void *userdata, int priority, const char *line) {
+        Pipeline *p = userdata;
+        p->events->engine.output(p->userdata, priority <= LOG_WARNING, line, strlen(line), false, 0);
+}
+
+static void on_ingest_done(void *userdata, int error, const char *message, const char *result) {
+        Pipeline *p = userdata;
+        char text[512];
+
+        p->ingest = NULL;
+        if (error < 0) {
+                snprintf(text, sizeof text, "%s", message ?: strerror(-error));
+                step_ended(p, &(EngineOutcome){ .kind = error == -ECANCELED ? OUTCOME_CANCELLED : OUTCOME_FAILED,
+                                                .message = text });
+                return;
+        }
+        if (keep_result(p, result, result ? strlen(result) : 0) < 0) {
+                step_failed(p, false, "out of memory");
+                return;
+        }
+        step_ended(p, &(EngineOutcome){ .kind = OUTCOME_SUCCEEDED, .message = message ?: "done" });
+}
+
+static void start_ingest_step(Pipeline *p, const Step *step) {
+        PluginInstance *i = plugin_host_instance(p->plugins, step->instance);
+        const StepPlan *plan = &p->plans[p->current];
+
+        /* a reload may have replaced the instance: its options must still be laid out as the step's are */
+        if (!i || plugin_instance_plugin(i)->descriptor != step->plugin->descriptor) {
+                step_failed(p, false, "%s is %s since the schedule was loaded", step->instance,
+                            i ? "another plugin" : "no longer configured");
+                return;
+        }
+        const struct udfcron_run_info run = {
+                .schedule = p->schedule->name,
+                .run_id = p->run_id,
+                .attempt = p->attempt,
+                .scheduled_usec = p->scheduled_usec,
+                .engine = p->udf_engine->name,
+        };
+        const IngestRequest request = {
+                .run = &run,
+                .type = step->type,
+                .name = step->name,
+                .input = plan->input,
+                .output = plan->output,
+                .options = step->options,
+        };
+        int r = ingest_start(p->plugins, i, &request, on_ingest_log, on_ingest_done, p, &p->ingest);
+        if (r < 0)
+                step_failed(p, r == -EINVAL, "%s refused it: %s", step->instance, strerror(-r));
+}
+
+/* ------------------------------------------------------------------ Fused job steps */
+
+/*
+ * THE hook where a Fused job step is submitted as a Fused batch job: POST /run with
+ * {"config": job_config} on the fused engine's client and account, then followed
+ * like a batch run of the fused engine (status, logs, cancel, re-attach), its end
+ * reported through step_ended(). This udfcrond has no fused engine: the step fails
+ * with that reason, permanently (retrying cannot help).
+ */
+static void submit_fused_job(Pipeline *p, const Step *step, const cJSON *job_config) {
+        (void) job_config;
+        step_failed(p, true, "%s runs as a Fused batch job, and this udfcrond has no fused engine to submit it with",
+                    step->type);
+}
+
+/* ------------------------------------------------------------------ the steps, one after another */
+
+static void describe_step(const Step *step, const StepPlan *plan, char *buf, size_t size) {
+        switch (step->kind) {
+        case STEP_UDF:
+                snprintf(buf, size, "UDF %s:%s", step->udf_path, step->entrypoint);
+                break;
+        case STEP_INGEST:
+                snprintf(buf, size, "%s %s %s -> %s", step->instance, step->type, plan->input ?: "(no input)",
+                         plan->output ?: "(no output)");
+                break;
+        case STEP_FUSED_JOB:
+                snprintf(buf, size, "Fused batch job %s", step->type);
+                break;
+        }
+}
+
+static void start_step(Pipeline *p) {
+        const Step *step = &p->schedule->steps[p->current];
+        const StepPlan *plan = &p->plans[p->current];
+        char what[512];
+
+        describe_step(step, plan, what, sizeof what);
+        p->step_started_usec = now_usec();
+        p->events->step_started(p->userdata, p->current, what);
+        switch (step->kind) {
+        case STEP_UDF:
+                start_udf_step(p, step);
+                break;
+        case STEP_INGEST:
+                start_ingest_step(p, step);
+                break;
+        case STEP_FUSED_JOB:
+                submit_fused_job(p, step, plan->job_config);
+                break;
+        }
+}
+
+static int on_advance(sd_event_source *s, void *userdata) {
+        Pipeline *p = userdata;
+        (void) s;
+
+        if (p->ending) {
+                p->events->engine.ended(p->userdata, &p->end); /* may free p */
+                return 0;
+        }
+        if (p->cancelled || p->timed_out) {
+                finish(p, &(EngineOutcome){ .kind = p->timed_out ? OUTCOME_TIMED_OUT : OUTCOME_CANCELLED,
+                                            .message = p->timed_out ? "timed out" : "cancelled" },
+                       true);
+                return 0;
+        }
+        start_step(p);
+        return 0;
+}
+
+/* Stops what runs of the current step; its end comes back through step_ended(), or from `advance`. */
+static void stop_step(Pipeline *p) {
+        if (p->engine_run)
+                (void) p->udf_engine->cancel(p->engine_run);
+        else if (p->ingest)
+                ingest_cancel(p->ingest);
+        else if (p->store) { /* nothing to wait for */
+                p->store = plugin_call_abandon(p->store);
+                step_ended(p, &(EngineOutcome){ .kind = OUTCOME_CANCELLED, .message = "stopped while its result was stored" });
+        } else /* between steps: `advance` is armed, and ends the attempt */
+                go_on(p);
+}
+
+static int on_deadline(sd_event_source *s, uint64_t usec, void *userdata) {
+        Pipeline *p = userdata;
+        (void) s, (void) usec;
+        if (!p->cancelled && !p->ending) {
+                p->timed_out = true;
+                stop_step(p);
+        }
+        return 0;
+}
+
+void pipeline_cancel(Pipeline *p) {
+        if (p->cancelled || p->timed_out || p->ending)
+                return;
+        p->cancelled = true;
+        stop_step(p);
+}
+
+/* The start marker (see engine.h), made by the pipeline itself: its steps may run no child at all. */
+static int make_marker(const char *path) {
+        if (!path)
+                return 0;
+        int fd = open(path, O_WRONLY | O_CREAT | O_CLOEXEC | O_NOCTTY | O_NOFOLLOW, 0644);
+        if (fd < 0)
+                return -errno;
+        (void) close(fd);
+        return 0;
+}
+
+int pipeline_start(sd_event *event, const PipelineRequest *request, const PipelineEvents *events,
+                   void *userdata, Pipeline **ret_pipeline, char **ret_error) {
+        const EngineRequest *a = request->attempt;
+        _cleanup_(pipeline_freep) Pipeline *p = calloc(1, sizeof *p);
+        int r;
+
+        if (!p)
+                return -ENOMEM;
+        *p = (Pipeline){
+                .event = sd_event_ref(event),
+                .schedule = a->schedule,
+                .attempt = a->attempt,
+                .scheduled_usec = a->scheduled_usec,
+                .udf_engine = request->udf_engine,
+                .plugins = request->plugins,
+                .journal = request->journal,
+                .events = events,
+                .userdata = userdata,
+        };
+        if (!(p->run_id = strdup(a->run_id)) || !(p->python = strdup(a->python)) ||
+            !(p->working_directory = strdup(a->working_directory)) ||
+            !(p->plans = calloc(a->schedule->n_steps, sizeof(StepPlan))))
+                return -ENOMEM;
+        if ((r = expand_steps(p, request->templates, ret_error)) < 0)
+                return r;
+        if ((r = sd_event_add_defer(event, &p->advance, on_advance, p)) < 0 ||
+            (r = sd_event_source_set_enabled(p->advance, SD_EVENT_ONESHOT)) < 0)
+                return r;
+        if (a->schedule->policy.timeout_usec > 0 &&
+            (r = sd_event_add_time_relative(event, &p->deadline, CLOCK_MONOTONIC, a->schedule->policy.timeout_usec,
+                                            0, on_deadline, p)) < 0)
+                return r;
+        if ((r = make_marker(a->start_marker)) < 0)
+                return r;
+        *ret_pipeline = TAKE_PTR(p);
+        return 0;
+}
+
+Pipeline *pipeline_free(Pipeline *p) {
+        if (!p)
+                return NULL;
+        if (p->engine_run)
+                p->udf_engine->free(p->engine_run);
+        plugin_call_abandon(p->store);
+        ingest_abandon(p->ingest);
+        sd_event_source_disable_unref(p->advance);
+        sd_event_source_disable_unref(p->deadline);
+        for (size_t i = 0; p->plans && i < p->schedule->n_steps; i++) {
+                free(p->plans[i].output);
+                free(p->plans[i].input);
+                free(p->plans[i].params_json);
+                cJSON_Delete(p->plans[i].job_config);
+        }
+        free(p->plans);
+        free(p->result);
+        free(p->end_message);
+        free(p->run_id);
+        free(p->python);
+        free(p->working_directory);
+        sd_event_unref(p->event);
+        free(p);
+        return NULL;
+}
