@@ -176,13 +176,16 @@ $(B)/bench/%: $(B)/obj/tests/bench/%.o $(call obj,$(B)/obj,$(TEST_SUPPORT_SRCS))
 .SECONDEXPANSION:
 $(B)/plugins/%.so: $$(wildcard plugins/$$*/*.c plugins/$$*/*.h) include/udfcron/plugin.h plugins/plugin.map
 	@mkdir -p $(@D) && chmod go-w $(@D)
-	$(CC) $(PLUGIN_CFLAGS) $(CFLAGS) $(PLUGIN_LDFLAGS) -Wl,-z,defs $(filter %.c,$^) -o $@
+	$(CC) $(PLUGIN_CFLAGS) $(CFLAGS) $(PLUGIN_LDFLAGS) -Wl,-z,defs $(filter %.c,$^) $(PLUGIN_LIBS) -o $@
 	@chmod go-w $@
 
 $(B)/asan/plugins/%.so: $$(wildcard plugins/$$*/*.c plugins/$$*/*.h) include/udfcron/plugin.h plugins/plugin.map
 	@mkdir -p $(@D) && chmod go-w $(@D)
-	$(CC) $(PLUGIN_CFLAGS) -std=gnu11 $(WARNINGS) $(SANITIZE) $(PLUGIN_LDFLAGS) $(filter %.c,$^) -o $@
+	$(CC) $(PLUGIN_CFLAGS) -std=gnu11 $(WARNINGS) $(SANITIZE) $(PLUGIN_LDFLAGS) $(filter %.c,$^) $(PLUGIN_LIBS) -o $@
 	@chmod go-w $@
+
+# What a plugin links besides libc.
+$(B)/plugins/ingest-rows.so $(B)/asan/plugins/ingest-rows.so: PLUGIN_LIBS := -lcjson
 
 $(EXAMPLE_PLUGIN) $(B)/asan/plugins/secrets-example.so: plugins/example/example.c include/udfcron/plugin.h
 $(EXAMPLE_PLUGIN):

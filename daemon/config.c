@@ -1264,9 +1264,18 @@ static int load_ingest_step(Loader *l, const config_setting_t *g, const char *wh
                 { ingest_step_keys, ELEMENTSOF(ingest_step_keys), step },
                 { keys, step->step_type->n_options, step->options },
         };
+        const struct udfcron_ingest_step_type *type = step->step_type->type;
+        size_t errors_before = l->n_errors;
         apply_keys(l, g, tables, ELEMENTSOF(tables), NULL);
         check_required(l, g, what, step->step_type->options, step->step_type->n_options);
-        return 0;
+        if (type->input_required && !config_setting_get_member(g, "input"))
+                (void) error_at(l, g, "%s: missing key 'input' (the storage URL that %s reads)", what, type->name);
+        if (type->output_required && !config_setting_get_member(g, "output"))
+                (void) error_at(l, g, "%s: missing key 'output' (the storage URL that %s writes)", what, type->name);
+        char message[256] = "";
+        if (l->n_errors == errors_before && type->check && type->check(step->options, message, sizeof message) < 0)
+                (void) error_at(l, g, "%s: %s", what, message[0] ? message : "invalid options");
+        return l->oom ? -ENOMEM : 0;
 }
 
 typedef struct FusedProblems {

@@ -256,6 +256,11 @@ struct udfcron_ingest_step_type {
         const struct udfcron_option *options;
         size_t options_size;
         const char *description; /* one line, for humans */
+        bool input_required, output_required; /* a block without `input` (`output`) is an error */
+        /* Checks what the options table cannot say alone (options that exclude each other, ranges that
+         * depend on one another) when the configuration loads: returns 0, or -EINVAL with one line in
+         * `message` (reported at the step's file:line). May be NULL. */
+        int (*check)(const void *options, char *message, size_t size);
 };
 
 /* One step of one run, as start() receives it; it and everything it points to stay valid until `done`. */
