@@ -161,6 +161,12 @@ $(JOURNAL_DRIVER): $(B)/asan/tests/integration/journal-driver.o $(LIBCORE_ASAN)
 	@mkdir -p $(@D)
 	$(CC) $(SANITIZE) $^ $(LIBS) -o $@
 
+# The tests and fuzzers of ingest-rows' readers and partitioner link them from the plugin's folder.
+INGEST_ROWS_PURE := $(patsubst %,plugins/ingest-rows/%.c,rows csv geojson partition)
+$(B)/asan/tests/test-ingest-rows: $(call obj,$(B)/asan,$(INGEST_ROWS_PURE))
+$(B)/fuzz/fuzz-csv $(B)/fuzz/fuzz-geojson: $(call obj,$(B)/fuzz,$(INGEST_ROWS_PURE))
+$(B)/asan/replay/fuzz-csv $(B)/asan/replay/fuzz-geojson: $(call obj,$(B)/asan,$(INGEST_ROWS_PURE))
+
 # fuzz-file-url reaches into storage-file's URL code.
 $(B)/fuzz/fuzz-file-url: $(B)/fuzz/plugins/storage-file/file-url.o
 $(B)/asan/replay/fuzz-file-url: $(B)/asan/plugins/storage-file/file-url.o

@@ -1202,6 +1202,27 @@ static const Key ingest_step_keys[] = {
 };
 #undef T
 
+/* Reports a step type that neither udfcron nor an ingest instance knows, with the nearest known one. */
+static int unknown_step_type(Loader *l, const config_setting_t *s, const char *what, const char *type) {
+        _cleanup_free_ const char **known = NULL;
+        size_t n = ELEMENTSOF(builtin_step_types);
+
+        for (size_t i = 0; i < l->config->n_plugins; i++)
+                n += l->config->plugins[i].plugin->n_step_types;
+        if (!(known = calloc(n, sizeof(char *))))
+                return -ENOMEM;
+        n = 0;
+        for (const char *const *b = builtin_step_types; *b; b++)
+                known[n++] = *b;
+        for (size_t i = 0; i < l->config->n_plugins; i++)
+                for (size_t k = 0; k < l->config->plugins[i].plugin->n_step_types; k++)
+                        known[n++] = l->config->plugins[i].plugin->step_types[k].type->name;
+        const char *near = suggest_name(type, known);
+        return error_at(l, s, "%s: unknown step type '%s'%s%s%s (known: udf, partition_geospatial, "
+                        "partition_nongeospatial, and the step types of the ingest instances)",
+                        what, type, near ? " (did you mean '" : "", near ?: "", near ? "'?)" : "");
+}
+
 /* The ingest instance that runs a step of `type`: the one `ingest` names, else the only one offering it. */
 static const PluginConfig *find_ingest_instance(Loader *l, const config_setting_t *g, const char *what,
                                                 const char *type) {
@@ -1237,13 +1258,8 @@ static const PluginConfig *find_ingest_instance(Loader *l, const config_setting_
         if (n > 1)
                 (void) error_at(l, g, "%s: several ingest instances offer step type '%s': name one with ingest = \"...\"",
                                 what, type);
-        if (n == 0) {
-                const char *near = suggest_name(type, builtin_step_types);
-                (void) error_at(l, config_setting_get_member(g, "type"),
-                                "%s: unknown step type '%s'%s%s%s (known: udf, partition_geospatial, "
-                                "partition_nongeospatial, and the step types of the ingest instances)",
-                                what, type, near ? " (did you mean '" : "", near ?: "", near ? "'?)" : "");
-        }
+        if (n == 0)
+                (void) unknown_step_type(l, config_setting_get_member(g, "type"), what, type);
         return n == 1 ? found : NULL;
 }
 

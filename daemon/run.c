@@ -449,10 +449,11 @@ static void on_ended(void *userdata, const EngineOutcome *outcome) {
 static void on_pipeline_ended(void *userdata, const EngineOutcome *outcome) {
         Run *run = userdata;
         /* the outcome lives in the pipeline: free that only afterwards */
-        _cleanup_(pipeline_freep) Pipeline *p = TAKE_PTR(run->pipeline);
+        Pipeline *p = TAKE_PTR(run->pipeline);
         if (outcome->kind == OUTCOME_SUCCEEDED)
                 run->step = NULL; /* the run's end is about no step; a failure is about the step it says */
         attempt_ended(run, outcome); /* may free the run */
+        pipeline_free(p);
 }
 
 static void on_step_started(void *userdata, size_t index, const char *what) {

@@ -683,9 +683,6 @@ static int rows_check(const void *options, char *message, size_t size) {
         else if (strlen(o->delimiter) != 1 || strchr("\"\r\n", o->delimiter[0]))
                 snprintf(message, size, "delimiter: '%s' is not one character (other than a quote or a line end)",
                          o->delimiter);
-        else if (o->rows_per_chunk > o->rows_per_file)
-                snprintf(message, size, "rows_per_chunk %lld is more than rows_per_file %lld",
-                         (long long) o->rows_per_chunk, (long long) o->rows_per_file);
         else if (o->geospatial && o->partition_column)
                 snprintf(message, size,
                          "partition_column partitions by a column's value: set geospatial = false with it");
@@ -731,7 +728,8 @@ static const struct udfcron_option partition_options[] = {
         { .name = "rows_per_file", .type = UDFCRON_OPTION_INT, .default_value = "2500000",
           .offset = STEP(rows_per_file), .doc = "at most this many rows per file", .min = 1, .max = UINT32_MAX },
         { .name = "rows_per_chunk", .type = UDFCRON_OPTION_INT, .default_value = "65000",
-          .offset = STEP(rows_per_chunk), .doc = "at most this many rows per chunk", .min = 1, .max = UINT32_MAX },
+          .offset = STEP(rows_per_chunk), .doc = "at most this many rows per chunk (and per file)", .min = 1,
+          .max = UINT32_MAX },
         { .name = "partition_column", .type = UDFCRON_OPTION_STRING, .offset = STEP(partition_column),
           .doc = "with geospatial = false: one value per file (a CSV column, or a GeoJSON property)" },
         {},

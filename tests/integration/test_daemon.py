@@ -611,7 +611,7 @@ def schedule_file(name="x", cron="*/5 * * * *", work='command = [ "/bin/true" ]'
     return SCHEDULE_FILE.format(name=name, cron=cron, work=work, extra=extra)
 
 
-KNOWN_REFS = "(known: scheduled:FORMAT, now:FORMAT, schedule, run_id, attempt, env:NAME, secret:NAME)"
+KNOWN_REFS = "(known: scheduled:FORMAT, now:FORMAT, schedule, run_id, attempt, env:NAME, secret:NAME, output:STEP)"
 CHECK_CASES = [
     ("unknown key", {"a.conf": schedule_file(extra='timout = "1s";')},
      ["schedules.d/a.conf:6: unknown key 'timout' (did you mean 'timeout'?)"]),

@@ -518,7 +518,7 @@ static const Broken broken[] = {
                 .errors = {
                         "schedules.d/a.conf:7: entrypoint: 'not-python' is not a Python function name",
                         "schedules.d/a.conf:5: schedule 'a' has both udf and command: set only one",
-                        "schedules.d/b.conf:2: schedule 'b' has nothing to run: set udf or command",
+                        "schedules.d/b.conf:2: schedule 'b' has nothing to run: set udf, command or steps",
                         "schedules.d/b.conf:5: shell: only applies with command",
                 },
         },
@@ -552,9 +552,9 @@ static const Broken broken[] = {
                 },
                 .errors = {
                         "schedules.d/a.conf:5: command: element 2: unknown reference '${runid}' (known: "
-                        "scheduled:FORMAT, now:FORMAT, schedule, run_id, attempt, env:NAME, secret:NAME)",
+                        "scheduled:FORMAT, now:FORMAT, schedule, run_id, attempt, env:NAME, secret:NAME, output:STEP)",
                         "schedules.d/a.conf:7: params.bad: unknown reference '${schedul}' (known: "
-                        "scheduled:FORMAT, now:FORMAT, schedule, run_id, attempt, env:NAME, secret:NAME)",
+                        "scheduled:FORMAT, now:FORMAT, schedule, run_id, attempt, env:NAME, secret:NAME, output:STEP)",
                         "schedules.d/a.conf:8: params.list[0]: '${schedule}' takes no argument",
                         "schedules.d/a.conf:9: params.g.open: unterminated reference '${now:%F' (missing "
                         "'}'; write $$ for a literal $)",

@@ -396,13 +396,18 @@ static void test_color_only_on_a_terminal(void **state) {
 
 static void test_event_names(void **state) {
         (void) state;
-        static const char *const names[] = { "scheduled", "started",   "log",     "finished", "failed",
-                                             "timed_out", "cancelled", "skipped", "retry",    "lost" };
+        static const char *const names[] = { "scheduled",    "started",       "log",        "finished",
+                                             "failed",       "timed_out",     "cancelled",  "skipped",
+                                             "retry",        "lost",          "step_started", "step_finished",
+                                             "step_failed" };
         assert_int_equal(ELEMENTSOF(names), _RUN_EVENT_MAX);
         for (int e = 0; e < _RUN_EVENT_MAX; e++)
                 assert_string_equal(run_event_to_string((RunEvent) e), names[e]);
         assert_null(run_event_to_string(_RUN_EVENT_MAX));
         assert_null(run_event_to_string(_RUN_EVENT_INVALID));
+        /* a step's records are neither a run's end nor a step of its lifecycle that history folds */
+        assert_true(run_event_is_step(RUN_EVENT_STEP_FAILED) && !run_event_is_end(RUN_EVENT_STEP_FAILED));
+        assert_true(run_event_is_end(RUN_EVENT_FAILED) && !run_event_is_step(RUN_EVENT_FAILED));
 }
 
 int main(void) {

@@ -81,7 +81,7 @@ static void test_errors(void **state) {
         } cases[] = {
                 { "${sheduled:%F}",
                   "unknown reference '${sheduled:%F}' (known: scheduled:FORMAT, now:FORMAT, "
-                  "schedule, run_id, attempt, env:NAME, secret:NAME)" },
+                  "schedule, run_id, attempt, env:NAME, secret:NAME, output:STEP)" },
                 { "a ${schedule",
                   "unterminated reference '${schedule' (missing '}'; write $$ for a literal $)" },
                 { "${scheduled}", "'${scheduled}' needs an argument, as in ${scheduled:%F}" },
@@ -89,7 +89,7 @@ static void test_errors(void **state) {
                 { "${secret:}", "'${secret:}' needs an argument, as in ${secret:NAME}" },
                 { "${run_id:x}", "'${run_id}' takes no argument" },
                 { "${}", "unknown reference '${}' (known: scheduled:FORMAT, now:FORMAT, schedule, run_id, "
-                         "attempt, env:NAME, secret:NAME)" },
+                         "attempt, env:NAME, secret:NAME, output:STEP)" },
         };
         for (size_t i = 0; i < ELEMENTSOF(cases); i++) {
                 _cleanup_free_ char *error = NULL;

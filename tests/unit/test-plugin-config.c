@@ -236,7 +236,7 @@ static const Broken broken[] = {
                         "schedules.d/s.conf:7: output: '/srv/out.json' is not a URL such as "
                         "\"file:///srv/out/${run_id}.json\"",
                         "schedules.d/s.conf:9: output: unknown reference '${nope}' (known: scheduled:FORMAT, "
-                        "now:FORMAT, schedule, run_id, attempt, env:NAME, secret:NAME)",
+                        "now:FORMAT, schedule, run_id, attempt, env:NAME, secret:NAME, output:STEP)",
                 },
         },
 };
