@@ -166,6 +166,7 @@ INGEST_ROWS_PURE := $(patsubst %,plugins/ingest-rows/%.c,rows csv geojson partit
 $(B)/asan/tests/test-ingest-rows: $(call obj,$(B)/asan,$(INGEST_ROWS_PURE))
 $(B)/fuzz/fuzz-csv $(B)/fuzz/fuzz-geojson: $(call obj,$(B)/fuzz,$(INGEST_ROWS_PURE))
 $(B)/asan/replay/fuzz-csv $(B)/asan/replay/fuzz-geojson: $(call obj,$(B)/asan,$(INGEST_ROWS_PURE))
+$(B)/bench/bench-ingest: $(call obj,$(B)/obj,$(INGEST_ROWS_PURE)) | $(PLUGINS)
 
 # fuzz-file-url reaches into storage-file's URL code.
 $(B)/fuzz/fuzz-file-url: $(B)/fuzz/plugins/storage-file/file-url.o
