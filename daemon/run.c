@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/random.h>
 #include <systemd/sd-event.h>
 #include <unistd.h>
@@ -87,6 +88,8 @@ int run_new(Manager *m, Entry *entry, uint64_t slot_usec, bool manual, const Run
                 run->log_since_ms = recorded->log_since_ms;
                 if (recorded->job_id && !(run->job_id = strdup(recorded->job_id)))
                         return -ENOMEM;
+                if (recorded->job_id) /* re-attached: durations and the timeout count from the real start */
+                        run->attempt_started_usec = recorded->started_usec;
         } else {
                 run_id_new(run->id);
                 RunState rs = {
@@ -333,6 +336,11 @@ static void on_log_position(void *userdata, uint64_t since_ms) {
         }
 }
 
+static void on_note(void *userdata, int priority, const char *message) {
+        Run *run = userdata;
+        journal_log(run->manager->journal, priority, "%s %s: %s", run->entry->schedule->name, run->id, message);
+}
+
 static void on_progress(void *userdata, uint64_t finished, uint64_t total) {
         Run *run = userdata;
         run->tasks_finished = finished;
@@ -348,6 +356,37 @@ static void on_ended(void *userdata, const EngineOutcome *outcome) {
         engine->free(engine_run);
 }
 
+/* The file name extension of a result of media type `type` (NULL: JSON, as the local runner's). */
+static const char *result_extension(const char *type) {
+        static const struct {
+                const char *type, *extension;
+        } known[] = {
+                { "application/json", "json" },     { "text/plain", "txt" },
+                { "text/csv", "csv" },              { "text/html", "html" },
+                { "application/xml", "xml" },       { "text/xml", "xml" },
+                { "image/png", "png" },             { "image/tiff", "tiff" },
+                { "image/jpeg", "jpg" },            { "image/gif", "gif" },
+                { "image/webp", "webp" },           { "application/zip", "zip" },
+                { "application/x-numpy-data", "npy" }, { "application/geo+json", "geojson" },
+                /* what the Fused SDK reads as Parquet: these, and anything it does not know */
+                { "application/parquet", "parquet" }, { "application/vnd.apache.parquet", "parquet" },
+                { "application/octet-stream", "parquet" },
+        };
+        if (!type)
+                return "json";
+        size_t len = strcspn(type, "; ");
+        for (size_t i = 0; i < ELEMENTSOF(known); i++)
+                if (strlen(known[i].type) == len && strncasecmp(type, known[i].type, len) == 0)
+                        return known[i].extension;
+        return "bin";
+}
+
+/* Whether a result is text (masked for secrets, previewed) rather than bytes (kept as they are). */
+static bool result_is_text(const char *type) {
+        return !type || strncasecmp(type, "text/", 5) == 0 || strncasecmp(type, "application/json", 16) == 0 ||
+               strncasecmp(type, "application/geo+json", 20) == 0 || strncasecmp(type, "application/xml", 15) == 0;
+}
+
 /* A short, single-line preview of a result for the "finished" message. */
 static void result_preview(const char *result, size_t size, char *buf, size_t buf_size) {
         size_t n = MIN(size, buf_size - 1);
@@ -358,6 +397,34 @@ static void result_preview(const char *result, size_t size, char *buf, size_t bu
                 memcpy(buf + n - 3, "...", 3);
 }
 
+/*
+ * Stores a result (named: one of several) under the state directory, and writes its preview. Text has
+ * every secret masked, before the preview is cut and in the stored copy; bytes are kept as they are.
+ */
+static void store_result(Run *run, const char *name, const char *data, size_t size, const char *type,
+                         char *preview, size_t preview_size) {
+        Manager *m = run->manager;
+        const char *dir = m->config->settings.state_directory, *schedule = run->entry->schedule->name;
+        _cleanup_free_ char *masked = NULL;
+        int r;
+
+        if (result_is_text(type)) {
+                if (!(masked = journal_redact(m->journal, data, size, &size))) {
+                        journal_log(m->journal, LOG_WARNING, "%s: out of memory storing the result, ignoring",
+                                    run->id);
+                        return;
+                }
+                data = masked;
+                result_preview(data, size, preview, preview_size);
+        } else
+                snprintf(preview, preview_size, "%zu bytes of %s", size, type);
+        r = name ? state_save_result_file(dir, schedule, run->id, name, data, size)
+                 : state_save_result(dir, schedule, run->id, result_extension(type), data, size);
+        if (r < 0)
+                journal_log(m->journal, LOG_WARNING, "%s: cannot store the result%s%s: %s, ignoring", run->id,
+                            name ? " " : "", name ?: "", strerror(-r));
+}
+
 static void run_end(Run *run, RunEvent event, const EngineOutcome *outcome, uint64_t duration_usec) {
         static const char *const results[_RUN_EVENT_MAX] = {
                 [RUN_EVENT_FINISHED] = "succeeded",  [RUN_EVENT_FAILED] = "failed",
@@ -366,29 +433,27 @@ static void run_end(Run *run, RunEvent event, const EngineOutcome *outcome, uint
         };
         Manager *m = run->manager;
         RunFields f;
-        char preview[RESULT_PREVIEW_MAX + 1] = "";
+        char preview[RESULT_PREVIEW_MAX + 192] = ""; /* with a batch job's files: how many, where */
 
         run_fields(run, &f);
         f.duration_usec = duration_usec;
         f.has_exit_status = outcome->has_exit_status;
         f.exit_status = outcome->exit_status;
-        if (outcome->result) {
-                /* secrets are masked before the preview is cut, and in the stored copy too */
-                size_t size;
-                _cleanup_free_ char *result =
-                        journal_redact(m->journal, outcome->result, outcome->result_size, &size);
-                int r = result ? state_save_result(m->config->settings.state_directory,
-                                                   run->entry->schedule->name, run->id, result, size)
-                               : -ENOMEM;
-                if (result)
-                        result_preview(result, size, preview, sizeof preview);
-                if (r < 0)
-                        journal_log(m->journal, LOG_WARNING, "%s: cannot store the result: %s, ignoring",
-                                    run->id, strerror(-r));
+        if (outcome->result)
+                store_result(run, NULL, outcome->result, outcome->result_size, outcome->result_type, preview,
+                             sizeof preview);
+        for (size_t i = 0; i < outcome->n_files; i++) {
+                const EngineResultFile *file = &outcome->files[i];
+                char first[RESULT_PREVIEW_MAX + 1];
+                store_result(run, file->name, file->data, file->size, file->type, first, sizeof first);
+                if (i == 0)
+                        snprintf(preview, sizeof preview, "%zu result file%s in results/%s/%s/, %.64s: %s",
+                                 outcome->n_files, outcome->n_files == 1 ? "" : "s", run->entry->schedule->name,
+                                 run->id, file->name, first);
         }
         if (event == RUN_EVENT_FINISHED)
                 journal_run_event(m->journal, &f, event, "in %.3fs%s%s", (double) duration_usec / 1e6,
-                                  outcome->result ? ": " : "", preview);
+                                  preview[0] ? ": " : "", preview);
         else
                 journal_run_event(m->journal, &f, event, "%s after %.3fs", outcome->message,
                                   (double) duration_usec / 1e6);
@@ -420,6 +485,16 @@ static void fail_to_start(Run *run, bool permanent, const char *message) {
 
 /* "UDF /path/x.py:udf" or the command line, for the "started" record. */
 static void describe_work(const Schedule *s, char **argv, char *buf, size_t size) {
+        const FusedSchedule *fused = &s->fused;
+        if (strcmp(s->engine, "fused") == 0) {
+                /* a shared token is a credential: only its first characters */
+                snprintf(buf, size, "%s of %s%s%s%.*s%s", fused->mode == FUSED_MODE_BATCH ? "batch job" : "UDF run",
+                         s->udf_path ? "UDF file " : fused->saved_udf ? "saved UDF " : "shared UDF ",
+                         s->udf_path ?: fused->saved_udf ?: "", s->udf_path || fused->saved_udf ? "" : "token ",
+                         s->udf_path || fused->saved_udf ? 0 : 8, fused->shared_token ?: "",
+                         s->udf_path || fused->saved_udf ? "" : "...");
+                return;
+        }
         if (s->work == WORK_UDF) {
                 snprintf(buf, size, "UDF %s:%s", s->udf_path, s->entrypoint);
                 return;
@@ -436,6 +511,7 @@ void run_start_attempt(Run *run) {
                 .accepted = on_accepted,
                 .log_position = on_log_position,
                 .progress = on_progress,
+                .note = on_note,
         };
         Manager *m = run->manager;
         const Schedule *s = run->entry->schedule;
@@ -445,8 +521,10 @@ void run_start_attempt(Run *run) {
         size_t argc = 0;
         int r;
 
+        bool attach = run->engine->remote && run->job_id;
         run->status = RUN_RUNNING;
-        run->attempt_started_usec = now_usec();
+        if (!attach || run->attempt_started_usec == 0)
+                run->attempt_started_usec = now_usec();
 
         ParamContext ctx = {
                 .schedule = s->name,
@@ -475,7 +553,6 @@ void run_start_attempt(Run *run) {
                 return;
         }
 
-        bool attach = run->engine->remote && run->job_id;
         marker = run->engine->remote ? NULL : run_marker_path(run);
         EngineRequest request = {
                 .schedule = s,
@@ -487,6 +564,10 @@ void run_start_attempt(Run *run) {
                 .python = m->config->settings.python,
                 .start_marker = marker,
                 .working_directory = s->working_directory ?: m->config->settings.state_directory,
+                .templates = &ctx,
+                .started_usec = run->attempt_started_usec,
+                .http = run->engine->remote ? manager_http_client(m) : NULL,
+                .settings = &m->config->settings,
                 .attach_job_id = attach ? run->job_id : NULL,
                 .attach_log_since_ms = attach ? run->log_since_ms : 0,
                 .may_have_started = run->engine->remote && run->resumed && !run->job_id,
@@ -558,4 +639,14 @@ void run_lost(Run *run) {
         };
         run->status = RUN_RETRY_WAIT; /* holds no concurrency slot */
         attempt_ended(run, &outcome);
+}
+
+void run_detach(Run *run) {
+        Manager *m = run->manager;
+        journal_log(m->journal, LOG_NOTICE,
+                    "%s %s: job %s runs on without the daemon; the next start follows it again",
+                    run->entry->schedule->name, run->id, run->job_id);
+        if (run->status == RUN_RUNNING)
+                manager_attempt_done(m, run);
+        run_free(run); /* its engine run is freed, not cancelled; its record stays in the state */
 }
