@@ -607,6 +607,8 @@ static void hop_end(HttpTransfer *t, CURLcode result) {
                 attempt_end(t, outcome, 0, error, why);
         } else if (IN_SET(status, 301, 302, 303, 307, 308))
                 hop_redirect(t, status);
+        else if (status >= 500 && http_error_udf_raised(easy_header(t->easy, "x-fused-metadata")))
+                attempt_end(t, HTTP_FAIL, status, 0, NULL); /* a UDF's exception: run again, it raises again */
         else
                 attempt_end(t, http_status_outcome(status), status, 0, NULL);
 }
