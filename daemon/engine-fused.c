@@ -103,7 +103,6 @@ struct EngineRun {
         char **additional_env;
         bool send_status_email, cache;
         uint64_t poll_interval_usec, realtime_timeout_usec, timeout_usec;
-        HttpSettings start_settings;    /* no retries: a lost answer must not start anything twice */
         HttpSettings realtime_settings; /* a UDF may compute for minutes before the first byte */
         char run_uuid[37];              /* posted code: its Fused-Run-Id */
         char *job_name;                 /* batch */
@@ -260,6 +259,7 @@ typedef struct Call {
         HttpMethod method;
         const char *url;
         bool auth; /* the bearer token goes along (to the URL's origin only) */
+        bool at_most_once; /* a start: see the top */
         const cJSON *json;
         const HttpSettings *settings;
         const char *const *headers;
@@ -273,6 +273,7 @@ static void call(EngineRun *run, const Call *c, ReplyHandler handler) {
                 .headers = c->headers,
                 .json = c->json,
                 .settings = c->settings,
+                .at_most_once = c->at_most_once,
                 .auth = c->auth && run->token ? (HttpAuth){ .type = HTTP_AUTH_BEARER, .token = run->token }
                                               : (HttpAuth){ .type = HTTP_AUTH_NONE },
         };
@@ -508,8 +509,8 @@ static void code_start(EngineRun *run) {
         run->probing = false;
         run->start_in_flight = true;
         call(run,
-             &(Call){ .method = HTTP_POST, .url = url, .auth = true, .json = body,
-                      .settings = &run->start_settings, .headers = headers },
+             &(Call){ .method = HTTP_POST, .url = url, .auth = true, .json = body, .at_most_once = true,
+                      .headers = headers },
              on_code_started);
 }
 
@@ -932,8 +933,7 @@ static void job_start(EngineRun *run) {
         url = query[0] ? url_printf("%s/run?%s", run->base_url, query + 1) : url_printf("%s/run", run->base_url);
         run->start_in_flight = true;
         call(run,
-             &(Call){ .method = HTTP_POST, .url = url, .auth = true, .json = body,
-                      .settings = &run->start_settings },
+             &(Call){ .method = HTTP_POST, .url = url, .auth = true, .json = body, .at_most_once = true },
              on_job_started);
         return;
 oom:
@@ -1030,20 +1030,24 @@ static void search_found_nothing(EngineRun *run) {
                 batch_begin(run);
                 return;
         }
-        uint64_t delay = MAX(run->retry_after_usec,
-                             http_backoff_usec(run->start_settings.retry_backoff_usec,
-                                               run->start_settings.retry_backoff_max_usec, run->start_tries,
-                                               random_u64()));
+        const HttpSettings *h = http_client_settings(run->http);
+        uint64_t delay = MAX(run->retry_after_usec, http_backoff_usec(h->retry_backoff_usec, h->retry_backoff_max_usec,
+                                                                      run->start_tries, random_u64()));
         note(run, LOG_INFO, "fused: job %s did not start; starting it again in %.1fs", run->job_name,
              (double) delay / 1e6);
         run->retry_after_usec = 0;
         later(run, delay, batch_begin);
 }
 
-static void search_found(EngineRun *run, const char *job_id) {
-        note(run, LOG_NOTICE, "fused: found job %s (%s), started before: following it", job_id, run->job_name);
+static void search_found(EngineRun *run, const char *candidate_id) {
+        _cleanup_free_ char *job_id = strdup(candidate_id); /* the candidates go first */
         run->candidates = fused_job_list_free(run->candidates, run->n_candidates);
         run->n_candidates = 0;
+        if (!job_id) {
+                fail(run, false, "out of memory");
+                return;
+        }
+        note(run, LOG_NOTICE, "fused: found job %s (%s), started before: following it", job_id, run->job_name);
         job_known(run, job_id, true);
 }
 
@@ -1182,7 +1186,6 @@ static EngineRun *fused_free(EngineRun *run) {
         free(run->region);
         free(run->image);
         strv_free(run->additional_env);
-        free(run->start_settings.ca_file);
         free(run->realtime_settings.ca_file);
         free(run->job_name);
         free(run->job_id);
@@ -1282,18 +1285,13 @@ static int fused_start(sd_event *event, const EngineRequest *req, const EngineEv
         if (oom || !run->job_name || !run->base_url || !run->shared_base_url)
                 return -ENOMEM;
 
-        /* no retries for the starts (see the top), and none of the low-speed abort for realtime calls,
-         * whose first byte comes when the UDF is done */
+        /* no low-speed abort for realtime calls, whose first byte comes when the UDF is done */
         const HttpSettings *defaults = http_client_settings(req->http);
-        run->start_settings = *defaults;
-        run->start_settings.ca_file = NULL;
-        run->start_settings.retries = 0;
         run->realtime_settings = *defaults;
         run->realtime_settings.ca_file = NULL;
         run->realtime_settings.timeout_usec = fs->realtime_timeout_usec ?: 130 * USEC_PER_SEC;
         run->realtime_settings.low_speed_time_usec = 0;
-        if (defaults->ca_file && (!(run->start_settings.ca_file = strdup(defaults->ca_file)) ||
-                                  !(run->realtime_settings.ca_file = strdup(defaults->ca_file))))
+        if (defaults->ca_file && !(run->realtime_settings.ca_file = strdup(defaults->ca_file)))
                 return -ENOMEM;
 
         /* everything that can fail for a reason a human must read fails from here on through `ended` */
@@ -1340,9 +1338,11 @@ static int fused_start(sd_event *event, const EngineRequest *req, const EngineEv
                 return r;
 
         if (run->timeout_usec > 0) {
+                /* absolute: a relative time would count from the loop's iteration, a little in the past */
                 uint64_t now = now_usec(), end = req->started_usec + run->timeout_usec;
-                r = sd_event_add_time_relative(event, &run->deadline, CLOCK_MONOTONIC, end > now ? end - now : 0,
-                                               USEC_PER_SEC / 100, on_deadline, run);
+                r = sd_event_add_time(event, &run->deadline, CLOCK_MONOTONIC,
+                                      now_monotonic_usec() + (end > now ? end - now : 0), USEC_PER_SEC / 100,
+                                      on_deadline, run);
                 if (r < 0)
                         return r;
         }

@@ -25,6 +25,12 @@ SHORT_JOB = {"pending": 0.2, "running": 2.0, "shutdown": 0.1, "log_interval": 0.
 STATUS_PATH = r"/run/by-id/[^/]+$"
 
 
+def once_soon():
+    """A cron expression that fires once, at the next second but one (restart tests must not fire again)."""
+    t = time.gmtime(time.time() + 2)
+    return f"{t.tm_sec} {t.tm_min} {t.tm_hour} {t.tm_mday} {t.tm_mon} * {t.tm_year}"
+
+
 def fused_daemon(daemon, emulator, tmp_path, schedules, engine=None, http=None, **kwargs):
     """A daemon whose engines.fused points at the emulator, its token read from a credential
     (${secret:fused-token}), polling every second; HTTP attempts time out after 2 s."""
@@ -64,6 +70,11 @@ def job_log(emulator, job_id):
 def forwarded(recs):
     """The log lines a run forwarded: [(remote timestamp in ms, message)]."""
     return [(int(r["UDFCRON_REMOTE_USEC"]) // 1000, r["MESSAGE"]) for r in of(recs, "log")]
+
+
+def job_name(d, short, run_id, attempt=1):
+    """The name of a run's batch job: how a restarted daemon finds it."""
+    return f"{d.name(short)}.{run_id}.{attempt}"
 
 
 def query(record):
@@ -206,7 +217,7 @@ def test_batch_job_end_to_end(daemon, emulator, tmp_path):
                                                             "disk_size_gb": "50"}
     body = json.loads(post["body"])
     config = body["config"]
-    assert config["name"] == f"{d.name('nightly')}.{run_id}.1"
+    assert config["name"] == job_name(d, "nightly", run_id)
     step = config["steps"][0]
     assert step["type"] == "udf" and step["name"] == "rollup" and "def udf" in step["udf"]["code"]
     assert step["udf"]["parameters"] == {"day": "monday"}
@@ -259,3 +270,148 @@ def test_batch_job_outcomes(daemon, emulator, tmp_path):
     assert [m for _, m in forwarded(cancelled)][-1] == "Job cancelled"
     assert "ended with job_status 'frobnicating', which udfcron does not know" in of(odd, "failed")[0]["MESSAGE"]
     assert emulator.requests(route="fused.udf.by_team"), "team/NAME is read from the team's UDFs"
+
+
+# ---------------------------------------------------------------- faults
+
+def test_polling_survives_every_fault(daemon, emulator, tmp_path):
+    """Status and log reads of a running job meet every fault the service can throw: 5xx, 429 with
+    Retry-After, resets, a hang past the timeout, a trickled body, malformed and truncated JSON, a
+    status nobody knows. The run still ends `finished` with every log line exactly once, and the job
+    was started once."""
+    emulator.config({"fused": {"job": {**SHORT_JOB, "running": 60}}})  # until every fault has applied
+    save_udf(emulator, "rollup")
+    status_faults = [
+        ("unknown_status", {}),  # first: while the job runs, not at its end
+        ("status", {"status": 503}),
+        ("status", {"status": 429, "retry_after": "1"}),
+        ("reset", {}),
+        ("hang", {"seconds": 4}),
+        ("slow", {"chunk": 40, "interval": 0.05}),
+        ("malformed_json", {}),
+        ("truncate", {}),
+        ("truncate", {"framing": "connection"}),
+    ]
+    log_faults = [("status", {"status": 502}), ("reset", {"after_bytes": 10}), ("malformed_json", {}),
+                  ("truncate", {}), ("slow", {"chunk": 20, "interval": 0.05})]
+    for kind, p in status_faults:
+        emulator.fault(kind, method="GET", path=STATUS_PATH, count=1, **p)
+    for kind, p in log_faults:
+        emulator.fault(kind, method="GET", path="/logs/", count=1, **p)
+    d = fused_daemon(daemon, emulator, tmp_path, [batch("faulty", cron=once_soon())])
+    wait_for(lambda: all(f["hits"] == 1 for f in emulator.faults()), 40, "every fault to apply once")
+    emulator.finish_fused_job(emulator.jobs()["fused"][0]["job_id"], "succeeded")
+    run_id, recs = first_run(d, "faulty", "finished", 15)
+    d.stop()
+
+    job_id = of(recs, "finished")[0]["UDFCRON_JOB_ID"]
+    assert forwarded(recs) == job_log(emulator, job_id)
+    assert emulator.starts("fused")[job_name(d, "faulty", run_id)] == 1
+    assert names(recs)[-1] == "finished" and "failed" not in names(recs)
+
+
+def test_lost_start_answers_never_start_a_job_twice(daemon, emulator, tmp_path):
+    """POST /run whose answer is lost after the service acted (a reset mid-answer, an answer past the
+    timeout, a broken body) is followed by a look at the job list, which finds the job by its name; one
+    refused before the service acted (503, 429 with Retry-After) is started again. Every job is
+    started exactly once, and every run finishes."""
+    emulator.config({"fused": {"job": SHORT_JOB}})
+    save_udf(emulator, "rollup")
+    for kind, p in [("reset", {"after_bytes": 5}), ("hang", {"seconds": 3, "then": "respond"}),
+                    ("malformed_json", {}), ("status", {"status": 503}),
+                    ("status", {"status": 429, "retry_after": "1"})]:
+        emulator.fault(kind, method="POST", path=r"/run$", count=1, **p)
+    d = fused_daemon(daemon, emulator, tmp_path, [batch(f"s{i}") for i in range(5)])
+    for i in range(5):
+        first_run(d, f"s{i}", "finished", 30)
+    d.stop()
+
+    assert all(f["hits"] == 1 for f in emulator.faults())
+    starts = emulator.starts("fused")
+    assert set(starts.values()) == {1}, starts
+    searches = emulator.requests(route="fused.job.list")
+    assert len(searches) >= 3  # one per lost answer, at least
+    found = [r for r in d.daemon_log() if "started before: following it" in r.get("MESSAGE", "")]
+    assert len(found) == 3, [r["MESSAGE"] for r in found]
+
+
+def test_expired_token_mid_job_fails_the_run_without_a_retry(daemon, emulator, tmp_path):
+    """The token is revoked while the job runs: the run fails at once with the service's 401 message, and
+    is not retried (another job could run beside the one it lost sight of)."""
+    emulator.config({"fused": {"job": {**SHORT_JOB, "running": 30}}})
+    save_udf(emulator, "rollup")
+    emulator.fault("revoke_auth", method="GET", path=STATUS_PATH, skip=2, count=1)
+    d = fused_daemon(daemon, emulator, tmp_path, [batch("expiring", retries=2)])
+    run_id, recs = first_run(d, "expiring", "failed", 15)
+    d.stop()
+    job_id = of(recs, "failed")[0]["UDFCRON_JOB_ID"]
+    assert f"failed: lost track of job {job_id}: HTTP 401: Invalid or expired token after " in \
+        of(recs, "failed")[0]["MESSAGE"]
+    assert "retry" not in names(recs)
+    assert emulator.starts("fused")[job_name(d, "expiring", run_id)] == 1
+
+
+# ---------------------------------------------------------------- timeouts, restarts
+
+def test_timeouts_cancel_the_job(daemon, emulator, tmp_path):
+    """A batch job still running at the schedule's timeout is cancelled on the service (POST .../cancel)
+    and the run ends timed_out; a realtime run past its timeout is abandoned the same way."""
+    emulator.config({"fused": {"job": {**SHORT_JOB, "running": 60},
+                               "udfs": {"sleepy": {"result": 1, "delay": 10}}}})
+    save_udf(emulator, "rollup")
+    d = fused_daemon(daemon, emulator, tmp_path, [
+        batch("long", timeout="3s"),
+        {"name": "sleepy", "cron": "* * * * * *", "engine": "fused", "fused": {"shared_token": "UDF_sleepy"},
+         "timeout": "2s"}])
+    run_id, recs = first_run(d, "long", "timed_out", 15)
+    _, sleepy = first_run(d, "sleepy", "timed_out", 10)
+    d.stop()
+    job_id = of(recs, "timed_out")[0]["UDFCRON_JOB_ID"]
+    assert f"timed_out: timed out after 3s; job {job_id} cancelled after 3." in of(recs, "timed_out")[0]["MESSAGE"]
+    assert 3 * SEC <= int(of(recs, "timed_out")[0]["UDFCRON_DURATION_USEC"]) < 4 * SEC
+    job = next(j for j in emulator.jobs()["fused"] if j["job_id"] == job_id)
+    assert job["job_status"] == "cancelled"
+    assert emulator.starts("fused.cancel") == {job["job_name"]: 1}
+    assert "timed out after 2s after 2." in of(sleepy, "timed_out")[0]["MESSAGE"]
+
+
+def test_restarts_mid_job_reattach_without_a_second_start(daemon, emulator, tmp_path):
+    """A job survives two stops of the daemon: SIGTERM (the daemon lets it run on) and SIGKILL (a crash).
+    Each restart re-attaches to it from the state file and goes on tailing its log where the last daemon
+    stopped: over the three daemons every line is forwarded exactly once, and the job was started once."""
+    emulator.config({"fused": {"job": {**SHORT_JOB, "running": 9.0, "log_lines_per_tick": 2}}})
+    save_udf(emulator, "rollup")
+    d = fused_daemon(daemon, emulator, tmp_path, [batch("survivor", cron=once_soon())])
+    d.wait_records(lambda rs: len(of(rs, "log")) >= 4, 10, "a few log lines", "survivor")
+    status, _ = d.stop()
+    assert status == 0
+    assert any("runs on without the daemon" in r["MESSAGE"] for r in d.daemon_log())
+    d.start()
+    d.wait_records(lambda rs: len(of(rs, "log")) >= 10, 10, "more log lines", "survivor")
+    d.kill()
+    d.start()
+    run_id, recs = first_run(d, "survivor", "finished", 20)
+    d.stop()
+
+    job_id = of(recs, "finished")[0]["UDFCRON_JOB_ID"]
+    assert forwarded(recs) == job_log(emulator, job_id)  # none twice, none lost
+    assert len(of(recs, "started")) == 3
+    assert [r["MESSAGE"].split(": ", 1)[1] for r in of(recs, "started")[1:]] == [f"re-attached to job {job_id}"] * 2
+    assert list(emulator.starts("fused").values()) == [1]
+
+
+def test_a_crash_between_start_and_answer_finds_the_job(daemon, emulator, tmp_path):
+    """The daemon dies after POST /run reached the service but before its answer (the job id) did: the
+    next daemon does not know the job's id, looks for the job by its name, and follows it."""
+    emulator.config({"fused": {"job": SHORT_JOB}})
+    save_udf(emulator, "rollup")
+    emulator.fault("hang", method="POST", path=r"/run$", seconds=5, then="respond", count=1)
+    d = fused_daemon(daemon, emulator, tmp_path, [batch("crashy", cron=once_soon())], http={"timeout": "10s"})
+    wait_for(lambda: emulator.jobs()["fused"], 10, "the job to start")
+    d.kill()
+    d.start()
+    run_id, recs = first_run(d, "crashy", "finished", 20)
+    d.stop()
+    assert list(emulator.starts("fused").values()) == [1]
+    assert any("started before: following it" in r.get("MESSAGE", "") for r in d.daemon_log())
+    assert forwarded(recs) == job_log(emulator, of(recs, "finished")[0]["UDFCRON_JOB_ID"])
