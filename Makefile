@@ -5,6 +5,7 @@
 #   make check      install missing dependencies, build, run unit (ASan+UBSan) and integration tests
 #   make bench      benchmarks (tests/bench/), optimised build, figures as tables
 #   make emulator   the Fused/Fusion emulator (tests/emulator/) in the foreground on 127.0.0.1:8787
+#   make run-fused  udfcrond on etc/fused-emulator/ (the fused engine), against `make emulator`
 #   make fuzz       libFuzzer targets (tests/fuzz/), FUZZ_SECONDS each (default 60)
 #   make install    PREFIX=/usr/local DESTDIR=
 #   make deps       install missing Debian packages (as root), or print the apt-get command
@@ -79,7 +80,7 @@ BENCHES     := $(patsubst tests/bench/%.c,$(B)/bench/%,$(BENCH_SRCS))
 # Writes journal records on request, for the journald integration tests.
 JOURNAL_DRIVER := $(B)/tests/journal-driver
 
-.PHONY: all deps deps-fuzz check unit fuzz-replay integration run emulator bench fuzz install uninstall clean
+.PHONY: all deps deps-fuzz check unit fuzz-replay integration run run-fused emulator bench fuzz install uninstall clean
 
 all: $(UDFCRONCTL) $(UDFCROND)
 
@@ -180,6 +181,13 @@ integration: all $(JOURNAL_DRIVER)
 run: deps
 	@$(MAKE) --no-print-directory all
 	$(UDFCROND) --config etc/udfcrond.conf --log-target stderr
+
+# The daemon on the fused engine's examples (etc/fused-emulator/), against `make emulator` running
+# elsewhere; the token comes from etc/fused-emulator/credentials/ as a systemd credential would.
+run-fused: deps
+	@$(MAKE) --no-print-directory all
+	CREDENTIALS_DIRECTORY=$(abspath etc/fused-emulator/credentials) \
+		$(UDFCROND) --config etc/fused-emulator/udfcrond.conf --log-target stderr
 
 # The Fused/Fusion emulator in the foreground, on fixed loopback ports, with the demo UDF, shared token
 # and Spark job config of tests/emulator/demo.json; it prints its URLs and credentials, then every
