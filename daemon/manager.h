@@ -26,6 +26,7 @@ typedef struct sd_event_source sd_event_source;
 typedef struct Manager Manager;
 typedef struct Entry Entry;
 typedef struct Run Run;
+typedef struct RunWatch RunWatch;
 
 #define RUN_ID_LEN 16
 
@@ -76,6 +77,8 @@ struct Run {
         } carry[2];           /* [is_stderr] */
         Run *prev, *next;     /* Manager.runs */
         Run *wait_next;       /* Manager.waiting */
+        char *params;         /* udfcronctl run --param: overrides of the schedule's parameters (JSON) */
+        RunWatch *watches;    /* udfcronctl run --wait */
 };
 
 struct Manager {
@@ -128,8 +131,12 @@ Manager *manager_free(Manager *m);
 
 /* Loads the config (errors are logged with file:line) and state, arms timers, catches up. */
 int manager_start(Manager *m);
-/* SIGHUP: validates the new config whole; keeps the old one when it is broken. */
-int manager_reload(Manager *m);
+/*
+ * SIGHUP and udfcronctl reload: validates the new config whole; keeps the old one when it is broken, and
+ * then returns -EINVAL and, when ret_errors is not NULL, the "file:line: message" list (strv) there.
+ * Tells systemd RELOADING=1 and READY=1 around it.
+ */
+int manager_reload(Manager *m, char ***ret_errors);
 /* SIGTERM: stops firing, lets runs finish up to shutdown_timeout, then cancels them and exits. */
 void manager_stop(Manager *m);
 
@@ -138,6 +145,23 @@ void manager_clock_changed(Manager *m);
 
 /* "12 schedules, 2 running, next: nightly at 03:00": sent within a second, not once per change. */
 void manager_update_status(Manager *m);
+
+/* ---- used by the control socket ---- */
+
+Entry *manager_find_entry(const Manager *m, const char *name);
+Run *manager_find_run(const Manager *m, const char *run_id);
+/*
+ * Fires `e` now, outside its slots, through its overlap policy; `params` (a JSON object, may be NULL)
+ * override the schedule's parameters for this run. Returns 0 when the run was dispatched, 1 when it waits
+ * for the active run to end (overlap = queue), -EBUSY with a reason in *ret_refusal when the overlap policy
+ * refuses it, -ESHUTDOWN while stopping.
+ */
+int manager_run_now(Manager *m, Entry *e, const char *params, Run **ret_run, const char **ret_refusal);
+/* Skips e's next fire (returned in *ret_slot_usec); -ENOENT when it has none. Saved before it returns. */
+int manager_skip_next(Manager *m, Entry *e, uint64_t *ret_slot_usec);
+/* Pauses or resumes e's fires; 1 when that changed something, 0 when it was so already. Saved before it
+ * returns; a failed save is returned, and the change holds until the daemon stops. */
+int manager_set_paused(Manager *m, Entry *e, bool paused);
 
 /* ---- used by run.c ---- */
 
@@ -172,6 +196,8 @@ void manager_run_ended(Manager *m, Run *run);
  */
 int run_new(Manager *m, Entry *entry, uint64_t slot_usec, bool manual, const RunState *recorded,
             Run **ret_run);
+/* A run requested now (udfcronctl run), with parameter overrides (JSON object text, may be NULL). */
+int run_new_manual(Manager *m, Entry *entry, const char *params, Run **ret_run);
 Run *run_free(Run *run);
 /* Starts the current attempt on the engine (called by the manager when it may). */
 void run_start_attempt(Run *run);
@@ -182,6 +208,38 @@ void run_lost(Run *run);
 void run_fields(const Run *run, RunFields *ret_fields);
 /* The start marker of the run's current attempt (see engine.h), malloc'd. */
 char *run_marker_path(const Run *run);
+
+/* What a watcher of a run hears: its lifecycle events, its output, and its end. */
+typedef struct RunNews {
+        RunEvent event; /* STARTED, RETRY, LOG (output), or the last: FINISHED, FAILED, TIMED_OUT, CANCELLED,
+                         * LOST; _RUN_EVENT_INVALID: the daemon stops before the run started (it stays
+                         * recorded and starts after the next start) */
+        bool end;       /* the last news: the watch is over, and the watcher may free it */
+        const char *result; /* end: "succeeded", "failed", "timed_out", "cancelled", "lost"; else NULL */
+        unsigned attempt;
+        const char *message; /* as in the journal record, secrets masked */
+        bool has_exit_status;
+        int exit_status;
+        uint64_t duration_usec;
+        uint64_t next_usec; /* RETRY: when the next attempt starts */
+        /* LOG: a line, or a piece of a long one (partial: more of it follows), secrets masked */
+        bool is_stderr, partial;
+        const char *data;
+        size_t size;
+} RunNews;
+
+/*
+ * A watcher: udfcronctl run --wait following a run over the control socket. Remote engines may add
+ * a progress kind of news here (README "Control socket": the "progress" event is reserved for it).
+ */
+struct RunWatch {
+        void (*notify)(RunWatch *w, const Run *run, const RunNews *news);
+        RunWatch *next;
+};
+
+/* Adds a watcher (borrowed until the end news, or run_unwatch()). */
+void run_watch(Run *run, RunWatch *w);
+void run_unwatch(Run *run, RunWatch *w);
 
 #include "cleanup.h"
 DEFINE_TRIVIAL_CLEANUP_FUNC(Manager *, manager_free);

@@ -58,8 +58,8 @@ char *run_marker_path(const Run *run) {
         return path;
 }
 
-int run_new(Manager *m, Entry *entry, uint64_t slot_usec, bool manual, const RunState *recorded,
-            Run **ret_run) {
+static int run_create(Manager *m, Entry *entry, uint64_t slot_usec, bool manual, const RunState *recorded,
+                      const char *params, Run **ret_run) {
         _cleanup_free_ Run *run = calloc(1, sizeof *run);
         if (!run)
                 return -ENOMEM;
@@ -75,6 +75,10 @@ int run_new(Manager *m, Entry *entry, uint64_t slot_usec, bool manual, const Run
         };
         if (!run->engine)
                 return -EOPNOTSUPP; /* config.c accepts only known engines */
+        if (recorded)
+                params = recorded->params;
+        if (params && !(run->params = strdup(params)))
+                return -ENOMEM;
 
         if (recorded)
                 snprintf(run->id, sizeof run->id, "%s", recorded->run_id);
@@ -87,10 +91,13 @@ int run_new(Manager *m, Entry *entry, uint64_t slot_usec, bool manual, const Run
                         .slot_usec = slot_usec,
                         .attempt = 1,
                         .phase = RUN_PHASE_DISPATCHING,
+                        .params = run->params,
                 };
                 int r = state_add_run(m->state, &rs);
-                if (r < 0)
+                if (r < 0) {
+                        free(run->params);
                         return r;
+                }
                 manager_state_changed(m);
 
                 RunFields f;
@@ -108,10 +115,29 @@ int run_new(Manager *m, Entry *entry, uint64_t slot_usec, bool manual, const Run
         return 0;
 }
 
+int run_new(Manager *m, Entry *entry, uint64_t slot_usec, bool manual, const RunState *recorded,
+            Run **ret_run) {
+        return run_create(m, entry, slot_usec, manual, recorded, NULL, ret_run);
+}
+
+int run_new_manual(Manager *m, Entry *entry, const char *params, Run **ret_run) {
+        return run_create(m, entry, now_usec(), true, NULL, params, ret_run);
+}
+
+static void run_tell(Run *run, const RunNews *news);
+
 Run *run_free(Run *run) {
         if (!run)
                 return NULL;
         Manager *m = run->manager;
+
+        if (run->watches) /* freed before its end: the daemon stops, the run stays recorded */
+                run_tell(run, &(const RunNews){
+                                      .event = _RUN_EVENT_INVALID,
+                                      .end = true,
+                                      .message = "the daemon is stopping; the run stays recorded and starts "
+                                                 "after the next start",
+                              });
 
         if (run->engine_run)
                 run->engine->free(run->engine_run);
@@ -125,8 +151,60 @@ Run *run_free(Run *run) {
         if (run->next)
                 run->next->prev = run->prev;
         run->entry->n_active--;
+        free(run->params);
         free(run);
         return NULL;
+}
+
+void run_watch(Run *run, RunWatch *w) {
+        w->next = run->watches;
+        run->watches = w;
+}
+
+void run_unwatch(Run *run, RunWatch *w) {
+        for (RunWatch **p = &run->watches; *p; p = &(*p)->next)
+                if (*p == w) {
+                        *p = w->next;
+                        w->next = NULL;
+                        return;
+                }
+}
+
+/*
+ * Tells the watchers, with secrets masked as in the journal (the output pieces are the journal's, so a
+ * secret is never split between two). The end news detaches them all first, so they may free themselves.
+ */
+static void run_tell(Run *run, const RunNews *news) {
+        const Journal *j = run->manager->journal;
+        RunNews n = *news;
+        _cleanup_free_ char *message = NULL, *data = NULL;
+
+        if (!run->watches)
+                return;
+        n.attempt = run->attempt;
+        if (n.message && !(n.message = message = journal_redact(j, n.message, strlen(n.message), NULL)))
+                n.message = "(out of memory)";
+        if (n.size > 0 && !(n.data = data = journal_redact(j, n.data, n.size, &n.size)))
+                return; /* never unmasked */
+
+        RunWatch *w = n.end ? TAKE_PTR(run->watches) : run->watches;
+        for (RunWatch *next; w; w = next) {
+                next = w->next;
+                if (n.end)
+                        w->next = NULL;
+                w->notify(w, run, &n);
+        }
+}
+
+/* A piece of output into the journal, and to the watchers. */
+static void run_output(Run *run, const RunFields *f, bool is_stderr, const char *data, size_t size,
+                       bool partial, uint64_t remote_usec) {
+        journal_run_output(run->manager->journal, f, is_stderr, data, size, remote_usec);
+        run_tell(run, &(const RunNews){ .event = RUN_EVENT_LOG,
+                                        .is_stderr = is_stderr,
+                                        .partial = partial,
+                                        .data = data,
+                                        .size = size });
 }
 
 /* Resolves ${secret:NAME} and registers the value with the journal, which masks it from then on. */
@@ -159,7 +237,7 @@ static void on_output(void *userdata, bool is_stderr, const char *piece, size_t 
         c->in_line = partial;
         if (c->size == 0 && keep == 0) {
                 if (size > 0 || !ends_long_line) /* an empty end of a long line is no line of its own */
-                        journal_run_output(j, &f, is_stderr, piece, size, remote_usec);
+                        run_output(run, &f, is_stderr, piece, size, partial, remote_usec);
                 return;
         }
 
@@ -177,7 +255,7 @@ static void on_output(void *userdata, bool is_stderr, const char *piece, size_t 
         c->size = 0;
 
         if (total - keep > 0)
-                journal_run_output(j, &f, is_stderr, joined, total - keep, remote_usec);
+                run_output(run, &f, is_stderr, joined, total - keep, partial, remote_usec);
         if (keep > 0) {
                 c->data = memdup(joined + total - keep, keep);
                 c->size = c->data ? keep : 0;
@@ -247,8 +325,17 @@ static void attempt_ended(Run *run, const EngineOutcome *outcome) {
         f.has_exit_status = outcome->has_exit_status;
         f.exit_status = outcome->exit_status;
         f.next_usec = now_usec() + delay;
-        journal_run_event(m->journal, &f, RUN_EVENT_RETRY, "%s; attempt %u of %u in %.1fs", outcome->message,
-                          run->attempt + 1, run->entry->schedule->policy.retries + 1, (double) delay / 1e6);
+        _cleanup_free_ char *text = NULL;
+        if (asprintf(&text, "%s; attempt %u of %u in %.1fs", outcome->message, run->attempt + 1,
+                     run->entry->schedule->policy.retries + 1, (double) delay / 1e6) < 0)
+                text = NULL;
+        journal_run_event(m->journal, &f, RUN_EVENT_RETRY, "%s", text ?: outcome->message);
+        run_tell(run, &(const RunNews){ .event = RUN_EVENT_RETRY,
+                                        .message = text ?: outcome->message,
+                                        .has_exit_status = outcome->has_exit_status,
+                                        .exit_status = outcome->exit_status,
+                                        .duration_usec = duration,
+                                        .next_usec = f.next_usec });
 
         run->status = RUN_RETRY_WAIT;
         int r = sd_event_add_time_relative(m->event, &run->retry_timer, CLOCK_MONOTONIC, delay, 0,
@@ -307,12 +394,13 @@ static void run_end(Run *run, RunEvent event, const EngineOutcome *outcome, uint
                         journal_log(m->journal, LOG_WARNING, "%s: cannot store the result: %s, ignoring",
                                     run->id, strerror(-r));
         }
-        if (event == RUN_EVENT_FINISHED)
-                journal_run_event(m->journal, &f, event, "in %.3fs%s%s", (double) duration_usec / 1e6,
-                                  outcome->result ? ": " : "", preview);
-        else
-                journal_run_event(m->journal, &f, event, "%s after %.3fs", outcome->message,
-                                  (double) duration_usec / 1e6);
+        _cleanup_free_ char *text = NULL;
+        if ((event == RUN_EVENT_FINISHED ? asprintf(&text, "in %.3fs%s%s", (double) duration_usec / 1e6,
+                                                    outcome->result ? ": " : "", preview)
+                                         : asprintf(&text, "%s after %.3fs", outcome->message,
+                                                    (double) duration_usec / 1e6)) < 0)
+                text = NULL;
+        journal_run_event(m->journal, &f, event, "%s", text ?: outcome->message);
 
         ScheduleState *ss;
         if (state_ensure_schedule(m->state, run->entry->schedule->name, &ss) >= 0) {
@@ -329,6 +417,13 @@ static void run_end(Run *run, RunEvent event, const EngineOutcome *outcome, uint
         (void) state_remove_run(m->state, run->id);
         manager_state_changed(m);
 
+        run_tell(run, &(const RunNews){ .event = event,
+                                        .end = true,
+                                        .result = results[event],
+                                        .message = text ?: outcome->message,
+                                        .has_exit_status = outcome->has_exit_status,
+                                        .exit_status = outcome->exit_status,
+                                        .duration_usec = duration_usec });
         run->status = RUN_ENDED;
         manager_run_ended(m, run);
 }
@@ -337,6 +432,26 @@ static void run_end(Run *run, RunEvent event, const EngineOutcome *outcome, uint
 static void fail_to_start(Run *run, bool permanent, const char *message) {
         EngineOutcome outcome = { .kind = OUTCOME_FAILED, .permanent = permanent, .message = message };
         attempt_ended(run, &outcome);
+}
+
+/*
+ * udfcronctl run --param: the values replace the schedule's (expanded) ones as they are, with no ${...}
+ * expansion of their own: what the operator typed is what the run gets.
+ */
+static int params_override(cJSON *params, const char *overrides_json, char **ret_error) {
+        _cleanup_(json_freep) cJSON *overrides = cJSON_Parse(overrides_json);
+        if (!cJSON_IsObject(overrides) || !cJSON_IsObject(params))
+                return asprintf(ret_error, "the parameter overrides are not a JSON object") < 0 ? -ENOMEM
+                                                                                              : -EINVAL;
+        while (overrides->child) {
+                cJSON *item = cJSON_DetachItemViaPointer(overrides, overrides->child);
+                cJSON_DeleteItemFromObjectCaseSensitive(params, item->string);
+                if (!cJSON_AddItemToObject(params, item->string, item)) {
+                        cJSON_Delete(item);
+                        return -ENOMEM;
+                }
+        }
+        return 0;
 }
 
 /* "UDF /path/x.py:udf" or the command line, for the "started" record. */
@@ -374,6 +489,8 @@ void run_start_attempt(Run *run) {
                 .userdata = run,
         };
         r = params_expand_json(s->params, &ctx, &params, &error);
+        if (r >= 0 && run->params)
+                r = params_override(params, run->params, &error);
         if (r >= 0 && !(params_json = cJSON_PrintUnformatted(params)))
                 r = -ENOMEM;
         for (char **a = s->command; r >= 0 && a && *a; a++) {
@@ -408,6 +525,7 @@ void run_start_attempt(Run *run) {
         RunFields f;
         run_fields(run, &f);
         journal_run_event(m->journal, &f, RUN_EVENT_STARTED, "%s", what);
+        run_tell(run, &(const RunNews){ .event = RUN_EVENT_STARTED, .message = what });
 
         r = run->engine->start(m->event, &request, &events, run, &run->engine_run);
         strv_free(argv);

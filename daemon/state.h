@@ -44,6 +44,7 @@ typedef struct RunState {
         uint64_t started_usec; /* 0 while dispatching */
         char *job_id;          /* remote engines: the job/run id; NULL: none yet */
         uint64_t log_since_ms; /* remote engines: log position to resume tailing from */
+        char *params;          /* udfcronctl run --param: the overrides, a JSON object; NULL: none */
 } RunState;
 
 typedef struct State {
