@@ -232,7 +232,7 @@ int control_request_parse(const char *data, size_t size, ControlRequest *ret, ch
         return 0;
 }
 
-int control_request_format(const ControlRequest *r, char **ret_line, size_t *ret_size) {
+int control_request_format(const ControlRequest *r, char **ret_line, size_t *ret_size, char **ret_error) {
         _cleanup_(json_freep) cJSON *params = NULL;
         JsonWriter w = {};
         const char *name = control_command_to_string(r->command);
@@ -245,13 +245,14 @@ int control_request_format(const ControlRequest *r, char **ret_line, size_t *ret
                 json_key_string(&w, "schedule", r->schedule);
         if (r->run_id)
                 json_key_string(&w, "run_id", r->run_id);
+        *ret_error = NULL;
         if (r->params) {
                 /* reprinted, so that what goes out is one line of valid JSON whatever the caller had */
                 params = cJSON_Parse(r->params);
                 _cleanup_free_ char *text = params ? cJSON_PrintUnformatted(params) : NULL;
                 if (!text) {
                         json_writer_done(&w);
-                        return params ? -ENOMEM : -EINVAL;
+                        return params ? -ENOMEM : fail(ret_error, "params: invalid JSON");
                 }
                 json_key(&w, "params");
                 json_raw(&w, text, strlen(text));
@@ -269,8 +270,7 @@ int control_request_format(const ControlRequest *r, char **ret_line, size_t *ret
 
         /* what the daemon would refuse is refused here, with the daemon's own rules */
         ControlRequest check;
-        _cleanup_free_ char *error = NULL;
-        k = control_request_parse(line, size, &check, &error);
+        k = control_request_parse(line, size, &check, ret_error);
         if (k < 0) {
                 free(line);
                 return k;

@@ -60,8 +60,11 @@ void control_request_done(ControlRequest *r);
  */
 int control_request_parse(const char *data, size_t size, ControlRequest *ret, char **ret_error);
 
-/* The request as one line, newline included (malloc'd); -EINVAL if it is not one the daemon accepts. */
-int control_request_format(const ControlRequest *r, char **ret_line, size_t *ret_size);
+/*
+ * The request as one line, newline included (malloc'd). -EINVAL if it is not
+ * one the daemon accepts, with the daemon's reason in *ret_error (malloc'd).
+ */
+int control_request_format(const ControlRequest *r, char **ret_line, size_t *ret_size, char **ret_error);
 
 /* The codes of failed replies. */
 typedef enum ControlError {
