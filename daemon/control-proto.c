@@ -260,7 +260,7 @@ int control_request_format(const ControlRequest *r, char **ret_line, size_t *ret
         if (r->wait)
                 json_key_bool(&w, "wait", true);
         json_object_end(&w);
-        json_writer_append(&w, "\n", 1);
+        json_end_line(&w);
 
         char *line;
         size_t size;

@@ -157,7 +157,7 @@ static void connection_flush(Connection *c) {
 
 /* Queues one message and its newline; the writer is consumed. */
 static void connection_send(Connection *c, JsonWriter *w) {
-        json_writer_append(w, "\n", 1);
+        json_end_line(w);
         char *data;
         size_t size;
         if (json_writer_steal(w, &data, &size) < 0) {
@@ -215,7 +215,7 @@ static void on_run_news(RunWatch *watch, const Run *run, const RunNews *news) {
         }
         if (c->dropped > 0) {
                 control_write_dropped(&w, c->dropped);
-                json_writer_append(&w, "\n", 1);
+                json_end_line(&w);
                 c->dropped = 0;
         }
         control_write_news(&w, run, news);

@@ -233,8 +233,9 @@ void json_key_bool(JsonWriter *w, const char *key, bool v) {
         json_bool(w, v);
 }
 
-void json_writer_append(JsonWriter *w, const char *data, size_t size) {
-        put(w, data, size);
+void json_end_line(JsonWriter *w) {
+        put_char(w, '\n');
+        w->need_comma = false;
 }
 
 int json_writer_steal(JsonWriter *w, char **ret_data, size_t *ret_size) {

@@ -53,8 +53,8 @@ void json_key_string(JsonWriter *w, const char *key, const char *s);
 void json_key_u64(JsonWriter *w, const char *key, uint64_t v);
 void json_key_bool(JsonWriter *w, const char *key, bool v);
 
-/* Raw bytes (a newline between messages); not a value. */
-void json_writer_append(JsonWriter *w, const char *data, size_t size);
+/* Ends a line of JSON lines: a newline, after which the next top-level value may start. */
+void json_end_line(JsonWriter *w);
 
 /*
  * Hands the text over (NUL-terminated; the size does not count the NUL) and
