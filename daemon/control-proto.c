@@ -14,6 +14,7 @@
 
 #define RUN_ID_MAX     64
 #define PARAM_NAME_MAX 64
+#define NAME_CHARS     "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_.@-"
 
 static const char *const command_names[_CONTROL_COMMAND_MAX] = {
         [CONTROL_LIST] = "list",     [CONTROL_STATUS] = "status", [CONTROL_RUN] = "run",
@@ -117,12 +118,15 @@ static cJSON *parse_whole(const char *data, size_t size, char **error, int *ret)
         return root;
 }
 
-static int take_string(const cJSON *c, size_t max, char **target, char **error) {
+/* Schedule names and run ids share the alphabet of schedule names (README "Schedules"). */
+static int take_name(const cJSON *c, size_t max, char **target, char **error) {
         size_t len = cJSON_IsString(c) ? strlen(c->valuestring) : 0;
         if (len == 0)
                 return fail(error, "%s: expected a non-empty string", c->string);
         if (len > max)
                 return fail(error, "%s: longer than %zu bytes", c->string, max);
+        if (c->valuestring[strspn(c->valuestring, NAME_CHARS)] != '\0')
+                return fail(error, "%s: only A-Z a-z 0-9 _ . @ - are allowed", c->string);
         return (*target = strdup(c->valuestring)) ? 0 : -ENOMEM;
 }
 
@@ -180,10 +184,10 @@ static int request_parse(const cJSON *root, ControlRequest *req, char **error) {
                                             "cancel, reload");
                         break;
                 case KEY_SCHEDULE:
-                        r = take_string(c, SCHEDULE_NAME_MAX, &req->schedule, error);
+                        r = take_name(c, SCHEDULE_NAME_MAX, &req->schedule, error);
                         break;
                 case KEY_RUN_ID:
-                        r = take_string(c, RUN_ID_MAX, &req->run_id, error);
+                        r = take_name(c, RUN_ID_MAX, &req->run_id, error);
                         break;
                 case KEY_PARAMS:
                         r = take_params(c, &req->params, error);
@@ -294,8 +298,8 @@ const char *control_string(const cJSON *object, const char *key) {
 
 bool control_u64(const cJSON *object, const char *key, uint64_t *ret) {
         const cJSON *c = cJSON_GetObjectItemCaseSensitive(object, key);
-        /* 2^53: every integer up to it is exact in the double cJSON keeps */
-        if (!cJSON_IsNumber(c) || !(c->valuedouble >= 0 && c->valuedouble <= 9007199254740992.0) ||
+        /* up to 2^53-1: exact in the double cJSON keeps (2^53 is refused, 2^53+1 reads as it) */
+        if (!cJSON_IsNumber(c) || !(c->valuedouble >= 0 && c->valuedouble <= 9007199254740991.0) ||
             c->valuedouble != (double) (uint64_t) c->valuedouble)
                 return false;
         *ret = (uint64_t) c->valuedouble;
@@ -312,7 +316,7 @@ bool control_bool(const cJSON *object, const char *key, bool *ret) {
 
 int control_message_parse(const char *data, size_t size, ControlMessage *ret, char **ret_error) {
         ControlMessage m = {};
-        int r;
+        int r = 0;
 
         *ret_error = NULL;
         if (memchr(data, '\0', size))

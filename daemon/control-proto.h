@@ -104,6 +104,6 @@ int control_message_parse(const char *data, size_t size, ControlMessage *ret, ch
 
 /* Type-checked member access for decoded messages: NULL / false when absent or of another type. */
 const char *control_string(const cJSON *object, const char *key);
-/* An integer in [0, 2^53]: what the daemon writes for times, counts and sizes. */
+/* An integer in [0, 2^53-1]: what the daemon writes for times, counts and sizes. */
 bool control_u64(const cJSON *object, const char *key, uint64_t *ret);
 bool control_bool(const cJSON *object, const char *key, bool *ret);
