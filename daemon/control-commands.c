@@ -164,12 +164,14 @@ static void reply_daemon_status(ControlCall *call) {
         JsonWriter *w = call->reply;
         size_t enabled = 0, paused = 0, active = 0;
         uint64_t now = now_usec();
+        _cleanup_free_ const ScheduleState **states = calloc(m->n_entries + 1, sizeof *states);
 
+        if (!states)
+                return control_reply_error(w, CONTROL_ERROR_FAILED, "out of memory");
+        pair_states(m, states);
         for (size_t i = 0; i < m->n_entries; i++) {
-                const Entry *e = m->entries[i];
-                const ScheduleState *ss = state_find_schedule(m->state, e->schedule->name);
-                enabled += e->schedule->enabled;
-                paused += ss && ss->paused;
+                enabled += m->entries[i]->schedule->enabled;
+                paused += states[i] && states[i]->paused;
         }
         for (const Run *run = m->runs; run; run = run->next)
                 active++;

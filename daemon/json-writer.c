@@ -94,9 +94,12 @@ static size_t utf8_sequence(const unsigned char *s, size_t left) {
         return n;
 }
 
-static bool plain(unsigned char c) {
-        return c >= 0x20 && c < 0x80 && c != '"' && c != '\\';
-}
+/* Bytes written as they are: printable ASCII but the quote and the backslash. */
+static const bool plain[256] = {
+        [0x20 ... '"' - 1] = true,
+        ['"' + 1 ... '\\' - 1] = true,
+        ['\\' + 1 ... 0x7f] = true,
+};
 
 void json_string_len(JsonWriter *w, const char *s, size_t size) {
         static const char hex[] = "0123456789abcdef";
@@ -115,7 +118,7 @@ void json_string_len(JsonWriter *w, const char *s, size_t size) {
         *out++ = '"';
         for (size_t i = 0; i < size;) {
                 size_t run = i;
-                while (run < size && plain(p[run]))
+                while (run < size && plain[p[run]])
                         run++;
                 memcpy(out, p + i, run - i);
                 out += run - i;
@@ -213,8 +216,15 @@ void json_raw(JsonWriter *w, const char *json, size_t size) {
 }
 
 void json_key(JsonWriter *w, const char *key) {
-        json_string(w, key);
-        put_char(w, ':');
+        size_t n = strlen(key);
+        separate(w);
+        if (!reserve(w, n + 3))
+                return;
+        char *out = w->data + w->size;
+        out[0] = '"';
+        memcpy(out + 1, key, n);
+        memcpy(out + 1 + n, "\":", 3); /* and the NUL */
+        w->size += n + 3;
         w->after_key = true;
 }
 

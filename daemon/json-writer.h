@@ -35,7 +35,7 @@ void json_object_end(JsonWriter *w);
 void json_array_begin(JsonWriter *w);
 void json_array_end(JsonWriter *w);
 
-/* The key of the next value, inside an object. */
+/* The key of the next value, inside an object: a name of ours, written without escaping. */
 void json_key(JsonWriter *w, const char *key);
 
 /* Values: in an array, at the top level, or after json_key(). A NULL string is written as null. */
