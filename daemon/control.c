@@ -95,11 +95,11 @@ static Connection *connection_free(Connection *c) {
 
 /*
  * The timer runs while the connection waits for a request, or for the client
- * to read what it was sent; not while a followed run is quiet.
+ * to read a reply; not while it follows a run: what a follower does not read
+ * is bounded (STREAM_HELD_MAX), and `udfcronctl run --wait | less` may pause.
  */
 static void connection_update_timer(Connection *c) {
-        bool waiting_on_client = !c->followed || c->out_sent < c->out_size;
-        if (!waiting_on_client) {
+        if (c->followed) {
                 (void) sd_event_source_set_enabled(c->timer, SD_EVENT_OFF);
                 return;
         }

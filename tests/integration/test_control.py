@@ -472,7 +472,7 @@ def test_a_client_that_stops_reading_does_not_block_the_daemon(daemon):
     says how many) instead of buffering without end or blocking; other clients are served meanwhile."""
     lines = 20000  # of 200 bytes: 4 MB, well beyond what the daemon holds for one follower
     d = daemon([shell_schedule("chatty", NEVER, f"yes \"$(printf '%0200d' 0)\" | head -n {lines}")],
-               settings={"control_timeout": "30s"})
+               settings={"control_timeout": "1s"})  # a follower that does not read is not timed out
     s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
     s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
     s.connect(str(d.control_socket))
