@@ -42,7 +42,7 @@ CORE_SRCS := daemon/calendar.c daemon/duration.c daemon/timestamp.c daemon/filei
              daemon/clock.c daemon/prioq.c daemon/params.c daemon/secrets.c daemon/schedule.c \
              daemon/config.c daemon/state.c daemon/journal.c daemon/child.c daemon/engine-local.c \
              daemon/run.c daemon/manager.c daemon/config-check.c \
-             daemon/json-writer.c daemon/unix-socket.c daemon/control-proto.c daemon/control.c \
+             daemon/error-message.c daemon/json-writer.c daemon/unix-socket.c daemon/control-proto.c daemon/control.c \
              daemon/control-commands.c
 CTL_SRCS  := daemon/udfcronctl.c daemon/ctl-next.c daemon/ctl-check.c \
              daemon/ctl-client.c daemon/ctl-list.c daemon/ctl-status.c daemon/ctl-run.c daemon/ctl-actions.c

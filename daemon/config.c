@@ -868,9 +868,11 @@ static const Key settings_keys[] = {
         { "shutdown_timeout", KEY_DURATION, D(shutdown_timeout_usec), 0, 0, NULL, NULL, "wait on stop" },
         { "defaults", KEY_CUSTOM, D(defaults), 0, 0, parse_defaults, NULL, "policies of schedules" },
         { "control_socket", KEY_PATH, D(control_socket), 0, 0, NULL, NULL, "for udfcronctl" },
-        { "control_socket_mode", KEY_STRING, D(control_socket_mode), 0, 0, parse_socket_mode, NULL, "who reads" },
-        { "control_group", KEY_STRING, 0, 0, 0, parse_control_group, NULL, "who changes, besides root" },
-        { "control_timeout", KEY_CUSTOM, D(control_timeout_usec), 0, 0, parse_control_timeout, NULL, "slow" },
+        { "control_socket_mode", KEY_STRING, D(control_socket_mode), 0, 0, parse_socket_mode, NULL,
+          "connect" },
+        { "control_group", KEY_STRING, 0, 0, 0, parse_control_group, NULL, "who may change" },
+        { "control_timeout", KEY_CUSTOM, D(control_timeout_usec), 0, 0, parse_control_timeout, NULL,
+          "slow" },
         { "schedules", KEY_CUSTOM, 0, 0, 0, NULL, NULL, "read after the settings" },
 };
 #undef D

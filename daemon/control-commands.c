@@ -293,7 +293,8 @@ static void write_runs(JsonWriter *w, const Manager *m, const Entry *e) {
                 json_key_u64(w, "attempt", run->attempt);
                 json_key_bool(w, "manual", run->manual);
                 write_usec_or_null(w, "slot_usec", run->slot_usec);
-                write_usec_or_null(w, "started_usec", run->status == RUN_RUNNING ? run->attempt_started_usec : 0);
+                write_usec_or_null(w, "started_usec",
+                                   run->status == RUN_RUNNING ? run->attempt_started_usec : 0);
                 json_object_end(w);
         }
         json_array_end(w);
@@ -366,12 +367,14 @@ static void reply_skip(ControlCall *call, Entry *e) {
                                            "more fire times)",
                                            e->schedule->name);
         if (r < 0 && slot == 0)
-                return control_reply_error(call->reply, CONTROL_ERROR_FAILED, "cannot skip: %s", strerror(-r));
-        if (r < 0)
-                return control_reply_error(call->reply, CONTROL_ERROR_FAILED,
-                                           "the skip holds, but the state file cannot be written (%s): it is "
-                                           "lost if the daemon stops before that fire",
+                return control_reply_error(call->reply, CONTROL_ERROR_FAILED, "cannot skip: %s",
                                            strerror(-r));
+        if (r < 0)
+                return control_reply_error(
+                        call->reply, CONTROL_ERROR_FAILED,
+                        "the skip holds, but the state file cannot be written (%s): it is "
+                        "lost if the daemon stops before that fire",
+                        strerror(-r));
         reply_ok_begin(call->reply);
         json_key_string(call->reply, "schedule", e->schedule->name);
         json_key_u64(call->reply, "skipped_usec", slot);
@@ -490,7 +493,10 @@ void control_write_news(JsonWriter *w, const Run *run, const RunNews *n) {
                 json_object_end(w);
                 return;
         }
-        json_key_string(w, "event", !n->end ? run_event_to_string(n->event) : n->result ? "end" : "detached");
+        json_key_string(w, "event",
+                        !n->end     ? run_event_to_string(n->event)
+                        : n->result ? "end"
+                                    : "detached");
         json_key_string(w, "run_id", run->id);
         json_key_u64(w, "attempt", n->attempt);
         if (n->result)

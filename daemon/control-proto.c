@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "error-message.h"
 #include "json-util.h"
 #include "json-writer.h"
 #include "macro.h"
@@ -86,19 +87,6 @@ void control_request_done(ControlRequest *r) {
         *r = (ControlRequest){ .command = _CONTROL_COMMAND_INVALID };
 }
 
-/* Sets *error; -EINVAL, or -ENOMEM when even the message cannot be allocated. */
-_printf_(2, 3) static int fail(char **error, const char *fmt, ...) {
-        va_list ap;
-        va_start(ap, fmt);
-        int r = vasprintf(error, fmt, ap);
-        va_end(ap);
-        if (r < 0) {
-                *error = NULL;
-                return -ENOMEM;
-        }
-        return -EINVAL;
-}
-
 /* Parses data whole: one JSON value, then nothing but whitespace. */
 static cJSON *parse_whole(const char *data, size_t size, char **error, int *ret) {
         const char *end = NULL;
@@ -107,12 +95,12 @@ static cJSON *parse_whole(const char *data, size_t size, char **error, int *ret)
                 end++;
         if (!root || (end && end < data + size)) {
                 cJSON_Delete(root);
-                *ret = fail(error, "invalid JSON at byte %zu", end ? (size_t) (end - data) : size);
+                *ret = error_message(error, "invalid JSON at byte %zu", end ? (size_t) (end - data) : size);
                 return NULL;
         }
         if (!cJSON_IsObject(root)) {
                 cJSON_Delete(root);
-                *ret = fail(error, "expected a JSON object");
+                *ret = error_message(error, "expected a JSON object");
                 return NULL;
         }
         return root;
@@ -122,11 +110,11 @@ static cJSON *parse_whole(const char *data, size_t size, char **error, int *ret)
 static int take_name(const cJSON *c, size_t max, char **target, char **error) {
         size_t len = cJSON_IsString(c) ? strlen(c->valuestring) : 0;
         if (len == 0)
-                return fail(error, "%s: expected a non-empty string", c->string);
+                return error_message(error, "%s: expected a non-empty string", c->string);
         if (len > max)
-                return fail(error, "%s: longer than %zu bytes", c->string, max);
+                return error_message(error, "%s: longer than %zu bytes", c->string, max);
         if (c->valuestring[strspn(c->valuestring, NAME_CHARS)] != '\0')
-                return fail(error, "%s: only A-Z a-z 0-9 _ . @ - are allowed", c->string);
+                return error_message(error, "%s: only A-Z a-z 0-9 _ . @ - are allowed", c->string);
         return (*target = strdup(c->valuestring)) ? 0 : -ENOMEM;
 }
 
@@ -141,20 +129,21 @@ static bool valid_param_name(const char *n) {
 static int take_params(const cJSON *c, char **target, char **error) {
         const cJSON *p;
         if (!cJSON_IsObject(c))
-                return fail(error, "params: expected an object");
+                return error_message(error, "params: expected an object");
         /* the size first: it also bounds the quadratic duplicate check below */
         _cleanup_free_ char *text = cJSON_PrintUnformatted(c);
         if (!text)
                 return -ENOMEM;
         if (strlen(text) > CONTROL_PARAMS_MAX)
-                return fail(error, "params: more than %d bytes of JSON", CONTROL_PARAMS_MAX);
+                return error_message(error, "params: more than %d bytes of JSON", CONTROL_PARAMS_MAX);
         cJSON_ArrayForEach(p, c) {
                 if (!valid_param_name(p->string))
-                        return fail(error, "params: '%.64s' is not a parameter name (letters, digits, _)",
-                                    p->string);
+                        return error_message(error,
+                                             "params: '%.64s' is not a parameter name (letters, digits, _)",
+                                             p->string);
                 for (const cJSON *q = c->child; q != p; q = q->next)
                         if (strcmp(q->string, p->string) == 0)
-                                return fail(error, "params: '%s' given twice", p->string);
+                                return error_message(error, "params: '%s' given twice", p->string);
         }
         *target = TAKE_PTR(text);
         return 0;
@@ -170,18 +159,19 @@ static int request_parse(const cJSON *root, ControlRequest *req, char **error) {
                 while (k < _KEY_MAX && strcmp(c->string, key_names[k]) != 0)
                         k++;
                 if (k == _KEY_MAX)
-                        return fail(error, "unknown key '%.64s'", c->string);
+                        return error_message(error, "unknown key '%.64s'", c->string);
                 if (seen & K(k))
-                        return fail(error, "%s: given twice", key_names[k]);
+                        return error_message(error, "%s: given twice", key_names[k]);
                 seen |= K(k);
 
                 switch (k) {
                 case KEY_COMMAND:
                         req->command = control_command_from_string(cJSON_GetStringValue(c));
                         if (req->command < 0)
-                                return fail(error,
-                                            "command: expected one of list, status, run, skip, pause, resume, "
-                                            "cancel, reload");
+                                return error_message(
+                                        error,
+                                        "command: expected one of list, status, run, skip, pause, resume, "
+                                        "cancel, reload");
                         break;
                 case KEY_SCHEDULE:
                         r = take_name(c, SCHEDULE_NAME_MAX, &req->schedule, error);
@@ -194,7 +184,7 @@ static int request_parse(const cJSON *root, ControlRequest *req, char **error) {
                         break;
                 case KEY_WAIT:
                         if (!cJSON_IsBool(c))
-                                return fail(error, "wait: expected true or false");
+                                return error_message(error, "wait: expected true or false");
                         req->wait = cJSON_IsTrue(c);
                         break;
                 }
@@ -202,14 +192,14 @@ static int request_parse(const cJSON *root, ControlRequest *req, char **error) {
                         return r;
         }
         if (!(seen & K(KEY_COMMAND)))
-                return fail(error, "command: missing");
+                return error_message(error, "command: missing");
 
         const char *name = command_names[req->command];
         for (size_t k = 0; k < _KEY_MAX; k++) {
                 if ((seen & K(k)) && k != KEY_COMMAND && !(command_keys[req->command].allowed & K(k)))
-                        return fail(error, "%s: not an argument of %s", key_names[k], name);
+                        return error_message(error, "%s: not an argument of %s", key_names[k], name);
                 if (!(seen & K(k)) && (command_keys[req->command].required & K(k)))
-                        return fail(error, "%s: missing (%s needs it)", key_names[k], name);
+                        return error_message(error, "%s: missing (%s needs it)", key_names[k], name);
         }
         return 0;
 }
@@ -221,10 +211,10 @@ int control_request_parse(const char *data, size_t size, ControlRequest *ret, ch
 
         *ret_error = NULL;
         if (size > CONTROL_REQUEST_MAX)
-                return fail(ret_error, "longer than %d bytes", CONTROL_REQUEST_MAX);
+                return error_message(ret_error, "longer than %d bytes", CONTROL_REQUEST_MAX);
         /* cJSON would stop at the NUL and call the rest trailing garbage: say what it is */
         if (memchr(data, '\0', size))
-                return fail(ret_error, "contains a NUL byte");
+                return error_message(ret_error, "contains a NUL byte");
         if (!(root = parse_whole(data, size, ret_error, &r)))
                 return r;
         r = request_parse(root, &req, ret_error);
@@ -256,7 +246,7 @@ int control_request_format(const ControlRequest *r, char **ret_line, size_t *ret
                 _cleanup_free_ char *text = params ? cJSON_PrintUnformatted(params) : NULL;
                 if (!text) {
                         json_writer_done(&w);
-                        return params ? -ENOMEM : fail(ret_error, "params: invalid JSON");
+                        return params ? -ENOMEM : error_message(ret_error, "params: invalid JSON");
                 }
                 json_key(&w, "params");
                 json_raw(&w, text, strlen(text));
@@ -320,20 +310,20 @@ int control_message_parse(const char *data, size_t size, ControlMessage *ret, ch
 
         *ret_error = NULL;
         if (memchr(data, '\0', size))
-                return fail(ret_error, "contains a NUL byte");
+                return error_message(ret_error, "contains a NUL byte");
         if (!(m.root = parse_whole(data, size, ret_error, &r)))
                 return r;
 
         m.event = control_string(m.root, "event");
         m.is_event = m.event != NULL;
         if (!m.is_event && !control_bool(m.root, "ok", &m.ok))
-                r = fail(ret_error, "neither \"ok\" nor \"event\"");
+                r = error_message(ret_error, "neither \"ok\" nor \"event\"");
         else if (!m.is_event && !m.ok) {
                 const cJSON *e = cJSON_GetObjectItemCaseSensitive(m.root, "error");
                 m.error_code = control_string(e, "code");
                 m.error_message = control_string(e, "message");
                 if (!m.error_code || !m.error_message)
-                        r = fail(ret_error, "a failed reply without error.code and error.message");
+                        r = error_message(ret_error, "a failed reply without error.code and error.message");
         }
         if (r < 0) {
                 control_message_done(&m);

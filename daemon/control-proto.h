@@ -74,10 +74,10 @@ typedef enum ControlError {
         CONTROL_ERROR_BUSY,              /* too many connections */
         CONTROL_ERROR_PERMISSION_DENIED, /* a change from a peer that is neither root nor in control_group */
         CONTROL_ERROR_NOT_FOUND,         /* no such schedule or run */
-        CONTROL_ERROR_CONFLICT,          /* refused by the schedule's state or policy (overlap, no next fire) */
-        CONTROL_ERROR_STOPPING,          /* the daemon is shutting down */
-        CONTROL_ERROR_INVALID_CONFIG,    /* reload: the new configuration has errors ("errors" lists them) */
-        CONTROL_ERROR_FAILED,            /* anything else: out of memory, the state file cannot be written */
+        CONTROL_ERROR_CONFLICT,       /* refused by the schedule's state or policy (overlap, no next fire) */
+        CONTROL_ERROR_STOPPING,       /* the daemon is shutting down */
+        CONTROL_ERROR_INVALID_CONFIG, /* reload: the new configuration has errors ("errors" lists them) */
+        CONTROL_ERROR_FAILED,         /* anything else: out of memory, the state file cannot be written */
         _CONTROL_ERROR_MAX,
         _CONTROL_ERROR_INVALID = -22,
 } ControlError;
@@ -88,8 +88,8 @@ const char *control_error_to_string(ControlError e);
 typedef struct ControlMessage {
         cJSON *root; /* the whole object, for the command's own fields */
         bool is_event;
-        const char *event; /* an event: its name ("log", "end", ...) */
-        bool ok;           /* a reply: whether the command succeeded */
+        const char *event;                      /* an event: its name ("log", "end", ...) */
+        bool ok;                                /* a reply: whether the command succeeded */
         const char *error_code, *error_message; /* a failed reply */
 } ControlMessage;
 

@@ -18,14 +18,16 @@
 #include <unistd.h>
 
 #include "control-commands.h"
+#include "fileio.h"
 #include "unix-socket.h"
 
 /* Connections at once; the next one is told `busy` and closed. */
 #define CONNECTIONS_MAX 64
-/* Event lines held for a client that reads them slower than a run writes: beyond, output lines are dropped. */
+/* Event lines held for a client that reads them slower than a run writes: beyond, output lines are dropped.
+ */
 #define STREAM_HELD_MAX (1024 * 1024)
 /* Connections accepted per wake-up, so that a flood of them does not hold the loop. */
-#define ACCEPT_BATCH 16
+#define ACCEPT_BATCH   16
 #define LISTEN_BACKLOG 128
 
 typedef struct Connection Connection;
@@ -165,7 +167,8 @@ static void connection_send(Connection *c, JsonWriter *w) {
                 c->closing = true;
                 return;
         }
-        if (c->out_size == 0) { /* the usual case: the reply becomes the buffer, a large list is not copied */
+        if (c->out_size ==
+            0) { /* the usual case: the reply becomes the buffer, a large list is not copied */
                 free(c->out);
                 c->out = data;
                 c->out_allocated = size + 1;
@@ -407,7 +410,8 @@ static int on_connection_timeout(sd_event_source *s, uint64_t usec, void *userda
                 return 0;
         }
         if (c->in_size > 0)
-                connection_send_error(c, CONTROL_ERROR_TIMEOUT, "the request did not arrive whole within %.0fs",
+                connection_send_error(c, CONTROL_ERROR_TIMEOUT,
+                                      "the request did not arrive whole within %.0fs",
                                       (double) settings_of(c)->control_timeout_usec / 1e6);
         c->closing = true;
         if (!connection_finish_if_done(c)) /* a reply still on its way gets the time to go out */
@@ -446,7 +450,8 @@ static int connection_new(Control *ctl, int fd) {
                 r = sd_event_add_io(ctl->manager->event, &c->io, fd, EPOLLIN, on_connection_io, c);
         if (r >= 0)
                 r = sd_event_add_time_relative(event, &c->timer, CLOCK_MONOTONIC,
-                                               settings_of(c)->control_timeout_usec, 0, on_connection_timeout, c);
+                                               settings_of(c)->control_timeout_usec, 0,
+                                               on_connection_timeout, c);
         if (r >= 0)
                 r = sd_event_add_defer(event, &c->resume, on_connection_resume, c);
         if (r >= 0)
@@ -474,26 +479,13 @@ static int on_listener(sd_event_source *s, int fd, uint32_t revents, void *userd
                 }
                 int r = connection_new(ctl, cfd);
                 if (r < 0)
-                        journal_log(ctl->manager->journal, LOG_WARNING, "control: cannot serve a connection: %s",
-                                    strerror(-r));
+                        journal_log(ctl->manager->journal, LOG_WARNING,
+                                    "control: cannot serve a connection: %s", strerror(-r));
         }
         return 0;
 }
 
 /* ------------------------------------------------------------------ the socket */
-
-static int mkdir_parents(const char *path) {
-        _cleanup_free_ char *p = strdup(path);
-        if (!p)
-                return -ENOMEM;
-        for (char *slash = strchr(p + 1, '/'); slash; slash = strchr(slash + 1, '/')) {
-                *slash = '\0';
-                if (mkdir(p, 0755) < 0 && errno != EEXIST)
-                        return -errno;
-                *slash = '/';
-        }
-        return 0;
-}
 
 /* A socket file left by a daemon that died goes; a live daemon's, or any other file, stays. */
 static int remove_stale_socket(const char *path) {
@@ -533,8 +525,8 @@ static int listen_on(const DaemonSettings *set, struct stat *ret_st) {
         if (r < 0)
                 return r;
         if ((set->control_group && chown(set->control_socket, (uid_t) -1, set->control_gid) < 0) ||
-            chmod(set->control_socket, set->control_socket_mode) < 0 || stat(set->control_socket, ret_st) < 0 ||
-            listen(fd, LISTEN_BACKLOG) < 0) {
+            chmod(set->control_socket, set->control_socket_mode) < 0 ||
+            stat(set->control_socket, ret_st) < 0 || listen(fd, LISTEN_BACKLOG) < 0) {
                 r = -errno;
                 (void) unlink(set->control_socket);
                 return r;
@@ -553,13 +545,18 @@ int control_new(Manager *manager, Control **ret_control) {
                 return -ENOMEM;
         ctl->manager = manager;
 
-        r = mkdir_parents(path);
+        _cleanup_free_ char *dir = strndup(path, (size_t) (strrchr(path, '/') - path));
+        if (!dir)
+                return -ENOMEM;
+        r = *dir ? mkdir_p(dir, 0755) : 0;
         if (r >= 0)
                 r = remove_stale_socket(path);
         if (r == -EADDRINUSE)
-                journal_log(manager->journal, LOG_ERR, "control socket %s: another udfcrond listens there", path);
+                journal_log(manager->journal, LOG_ERR, "control socket %s: another udfcrond listens there",
+                            path);
         else if (r == -EEXIST)
-                journal_log(manager->journal, LOG_ERR, "control socket %s: exists and is not a socket", path);
+                journal_log(manager->journal, LOG_ERR, "control socket %s: exists and is not a socket",
+                            path);
         else if (r < 0)
                 journal_log(manager->journal, LOG_ERR, "control socket %s: %s", path, strerror(-r));
         if (r < 0)

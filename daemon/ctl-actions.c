@@ -54,14 +54,15 @@ static void confirm(const Action *a, const cJSON *r) {
 
         switch (a->command) {
         case CONTROL_SKIP:
-                printf("%s: the fire at %s will be skipped\n", schedule, control_string(r, "skipped") ?: "?");
+                printf("%s: the fire at %s will be skipped\n", schedule,
+                       control_string(r, "skipped") ?: "?");
                 break;
         case CONTROL_PAUSE:
         case CONTROL_RESUME:
                 (void) control_bool(r, "changed", &changed);
                 printf("%s %s\n", schedule,
                        a->command == CONTROL_PAUSE ? (changed ? "paused" : "was paused already")
-                                                    : (changed ? "resumed" : "was not paused"));
+                                                   : (changed ? "resumed" : "was not paused"));
                 break;
         case CONTROL_CANCEL:
                 printf("run %s of %s cancelled (it was %s)\n", control_string(r, "run_id"), schedule,
@@ -84,7 +85,8 @@ static int run_action(ControlCommand command, int argc, char **argv) {
         for (size_t i = 0; i < ELEMENTSOF(actions); i++)
                 if (actions[i].command == command)
                         a = current = &actions[i];
-        int r = ctl_parse_simple(argc, argv, action_help, NULL, a->argument ? 1 : 0, a->argument ? 1 : 0, &argument);
+        int r = ctl_parse_simple(argc, argv, action_help, NULL, a->argument ? 1 : 0, a->argument ? 1 : 0,
+                                 &argument);
         if (r != CTL_PROCEED)
                 return r;
         ControlRequest request = { .command = a->command };

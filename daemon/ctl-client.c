@@ -15,7 +15,7 @@
 #include "unix-socket.h"
 
 /* A reply larger than this is no reply of udfcrond's (100,000 schedules list in about 30 MB). */
-#define MESSAGE_MAX (512 * 1024 * 1024)
+#define MESSAGE_MAX  (512 * 1024 * 1024)
 #define USEC_PER_SEC UINT64_C(1000000)
 
 const char *ctl_socket_path = CONTROL_SOCKET_DEFAULT;
@@ -57,7 +57,8 @@ int ctl_open(const char *verb, const ControlRequest *request, CtlConnection *ret
                 return EXIT_NOT_RUNNING;
         }
         if (fd < 0) {
-                fprintf(stderr, "udfcronctl %s: cannot connect to %s: %s\n", verb, ctl_socket_path, strerror(-fd));
+                fprintf(stderr, "udfcronctl %s: cannot connect to %s: %s\n", verb, ctl_socket_path,
+                        strerror(-fd));
                 return EXIT_FAILED;
         }
         *ret = (CtlConnection){ .fd = fd };
@@ -117,7 +118,8 @@ int ctl_receive(const char *verb, CtlConnection *c, int timeout_ms, ControlMessa
                 fprintf(stderr, "udfcronctl %s: udfcrond closed the connection%s\n", verb,
                         c->size > 0 ? " in the middle of a reply" : "");
         else if (r == -ETIMEDOUT)
-                fprintf(stderr, "udfcronctl %s: no reply from udfcrond within %ds\n", verb, timeout_ms / 1000);
+                fprintf(stderr, "udfcronctl %s: no reply from udfcrond within %ds\n", verb,
+                        timeout_ms / 1000);
         else if (r < 0)
                 fprintf(stderr, "udfcronctl %s: cannot read the reply: %s\n", verb, strerror(-r));
         if (r < 0)
@@ -135,7 +137,8 @@ int ctl_receive(const char *verb, CtlConnection *c, int timeout_ms, ControlMessa
 
         r = control_message_parse(c->line, size, ret, &error);
         if (r < 0) {
-                fprintf(stderr, "udfcronctl %s: not a reply of udfcrond's: %s\n", verb, error ?: "out of memory");
+                fprintf(stderr, "udfcronctl %s: not a reply of udfcrond's: %s\n", verb,
+                        error ?: "out of memory");
                 return EXIT_FAILED;
         }
         return EXIT_OK;
@@ -144,9 +147,7 @@ int ctl_receive(const char *verb, CtlConnection *c, int timeout_ms, ControlMessa
 int ctl_print_failure(const char *verb, const ControlMessage *reply) {
         const cJSON *e, *errors = cJSON_GetObjectItemCaseSensitive(reply->root, "errors");
         /* reload: the configuration's errors, each "file:line: message", as udfcronctl check prints them */
-        cJSON_ArrayForEach(e, errors)
-                if (cJSON_IsString(e))
-                        fprintf(stderr, "%s\n", e->valuestring);
+        cJSON_ArrayForEach(e, errors) if (cJSON_IsString(e)) fprintf(stderr, "%s\n", e->valuestring);
         fprintf(stderr, "udfcronctl %s: %s\n", verb, reply->error_message);
         return EXIT_FAILED;
 }
@@ -193,10 +194,10 @@ const char *ctl_word_color(const char *word) {
         static const struct {
                 const char *word, *color;
         } colors[] = {
-                { "succeeded", CTL_GREEN }, { "enabled", CTL_GREEN },    { "running", CTL_GREEN },
-                { "failed", CTL_RED },      { "timed_out", CTL_RED },    { "lost", CTL_RED },
-                { "cancelled", CTL_YELLOW }, { "paused", CTL_YELLOW },  { "retry_wait", CTL_YELLOW },
-                { "disabled", CTL_GREY },   { "waiting", CTL_GREY },
+                { "succeeded", CTL_GREEN },  { "enabled", CTL_GREEN }, { "running", CTL_GREEN },
+                { "failed", CTL_RED },       { "timed_out", CTL_RED }, { "lost", CTL_RED },
+                { "cancelled", CTL_YELLOW }, { "paused", CTL_YELLOW }, { "retry_wait", CTL_YELLOW },
+                { "disabled", CTL_GREY },    { "waiting", CTL_GREY },
         };
         for (size_t i = 0; word && i < ELEMENTSOF(colors); i++)
                 if (strcmp(word, colors[i].word) == 0)
@@ -226,7 +227,9 @@ char *ctl_relative(uint64_t now_usec, uint64_t t_usec, char *buf, size_t size) {
         char span[32];
         /* whole seconds, rounded up for the future, so that a fire 0.4s away is "in 1s", not "now" */
         if (t_usec > now_usec) {
-                snprintf(buf, size, "in %s", two_units((t_usec - now_usec + USEC_PER_SEC - 1) / USEC_PER_SEC, span, sizeof span));
+                snprintf(
+                        buf, size, "in %s",
+                        two_units((t_usec - now_usec + USEC_PER_SEC - 1) / USEC_PER_SEC, span, sizeof span));
                 return buf;
         }
         uint64_t ago = (now_usec - t_usec) / USEC_PER_SEC;
@@ -273,8 +276,8 @@ int ctl_parse_simple(int argc, char **argv, void (*help)(FILE *), bool *json, in
         int n = argc - optind;
         if (n < min_args || n > max_args) {
                 if (n < min_args)
-                        fprintf(stderr, "udfcronctl %s: missing argument; see 'udfcronctl %s --help'\n", argv[0],
-                                argv[0]);
+                        fprintf(stderr, "udfcronctl %s: missing argument; see 'udfcronctl %s --help'\n",
+                                argv[0], argv[0]);
                 else
                         fprintf(stderr, "udfcronctl %s: unexpected argument '%s'\n", argv[0],
                                 argv[optind + max_args]);

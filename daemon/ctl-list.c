@@ -25,7 +25,9 @@ static void list_help(FILE *f) {
 }
 
 enum { COL_NAME, COL_CRON, COL_ZONE, COL_NEXT, COL_LAST, COL_STATE, COL_RUNNING, _COL_MAX };
-static const char *const headers[_COL_MAX] = { "SCHEDULE", "CRON", "ZONE", "NEXT", "LAST", "STATE", "RUNNING" };
+static const char *const headers[_COL_MAX] = {
+        "SCHEDULE", "CRON", "ZONE", "NEXT", "LAST", "STATE", "RUNNING"
+};
 
 typedef struct Row {
         char *cell[_COL_MAX];
@@ -50,7 +52,8 @@ static int row_fill(Row *row, const cJSON *s, uint64_t now) {
         (void) control_bool(s, "skip_next", &skip_next);
         (void) control_u64(s, "running", &running);
         if (next_text && control_u64(s, "next_usec", &next)) {
-                if (asprintf(&row->cell[COL_NEXT], "%s (%s%s)", next_text, ctl_relative(now, next, relative, sizeof relative),
+                if (asprintf(&row->cell[COL_NEXT], "%s (%s%s)", next_text,
+                             ctl_relative(now, next, relative, sizeof relative),
                              skip_next ? ", skipped" : "") < 0)
                         row->cell[COL_NEXT] = NULL;
         } else
@@ -91,8 +94,8 @@ static int print_table(const cJSON *reply) {
         }
 
         for (size_t c = 0; r >= 0 && c < _COL_MAX; c++)
-                printf("%s%-*s%s%s", colors ? CTL_BOLD : "", c + 1 < _COL_MAX ? (int) width[c] : 0, headers[c],
-                       colors ? CTL_RESET : "", c + 1 < _COL_MAX ? "  " : "\n");
+                printf("%s%-*s%s%s", colors ? CTL_BOLD : "", c + 1 < _COL_MAX ? (int) width[c] : 0,
+                       headers[c], colors ? CTL_RESET : "", c + 1 < _COL_MAX ? "  " : "\n");
         for (size_t k = 0; r >= 0 && k < i; k++)
                 for (size_t c = 0; c < _COL_MAX; c++) {
                         const char *color = colors && rows[k].color[c] ? rows[k].color[c] : "";

@@ -102,7 +102,8 @@ static int show_event(Follow *f, const ControlMessage *m) {
                 char lines[24] = "some";
                 if (control_u64(e, "lines", &n))
                         snprintf(lines, sizeof lines, "%" PRIu64, n);
-                note(f, CTL_YELLOW, "(%s output lines not shown: they came faster than they were read)", lines);
+                note(f, CTL_YELLOW, "(%s output lines not shown: they came faster than they were read)",
+                     lines);
         }
 
         if (strcmp(m->event, "end") == 0) {
@@ -201,8 +202,9 @@ int verb_run(int argc, char **argv) {
                 bool queued = false;
                 (void) control_bool(reply.root, "queued", &queued);
                 /* with --wait, stdout is the run's own output */
-                fprintf(wait ? stderr : stdout, "run %s of %s %s\n", control_string(reply.root, "run_id") ?: "?",
-                        argv[optind], queued ? "queued behind the active run (overlap = queue)" : "dispatched");
+                fprintf(wait ? stderr : stdout, "run %s of %s %s\n",
+                        control_string(reply.root, "run_id") ?: "?", argv[optind],
+                        queued ? "queued behind the active run (overlap = queue)" : "dispatched");
         }
         if (r == EXIT_OK && wait)
                 r = follow(&conn, json);

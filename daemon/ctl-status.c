@@ -55,11 +55,10 @@ static void time_and_relative(const Printer *p, const cJSON *o, const char *text
 static void strings(const cJSON *array, const char *separator) {
         const cJSON *e;
         bool first = true;
-        cJSON_ArrayForEach(e, array)
-                if (cJSON_IsString(e)) {
-                        printf("%s%s", first ? "" : separator, e->valuestring);
-                        first = false;
-                }
+        cJSON_ArrayForEach(e, array) if (cJSON_IsString(e)) {
+                printf("%s%s", first ? "" : separator, e->valuestring);
+                first = false;
+        }
         if (first)
                 fputs("none", stdout);
 }
@@ -80,7 +79,8 @@ static void print_daemon(const Printer *p, const cJSON *r) {
 
         printf("%sudfcrond %s%s (pid %" PRIu64 "), %s, up %s\n", p->colors ? CTL_BOLD : "",
                control_string(r, "version") ?: "?", p->colors ? CTL_RESET : "", pid,
-               stopping ? "stopping" : "running", ctl_duration(uptime / USEC_PER_SEC * USEC_PER_SEC, up, sizeof up));
+               stopping ? "stopping" : "running",
+               ctl_duration(uptime / USEC_PER_SEC * USEC_PER_SEC, up, sizeof up));
         label("Config:");
         strings(cJSON_GetObjectItemCaseSensitive(r, "config_files"), "\n              ");
         putchar('\n');
@@ -94,7 +94,8 @@ static void print_daemon(const Printer *p, const cJSON *r) {
         label("Schedules:");
         printf("%" PRIu64 " (%" PRIu64 " enabled, %" PRIu64 " paused)\n", n, enabled, paused);
         label("Runs:");
-        printf("%" PRIu64 " running, %" PRIu64 " waiting (max_concurrent_runs %" PRIu64 ")\n", running, waiting, max);
+        printf("%" PRIu64 " running, %" PRIu64 " waiting (max_concurrent_runs %" PRIu64 ")\n", running,
+               waiting, max);
         label("Next fire:");
         const cJSON *next = cJSON_GetObjectItemCaseSensitive(r, "next");
         if (cJSON_IsObject(next)) {
@@ -143,7 +144,8 @@ static void print_schedule(const Printer *p, const cJSON *s) {
         const cJSON *fire, *run;
         uint64_t line = 0;
 
-        printf("%s%s%s: ", p->colors ? CTL_BOLD : "", control_string(s, "name") ?: "?", p->colors ? CTL_RESET : "");
+        printf("%s%s%s: ", p->colors ? CTL_BOLD : "", control_string(s, "name") ?: "?",
+               p->colors ? CTL_RESET : "");
         word(p, control_string(s, "state"));
         putchar('\n');
         (void) control_u64(s, "line", &line);
@@ -190,7 +192,8 @@ static void print_schedule(const Printer *p, const cJSON *s) {
                 fputs(any ? "\n              " : "", stdout);
                 time_and_relative(p, fire, "time", "usec");
                 if (dst)
-                        printf(" [DST %s]", strcmp(dst, "gap") == 0 ? "gap: shifted" : "repeat: second pass");
+                        printf(" [DST %s]",
+                               strcmp(dst, "gap") == 0 ? "gap: shifted" : "repeat: second pass");
                 if (skipped)
                         printf(" %s[skipped]%s", p->colors ? CTL_YELLOW : "", p->colors ? CTL_RESET : "");
                 any = true;
@@ -207,7 +210,8 @@ int verb_status(int argc, char **argv) {
         int r = ctl_parse_simple(argc, argv, status_help, &json, 0, 1, &schedule);
         if (r != CTL_PROCEED)
                 return r;
-        r = ctl_call("status", &(ControlRequest){ .command = CONTROL_STATUS, .schedule = schedule }, &reply, &raw);
+        r = ctl_call("status", &(ControlRequest){ .command = CONTROL_STATUS, .schedule = schedule }, &reply,
+                     &raw);
         if (r != EXIT_OK)
                 return r;
 

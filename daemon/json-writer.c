@@ -89,7 +89,8 @@ static size_t utf8_sequence(const unsigned char *s, size_t left) {
                 c = (c << 6) | (s[i] & 0x3f);
         }
         /* overlong forms, UTF-16 surrogates and beyond U+10FFFF are not UTF-8 */
-        if ((n == 3 && c < 0x800) || (n == 4 && (c < 0x10000 || c > 0x10ffff)) || (c >= 0xd800 && c <= 0xdfff))
+        if ((n == 3 && c < 0x800) || (n == 4 && (c < 0x10000 || c > 0x10ffff)) ||
+            (c >= 0xd800 && c <= 0xdfff))
                 return 0;
         return n;
 }

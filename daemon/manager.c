@@ -20,6 +20,7 @@
 #include <unistd.h>
 
 #include "clock.h"
+#include "fileio.h"
 #include "manager.h"
 #include "timestamp.h"
 
@@ -390,6 +391,14 @@ static void start_run(Manager *m, Entry *e, uint64_t slot_usec, bool manual, boo
                 manager_dispatch(m, run);
 }
 
+static void cancel_runs_of(Manager *m, Entry *e, const char *why) {
+        for (Run *r = m->runs, *next; r; r = next) {
+                next = r->next;
+                if (r->entry == e)
+                        run_cancel(r, why);
+        }
+}
+
 /* udfcronctl pause and skip: whether the slot is skipped on request (and logged so). */
 static bool skipped_on_request(Manager *m, Entry *e, ScheduleState *ss, uint64_t slot_usec) {
         if (ss->paused) {
@@ -430,11 +439,7 @@ static void fire_slot(Manager *m, Entry *e, uint64_t slot_usec) {
                         e->queued_slot_usec = slot_usec;
                         return;
                 case OVERLAP_REPLACE:
-                        for (Run *r = m->runs, *next; r; r = next) {
-                                next = r->next;
-                                if (r->entry == e)
-                                        run_cancel(r, "replaced by a newer run (overlap = replace)");
-                        }
+                        cancel_runs_of(m, e, "replaced by a newer run (overlap = replace)");
                         break;
                 case OVERLAP_ALLOW:
                 default:
@@ -751,11 +756,7 @@ int manager_run_now(Manager *m, Entry *e, const char *params, Run **ret_run, con
                         behind = true;
                         break;
                 case OVERLAP_REPLACE:
-                        for (Run *r = m->runs, *next; r; r = next) {
-                                next = r->next;
-                                if (r->entry == e)
-                                        run_cancel(r, "replaced by a newer run (overlap = replace)");
-                        }
+                        cancel_runs_of(m, e, "replaced by a newer run (overlap = replace)");
                         break;
                 case OVERLAP_ALLOW:
                 default:
@@ -807,26 +808,6 @@ static void log_config_errors(Manager *m, char **errors, const char *what) {
         for (char **e = errors; e && *e; e++, n++)
                 journal_log(m->journal, LOG_ERR, "%s", *e);
         journal_log(m->journal, LOG_ERR, "%s: %zu error%s in the configuration", what, n, n == 1 ? "" : "s");
-}
-
-/*
- * mkdir -p, with the last component created with `mode`: 0700 for the daemon's own files, which are
- * nobody else's business; the runtime directory is 0755, since it holds the control socket, whose own
- * mode decides who may connect (its started/ directory is private again).
- */
-static int make_directory(const char *path, mode_t mode) {
-        _cleanup_free_ char *p = strdup(path);
-        if (!p)
-                return -ENOMEM;
-        for (char *slash = strchr(p + 1, '/'); slash; slash = strchr(slash + 1, '/')) {
-                *slash = '\0';
-                if (mkdir(p, 0755) < 0 && errno != EEXIST)
-                        return -errno;
-                *slash = '/';
-        }
-        if (mkdir(p, mode) < 0 && errno != EEXIST)
-                return -errno;
-        return 0;
 }
 
 static int build_entries(Manager *m, Config *config, Entry ***ret_entries) {
@@ -920,6 +901,10 @@ int manager_start(Manager *m) {
         if (asprintf(&m->state_path, "%s/state.json", set->state_directory) < 0 ||
             asprintf(&m->markers_directory, "%s/started", set->runtime_directory) < 0)
                 return -ENOMEM;
+        /*
+         * The daemon's own files are nobody else's business (0700); the runtime directory is 0755, since it
+         * holds the control socket, whose own mode decides who may connect (its started/ is private again).
+         */
         const struct {
                 const char *path;
                 mode_t mode;
@@ -927,7 +912,7 @@ int manager_start(Manager *m) {
                      { set->runtime_directory, 0755 },
                      { m->markers_directory, 0700 } };
         for (size_t i = 0; i < ELEMENTSOF(dirs); i++)
-                if ((r = make_directory(dirs[i].path, dirs[i].mode)) < 0) {
+                if ((r = mkdir_p(dirs[i].path, dirs[i].mode)) < 0) {
                         journal_log(m->journal, LOG_ERR, "cannot create %s: %s", dirs[i].path, strerror(-r));
                         return r;
                 }

@@ -14,6 +14,7 @@
 #include <unistd.h>
 
 #include "clock.h"
+#include "error-message.h"
 #include "json-util.h"
 #include "manager.h"
 #include "params.h"
@@ -441,8 +442,7 @@ static void fail_to_start(Run *run, bool permanent, const char *message) {
 static int params_override(cJSON *params, const char *overrides_json, char **ret_error) {
         _cleanup_(json_freep) cJSON *overrides = cJSON_Parse(overrides_json);
         if (!cJSON_IsObject(overrides) || !cJSON_IsObject(params))
-                return asprintf(ret_error, "the parameter overrides are not a JSON object") < 0 ? -ENOMEM
-                                                                                              : -EINVAL;
+                return error_message(ret_error, "the parameter overrides are not a JSON object");
         while (overrides->child) {
                 cJSON *item = cJSON_DetachItemViaPointer(overrides, overrides->child);
                 cJSON_DeleteItemFromObjectCaseSensitive(params, item->string);

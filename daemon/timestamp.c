@@ -24,8 +24,9 @@ char *timestamp_format(int64_t utc, int32_t utc_offset, char buf[static TIMESTAM
         char sign = utc_offset < 0 ? '-' : '+';
         unsigned off = (unsigned) (utc_offset < 0 ? -(int64_t) utc_offset : utc_offset);
         if (c.year < 0 || c.year > 9999 || off >= 100 * 3600) { /* never for fire times; kept exact anyway */
-                int n = snprintf(buf, TIMESTAMP_MAX, "%04" PRId64 "-%02u-%02uT%02u:%02u:%02u%c%02u:%02u", c.year,
-                                 c.month, c.day, c.hour, c.minute, c.second, sign, off / 3600, off / 60 % 60);
+                int n = snprintf(buf, TIMESTAMP_MAX, "%04" PRId64 "-%02u-%02uT%02u:%02u:%02u%c%02u:%02u",
+                                 c.year, c.month, c.day, c.hour, c.minute, c.second, sign, off / 3600,
+                                 off / 60 % 60);
                 if (off % 60 != 0 && n > 0 && n < TIMESTAMP_MAX)
                         snprintf(buf + n, TIMESTAMP_MAX - (size_t) n, ":%02u", off % 60);
                 return buf;

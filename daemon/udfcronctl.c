@@ -35,13 +35,14 @@ static void help(FILE *f) {
                    "Commands:\n");
         for (size_t i = 0; i < ELEMENTSOF(verbs); i++)
                 fprintf(f, "  %-10s %s\n", verbs[i].name, verbs[i].summary);
-        fprintf(f, "\n"
-                   "  -s, --socket PATH   the daemon's control socket (default $UDFCRON_CONTROL_SOCKET,\n"
-                   "                      else %s)\n"
-                   "\n"
-                   "Run 'udfcronctl COMMAND --help' for a command's options. check and next work\n"
-                   "without the daemon.\n"
-                   "Exit status: 0 ok, 1 the operation failed, 2 usage error, 3 daemon not running.\n",
+        fprintf(f,
+                "\n"
+                "  -s, --socket PATH   the daemon's control socket (default $UDFCRON_CONTROL_SOCKET,\n"
+                "                      else %s)\n"
+                "\n"
+                "Run 'udfcronctl COMMAND --help' for a command's options. check and next work\n"
+                "without the daemon.\n"
+                "Exit status: 0 ok, 1 the operation failed, 2 usage error, 3 daemon not running.\n",
                 CONTROL_SOCKET_DEFAULT);
 }
 

@@ -9,7 +9,8 @@
 
 #include "cleanup.h"
 
-int unix_socket_address(const char *path, struct sockaddr_un *ret_address, socklen_t *ret_size, int *ret_dirfd) {
+int unix_socket_address(const char *path, struct sockaddr_un *ret_address, socklen_t *ret_size,
+                        int *ret_dirfd) {
         struct sockaddr_un a = { .sun_family = AF_UNIX };
         size_t len = strlen(path);
         int dirfd = -1;
@@ -26,8 +27,8 @@ int unix_socket_address(const char *path, struct sockaddr_un *ret_address, sockl
                 dirfd = open(dir, O_PATH | O_DIRECTORY | O_CLOEXEC);
                 if (dirfd < 0)
                         return -errno;
-                if ((size_t) snprintf(a.sun_path, sizeof a.sun_path, "/proc/self/fd/%d/%s", dirfd, slash + 1) >=
-                    sizeof a.sun_path) {
+                if ((size_t) snprintf(a.sun_path, sizeof a.sun_path, "/proc/self/fd/%d/%s", dirfd,
+                                      slash + 1) >= sizeof a.sun_path) {
                         close(dirfd);
                         return -ENAMETOOLONG;
                 }
@@ -46,7 +47,8 @@ int unix_socket_connect(const char *path, bool nonblock) {
         int r = unix_socket_address(path, &a, &size, &dirfd);
         if (r < 0)
                 return r;
-        _cleanup_close_ int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | (nonblock ? SOCK_NONBLOCK : 0), 0);
+        _cleanup_close_ int fd =
+                socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | (nonblock ? SOCK_NONBLOCK : 0), 0);
         if (fd < 0)
                 return -errno;
         if (connect(fd, (const struct sockaddr *) &a, size) < 0)

@@ -13,7 +13,8 @@
  * its directory opened O_PATH into *ret_dirfd, which must stay open until
  * bind() or connect() is done; otherwise *ret_dirfd is -1.
  */
-int unix_socket_address(const char *path, struct sockaddr_un *ret_address, socklen_t *ret_size, int *ret_dirfd);
+int unix_socket_address(const char *path, struct sockaddr_un *ret_address, socklen_t *ret_size,
+                        int *ret_dirfd);
 
 /*
  * A stream socket connected to `path` (close-on-exec; non-blocking if asked), or -errno: -ENOENT when

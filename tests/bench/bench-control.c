@@ -88,8 +88,10 @@ static void write_config(void) {
         FILE *f = fopen(path, "we");
         if (!f)
                 die("%s: %m", path);
-        fprintf(f, "timezone = \"UTC\";\nstate_directory = \"state\";\nruntime_directory = \"run\";\n"
-                   "control_socket = \"%s\";\n", g_socket);
+        fprintf(f,
+                "timezone = \"UTC\";\nstate_directory = \"state\";\nruntime_directory = \"run\";\n"
+                "control_socket = \"%s\";\n",
+                g_socket);
         fclose(f);
 
         snprintf(path, sizeof path, "%s/schedules.d/bench.conf", g_dir);
@@ -97,9 +99,11 @@ static void write_config(void) {
                 die("%s: %m", path);
         fprintf(f, "schedules = (\n");
         for (unsigned i = 0; i < N_SCHEDULES; i++)
-                fprintf(f, "  { name = \"bench-%05u\"; cron = \"%u %u * * %u\"; timezone = \"%s\"; "
-                           "command = [ \"/bin/true\" ]; }%s\n",
-                        i, i % 60, (i / 60) % 24, i % 7, zones[i % ELEMENTSOF(zones)], i + 1 < N_SCHEDULES ? "," : "");
+                fprintf(f,
+                        "  { name = \"bench-%05u\"; cron = \"%u %u * * %u\"; timezone = \"%s\"; "
+                        "command = [ \"/bin/true\" ]; }%s\n",
+                        i, i % 60, (i / 60) % 24, i % 7, zones[i % ELEMENTSOF(zones)],
+                        i + 1 < N_SCHEDULES ? "," : "");
         fprintf(f, ");\n");
         if (fclose(f) != 0)
                 die("cannot write %s", path);
@@ -147,7 +151,8 @@ static size_t round_trip(const char *request, char **reply) {
         int fd = unix_socket_connect(g_socket, false);
         if (fd < 0)
                 die("connect: %s", strerror(-fd));
-        if (send(fd, request, strlen(request), MSG_NOSIGNAL) != (ssize_t) strlen(request) || shutdown(fd, SHUT_WR) < 0)
+        if (send(fd, request, strlen(request), MSG_NOSIGNAL) != (ssize_t) strlen(request) ||
+            shutdown(fd, SHUT_WR) < 0)
                 die("send: %m");
         for (;;) {
                 if (allocated - size < 65536) {
@@ -279,10 +284,10 @@ int main(void) {
                N_SCHEDULES);
         printf("| request | round trips/s | p50 ms | p99 ms | reply bytes | daemon CPU ms each |\n");
         printf("|---|---:|---:|---:|---:|---:|\n");
-        printf("| list | %.0f | %.2f | %.2f | %zu | %.2f |\n", list.per_sec, list.p50_ms, list.p99_ms, list.bytes,
-               list.cpu_ms_each);
-        printf("| status | %.0f | %.3f | %.3f | %zu | %.3f |\n", status.per_sec, status.p50_ms, status.p99_ms,
-               status.bytes, status.cpu_ms_each);
+        printf("| list | %.0f | %.2f | %.2f | %zu | %.2f |\n", list.per_sec, list.p50_ms, list.p99_ms,
+               list.bytes, list.cpu_ms_each);
+        printf("| status | %.0f | %.3f | %.3f | %zu | %.3f |\n", status.per_sec, status.p50_ms,
+               status.p99_ms, status.bytes, status.cpu_ms_each);
         printf("\n| udfcronctl (process start included) | ms each |\n|---|---:|\n");
         printf("| list --json | %.1f |\n| list (table) | %.1f |\n", json_ms, table_ms);
 

@@ -68,8 +68,8 @@ static void check_writer(const uint8_t *data, size_t size) {
         if (!cJSON_IsString(j))
                 abort();
         /* text without NUL bytes that was UTF-8 already comes back as it was */
-        if (!memchr(data, '\0', size) && !strstr(text, "\\\\x") && (strlen(j->valuestring) != size ||
-                                                                    memcmp(j->valuestring, data, size) != 0))
+        if (!memchr(data, '\0', size) && !strstr(text, "\\\\x") &&
+            (strlen(j->valuestring) != size || memcmp(j->valuestring, data, size) != 0))
                 abort();
         free(text);
 }

@@ -10,11 +10,11 @@
 
 #include <cmocka.h>
 
+#include "../support/mismatch.h"
 #include "cleanup.h"
 #include "control-proto.h"
 #include "json-util.h"
 #include "json-writer.h"
-#include "../support/mismatch.h"
 
 static int parse(const char *text, ControlRequest *ret, char **ret_error) {
         return control_request_parse(text, strlen(text), ret, ret_error);
@@ -69,8 +69,9 @@ static void test_invalid_requests(void **state) {
         (void) state;
         char long_name[128], many_params[CONTROL_PARAMS_MAX + 64];
         snprintf(long_name, sizeof long_name, "{\"command\":\"pause\",\"schedule\":\"%065d\"}", 0);
-        size_t n = (size_t) snprintf(many_params, sizeof many_params, "{\"command\":\"run\",\"schedule\":\"s\","
-                                                                      "\"params\":{\"a\":\"");
+        size_t n = (size_t) snprintf(many_params, sizeof many_params,
+                                     "{\"command\":\"run\",\"schedule\":\"s\","
+                                     "\"params\":{\"a\":\"");
         memset(many_params + n, 'x', CONTROL_PARAMS_MAX);
         strcpy(many_params + n + CONTROL_PARAMS_MAX, "\"}}");
 
@@ -98,8 +99,10 @@ static void test_invalid_requests(void **state) {
                 { "{\"command\":\"pause\",\"schedule\":\"\"}", "schedule: expected a non-empty string" },
                 { "{\"command\":\"pause\",\"schedule\":7}", "schedule: expected a non-empty string" },
                 { long_name, "schedule: longer than 64 bytes" },
-                { "{\"command\":\"pause\",\"schedule\":\"a b\"}", "schedule: only A-Z a-z 0-9 _ . @ - are allowed" },
-                { "{\"command\":\"cancel\",\"run_id\":\"ab\xff\"}", "run_id: only A-Z a-z 0-9 _ . @ - are allowed" },
+                { "{\"command\":\"pause\",\"schedule\":\"a b\"}",
+                  "schedule: only A-Z a-z 0-9 _ . @ - are allowed" },
+                { "{\"command\":\"cancel\",\"run_id\":\"ab\xff\"}",
+                  "run_id: only A-Z a-z 0-9 _ . @ - are allowed" },
                 { "{\"command\":\"run\",\"schedule\":\"s\",\"wait\":1}", "wait: expected true or false" },
                 { "{\"command\":\"run\",\"schedule\":\"s\",\"params\":[]}", "params: expected an object" },
                 { "{\"command\":\"run\",\"schedule\":\"s\",\"params\":{\"a b\":1}}",
@@ -147,8 +150,9 @@ static void test_format_round_trip(void **state) {
         size_t size;
 
         assert_int_equal(control_request_format(&in, &line, &size, &error), 0);
-        assert_string_equal(line, "{\"command\":\"run\",\"schedule\":\"nightly\",\"params\":{\"day\":\"2024-01-"
-                                  "01\",\"quote\":\"\\\"\"},\"wait\":true}\n");
+        assert_string_equal(line,
+                            "{\"command\":\"run\",\"schedule\":\"nightly\",\"params\":{\"day\":\"2024-01-"
+                            "01\",\"quote\":\"\\\"\"},\"wait\":true}\n");
         assert_int_equal(size, strlen(line));
         assert_int_equal(control_request_parse(line, size, &out, &error), 0);
         assert_int_equal(out.command, CONTROL_RUN);
@@ -164,7 +168,9 @@ static void test_format_round_trip(void **state) {
         assert_string_equal(error, "schedule: missing (pause needs it)");
         assert_null(line);
         free(error), error = NULL;
-        ControlRequest bad_params = { .command = CONTROL_RUN, .schedule = (char *) "s", .params = (char *) "{" };
+        ControlRequest bad_params = { .command = CONTROL_RUN,
+                                      .schedule = (char *) "s",
+                                      .params = (char *) "{" };
         assert_int_equal(control_request_format(&bad_params, &line, &size, &error), -EINVAL);
         assert_string_equal(error, "params: invalid JSON");
 }
@@ -193,7 +199,8 @@ static void test_messages(void **state) {
         assert_null(control_string(m.root, "now_usec"));
         control_message_done(&m);
 
-        static const char failed[] = "{\"ok\":false,\"error\":{\"code\":\"not_found\",\"message\":\"no schedule 'x'\"}}";
+        static const char failed[] =
+                "{\"ok\":false,\"error\":{\"code\":\"not_found\",\"message\":\"no schedule 'x'\"}}";
         assert_int_equal(control_message_parse(failed, sizeof failed - 1, &m, &error), 0);
         assert_false(m.ok);
         assert_string_equal(m.error_code, "not_found");
@@ -213,7 +220,8 @@ static void test_messages(void **state) {
                 { "{\"ok\":1}", "neither \"ok\" nor \"event\"" },
                 { "{\"event\":3}", "neither \"ok\" nor \"event\"" },
                 { "{\"ok\":false}", "a failed reply without error.code and error.message" },
-                { "{\"ok\":false,\"error\":{\"code\":\"x\"}}", "a failed reply without error.code and error.message" },
+                { "{\"ok\":false,\"error\":{\"code\":\"x\"}}",
+                  "a failed reply without error.code and error.message" },
                 { "[]", "expected a JSON object" },
                 { "{\"ok\":true", "invalid JSON at byte 9" },
         };
@@ -254,10 +262,11 @@ static void test_writer_strings(void **state) {
                 { "q\"b\\s/", 6, "\"q\\\"b\\\\s/\"" },
                 { "a\nb\tc\rd\001e\037", 10, "\"a\\nb\\tc\\rd\\u0001e\\u001f\"" },
                 { "nul\0x", 5, "\"nul\\u0000x\"" },
-                { "caf\xc3\xa9 \xe2\x82\xac \xf0\x9f\x98\x80", 14, "\"caf\xc3\xa9 \xe2\x82\xac \xf0\x9f\x98\x80\"" },
-                { "bad \xff \xc3", 7, "\"bad \\\\xff \\\\xc3\"" },            /* invalid and truncated */
-                { "\xc0\xaf", 2, "\"\\\\xc0\\\\xaf\"" },                        /* overlong '/' */
-                { "\xed\xa0\x80", 3, "\"\\\\xed\\\\xa0\\\\x80\"" },           /* a UTF-16 surrogate */
+                { "caf\xc3\xa9 \xe2\x82\xac \xf0\x9f\x98\x80", 14,
+                  "\"caf\xc3\xa9 \xe2\x82\xac \xf0\x9f\x98\x80\"" },
+                { "bad \xff \xc3", 7, "\"bad \\\\xff \\\\xc3\"" },             /* invalid and truncated */
+                { "\xc0\xaf", 2, "\"\\\\xc0\\\\xaf\"" },                       /* overlong '/' */
+                { "\xed\xa0\x80", 3, "\"\\\\xed\\\\xa0\\\\x80\"" },            /* a UTF-16 surrogate */
                 { "\xf4\x90\x80\x80", 4, "\"\\\\xf4\\\\x90\\\\x80\\\\x80\"" }, /* above U+10FFFF */
                 { "\x7f", 1, "\"\x7f\"" },
         };
@@ -303,9 +312,10 @@ static void test_writer_structure(void **state) {
         json_array_begin(&w); /* a second line starts without a comma */
         json_array_end(&w);
         assert_int_equal(json_writer_steal(&w, &text, &size), 0);
-        assert_string_equal(text, "{\"s\":\"v\",\"null\":null,\"max\":18446744073709551615,"
-                                  "\"min\":-9223372036854775808,\"zero\":0,\"list\":[true,null,{},[],{\"r\":1}],"
-                                  "\"last\":false}\n[]");
+        assert_string_equal(text,
+                            "{\"s\":\"v\",\"null\":null,\"max\":18446744073709551615,"
+                            "\"min\":-9223372036854775808,\"zero\":0,\"list\":[true,null,{},[],{\"r\":1}],"
+                            "\"last\":false}\n[]");
         assert_int_equal(size, strlen(text));
         free(text);
         assert_null(w.data); /* stolen: the writer starts over */
