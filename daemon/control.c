@@ -167,8 +167,8 @@ static void connection_send(Connection *c, JsonWriter *w) {
                 c->closing = true;
                 return;
         }
-        if (c->out_size ==
-            0) { /* the usual case: the reply becomes the buffer, a large list is not copied */
+        /* the usual case: the reply becomes the buffer, so a large list is not copied */
+        if (c->out_size == 0) {
                 free(c->out);
                 c->out = data;
                 c->out_allocated = size + 1;

@@ -147,7 +147,10 @@ int ctl_receive(const char *verb, CtlConnection *c, int timeout_ms, ControlMessa
 int ctl_print_failure(const char *verb, const ControlMessage *reply) {
         const cJSON *e, *errors = cJSON_GetObjectItemCaseSensitive(reply->root, "errors");
         /* reload: the configuration's errors, each "file:line: message", as udfcronctl check prints them */
-        cJSON_ArrayForEach(e, errors) if (cJSON_IsString(e)) fprintf(stderr, "%s\n", e->valuestring);
+        cJSON_ArrayForEach(e, errors) {
+                if (cJSON_IsString(e))
+                        fprintf(stderr, "%s\n", e->valuestring);
+        }
         fprintf(stderr, "udfcronctl %s: %s\n", verb, reply->error_message);
         return EXIT_FAILED;
 }
@@ -227,9 +230,8 @@ char *ctl_relative(uint64_t now_usec, uint64_t t_usec, char *buf, size_t size) {
         char span[32];
         /* whole seconds, rounded up for the future, so that a fire 0.4s away is "in 1s", not "now" */
         if (t_usec > now_usec) {
-                snprintf(
-                        buf, size, "in %s",
-                        two_units((t_usec - now_usec + USEC_PER_SEC - 1) / USEC_PER_SEC, span, sizeof span));
+                uint64_t ahead = (t_usec - now_usec + USEC_PER_SEC - 1) / USEC_PER_SEC;
+                snprintf(buf, size, "in %s", two_units(ahead, span, sizeof span));
                 return buf;
         }
         uint64_t ago = (now_usec - t_usec) / USEC_PER_SEC;

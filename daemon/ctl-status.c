@@ -55,7 +55,9 @@ static void time_and_relative(const Printer *p, const cJSON *o, const char *text
 static void strings(const cJSON *array, const char *separator) {
         const cJSON *e;
         bool first = true;
-        cJSON_ArrayForEach(e, array) if (cJSON_IsString(e)) {
+        cJSON_ArrayForEach(e, array) {
+                if (!cJSON_IsString(e))
+                        continue;
                 printf("%s%s", first ? "" : separator, e->valuestring);
                 first = false;
         }
