@@ -4,6 +4,7 @@
 #   make run        install missing dependencies, build, run udfcrond on the examples in etc/
 #   make check      install missing dependencies, build, run unit (ASan+UBSan) and integration tests
 #   make bench      benchmarks (tests/bench/), optimised build, figures as tables
+#   make emulator   the Fused/Fusion emulator (tests/emulator/) in the foreground on 127.0.0.1:8787
 #   make fuzz       libFuzzer targets (tests/fuzz/), FUZZ_SECONDS each (default 60)
 #   make install    PREFIX=/usr/local DESTDIR=
 #   make deps       install missing Debian packages (as root), or print the apt-get command
@@ -21,6 +22,9 @@ SBINDIR   ?= $(PREFIX)/sbin
 DESTDIR   ?=
 B         ?= build
 FUZZ_SECONDS ?= 60
+EMULATOR_PORT ?= 8787
+EMULATOR_STORAGE_PORT ?= 8788
+EMULATOR_ARGS ?=
 VERSION   := 0.1.0
 
 WARNINGS  := -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes -Wmissing-prototypes \
@@ -40,7 +44,7 @@ FUZZ_PACKAGES := clang libclang-rt-dev
 # ---------------------------------------------------------------- sources
 CORE_SRCS := daemon/calendar.c daemon/duration.c daemon/timestamp.c daemon/fileio.c daemon/strv.c daemon/tz.c daemon/cron.c \
              daemon/clock.c daemon/prioq.c daemon/params.c daemon/secrets.c daemon/schedule.c \
-             daemon/config.c daemon/state.c daemon/journal.c daemon/child.c daemon/engine-local.c \
+             daemon/config.c daemon/state.c daemon/journal.c daemon/child.c daemon/engine.c daemon/engine-local.c \
              daemon/run.c daemon/manager.c daemon/config-check.c \
              daemon/error-message.c daemon/json-writer.c daemon/unix-socket.c daemon/control-proto.c daemon/control.c \
              daemon/control-commands.c
@@ -73,7 +77,7 @@ BENCHES     := $(patsubst tests/bench/%.c,$(B)/bench/%,$(BENCH_SRCS))
 # Writes journal records on request, for the journald integration tests.
 JOURNAL_DRIVER := $(B)/tests/journal-driver
 
-.PHONY: all deps deps-fuzz check unit fuzz-replay integration run bench fuzz install uninstall clean
+.PHONY: all deps deps-fuzz check unit fuzz-replay integration run emulator bench fuzz install uninstall clean
 
 all: $(UDFCRONCTL) $(UDFCROND)
 
@@ -174,6 +178,13 @@ integration: all $(JOURNAL_DRIVER)
 run: deps
 	@$(MAKE) --no-print-directory all
 	$(UDFCROND) --config etc/udfcrond.conf --log-target stderr
+
+# The Fused/Fusion emulator in the foreground, on fixed loopback ports, with the demo UDF, shared token
+# and Spark job config of tests/emulator/demo.json; it prints its URLs and credentials, then every
+# request. Ctrl-C stops it. EMULATOR_ARGS=--exec-udfs runs posted UDF code.
+emulator:
+	$(PYTHON) tests/emulator --port $(EMULATOR_PORT) --storage-port $(EMULATOR_STORAGE_PORT) \
+		--config tests/emulator/demo.json --log $(EMULATOR_ARGS)
 
 bench: deps $(BENCHES) $(UDFCROND)
 	@set -e; for b in $(BENCHES); do $$b; done

@@ -66,6 +66,8 @@
 #define USEC_PER_SEC        1000000ULL
 #define CHILD_DRAIN_USEC    (1 * USEC_PER_SEC)
 #define TIMER_ACCURACY_USEC USEC_PER_MSEC
+/* How many reads one callback makes of a pipe at the child's exit or drain: bounded, for the loop. */
+#define STREAM_DRAIN_READS  16
 #define DEFAULT_PATH        "/usr/local/bin:/usr/bin:/bin"
 /* The child's deepest frame holds a PATH_MAX buffer; ASan's redzones and reports need room too. Pages
  * that are never touched cost nothing. */
@@ -107,17 +109,6 @@ static uint64_t now_realtime(void) {
         struct timespec ts;
         (void) clock_gettime(CLOCK_REALTIME, &ts);
         return (uint64_t) ts.tv_sec * USEC_PER_SEC + (uint64_t) ts.tv_nsec / 1000;
-}
-
-static void *mfree(void *p) {
-        free(p);
-        return NULL;
-}
-
-static int safe_close(int fd) {
-        if (fd >= 0)
-                (void) close(fd);
-        return -1;
 }
 
 /* The group reaches grandchildren; the child is signalled itself too, in case it left the group (by pid
@@ -234,6 +225,16 @@ static void stream_close(Stream *s, bool deliver) {
         s->buf = mfree(s->buf);
 }
 
+/* Reads what is there, a bounded amount, and closes the stream at EOF. */
+static void stream_drain(Stream *s) {
+        int r = 0;
+
+        for (int i = 0; s->fd >= 0 && i < STREAM_DRAIN_READS && (r = stream_read(s)) > 0; i++)
+                ;
+        if (s->fd >= 0 && r <= 0 && r != -EAGAIN)
+                stream_close(s, true);
+}
+
 static bool child_streams_open(const Child *c) {
         for (size_t k = 0; k < _STREAM_MAX; k++)
                 if (c->streams[k].fd >= 0)
@@ -343,7 +344,7 @@ static int on_drain(sd_event_source *source, uint64_t usec, void *userdata) {
                 Stream *s = &c->streams[k];
                 if (s->fd < 0)
                         continue;
-                for (int i = 0; i < 16 && stream_read(s) > 0; i++)
+                for (int i = 0; i < STREAM_DRAIN_READS && stream_read(s) > 0; i++)
                         ;
                 stream_close(s, true);
         }
@@ -362,6 +363,11 @@ static int on_child_exit(sd_event_source *source, const siginfo_t *si, void *use
         /* A timeout must not stop a run that is over. */
         if (c->kill_signal == 0)
                 (void) sd_event_source_set_enabled(c->kill_timer, SD_EVENT_OFF);
+        /* Usually the pipes are at EOF by now: reading them here closes them in this same dispatch, rather
+         * than in one more each, and a burst's exited children leave no HUP'd pipes for every poll to
+         * report again (sources are level-triggered). What a grandchild still writes is read as usual. */
+        for (size_t k = 0; k < _STREAM_MAX; k++)
+                stream_drain(&c->streams[k]);
         /* During a stop's grace period the rest of the group may still write: its drain starts with the
          * SIGKILL. Otherwise now, or at once (a timer, see the top) when the pipes are at EOF already. */
         if (c->kill_signal != SIGTERM || !child_streams_open(c))
@@ -616,38 +622,54 @@ static pid_t clone_pidfd(int *ret_pidfd) {
 }
 
 /*
+ * The vfork-style child's stack, below a guard page: mapped on the first spawn and kept. We are
+ * single-threaded and suspended while a child runs on it, so one serves every spawn; mapping and
+ * unmapping one per spawn cost three system calls and, since the child ran on another CPU in our address
+ * space, a TLB shootdown each (a tenth of the daemon's time in a burst of starts).
+ */
+static char *spawn_stack(void) {
+        static char *stack;
+        size_t page = (size_t) sysconf(_SC_PAGESIZE);
+        char *p;
+
+        if (stack)
+                return stack;
+        p = mmap(NULL, CHILD_STACK_SIZE, PROT_READ | PROT_WRITE,
+                 MAP_PRIVATE | MAP_ANONYMOUS | MAP_STACK | MAP_NORESERVE, -1, 0);
+        if (p == MAP_FAILED)
+                return NULL;
+        if (mprotect(p, page, PROT_NONE) < 0) { /* stacks grow down on every architecture we build for */
+                int error = errno;
+                (void) munmap(p, CHILD_STACK_SIZE);
+                errno = error;
+                return NULL;
+        }
+        return (stack = p);
+}
+
+/*
  * Starts child_main(args) in a new process and returns its pid (-1 and errno on failure), with *ret_pidfd
  * set, or -1 where no pidfd came with it (a kernel older than 5.2 ignores CLONE_PIDFD). Needs all signals
- * blocked. The vfork-style child runs on a stack of its own, below a guard page; we are suspended until
- * it execs or exits, so the stack can go when clone() returns.
+ * blocked. We are suspended until the vfork-style child execs or exits, so its stack is free again when
+ * clone() returns.
  */
 static pid_t spawn_process(ExecArgs *args, int *ret_pidfd) {
-        size_t page = (size_t) sysconf(_SC_PAGESIZE);
-        char *stack;
+        char *stack = spawn_stack();
         pid_t pid;
         int error;
 
         *ret_pidfd = -1;
-        stack = mmap(NULL, CHILD_STACK_SIZE, PROT_READ | PROT_WRITE,
-                     MAP_PRIVATE | MAP_ANONYMOUS | MAP_STACK | MAP_NORESERVE, -1, 0);
-        if (stack == MAP_FAILED)
+        if (!stack)
                 return -1;
-        if (mprotect(stack, page, PROT_NONE) < 0) { /* stacks grow down on every architecture we build for */
-                error = errno;
-                (void) munmap(stack, CHILD_STACK_SIZE);
-                errno = error;
-                return -1;
-        }
         /* glibc returns the pidfd through parent_tid. */
         pid = clone(child_main, stack + CHILD_STACK_SIZE, CLONE_VM | CLONE_VFORK | CLONE_PIDFD | SIGCHLD,
                     args, ret_pidfd);
         error = errno;
 #ifdef HAVE_ASAN
-        /* The child's instrumented frames poisoned the shadow of this stack and an execve left them so; a
-         * later mapping at the same address must not inherit that. */
+        /* The child's instrumented frames poisoned the shadow of this stack and an execve left them so; the
+         * next child must not inherit that. */
         __asan_unpoison_memory_region(stack, CHILD_STACK_SIZE);
 #endif
-        (void) munmap(stack, CHILD_STACK_SIZE);
         if (pid >= 0 || (error != EINVAL && error != ENOSYS)) {
                 errno = error;
                 return pid;

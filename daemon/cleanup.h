@@ -23,6 +23,18 @@ static inline void freep(void *p) {
         free(*(void **) p);
 }
 
+/* `p = mfree(p);` frees and clears in one step; `fd = safe_close(fd);` likewise for descriptors. */
+static inline void *mfree(void *p) {
+        free(p);
+        return NULL;
+}
+
+static inline int safe_close(int fd) {
+        if (fd >= 0)
+                (void) close(fd);
+        return -1;
+}
+
 static inline void closep(int *fd) {
         if (*fd >= 0) {
                 int saved = errno;

@@ -295,6 +295,11 @@ static void write_runs(JsonWriter *w, const Manager *m, const Entry *e) {
                 write_usec_or_null(w, "slot_usec", run->slot_usec);
                 write_usec_or_null(w, "started_usec",
                                    run->status == RUN_RUNNING ? run->attempt_started_usec : 0);
+                json_key_string(w, "job_id", run->job_id);
+                if (run->tasks_total > 0) {
+                        json_key_u64(w, "tasks_finished", run->tasks_finished);
+                        json_key_u64(w, "tasks_total", run->tasks_total);
+                }
                 json_object_end(w);
         }
         json_array_end(w);
@@ -483,7 +488,8 @@ void control_call(ControlCall *call) {
 
 void control_write_news(JsonWriter *w, const Run *run, const RunNews *n) {
         json_object_begin(w);
-        if (n->event == RUN_EVENT_LOG) {
+        switch (n->kind) {
+        case RUN_NEWS_OUTPUT:
                 json_key_string(w, "event", "log");
                 json_key_string(w, "stream", n->is_stderr ? "stderr" : "stdout");
                 json_key(w, "line");
@@ -492,11 +498,21 @@ void control_write_news(JsonWriter *w, const Run *run, const RunNews *n) {
                         json_key_bool(w, "partial", true);
                 json_object_end(w);
                 return;
+        case RUN_NEWS_PROGRESS:
+                json_key_string(w, "event", "progress");
+                json_key_string(w, "run_id", run->id);
+                json_key_u64(w, "attempt", n->attempt);
+                json_key_u64(w, "finished", n->tasks_finished);
+                json_key_u64(w, "total", n->tasks_total);
+                json_object_end(w);
+                return;
+        case RUN_NEWS_EVENT:
+                json_key_string(w, "event", run_event_to_string(n->event));
+                break;
+        case RUN_NEWS_END:
+                json_key_string(w, "event", n->result ? "end" : "detached");
+                break;
         }
-        json_key_string(w, "event",
-                        !n->end     ? run_event_to_string(n->event)
-                        : n->result ? "end"
-                                    : "detached");
         json_key_string(w, "run_id", run->id);
         json_key_u64(w, "attempt", n->attempt);
         if (n->result)

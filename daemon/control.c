@@ -212,7 +212,7 @@ static void on_run_news(RunWatch *watch, const Run *run, const RunNews *news) {
         bool held_full = c->out_size - c->out_sent > STREAM_HELD_MAX;
         JsonWriter w = {};
 
-        if (news->event == RUN_EVENT_LOG && held_full) {
+        if (news->kind == RUN_NEWS_OUTPUT && held_full) {
                 c->dropped++;
                 return;
         }
@@ -222,13 +222,14 @@ static void on_run_news(RunWatch *watch, const Run *run, const RunNews *news) {
                 c->dropped = 0;
         }
         control_write_news(&w, run, news);
-        if (news->end) {
+        bool end = news->kind == RUN_NEWS_END;
+        if (end) {
                 c->followed = NULL; /* already detached */
                 if (c->in_size > 0) /* requests sent meanwhile: handled once the run's end is through */
                         (void) sd_event_source_set_enabled(c->resume, SD_EVENT_ONESHOT);
         }
         connection_send(c, &w);
-        if (news->end)
+        if (end)
                 connection_update_timer(c);
         (void) connection_finish_if_done(c);
 }

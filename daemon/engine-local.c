@@ -199,11 +199,3 @@ const Engine engine_local = {
         .cancel = local_cancel,
         .free = local_free,
 };
-
-const Engine *engine_find(const char *name) {
-        static const Engine *const engines[] = { &engine_local };
-        for (size_t i = 0; i < ELEMENTSOF(engines); i++)
-                if (strcmp(engines[i]->name, name) == 0)
-                        return engines[i];
-        return NULL;
-}

@@ -45,6 +45,17 @@ typedef struct EngineEvents {
                        uint64_t remote_usec);
         /* The attempt ended; called once. The EngineRun may be freed from inside. */
         void (*ended)(void *userdata, const EngineOutcome *outcome);
+
+        /* Remote engines only (each may be left NULL by local ones; the run provides all three). */
+        /* The service accepted the attempt as job `job_id` (borrowed): the run records it, so that a
+         * restarted daemon re-attaches to that job instead of starting another. At most once, before
+         * `ended`. */
+        void (*accepted)(void *userdata, const char *job_id);
+        /* The remote log has been forwarded up to `since_ms`, the position the next read starts from:
+         * recorded, so that a re-attached run goes on tailing from there. */
+        void (*log_position)(void *userdata, uint64_t since_ms);
+        /* A batch job's progress: `finished` of `total` tasks (udfcronctl status, run --wait). */
+        void (*progress)(void *userdata, uint64_t finished, uint64_t total);
 } EngineEvents;
 
 /* What one attempt runs; everything is borrowed for the duration of start(). */
@@ -58,10 +69,19 @@ typedef struct EngineRequest {
         const char *python;            /* interpreter for UDF files */
         const char *start_marker;      /* a path the work creates the moment it starts (local), or NULL */
         const char *working_directory; /* the schedule's, else a default */
+
+        /* Remote engines, after a daemon restart (see run.c): */
+        const char *attach_job_id;    /* the job the previous daemon started: follow it, never start one */
+        uint64_t attach_log_since_ms; /* ... tailing its log from here (0: from the start) */
+        bool may_have_started;        /* the previous daemon may have sent the start without learning the
+                                       * job's id: look for the job (its name carries run_id) first */
 } EngineRequest;
 
 typedef struct Engine {
         const char *name;
+        /* The work runs elsewhere: no start marker; it is re-attached by job id after a restart, and a
+         * run is on disk before its start is sent, even a prepared one (see manager.c). */
+        bool remote;
         int (*start)(sd_event *event, const EngineRequest *request, const EngineEvents *events,
                      void *userdata, EngineRun **ret_run);
         int (*cancel)(EngineRun *run);

@@ -30,6 +30,12 @@
 #define CATCH_UP_SPACING_USEC (100 * 1000)
 /* catch_up = all keeps at most this many missed slots per schedule. */
 #define CATCH_UP_ALL_MAX 1000
+/*
+ * An on-time slot's run is recorded this long before the slot (see prepare_slot()), so that the state file
+ * is on disk when the slot comes and the run starts at once. More than a slow save of a big state takes;
+ * less than a second, the shortest interval between two slots of a schedule.
+ */
+#define PREPARE_LEAD_USEC (500 * 1000)
 
 /* ------------------------------------------------------------------ entries */
 
@@ -74,6 +80,12 @@ static ScheduleState *entry_state(Entry *e) {
  * missed while the daemon was down (or the clock jumped) come due at once and
  * meet the catch-up policy; a schedule that never fired starts from now.
  */
+/* When the entry's next slot fires: the slot plus the schedule's jitter. */
+static uint64_t entry_fire_usec(const Entry *e) {
+        return (uint64_t) e->next.at * USEC_PER_SEC + e->jitter_usec;
+}
+
+/* The next slot after the last one fired; a prepared slot stays the next one until it fires. */
 static void entry_schedule_next(Entry *e, uint64_t now) {
         Manager *m = e->manager;
         const ScheduleState *ss =
@@ -82,11 +94,14 @@ static void entry_schedule_next(Entry *e, uint64_t now) {
 
         prioq_remove(&m->due, &e->due);
         e->has_next = e->schedule->enabled && !m->stopping &&
-                      cron_next(&e->schedule->cron, e->schedule->zone, (int64_t) (base / USEC_PER_SEC),
-                                &e->next) >= 0;
+                      (e->prepared || cron_next(&e->schedule->cron, e->schedule->zone,
+                                                (int64_t) (base / USEC_PER_SEC), &e->next) >= 0);
         if (!e->has_next)
                 return;
-        e->due.key = (uint64_t) e->next.at * USEC_PER_SEC + e->jitter_usec;
+        /* The timer wakes first to prepare the slot's run, then at the slot to start it. */
+        e->due.key = entry_fire_usec(e);
+        if (!e->prepared)
+                e->due.key = e->due.key > PREPARE_LEAD_USEC ? e->due.key - PREPARE_LEAD_USEC : 0;
         if (prioq_push(&m->due, &e->due) < 0) {
                 e->has_next = false;
                 journal_log(m->journal, LOG_ERR, "%s: out of memory scheduling the next fire",
@@ -213,6 +228,7 @@ static int manager_save_state(Manager *m) {
                 return r;
         }
         m->state_dirty = false;
+        m->saves++;
         for (size_t i = 0; i < m->n_stale_markers; i++) {
                 (void) unlink(m->stale_markers[i]);
                 free(m->stale_markers[i]);
@@ -272,14 +288,20 @@ static int on_start_defer(sd_event_source *s, void *userdata) {
 
 /*
  * Runs only once per loop iteration: the state is written once for every run
- * that fired in that iteration, and only then are they started.
+ * that fired in that iteration (unless they are on disk already), and only
+ * then are they started.
  */
 static int on_dispatch(sd_event_source *s, void *userdata) {
         Manager *m = userdata;
         unsigned queued = 0;
         (void) s;
 
-        manager_save_state(m);
+        /* Prepared runs are on disk already: then nothing stands between the slot and the start. */
+        for (Run *run = m->dispatch_head; run; run = run->wait_next)
+                if (run->durable_after_save > m->saves) {
+                        manager_save_state(m);
+                        break;
+                }
         for (Run *run; (run = queue_pop(&m->dispatch_head, &m->dispatch_tail));) {
                 queue_append(&m->waiting_head, &m->waiting_tail, run);
                 m->n_waiting++;
@@ -353,19 +375,75 @@ void manager_dispatch(Manager *m, Run *run) {
         (void) sd_event_source_set_enabled(m->dispatch_defer, SD_EVENT_ONESHOT);
 }
 
+/*
+ * A freed slot is filled from the start source, at its lower priority, not from here: in a burst, one
+ * run's end would otherwise start a whole batch while the ends already pending wait behind it, and the
+ * exited children (zombies, with their pipes and pidfds) pile up in thousands, making each spawn's copy
+ * of the descriptor table and each poll of the ready list slower.
+ */
 void manager_attempt_done(Manager *m, Run *run) {
         (void) run;
         if (m->n_running > 0)
                 m->n_running--;
-        start_waiting(m);
+        if (m->waiting_head)
+                (void) sd_event_source_set_enabled(m->start_defer, SD_EVENT_ONESHOT);
 }
 
 /* ------------------------------------------------------------------ firing */
 
-/* A fire that does not become a run still gets a record, with an id of its own. */
+/*
+ * The state file must record a run before it is dispatched, and a save costs milliseconds (two fsyncs):
+ * at the slot itself that would be the largest part of the delay to the start. So the next on-time slot of
+ * each schedule is recorded PREPARE_LEAD_USEC ahead, as a run in phase "prepared", and saved then. At the
+ * slot the policies decide as always: the prepared run starts, or its record goes. A daemon that stops or
+ * crashes in between leaves a prepared record: with a start marker it did start (its phase was not saved
+ * yet); without one it never did, and the record is dropped so that the slot fires like any other (on time,
+ * or through the catch-up policy).
+ */
+static void prepare_slot(Manager *m, Entry *e) {
+        RunState rs = {
+                .run_id = e->prepared_id,
+                .schedule = e->schedule->name,
+                .engine = (char *) e->schedule->engine,
+                .slot_usec = (uint64_t) e->next.at * USEC_PER_SEC,
+                .attempt = 1,
+                .phase = RUN_PHASE_PREPARED,
+        };
+        e->prepared = true;
+        run_id_new(e->prepared_id);
+        e->prepared_save = m->saves + 1;
+        if (state_add_run(m->state, &rs) < 0)
+                e->prepared_id[0] = '\0'; /* no record (out of memory): its run saves first, as usual */
+        manager_state_changed(m);
+}
+
+/*
+ * What a prepared slot changes as it fires or goes (its record's phase, the last slot) is right on disk
+ * either way, given the start markers: it rides along with the next save rather than causing one, which
+ * with a large state would rewrite it once more per fire for nothing.
+ */
+static void prepared_state_changed(Manager *m) {
+        m->state_dirty = true;
+}
+
+/* The slot will not start the prepared run: its record goes. */
+static void drop_prepared(Manager *m, Entry *e) {
+        if (!e->prepared)
+                return;
+        (void) state_remove_run(m->state, e->prepared_id);
+        e->prepared = false;
+        prepared_state_changed(m);
+}
+
+/* A fire that does not become a run still gets a record: with the prepared run's id, or one of its own. */
 static void log_skipped(Manager *m, Entry *e, uint64_t slot_usec, const char *why) {
         char id[RUN_ID_LEN + 1];
-        snprintf(id, sizeof id, "%016" PRIx64, name_hash(e->schedule->name) ^ slot_usec ^ now_usec());
+        if (e->prepared && e->prepared_id[0])
+                memcpy(id, e->prepared_id, sizeof id);
+        else
+                snprintf(id, sizeof id, "%016" PRIx64,
+                         name_hash(e->schedule->name) ^ slot_usec ^ now_usec());
+        drop_prepared(m, e);
         RunFields f = {
                 .schedule = e->schedule->name,
                 .run_id = id,
@@ -376,9 +454,39 @@ static void log_skipped(Manager *m, Entry *e, uint64_t slot_usec, const char *wh
         journal_run_event(m->journal, &f, RUN_EVENT_SKIPPED, "%s", why);
 }
 
+/* The prepared run becomes a run of the slot, recorded and on disk already. */
+static int run_new_prepared(Manager *m, Entry *e, uint64_t slot_usec, Run **ret_run) {
+        RunState *rs = state_find_run(m->state, e->prepared_id);
+        Run *run;
+        int r;
+
+        e->prepared = false;
+        if (!rs)
+                return run_new(m, e, slot_usec, false, NULL, ret_run);
+        r = run_new(m, e, slot_usec, false, rs, &run);
+        if (r < 0) {
+                (void) state_remove_run(m->state, e->prepared_id);
+                return r;
+        }
+        rs->phase = RUN_PHASE_DISPATCHING;
+        if (run->engine->remote) { /* no start marker would tell a restarted daemon that it was sent */
+                run->durable_after_save = m->saves + 1;
+                manager_state_changed(m);
+        } else {
+                run->durable_after_save = e->prepared_save;
+                prepared_state_changed(m);
+        }
+        *ret_run = run;
+        return 0;
+}
+
 static void start_run(Manager *m, Entry *e, uint64_t slot_usec, bool manual, bool backlog) {
         Run *run;
-        int r = run_new(m, e, slot_usec, manual, NULL, &run);
+        /* (a run queued by overlap = queue is for an earlier slot than the one prepared) */
+        bool prepared =
+                !manual && !backlog && e->prepared && slot_usec == (uint64_t) e->next.at * USEC_PER_SEC;
+        int r = prepared ? run_new_prepared(m, e, slot_usec, &run)
+                         : run_new(m, e, slot_usec, manual, NULL, &run);
         if (r < 0) {
                 journal_log(m->journal, LOG_ERR, "%s: cannot create a run: %s", e->schedule->name,
                             strerror(-r));
@@ -421,7 +529,10 @@ static void fire_slot(Manager *m, Entry *e, uint64_t slot_usec) {
                 return;
         }
         ss->last_slot_usec = MAX(ss->last_slot_usec, slot_usec);
-        manager_state_changed(m);
+        if (e->prepared)
+                prepared_state_changed(m);
+        else
+                manager_state_changed(m);
 
         if (skipped_on_request(m, e, ss, slot_usec))
                 return;
@@ -437,6 +548,7 @@ static void fire_slot(Manager *m, Entry *e, uint64_t slot_usec) {
                         }
                         e->has_queued = true;
                         e->queued_slot_usec = slot_usec;
+                        drop_prepared(m, e); /* the queued run is a new one, when its turn comes */
                         return;
                 case OVERLAP_REPLACE:
                         cancel_runs_of(m, e, "replaced by a newer run (overlap = replace)");
@@ -585,8 +697,10 @@ static void process_due(Manager *m, Entry *e, uint64_t now) {
 
         if (only_one && now - (slot + e->jitter_usec) <= LATE_USEC)
                 fire_slot(m, e, slot);
-        else
+        else {
+                drop_prepared(m, e);
                 catch_up(m, e, &first, now);
+        }
 }
 
 static void arm_fire_timer(Manager *m) {
@@ -604,12 +718,20 @@ static int on_fire_timer(sd_event_source *s, uint64_t usec, void *userdata) {
         uint64_t now = now_usec();
         (void) s, (void) usec;
 
+        bool prepared = false;
+
         for (PrioqItem *top; (top = prioq_peek(&m->due)) && top->key <= now;) {
                 Entry *e = prioq_entry(top, Entry, due);
                 prioq_remove(&m->due, top);
-                process_due(m, e, now);
+                if (!e->prepared && entry_fire_usec(e) > now) {
+                        prepare_slot(m, e);
+                        prepared = true;
+                } else
+                        process_due(m, e, now);
                 entry_schedule_next(e, now);
         }
+        if (prepared) /* now, well before the slots */
+                manager_save_state(m);
         arm_fire_timer(m);
         manager_update_status(m);
         return 0;
@@ -850,7 +972,10 @@ static void prune_state(Manager *m) {
 /*
  * Runs the previous daemon left in flight: one whose local child started
  * (its start marker exists) is lost and goes to the retry policy; one that
- * never started is dispatched now, with its recorded id and attempt.
+ * never started is dispatched now, with its recorded id and attempt (or at
+ * its recorded time, when it was waiting for a retry); a remote one with a
+ * job id is re-attached to that job at once; one only
+ * prepared for a slot (see prepare_slot()) that never started is dropped.
  */
 static void resume_runs(Manager *m) {
         for (size_t i = 0; i < m->state->n_runs;) {
@@ -866,14 +991,34 @@ static void resume_runs(Manager *m) {
                         manager_state_changed(m);
                         continue; /* the array shifted down */
                 }
+                bool prepared = rs->phase == RUN_PHASE_PREPARED;
+                uint64_t slot_usec = rs->slot_usec, rs_retry_usec = rs->retry_usec;
+                rs->phase = RUN_PHASE_DISPATCHING; /* resumed, not announced again */
                 i++;
-                if (run_new(m, e, rs->slot_usec, rs->slot_usec == 0, rs, &run) < 0) {
+                if (run_new(m, e, slot_usec, slot_usec == 0, rs, &run) < 0) {
                         journal_log(m->journal, LOG_ERR, "run %s: out of memory resuming it", rs->run_id);
                         continue;
                 }
                 _cleanup_free_ char *marker = run_marker_path(run);
-                if (marker && access(marker, F_OK) == 0)
+                bool started = marker && access(marker, F_OK) == 0;
+                if (prepared && !started) { /* never dispatched: its slot fires like any other */
+                        (void) state_remove_run(m->state, run->id);
+                        run_free(run);
+                        manager_state_changed(m);
+                        i--;
+                        continue;
+                }
+                if (prepared) { /* it started at its slot, before the state said so */
+                        ScheduleState *ss = entry_state(e);
+                        if (ss)
+                                ss->last_slot_usec = MAX(ss->last_slot_usec, slot_usec);
+                }
+                if (started)
                         run_lost(run);
+                else if (rs_retry_usec > now_usec() && run_resume_retry(run, rs_retry_usec) >= 0)
+                        ; /* waits out the rest of its backoff */
+                else if (run->job_id)
+                        manager_dispatch(m, run); /* a remote job under way: re-attached at once */
                 else {
                         queue_append(&e->backlog_head, &e->backlog_tail, run);
                         e->n_backlog++;
@@ -982,6 +1127,10 @@ static int reload_config(Manager *m, char ***ret_errors) {
         r = build_entries(m, config, &entries);
         if (r < 0)
                 return r;
+
+        /* A prepared slot may not be one of the new definition: each is prepared again, from scratch. */
+        for (size_t k = 0; k < m->n_entries; k++)
+                drop_prepared(m, m->entries[k]);
 
         /*
          * Entries of schedules that exist in both configs survive, with their

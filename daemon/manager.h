@@ -48,6 +48,11 @@ struct Entry {
         bool removed; /* gone from the config on reload; freed once n_active is 0 */
         Entry *retired_next;
         Entry *catch_up_next;
+        /* The next on-time slot's run, recorded in the state ahead of the slot (see prepare_slot()): its
+         * id, and the number of successful saves after which that record is on disk. */
+        bool prepared;
+        char prepared_id[RUN_ID_LEN + 1];
+        uint64_t prepared_save;
 };
 
 typedef enum RunStatus {
@@ -70,6 +75,11 @@ struct Run {
         sd_event_source *retry_timer;
         uint64_t attempt_started_usec;
         bool stop_requested; /* cancelled (replace, udfcronctl, shutdown): do not retry */
+        uint64_t durable_after_save; /* its record is on disk once Manager.saves reaches this */
+        bool resumed;                /* recorded by a previous daemon (see resume_runs()) */
+        char *job_id;                /* remote engines: the job of the current attempt, once accepted */
+        uint64_t log_since_ms;       /* ... where its log tailing resumes */
+        uint64_t tasks_finished, tasks_total; /* ... a batch job's progress, once reported */
         struct {
                 char *data; /* the tail of a partial piece, held back until the line goes on */
                 size_t size;
@@ -91,6 +101,7 @@ struct Manager {
         char *state_path;
         char *markers_directory; /* runtime_directory/started: local runs' start markers */
         bool state_dirty;
+        uint64_t saves; /* successful state saves so far */
         char **stale_markers; /* start markers to remove once the state no longer needs them */
         size_t n_stale_markers;
 
@@ -192,7 +203,8 @@ void manager_run_ended(Manager *m, Run *run);
 /*
  * A new run of `entry` for `slot_usec`, recorded in the state and logged as
  * scheduled; or, with `recorded`, the run a previous daemon left in flight
- * (same id and attempt, nothing recorded or logged again).
+ * (same id and attempt, nothing recorded or logged again), or a run prepared
+ * ahead of its slot (RUN_PHASE_PREPARED: logged as scheduled, not recorded again).
  */
 int run_new(Manager *m, Entry *entry, uint64_t slot_usec, bool manual, const RunState *recorded,
             Run **ret_run);
@@ -205,33 +217,42 @@ void run_start_attempt(Run *run);
 void run_cancel(Run *run, const char *why);
 /* A recorded attempt whose local child was started by the previous daemon: it is lost. */
 void run_lost(Run *run);
+/* A resumed run that was waiting for a retry: its recorded attempt starts at `retry_usec` (realtime). */
+int run_resume_retry(Run *run, uint64_t retry_usec);
 void run_fields(const Run *run, RunFields *ret_fields);
+/* A fresh run id: 16 random hex digits. */
+void run_id_new(char ret_id[static RUN_ID_LEN + 1]);
 /* The start marker of the run's current attempt (see engine.h), malloc'd. */
 char *run_marker_path(const Run *run);
 
-/* What a watcher of a run hears: its lifecycle events, its output, and its end. */
+/* What a watcher of a run hears: its lifecycle events, its output, a batch job's progress, and its end. */
+typedef enum RunNewsKind {
+        RUN_NEWS_EVENT,    /* STARTED or RETRY (`event`) */
+        RUN_NEWS_OUTPUT,   /* a line of output, or a piece of a long one */
+        RUN_NEWS_PROGRESS, /* a remote batch job's tasks, finished of total */
+        RUN_NEWS_END,      /* the last news: the watch is over, and the watcher may free it */
+} RunNewsKind;
+
 typedef struct RunNews {
-        RunEvent event; /* STARTED, RETRY, LOG (output), or the last: FINISHED, FAILED, TIMED_OUT, CANCELLED,
-                         * LOST; _RUN_EVENT_INVALID: the daemon stops before the run started (it stays
-                         * recorded and starts after the next start) */
-        bool end;       /* the last news: the watch is over, and the watcher may free it */
-        const char *result; /* end: "succeeded", "failed", "timed_out", "cancelled", "lost"; else NULL */
+        RunNewsKind kind;
+        RunEvent event; /* EVENT: STARTED, RETRY; END: FINISHED, FAILED, TIMED_OUT, CANCELLED, LOST */
+        /* END: "succeeded", "failed", "timed_out", "cancelled", "lost"; NULL: the daemon stops before the run
+         * started (it stays recorded, and starts after the next start) */
+        const char *result;
         unsigned attempt;
         const char *message; /* as in the journal record, secrets masked */
         bool has_exit_status;
         int exit_status;
         uint64_t duration_usec;
         uint64_t next_usec; /* RETRY: when the next attempt starts */
-        /* LOG: a line, or a piece of a long one (partial: more of it follows), secrets masked */
+        /* OUTPUT: a line, or a piece of a long one (partial: more of it follows), secrets masked */
         bool is_stderr, partial;
         const char *data;
         size_t size;
+        uint64_t tasks_finished, tasks_total; /* PROGRESS */
 } RunNews;
 
-/*
- * A watcher: udfcronctl run --wait following a run over the control socket. Remote engines may add
- * a progress kind of news here (README "Control socket": the "progress" event is reserved for it).
- */
+/* A watcher: udfcronctl run --wait following a run over the control socket. */
 struct RunWatch {
         void (*notify)(RunWatch *w, const Run *run, const RunNews *news);
         RunWatch *next;

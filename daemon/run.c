@@ -47,9 +47,14 @@ void run_fields(const Run *run, RunFields *ret_fields) {
                 .schedule = run->entry->schedule->name,
                 .run_id = run->id,
                 .engine = run->engine->name,
+                .job_id = run->job_id,
                 .attempt = run->attempt,
                 .scheduled_usec = run->slot_usec,
         };
+}
+
+void run_id_new(char ret_id[static RUN_ID_LEN + 1]) {
+        snprintf(ret_id, RUN_ID_LEN + 1, "%016" PRIx64, random_u64());
 }
 
 char *run_marker_path(const Run *run) {
@@ -81,10 +86,16 @@ static int run_create(Manager *m, Entry *entry, uint64_t slot_usec, bool manual,
         if (params && !(run->params = strdup(params)))
                 return -ENOMEM;
 
-        if (recorded)
+        if (recorded) {
                 snprintf(run->id, sizeof run->id, "%s", recorded->run_id);
-        else {
-                snprintf(run->id, sizeof run->id, "%016" PRIx64, random_u64());
+                run->resumed = recorded->phase != RUN_PHASE_PREPARED;
+                run->log_since_ms = recorded->log_since_ms;
+                if (recorded->job_id && !(run->job_id = strdup(recorded->job_id))) {
+                        free(run->params);
+                        return -ENOMEM;
+                }
+        } else {
+                run_id_new(run->id);
                 RunState rs = {
                         .run_id = run->id,
                         .schedule = entry->schedule->name,
@@ -100,7 +111,9 @@ static int run_create(Manager *m, Entry *entry, uint64_t slot_usec, bool manual,
                         return r;
                 }
                 manager_state_changed(m);
-
+                run->durable_after_save = m->saves + 1;
+        }
+        if (!recorded || recorded->phase == RUN_PHASE_PREPARED) {
                 RunFields f;
                 run_fields(run, &f);
                 journal_run_event(m->journal, &f, RUN_EVENT_SCHEDULED, "%s",
@@ -134,8 +147,7 @@ Run *run_free(Run *run) {
 
         if (run->watches) /* freed before its end: the daemon stops, the run stays recorded */
                 run_tell(run, &(const RunNews){
-                                      .event = _RUN_EVENT_INVALID,
-                                      .end = true,
+                                      .kind = RUN_NEWS_END,
                                       .message = "the daemon is stopping; the run stays recorded and starts "
                                                  "after the next start",
                               });
@@ -145,6 +157,7 @@ Run *run_free(Run *run) {
         sd_event_source_disable_unref(run->retry_timer);
         for (size_t i = 0; i < ELEMENTSOF(run->carry); i++)
                 free(run->carry[i].data);
+        free(run->job_id);
         if (run->prev)
                 run->prev->next = run->next;
         else if (m->runs == run)
@@ -188,10 +201,11 @@ static void run_tell(Run *run, const RunNews *news) {
         if (n.size > 0 && !(n.data = data = journal_redact(j, n.data, n.size, &n.size)))
                 return; /* never unmasked */
 
-        RunWatch *w = n.end ? TAKE_PTR(run->watches) : run->watches;
+        bool end = n.kind == RUN_NEWS_END;
+        RunWatch *w = end ? TAKE_PTR(run->watches) : run->watches;
         for (RunWatch *next; w; w = next) {
                 next = w->next;
-                if (n.end)
+                if (end)
                         w->next = NULL;
                 w->notify(w, run, &n);
         }
@@ -201,7 +215,7 @@ static void run_tell(Run *run, const RunNews *news) {
 static void run_output(Run *run, const RunFields *f, bool is_stderr, const char *data, size_t size,
                        bool partial, uint64_t remote_usec) {
         journal_run_output(run->manager->journal, f, is_stderr, data, size, remote_usec);
-        run_tell(run, &(const RunNews){ .event = RUN_EVENT_LOG,
+        run_tell(run, &(const RunNews){ .kind = RUN_NEWS_OUTPUT,
                                         .is_stderr = is_stderr,
                                         .partial = partial,
                                         .data = data,
@@ -276,13 +290,32 @@ static uint64_t retry_delay_usec(const Run *run) {
 
 static int on_retry_timer(sd_event_source *s, uint64_t usec, void *userdata) {
         Run *run = userdata;
+        Manager *m = run->manager;
         (void) s, (void) usec;
 
         run->retry_timer = sd_event_source_disable_unref(run->retry_timer);
         run->attempt++; /* the state says so already */
         run->status = RUN_WAITING;
-        manager_dispatch(run->manager, run);
+        RunState *rs = state_find_run(m->state, run->id);
+        if (rs) {
+                rs->retry_usec = 0;
+                manager_state_changed(m);
+        }
+        manager_dispatch(m, run);
         return 0;
+}
+
+/* Waits `delay` (monotonic, so a clock step neither shortens nor stretches it) for the next attempt. */
+static int retry_wait(Run *run, uint64_t delay) {
+        run->status = RUN_RETRY_WAIT;
+        return sd_event_add_time_relative(run->manager->event, &run->retry_timer, CLOCK_MONOTONIC, delay, 0,
+                                          on_retry_timer, run);
+}
+
+int run_resume_retry(Run *run, uint64_t retry_usec) {
+        uint64_t now = now_usec();
+        run->attempt--; /* the recorded attempt is the next one: on_retry_timer() counts up to it */
+        return retry_wait(run, retry_usec > now ? retry_usec - now : 0);
 }
 
 static bool should_retry(const Run *run, const EngineOutcome *outcome) {
@@ -310,16 +343,23 @@ static void attempt_ended(Run *run, const EngineOutcome *outcome) {
                 return;
         }
 
-        /* recorded at once: after a restart the next attempt runs, never this one again */
+        /* recorded at once: after a restart the next attempt runs, never this one again, and not before
+         * its time */
+        uint64_t delay = retry_delay_usec(run);
         RunState *rs = state_find_run(m->state, run->id);
         if (rs) {
                 rs->attempt = run->attempt + 1;
                 rs->phase = RUN_PHASE_DISPATCHING;
                 rs->started_usec = 0;
+                rs->retry_usec = now_usec() + delay;
+                rs->job_id = mfree(rs->job_id);
+                rs->log_since_ms = 0;
                 manager_state_changed(m);
         }
+        run->job_id = mfree(run->job_id);
+        run->log_since_ms = 0;
+        run->resumed = false;
 
-        uint64_t delay = retry_delay_usec(run);
         RunFields f;
         run_fields(run, &f);
         f.duration_usec = duration;
@@ -331,21 +371,65 @@ static void attempt_ended(Run *run, const EngineOutcome *outcome) {
                      run->entry->schedule->policy.retries + 1, (double) delay / 1e6) < 0)
                 text = NULL;
         journal_run_event(m->journal, &f, RUN_EVENT_RETRY, "%s", text ?: outcome->message);
-        run_tell(run, &(const RunNews){ .event = RUN_EVENT_RETRY,
+        run_tell(run, &(const RunNews){ .kind = RUN_NEWS_EVENT,
+                                        .event = RUN_EVENT_RETRY,
                                         .message = text ?: outcome->message,
                                         .has_exit_status = outcome->has_exit_status,
                                         .exit_status = outcome->exit_status,
                                         .duration_usec = duration,
                                         .next_usec = f.next_usec });
 
-        run->status = RUN_RETRY_WAIT;
-        int r = sd_event_add_time_relative(m->event, &run->retry_timer, CLOCK_MONOTONIC, delay, 0,
-                                           on_retry_timer, run);
+        int r = retry_wait(run, delay);
         if (r < 0) {
                 journal_log(m->journal, LOG_ERR, "%s: cannot arm the retry timer: %s", run->id,
                             strerror(-r));
                 run_end(run, events[outcome->kind], outcome, duration);
         }
+}
+
+/* Remote engines: the job id goes into the state (the idle flush writes it; a daemon that dies first
+ * restarts the attempt with may_have_started) and into every record from now on. */
+static void on_accepted(void *userdata, const char *job_id) {
+        Run *run = userdata;
+        Manager *m = run->manager;
+        RunState *rs = state_find_run(m->state, run->id);
+        char *copy = strdup(job_id), *recorded = rs ? strdup(job_id) : NULL;
+
+        if (!copy || (rs && !recorded)) {
+                free(copy);
+                free(recorded);
+                journal_log(m->journal, LOG_ERR, "%s %s: out of memory recording job %s",
+                            run->entry->schedule->name, run->id, job_id);
+                return;
+        }
+        free(run->job_id);
+        run->job_id = copy;
+        if (rs) {
+                free(rs->job_id);
+                rs->job_id = recorded;
+                manager_state_changed(m);
+        }
+        journal_log(m->journal, LOG_INFO, "%s %s: attempt %u is job %s", run->entry->schedule->name, run->id,
+                    run->attempt, job_id);
+}
+
+static void on_log_position(void *userdata, uint64_t since_ms) {
+        Run *run = userdata;
+        RunState *rs = state_find_run(run->manager->state, run->id);
+
+        run->log_since_ms = since_ms;
+        if (rs && rs->log_since_ms != since_ms) {
+                rs->log_since_ms = since_ms;
+                manager_state_changed(run->manager);
+        }
+}
+
+static void on_progress(void *userdata, uint64_t finished, uint64_t total) {
+        Run *run = userdata;
+        run->tasks_finished = finished;
+        run->tasks_total = total;
+        run_tell(run, &(const RunNews){
+                              .kind = RUN_NEWS_PROGRESS, .tasks_finished = finished, .tasks_total = total });
 }
 
 static void on_ended(void *userdata, const EngineOutcome *outcome) {
@@ -418,8 +502,8 @@ static void run_end(Run *run, RunEvent event, const EngineOutcome *outcome, uint
         (void) state_remove_run(m->state, run->id);
         manager_state_changed(m);
 
-        run_tell(run, &(const RunNews){ .event = event,
-                                        .end = true,
+        run_tell(run, &(const RunNews){ .kind = RUN_NEWS_END,
+                                        .event = event,
                                         .result = results[event],
                                         .message = text ?: outcome->message,
                                         .has_exit_status = outcome->has_exit_status,
@@ -466,7 +550,13 @@ static void describe_work(const Schedule *s, char **argv, char *buf, size_t size
 }
 
 void run_start_attempt(Run *run) {
-        static const EngineEvents events = { .output = on_output, .ended = on_ended };
+        static const EngineEvents events = {
+                .output = on_output,
+                .ended = on_ended,
+                .accepted = on_accepted,
+                .log_position = on_log_position,
+                .progress = on_progress,
+        };
         Manager *m = run->manager;
         const Schedule *s = run->entry->schedule;
         _cleanup_free_ char *error = NULL, *params_json = NULL, *marker = NULL;
@@ -507,7 +597,8 @@ void run_start_attempt(Run *run) {
                 return;
         }
 
-        marker = run_marker_path(run);
+        bool attach = run->engine->remote && run->job_id;
+        marker = run->engine->remote ? NULL : run_marker_path(run);
         EngineRequest request = {
                 .schedule = s,
                 .run_id = run->id,
@@ -518,14 +609,21 @@ void run_start_attempt(Run *run) {
                 .python = m->config->settings.python,
                 .start_marker = marker,
                 .working_directory = s->working_directory ?: m->config->settings.state_directory,
+                .attach_job_id = attach ? run->job_id : NULL,
+                .attach_log_since_ms = attach ? run->log_since_ms : 0,
+                .may_have_started = run->engine->remote && run->resumed && !run->job_id,
         };
 
         char what[512];
-        describe_work(s, argv, what, sizeof what);
+        if (attach)
+                snprintf(what, sizeof what, "re-attached to job %s", run->job_id);
+        else
+                describe_work(s, argv, what, sizeof what);
         RunFields f;
         run_fields(run, &f);
         journal_run_event(m->journal, &f, RUN_EVENT_STARTED, "%s", what);
-        run_tell(run, &(const RunNews){ .event = RUN_EVENT_STARTED, .message = what });
+        run_tell(run,
+                 &(const RunNews){ .kind = RUN_NEWS_EVENT, .event = RUN_EVENT_STARTED, .message = what });
 
         r = run->engine->start(m->event, &request, &events, run, &run->engine_run);
         strv_free(argv);

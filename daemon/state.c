@@ -61,7 +61,7 @@ static const Field run_fields[] = {
         R(run_id, FIELD_NAME),      R(schedule, FIELD_NAME),        R(engine, FIELD_NAME),
         R(slot_usec, FIELD_USEC),   R(attempt, FIELD_ATTEMPT),      R(phase, FIELD_PHASE),
         R(started_usec, FIELD_USEC), R(job_id, FIELD_STRING),       R(log_since_ms, FIELD_USEC),
-        R(params, FIELD_STRING),
+        R(retry_usec, FIELD_USEC),  R(params, FIELD_STRING),
 };
 #undef R
 /* clang-format on */
@@ -69,6 +69,7 @@ static const Field run_fields[] = {
 static const char *const run_phase_table[_RUN_PHASE_MAX] = {
         [RUN_PHASE_DISPATCHING] = "dispatching",
         [RUN_PHASE_RUNNING] = "running",
+        [RUN_PHASE_PREPARED] = "prepared",
 };
 
 const char *run_phase_to_string(RunPhase p) {
@@ -362,8 +363,8 @@ static int fields_parse(const Field *fields, size_t n, const cJSON *obj, void *i
                 case FIELD_PHASE:
                         *(RunPhase *) p = run_phase_from_string(cJSON_IsString(c) ? c->valuestring : NULL);
                         if (*(RunPhase *) p < 0)
-                                return fail(error, "%s.%s: expected \"dispatching\" or \"running\"", where,
-                                            key);
+                                return fail(error, "%s.%s: expected \"prepared\", \"dispatching\" or \"running\"",
+                                            where, key);
                         break;
                 }
         }

@@ -30,6 +30,7 @@ typedef struct ScheduleState {
 typedef enum RunPhase {
         RUN_PHASE_DISPATCHING, /* recorded, the engine may or may not have started it */
         RUN_PHASE_RUNNING,     /* the engine started it (local pid, remote job id known) */
+        RUN_PHASE_PREPARED,    /* recorded ahead of its slot, not dispatched yet (see manager.c) */
         _RUN_PHASE_MAX,
         _RUN_PHASE_INVALID = -22,
 } RunPhase;
@@ -44,6 +45,7 @@ typedef struct RunState {
         uint64_t started_usec; /* 0 while dispatching */
         char *job_id;          /* remote engines: the job/run id; NULL: none yet */
         uint64_t log_since_ms; /* remote engines: log position to resume tailing from */
+        uint64_t retry_usec;   /* waiting for a retry: when its next attempt starts; 0: not waiting */
         char *params;          /* udfcronctl run --param: the overrides, a JSON object; NULL: none */
 } RunState;
 

@@ -7,6 +7,7 @@ import shutil
 import signal
 import socket
 import subprocess
+import sys
 import tempfile
 import threading
 import time
@@ -16,6 +17,13 @@ from pathlib import Path
 import pytest
 
 BUILD = Path(os.environ.get("UDFCRON_BUILD", Path(__file__).resolve().parents[2] / "build"))
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # tests/: the emulator package
+from emulator.client import Emulator  # noqa: E402
+
+
+def pytest_configure(config):
+    config.addinivalue_line("markers", "emulator(*options): command-line options of the test's emulator")
 
 
 class Result:
@@ -628,3 +636,33 @@ def daemon(tmp_path, journald):
     for d in made:
         problems += d.cleanup()
     assert not problems, "\n".join(problems)
+
+
+# ---------------------------------------------------------------- the Fused/Fusion emulator
+
+@pytest.fixture(scope="session")
+def _emulators():
+    """Emulator processes by their options, shared by the session's tests, stopped at its end."""
+    running = {}
+    yield running
+    for emu in running.values():
+        emu.stop()
+
+
+@pytest.fixture
+def emulator(request, _emulators, tmp_path_factory):
+    """
+    The Fused/Fusion emulator (tests/emulator/, client.py) as an Emulator: base URLs and credentials
+    (fused_base, fused_token, fusion_base, fusion_basic(), ...), request() for raw HTTP and the admin
+    API (config(), fault(), requests(), starts(), ...). Reset to its start state for every test;
+    @pytest.mark.emulator("--exec-udfs") chooses command-line options. Teardown fails the test when
+    the emulator hit an internal error.
+    """
+    marker = request.node.get_closest_marker("emulator")
+    options = tuple(marker.args) if marker else ()
+    emu = _emulators.get(options)
+    if emu is None or not emu.running:
+        emu = _emulators[options] = Emulator.start(tmp_path_factory.mktemp("emulator"), options)
+    emu.reset()
+    yield emu
+    emu.check()

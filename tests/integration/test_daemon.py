@@ -218,6 +218,17 @@ def test_a_run_is_recorded_in_the_journal(daemon):
     assert [r["MESSAGE"] for r in of(bad, "log")] == ["about to fail"]
 
 
+@pytest.mark.skipif(os.geteuid() != 0, reason="switching users needs root")
+def test_user_group_nice_and_working_directory(daemon):
+    """As root, `user`/`group` switch the child's ids (supplementary groups dropped), `nice` lowers its
+    priority, and `working_directory` is where it starts; the daemon itself stays root."""
+    d = daemon([shell_schedule("who", "* * * * * *", 'echo "$(id -u) $(id -g) $(id -G) $(nice) $(pwd)"',
+                               user="nobody", group="nogroup", nice=5, working_directory="/tmp")])
+    run_id, _ = first_run(d, "who", "finished", 10)
+    assert messages(of(d.records(UDFCRON_RUN_ID=run_id), "log")) == ["65534 65534 65534 5 /tmp"]
+    assert os.stat(f"/proc/{d.pid}").st_uid == 0
+
+
 # ---------------------------------------------------------------- 3. UDF runs
 
 UDF_SOURCE = '''\
@@ -442,6 +453,26 @@ def test_retries_with_exponential_backoff(daemon, tmp_path):
     assert steps == [("scheduled", "1"), ("started", "1"), ("retry", "1"), ("started", "2"), ("failed", "2")]
     assert of(broken, "failed")[0]["UDFCRON_EXIT_STATUS"] == "7"
     assert "attempt 2 of 2 in" in of(broken, "retry")[0]["MESSAGE"]
+
+
+def test_a_retry_keeps_its_time_across_a_restart(daemon, tmp_path):
+    """A run waiting for its retry when the daemon is killed: after the restart its next attempt still
+    waits for the time the retry record announced (the state file keeps it), and starts once."""
+    out = tmp_path / "attempts"
+    d = daemon([shell_schedule("flaky", "* * * * * *",
+                               'echo "$UDFCRON_RUN_ID $UDFCRON_ATTEMPT $(date +%s%6N)" >> "$OUT"; '
+                               'test "$UDFCRON_ATTEMPT" -ge 2', env={"OUT": out}, retries=1,
+                               retry_backoff="8s", retry_backoff_max="8s")])
+    run_id, recs = first_run(d, "flaky", "retry", 10)
+    d.kill()
+    next_usec = int(of(recs, "retry")[0]["UDFCRON_NEXT_USEC"])
+    assert next_usec - time.time() * SEC > 2 * SEC  # in [4 s, 8 s] after the first attempt
+    d.start()
+    d.wait_records(lambda rs: of(rs, "finished"), 12, "the second attempt to finish", UDFCRON_RUN_ID=run_id)
+    attempts = [line.split() for line in file_lines(out) if line.split()[0] == run_id]
+    assert [a[1] for a in attempts] == ["1", "2"]
+    assert int(attempts[1][2]) >= next_usec - SEC // 20, \
+        f"attempt 2 started {(next_usec - int(attempts[1][2])) / SEC:.2f}s before its time"
 
 
 # ---------------------------------------------------------------- 7. concurrency limit
@@ -875,6 +906,61 @@ def test_crash_right_after_a_run_ends_does_not_run_its_slot_again(daemon, tmp_pa
     slots = slots_of(out)
     assert slots.count(slot) == 1, f"slot {slot} ran {slots.count(slot)} times"
     assert names(lifecycle(d.records(UDFCRON_RUN_ID=run_id))).count("started") == 1
+
+
+def prepared_runs(state_path):
+    runs = json.loads(state_path.read_text()).get("runs", []) if state_path.exists() else []
+    return [r for r in runs if r["phase"] == "prepared"]
+
+
+def test_a_slot_is_recorded_before_it_comes(daemon):
+    """The run of the next slot is in the state file (phase "prepared") before the slot, so that nothing
+    stands between the slot and the start; at the slot that very run starts, ends and leaves the state."""
+    d = daemon([{"name": "tick", "cron": "*/3 * * * * *", "command": ["/bin/true"]}])
+    state = d.state_dir / "state.json"
+    rec = wait_for(lambda: prepared_runs(state), 6, "a prepared run in the state file")[0]
+    assert rec["schedule"] == d.name("tick") and rec["slot_usec"] % (3 * SEC) == 0
+    recs = d.wait_records(lambda rs: of(rs, "finished"), 6, "the prepared run to end",
+                          UDFCRON_RUN_ID=rec["run_id"])
+    assert names(lifecycle(recs)) == ["scheduled", "started", "finished"]
+    assert int(recs[0]["UDFCRON_SCHEDULED_USEC"]) == rec["slot_usec"]
+    wait_for(lambda: all(r["run_id"] != rec["run_id"] for r in json.loads(state.read_text())["runs"]), 5,
+             "the run to leave the state file")
+
+
+def test_prepared_runs_left_by_a_crash(daemon):
+    """A daemon that died between preparing a slot and the slot leaves a prepared record. Without a start
+    marker the run never started: the record goes and the slot is treated like any missed one (catch_up =
+    none: not run). With one it did start: it is reported lost, and catch_up = all does not run its slot
+    again."""
+    now = datetime.datetime.now(datetime.timezone.utc)
+    slot = int(datetime.datetime(now.year, 1, 1, tzinfo=datetime.timezone.utc).timestamp()) * SEC
+    year_before = int(datetime.datetime(now.year - 1, 1, 1, tzinfo=datetime.timezone.utc).timestamp()) * SEC
+    d = daemon([{"name": "never", "cron": "0 0 0 1 1 *", "command": ["/bin/true"], "catch_up": "none"},
+                {"name": "began", "cron": "0 0 0 1 1 *", "command": ["/bin/true"], "catch_up": "all"}],
+               start=False)
+    ids = {"never": "00000000000000aa", "began": "00000000000000bb"}
+    d.state_dir.mkdir()
+    (d.state_dir / "state.json").write_text(json.dumps({
+        "version": 1,
+        "schedules": [{"name": d.name(s), "last_slot_usec": year_before} for s in ("began", "never")],
+        "runs": [{"run_id": ids[s], "schedule": d.name(s), "engine": "local", "slot_usec": slot, "attempt": 1,
+                  "phase": "prepared"} for s in ("never", "began")]}))
+    (d.runtime_dir / "started").mkdir(parents=True)
+    (d.runtime_dir / "started" / f"{ids['began']}.1").touch()
+    d.start()
+
+    lost = d.wait_records(lambda rs: of(rs, "lost"), 5, "the started one reported lost", "began")
+    assert [r["UDFCRON_RUN_ID"] for r in lifecycle(lost)] == [ids["began"]]
+    state = d.state_dir / "state.json"
+    wait_for(lambda: not json.loads(state.read_text())["runs"], 5, "both run records to go")
+    # the catch-up of both has been decided by now: nothing ran
+    log = messages(d.daemon_log())
+    assert f"{d.name('never')}: slots missed" in " ".join(map(str, log))
+    assert not any(str(m).startswith(f"{d.name('began')}: slots missed") for m in log), log
+    assert names(lifecycle(d.records("never"))) == []
+    assert names(lifecycle(d.records("began"))) == ["lost"]
+    assert d.stop()[0] == 0
 
 
 def test_corrupt_state_file_is_moved_aside(daemon):

@@ -134,6 +134,7 @@ static State *sample_state(void) {
                 .started_usec = UINT64_C(1763831700123456),
                 .job_id = (char *) "job-üñí",
                 .log_since_ms = 42,
+                .retry_usec = UINT64_C(1763831760000000),
                 .params = (char *) "{\"day\":\"2024-01-01\"}",
         };
         RunState bare = { .run_id = (char *) "r-0",
@@ -141,8 +142,15 @@ static State *sample_state(void) {
                           .engine = (char *) "local",
                           .attempt = 1,
                           .phase = RUN_PHASE_DISPATCHING };
+        RunState prepared = { .run_id = (char *) "r-2",
+                              .schedule = (char *) "a-bare",
+                              .engine = (char *) "local",
+                              .slot_usec = UINT64_C(1763831760000000),
+                              .attempt = 1,
+                              .phase = RUN_PHASE_PREPARED };
         assert_int_equal(state_add_run(s, &full), 0);
         assert_int_equal(state_add_run(s, &bare), 0);
+        assert_int_equal(state_add_run(s, &prepared), 0);
         return s;
 }
 
@@ -169,9 +177,11 @@ static void test_round_trip(void **state) {
                 "{\"run_id\":\"r-1\",\"schedule\":\"nightly-etl\",\"engine\":\"fused\","
                 "\"slot_usec\":1763831700000000,\"attempt\":3,\"phase\":\"running\","
                 "\"started_usec\":1763831700123456,\"job_id\":\"job-üñí\",\"log_since_ms\":42,"
-                "\"params\":\"{\\\"day\\\":\\\"2024-01-01\\\"}\"},\n"
+                "\"retry_usec\":1763831760000000,\"params\":\"{\\\"day\\\":\\\"2024-01-01\\\"}\"},\n"
                 "{\"run_id\":\"r-0\",\"schedule\":\"a-bare\",\"engine\":\"local\",\"attempt\":1,"
-                "\"phase\":\"dispatching\"}\n"
+                "\"phase\":\"dispatching\"},\n"
+                "{\"run_id\":\"r-2\",\"schedule\":\"a-bare\",\"engine\":\"local\","
+                "\"slot_usec\":1763831760000000,\"attempt\":1,\"phase\":\"prepared\"}\n"
                 "]}\n");
 
         _cleanup_(state_freep) State *empty = state_new();
@@ -268,10 +278,10 @@ static const struct {
           "runs[0].attempt: expected a positive integer" },
         { "{\"version\":1,\"runs\":[{\"run_id\":\"r\",\"schedule\":\"s\",\"engine\":\"e\",\"attempt\":1,"
           "\"phase\":\"done\"}]}",
-          "runs[0].phase: expected \"dispatching\" or \"running\"" },
+          "runs[0].phase: expected \"prepared\", \"dispatching\" or \"running\"" },
         { "{\"version\":1,\"runs\":[{\"run_id\":\"r\",\"schedule\":\"s\",\"engine\":\"e\",\"attempt\":1,"
           "\"phase\":1}]}",
-          "runs[0].phase: expected \"dispatching\" or \"running\"" },
+          "runs[0].phase: expected \"prepared\", \"dispatching\" or \"running\"" },
         { "{\"version\":1,\"runs\":[{\"run_id\":\"r\",\"schedule\":\"s\",\"engine\":\"e\",\"attempt\":1,"
           "\"phase\":\"running\",\"job_id\":[]}]}",
           "runs[0].job_id: expected a non-empty string" },
