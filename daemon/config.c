@@ -354,18 +354,20 @@ static int parse_engine(Loader *l, const config_setting_t *s, const char *v, voi
         return set_string(target, v);
 }
 
-static int parse_udf(Loader *l, const config_setting_t *s, const char *v, void *target) {
+/* A file that must exist (`udf`, `ca_file`), relative to the directory of the file that names it. */
+static int parse_existing_file(Loader *l, const config_setting_t *s, const char *v, void *target) {
         /* checked as the user spells it, so that the message names a path they recognise */
         _cleanup_free_ char *shown = path_join(l->dir, v);
+        const char *name = config_setting_name(s);
         struct stat st;
         if (!shown)
                 return -ENOMEM;
         if (v[0] == '\0')
-                return error_at(l, s, "udf: must not be empty");
+                return error_at(l, s, "%s: must not be empty", name);
         if (stat(shown, &st) < 0)
-                return error_at(l, s, "udf: cannot access '%s': %s", shown, strerror(errno));
+                return error_at(l, s, "%s: cannot access '%s': %s", name, shown, strerror(errno));
         if (!S_ISREG(st.st_mode))
-                return error_at(l, s, "udf: '%s' is not a regular file", shown);
+                return error_at(l, s, "%s: '%s' is not a regular file", name, shown);
         char *abs = path_join(l->abs_dir, v);
         if (!abs)
                 return -ENOMEM;
@@ -572,7 +574,7 @@ static const Key schedule_keys[] = {
         { "timezone", KEY_STRING, S(zone), 0, 0, parse_zone, NULL, "IANA zone name" },
         { "enabled", KEY_BOOL, S(enabled), 0, 0, NULL, NULL, "false: loaded, never fired" },
         { "engine", KEY_STRING, S(engine), 0, 0, parse_engine, NULL, "where it runs" },
-        { "udf", KEY_STRING, S(udf_path), 0, 0, parse_udf, NULL, "Python file" },
+        { "udf", KEY_STRING, S(udf_path), 0, 0, parse_existing_file, NULL, "Python file" },
         { "entrypoint", KEY_STRING, S(entrypoint), 0, 0, parse_entrypoint, NULL, "function in udf" },
         { "command", KEY_CUSTOM, S(command), 0, 0, parse_command, NULL, "argv, or a line with shell" },
         { "shell", KEY_BOOL, S(shell), 0, 0, NULL, NULL, "run command with /bin/sh -c" },
@@ -857,6 +859,77 @@ static int parse_control_timeout(Loader *l, const config_setting_t *s, const cha
         return 0;
 }
 
+/* ---------------------------------------------------------------- the `http` group */
+
+/* The largest reply kept in memory: a result bigger than this belongs in storage, not in a reply. */
+#define REPLY_SIZE_MAX (UINT64_C(1) << 30)
+
+/* A byte count: an integer, or a string of digits with an optional binary unit: "512K", "64M", "1G". */
+static int parse_size(Loader *l, const config_setting_t *s, const char *v, void *target) {
+        const char *name = config_setting_name(s);
+        uint64_t n, unit = 1;
+
+        if (config_setting_type(s) == CONFIG_TYPE_INT || config_setting_type(s) == CONFIG_TYPE_INT64) {
+                long long bytes = config_setting_get_int64(s);
+                n = bytes < 1 ? 0 : (uint64_t) bytes;
+        } else if (v) {
+                size_t digits = strspn(v, "0123456789");
+                const char *suffix = v + digits;
+                if (digits == 0 || digits > 10 || (suffix[0] && (suffix[1] || !strchr("KMG", suffix[0]))))
+                        return error_at(l, s,
+                                        "%s: \"%s\" is not a size (write e.g. \"512K\", \"64M\" or \"1G\")",
+                                        name, v);
+                unit = suffix[0] == 'K'   ? 1 << 10
+                       : suffix[0] == 'M' ? 1 << 20
+                       : suffix[0] == 'G' ? 1 << 30
+                                          : 1;
+                n = strtoull(v, NULL, 10);
+        } else
+                return type_error(l, s, "a size such as \"64M\"");
+        if (n == 0 || n > REPLY_SIZE_MAX / unit)
+                return error_at(l, s, "%s: out of range 1..1G", name);
+        *(uint64_t *) target = n * unit;
+        return 0;
+}
+
+#define H(f) offsetof(HttpSettings, f)
+static const Key http_keys[] = {
+        { "ca_file", KEY_STRING, H(ca_file), 0, 0, parse_existing_file, NULL, "PEM bundle of trusted CAs" },
+        { "connect_timeout", KEY_DURATION, H(connect_timeout_usec), 0, 0, NULL, NULL, "TCP and TLS setup" },
+        { "timeout", KEY_DURATION, H(timeout_usec), 0, 0, NULL, NULL, "one attempt, whole" },
+        { "low_speed_limit", KEY_UINT, H(low_speed_limit), 0, 1 << 30, NULL, NULL, "bytes per second" },
+        { "low_speed_time", KEY_DURATION, H(low_speed_time_usec), 0, 0, NULL, NULL,
+          "below the limit this long" },
+        { "max_reply_size", KEY_CUSTOM, H(max_reply_size), 0, 0, parse_size, NULL, "larger replies fail" },
+        { "retries", KEY_UINT, H(retries), 0, 100, NULL, NULL, "attempts after the first" },
+        { "retry_backoff", KEY_DURATION, H(retry_backoff_usec), 0, 0, NULL, NULL, "first retry delay" },
+        { "retry_backoff_max", KEY_DURATION, H(retry_backoff_max_usec), 0, 0, NULL, NULL, "delay cap" },
+        { "max_connections_per_host", KEY_UINT, H(max_connections_per_host), 1, 10000, NULL, NULL, "pool" },
+};
+#undef H
+
+static int parse_http(Loader *l, const config_setting_t *s, const char *v, void *target) {
+        const KeyTable t = { http_keys, ELEMENTSOF(http_keys), target };
+        HttpSettings *h = target;
+        const config_setting_t *m;
+        (void) v;
+
+        if (!config_setting_is_group(s))
+                return type_error(l, s, "a group { timeout = ...; retries = ...; }");
+        apply_keys(l, s, &t, 1, NULL);
+        if ((m = config_setting_get_member(s, "connect_timeout")) && h->connect_timeout_usec == 0)
+                (void) error_at(l, m, "connect_timeout: must be at least 1s");
+        if ((m = config_setting_get_member(s, "timeout")) && h->timeout_usec == 0)
+                (void) error_at(l, m, "timeout: must be at least 1s");
+        /* either may be the one left at its default */
+        if (h->retry_backoff_max_usec < h->retry_backoff_usec)
+                (void) error_at(l,
+                                config_setting_get_member(s, "retry_backoff_max")
+                                        ?: config_setting_get_member(s, "retry_backoff"),
+                                "retry_backoff_max: shorter than retry_backoff");
+        return 0;
+}
+
 #define D(f) offsetof(DaemonSettings, f)
 static const Key settings_keys[] = {
         { "timezone", KEY_STRING, D(timezone), 0, 0, parse_default_zone, NULL, "zone of schedules" },
@@ -873,6 +946,7 @@ static const Key settings_keys[] = {
         { "control_group", KEY_STRING, 0, 0, 0, parse_control_group, NULL, "who may change" },
         { "control_timeout", KEY_CUSTOM, D(control_timeout_usec), 0, 0, parse_control_timeout, NULL,
           "slow" },
+        { "http", KEY_CUSTOM, D(http), 0, 0, parse_http, NULL, "the remote engines' HTTP client" },
         { "schedules", KEY_CUSTOM, 0, 0, 0, NULL, NULL, "read after the settings" },
 };
 #undef D
@@ -996,6 +1070,7 @@ Config *config_free(Config *config) {
         free(config->settings.python);
         free(config->settings.control_socket);
         free(config->settings.control_group);
+        free(config->settings.http.ca_file);
         strv_free(config->files);
         free(config);
         return NULL;
@@ -1018,6 +1093,7 @@ static int load(Loader *l, const char *path) {
                 .retry_backoff_max_usec = 600 * USEC_PER_SEC,
                 .dst = CRON_DST_SHIFT,
         };
+        c->settings.http = HTTP_DEFAULT_SETTINGS;
         if (!(c->path = path_absolute(path)))
                 return -ENOMEM;
 

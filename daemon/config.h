@@ -13,6 +13,7 @@
 #include <stdint.h>
 #include <sys/types.h>
 
+#include "http.h"
 #include "schedule.h"
 #include "strv.h"
 #include "tz.h"
@@ -33,6 +34,7 @@ typedef struct DaemonSettings {
         char *control_group;            /* its members may change things, as root may; NULL: none */
         gid_t control_gid;
         uint64_t control_timeout_usec; /* a request must arrive whole within this, default 10s */
+        HttpSettings http;              /* the remote engines' HTTP defaults: the `http` group */
 } DaemonSettings;
 
 typedef struct Config {
