@@ -96,8 +96,12 @@ static int show_event(Follow *f, const ControlMessage *m) {
                 note(f, CTL_GREY, "started attempt %s: %s", attempt, message);
         else if (strcmp(m->event, "retry") == 0)
                 note(f, CTL_YELLOW, "attempt %s failed: %s", attempt, message);
-        else if (strcmp(m->event, "progress") == 0) /* remote batch jobs */
-                note(f, CTL_GREY, "progress: %s", message);
+        else if (strcmp(m->event, "progress") == 0) { /* remote batch jobs */
+                uint64_t finished = 0, total = 0;
+                (void) control_u64(e, "finished", &finished);
+                (void) control_u64(e, "total", &total);
+                note(f, CTL_GREY, "progress: %" PRIu64 " of %" PRIu64 " tasks", finished, total);
+        }
         else if (strcmp(m->event, "dropped") == 0) {
                 char lines[24] = "some";
                 if (control_u64(e, "lines", &n))

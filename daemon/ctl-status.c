@@ -181,6 +181,11 @@ static void print_schedule(const Printer *p, const cJSON *s) {
                 printf(", attempt %" PRIu64, attempt);
                 if (control_u64(run, "started_usec", &started))
                         printf(", started %s", ctl_relative(p->now, started, rel, sizeof rel));
+                if (control_string(run, "job_id"))
+                        printf(", job %s", control_string(run, "job_id"));
+                uint64_t finished, total;
+                if (control_u64(run, "tasks_finished", &finished) && control_u64(run, "tasks_total", &total))
+                        printf(", %" PRIu64 " of %" PRIu64 " tasks", finished, total);
                 any = true;
         }
         puts(any ? "" : "none");

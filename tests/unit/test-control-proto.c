@@ -12,6 +12,7 @@
 
 #include "../support/mismatch.h"
 #include "cleanup.h"
+#include "control-commands.h"
 #include "control-proto.h"
 #include "json-util.h"
 #include "json-writer.h"
@@ -324,6 +325,73 @@ static void test_writer_structure(void **state) {
         assert_null(w.data);
 }
 
+/* The event lines run --wait streams, one of each kind. */
+static void test_news_events(void **state) {
+        (void) state;
+        Run run = { .id = "0123456789abcdef" };
+        const RunNews news[] = {
+                { .kind = RUN_NEWS_EVENT, .event = RUN_EVENT_STARTED, .attempt = 1, .message = "sh -c x" },
+                { .kind = RUN_NEWS_OUTPUT,
+                  .is_stderr = true,
+                  .partial = true,
+                  .data = "a\xff"
+                          "b",
+                  .size = 3 },
+                { .kind = RUN_NEWS_OUTPUT, .data = "", .size = 0 },
+                { .kind = RUN_NEWS_PROGRESS, .attempt = 2, .tasks_finished = 3, .tasks_total = 10 },
+                { .kind = RUN_NEWS_EVENT,
+                  .event = RUN_EVENT_RETRY,
+                  .attempt = 1,
+                  .message = "m",
+                  .has_exit_status = true,
+                  .exit_status = -1,
+                  .duration_usec = 5,
+                  .next_usec = 7 },
+                { .kind = RUN_NEWS_END,
+                  .event = RUN_EVENT_FINISHED,
+                  .result = "succeeded",
+                  .attempt = 2,
+                  .message = "in 0.1s",
+                  .has_exit_status = true },
+                { .kind = RUN_NEWS_END, .message = "stopping" },
+        };
+        static const char expected[] =
+                "{\"event\":\"started\",\"run_id\":\"0123456789abcdef\",\"attempt\":1,\"message\":\"sh -c "
+                "x\"}\n"
+                "{\"event\":\"log\",\"stream\":\"stderr\",\"line\":\"a\\\\xffb\",\"partial\":true}\n"
+                "{\"event\":\"log\",\"stream\":\"stdout\",\"line\":\"\"}\n"
+                "{\"event\":\"progress\",\"run_id\":\"0123456789abcdef\",\"attempt\":2,\"finished\":3,"
+                "\"total\":10}\n"
+                "{\"event\":\"retry\",\"run_id\":\"0123456789abcdef\",\"attempt\":1,\"message\":\"m\","
+                "\"exit_status\":-1,\"duration_usec\":5,\"next_usec\":7}\n"
+                "{\"event\":\"end\",\"run_id\":\"0123456789abcdef\",\"attempt\":2,\"result\":\"succeeded\","
+                "\"message\":\"in 0.1s\",\"exit_status\":0}\n"
+                "{\"event\":\"detached\",\"run_id\":\"0123456789abcdef\",\"attempt\":0,\"message\":"
+                "\"stopping\"}\n"
+                "{\"event\":\"dropped\",\"lines\":12}\n";
+        JsonWriter w = {};
+        char *text;
+        size_t size;
+
+        for (size_t i = 0; i < ELEMENTSOF(news); i++) {
+                control_write_news(&w, &run, &news[i]);
+                json_end_line(&w);
+        }
+        control_write_dropped(&w, 12);
+        json_end_line(&w);
+        assert_int_equal(json_writer_steal(&w, &text, &size), 0);
+        assert_string_equal(text, expected);
+        /* and each line is a message the client decodes */
+        for (char *line = text, *nl; (nl = strchr(line, '\n')); line = nl + 1) {
+                ControlMessage m;
+                _cleanup_free_ char *error = NULL;
+                assert_int_equal(control_message_parse(line, (size_t) (nl - line), &m, &error), 0);
+                assert_true(m.is_event);
+                control_message_done(&m);
+        }
+        free(text);
+}
+
 int main(void) {
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test(test_valid_requests),
@@ -332,6 +400,7 @@ int main(void) {
                 cmocka_unit_test_setup(test_messages, reset_mismatches),
                 cmocka_unit_test_setup(test_writer_strings, reset_mismatches),
                 cmocka_unit_test(test_writer_structure),
+                cmocka_unit_test(test_news_events),
         };
         return cmocka_run_group_tests(tests, NULL, NULL);
 }
