@@ -75,7 +75,8 @@ int ctl_open(const char *verb, const ControlRequest *request, CtlConnection *ret
 static int read_line(CtlConnection *c, int timeout_ms, size_t *ret_size) {
         size_t scanned = 0;
         for (;;) {
-                char *newline = memchr(c->buffer + scanned, '\n', c->size - scanned);
+                char *newline =
+                        c->size > scanned ? memchr(c->buffer + scanned, '\n', c->size - scanned) : NULL;
                 if (newline) {
                         *ret_size = (size_t) (newline - c->buffer) + 1;
                         return 0;
