@@ -6,7 +6,7 @@
 #   make bench      benchmarks (tests/bench/), optimised build, figures as tables
 #   make emulator   the Fused/Fusion emulator (tests/emulator/) in the foreground on 127.0.0.1:8787
 #   make fuzz       libFuzzer targets (tests/fuzz/), FUZZ_SECONDS each (default 60)
-#   make install    PREFIX=/usr/local DESTDIR=
+#   make install    PREFIX=/usr/local DESTDIR= (make uninstall reverses it)
 #   make deps       install missing Debian packages (as root), or print the apt-get command
 #
 # The core modules form a static library that the tools, tests, fuzzers and
@@ -19,6 +19,15 @@ PYTHON    ?= /usr/bin/python3
 PREFIX    ?= /usr/local
 BINDIR    ?= $(PREFIX)/bin
 SBINDIR   ?= $(PREFIX)/sbin
+# udfcrond reads /etc/udfcron/udfcrond.conf unless told otherwise (--config)
+SYSCONFDIR ?= /etc
+DATADIR   ?= $(PREFIX)/share
+MANDIR    ?= $(DATADIR)/man
+DOCDIR    ?= $(DATADIR)/doc/udfcron
+BASHCOMPLETIONDIR ?= $(DATADIR)/bash-completion/completions
+SYSTEMDUNITDIR ?= $(PREFIX)/lib/systemd/system
+SYSUSERSDIR ?= $(PREFIX)/lib/sysusers.d
+TMPFILESDIR ?= $(PREFIX)/lib/tmpfiles.d
 DESTDIR   ?=
 B         ?= build
 FUZZ_SECONDS ?= 60
@@ -41,19 +50,20 @@ LIBS      := -lsystemd -lconfig -lcjson -lcurl
 # behaviour when an operator reproduces a request by hand), with the threaded resolver that keeps name
 # lookups off the event loop.
 DEPS_PACKAGES := gcc make pkg-config tzdata libsystemd-dev libconfig-dev libcjson-dev libcmocka-dev \
-                 libcurl4-openssl-dev ca-certificates \
-                 python3 python3-pytest python3-croniter strace openssl
+                 libcurl4-openssl-dev ca-certificates openssl \
+                 python3 python3-pytest python3-croniter strace systemd scdoc groff-base man-db bash-completion
 FUZZ_PACKAGES := clang libclang-rt-dev
 
 # ---------------------------------------------------------------- sources
 CORE_SRCS := daemon/calendar.c daemon/duration.c daemon/timestamp.c daemon/fileio.c daemon/strv.c daemon/tz.c daemon/cron.c \
              daemon/clock.c daemon/prioq.c daemon/params.c daemon/secrets.c daemon/schedule.c \
              daemon/config.c daemon/state.c daemon/journal.c daemon/child.c daemon/engine.c daemon/engine-local.c \
-             daemon/run.c daemon/manager.c daemon/config-check.c \
-             daemon/http-retry.c daemon/http-error.c daemon/http.c \
+             daemon/run.c daemon/manager.c daemon/config-check.c daemon/utf8.c daemon/terminal.c \
+             daemon/journal-read.c daemon/history.c daemon/http-retry.c daemon/http-error.c daemon/http.c \
              daemon/error-message.c daemon/json-writer.c daemon/unix-socket.c daemon/control-proto.c daemon/control.c \
              daemon/control-commands.c
-CTL_SRCS  := daemon/udfcronctl.c daemon/ctl-next.c daemon/ctl-check.c \
+CTL_SRCS  := daemon/udfcronctl.c daemon/ctl-next.c daemon/ctl-check.c daemon/ctl-journal.c \
+             daemon/ctl-history.c daemon/ctl-logs.c \
              daemon/ctl-client.c daemon/ctl-list.c daemon/ctl-status.c daemon/ctl-run.c daemon/ctl-actions.c
 DAEMON_SRCS := daemon/udfcrond.c
 TEST_SUPPORT_SRCS := $(wildcard tests/support/*.c)
@@ -81,8 +91,10 @@ FUZZ_REPLAYS := $(patsubst tests/fuzz/%.c,$(B)/asan/replay/%,$(FUZZ_SRCS))
 BENCHES     := $(patsubst tests/bench/%.c,$(B)/bench/%,$(BENCH_SRCS))
 # Writes journal records on request, for the journald integration tests.
 JOURNAL_DRIVER := $(B)/tests/journal-driver
+MAN_PAGES   := $(patsubst daemon/man/%.scd,$(B)/man/%,$(wildcard daemon/man/*.scd))
+UNIT        := $(B)/systemd/udfcrond.service
 
-.PHONY: all deps deps-fuzz check unit fuzz-replay integration run emulator bench fuzz install uninstall clean
+.PHONY: all deps deps-fuzz check unit fuzz-replay integration run emulator bench fuzz man install uninstall clean
 
 all: $(UDFCRONCTL) $(UDFCROND)
 
@@ -201,12 +213,55 @@ fuzz: deps-fuzz $(FUZZERS)
 			$(B)/fuzz/corpus/$$n tests/fuzz/corpus/$$n; done
 
 # ---------------------------------------------------------------- install
-install: all
+man: $(MAN_PAGES)
+
+$(B)/man/%: daemon/man/%.scd
+	@mkdir -p $(@D)
+	@command -v scdoc >/dev/null || { echo "scdoc is missing: make deps (or apt-get install scdoc)"; exit 1; }
+	scdoc < $< > $@.tmp && mv $@.tmp $@
+
+# The unit names the installed daemon.
+$(UNIT): systemd/udfcrond.service
+	@mkdir -p $(@D)
+	sed -e 's|=/usr/sbin/udfcrond|=$(SBINDIR)/udfcrond|' $< > $@.tmp && mv $@.tmp $@
+.PHONY: $(UNIT) # SBINDIR may differ from the last build's
+
+INSTALLED_CONF := $(DESTDIR)$(SYSCONFDIR)/udfcron/udfcrond.conf
+
+# Configuration is never overwritten: an existing udfcrond.conf stays, whatever it holds.
+install: all man $(UNIT)
 	install -Dm755 $(UDFCRONCTL) $(DESTDIR)$(BINDIR)/udfcronctl
 	install -Dm755 $(UDFCROND) $(DESTDIR)$(SBINDIR)/udfcrond
+	install -Dm644 $(UNIT) $(DESTDIR)$(SYSTEMDUNITDIR)/udfcrond.service
+	install -Dm644 systemd/udfcron.sysusers $(DESTDIR)$(SYSUSERSDIR)/udfcron.conf
+	install -Dm644 systemd/udfcron.tmpfiles $(DESTDIR)$(TMPFILESDIR)/udfcron.conf
+	for m in $(MAN_PAGES); do n=$$(basename $$m); \
+		install -Dm644 $$m $(DESTDIR)$(MANDIR)/man$${n##*.}/$$n; done
+	install -Dm644 daemon/udfcronctl.bash $(DESTDIR)$(BASHCOMPLETIONDIR)/udfcronctl
+	install -Dm644 README.md $(DESTDIR)$(DOCDIR)/README.md
+	install -Dm644 etc/schedules.d/examples.conf $(DESTDIR)$(DOCDIR)/examples/schedules.d/examples.conf
+	install -Dm644 etc/udfs/hello.py $(DESTDIR)$(DOCDIR)/examples/udfs/hello.py
+	install -dm755 $(DESTDIR)$(SYSCONFDIR)/udfcron/schedules.d
+	@if [ -e $(INSTALLED_CONF) ]; then echo "kept the existing $(INSTALLED_CONF)"; \
+	else echo "install -m644 etc/system/udfcrond.conf $(INSTALLED_CONF)"; \
+		install -m644 etc/system/udfcrond.conf $(INSTALLED_CONF); fi
+	@# plugins, include/udfcron/plugin.h and udfcron-plugin.pc install here (issue 6)
 
+# Removes what install put in place, but no configuration that was changed or added, and
+# never the state (/var/lib/udfcron) or the journal.
 uninstall:
 	rm -f $(DESTDIR)$(BINDIR)/udfcronctl $(DESTDIR)$(SBINDIR)/udfcrond
+	rm -f $(DESTDIR)$(SYSTEMDUNITDIR)/udfcrond.service $(DESTDIR)$(SYSUSERSDIR)/udfcron.conf \
+		$(DESTDIR)$(TMPFILESDIR)/udfcron.conf $(DESTDIR)$(BASHCOMPLETIONDIR)/udfcronctl
+	for s in $(notdir $(MAN_PAGES)); do rm -f $(DESTDIR)$(MANDIR)/man$${s##*.}/$$s; done
+	rm -f $(DESTDIR)$(DOCDIR)/README.md $(DESTDIR)$(DOCDIR)/examples/schedules.d/examples.conf \
+		$(DESTDIR)$(DOCDIR)/examples/udfs/hello.py
+	-rmdir $(DESTDIR)$(DOCDIR)/examples/schedules.d $(DESTDIR)$(DOCDIR)/examples/udfs \
+		$(DESTDIR)$(DOCDIR)/examples $(DESTDIR)$(DOCDIR) 2>/dev/null
+	@if cmp -s etc/system/udfcrond.conf $(INSTALLED_CONF); then echo "rm -f $(INSTALLED_CONF)"; \
+		rm -f $(INSTALLED_CONF); \
+	elif [ -e $(INSTALLED_CONF) ]; then echo "kept $(INSTALLED_CONF): it was changed"; fi
+	-rmdir $(DESTDIR)$(SYSCONFDIR)/udfcron/schedules.d $(DESTDIR)$(SYSCONFDIR)/udfcron 2>/dev/null
 
 clean:
 	rm -rf $(B)

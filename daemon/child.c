@@ -36,6 +36,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <linux/capability.h>
 #include <linux/sched.h>
 #include <sched.h>
 #include <signal.h>
@@ -513,6 +514,19 @@ static int child_main(void *userdata) {
         if (spec->nice != 0) {
                 errno = 0;
                 if (nice(spec->nice) == -1 && errno != 0)
+                        return child_fail(error_fd, errno);
+        }
+        /* Under systemd the daemon holds CAP_SETUID, CAP_SETGID and CAP_KILL as inheritable and ambient
+         * capabilities (so that it can run jobs as other users without being root). Both would outlive the
+         * execve into the job: emptying the inheritable set empties the ambient one too. The permitted and
+         * effective sets stay for the user switch below; a non-root job then starts with no capability. */
+        struct __user_cap_header_struct cap_header = { .version = _LINUX_CAPABILITY_VERSION_3 };
+        struct __user_cap_data_struct caps[_LINUX_CAPABILITY_U32S_3];
+        if (syscall(SYS_capget, &cap_header, caps) < 0)
+                return child_fail(error_fd, errno);
+        if (caps[0].inheritable != 0 || caps[1].inheritable != 0) {
+                caps[0].inheritable = caps[1].inheritable = 0;
+                if (syscall(SYS_capset, &cap_header, caps) < 0)
                         return child_fail(error_fd, errno);
         }
         /* Raw system calls: glibc's wrappers would try to synchronise threads of a process that was not

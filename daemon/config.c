@@ -323,9 +323,7 @@ static const Key policy_keys[] = {
 /* ---------------------------------------------------------------- schedule keys */
 
 static int parse_name(Loader *l, const config_setting_t *s, const char *v, void *target) {
-        size_t len = strlen(v);
-        if (len < 1 || len > SCHEDULE_NAME_MAX ||
-            v[strspn(v, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_.@-")] != '\0')
+        if (!schedule_name_is_valid(v))
                 return error_at(l, s,
                                 "name: '%s' is not a valid schedule name: use 1-%d characters of "
                                 "A-Z a-z 0-9 _ . @ -",

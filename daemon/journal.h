@@ -35,6 +35,10 @@ typedef enum RunEvent {
 } RunEvent;
 
 const char *run_event_to_string(RunEvent e); /* "scheduled", "started", ... as in UDFCRON_EVENT */
+RunEvent run_event_from_string(const char *s, size_t size); /* _RUN_EVENT_INVALID when unknown */
+
+/* Whether a run has ended with this event (every event but scheduled, started, log and retry). */
+bool run_event_is_end(RunEvent e);
 
 /* The fields of one run; NULL/0 members are left out of the record. */
 typedef struct RunFields {

@@ -25,6 +25,8 @@ static const struct {
         { "reload", verb_reload, "reload the daemon's configuration" },
         { "check", verb_check, "validate the daemon's configuration (like udfcrond --check-config)" },
         { "next", verb_next, "print the next fire times of a cron expression" },
+        { "history", verb_history, "a schedule's latest runs, from the journal" },
+        { "logs", verb_logs, "one run's records and output, from the journal (-f follows)" },
 };
 
 static void help(FILE *f) {
@@ -40,8 +42,8 @@ static void help(FILE *f) {
                 "  -s, --socket PATH   the daemon's control socket (default $UDFCRON_CONTROL_SOCKET,\n"
                 "                      else %s)\n"
                 "\n"
-                "Run 'udfcronctl COMMAND --help' for a command's options. check and next work\n"
-                "without the daemon.\n"
+                "Run 'udfcronctl COMMAND --help' for a command's options. history, logs, check\n"
+                "and next work without the daemon.\n"
                 "Exit status: 0 ok, 1 the operation failed, 2 usage error, 3 daemon not running.\n",
                 CONTROL_SOCKET_DEFAULT);
 }
