@@ -412,10 +412,10 @@ class Daemon:
         self.state_dir = self.root / "state"
         self.runtime_dir = self.root / "runtime"
         self.stderr_path = self.root / "stderr.log"
-        # the control socket in a short directory every user can reach: tests connect as `nobody`, and
-        # tmp_path is neither short nor open to others
+        # the control socket in a short directory every user can reach (tests connect as `nobody`, and
+        # tmp_path is neither short nor open to others) and create in, /tmp-like (daemons run as `nobody`)
         self.control_dir = Path(tempfile.mkdtemp(prefix="udfcron-ctl-"))
-        self.control_dir.chmod(0o755)
+        self.control_dir.chmod(0o1777)
         self.control_socket = self.control_dir / "control.sock"
         self.schedules_dir.mkdir()
         self.env = {}
