@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "macro.h"
+#include "utf8.h"
 
 /* Room for n more bytes and a NUL; false (and the writer failed) when there is none. */
 static bool reserve(JsonWriter *w, size_t n) {
@@ -67,34 +68,6 @@ void json_array_end(JsonWriter *w) {
         w->need_comma = true;
 }
 
-/* The length of the well-formed UTF-8 sequence at s (1-4), or 0 when it is not one. */
-static size_t utf8_sequence(const unsigned char *s, size_t left) {
-        size_t n;
-        uint32_t c;
-        if (s[0] < 0x80)
-                return 1;
-        if (s[0] >= 0xc2 && s[0] <= 0xdf)
-                n = 2, c = s[0] & 0x1f;
-        else if (s[0] >= 0xe0 && s[0] <= 0xef)
-                n = 3, c = s[0] & 0x0f;
-        else if (s[0] >= 0xf0 && s[0] <= 0xf4)
-                n = 4, c = s[0] & 0x07;
-        else
-                return 0;
-        if (left < n)
-                return 0;
-        for (size_t i = 1; i < n; i++) {
-                if ((s[i] & 0xc0) != 0x80)
-                        return 0;
-                c = (c << 6) | (s[i] & 0x3f);
-        }
-        /* overlong forms, UTF-16 surrogates and beyond U+10FFFF are not UTF-8 */
-        if ((n == 3 && c < 0x800) || (n == 4 && (c < 0x10000 || c > 0x10ffff)) ||
-            (c >= 0xd800 && c <= 0xdfff))
-                return 0;
-        return n;
-}
-
 /* Bytes written as they are: printable ASCII but the quote and the backslash. */
 static const bool plain[256] = {
         [0x20 ... '"' - 1] = true,
@@ -127,7 +100,8 @@ void json_string_len(JsonWriter *w, const char *s, size_t size) {
                         break;
 
                 unsigned char c = p[i];
-                size_t n = c >= 0x80 ? utf8_sequence(p + i, size - i) : 1;
+                uint32_t code_point;
+                size_t n = c >= 0x80 ? utf8_decode((const char *) p + i, size - i, &code_point) : 1;
                 if (c >= 0x80 && n > 0) {
                         memcpy(out, p + i, n);
                         out += n;
