@@ -470,7 +470,7 @@ static int child_main(void *userdata) {
         const ExecArgs *a = userdata;
         const ChildSpec *spec = a->spec;
         struct sigaction dfl = { .sa_handler = SIG_DFL };
-        int n = spec->want_result ? 4 : 3, error_fd = a->error_fd, fds[4];
+        int n = spec->want_result && !spec->stdout_is_result ? 4 : 3, error_fd = a->error_fd, fds[4];
         sigset_t none;
 
         /* The daemon's handlers must not run here, on its memory, once signals are unblocked; and ignored
@@ -735,8 +735,7 @@ int child_spawn(sd_event *event, const ChildSpec *spec, const ChildCallbacks *ca
         }
         if (r < 0)
                 return r;
-        r = make_pipe(0, &c->streams[STREAM_STDOUT].fd, &out_w);
-        if (r < 0)
+        if (!spec->stdout_is_result && (r = make_pipe(0, &c->streams[STREAM_STDOUT].fd, &out_w)) < 0)
                 return r;
         r = make_pipe(0, &c->streams[STREAM_STDERR].fd, &err_w);
         if (r < 0)
@@ -763,7 +762,10 @@ int child_spawn(sd_event *event, const ChildSpec *spec, const ChildCallbacks *ca
                         args.search = *e + 5;
                         break;
                 }
-        memcpy(args.fds, (int[4]){ in_r, out_w, err_w, res_w }, sizeof args.fds);
+        if (spec->stdout_is_result)
+                memcpy(args.fds, (int[4]){ in_r, res_w, err_w, -1 }, sizeof args.fds);
+        else
+                memcpy(args.fds, (int[4]){ in_r, out_w, err_w, res_w }, sizeof args.fds);
         args.error_fd = error_w;
 
         sigfillset(&all);

@@ -112,6 +112,7 @@ typedef struct Entry {
         uint64_t remote_usec; /* RUN_EVENT_LOG */
         const char *message;
         size_t message_size;
+        const char *plugin, *instance; /* a plugin's message */
 } Entry;
 
 /* A growing byte buffer whose appends need no checks: the first failure sets `failed`, checked once. */
@@ -361,6 +362,10 @@ static int emit_journald(const Journal *j, const Entry *e) {
                 if (run->next_usec > 0)
                         record_printf(&r, "UDFCRON_NEXT_USEC=%" PRIu64, run->next_usec);
         }
+        if (e->plugin) {
+                record_string(&r, j, "PLUGIN", e->plugin, strlen(e->plugin));
+                record_string(&r, j, "INSTANCE", e->instance, strlen(e->instance));
+        }
         if (run && e->event == RUN_EVENT_LOG) {
                 record_printf(&r, "UDFCRON_STREAM=%s", e->is_stderr ? "stderr" : "stdout");
                 if (e->remote_usec > 0)
@@ -499,6 +504,22 @@ void journal_log(Journal *j, int priority, const char *format, ...) {
                        .event = _RUN_EVENT_INVALID,
                        .message = m.data,
                        .message_size = m.size },
+             m.failed);
+}
+
+void journal_log_plugin(Journal *j, int priority, const char *plugin, const char *instance,
+                        const char *message) {
+        _cleanup_(buf_done) Buf m = {};
+
+        assert(j);
+        buf_printf(&m, "%s: %s", instance, message);
+        emit(j,
+             &(Entry){ .priority = priority & LOG_PRIMASK,
+                       .event = _RUN_EVENT_INVALID,
+                       .message = m.data,
+                       .message_size = m.size,
+                       .plugin = plugin,
+                       .instance = instance },
              m.failed);
 }
 

@@ -86,6 +86,12 @@ char *journal_redact(const Journal *j, const char *data, size_t size, size_t *re
 _printf_(3, 4) void journal_log(Journal *j, int priority, const char *format, ...);
 
 /*
+ * A plugin instance's message: MESSAGE is "INSTANCE: message", with the
+ * fields PLUGIN=<plugin> and INSTANCE=<kind/name>.
+ */
+void journal_log_plugin(Journal *j, int priority, const char *plugin, const char *instance, const char *message);
+
+/*
  * A lifecycle event of a run (never RUN_EVENT_LOG). MESSAGE becomes
  * "SCHEDULE[RUN_ID] #ATTEMPT EVENT: text", so the text need not repeat those.
  */

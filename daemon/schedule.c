@@ -24,6 +24,7 @@ Schedule *schedule_free(Schedule *s) {
         free(s->entrypoint);
         strv_free(s->command);
         cJSON_Delete(s->params);
+        free(s->output);
         free(s->working_directory);
         strv_free(s->environment);
         free(s);

@@ -82,6 +82,8 @@ typedef struct Schedule {
         bool shell;
         cJSON *params; /* an object whose strings may hold ${...} references, expanded at dispatch */
 
+        char *output; /* a storage URL template for the result (UDF) or stdout (command); NULL: none */
+
         char *working_directory; /* NULL: the state directory */
         char **environment;      /* NULL-terminated NAME=value list added to the child's */
         uid_t uid;               /* (uid_t) -1: do not switch */

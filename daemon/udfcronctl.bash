@@ -17,7 +17,7 @@ _udfcronctl() {
         local cur prev words cword
         _init_completion || return
 
-        local commands="list status run skip pause resume cancel reload history logs check next"
+        local commands="list status run skip pause resume cancel reload history logs check next storage"
         local socket= verb= i
         for ((i = 1; i < cword; i++)); do
                 case ${words[i]} in
@@ -73,6 +73,17 @@ _udfcronctl() {
                 -n | --count | -f | --from) return ;;
                 esac
                 opts='--tz --count --from --dst --check --help' ;;
+        storage)
+                case $prev in
+                -c | --config) _filedir conf; return ;;
+                -o | --output) _filedir; return ;;
+                --max-size | --expires) return ;;
+                esac
+                opts='--config --output --max-size --expires --help'
+                if [[ $cur != -* && $prev == storage ]]; then
+                        COMPREPLY=($(compgen -W 'ls get put rm sign' -- "$cur"))
+                        return
+                fi ;;
         esac
 
         if [[ $cur == -* ]]; then

@@ -27,6 +27,7 @@ static const struct {
         { "next", verb_next, "print the next fire times of a cron expression" },
         { "history", verb_history, "a schedule's latest runs, from the journal" },
         { "logs", verb_logs, "one run's records and output, from the journal (-f follows)" },
+        { "storage", verb_storage, "list, read, write, delete or sign objects in the configured storage" },
 };
 
 static void help(FILE *f) {
@@ -42,8 +43,8 @@ static void help(FILE *f) {
                 "  -s, --socket PATH   the daemon's control socket (default $UDFCRON_CONTROL_SOCKET,\n"
                 "                      else %s)\n"
                 "\n"
-                "Run 'udfcronctl COMMAND --help' for a command's options. history, logs, check\n"
-                "and next work without the daemon.\n"
+                "Run 'udfcronctl COMMAND --help' for a command's options. history, logs,\n"
+                "storage, check and next work without the daemon.\n"
                 "Exit status: 0 ok, 1 the operation failed, 2 usage error, 3 daemon not running.\n",
                 CONTROL_SOCKET_DEFAULT);
 }

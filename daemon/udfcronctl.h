@@ -17,6 +17,7 @@ int verb_next(int argc, char **argv);
 int verb_check(int argc, char **argv);
 int verb_history(int argc, char **argv);
 int verb_logs(int argc, char **argv);
+int verb_storage(int argc, char **argv);
 
 /* Through the daemon's control socket (ctl-*.c). */
 int verb_list(int argc, char **argv);

@@ -31,6 +31,12 @@ FILES = {  # path under DESTDIR (PREFIX=/usr): mode
     "usr/share/doc/udfcron/examples/schedules.d/examples.conf": 0o644,
     "usr/share/doc/udfcron/examples/udfs/hello.py": 0o644,
     "etc/udfcron/udfcrond.conf": 0o644,
+    "usr/lib/udfcron/plugins/secrets-env.so": 0o644,
+    "usr/lib/udfcron/plugins/secrets-file.so": 0o644,
+    "usr/lib/udfcron/plugins/storage-file.so": 0o644,
+    "usr/include/udfcron/plugin.h": 0o644,
+    "usr/share/pkgconfig/udfcron-plugin.pc": 0o644,
+    "usr/share/udfcron/plugin.map": 0o644,
 }
 MAN_SECTIONS = {
     "udfcrond.8": ["NAME", "SYNOPSIS", "DESCRIPTION", "OPTIONS", "SIGNALS", "EXIT STATUS", "ENVIRONMENT",
@@ -85,7 +91,10 @@ def test_installed_programs_run_and_the_config_and_examples_are_valid(installed)
     assert all(not line.strip() or line.lstrip().startswith("#") for line in conf.read_text().splitlines())
 
     examples = installed / "usr/share/doc/udfcron/examples"
-    (examples / "udfcrond.conf").write_text('schedules_directory = "schedules.d";\n')
+    # hello-udf stores its result through the installed storage-file plugin
+    (examples / "udfcrond.conf").write_text('schedules_directory = "schedules.d";\n'
+                                            f'plugin_directories = [ "{installed}/usr/lib/udfcron/plugins" ];\n'
+                                            'storage = { file = { root = "/srv/udfcron"; }; };\n')
     try:
         check = subprocess.run([str(installed / "usr/sbin/udfcrond"), "--check-config", "--config",
                                 str(examples / "udfcrond.conf")], capture_output=True, text=True)
@@ -246,8 +255,10 @@ def test_bash_completion(installed, tmp_path):
     got = complete(installed, ["udfcronctl ", "udfcronctl hi", "udfcronctl --", "udfcronctl history --",
                                "udfcronctl history ", "udfcronctl run n", "udfcronctl logs --",
                                "udfcronctl next --dst s", "udfcronctl next --tz Europe/Berl",
-                               "udfcronctl --socket /x pause h", "udfcronctl run --"], fake)
-    assert got[0] == sorted("list status run skip pause resume cancel reload history logs check next".split())
+                               "udfcronctl --socket /x pause h", "udfcronctl run --", "udfcronctl storage ",
+                               "udfcronctl storage get --m"], fake)
+    assert got[0] == sorted("list status run skip pause resume cancel reload history logs check next storage"
+                            .split())
     assert got[1] == ["history"]
     assert got[2] == ["--help", "--socket", "--version"]
     assert got[3] == ["--count", "--help", "--json"]
@@ -258,6 +269,8 @@ def test_bash_completion(installed, tmp_path):
     assert got[8] == ["Europe/Berlin"]
     assert got[9] == ["h-via-x", "hourly.sync@eu"]
     assert got[10] == ["--help", "--json", "--param", "--wait"]
+    assert got[11] == ["get", "ls", "put", "rm", "sign"]
+    assert got[12] == ["--max-size"]
 
 
 @pytest.mark.skipif(os.geteuid() != 0, reason="a private /etc needs root (unshare -m)")
