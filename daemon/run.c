@@ -307,8 +307,10 @@ static void on_output(void *userdata, bool is_stderr, const char *piece, size_t 
                 c->size = 0;
                 return;
         }
-        memcpy(joined, c->data, c->size);
-        memcpy(joined + c->size, piece, size);
+        if (c->size > 0) /* (memcpy from NULL is undefined even for 0 bytes) */
+                memcpy(joined, c->data, c->size);
+        if (size > 0)
+                memcpy(joined + c->size, piece, size);
         joined[total] = '\0';
         c->data = mfree_wiped(c->data, c->size);
         c->size = 0;
