@@ -11,13 +11,18 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/types.h>
 
 #include "http.h"
+#include "plugin.h"
 #include "schedule.h"
 #include "strv.h"
 #include "tz.h"
 
 #define CONFIG_DEFAULT_PATH "/etc/udfcron/udfcrond.conf"
+#ifndef UDFCRON_PLUGIN_DIR
+#define UDFCRON_PLUGIN_DIR "/usr/local/lib/udfcron/plugins"
+#endif
 
 /* The `fused` engine's settings: `engines = { fused = { ... } }` in udfcrond.conf. */
 typedef struct FusedSettings {
@@ -45,9 +50,25 @@ typedef struct DaemonSettings {
         unsigned max_concurrent_runs;   /* default 16 */
         uint64_t shutdown_timeout_usec; /* SIGTERM waits this long for runs, default 30s */
         RunPolicy defaults;             /* what schedules inherit */
+        char **plugin_directories;      /* NULL-terminated, absolute; default: UDFCRON_PLUGIN_DIR */
+        char *control_socket;           /* default: runtime_directory/control.sock */
+        unsigned control_socket_mode;   /* who may connect (and so read), default 0666 */
+        char *control_group;            /* its members may change things, as root may; NULL: none */
+        gid_t control_gid;
+        uint64_t control_timeout_usec; /* a request must arrive whole within this, default 10s */
         HttpSettings http;              /* the remote engines' HTTP defaults: the `http` group */
         FusedSettings fused;            /* engines.fused */
 } DaemonSettings;
+
+/* One plugin instance a `storage`, `secrets`, `credentials` or `ingest` group declares. */
+typedef struct PluginConfig {
+        PluginKind kind;
+        char *instance; /* "storage/file": kind/name */
+        Plugin *plugin; /* one reference */
+        void *options;  /* the plugin's options structure, filled from the block; see plugin_options_new() */
+        char *file;     /* where the block is, for messages */
+        unsigned line;
+} PluginConfig;
 
 typedef struct Config {
         char *path; /* the main file, absolute */
@@ -55,6 +76,8 @@ typedef struct Config {
         Schedule **schedules; /* sorted by name, names unique */
         size_t n_schedules;
         char **files; /* every file read, main file first; NULL-terminated */
+        PluginConfig *plugins; /* in the order of the file: secrets providers are asked in this order */
+        size_t n_plugins;
 } Config;
 
 /*
@@ -66,6 +89,12 @@ typedef struct Config {
  */
 int config_load(const char *path, TzDb *tzdb, Config **ret_config, char ***ret_errors);
 Config *config_free(Config *config);
+
+/* The storage instance that serves URL scheme `scheme`, or NULL. */
+const PluginConfig *config_find_storage(const Config *config, const char *scheme);
+
+/* Frees what a PluginConfig holds (not the struct itself). */
+void plugin_config_done(PluginConfig *pc);
 
 /* Finds a schedule by name, or NULL. */
 Schedule *config_find_schedule(const Config *config, const char *name);

@@ -1355,10 +1355,19 @@ static int fused_cancel(EngineRun *run) {
         return 0;
 }
 
+static int fused_collect_secrets(const Schedule *s, const DaemonSettings *settings, char ***names, size_t *n) {
+        const char *token = s->fused.token ?: settings->fused.token;
+        int r = token ? params_collect_secrets(token, names, n) : 0;
+        if (r >= 0 && s->fused.inputs)
+                r = params_collect_secrets_json(s->fused.inputs, names, n);
+        return r;
+}
+
 const Engine engine_fused = {
         .name = "fused",
         .remote = true,
         .start = fused_start,
         .cancel = fused_cancel,
         .free = fused_free,
+        .collect_secrets = fused_collect_secrets,
 };

@@ -86,6 +86,7 @@ typedef struct EngineRequest {
         const char *python;            /* interpreter for UDF files */
         const char *start_marker;      /* a path the work creates the moment it starts (local), or NULL */
         const char *working_directory; /* the schedule's, else a default */
+        bool stdout_is_result;         /* a command whose stdout is its output: the result, not log lines */
         /* Expands the engine's own templates (a token's ${secret:NAME}, a job's inputs) for this attempt,
          * masking the secrets it resolves in the journal from then on. */
         const ParamContext *templates;
@@ -112,6 +113,10 @@ typedef struct Engine {
                      void *userdata, EngineRun **ret_run);
         int (*cancel)(EngineRun *run);
         EngineRun *(*free)(EngineRun *run);
+        /* Adds the names of the secrets the engine's own templates reference (a token's ${secret:NAME})
+         * to *names (see params_collect_secrets()): they are looked up with the parameters' before the
+         * attempt starts, for EngineRequest.templates to resolve. NULL: none. */
+        int (*collect_secrets)(const Schedule *s, const DaemonSettings *settings, char ***names, size_t *n);
 } Engine;
 
 extern const Engine engine_local;
