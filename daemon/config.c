@@ -794,7 +794,8 @@ static int finish_schedule(Loader *l, const config_setting_t *g, Schedule *s) {
                                          : "command: a single string needs shell = true; otherwise write "
                                            "a list such as [\"/bin/echo\", \"hello\"]");
 
-        s->work = udf ? WORK_UDF : WORK_COMMAND;
+        /* on the fused engine, a UDF by any of its three references */
+        s->work = udf || (s->engine && strcmp(s->engine, "fused") == 0) ? WORK_UDF : WORK_COMMAND;
         s->cron.dst_policy = (uint8_t) s->policy.dst;
         s->zone = s->zone ?: l->default_zone;
         if (name) /* "where it was defined" is where its name is: what duplicate errors point at */
