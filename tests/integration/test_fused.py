@@ -224,7 +224,7 @@ def test_batch_job_end_to_end(daemon, emulator, tmp_path):
     assert step["input"][1:] == [{"day": "x"}, 3] and step["input"][0]["day"].count("-") == 2
     assert body["additional_env"] == ["STAGE=prod"] and body["image_name"] == "fused:1.2"
     assert body["send_status_email"] is False
-    assert emulator.starts("fused") == {config["name"]: 1}
+    assert emulator.starts("fused")[config["name"]] == 1  # (a later slot may have started its own)
 
     job_id = of(recs, "finished")[0]["UDFCRON_JOB_ID"]
     assert forwarded(recs) == job_log(emulator, job_id)  # every line, once, in order, its own timestamp
