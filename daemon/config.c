@@ -1575,6 +1575,11 @@ static int load_fused_step(Loader *l, const config_setting_t *g, const char *wha
         r = fused_step_check(step->type, fields, on_fused_problem, &problems);
         if (r == -ENOMEM)
                 return r;
+        if (!l->config->settings.fused.token)
+                (void) error_at(l, g,
+                                "%s: %s runs as a Fused batch job, which needs a Fused token: set token = "
+                                "\"${secret:NAME}\" in the engines.fused group of udfcrond.conf",
+                                what, step->type);
         const char *output = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(fields, "output"));
         if (output && !(step->output = strdup(output)))
                 return -ENOMEM;

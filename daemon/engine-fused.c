@@ -98,6 +98,7 @@ struct EngineRun {
         cJSON *udf;    /* the UDF object of a posted or batch run (code, entrypoint, parameters) */
         cJSON *params; /* the expanded parameters */
         cJSON *inputs; /* batch: one argument per task */
+        cJSON *job_config; /* batch: a whole JobConfig given (a pipeline's step), posted as it is */
         char *format, *instance_type, *region, *image;
         unsigned disk_size_gb;
         char **additional_env;
@@ -885,13 +886,12 @@ static void on_job_started(EngineRun *run, const HttpReply *reply) {
         search_begin(run, true);
 }
 
-/* The job config: one UDF step, named after the attempt so that it can be found again. */
-static cJSON *job_body(EngineRun *run) {
-        _cleanup_(json_freep) cJSON *body = cJSON_CreateObject();
-        cJSON *config, *steps, *step, *meta, *env;
+/* The job config of the schedule's UDF: one UDF step, named after the attempt so that it can be found again. */
+static cJSON *udf_job_config(EngineRun *run) {
+        _cleanup_(json_freep) cJSON *config = cJSON_CreateObject();
+        cJSON *steps, *step, *meta;
 
-        if (!body || !(config = cJSON_AddObjectToObject(body, "config")) ||
-            !cJSON_AddStringToObject(config, "name", run->job_name) ||
+        if (!config || !cJSON_AddStringToObject(config, "name", run->job_name) ||
             !(steps = cJSON_AddArrayToObject(config, "steps")) || !(step = cJSON_CreateObject()) ||
             !cJSON_AddItemToArray(steps, step) || !cJSON_AddStringToObject(step, "type", "udf") ||
             !cJSON_AddStringToObject(step, "name", run->udf_name) ||
@@ -901,8 +901,22 @@ static cJSON *job_body(EngineRun *run) {
             !(meta = cJSON_AddObjectToObject(config, "metadata")) ||
             !cJSON_AddStringToObject(meta, "udfcron_schedule", run->schedule) ||
             !cJSON_AddStringToObject(meta, "udfcron_run_id", run->run_id) ||
-            !cJSON_AddNumberToObject(meta, "udfcron_attempt", run->attempt) ||
-            !cJSON_AddBoolToObject(body, "send_status_email", run->send_status_email) ||
+            !cJSON_AddNumberToObject(meta, "udfcron_attempt", run->attempt))
+                return NULL;
+        return TAKE_PTR(config);
+}
+
+/* What POST /run sends: the job config (the schedule's UDF's, or the one given), and how to run it. */
+static cJSON *job_body(EngineRun *run) {
+        _cleanup_(json_freep) cJSON *body = cJSON_CreateObject();
+        cJSON *config = run->job_config ? cJSON_CreateObjectReference(run->job_config->child) : udf_job_config(run),
+              *env;
+
+        if (!body || !config || !cJSON_AddItemToObject(body, "config", config)) {
+                cJSON_Delete(config);
+                return NULL;
+        }
+        if (!cJSON_AddBoolToObject(body, "send_status_email", run->send_status_email) ||
             !(env = cJSON_AddArrayToObject(body, "additional_env")))
                 return NULL;
         /* the SDK's default environment, unless the schedule has its own */
@@ -998,7 +1012,7 @@ static void udf_fetch(EngineRun *run) {
 
 /* A batch start: the UDF's code first when it lives on the service. */
 static void batch_begin(EngineRun *run) {
-        if (run->udf)
+        if (run->udf || run->job_config)
                 job_start(run);
         else
                 udf_fetch(run);
@@ -1181,6 +1195,7 @@ static EngineRun *fused_free(EngineRun *run) {
         cJSON_Delete(run->udf);
         cJSON_Delete(run->params);
         cJSON_Delete(run->inputs);
+        cJSON_Delete(run->job_config);
         free(run->format);
         free(run->instance_type);
         free(run->region);
@@ -1256,7 +1271,7 @@ static int fused_start(sd_event *event, const EngineRequest *req, const EngineEv
                 .http = req->http,
                 .attempt = req->attempt,
                 .slot_usec = req->scheduled_usec,
-                .mode = f->mode,
+                .mode = req->job_config ? FUSED_MODE_BATCH : f->mode,
                 .disk_size_gb = f->disk_size_gb ?: fs->disk_size_gb,
                 .send_status_email = fs->send_status_email,
                 .cache = fs->cache,
@@ -1277,7 +1292,8 @@ static int fused_start(sd_event *event, const EngineRequest *req, const EngineEv
         run->region = strdup_or_null(f->region ?: fs->region, &oom);
         run->image = strdup_or_null(f->image, &oom);
         run->job_id = strdup_or_null(req->attach_job_id, &oom);
-        run->job_name = fused_job_name(s->name, req->run_id, req->attempt);
+        const char *config_name = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(req->job_config, "name"));
+        run->job_name = config_name ? strdup(config_name) : fused_job_name(s->name, req->run_id, req->attempt);
         for (char **e = f->additional_env; e && *e && !oom; e++) {
                 size_t n = (size_t) (e - f->additional_env);
                 oom = strv_push(&run->additional_env, &n, strdup(*e)) < 0;
@@ -1305,6 +1321,10 @@ static int fused_start(sd_event *event, const EngineRequest *req, const EngineEv
                 if (asprintf(&m, "token: %s", error ?: strerror(-r)) < 0)
                         return -ENOMEM;
                 r = fail_soon(run, true, m);
+        } else if (req->job_config) {
+                if (!(run->job_config = cJSON_Duplicate(req->job_config, true)))
+                        return -ENOMEM;
+                r = arm(run, 0, begin);
         } else if (run->mode == FUSED_MODE_BATCH && f->inputs &&
                    (r = params_expand_json(f->inputs, req->templates, &run->inputs, &error)) < 0) {
                 if (r == -ENOMEM)

@@ -93,6 +93,10 @@ typedef struct EngineRequest {
         uint64_t started_usec; /* CLOCK_REALTIME: when the attempt started (earlier when re-attaching):
                                 * its timeout counts from here */
 
+        /* fused: a batch job of this JobConfig ({"name", "steps", "metadata"}) rather than of the
+         * schedule's UDF: a pipeline's Fused job step (pipeline.c). Its name is the job's. */
+        const cJSON *job_config;
+
         /* Remote engines: */
         HttpClient *http;                /* the manager's client, shared by every run; outlives the run */
         const DaemonSettings *settings;  /* the daemon's (engines.NAME): copy what is needed */

@@ -34,13 +34,17 @@ struct Pipeline {
         const Engine *udf_engine;
         PluginHost *plugins;
         Journal *journal;
+        HttpClient *http;
+        const DaemonSettings *settings;
+        ParamContext templates; /* the fused engine's token is expanded as a Fused job step starts */
         const PipelineEvents *events;
         void *userdata;
 
         StepPlan *plans;
         size_t current;            /* the step under way */
         uint64_t step_started_usec; /* CLOCK_REALTIME */
-        EngineRun *engine_run;     /* the current UDF step's work ... */
+        const Engine *engine;      /* what runs the current UDF or Fused job step ... */
+        EngineRun *engine_run;     /* ... and its work on it, */
         PluginCall *store;         /* ... or the storing of its result */
         IngestCall *ingest;        /* the current ingest step */
         char *result;              /* the last result of a step, the attempt's once it is the last step */
@@ -120,7 +124,14 @@ static int expand_steps(Pipeline *p, const ParamContext *templates, char **ret_e
         return 0;
 }
 
-int pipeline_collect_secrets(const Schedule *s, char ***names, size_t *n_names) {
+bool pipeline_has_fused_jobs(const Schedule *s) {
+        for (size_t i = 0; i < s->n_steps; i++)
+                if (s->steps[i].kind == STEP_FUSED_JOB)
+                        return true;
+        return false;
+}
+
+int pipeline_collect_secrets(const Schedule *s, const DaemonSettings *settings, char ***names, size_t *n_names) {
         int r = 0;
         for (size_t i = 0; i < s->n_steps && r >= 0; i++) {
                 const Step *step = &s->steps[i];
@@ -131,6 +142,8 @@ int pipeline_collect_secrets(const Schedule *s, char ***names, size_t *n_names) 
                 if (r >= 0 && step->input)
                         r = params_collect_secrets(step->input, names, n_names);
         }
+        if (r >= 0 && pipeline_has_fused_jobs(s))
+                r = engine_fused.collect_secrets(s, settings, names, n_names);
         return r; /* outputs hold none: config.c refuses them in URLs, which are logged */
 }
 
@@ -202,9 +215,9 @@ _printf_(3, 4) static void step_failed(Pipeline *p, bool permanent, const char *
         step_ended(p, &(EngineOutcome){ .kind = OUTCOME_FAILED, .permanent = permanent, .message = message });
 }
 
-/* ------------------------------------------------------------------ UDF steps */
+/* ------------------------------------------------------------------ UDF and Fused job steps: engines */
 
-static void on_udf_output(void *userdata, bool is_stderr, const char *line, size_t size, bool partial,
+static void on_engine_output(void *userdata, bool is_stderr, const char *line, size_t size, bool partial,
                           uint64_t remote_usec) {
         Pipeline *p = userdata;
         p->events->engine.output(p->userdata, is_stderr, line, size, partial, remote_usec);
@@ -234,26 +247,40 @@ static int keep_result(Pipeline *p, const char *result, size_t size) {
         return 0;
 }
 
-static void on_udf_ended(void *userdata, const EngineOutcome *outcome) {
+static void on_job_accepted(void *userdata, const char *job_id) {
+        Pipeline *p = userdata;
+        char line[256];
+        int n = snprintf(line, sizeof line, "Fused job %s", job_id);
+        p->events->engine.output(p->userdata, false, line, (size_t) MAX(n, 0), false, 0);
+}
+
+static void on_engine_note(void *userdata, int priority, const char *message) {
+        Pipeline *p = userdata;
+        p->events->engine.output(p->userdata, priority <= LOG_WARNING, message, strlen(message), false, 0);
+}
+
+/* A UDF step's or a Fused job's end; a UDF's result is kept, and stored at the step's output. */
+static void on_engine_ended(void *userdata, const EngineOutcome *outcome) {
         Pipeline *p = userdata;
         EngineRun *run = TAKE_PTR(p->engine_run); /* the outcome lives in it: freed at the end */
-        const char *url = p->plans[p->current].output;
+        bool udf = p->schedule->steps[p->current].kind == STEP_UDF;
+        const char *url = udf ? p->plans[p->current].output : NULL; /* a Fused job writes its own */
         int r;
 
         if (outcome->kind != OUTCOME_SUCCEEDED)
                 step_ended(p, outcome);
-        else if ((r = keep_result(p, outcome->result, outcome->result_size)) < 0)
+        else if ((r = keep_result(p, udf ? outcome->result : NULL, outcome->result_size)) < 0)
                 step_failed(p, false, "out of memory");
         else if (!url || p->cancelled || p->timed_out)
                 step_ended(p, outcome);
         else if ((r = storage_put(p->plugins, NULL, url, p->result ?: "", p->result_size, "application/json",
                                   on_stored, p, &p->store)) < 0)
                 step_failed(p, false, "its result could not be stored at %s: %s", url, strerror(-r));
-        p->udf_engine->free(run);
+        p->engine->free(run);
 }
 
 static void start_udf_step(Pipeline *p, const Step *step) {
-        static const EngineEvents events = { .output = on_udf_output, .ended = on_udf_ended };
+        static const EngineEvents events = { .output = on_engine_output, .ended = on_engine_ended };
         /* the schedule as if its work were this UDF; the engine borrows it only during start() */
         Schedule view = *p->schedule;
         view.work = WORK_UDF;
@@ -269,7 +296,8 @@ static void start_udf_step(Pipeline *p, const Step *step) {
                 .python = p->python,
                 .working_directory = p->working_directory,
         };
-        int r = p->udf_engine->start(p->event, &request, &events, p, &p->engine_run);
+        p->engine = p->udf_engine;
+        int r = p->engine->start(p->event, &request, &events, p, &p->engine_run);
         if (r < 0)
                 step_failed(p, false, "cannot start: %s", strerror(-r));
 }
@@ -331,17 +359,36 @@ static void start_ingest_step(Pipeline *p, const Step *step) {
 
 /* ------------------------------------------------------------------ Fused job steps */
 
-/*
- * THE hook where a Fused job step is submitted as a Fused batch job: POST /run with
- * {"config": job_config} on the fused engine's client and account, then followed
- * like a batch run of the fused engine (status, logs, cancel, re-attach), its end
- * reported through step_ended(). This udfcrond has no fused engine: the step fails
- * with that reason, permanently (retrying cannot help).
- */
-static void submit_fused_job(Pipeline *p, const Step *step, const cJSON *job_config) {
-        (void) job_config;
-        step_failed(p, true, "%s runs as a Fused batch job, and this udfcrond has no fused engine to submit it with",
-                    step->type);
+/* A batch job of the fused engine, of the step's JobConfig, on the service and with the token of
+ * engines.fused; its log lines are the step's, its outcome the step's (its result files are left alone). */
+static void submit_fused_job(Pipeline *p, const cJSON *job_config) {
+        static const EngineEvents events = {
+                .output = on_engine_output,
+                .ended = on_engine_ended,
+                .accepted = on_job_accepted,
+                .note = on_engine_note,
+        };
+        /* the schedule as if it were a batch job of the fused engine; borrowed only during start() */
+        Schedule view = *p->schedule;
+        view.udf_path = NULL;
+        view.fused = (FusedSchedule){ .mode = FUSED_MODE_BATCH };
+        view.policy.timeout_usec = 0; /* the pipeline's deadline covers every step */
+        EngineRequest request = {
+                .schedule = &view,
+                .run_id = p->run_id,
+                .attempt = p->attempt,
+                .scheduled_usec = p->scheduled_usec,
+                .params_json = "{}",
+                .templates = &p->templates,
+                .started_usec = now_usec(),
+                .job_config = job_config,
+                .http = p->http,
+                .settings = p->settings,
+        };
+        p->engine = &engine_fused;
+        int r = p->engine->start(p->event, &request, &events, p, &p->engine_run);
+        if (r < 0)
+                step_failed(p, false, "cannot start the Fused batch job: %s", strerror(-r));
 }
 
 /* ------------------------------------------------------------------ the steps, one after another */
@@ -377,7 +424,7 @@ static void start_step(Pipeline *p) {
                 start_ingest_step(p, step);
                 break;
         case STEP_FUSED_JOB:
-                submit_fused_job(p, step, plan->job_config);
+                submit_fused_job(p, plan->job_config);
                 break;
         }
 }
@@ -403,7 +450,7 @@ static int on_advance(sd_event_source *s, void *userdata) {
 /* Stops what runs of the current step; its end comes back through step_ended(), or from `advance`. */
 static void stop_step(Pipeline *p) {
         if (p->engine_run)
-                (void) p->udf_engine->cancel(p->engine_run);
+                (void) p->engine->cancel(p->engine_run);
         else if (p->ingest)
                 ingest_cancel(p->ingest);
         else if (p->store) { /* nothing to wait for */
@@ -457,6 +504,9 @@ int pipeline_start(sd_event *event, const PipelineRequest *request, const Pipeli
                 .udf_engine = request->udf_engine,
                 .plugins = request->plugins,
                 .journal = request->journal,
+                .http = request->http,
+                .settings = request->settings,
+                .templates = *request->templates,
                 .events = events,
                 .userdata = userdata,
         };
@@ -464,7 +514,7 @@ int pipeline_start(sd_event *event, const PipelineRequest *request, const Pipeli
             !(p->working_directory = strdup(a->working_directory)) ||
             !(p->plans = calloc(a->schedule->n_steps, sizeof(StepPlan))))
                 return -ENOMEM;
-        if ((r = expand_steps(p, request->templates, ret_error)) < 0)
+        if ((r = expand_steps(p, &p->templates, ret_error)) < 0)
                 return r;
         if ((r = sd_event_add_defer(event, &p->advance, on_advance, p)) < 0 ||
             (r = sd_event_source_set_enabled(p->advance, SD_EVENT_ONESHOT)) < 0)
@@ -483,7 +533,7 @@ Pipeline *pipeline_free(Pipeline *p) {
         if (!p)
                 return NULL;
         if (p->engine_run)
-                p->udf_engine->free(p->engine_run);
+                p->engine->free(p->engine_run);
         plugin_call_abandon(p->store);
         ingest_abandon(p->ingest);
         sd_event_source_disable_unref(p->advance);

@@ -10,12 +10,15 @@
  *    stored at the step's output URL before the next step starts;
  *  - an ingest step is a call into its ingest plugin instance (ingest.h),
  *    which works on the loop without blocking it;
- *  - a Fused job step (partition_geospatial, partition_nongeospatial) is
- *    submitted as a Fused batch job (pipeline.c: submit_fused_job()).
+ *  - a Fused job step (partition_geospatial, partition_nongeospatial) is a
+ *    batch job of the fused engine (engines.fused: its service and token),
+ *    whose JobConfig holds that one step (fused-steps.h).
  *
  * Every template of every step is expanded when the attempt starts (its
  * secrets were looked up before, as for any run): ${output:NAME} is the
- * expanded output URL of the earlier step NAME. The first step that does not
+ * expanded output URL of the earlier step NAME. The fused engine expands its
+ * token when a Fused job step starts: the templates' context (and the secrets
+ * it resolves) must last as long as the pipeline. The first step that does not
  * succeed ends the attempt with its outcome, saying which step it was; the
  * last step's result is the attempt's. The schedule's timeout spans the whole
  * attempt. Like an engine, the pipeline reports and never logs: the run
@@ -48,7 +51,11 @@ typedef struct PipelineRequest {
         const Engine *udf_engine;      /* what the UDF steps run on */
         PluginHost *plugins;           /* storage for the UDF steps' outputs, and the ingest instances */
         Journal *journal;              /* masks secrets in what is stored */
-        const ParamContext *templates; /* expands the steps' templates (resolve_output is the pipeline's) */
+        HttpClient *http;              /* the Fused job steps' (the manager's, outliving the pipeline) */
+        const DaemonSettings *settings; /* ... and their service (outliving the pipeline) */
+        /* Expands the steps' templates (resolve_output is the pipeline's): copied, and used for as long as
+         * the pipeline lives (see above). */
+        const ParamContext *templates;
 } PipelineRequest;
 
 /*
@@ -68,8 +75,12 @@ void pipeline_cancel(Pipeline *p);
 /* Frees a pipeline, killing or cancelling what still runs without reporting. Accepts NULL; returns NULL. */
 Pipeline *pipeline_free(Pipeline *p);
 
-/* Adds the names of the secrets the steps' templates reference to *names (as params_collect_secrets()). */
-int pipeline_collect_secrets(const Schedule *s, char ***names, size_t *n_names);
+/* Whether a step of the schedule is a Fused job: the pipeline needs the HTTP client. */
+bool pipeline_has_fused_jobs(const Schedule *s);
+
+/* Adds the names of the secrets the steps' templates reference to *names (as params_collect_secrets()),
+ * and those of the fused engine's token when a step is a Fused job. */
+int pipeline_collect_secrets(const Schedule *s, const DaemonSettings *settings, char ***names, size_t *n_names);
 
 #include "cleanup.h"
 DEFINE_TRIVIAL_CLEANUP_FUNC(Pipeline *, pipeline_free);

@@ -553,6 +553,7 @@ static void on_pipeline_ended(void *userdata, const EngineOutcome *outcome) {
         Run *run = userdata;
         /* the outcome lives in the pipeline: free that only afterwards */
         Pipeline *p = TAKE_PTR(run->pipeline);
+        run_secrets_free(run); /* they lasted as long as its steps could start */
         if (outcome->kind == OUTCOME_SUCCEEDED)
                 run->step = NULL; /* the run's end is about no step; a failure is about the step it says */
         attempt_ended(run, outcome); /* may free the run */
@@ -792,6 +793,8 @@ static int start_pipeline(Run *run, const EngineRequest *attempt, const ParamCon
                 .udf_engine = run->engine,
                 .plugins = m->plugins,
                 .journal = m->journal,
+                .http = pipeline_has_fused_jobs(run->entry->schedule) ? manager_http_client(m) : NULL,
+                .settings = &m->config->settings,
                 .templates = templates,
         };
         return pipeline_start(m->event, &request, &events, run, &run->pipeline, ret_error);
@@ -895,7 +898,9 @@ static void start_work(Run *run) {
 
         r = s->work == WORK_PIPELINE ? started
                                      : run->engine->start(m->event, &request, &events, run, &run->engine_run);
-        run_secrets_free(run); /* the values live on only in the expansions (the engine's too) */
+        /* the values live on only in the expansions (the engine's too); a pipeline's steps start later */
+        if (s->work != WORK_PIPELINE || r < 0)
+                run_secrets_free(run);
         strv_free(argv);
         if (IN_SET(r, -EMFILE, -ENFILE, -EAGAIN)) {
                 /* the machine is out of descriptors or processes, the run did nothing wrong: wait */
@@ -986,7 +991,7 @@ void run_start_attempt(Run *run) {
         for (char **a = s->command; r >= 0 && a && *a; a++)
                 r = params_collect_secrets(*a, &names, &n);
         if (r >= 0)
-                r = pipeline_collect_secrets(s, &names, &n);
+                r = pipeline_collect_secrets(s, &run->manager->config->settings, &names, &n);
         if (r >= 0 && run->engine->collect_secrets)
                 r = run->engine->collect_secrets(s, &run->manager->config->settings, &names, &n);
         if (r >= 0 && n > 0)

@@ -159,6 +159,54 @@ def test_a_failing_step_stops_the_pipeline(daemon, tmp_path):
     assert entry["last_result"] == "failed" and entry["last_failed_step"] == "partition"
 
 
+def test_a_fused_partition_step_runs_as_a_batch_job(daemon, emulator, tmp_path):
+    """A partition_geospatial step between two UDF steps: its JobConfig (the contract's defaults, its
+    templates expanded, named after the run and the step) is posted as a Fused batch job with the
+    engine's token, followed until it ends, its log lines the step's; then the last step runs."""
+    emulator.config({"fused": {"job": {"pending": 0.2, "running": 0.6, "shutdown": 0.1, "log_interval": 0.2}}})
+    creds = tmp_path / "creds"
+    creds.mkdir()
+    (creds / "fused-token").write_text(emulator.fused_token + "\n")
+    (tmp_path / "first.py").write_text("def udf():\n    return {'ok': 1}\n")
+    (tmp_path / "last.py").write_text("def udf(parts: str):\n    return {'parts': parts}\n")
+    root = tmp_path / "out"
+    root.mkdir()
+    d = daemon([{
+        "name": "remote", "cron": "* * * * * *",
+        "steps": steps(
+            {"type": "udf", "name": "first", "udf": str(tmp_path / "first.py")},
+            {"type": "partition_geospatial", "name": "split", "input": ["s3://bucket/${run_id}/in.parquet"],
+             "output": "s3://bucket/${run_id}/parts/", "partitioning_method": "rows",
+             "partitioning_split_method": "median", "lonlat_cols": ["x", "y"]},
+            {"type": "udf", "name": "last", "udf": str(tmp_path / "last.py"), "params": {"parts": "${output:split}"}}),
+    }], settings={**settings(root), "engines": {"fused": {"base_url": emulator.fused_base, "token": "${secret:fused-token}",
+                                                          "poll_interval": "1s"}}},
+        env={"CREDENTIALS_DIRECTORY": str(creds)})
+
+    run_id, recs = first_run(d, "remote", ("finished", "failed"), timeout=30)
+    assert of(recs, "finished"), [r["MESSAGE"] for r in recs]
+    assert [r["UDFCRON_STEP"] for r in of(recs, "step_finished")] == ["first", "split", "last"]
+    assert json.loads(of(recs, "finished")[0]["MESSAGE"].split("s: ", 1)[1]) == {
+        "parts": f"s3://bucket/{run_id}/parts/"}
+
+    [start] = [r for r in emulator.requests(method="POST", path="/run$") if run_id in json.dumps(r["body"])]
+    assert ["Bearer " + emulator.fused_token] == [v for k, v in start["headers"] if k.lower() == "authorization"]
+    config = json.loads(start["body"])["config"]
+    assert config["name"] == f"{d.name('remote')}.{run_id}.1.split"
+    assert config["metadata"] == {"udfcron_schedule": d.name("remote"), "udfcron_run_id": run_id,
+                                  "udfcron_attempt": 1, "udfcron_step": "split"}
+    [step] = config["steps"]
+    assert step == {
+        "type": "partition_geospatial", "name": "split", "input": [f"s3://bucket/{run_id}/in.parquet"],
+        "output": f"s3://bucket/{run_id}/parts/", "partitioning_method": "rows",
+        "partitioning_split_method": "median", "lonlat_cols": ["x", "y"], "ignore_chunk_error": False,
+        "partitioning_maximum_per_file": 2500000, "partitioning_maximum_per_chunk": 65000, "remove_cols": [],
+        "explode_geometries": False, "partitioning_max_width_ratio": 2, "partitioning_max_height_ratio": 2,
+        "subdivide_method": "area", "split_identical_centroids": True, "target_num_chunks": 5000,
+        "gdal_config": {"open_options": {}}}
+    assert any(r["UDFCRON_STEP"] == "split" and r["MESSAGE"].startswith("Fused job ") for r in of(recs, "log"))
+
+
 def test_step_config_errors_have_file_and_line(tmp_path):
     (tmp_path / "schedules.d").mkdir()
     (tmp_path / "udfcrond.conf").write_text(
@@ -180,7 +228,9 @@ def test_step_config_errors_have_file_and_line(tmp_path):
         "schedules.d/p.conf:4: unknown key 'rows_per_fil' (did you mean 'rows_per_file'?)",
         "schedules.d/p.conf:6: step 2: unknown key 'partitioning_maximum_per_fle' (did you mean "
         "'partitioning_maximum_per_file'?)",
+        "schedules.d/p.conf:5: step 2: partition_geospatial runs as a Fused batch job, which needs a Fused token: "
+        "set token = \"${secret:NAME}\" in the engines.fused group of udfcrond.conf",
         "schedules.d/p.conf:7: udf: cannot access 'schedules.d/missing.py': No such file or directory",
         "schedules.d/p.conf:7: step 3: ${output:nowhere}: no earlier step is called 'nowhere'",
-        "udfcrond: udfcrond.conf: 4 errors",
+        "udfcrond: udfcrond.conf: 5 errors",
     ]

@@ -63,7 +63,8 @@ static int teardown(void **state) {
 static void write_case(Fixture *f, const char *name, const char *schedules) {
         static const char main[] = "plugin_directories = [ \"../plugins\" ];\n"
                                    "storage = { file = { root = \"/srv/udfcron\"; }; };\n"
-                                   "ingest = { rows = { }; };\n";
+                                   "ingest = { rows = { }; };\n"
+                                   "engines = { fused = { token = \"${secret:fused}\"; }; };\n";
         assert_int_equal(fchdir(f->cwd), 0);
         _cleanup_free_ char *dir = testdir_mkdir(f->dir, name, 0755);
         free(testdir_mkdir(dir, "schedules.d", 0755));
