@@ -435,6 +435,11 @@ static int host_storage_sign(udfcron_instance *self, const char *url, uint64_t v
         return storage_sign(self->host, self, url, valid_usec, done, userdata, NULL);
 }
 
+static int host_storage_get_range(udfcron_instance *self, const char *url, uint64_t offset, size_t max_size,
+                                  udfcron_storage_range_done done, void *userdata) {
+        return storage_get_range(self->host, self, url, offset, max_size, done, userdata, NULL);
+}
+
 static const struct udfcron_host host_services = {
         .abi_major = UDFCRON_PLUGIN_ABI_MAJOR,
         .abi_minor = UDFCRON_PLUGIN_ABI_MINOR,
@@ -447,4 +452,5 @@ static const struct udfcron_host host_services = {
         .storage_list = host_storage_list,
         .storage_remove = host_storage_remove,
         .storage_sign = host_storage_sign,
+        .storage_get_range = host_storage_get_range,
 };

@@ -14,6 +14,7 @@ typedef enum StorageOp {
         OP_LIST,
         OP_REMOVE,
         OP_SIGN,
+        OP_GET_RANGE,
 } StorageOp;
 
 /* One storage operation; the plugin's answer is copied in, as it is borrowed only during its done. */
@@ -25,11 +26,13 @@ typedef struct StorageCall {
                 udfcron_storage_data_done data_done;
                 udfcron_storage_list_done list_done;
                 udfcron_storage_text_done text_done;
+                udfcron_storage_range_done range_done;
         };
         void *userdata;
         int error;
-        char *data; /* get: the bytes, with a NUL after them */
+        char *data; /* get, get_range: the bytes, with a NUL after them */
         size_t size;
+        uint64_t object_size; /* get_range */
         char *text; /* sign: the URL; list: the next page's token */
         struct udfcron_storage_entry *entries;
         size_t n_entries;
@@ -65,6 +68,10 @@ static void deliver(PluginCall *call) {
         case OP_SIGN:
                 c->text_done(c->userdata, c->error, c->error < 0 ? NULL : c->text);
                 break;
+        case OP_GET_RANGE:
+                c->range_done(c->userdata, c->error, c->error < 0 ? NULL : c->data, c->error < 0 ? 0 : c->size,
+                              c->error < 0 ? 0 : c->object_size);
+                break;
         }
 }
 
@@ -84,18 +91,32 @@ static void on_done(void *userdata, int error) {
                 plugin_call_answered(&c->call);
 }
 
+/* Keeps a copy of the data: the plugin's is borrowed only during its done. */
+static void keep_data(StorageCall *c, const void *data, size_t size) {
+        if (c->error < 0)
+                return;
+        if ((c->data = malloc(size + 1))) {
+                memcpy(c->data, data, size);
+                c->data[size] = '\0';
+                c->size = size;
+        } else
+                c->error = -ENOMEM;
+}
+
+static void on_range(void *userdata, int error, const void *data, size_t size, uint64_t object_size) {
+        StorageCall *c = userdata;
+        if (!answer(c, error))
+                return;
+        keep_data(c, data, size);
+        c->object_size = object_size;
+        plugin_call_answered(&c->call);
+}
+
 static void on_data(void *userdata, int error, const void *data, size_t size) {
         StorageCall *c = userdata;
         if (!answer(c, error))
                 return;
-        if (c->error >= 0) {
-                if ((c->data = malloc(size + 1))) {
-                        memcpy(c->data, data, size);
-                        c->data[size] = '\0';
-                        c->size = size;
-                } else
-                        c->error = -ENOMEM;
-        }
+        keep_data(c, data, size);
         plugin_call_answered(&c->call);
 }
 
@@ -141,6 +162,9 @@ static int begin(PluginHost *h, PluginInstance *requester, const char *url, Stor
                 return -ELOOP;
         const struct udfcron_storage_vtable *vt = plugin_instance_vtable(i);
         if (op == OP_SIGN && !vt->sign)
+                return -EOPNOTSUPP;
+        /* a plugin built for 1.0 has a vtable without get_range: not a member to read */
+        if (op == OP_GET_RANGE && (plugin_instance_plugin(i)->descriptor->abi_minor < 1 || !vt->get_range))
                 return -EOPNOTSUPP;
         StorageCall *c = plugin_call_new(h, i, requester, sizeof *c, deliver, free_answer);
         if (!c)
@@ -222,4 +246,16 @@ int storage_sign(PluginHost *h, PluginInstance *requester, const char *url, uint
         c->text_done = done;
         c->userdata = userdata;
         return end(c, vt->sign(CTX(c), url, valid_usec, on_text, c), ret_call);
+}
+
+int storage_get_range(PluginHost *h, PluginInstance *requester, const char *url, uint64_t offset,
+                      size_t max_size, udfcron_storage_range_done done, void *userdata, PluginCall **ret_call) {
+        const struct udfcron_storage_vtable *vt;
+        StorageCall *c;
+        int r = begin(h, requester, url, OP_GET_RANGE, &c, &vt);
+        if (r < 0)
+                return r;
+        c->range_done = done;
+        c->userdata = userdata;
+        return end(c, vt->get_range(CTX(c), url, offset, max_size, on_range, c), ret_call);
 }

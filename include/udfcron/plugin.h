@@ -55,7 +55,7 @@ extern "C" {
 #endif
 
 #define UDFCRON_PLUGIN_ABI_MAJOR 1
-#define UDFCRON_PLUGIN_ABI_MINOR 0
+#define UDFCRON_PLUGIN_ABI_MINOR 1
 
 /* The name of the one exported symbol. */
 #define UDFCRON_PLUGIN_ENTRY_SYMBOL "udfcron_plugin_entry"
@@ -185,6 +185,10 @@ typedef void (*udfcron_storage_list_done)(void *userdata, int error,
                                           const struct udfcron_storage_entry *entries, size_t n_entries,
                                           const char *next_page);
 typedef void (*udfcron_storage_text_done)(void *userdata, int error, const char *text);
+/* A piece of an object: `size` bytes from the offset asked for (followed by a NUL not counted), and the
+ * whole object's size, `object_size` (ABI 1.1). */
+typedef void (*udfcron_storage_range_done)(void *userdata, int error, const void *data, size_t size,
+                                           uint64_t object_size);
 
 struct udfcron_storage_vtable {
         /* The URL schemes this plugin serves, NULL-terminated ("file"); at least one. */
@@ -208,6 +212,14 @@ struct udfcron_storage_vtable {
          * NULL when the backend cannot sign. */
         int (*sign)(void *ctx, const char *url, uint64_t valid_usec, udfcron_storage_text_done done,
                     void *userdata);
+
+        /* ---- added in ABI 1.1: read only from plugins built for 1.1 or later */
+
+        /* Reads up to `max_size` bytes of the object at `url` from byte `offset` (fewer at its end, none
+         * from it on): a large object a piece at a time, each call short. -ENOENT when there is none.
+         * NULL when the backend cannot. */
+        int (*get_range)(void *ctx, const char *url, uint64_t offset, size_t max_size,
+                         udfcron_storage_range_done done, void *userdata);
 };
 
 /* ---- secrets: NAME -> value, for ${secret:NAME} and for other plugins */
@@ -361,6 +373,13 @@ struct udfcron_host {
                               void *userdata);
         int (*storage_sign)(udfcron_instance *self, const char *url, uint64_t valid_usec,
                             udfcron_storage_text_done done, void *userdata);
+
+        /* ---- added in ABI 1.1: check host->abi_minor >= 1 before using them */
+
+        /* A piece of an object, as struct udfcron_storage_vtable's get_range; -EOPNOTSUPP when the
+         * instance serving the URL cannot read pieces (then storage_get reads it whole). */
+        int (*storage_get_range)(udfcron_instance *self, const char *url, uint64_t offset, size_t max_size,
+                                 udfcron_storage_range_done done, void *userdata);
 
         /* Services added in later minors follow here. */
 };

@@ -238,7 +238,7 @@ static bool string_is(const GeojsonReader *r, size_t start, size_t end, const ch
 static int read_member(GeojsonReader *r, char *error, size_t size) {
         size_t key = r->pos, value;
 
-        if (r->data[r->pos] != '"' || !skip_string(r))
+        if (r->pos >= r->size || r->data[r->pos] != '"' || !skip_string(r))
                 return fail(r, key, error, size, "expected a member name of the FeatureCollection");
         size_t key_end = r->pos;
         skip_space(r);

@@ -29,11 +29,12 @@
 #include "partition.h"
 #include "rows.h"
 
-#define INDEX_NAME "_index.json"
-#define ERROR_MAX  512
+#define INDEX_NAME  "_index.json"
+#define ERROR_MAX   512
 
 struct options {
         int64_t max_input_size;
+        int64_t read_size; /* the input is read this much per turn of the loop, where the storage can */
         int64_t slice_rows;
 };
 
@@ -89,7 +90,7 @@ struct job {
         PartitionMethod method;
 
         char *input;
-        size_t input_size;
+        size_t input_size, input_allocated; /* read so far, and the whole input's size */
         CsvReader csv;
         GeojsonReader gj;
         Rows rows;
@@ -580,34 +581,13 @@ static bool is_geojson(const struct job *j) {
         return p < j->input_size && j->input[p] == '{';
 }
 
-static void on_input(void *userdata, int error, const void *data, size_t size) {
-        struct job *j = userdata;
-
-        j->storing = false;
-        if (j->cancelled) {
-                finish(j, -ECANCELED, "cancelled", NULL);
-                return;
-        }
-        if (error == -EFBIG) {
-                fail(j, error, "larger than max_input_size (%lld bytes)", (long long) j->ctx->options->max_input_size);
-                return;
-        }
-        if (error < 0) {
-                fail(j, error, "cannot read it: %s", strerror(-error));
-                return;
-        }
-        /* the data is the host's only during this call */
-        if (!(j->input = malloc(size + 1))) {
-                fail(j, -ENOMEM, "out of memory");
-                return;
-        }
-        memcpy(j->input, data, size);
-        j->input[size] = '\0';
-        j->input_size = size;
+/* The whole input is there: the reader for its format, and the rows in slices from the next turn. */
+static void input_read(struct job *j) {
+        j->input[j->input_size] = '\0';
         j->geojson = is_geojson(j);
         if (j->geojson) {
                 const GeojsonOptions go = { .geospatial = j->o->geospatial, .value_property = j->o->partition_column };
-                geojson_reader_init(&j->gj, j->input, size, &go);
+                geojson_reader_init(&j->gj, j->input, j->input_size, &go);
         } else {
                 const CsvOptions co = {
                         .delimiter = j->o->delimiter[0],
@@ -616,10 +596,78 @@ static void on_input(void *userdata, int error, const void *data, size_t size) {
                         .lat_column = j->o->geospatial ? j->o->lat_column : NULL,
                         .value_column = j->o->partition_column,
                 };
-                csv_reader_init(&j->csv, j->input, size, &co);
+                csv_reader_init(&j->csv, j->input, j->input_size, &co);
         }
         j->phase = PHASE_PARSE;
         next_slice(j);
+}
+
+/* The failures of reading the input, and a cancel meanwhile: true when the step ended. */
+static bool input_failed(struct job *j, int error) {
+        j->storing = false;
+        if (j->cancelled)
+                finish(j, -ECANCELED, "cancelled", NULL);
+        else if (error == -EFBIG)
+                fail(j, error, "larger than max_input_size (%lld bytes)", (long long) j->ctx->options->max_input_size);
+        else if (error < 0)
+                fail(j, error, "cannot read it: %s", strerror(-error));
+        return j->cancelled || error < 0;
+}
+
+/* The input read whole, from a storage that cannot read pieces. */
+static void on_input(void *userdata, int error, const void *data, size_t size) {
+        struct job *j = userdata;
+        if (input_failed(j, error))
+                return;
+        /* the data is the host's only during this call */
+        if (!(j->input = malloc(size + 1))) {
+                fail(j, -ENOMEM, "out of memory");
+                return;
+        }
+        memcpy(j->input, data, size);
+        j->input_size = size;
+        input_read(j);
+}
+
+static void read_piece(struct job *j);
+
+/* A piece of the input: put in its place; the next one is asked for, on the next turn. */
+static void on_piece(void *userdata, int error, const void *data, size_t size, uint64_t object_size) {
+        struct job *j = userdata;
+        if (input_failed(j, error))
+                return;
+        if (!j->input) { /* the first piece says how large the input is */
+                if (object_size > (uint64_t) j->ctx->options->max_input_size) {
+                        (void) input_failed(j, -EFBIG);
+                        return;
+                }
+                if (!(j->input = malloc((size_t) object_size + 1))) {
+                        fail(j, -ENOMEM, "out of memory");
+                        return;
+                }
+                j->input_allocated = (size_t) object_size;
+        }
+        if (object_size != j->input_allocated || size > j->input_allocated - j->input_size ||
+            (size == 0 && j->input_size < j->input_allocated)) {
+                fail(j, -ESTALE, "it changed while it was read: run the step again");
+                return;
+        }
+        memcpy(j->input + j->input_size, data, size);
+        j->input_size += size;
+        if (j->input_size < j->input_allocated)
+                read_piece(j);
+        else
+                input_read(j);
+}
+
+static void read_piece(struct job *j) {
+        const struct ctx *c = j->ctx;
+        int r = c->host->storage_get_range(c->self, j->step->input, j->input_size, (size_t) c->options->read_size,
+                                           on_piece, j);
+        if (r < 0)
+                fail(j, r, "cannot read it: %s", strerror(-r));
+        else
+                j->storing = true;
 }
 
 /* ------------------------------------------------------------------ the step type */
@@ -643,7 +691,12 @@ static int rows_start(void *ctxp, const struct udfcron_ingest_step *step, udfcro
                 free(j);
                 return -ENOMEM;
         }
-        int r = c->host->storage_get(c->self, step->input, (size_t) c->options->max_input_size, on_input, j);
+        /* a piece at a time where the storage can (ABI 1.1), else whole */
+        int r = c->host->abi_minor >= 1 ? c->host->storage_get_range(c->self, step->input, 0,
+                                                                     (size_t) c->options->read_size, on_piece, j)
+                                        : -EOPNOTSUPP;
+        if (r == -EOPNOTSUPP)
+                r = c->host->storage_get(c->self, step->input, (size_t) c->options->max_input_size, on_input, j);
         if (r < 0) {
                 free(j->output);
                 free(j);
@@ -725,9 +778,9 @@ static const struct udfcron_option partition_options[] = {
           .doc = "CSV: the first record names the columns; false: they are called 1, 2, ..." },
         { .name = "delimiter", .type = UDFCRON_OPTION_STRING, .default_value = ",", .offset = STEP(delimiter),
           .doc = "CSV: the field separator, one character" },
-        { .name = "rows_per_file", .type = UDFCRON_OPTION_INT, .default_value = "2500000",
+        { .name = "rows_per_file", .type = UDFCRON_OPTION_INT, .default_value = "100000",
           .offset = STEP(rows_per_file), .doc = "at most this many rows per file", .min = 1, .max = UINT32_MAX },
-        { .name = "rows_per_chunk", .type = UDFCRON_OPTION_INT, .default_value = "65000",
+        { .name = "rows_per_chunk", .type = UDFCRON_OPTION_INT, .default_value = "10000",
           .offset = STEP(rows_per_chunk), .doc = "at most this many rows per chunk (and per file)", .min = 1,
           .max = UINT32_MAX },
         { .name = "partition_column", .type = UDFCRON_OPTION_STRING, .offset = STEP(partition_column),
@@ -757,7 +810,10 @@ static const struct udfcron_option rows_options[] = {
         { .name = "max_input_size", .type = UDFCRON_OPTION_INT, .default_value = "268435456",
           .offset = offsetof(struct options, max_input_size), .doc = "bytes: a larger input fails its step",
           .min = 1, .max = INT64_C(1) << 34 },
-        { .name = "slice_rows", .type = UDFCRON_OPTION_INT, .default_value = "16384",
+        { .name = "read_size", .type = UDFCRON_OPTION_INT, .default_value = "1048576",
+          .offset = offsetof(struct options, read_size), .doc = "bytes of the input read per turn of the daemon's loop",
+          .min = 1, .max = INT64_C(1) << 30 },
+        { .name = "slice_rows", .type = UDFCRON_OPTION_INT, .default_value = "8192",
           .offset = offsetof(struct options, slice_rows),
           .doc = "rows handled per turn of the daemon's loop", .min = 1, .max = 10000000 },
         {},

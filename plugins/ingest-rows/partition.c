@@ -159,10 +159,8 @@ static int add_file(Planner *p, size_t first, size_t n, unsigned level) {
                 return -ENOMEM;
         PartFile *f = &p->files[p->n_files++];
         *f = (PartFile){ .first = first, .n = n, .first_chunk = p->n_chunks };
-        if (p->method == PARTITION_QUADKEY) {
+        if (p->method == PARTITION_QUADKEY) /* its bbox grows with its chunks' */
                 partition_quadkey(p->keys[planner_row(p, first)], level, f->quadkey);
-                bbox_of(p, first, n, f->bbox);
-        }
         if (p->method == PARTITION_COLUMN)
                 f->value = rows_value(p->rows, planner_row(p, first));
         return 0;
@@ -173,11 +171,18 @@ static int add_chunk(Planner *p, size_t first, size_t n, unsigned level) {
                 return -ENOMEM;
         Chunk *c = &p->chunks[p->n_chunks++];
         *c = (Chunk){ .first = first, .n = n };
+        PartFile *f = &p->files[p->n_files - 1];
         if (p->method == PARTITION_QUADKEY) {
                 partition_quadkey(p->keys[planner_row(p, first)], level, c->quadkey);
                 bbox_of(p, first, n, c->bbox);
+                if (f->n_chunks == 0)
+                        memcpy(f->bbox, c->bbox, sizeof f->bbox);
+                f->bbox[0] = c->bbox[0] < f->bbox[0] ? c->bbox[0] : f->bbox[0];
+                f->bbox[1] = c->bbox[1] < f->bbox[1] ? c->bbox[1] : f->bbox[1];
+                f->bbox[2] = c->bbox[2] > f->bbox[2] ? c->bbox[2] : f->bbox[2];
+                f->bbox[3] = c->bbox[3] > f->bbox[3] ? c->bbox[3] : f->bbox[3];
         }
-        p->files[p->n_files - 1].n_chunks++;
+        f->n_chunks++;
         return 0;
 }
 
@@ -259,10 +264,9 @@ int planner_run(Planner *p, size_t budget) {
                                 return 1;
                         StackEntry e = p->stack[--p->n_stack];
                         r = plan_cell(p, &e);
-                        /* a split costs its binary searches, anything else its rows (their bbox is computed) */
-                        bool split = e.n > (e.kind == CHUNK_CELL ? p->rows_per_chunk : p->rows_per_file) &&
-                                     e.level < QUADKEY_LEVELS && e.kind != FILE_PIECE;
-                        spent += split ? 64 : e.n;
+                        /* a chunk costs its rows (their bbox is computed), anything else its binary searches */
+                        bool leaf = e.kind == CHUNK_CELL && (e.n <= p->rows_per_chunk || e.level == QUADKEY_LEVELS);
+                        spent += leaf ? e.n : 64;
                 } else {
                         if (p->cursor >= p->rows->n)
                                 return 1;

@@ -32,6 +32,7 @@
 #include "file-url.h"
 
 #define TEMP_PREFIX   ".udfcron-tmp-" /* temporary files, left out of listings */
+#define MIN_SIZE(a, b) ((a) < (b) ? (size_t) (a) : (size_t) (b))
 #define PAGE_SIZE_MAX 10000
 
 struct options {
@@ -208,10 +209,15 @@ static int file_put(void *ctx, const char *url, const void *data, size_t size, c
         return 0;
 }
 
-static int read_file(struct ctx *c, const char *url, size_t max_size, char **ret_data, size_t *ret_size) {
+/*
+ * Reads up to `max_size` bytes of the file at `url` from `offset`: into *ret_data (NUL-terminated), its
+ * whole size in *ret_file_size. With `whole`, a file larger than max_size is -EFBIG instead.
+ */
+static int read_file(struct ctx *c, const char *url, uint64_t offset, size_t max_size, bool whole,
+                     char **ret_data, size_t *ret_size, uint64_t *ret_file_size) {
         _cleanup_free_ char *rel = NULL, *data = NULL;
         struct stat st;
-        size_t size = 0;
+        size_t size = 0, wanted;
         int r;
 
         if ((r = relative_path(c, url, &rel)) < 0)
@@ -226,12 +232,13 @@ static int read_file(struct ctx *c, const char *url, size_t max_size, char **ret
                 return -EISDIR;
         if (!S_ISREG(st.st_mode))
                 return -EINVAL;
-        if ((uint64_t) st.st_size > max_size)
+        if (whole && (uint64_t) st.st_size > max_size)
                 return -EFBIG;
-        if (!(data = malloc((size_t) st.st_size + 1)))
+        wanted = offset >= (uint64_t) st.st_size ? 0 : MIN_SIZE((uint64_t) st.st_size - offset, max_size);
+        if (!(data = malloc(wanted + 1)))
                 return -ENOMEM;
-        while (size < (size_t) st.st_size) { /* a file that grows meanwhile is read as it was */
-                ssize_t n = read(fd, data + size, (size_t) st.st_size - size);
+        while (size < wanted) { /* a file that grows meanwhile is read as it was */
+                ssize_t n = pread(fd, data + size, wanted - size, (off_t) (offset + size));
                 if (n < 0 && errno == EINTR)
                         continue;
                 if (n < 0)
@@ -244,6 +251,7 @@ static int read_file(struct ctx *c, const char *url, size_t max_size, char **ret
         *ret_data = data;
         data = NULL;
         *ret_size = size;
+        *ret_file_size = (uint64_t) st.st_size;
         return 0;
 }
 
@@ -251,8 +259,19 @@ static int file_get(void *ctx, const char *url, size_t max_size, udfcron_storage
                     void *userdata) {
         _cleanup_free_ char *data = NULL;
         size_t size = 0;
-        int r = read_file(ctx, url, max_size, &data, &size);
+        uint64_t file_size;
+        int r = read_file(ctx, url, 0, max_size, true, &data, &size, &file_size);
         done(userdata, r, r < 0 ? NULL : data, size);
+        return 0;
+}
+
+static int file_get_range(void *ctx, const char *url, uint64_t offset, size_t max_size,
+                          udfcron_storage_range_done done, void *userdata) {
+        _cleanup_free_ char *data = NULL;
+        size_t size = 0;
+        uint64_t file_size = 0;
+        int r = read_file(ctx, url, offset, max_size, false, &data, &size, &file_size);
+        done(userdata, r, r < 0 ? NULL : data, size, file_size);
         return 0;
 }
 
@@ -484,6 +503,7 @@ static const struct udfcron_storage_vtable vtable = {
         .list = file_list,
         .remove = file_remove,
         .sign = NULL, /* a file:// URL grants nothing by itself */
+        .get_range = file_get_range,
 };
 
 static const struct udfcron_option file_options[] = {

@@ -281,7 +281,7 @@ int main(void) {
         printf("bench-ingest: the partition step (%d rows per file, %d per chunk) through the daemon's loop, "
                "next to one blocking pass\n",
                PER_FILE, PER_CHUNK);
-        static const size_t slices[] = { 16384 };
+        static const size_t slices[] = { 4096, 8192, 16384 };
         for (size_t i = 0; i < ELEMENTSOF(slices); i++) {
                 snprintf(url, sizeof url, "file://%s", csv);
                 run_step("csv", url, CSV_ROWS, slices[i]);

@@ -31,6 +31,7 @@ FILES = {  # path under DESTDIR (PREFIX=/usr): mode
     "usr/share/doc/udfcron/examples/schedules.d/examples.conf": 0o644,
     "usr/share/doc/udfcron/examples/udfs/hello.py": 0o644,
     "etc/udfcron/udfcrond.conf": 0o644,
+    "usr/lib/udfcron/plugins/ingest-rows.so": 0o644,
     "usr/lib/udfcron/plugins/secrets-env.so": 0o644,
     "usr/lib/udfcron/plugins/secrets-file.so": 0o644,
     "usr/lib/udfcron/plugins/storage-file.so": 0o644,

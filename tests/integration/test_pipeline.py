@@ -52,7 +52,7 @@ def steps(*blocks):
 
 def settings(root):
     return {"plugin_directories": [str(PLUGINS)], "storage": {"file": {"root": str(root)}},
-            "ingest": {"rows": {"slice_rows": 50}}}
+            "ingest": {"rows": {"slice_rows": 50, "read_size": 4096}}}  # many turns, even for small inputs
 
 
 def of(recs, *events):

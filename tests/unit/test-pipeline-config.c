@@ -124,7 +124,7 @@ static void test_steps(void **state) {
         assert_string_equal(part->instance, "ingest/rows");
         assert_string_equal(part->input, "${output:udf-1}");
         assert_int_equal(*(const int64_t *) step_option(part, "rows_per_file"), 1000);
-        assert_int_equal(*(const int64_t *) step_option(part, "rows_per_chunk"), 65000); /* the default */
+        assert_int_equal(*(const int64_t *) step_option(part, "rows_per_chunk"), 10000); /* the default */
         assert_string_equal(*(char *const *) step_option(part, "lon_column"), "x");
 
         assert_int_equal(remote->kind, STEP_FUSED_JOB);

@@ -43,6 +43,7 @@ typedef struct Answer {
         bool dirs[LIST_MAX];
         char next[64];
         bool has_next;
+        uint64_t object_size; /* get_range */
 } Answer;
 
 static void on_done(void *userdata, int error) {
@@ -59,6 +60,12 @@ static void on_data(void *userdata, int error, const void *data, size_t size) {
                 memcpy(a->data, data, size);
                 a->size = size;
         }
+}
+
+static void on_range(void *userdata, int error, const void *data, size_t size, uint64_t object_size) {
+        Answer *a = userdata;
+        on_data(a, error, data, size);
+        a->object_size = object_size;
 }
 
 static void on_list(void *userdata, int error, const struct udfcron_storage_entry *entries, size_t n,
@@ -127,6 +134,15 @@ static int get(Fixture *f, const char *u, size_t max, Answer *a) {
         return a->error;
 }
 
+static int get_range(Fixture *f, const char *u, uint64_t offset, size_t max, Answer *a) {
+        *a = (Answer){};
+        int r = storage_get_range(f->h->host, NULL, u, offset, max, on_range, a, NULL);
+        if (r < 0)
+                return r;
+        harness_wait(f->h, &a->called);
+        return a->error;
+}
+
 static int list(Fixture *f, const char *u, const char *page, size_t page_size, Answer *a) {
         *a = (Answer){};
         int r = storage_list(f->h->host, NULL, u, page, page_size, on_list, a, NULL);
@@ -188,6 +204,19 @@ static void test_put_get(void **state) {
         assert_int_equal(a.size, sizeof bytes - 1);
         assert_memory_equal(a.data, bytes, a.size);
         assert_int_equal(get(f, u, 5, &a), -EFBIG);
+
+        /* a piece at a time: from an offset, at most max bytes, fewer at the end, none past it */
+        assert_int_equal(get_range(f, u, 0, 5, &a), 0);
+        assert_int_equal(a.object_size, sizeof bytes - 1);
+        assert_int_equal(a.size, 5);
+        assert_memory_equal(a.data, bytes, 5);
+        assert_int_equal(get_range(f, u, 10, 100, &a), 0);
+        assert_int_equal(a.size, sizeof bytes - 1 - 10);
+        assert_memory_equal(a.data, bytes + 10, a.size);
+        assert_int_equal(get_range(f, u, sizeof bytes + 7, 100, &a), 0);
+        assert_int_equal(a.size, 0);
+        _cleanup_free_ char *missing = url(f, "runs/none.json");
+        assert_int_equal(get_range(f, missing, 0, 100, &a), -ENOENT);
 
         /* replaced whole; no temporary file stays behind */
         assert_int_equal(put(f, u, "new", 3), 0);
