@@ -109,6 +109,7 @@ static size_t entry_index(const Manager *m, const Entry *e) {
 static void write_last(JsonWriter *w, const ScheduleState *ss) {
         json_key_string(w, "last_result", ss ? ss->last_result : NULL);
         json_key_string(w, "last_run_id", ss ? ss->last_run_id : NULL);
+        json_key_string(w, "last_failed_step", ss ? ss->last_failed_step : NULL);
         write_usec_or_null(w, "last_end_usec", ss ? ss->last_end_usec : 0);
 }
 
@@ -234,8 +235,18 @@ static void write_policy(JsonWriter *w, const RunPolicy *p) {
 /* The work, without values that may be credentials: parameter and environment values are left out. */
 static void write_work(JsonWriter *w, const Schedule *s) {
         json_key_string(w, "engine", s->engine);
-        json_key_string(w, "work", s->work == WORK_UDF ? "udf" : "command");
-        if (s->work == WORK_UDF) {
+        json_key_string(w, "work", s->work == WORK_PIPELINE ? "steps" : s->work == WORK_UDF ? "udf" : "command");
+        if (s->work == WORK_PIPELINE) {
+                json_key(w, "steps");
+                json_array_begin(w);
+                for (size_t i = 0; i < s->n_steps; i++) {
+                        json_object_begin(w);
+                        json_key_string(w, "name", s->steps[i].name);
+                        json_key_string(w, "type", s->steps[i].type);
+                        json_object_end(w);
+                }
+                json_array_end(w);
+        } else if (s->work == WORK_UDF) {
                 json_key_string(w, "udf", s->udf_path);
                 json_key_string(w, "entrypoint", s->entrypoint);
         } else {

@@ -110,7 +110,14 @@ static void print_daemon(const Printer *p, const cJSON *r) {
 
 static void print_work(const cJSON *s) {
         const char *work = control_string(s, "work");
-        if (work && strcmp(work, "udf") == 0) {
+        const cJSON *step;
+        if (work && strcmp(work, "steps") == 0) {
+                label("Steps:");
+                cJSON_ArrayForEach(step, cJSON_GetObjectItemCaseSensitive(s, "steps"))
+                        printf("%s%s (%s)", step == cJSON_GetObjectItemCaseSensitive(s, "steps")->child ? "" : ", ",
+                               control_string(step, "name") ?: "?", control_string(step, "type") ?: "?");
+                putchar('\n');
+        } else if (work && strcmp(work, "udf") == 0) {
                 label("UDF:");
                 printf("%s:%s\n", control_string(s, "udf") ?: "?", control_string(s, "entrypoint") ?: "?");
         } else {
@@ -161,6 +168,8 @@ static void print_schedule(const Printer *p, const cJSON *s) {
         label("Last run:");
         if (control_string(s, "last_result")) {
                 word(p, control_string(s, "last_result"));
+                if (control_string(s, "last_failed_step"))
+                        printf(" at step '%s'", control_string(s, "last_failed_step"));
                 printf(", run %s, ended ", control_string(s, "last_run_id") ?: "?");
                 char rel[48];
                 uint64_t end;

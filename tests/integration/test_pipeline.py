@@ -157,6 +157,14 @@ def test_a_failing_step_stops_the_pipeline(daemon, tmp_path):
         return [s for s in state["schedules"] if s.get("last_run_id") == run_id]
     entry = wait_for(recorded, 10, "the failure in the state file")[0]
     assert entry["last_result"] == "failed" and entry["last_failed_step"] == "partition"
+    # and udfcronctl says so
+    status = d.ctl("status", "--json", d.name("broken"))
+    assert status.status == 0, status.err
+    detail = json.loads(status.out)["schedule"]
+    assert detail["work"] == "steps" and [s["name"] for s in detail["steps"]] == ["write", "partition", "never"]
+    if detail["last_run_id"] == run_id:
+        assert detail["last_failed_step"] == "partition"
+    assert "failed at step 'partition', run " in d.ctl("status", d.name("broken")).out
 
 
 def test_a_fused_partition_step_runs_as_a_batch_job(daemon, emulator, tmp_path):
