@@ -320,6 +320,7 @@ install: all man $(UNIT)
 	install -Dm644 README.md $(DESTDIR)$(DOCDIR)/README.md
 	install -Dm644 etc/schedules.d/examples.conf $(DESTDIR)$(DOCDIR)/examples/schedules.d/examples.conf
 	install -Dm644 etc/udfs/hello.py $(DESTDIR)$(DOCDIR)/examples/udfs/hello.py
+	install -Dm644 etc/udfs/points.py $(DESTDIR)$(DOCDIR)/examples/udfs/points.py
 	install -dm755 $(DESTDIR)$(SYSCONFDIR)/udfcron/schedules.d
 	@if [ -e $(INSTALLED_CONF) ]; then echo "kept the existing $(INSTALLED_CONF)"; \
 	else echo "install -m644 etc/system/udfcrond.conf $(INSTALLED_CONF)"; \
@@ -343,7 +344,7 @@ uninstall:
 		$(DESTDIR)$(TMPFILESDIR)/udfcron.conf $(DESTDIR)$(BASHCOMPLETIONDIR)/udfcronctl
 	for s in $(notdir $(MAN_PAGES)); do rm -f $(DESTDIR)$(MANDIR)/man$${s##*.}/$$s; done
 	rm -f $(DESTDIR)$(DOCDIR)/README.md $(DESTDIR)$(DOCDIR)/examples/schedules.d/examples.conf \
-		$(DESTDIR)$(DOCDIR)/examples/udfs/hello.py
+		$(DESTDIR)$(DOCDIR)/examples/udfs/hello.py $(DESTDIR)$(DOCDIR)/examples/udfs/points.py
 	-rmdir $(DESTDIR)$(DOCDIR)/examples/schedules.d $(DESTDIR)$(DOCDIR)/examples/udfs \
 		$(DESTDIR)$(DOCDIR)/examples $(DESTDIR)$(DOCDIR) 2>/dev/null
 	@if cmp -s etc/system/udfcrond.conf $(INSTALLED_CONF); then echo "rm -f $(INSTALLED_CONF)"; \

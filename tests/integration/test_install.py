@@ -30,6 +30,7 @@ FILES = {  # path under DESTDIR (PREFIX=/usr): mode
     "usr/share/doc/udfcron/README.md": 0o644,
     "usr/share/doc/udfcron/examples/schedules.d/examples.conf": 0o644,
     "usr/share/doc/udfcron/examples/udfs/hello.py": 0o644,
+    "usr/share/doc/udfcron/examples/udfs/points.py": 0o644,
     "etc/udfcron/udfcrond.conf": 0o644,
     "usr/lib/udfcron/plugins/ingest-rows.so": 0o644,
     "usr/lib/udfcron/plugins/secrets-env.so": 0o644,
