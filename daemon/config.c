@@ -681,8 +681,8 @@ static int parse_storage_url(Loader *l, const config_setting_t *s, const char *v
                 return error_at(l, s, "%s: ${secret:%s} has no place in a URL, which is logged", key,
                                 secrets[0]);
         if (!step_output && url_scheme(v, scheme) < 0)
-                return error_at(l, s, "%s: '%s' is not a URL such as \"file:///srv/out/${run_id}.json\"", key,
-                                v);
+                return error_at(l, s, "%s: '%s' is not a URL such as \"file:///srv/out/${run_id}.json\"",
+                                key, v);
         if (!step_output && !config_find_storage(l->config, scheme) && !l->storage_failed)
                 return error_at(l, s,
                                 "%s: no storage instance serves %s:// URLs (configure one in %s, e.g. "
@@ -769,7 +769,8 @@ static int finish_schedule(Loader *l, const config_setting_t *g, Schedule *s) {
         if (!config_setting_get_member(g, "cron"))
                 (void) error_at(l, g, "%s has no cron expression: add cron = \"...\"", what);
         if (steps && s->engine && strcmp(s->engine, "local") != 0)
-                (void) error_at(l, steps, "steps: a pipeline runs on engine \"local\" (its Fused job steps as Fused "
+                (void) error_at(l, steps,
+                                "steps: a pipeline runs on engine \"local\" (its Fused job steps as Fused "
                                 "batch jobs)");
         else if (s->engine && strcmp(s->engine, "fused") == 0)
                 finish_fused(l, g, s, what);
@@ -777,7 +778,8 @@ static int finish_schedule(Loader *l, const config_setting_t *g, Schedule *s) {
                 (void) error_at(l, config_setting_get_member(g, "fused"),
                                 "fused: only applies with engine = \"fused\"");
         else if ((udf || cmd) && steps)
-                (void) error_at(l, steps, "%s has steps and %s: set only one", what, udf ? "udf" : "command");
+                (void) error_at(l, steps, "%s has steps and %s: set only one", what,
+                                udf ? "udf" : "command");
         else if (udf && cmd)
                 (void) error_at(l, cmd, "%s has both udf and command: set only one", what);
         else if (!udf && !cmd && !steps)
@@ -797,9 +799,9 @@ static int finish_schedule(Loader *l, const config_setting_t *g, Schedule *s) {
                                            "a list such as [\"/bin/echo\", \"hello\"]");
 
         /* on the fused engine, a UDF by any of its three references */
-        s->work = steps ? WORK_PIPELINE
+        s->work = steps                                                   ? WORK_PIPELINE
                   : udf || (s->engine && strcmp(s->engine, "fused") == 0) ? WORK_UDF
-                                                                        : WORK_COMMAND;
+                                                                          : WORK_COMMAND;
         (void) check_no_step_references(l, g, s);
         s->cron.dst_policy = (uint8_t) s->policy.dst;
         s->zone = s->zone ?: l->default_zone;
@@ -1304,8 +1306,8 @@ static void check_required(Loader *l, const config_setting_t *g, const char *wha
         for (size_t i = 0; i < n; i++) {
                 const struct udfcron_option *o = &options[i];
                 if (o->required && !config_setting_get_member(g, o->name))
-                        (void) error_at(l, g, "%s: missing option '%s'%s%s%s", what, o->name, o->doc ? " (" : "",
-                                        o->doc ?: "", o->doc ? ")" : "");
+                        (void) error_at(l, g, "%s: missing option '%s'%s%s%s", what, o->name,
+                                        o->doc ? " (" : "", o->doc ?: "", o->doc ? ")" : "");
         }
 }
 
@@ -1413,8 +1415,10 @@ static const char *const builtin_step_types[] = { "udf", "partition_geospatial",
 
 static int parse_step_name(Loader *l, const config_setting_t *s, const char *v, void *target) {
         if (!schedule_name_is_valid(v))
-                return error_at(l, s, "name: '%s' is not a valid step name: use 1-%d characters of "
-                                "A-Z a-z 0-9 _ . @ -", v, SCHEDULE_NAME_MAX);
+                return error_at(l, s,
+                                "name: '%s' is not a valid step name: use 1-%d characters of "
+                                "A-Z a-z 0-9 _ . @ -",
+                                v, SCHEDULE_NAME_MAX);
         return set_string(target, v);
 }
 
@@ -1453,7 +1457,8 @@ static int unknown_step_type(Loader *l, const config_setting_t *s, const char *w
                 for (size_t k = 0; k < l->config->plugins[i].plugin->n_step_types; k++)
                         known[n++] = l->config->plugins[i].plugin->step_types[k].type->name;
         const char *near = suggest_name(type, known);
-        return error_at(l, s, "%s: unknown step type '%s'%s%s%s (known: udf, partition_geospatial, "
+        return error_at(l, s,
+                        "%s: unknown step type '%s'%s%s%s (known: udf, partition_geospatial, "
                         "partition_nongeospatial, and the step types of the ingest instances)",
                         what, type, near ? " (did you mean '" : "", near ?: "", near ? "'?)" : "");
 }
@@ -1476,8 +1481,10 @@ static const PluginConfig *find_ingest_instance(Loader *l, const config_setting_
                                 found = pc;
                 }
                 if (!found)
-                        (void) error_at(l, which, "%s: ingest: no instance ingest/%s in %s (ingest = { %s = { ... }; };)",
-                                        what, name, l->config->path, name);
+                        (void) error_at(
+                                l, which,
+                                "%s: ingest: no instance ingest/%s in %s (ingest = { %s = { ... }; };)",
+                                what, name, l->config->path, name);
                 else if (!plugin_step_type(found->plugin, type))
                         (void) error_at(l, which, "%s: %s (plugin %s) has no step type '%s'", what,
                                         found->instance, found->plugin->name, type);
@@ -1491,8 +1498,10 @@ static const PluginConfig *find_ingest_instance(Loader *l, const config_setting_
                         found = pc;
         }
         if (n > 1)
-                (void) error_at(l, g, "%s: several ingest instances offer step type '%s': name one with ingest = \"...\"",
-                                what, type);
+                (void) error_at(
+                        l, g,
+                        "%s: several ingest instances offer step type '%s': name one with ingest = \"...\"",
+                        what, type);
         if (n == 0)
                 (void) unknown_step_type(l, config_setting_get_member(g, "type"), what, type);
         return n == 1 ? found : NULL;
@@ -1506,7 +1515,8 @@ static int load_ingest_step(Loader *l, const config_setting_t *g, const char *wh
         step->kind = STEP_INGEST;
         step->plugin = plugin_ref(pc->plugin);
         step->step_type = plugin_step_type(pc->plugin, step->type);
-        if (!(step->instance = strdup(pc->instance)) || !(step->options = plugin_step_options_new(step->step_type)))
+        if (!(step->instance = strdup(pc->instance)) ||
+            !(step->options = plugin_step_options_new(step->step_type)))
                 return -ENOMEM;
         _cleanup_free_ Key *keys = option_keys(step->step_type->options, step->step_type->n_options);
         if (!keys)
@@ -1520,11 +1530,14 @@ static int load_ingest_step(Loader *l, const config_setting_t *g, const char *wh
         apply_keys(l, g, tables, ELEMENTSOF(tables), NULL);
         check_required(l, g, what, step->step_type->options, step->step_type->n_options);
         if (type->input_required && !config_setting_get_member(g, "input"))
-                (void) error_at(l, g, "%s: missing key 'input' (the storage URL that %s reads)", what, type->name);
+                (void) error_at(l, g, "%s: missing key 'input' (the storage URL that %s reads)", what,
+                                type->name);
         if (type->output_required && !config_setting_get_member(g, "output"))
-                (void) error_at(l, g, "%s: missing key 'output' (the storage URL that %s writes)", what, type->name);
+                (void) error_at(l, g, "%s: missing key 'output' (the storage URL that %s writes)", what,
+                                type->name);
         char message[256] = "";
-        if (l->n_errors == errors_before && type->check && type->check(step->options, message, sizeof message) < 0)
+        if (l->n_errors == errors_before && type->check &&
+            type->check(step->options, message, sizeof message) < 0)
                 (void) error_at(l, g, "%s: %s", what, message[0] ? message : "invalid options");
         return l->oom ? -ENOMEM : 0;
 }
@@ -1594,7 +1607,8 @@ static int load_step(Loader *l, const config_setting_t *g, size_t index, Step *s
         snprintf(what, sizeof what, "step %zu", index + 1);
         step->line = config_setting_source_line(g);
         if (!type)
-                return error_at(l, g, "%s has no type: add type = \"udf\" (or partition_geospatial, ...)", what);
+                return error_at(l, g, "%s has no type: add type = \"udf\" (or partition_geospatial, ...)",
+                                what);
         if (!config_setting_get_string(type))
                 return type_error(l, type, "a step type such as \"udf\"");
         if (!(step->type = strdup(config_setting_get_string(type))))
@@ -1650,7 +1664,8 @@ static int finish_steps(Loader *l, const config_setting_t *list, Step *steps, si
 
                 for (size_t k = 0; k < i && steps[i].name; k++)
                         if (steps[k].name && strcmp(steps[k].name, steps[i].name) == 0)
-                                (void) error_at(l, g, "step %zu: the name '%s' is taken by step %zu (line %u)",
+                                (void) error_at(l, g,
+                                                "step %zu: the name '%s' is taken by step %zu (line %u)",
                                                 i + 1, steps[i].name, k + 1, steps[k].line);
                 if ((r = step_references(&steps[i], &refs, &n_refs)) < 0)
                         return r;
@@ -1659,11 +1674,12 @@ static int finish_steps(Loader *l, const config_setting_t *list, Step *steps, si
                         while (k < i && strcmp(steps[k].name ?: "", refs[j]) != 0)
                                 k++;
                         if (k == i)
-                                (void) error_at(l, g, "step %zu: ${output:%s}: no earlier step is called '%s'",
+                                (void) error_at(l, g,
+                                                "step %zu: ${output:%s}: no earlier step is called '%s'",
                                                 i + 1, refs[j], refs[j]);
                         else if (!steps[k].output)
-                                (void) error_at(l, g, "step %zu: ${output:%s}: step '%s' has no output", i + 1,
-                                                refs[j], refs[j]);
+                                (void) error_at(l, g, "step %zu: ${output:%s}: step '%s' has no output",
+                                                i + 1, refs[j], refs[j]);
                 }
         }
         return 0;
@@ -1682,8 +1698,8 @@ static int parse_steps(Loader *l, const config_setting_t *s, const char *v, void
         for (int i = 0; i < n && r != -ENOMEM; i++) {
                 const config_setting_t *g = config_setting_get_elem(s, (unsigned) i);
                 if (!config_setting_is_group(g))
-                        r = error_at(l, g, "steps: element %d: expected a group { type = ...; }, got %s", i + 1,
-                                     type_name(g));
+                        r = error_at(l, g, "steps: element %d: expected a group { type = ...; }, got %s",
+                                     i + 1, type_name(g));
                 else
                         r = load_step(l, g, (size_t) i, &sch->steps[i]);
         }
@@ -1708,7 +1724,8 @@ static int check_no_step_references(Loader *l, const config_setting_t *g, const 
                         r = params_collect_outputs(s->output, &refs, &n);
                 if (r >= 0 && n > 0)
                         r = error_at(l, config_setting_get_member(g, keys[i]) ?: g,
-                                     "%s: ${output:%s} names a step: only a pipeline's steps have outputs to name",
+                                     "%s: ${output:%s} names a step: only a pipeline's steps have outputs "
+                                     "to name",
                                      keys[i], refs[0]);
         }
         return r;

@@ -235,7 +235,10 @@ static void write_policy(JsonWriter *w, const RunPolicy *p) {
 /* The work, without values that may be credentials: parameter and environment values are left out. */
 static void write_work(JsonWriter *w, const Schedule *s) {
         json_key_string(w, "engine", s->engine);
-        json_key_string(w, "work", s->work == WORK_PIPELINE ? "steps" : s->work == WORK_UDF ? "udf" : "command");
+        json_key_string(w, "work",
+                        s->work == WORK_PIPELINE ? "steps"
+                        : s->work == WORK_UDF    ? "udf"
+                                                 : "command");
         if (s->work == WORK_PIPELINE) {
                 json_key(w, "steps");
                 json_array_begin(w);

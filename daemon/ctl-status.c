@@ -113,9 +113,9 @@ static void print_work(const cJSON *s) {
         const cJSON *step;
         if (work && strcmp(work, "steps") == 0) {
                 label("Steps:");
-                cJSON_ArrayForEach(step, cJSON_GetObjectItemCaseSensitive(s, "steps"))
-                        printf("%s%s (%s)", step == cJSON_GetObjectItemCaseSensitive(s, "steps")->child ? "" : ", ",
-                               control_string(step, "name") ?: "?", control_string(step, "type") ?: "?");
+                cJSON_ArrayForEach(step, cJSON_GetObjectItemCaseSensitive(s, "steps")) printf(
+                        "%s%s (%s)", step == cJSON_GetObjectItemCaseSensitive(s, "steps")->child ? "" : ", ",
+                        control_string(step, "name") ?: "?", control_string(step, "type") ?: "?");
                 putchar('\n');
         } else if (work && strcmp(work, "udf") == 0) {
                 label("UDF:");

@@ -886,7 +886,7 @@ static void on_job_started(EngineRun *run, const HttpReply *reply) {
         search_begin(run, true);
 }
 
-/* The job config of the schedule's UDF: one UDF step, named after the attempt so that it can be found again. */
+/* The job config of the schedule's UDF: one UDF step, named after the attempt so that it can be found. */
 static cJSON *udf_job_config(EngineRun *run) {
         _cleanup_(json_freep) cJSON *config = cJSON_CreateObject();
         cJSON *steps, *step, *meta;
@@ -909,7 +909,8 @@ static cJSON *udf_job_config(EngineRun *run) {
 /* What POST /run sends: the job config (the schedule's UDF's, or the one given), and how to run it. */
 static cJSON *job_body(EngineRun *run) {
         _cleanup_(json_freep) cJSON *body = cJSON_CreateObject();
-        cJSON *config = run->job_config ? cJSON_CreateObjectReference(run->job_config->child) : udf_job_config(run),
+        cJSON *config = run->job_config ? cJSON_CreateObjectReference(run->job_config->child)
+                                        : udf_job_config(run),
               *env;
 
         if (!body || !config || !cJSON_AddItemToObject(body, "config", config)) {
@@ -1292,8 +1293,10 @@ static int fused_start(sd_event *event, const EngineRequest *req, const EngineEv
         run->region = strdup_or_null(f->region ?: fs->region, &oom);
         run->image = strdup_or_null(f->image, &oom);
         run->job_id = strdup_or_null(req->attach_job_id, &oom);
-        const char *config_name = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(req->job_config, "name"));
-        run->job_name = config_name ? strdup(config_name) : fused_job_name(s->name, req->run_id, req->attempt);
+        const char *config_name =
+                cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(req->job_config, "name"));
+        run->job_name =
+                config_name ? strdup(config_name) : fused_job_name(s->name, req->run_id, req->attempt);
         for (char **e = f->additional_env; e && *e && !oom; e++) {
                 size_t n = (size_t) (e - f->additional_env);
                 oom = strv_push(&run->additional_env, &n, strdup(*e)) < 0;

@@ -13,17 +13,17 @@
 #include "suggest.h"
 
 typedef enum FieldType {
-        FIELD_STRING,      /* StrictStr */
-        FIELD_STRINGS,     /* List[StrictStr] */
+        FIELD_STRING,  /* StrictStr */
+        FIELD_STRINGS, /* List[StrictStr] */
         FIELD_STRING_OR_STRINGS,
-        FIELD_PAIR,        /* Tuple[str, str] */
-        FIELD_BOOL,        /* StrictBool */
-        FIELD_INT,         /* int, at least 1 */
-        FIELD_NUMBER,      /* int or float */
-        FIELD_CHOICE,      /* Literal[...] */
-        FIELD_OBJECT,      /* any JSON object: user metadata, a table schema */
-        FIELD_STRING_MAP,  /* Dict[str, str] */
-        FIELD_GROUP,       /* a model of its own: `fields` */
+        FIELD_PAIR,       /* Tuple[str, str] */
+        FIELD_BOOL,       /* StrictBool */
+        FIELD_INT,        /* int, at least 1 */
+        FIELD_NUMBER,     /* int or float */
+        FIELD_CHOICE,     /* Literal[...] */
+        FIELD_OBJECT,     /* any JSON object: user metadata, a table schema */
+        FIELD_STRING_MAP, /* Dict[str, str] */
+        FIELD_GROUP,      /* a model of its own: `fields` */
 } FieldType;
 
 typedef struct Field {
@@ -41,7 +41,8 @@ static const char *const split_methods[] = { "mean", "median", NULL };
 static const char *const subdivide_methods[] = { "area", NULL };
 
 /* A field: its name, type, then .default_json, .required, .choices, .fields as needed. */
-#define F(n, t, ...) { .name = (n), .type = (t), __VA_ARGS__ }
+#define F(n, t, ...)                                                                                        \
+        { .name = (n), .type = (t), __VA_ARGS__ }
 #define DEFAULT(json) .default_json = (json)
 
 /* GDALOpenConfig */
@@ -125,8 +126,8 @@ _printf_(3, 4) static void problem(Checker *c, const char *key, const char *form
 }
 
 static const char *json_type_name(const cJSON *v) {
-        return cJSON_IsString(v) ? "a string"
-               : cJSON_IsBool(v) ? "a boolean"
+        return cJSON_IsString(v)   ? "a string"
+               : cJSON_IsBool(v)   ? "a boolean"
                : cJSON_IsNumber(v) ? (v->valuedouble == trunc(v->valuedouble) ? "an integer" : "a float")
                : cJSON_IsArray(v)  ? "a list"
                : cJSON_IsObject(v) ? "a group"
@@ -154,7 +155,8 @@ static void check_value(Checker *c, const Field *f, cJSON *v, const char *key) {
                         problem(c, key, "%s: expected a list of strings", key);
                 return;
         case FIELD_STRING_OR_STRINGS:
-                if (!cJSON_IsString(v) && (!cJSON_IsArray(v) || !all_strings(v) || cJSON_GetArraySize(v) == 0))
+                if (!cJSON_IsString(v) &&
+                    (!cJSON_IsArray(v) || !all_strings(v) || cJSON_GetArraySize(v) == 0))
                         problem(c, key, "%s: expected a string or a non-empty list of strings", key);
                 return;
         case FIELD_PAIR:
@@ -163,7 +165,8 @@ static void check_value(Checker *c, const Field *f, cJSON *v, const char *key) {
                 return;
         case FIELD_BOOL:
                 if (!cJSON_IsBool(v))
-                        problem(c, key, "%s: expected a boolean (true or false), got %s", key, json_type_name(v));
+                        problem(c, key, "%s: expected a boolean (true or false), got %s", key,
+                                json_type_name(v));
                 return;
         case FIELD_INT:
                 if (!cJSON_IsNumber(v) || v->valuedouble != trunc(v->valuedouble))
@@ -266,15 +269,16 @@ int fused_step_check(const char *type, cJSON *fields, FusedStepReport report, vo
         const cJSON *start = cJSON_GetObjectItemCaseSensitive(fields, "subdivide_start"),
                     *stop = cJSON_GetObjectItemCaseSensitive(fields, "subdivide_stop");
         if (stop && stop->valuedouble <= 0)
-                problem(&c, "subdivide_stop", "subdivide_stop: must be above 0 (it would subdivide forever)");
+                problem(&c, "subdivide_stop",
+                        "subdivide_stop: must be above 0 (it would subdivide forever)");
         else if (start && stop && start->valuedouble < stop->valuedouble)
                 problem(&c, "subdivide_start", "subdivide_start: %g is below subdivide_stop %g",
                         start->valuedouble, stop->valuedouble);
         return c.failed ? -EINVAL : 0;
 }
 
-cJSON *fused_job_config_new(const char *job_name, const char *type, const char *step_name, const cJSON *fields,
-                            const cJSON *metadata) {
+cJSON *fused_job_config_new(const char *job_name, const char *type, const char *step_name,
+                            const cJSON *fields, const cJSON *metadata) {
         _cleanup_(json_freep) cJSON *config = cJSON_CreateObject();
         cJSON *steps, *step;
 

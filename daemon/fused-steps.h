@@ -38,5 +38,5 @@ int fused_step_check(const char *type, cJSON *fields, FusedStepReport report, vo
  * step_name, ...fields}], "metadata": metadata} (metadata may be NULL: left
  * out). NULL on OOM.
  */
-cJSON *fused_job_config_new(const char *job_name, const char *type, const char *step_name, const cJSON *fields,
-                            const cJSON *metadata);
+cJSON *fused_job_config_new(const char *job_name, const char *type, const char *step_name,
+                            const cJSON *fields, const cJSON *metadata);

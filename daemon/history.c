@@ -162,7 +162,8 @@ int history_add(History *h, const RunRecord *r) {
 
         assert(h);
         if (r->event < 0 || r->event == RUN_EVENT_LOG || run_event_is_step(r->event) || r->run_id[0] == '\0')
-                return 0; /* a run's lifecycle only: its output and its steps' records say nothing of its outcome */
+                return 0; /* a run's lifecycle only: its output and its steps' records say nothing of its
+                             outcome */
         k = summary_get(h, r, &s);
         if (k < 0)
                 return k;

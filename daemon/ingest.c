@@ -89,9 +89,10 @@ int ingest_start(PluginHost *h, PluginInstance *instance, const IngestRequest *r
         c->run = *request->run;
         c->step = (struct udfcron_ingest_step){ .run = &c->run, .options = request->options, .log = on_log };
         if (!keep(c, 0, request->run->schedule, &c->run.schedule) ||
-            !keep(c, 1, request->run->run_id, &c->run.run_id) || !keep(c, 2, request->run->engine, &c->run.engine) ||
-            !keep(c, 3, request->type, &c->step.type) || !keep(c, 4, request->name, &c->step.name) ||
-            !keep(c, 5, request->input, &c->step.input) || !keep(c, 6, request->output, &c->step.output)) {
+            !keep(c, 1, request->run->run_id, &c->run.run_id) ||
+            !keep(c, 2, request->run->engine, &c->run.engine) || !keep(c, 3, request->type, &c->step.type) ||
+            !keep(c, 4, request->name, &c->step.name) || !keep(c, 5, request->input, &c->step.input) ||
+            !keep(c, 6, request->output, &c->step.output)) {
                 plugin_call_refused(&c->call);
                 return -ENOMEM;
         }

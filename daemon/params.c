@@ -33,7 +33,7 @@ static const struct {
         [REF_SCHEDULED] = { "scheduled", true }, [REF_NOW] = { "now", true },
         [REF_SCHEDULE] = { "schedule", false },  [REF_RUN_ID] = { "run_id", false },
         [REF_ATTEMPT] = { "attempt", false },    [REF_ENV] = { "env", true },
-        [REF_SECRET] = { "secret", true },      [REF_OUTPUT] = { "output", true },
+        [REF_SECRET] = { "secret", true },       [REF_OUTPUT] = { "output", true },
 };
 
 /* A growing output string. */
@@ -224,7 +224,8 @@ static int walk_collect(const char *template, const ParamContext *ctx, Buffer *o
                         break;
                 case REF_OUTPUT:
                         if (!ctx->resolve_output)
-                                return fail(ret_error, "'${output:%s}' names a step: only in a pipeline's steps",
+                                return fail(ret_error,
+                                            "'${output:%s}' names a step: only in a pipeline's steps",
                                             argument);
                         r = ctx->resolve_output(ctx->output_userdata, argument, &value);
                         if (r < 0)

@@ -41,13 +41,13 @@ struct Pipeline {
         void *userdata;
 
         StepPlan *plans;
-        size_t current;            /* the step under way */
+        size_t current;             /* the step under way */
         uint64_t step_started_usec; /* CLOCK_REALTIME */
-        const Engine *engine;      /* what runs the current UDF or Fused job step ... */
-        EngineRun *engine_run;     /* ... and its work on it, */
-        PluginCall *store;         /* ... or the storing of its result */
-        IngestCall *ingest;        /* the current ingest step */
-        char *result;              /* the last result of a step, the attempt's once it is the last step */
+        const Engine *engine;       /* what runs the current UDF or Fused job step ... */
+        EngineRun *engine_run;      /* ... and its work on it, */
+        PluginCall *store;          /* ... or the storing of its result */
+        IngestCall *ingest;         /* the current ingest step */
+        char *result;               /* the last result of a step, the attempt's once it is the last step */
         size_t result_size;
 
         sd_event_source *advance;  /* starts the next step, or ends the attempt, from the loop */
@@ -79,7 +79,8 @@ static cJSON *job_config_new(const Pipeline *p, const Step *step, const cJSON *f
         _cleanup_free_ char *job_name = NULL;
         _cleanup_(json_freep) cJSON *meta = cJSON_CreateObject();
 
-        if (!meta || asprintf(&job_name, "%s.%s.%u.%s", p->schedule->name, p->run_id, p->attempt, step->name) < 0 ||
+        if (!meta ||
+            asprintf(&job_name, "%s.%s.%u.%s", p->schedule->name, p->run_id, p->attempt, step->name) < 0 ||
             !cJSON_AddStringToObject(meta, "udfcron_schedule", p->schedule->name) ||
             !cJSON_AddStringToObject(meta, "udfcron_run_id", p->run_id) ||
             !cJSON_AddNumberToObject(meta, "udfcron_attempt", p->attempt) ||
@@ -97,10 +98,12 @@ static int expand_step(const Pipeline *p, const Step *step, const ParamContext *
                 r = params_expand_string(step->output, ctx, &plan->output, ret_error);
         if (r >= 0 && step->input)
                 r = params_expand_string(step->input, ctx, &plan->input, ret_error);
-        if (r >= 0 && step->params && (r = params_expand_json(step->params, ctx, &expanded, ret_error)) >= 0 &&
+        if (r >= 0 && step->params &&
+            (r = params_expand_json(step->params, ctx, &expanded, ret_error)) >= 0 &&
             !(plan->params_json = cJSON_PrintUnformatted(expanded)))
                 r = -ENOMEM;
-        if (r >= 0 && step->job_step && (r = params_expand_json(step->job_step, ctx, &expanded, ret_error)) >= 0 &&
+        if (r >= 0 && step->job_step &&
+            (r = params_expand_json(step->job_step, ctx, &expanded, ret_error)) >= 0 &&
             !(plan->job_config = job_config_new(p, step, expanded)))
                 r = -ENOMEM;
         return r;
@@ -117,7 +120,8 @@ static int expand_steps(Pipeline *p, const ParamContext *templates, char **ret_e
                 _cleanup_free_ char *error = NULL;
                 int r = expand_step(p, &s->steps[e.step], &ctx, &p->plans[e.step], &error);
                 if (r == -EINVAL && ret_error)
-                        (void) asprintf(ret_error, "step '%s': %s", s->steps[e.step].name, error ?: "invalid");
+                        (void) asprintf(ret_error, "step '%s': %s", s->steps[e.step].name,
+                                        error ?: "invalid");
                 if (r < 0)
                         return r;
         }
@@ -131,7 +135,8 @@ bool pipeline_has_fused_jobs(const Schedule *s) {
         return false;
 }
 
-int pipeline_collect_secrets(const Schedule *s, const DaemonSettings *settings, char ***names, size_t *n_names) {
+int pipeline_collect_secrets(const Schedule *s, const DaemonSettings *settings, char ***names,
+                             size_t *n_names) {
         int r = 0;
         for (size_t i = 0; i < s->n_steps && r >= 0; i++) {
                 const Step *step = &s->steps[i];
@@ -165,8 +170,8 @@ static void finish(Pipeline *p, const EngineOutcome *outcome, bool about_step) {
         p->end.result = p->result;
         p->end.result_size = p->result_size;
         if (about_step)
-                (void) asprintf(&message, "step %zu/%zu '%s': %s", p->current + 1, p->schedule->n_steps, step->name,
-                                outcome->message ?: "failed");
+                (void) asprintf(&message, "step %zu/%zu '%s': %s", p->current + 1, p->schedule->n_steps,
+                                step->name, outcome->message ?: "failed");
         else
                 message = strdup(outcome->message ?: "");
         free(p->end_message);
@@ -197,7 +202,8 @@ static void step_ended(Pipeline *p, const EngineOutcome *outcome) {
         }
         if (p->current + 1 == p->schedule->n_steps) {
                 char done[64];
-                snprintf(done, sizeof done, "%zu step%s", p->schedule->n_steps, p->schedule->n_steps == 1 ? "" : "s");
+                snprintf(done, sizeof done, "%zu step%s", p->schedule->n_steps,
+                         p->schedule->n_steps == 1 ? "" : "s");
                 finish(p, &(EngineOutcome){ .kind = OUTCOME_SUCCEEDED, .message = done }, false);
                 return;
         }
@@ -212,13 +218,14 @@ _printf_(3, 4) static void step_failed(Pipeline *p, bool permanent, const char *
         va_start(ap, format);
         (void) vsnprintf(message, sizeof message, format, ap);
         va_end(ap);
-        step_ended(p, &(EngineOutcome){ .kind = OUTCOME_FAILED, .permanent = permanent, .message = message });
+        step_ended(p,
+                   &(EngineOutcome){ .kind = OUTCOME_FAILED, .permanent = permanent, .message = message });
 }
 
 /* ------------------------------------------------------------------ UDF and Fused job steps: engines */
 
 static void on_engine_output(void *userdata, bool is_stderr, const char *line, size_t size, bool partial,
-                          uint64_t remote_usec) {
+                             uint64_t remote_usec) {
         Pipeline *p = userdata;
         p->events->engine.output(p->userdata, is_stderr, line, size, partial, remote_usec);
 }
@@ -234,7 +241,8 @@ static void on_stored(void *userdata, int error) {
                 step_ended(p, &(EngineOutcome){ .kind = OUTCOME_FAILED, .message = message });
                 return;
         }
-        snprintf(message, sizeof message, "%zu bytes stored at %s", p->result_size, p->plans[p->current].output);
+        snprintf(message, sizeof message, "%zu bytes stored at %s", p->result_size,
+                 p->plans[p->current].output);
         step_ended(p, &(EngineOutcome){ .kind = OUTCOME_SUCCEEDED, .message = message });
 }
 
@@ -316,7 +324,8 @@ static void on_ingest_done(void *userdata, int error, const char *message, const
         p->ingest = NULL;
         if (error < 0) {
                 snprintf(text, sizeof text, "%s", message ?: strerror(-error));
-                step_ended(p, &(EngineOutcome){ .kind = error == -ECANCELED ? OUTCOME_CANCELLED : OUTCOME_FAILED,
+                step_ended(p, &(EngineOutcome){ .kind = error == -ECANCELED ? OUTCOME_CANCELLED
+                                                                            : OUTCOME_FAILED,
                                                 .message = text });
                 return;
         }
@@ -399,8 +408,8 @@ static void describe_step(const Step *step, const StepPlan *plan, char *buf, siz
                 snprintf(buf, size, "UDF %s:%s", step->udf_path, step->entrypoint);
                 break;
         case STEP_INGEST:
-                snprintf(buf, size, "%s %s %s -> %s", step->instance, step->type, plan->input ?: "(no input)",
-                         plan->output ?: "(no output)");
+                snprintf(buf, size, "%s %s %s -> %s", step->instance, step->type,
+                         plan->input ?: "(no input)", plan->output ?: "(no output)");
                 break;
         case STEP_FUSED_JOB:
                 snprintf(buf, size, "Fused batch job %s", step->type);
@@ -438,8 +447,9 @@ static int on_advance(sd_event_source *s, void *userdata) {
                 return 0;
         }
         if (p->cancelled || p->timed_out) {
-                finish(p, &(EngineOutcome){ .kind = p->timed_out ? OUTCOME_TIMED_OUT : OUTCOME_CANCELLED,
-                                            .message = p->timed_out ? "timed out" : "cancelled" },
+                finish(p,
+                       &(EngineOutcome){ .kind = p->timed_out ? OUTCOME_TIMED_OUT : OUTCOME_CANCELLED,
+                                         .message = p->timed_out ? "timed out" : "cancelled" },
                        true);
                 return 0;
         }
@@ -455,7 +465,8 @@ static void stop_step(Pipeline *p) {
                 ingest_cancel(p->ingest);
         else if (p->store) { /* nothing to wait for */
                 p->store = plugin_call_abandon(p->store);
-                step_ended(p, &(EngineOutcome){ .kind = OUTCOME_CANCELLED, .message = "stopped while its result was stored" });
+                step_ended(p, &(EngineOutcome){ .kind = OUTCOME_CANCELLED,
+                                                .message = "stopped while its result was stored" });
         } else /* between steps: `advance` is armed, and ends the attempt */
                 go_on(p);
 }
@@ -520,8 +531,8 @@ int pipeline_start(sd_event *event, const PipelineRequest *request, const Pipeli
             (r = sd_event_source_set_enabled(p->advance, SD_EVENT_ONESHOT)) < 0)
                 return r;
         if (a->schedule->policy.timeout_usec > 0 &&
-            (r = sd_event_add_time_relative(event, &p->deadline, CLOCK_MONOTONIC, a->schedule->policy.timeout_usec,
-                                            0, on_deadline, p)) < 0)
+            (r = sd_event_add_time_relative(event, &p->deadline, CLOCK_MONOTONIC,
+                                            a->schedule->policy.timeout_usec, 0, on_deadline, p)) < 0)
                 return r;
         if ((r = make_marker(a->start_marker)) < 0)
                 return r;

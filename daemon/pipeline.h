@@ -43,15 +43,17 @@ typedef struct PipelineEvents {
         /* Step `index` (0-based) starts; `what` says what it runs ("UDF /srv/x.py:udf"). */
         void (*step_started)(void *userdata, size_t index, const char *what);
         /* Step `index` ended, as `outcome` says (its result borrowed for the call). */
-        void (*step_ended)(void *userdata, size_t index, const EngineOutcome *outcome, uint64_t duration_usec);
+        void (*step_ended)(void *userdata, size_t index, const EngineOutcome *outcome,
+                           uint64_t duration_usec);
 } PipelineEvents;
 
 typedef struct PipelineRequest {
-        const EngineRequest *attempt;  /* as an engine would get it: the schedule, run id, python, marker... */
-        const Engine *udf_engine;      /* what the UDF steps run on */
-        PluginHost *plugins;           /* storage for the UDF steps' outputs, and the ingest instances */
-        Journal *journal;              /* masks secrets in what is stored */
-        HttpClient *http;              /* the Fused job steps' (the manager's, outliving the pipeline) */
+        const EngineRequest
+                *attempt;         /* as an engine would get it: the schedule, run id, python, marker... */
+        const Engine *udf_engine; /* what the UDF steps run on */
+        PluginHost *plugins;      /* storage for the UDF steps' outputs, and the ingest instances */
+        Journal *journal;         /* masks secrets in what is stored */
+        HttpClient *http;         /* the Fused job steps' (the manager's, outliving the pipeline) */
         const DaemonSettings *settings; /* ... and their service (outliving the pipeline) */
         /* Expands the steps' templates (resolve_output is the pipeline's): copied, and used for as long as
          * the pipeline lives (see above). */
@@ -80,7 +82,8 @@ bool pipeline_has_fused_jobs(const Schedule *s);
 
 /* Adds the names of the secrets the steps' templates reference to *names (as params_collect_secrets()),
  * and those of the fused engine's token when a step is a Fused job. */
-int pipeline_collect_secrets(const Schedule *s, const DaemonSettings *settings, char ***names, size_t *n_names);
+int pipeline_collect_secrets(const Schedule *s, const DaemonSettings *settings, char ***names,
+                             size_t *n_names);
 
 #include "cleanup.h"
 DEFINE_TRIVIAL_CLEANUP_FUNC(Pipeline *, pipeline_free);

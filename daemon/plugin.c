@@ -191,7 +191,8 @@ static void *option_values_new(const struct udfcron_option *t, size_t n, size_t 
         if (!options)
                 return NULL;
         for (size_t i = 0; i < n; i++)
-                if (t[i].default_value && plugin_option_set_text(&t[i], options, t[i].default_value, NULL) < 0)
+                if (t[i].default_value &&
+                    plugin_option_set_text(&t[i], options, t[i].default_value, NULL) < 0)
                         return option_values_free(t, n, options); /* checked at open: only OOM gets here */
         return options;
 }
@@ -237,20 +238,24 @@ static int check_options(const Plugin *p, const char *what, const struct udfcron
                                     "%s: %smore than %d options (is the table's last entry { NULL }?)",
                                     p->path, what, OPTIONS_MAX);
                 if (!valid_name(o->name) || reserved(o->name, keys))
-                        return fail(ret_error, "%s: %soption name '%s' is not allowed (use [a-z0-9_-], not %s)",
-                                    p->path, what, o->name, keys == plugin_step_keys ? "type, name, ingest, input or output" : "'plugin'");
+                        return fail(ret_error,
+                                    "%s: %soption name '%s' is not allowed (use [a-z0-9_-], not %s)",
+                                    p->path, what, o->name,
+                                    keys == plugin_step_keys ? "type, name, ingest, input or output"
+                                                             : "'plugin'");
                 for (size_t k = 0; k < n; k++)
                         if (strcmp(t[k].name, o->name) == 0)
                                 return fail(ret_error, "%s: %soption '%s' is declared twice", p->path, what,
                                             o->name);
                 size_t osize = option_size(o->type);
                 if (osize == 0)
-                        return fail(ret_error, "%s: %soption '%s' has unknown type %d", p->path, what, o->name,
-                                    (int) o->type);
+                        return fail(ret_error, "%s: %soption '%s' has unknown type %d", p->path, what,
+                                    o->name, (int) o->type);
                 if (o->offset > size || size - o->offset < osize || o->offset % osize != 0)
-                        return fail(ret_error,
-                                    "%s: %soption '%s' lies outside the %zu-byte options structure (offset %zu)",
-                                    p->path, what, o->name, size, o->offset);
+                        return fail(
+                                ret_error,
+                                "%s: %soption '%s' lies outside the %zu-byte options structure (offset %zu)",
+                                p->path, what, o->name, size, o->offset);
                 if (o->type == UDFCRON_OPTION_INT && o->min > o->max)
                         return fail(ret_error, "%s: %soption '%s' has min > max", p->path, what, o->name);
         }
@@ -276,20 +281,22 @@ static int check_options(const Plugin *p, const char *what, const struct udfcron
 
 /* The step types of an ingest plugin: names, and each one's options table. */
 static int check_step_types(Plugin *p, char **ret_error) {
-        const struct udfcron_ingest_step_type *t = ((const struct udfcron_ingest_vtable *) p->descriptor->vtable)->step_types;
+        const struct udfcron_ingest_step_type *t =
+                ((const struct udfcron_ingest_vtable *) p->descriptor->vtable)->step_types;
         size_t n = 0;
 
         while (t[n].name)
                 if (++n > OPTIONS_MAX)
-                        return fail(ret_error, "%s: more than %d step types (is the list's last entry { NULL }?)",
+                        return fail(ret_error,
+                                    "%s: more than %d step types (is the list's last entry { NULL }?)",
                                     p->path, OPTIONS_MAX);
         if (!(p->step_types = calloc(MAX(n, (size_t) 1), sizeof(PluginStepType))))
                 return -ENOMEM;
         for (size_t i = 0; i < n; i++) {
                 char what[96];
                 if (!valid_name(t[i].name))
-                        return fail(ret_error, "%s: step type name '%s' is not allowed (use [a-z0-9_-])", p->path,
-                                    t[i].name);
+                        return fail(ret_error, "%s: step type name '%s' is not allowed (use [a-z0-9_-])",
+                                    p->path, t[i].name);
                 for (size_t k = 0; k < i; k++)
                         if (strcmp(t[k].name, t[i].name) == 0)
                                 return fail(ret_error, "%s: step type '%s' is declared twice", p->path,
@@ -391,8 +398,7 @@ static int check_descriptor(Plugin *p, PluginKind kind, const char *name, size_t
         if (problem)
                 return fail(ret_error, "%s: %s", p->path, problem);
         static const char *const instance_keys[] = { "plugin", NULL };
-        int r = check_options(p, "", d->options, d->options_size, instance_keys, &p->n_options,
-                              ret_error);
+        int r = check_options(p, "", d->options, d->options_size, instance_keys, &p->n_options, ret_error);
         if (r < 0)
                 return r;
         p->options = d->options;

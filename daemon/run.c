@@ -567,11 +567,12 @@ static void on_step_started(void *userdata, size_t index, const char *what) {
 
         run->step = s->steps[index].name;
         run_fields(run, &f);
-        journal_run_event(run->manager->journal, &f, RUN_EVENT_STEP_STARTED, "step %zu/%zu '%s': %s", index + 1,
-                          s->n_steps, run->step, what);
+        journal_run_event(run->manager->journal, &f, RUN_EVENT_STEP_STARTED, "step %zu/%zu '%s': %s",
+                          index + 1, s->n_steps, run->step, what);
 }
 
-static void on_step_ended(void *userdata, size_t index, const EngineOutcome *outcome, uint64_t duration_usec) {
+static void on_step_ended(void *userdata, size_t index, const EngineOutcome *outcome,
+                          uint64_t duration_usec) {
         Run *run = userdata;
         const Schedule *s = run->entry->schedule;
         bool ok = outcome->kind == OUTCOME_SUCCEEDED;
@@ -583,7 +584,8 @@ static void on_step_ended(void *userdata, size_t index, const EngineOutcome *out
         f.exit_status = outcome->exit_status;
         journal_run_event(run->manager->journal, &f, ok ? RUN_EVENT_STEP_FINISHED : RUN_EVENT_STEP_FAILED,
                           "step %zu/%zu '%s' %s %.3fs: %s", index + 1, s->n_steps, s->steps[index].name,
-                          ok ? "finished in" : "failed after", (double) duration_usec / 1e6, outcome->message);
+                          ok ? "finished in" : "failed after", (double) duration_usec / 1e6,
+                          outcome->message);
 }
 
 /* The file name extension of a result of media type `type` (NULL: JSON, as the local runner's). */
@@ -758,7 +760,8 @@ static void describe_work(const Schedule *s, char **argv, char *buf, size_t size
         if (s->work == WORK_PIPELINE) {
                 size_t n = (size_t) snprintf(buf, size, "%zu steps:", s->n_steps);
                 for (size_t i = 0; i < s->n_steps && n < size; i++)
-                        n += (size_t) snprintf(buf + n, size - n, "%s %s", i > 0 ? "," : "", s->steps[i].name);
+                        n += (size_t) snprintf(buf + n, size - n, "%s %s", i > 0 ? "," : "",
+                                               s->steps[i].name);
                 return;
         }
         if (strcmp(s->engine, "fused") == 0) {
@@ -873,8 +876,8 @@ static void start_work(Run *run) {
                 .attach_log_since_ms = attach ? run->log_since_ms : 0,
                 .may_have_started = run->engine->remote && run->resumed && !run->job_id,
         };
-        /* a pipeline expands its steps' templates as it starts, while the secrets are at hand: one that cannot
-         * be expanded fails the attempt before it started, as the schedule's own templates do */
+        /* a pipeline expands its steps' templates as it starts, while the secrets are at hand: one that
+         * cannot be expanded fails the attempt before it started, as the schedule's own templates do */
         int started = s->work == WORK_PIPELINE ? start_pipeline(run, &request, &ctx, &error) : 0;
         if (started == -EINVAL) {
                 char message[512];
@@ -896,8 +899,9 @@ static void start_work(Run *run) {
         run_tell(run,
                  &(const RunNews){ .kind = RUN_NEWS_EVENT, .event = RUN_EVENT_STARTED, .message = what });
 
-        r = s->work == WORK_PIPELINE ? started
-                                     : run->engine->start(m->event, &request, &events, run, &run->engine_run);
+        r = s->work == WORK_PIPELINE
+                    ? started
+                    : run->engine->start(m->event, &request, &events, run, &run->engine_run);
         /* the values live on only in the expansions (the engine's too); a pipeline's steps start later */
         if (s->work != WORK_PIPELINE || r < 0)
                 run_secrets_free(run);

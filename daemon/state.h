@@ -22,7 +22,7 @@ typedef struct ScheduleState {
         uint64_t last_slot_usec; /* the latest slot fired (dispatched); 0: never */
         char *last_result;       /* "succeeded", "failed", ... of the latest finished run; NULL: none */
         char *last_run_id;
-        char *last_failed_step;  /* the pipeline step at which the latest run failed; NULL: none */
+        char *last_failed_step; /* the pipeline step at which the latest run failed; NULL: none */
         uint64_t last_end_usec;
         bool paused;             /* udfcronctl pause */
         uint64_t skip_slot_usec; /* udfcronctl skip: this slot is not fired; 0: none */

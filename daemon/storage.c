@@ -69,8 +69,8 @@ static void deliver(PluginCall *call) {
                 c->text_done(c->userdata, c->error, c->error < 0 ? NULL : c->text);
                 break;
         case OP_GET_RANGE:
-                c->range_done(c->userdata, c->error, c->error < 0 ? NULL : c->data, c->error < 0 ? 0 : c->size,
-                              c->error < 0 ? 0 : c->object_size);
+                c->range_done(c->userdata, c->error, c->error < 0 ? NULL : c->data,
+                              c->error < 0 ? 0 : c->size, c->error < 0 ? 0 : c->object_size);
                 break;
         }
 }
@@ -249,7 +249,8 @@ int storage_sign(PluginHost *h, PluginInstance *requester, const char *url, uint
 }
 
 int storage_get_range(PluginHost *h, PluginInstance *requester, const char *url, uint64_t offset,
-                      size_t max_size, udfcron_storage_range_done done, void *userdata, PluginCall **ret_call) {
+                      size_t max_size, udfcron_storage_range_done done, void *userdata,
+                      PluginCall **ret_call) {
         const struct udfcron_storage_vtable *vt;
         StorageCall *c;
         int r = begin(h, requester, url, OP_GET_RANGE, &c, &vt);

@@ -267,7 +267,7 @@ struct udfcron_ingest_step_type {
          * keys); the filled structure reaches start() as step->options. NULL: none. */
         const struct udfcron_option *options;
         size_t options_size;
-        const char *description; /* one line, for humans */
+        const char *description;              /* one line, for humans */
         bool input_required, output_required; /* a block without `input` (`output`) is an error */
         /* Checks what the options table cannot say alone (options that exclude each other, ranges that
          * depend on one another) when the configuration loads: returns 0, or -EINVAL with one line in

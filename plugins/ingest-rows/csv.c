@@ -10,8 +10,8 @@
 /* A field's value shown in a message: at most this many bytes of it. */
 #define SHOWN_MAX 40
 
-__attribute__((format(printf, 4, 5))) static int fail(char *error, size_t size, unsigned line, const char *format,
-                                                      ...) {
+__attribute__((format(printf, 4, 5))) static int fail(char *error, size_t size, unsigned line,
+                                                      const char *format, ...) {
         int n = line > 0 ? snprintf(error, size, "line %u: ", line) : 0;
         va_list ap;
         va_start(ap, format);
@@ -22,9 +22,11 @@ __attribute__((format(printf, 4, 5))) static int fail(char *error, size_t size, 
 }
 
 void csv_reader_init(CsvReader *r, const char *data, size_t size, const CsvOptions *options) {
-        *r = (CsvReader){ .data = data, .size = size, .line = 1, .options = *options, .lon = -1, .lat = -1,
-                          .value = -1 };
-        if (size >= 3 && memcmp(data, "\xef\xbb\xbf", 3) == 0) /* a UTF-8 byte order mark, as spreadsheets write */
+        *r = (CsvReader){
+                .data = data, .size = size, .line = 1, .options = *options, .lon = -1, .lat = -1, .value = -1
+        };
+        if (size >= 3 &&
+            memcmp(data, "\xef\xbb\xbf", 3) == 0) /* a UTF-8 byte order mark, as spreadsheets write */
                 r->pos = 3;
 }
 
@@ -56,10 +58,12 @@ static int next_record(CsvReader *r, unsigned *ret_line, size_t *ret_end, char *
                         unsigned opened = r->line;
                         for (pos++;; pos += 2) { /* past "" */
                                 const char *q = memchr(d + pos, '"', end - pos);
-                                for (const char *nl = d + pos; q && (nl = memchr(nl, '\n', (size_t) (q - nl))); nl++)
+                                for (const char *nl = d + pos;
+                                     q && (nl = memchr(nl, '\n', (size_t) (q - nl))); nl++)
                                         r->line++;
                                 if (!q)
-                                        return fail(error, error_size, opened, "a quoted field does not end");
+                                        return fail(error, error_size, opened,
+                                                    "a quoted field does not end");
                                 pos = (size_t) (q - d);
                                 if (pos + 1 >= end || d[pos + 1] != '"')
                                         break;
@@ -146,7 +150,8 @@ static void list_columns(const CsvReader *r, char *buf, size_t size) {
 }
 
 /* The first record: the header (its names), or the first row (its field count: columns 1..N). */
-static int read_columns(CsvReader *r, size_t record_start, size_t record_end, char *error, size_t error_size) {
+static int read_columns(CsvReader *r, size_t record_start, size_t record_end, char *error,
+                        size_t error_size) {
         if (!(r->columns = calloc(r->n_fields, sizeof(char *))))
                 return -ENOMEM;
         for (size_t i = 0; i < r->n_fields; i++) {
@@ -179,8 +184,8 @@ static int read_columns(CsvReader *r, size_t record_start, size_t record_end, ch
         return 0;
 }
 
-static int read_coordinate(CsvReader *r, long column, const char *what, double min, double max, unsigned line,
-                           double *ret, char *error, size_t error_size) {
+static int read_coordinate(CsvReader *r, long column, const char *what, double min, double max,
+                           unsigned line, double *ret, char *error, size_t error_size) {
         size_t n;
         const char *v = field_value(r, (size_t) column, &n);
         if (!v)
@@ -189,7 +194,8 @@ static int read_coordinate(CsvReader *r, long column, const char *what, double m
                 return fail(error, error_size, line, "%s '%.*s%s' is not a number", what, SHOWN_MAX, v,
                             n > SHOWN_MAX ? "..." : "");
         if (*ret < min || *ret > max)
-                return fail(error, error_size, line, "%s %.*s is out of range %g..%g", what, SHOWN_MAX, v, min, max);
+                return fail(error, error_size, line, "%s %.*s is out of range %g..%g", what, SHOWN_MAX, v,
+                            min, max);
         return 0;
 }
 
@@ -224,8 +230,10 @@ int csv_read(CsvReader *r, Rows *rows, size_t max_records, char *error, size_t e
                 Row row = { .offset = start, .size = (uint32_t) (end - start), .line = line };
                 if (r->lon >= 0) {
                         double lon, lat;
-                        if ((k = read_coordinate(r, r->lon, "longitude", -180, 180, line, &lon, error, error_size)) < 0 ||
-                            (k = read_coordinate(r, r->lat, "latitude", -90, 90, line, &lat, error, error_size)) < 0)
+                        if ((k = read_coordinate(r, r->lon, "longitude", -180, 180, line, &lon, error,
+                                                 error_size)) < 0 ||
+                            (k = read_coordinate(r, r->lat, "latitude", -90, 90, line, &lat, error,
+                                                 error_size)) < 0)
                                 return k;
                         row.bbox[0] = row.bbox[2] = lon;
                         row.bbox[1] = row.bbox[3] = lat;

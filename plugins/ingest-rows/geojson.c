@@ -83,7 +83,8 @@ static int skip_value(GeojsonReader *r, char *error, size_t size) {
                         depth--;
                 } else if (depth == 0) { /* a number or a literal ends at what follows it */
                         size_t n = 0;
-                        while (r->pos + n < r->size && strchr("0123456789+-.eEtruefalsn", r->data[r->pos + n]) &&
+                        while (r->pos + n < r->size &&
+                               strchr("0123456789+-.eEtruefalsn", r->data[r->pos + n]) &&
                                r->data[r->pos + n])
                                 n++;
                         if (n == 0)
@@ -114,7 +115,8 @@ static bool position(const cJSON *p, Box *box, char *why, size_t size) {
         }
         double x = lon->valuedouble, y = lat->valuedouble;
         if (!rows_in_range(x, y)) {
-                snprintf(why, size, "position [%g, %g] is out of range (longitude -180..180, latitude -90..90)", x, y);
+                snprintf(why, size,
+                         "position [%g, %g] is out of range (longitude -180..180, latitude -90..90)", x, y);
                 return false;
         }
         if (box->positions++ == 0) {
@@ -158,7 +160,8 @@ static bool geometry_box(const cJSON *g, unsigned level, Box *box, char *why, si
                 const cJSON *list = cJSON_GetObjectItemCaseSensitive(g, "geometries");
                 if (!cJSON_IsArray(list) || level >= COLLECTION_MAX) {
                         snprintf(why, size, "a GeometryCollection %s",
-                                 level >= COLLECTION_MAX ? "nested too deep" : "without a list of geometries");
+                                 level >= COLLECTION_MAX ? "nested too deep"
+                                                         : "without a list of geometries");
                         return false;
                 }
                 for (const cJSON *e = list->child; e; e = e->next)
@@ -168,8 +171,8 @@ static bool geometry_box(const cJSON *g, unsigned level, Box *box, char *why, si
         }
         for (size_t i = 0; i < sizeof types / sizeof types[0]; i++)
                 if (strcmp(type, types[i].type) == 0)
-                        return positions(cJSON_GetObjectItemCaseSensitive(g, "coordinates"), types[i].depth, box, why,
-                                         size);
+                        return positions(cJSON_GetObjectItemCaseSensitive(g, "coordinates"), types[i].depth,
+                                         box, why, size);
         snprintf(why, size, "geometry type '%.32s' is not a GeoJSON one", type);
         return false;
 }
@@ -210,8 +213,8 @@ static int add_feature(GeojsonReader *r, Rows *rows, size_t start, char *error, 
         const char *value = "";
         char *printed = NULL;
         if (r->options.value_property) {
-                const cJSON *v = cJSON_GetObjectItemCaseSensitive(cJSON_GetObjectItemCaseSensitive(f, "properties"),
-                                                                  r->options.value_property);
+                const cJSON *v = cJSON_GetObjectItemCaseSensitive(
+                        cJSON_GetObjectItemCaseSensitive(f, "properties"), r->options.value_property);
                 if (cJSON_IsString(v))
                         value = v->valuestring;
                 else if (v && !cJSON_IsNull(v) && !(value = printed = cJSON_PrintUnformatted(v))) {
@@ -262,7 +265,8 @@ static int read_member(GeojsonReader *r, char *error, size_t size) {
                 return k;
         if (string_is(r, key, key_end, "type")) {
                 if (!string_is(r, value, r->pos, "FeatureCollection"))
-                        return fail(r, value, error, size, "the document's type is %.*s, not \"FeatureCollection\"",
+                        return fail(r, value, error, size,
+                                    "the document's type is %.*s, not \"FeatureCollection\"",
                                     (int) (r->pos - value > 40 ? 40 : r->pos - value), r->data + value);
                 r->saw_type = true;
         }
@@ -292,7 +296,8 @@ int geojson_read(GeojsonReader *r, Rows *rows, size_t max_features, char *error,
                 switch (r->state) {
                 case GEOJSON_START:
                         if (r->pos >= r->size || r->data[r->pos] != '{')
-                                return fail(r, r->pos, error, size, "not a GeoJSON FeatureCollection: expected '{'");
+                                return fail(r, r->pos, error, size,
+                                            "not a GeoJSON FeatureCollection: expected '{'");
                         r->pos++;
                         skip_space(r);
                         r->state = GEOJSON_MEMBERS;
@@ -328,8 +333,10 @@ int geojson_read(GeojsonReader *r, Rows *rows, size_t max_features, char *error,
                         }
                         size_t start = r->pos;
                         if (r->pos >= r->size || r->data[r->pos] != '{')
-                                return fail(r, r->pos, error, size, "feature %zu is not an object", r->n_features + 1);
-                        if ((k = skip_value(r, error, size)) < 0 || (k = add_feature(r, rows, start, error, size)) < 0)
+                                return fail(r, r->pos, error, size, "feature %zu is not an object",
+                                            r->n_features + 1);
+                        if ((k = skip_value(r, error, size)) < 0 ||
+                            (k = add_feature(r, rows, start, error, size)) < 0)
                                 return k;
                         done++;
                         break;
@@ -337,9 +344,11 @@ int geojson_read(GeojsonReader *r, Rows *rows, size_t max_features, char *error,
                         if (r->pos < r->size)
                                 return fail(r, r->pos, error, size, "text after the FeatureCollection");
                         if (!r->saw_type)
-                                return fail(r, r->pos, error, size, "not a FeatureCollection: it has no \"type\"");
+                                return fail(r, r->pos, error, size,
+                                            "not a FeatureCollection: it has no \"type\"");
                         if (!r->saw_features)
-                                return fail(r, r->pos, error, size, "the FeatureCollection has no \"features\"");
+                                return fail(r, r->pos, error, size,
+                                            "the FeatureCollection has no \"features\"");
                         return 1;
                 }
         }

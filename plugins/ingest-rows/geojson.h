@@ -17,15 +17,15 @@
 #include "rows.h"
 
 typedef struct GeojsonOptions {
-        bool geospatial;           /* every feature needs a geometry, in range: its bbox is kept */
+        bool geospatial;            /* every feature needs a geometry, in range: its bbox is kept */
         const char *value_property; /* the partition column: properties.NAME, or NULL */
 } GeojsonOptions;
 
 typedef enum GeojsonState {
-        GEOJSON_START,       /* before the collection's '{' */
-        GEOJSON_MEMBERS,     /* between its members */
-        GEOJSON_FEATURES,    /* inside "features": [ ... ] */
-        GEOJSON_AFTER,       /* after its '}' */
+        GEOJSON_START,    /* before the collection's '{' */
+        GEOJSON_MEMBERS,  /* between its members */
+        GEOJSON_FEATURES, /* inside "features": [ ... ] */
+        GEOJSON_AFTER,    /* after its '}' */
 } GeojsonState;
 
 typedef struct GeojsonReader {

@@ -29,8 +29,8 @@
 #include "partition.h"
 #include "rows.h"
 
-#define INDEX_NAME  "_index.json"
-#define ERROR_MAX   512
+#define INDEX_NAME "_index.json"
+#define ERROR_MAX  512
 
 struct options {
         int64_t max_input_size;
@@ -83,9 +83,9 @@ struct job {
 
         Phase phase;
         bool cancelled;
-        bool storing;  /* a storage call is under way: its callback comes back here */
+        bool storing; /* a storage call is under way: its callback comes back here */
         udfcron_timer *timer;
-        char *output;  /* the output URL, ending in '/' */
+        char *output; /* the output URL, ending in '/' */
         bool geojson;
         PartitionMethod method;
 
@@ -104,7 +104,7 @@ struct job {
         size_t chunk;    /* the chunk that row belongs to */
         Buf out;         /* the file */
         Buf index;
-        size_t written;  /* bytes of all files */
+        size_t written; /* bytes of all files */
 };
 
 /* ------------------------------------------------------------------ buffers and JSON */
@@ -149,9 +149,11 @@ static void buf_free(Buf *b) {
 
 /* The length of the valid UTF-8 sequence at s (of at most n bytes), or 0. */
 static size_t utf8_length(const unsigned char *s, size_t n) {
-        size_t len = s[0] < 0x80 ? 1 : s[0] >= 0xc2 && s[0] < 0xe0 ? 2 : s[0] >= 0xe0 && s[0] < 0xf0 ? 3
-                                                                   : s[0] >= 0xf0 && s[0] < 0xf5   ? 4
-                                                                                                   : 0;
+        size_t len = s[0] < 0x80                   ? 1
+                     : s[0] >= 0xc2 && s[0] < 0xe0 ? 2
+                     : s[0] >= 0xe0 && s[0] < 0xf0 ? 3
+                     : s[0] >= 0xf0 && s[0] < 0xf5 ? 4
+                                                   : 0;
         if (len == 0 || len > n)
                 return 0;
         for (size_t i = 1; i < len; i++)
@@ -245,14 +247,16 @@ static const char *file_name(const struct job *j, size_t i, char buf[static 64])
 
 static void index_begin(struct job *j) {
         Buf *b = &j->index;
-        static const char *const methods[] = { [PARTITION_QUADKEY] = "quadkey", [PARTITION_ROWS] = "rows",
-                                               [PARTITION_COLUMN] = "column" };
+        static const char *const methods[] = {
+                [PARTITION_QUADKEY] = "quadkey", [PARTITION_ROWS] = "rows", [PARTITION_COLUMN] = "column"
+        };
         buf_printf(b, "{\"version\":1,\"input\":");
         json_string(b, j->step->input);
-        buf_printf(b, ",\"format\":\"%s\",\"partitioning\":\"%s\",\"rows\":%zu,\"rows_per_file\":%lld,"
-                      "\"rows_per_chunk\":%lld",
-                   j->geojson ? "geojson" : "csv", methods[j->method], j->rows.n, (long long) j->o->rows_per_file,
-                   (long long) j->o->rows_per_chunk);
+        buf_printf(b,
+                   ",\"format\":\"%s\",\"partitioning\":\"%s\",\"rows\":%zu,\"rows_per_file\":%lld,"
+                   "\"rows_per_chunk\":%lld",
+                   j->geojson ? "geojson" : "csv", methods[j->method], j->rows.n,
+                   (long long) j->o->rows_per_file, (long long) j->o->rows_per_chunk);
         if (!j->geojson) {
                 size_t n;
                 char *const *columns = csv_columns(&j->csv, &n);
@@ -308,8 +312,8 @@ static void index_file(struct job *j, size_t i) {
         buf_put(b, ",\"chunks\":[", 11);
         for (size_t k = 0; k < f->n_chunks; k++) {
                 const Chunk *c = &j->planner.chunks[f->first_chunk + k];
-                buf_printf(b, "%s{\"id\":\"%zu.%zu\",\"rows\":%zu,\"offset\":%zu,\"size\":%zu", k > 0 ? "," : "", i, k,
-                           c->n, c->offset, c->size);
+                buf_printf(b, "%s{\"id\":\"%zu.%zu\",\"rows\":%zu,\"offset\":%zu,\"size\":%zu",
+                           k > 0 ? "," : "", i, k, c->n, c->offset, c->size);
                 if (j->method == PARTITION_QUADKEY) {
                         buf_printf(b, ",\"quadkey\":\"%s\",\"bbox\":", c->quadkey);
                         json_bbox(b, c->bbox);
@@ -432,12 +436,13 @@ static void on_stored(void *userdata, int error) {
                         next_slice(j);
                         return;
                 }
-                /* every file is there: the index goes last, so that its presence means the output is whole */
+                /* every file is there: the index goes last, so that its presence means the output is whole
+                 */
                 buf_put(&j->index, "]}\n", 3);
                 if (!j->index.failed) {
                         j->phase = PHASE_INDEX;
-                        j->step->log(j->step, LOG_INFO, "wrote %zu files, %zu bytes; storing the index", j->planner.n_files,
-                                     j->written);
+                        j->step->log(j->step, LOG_INFO, "wrote %zu files, %zu bytes; storing the index",
+                                     j->planner.n_files, j->written);
                         store(j, INDEX_NAME, &j->index, "application/json");
                         return;
                 }
@@ -493,7 +498,9 @@ static void parse_slice(struct job *j, size_t budget) {
         }
         j->step->log(j->step, LOG_INFO, "read %zu rows (%zu bytes)", j->rows.n, j->input_size);
         j->phase = j->method == PARTITION_ROWS ? PHASE_PLAN : PHASE_SORT;
-        if (j->method != PARTITION_ROWS && sorter_init(&j->sorter, j->rows.n, j->method == PARTITION_QUADKEY ? compare_keys : compare_values, j) < 0) {
+        if (j->method != PARTITION_ROWS &&
+            sorter_init(&j->sorter, j->rows.n,
+                        j->method == PARTITION_QUADKEY ? compare_keys : compare_values, j) < 0) {
                 fail(j, -ENOMEM, "out of memory");
                 return;
         }
@@ -514,8 +521,8 @@ static void plan_slice(struct job *j, size_t budget) {
         int r;
         if (!j->planner.rows) {
                 const uint32_t *order = j->method == PARTITION_ROWS ? NULL : j->sorter.order;
-                r = planner_init(&j->planner, j->method, &j->rows, order, j->keys, (size_t) j->o->rows_per_file,
-                                 (size_t) j->o->rows_per_chunk);
+                r = planner_init(&j->planner, j->method, &j->rows, order, j->keys,
+                                 (size_t) j->o->rows_per_file, (size_t) j->o->rows_per_chunk);
                 if (r < 0) {
                         fail(j, r, "out of memory");
                         return;
@@ -586,7 +593,8 @@ static void input_read(struct job *j) {
         j->input[j->input_size] = '\0';
         j->geojson = is_geojson(j);
         if (j->geojson) {
-                const GeojsonOptions go = { .geospatial = j->o->geospatial, .value_property = j->o->partition_column };
+                const GeojsonOptions go = { .geospatial = j->o->geospatial,
+                                            .value_property = j->o->partition_column };
                 geojson_reader_init(&j->gj, j->input, j->input_size, &go);
         } else {
                 const CsvOptions co = {
@@ -608,7 +616,8 @@ static bool input_failed(struct job *j, int error) {
         if (j->cancelled)
                 finish(j, -ECANCELED, "cancelled", NULL);
         else if (error == -EFBIG)
-                fail(j, error, "larger than max_input_size (%lld bytes)", (long long) j->ctx->options->max_input_size);
+                fail(j, error, "larger than max_input_size (%lld bytes)",
+                     (long long) j->ctx->options->max_input_size);
         else if (error < 0)
                 fail(j, error, "cannot read it: %s", strerror(-error));
         return j->cancelled || error < 0;
@@ -662,8 +671,8 @@ static void on_piece(void *userdata, int error, const void *data, size_t size, u
 
 static void read_piece(struct job *j) {
         const struct ctx *c = j->ctx;
-        int r = c->host->storage_get_range(c->self, j->step->input, j->input_size, (size_t) c->options->read_size,
-                                           on_piece, j);
+        int r = c->host->storage_get_range(c->self, j->step->input, j->input_size,
+                                           (size_t) c->options->read_size, on_piece, j);
         if (r < 0)
                 fail(j, r, "cannot read it: %s", strerror(-r));
         else
@@ -672,8 +681,8 @@ static void read_piece(struct job *j) {
 
 /* ------------------------------------------------------------------ the step type */
 
-static int rows_start(void *ctxp, const struct udfcron_ingest_step *step, udfcron_ingest_done done, void *userdata,
-                      void **ret_job) {
+static int rows_start(void *ctxp, const struct udfcron_ingest_step *step, udfcron_ingest_done done,
+                      void *userdata, void **ret_job) {
         struct ctx *c = ctxp;
         const struct step_options *o = step->options;
 
@@ -682,8 +691,12 @@ static int rows_start(void *ctxp, const struct udfcron_ingest_step *step, udfcro
         struct job *j = calloc(1, sizeof *j);
         if (!j)
                 return -ENOMEM;
-        *j = (struct job){ .ctx = c, .step = step, .o = o, .done = done, .userdata = userdata,
-                           .method = o->geospatial       ? PARTITION_QUADKEY
+        *j = (struct job){ .ctx = c,
+                           .step = step,
+                           .o = o,
+                           .done = done,
+                           .userdata = userdata,
+                           .method = o->geospatial         ? PARTITION_QUADKEY
                                      : o->partition_column ? PARTITION_COLUMN
                                                            : PARTITION_ROWS };
         size_t n = strlen(step->output);
@@ -692,11 +705,13 @@ static int rows_start(void *ctxp, const struct udfcron_ingest_step *step, udfcro
                 return -ENOMEM;
         }
         /* a piece at a time where the storage can (ABI 1.1), else whole */
-        int r = c->host->abi_minor >= 1 ? c->host->storage_get_range(c->self, step->input, 0,
-                                                                     (size_t) c->options->read_size, on_piece, j)
-                                        : -EOPNOTSUPP;
+        int r = c->host->abi_minor >= 1
+                        ? c->host->storage_get_range(c->self, step->input, 0, (size_t) c->options->read_size,
+                                                     on_piece, j)
+                        : -EOPNOTSUPP;
         if (r == -EOPNOTSUPP)
-                r = c->host->storage_get(c->self, step->input, (size_t) c->options->max_input_size, on_input, j);
+                r = c->host->storage_get(c->self, step->input, (size_t) c->options->max_input_size, on_input,
+                                         j);
         if (r < 0) {
                 free(j->output);
                 free(j);
@@ -731,10 +746,12 @@ static void rows_cancel(void *ctxp, void *job) {
 static int rows_check(const void *options, char *message, size_t size) {
         const struct step_options *o = options;
 
-        if (strcmp(o->format, "auto") != 0 && strcmp(o->format, "csv") != 0 && strcmp(o->format, "geojson") != 0)
+        if (strcmp(o->format, "auto") != 0 && strcmp(o->format, "csv") != 0 &&
+            strcmp(o->format, "geojson") != 0)
                 snprintf(message, size, "format: '%s' is not auto, csv or geojson", o->format);
         else if (strlen(o->delimiter) != 1 || strchr("\"\r\n", o->delimiter[0]))
-                snprintf(message, size, "delimiter: '%s' is not one character (other than a quote or a line end)",
+                snprintf(message, size,
+                         "delimiter: '%s' is not one character (other than a quote or a line end)",
                          o->delimiter);
         else if (o->geospatial && o->partition_column)
                 snprintf(message, size,
@@ -755,7 +772,8 @@ static void rows_destroy(void *ctxp) {
         free(c);
 }
 
-static int rows_init(const struct udfcron_host *host, udfcron_instance *self, const void *options, void **ret_ctx) {
+static int rows_init(const struct udfcron_host *host, udfcron_instance *self, const void *options,
+                     void **ret_ctx) {
         struct ctx *c = calloc(1, sizeof *c);
         if (!c)
                 return -ENOMEM;
@@ -766,24 +784,53 @@ static int rows_init(const struct udfcron_host *host, udfcron_instance *self, co
 
 #define STEP(f) offsetof(struct step_options, f)
 static const struct udfcron_option partition_options[] = {
-        { .name = "format", .type = UDFCRON_OPTION_STRING, .default_value = "auto", .offset = STEP(format),
+        { .name = "format",
+          .type = UDFCRON_OPTION_STRING,
+          .default_value = "auto",
+          .offset = STEP(format),
           .doc = "csv, geojson, or auto: by the input's extension, else its first character" },
-        { .name = "geospatial", .type = UDFCRON_OPTION_BOOL, .default_value = "true", .offset = STEP(geospatial),
+        { .name = "geospatial",
+          .type = UDFCRON_OPTION_BOOL,
+          .default_value = "true",
+          .offset = STEP(geospatial),
           .doc = "files by area (quadkeys of the points); false: by row count, or by partition_column" },
-        { .name = "lon_column", .type = UDFCRON_OPTION_STRING, .default_value = "lon", .offset = STEP(lon_column),
+        { .name = "lon_column",
+          .type = UDFCRON_OPTION_STRING,
+          .default_value = "lon",
+          .offset = STEP(lon_column),
           .doc = "CSV: the longitude column" },
-        { .name = "lat_column", .type = UDFCRON_OPTION_STRING, .default_value = "lat", .offset = STEP(lat_column),
+        { .name = "lat_column",
+          .type = UDFCRON_OPTION_STRING,
+          .default_value = "lat",
+          .offset = STEP(lat_column),
           .doc = "CSV: the latitude column" },
-        { .name = "header", .type = UDFCRON_OPTION_BOOL, .default_value = "true", .offset = STEP(header),
+        { .name = "header",
+          .type = UDFCRON_OPTION_BOOL,
+          .default_value = "true",
+          .offset = STEP(header),
           .doc = "CSV: the first record names the columns; false: they are called 1, 2, ..." },
-        { .name = "delimiter", .type = UDFCRON_OPTION_STRING, .default_value = ",", .offset = STEP(delimiter),
+        { .name = "delimiter",
+          .type = UDFCRON_OPTION_STRING,
+          .default_value = ",",
+          .offset = STEP(delimiter),
           .doc = "CSV: the field separator, one character" },
-        { .name = "rows_per_file", .type = UDFCRON_OPTION_INT, .default_value = "100000",
-          .offset = STEP(rows_per_file), .doc = "at most this many rows per file", .min = 1, .max = UINT32_MAX },
-        { .name = "rows_per_chunk", .type = UDFCRON_OPTION_INT, .default_value = "10000",
-          .offset = STEP(rows_per_chunk), .doc = "at most this many rows per chunk (and per file)", .min = 1,
+        { .name = "rows_per_file",
+          .type = UDFCRON_OPTION_INT,
+          .default_value = "100000",
+          .offset = STEP(rows_per_file),
+          .doc = "at most this many rows per file",
+          .min = 1,
           .max = UINT32_MAX },
-        { .name = "partition_column", .type = UDFCRON_OPTION_STRING, .offset = STEP(partition_column),
+        { .name = "rows_per_chunk",
+          .type = UDFCRON_OPTION_INT,
+          .default_value = "10000",
+          .offset = STEP(rows_per_chunk),
+          .doc = "at most this many rows per chunk (and per file)",
+          .min = 1,
+          .max = UINT32_MAX },
+        { .name = "partition_column",
+          .type = UDFCRON_OPTION_STRING,
+          .offset = STEP(partition_column),
           .doc = "with geospatial = false: one value per file (a CSV column, or a GeoJSON property)" },
         {},
 };
@@ -807,15 +854,27 @@ static const struct udfcron_ingest_vtable vtable = {
 };
 
 static const struct udfcron_option rows_options[] = {
-        { .name = "max_input_size", .type = UDFCRON_OPTION_INT, .default_value = "268435456",
-          .offset = offsetof(struct options, max_input_size), .doc = "bytes: a larger input fails its step",
-          .min = 1, .max = INT64_C(1) << 34 },
-        { .name = "read_size", .type = UDFCRON_OPTION_INT, .default_value = "1048576",
-          .offset = offsetof(struct options, read_size), .doc = "bytes of the input read per turn of the daemon's loop",
-          .min = 1, .max = INT64_C(1) << 30 },
-        { .name = "slice_rows", .type = UDFCRON_OPTION_INT, .default_value = "8192",
+        { .name = "max_input_size",
+          .type = UDFCRON_OPTION_INT,
+          .default_value = "268435456",
+          .offset = offsetof(struct options, max_input_size),
+          .doc = "bytes: a larger input fails its step",
+          .min = 1,
+          .max = INT64_C(1) << 34 },
+        { .name = "read_size",
+          .type = UDFCRON_OPTION_INT,
+          .default_value = "1048576",
+          .offset = offsetof(struct options, read_size),
+          .doc = "bytes of the input read per turn of the daemon's loop",
+          .min = 1,
+          .max = INT64_C(1) << 30 },
+        { .name = "slice_rows",
+          .type = UDFCRON_OPTION_INT,
+          .default_value = "8192",
           .offset = offsetof(struct options, slice_rows),
-          .doc = "rows handled per turn of the daemon's loop", .min = 1, .max = 10000000 },
+          .doc = "rows handled per turn of the daemon's loop",
+          .min = 1,
+          .max = 10000000 },
         {},
 };
 

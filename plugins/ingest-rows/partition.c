@@ -44,7 +44,8 @@ void partition_quadkey(uint64_t key, unsigned level, char ret[static QUADKEY_LEV
 
 int sorter_init(Sorter *s, size_t n, SortCompare compare, const void *ctx) {
         *s = (Sorter){ .n = n, .width = 1, .compare = compare, .ctx = ctx };
-        if (!(s->order = malloc((n ? n : 1) * sizeof(uint32_t))) || !(s->tmp = malloc((n ? n : 1) * sizeof(uint32_t)))) {
+        if (!(s->order = malloc((n ? n : 1) * sizeof(uint32_t))) ||
+            !(s->tmp = malloc((n ? n : 1) * sizeof(uint32_t)))) {
                 sorter_done(s);
                 return -ENOMEM;
         }
@@ -56,13 +57,15 @@ int sorter_init(Sorter *s, size_t n, SortCompare compare, const void *ctx) {
 bool sorter_run(Sorter *s, size_t budget) {
         size_t moved = 0;
         while (s->width < s->n) {
-                /* one pass merges pairs of runs of `width` from order into tmp; a slice ends between pairs */
+                /* one pass merges pairs of runs of `width` from order into tmp; a slice ends between pairs
+                 */
                 while (s->pos < s->n) {
                         size_t lo = s->pos, mid = lo + s->width < s->n ? lo + s->width : s->n,
                                hi = mid + s->width < s->n ? mid + s->width : s->n, i = lo, j = mid, k = lo;
                         while (i < mid && j < hi)
-                                s->tmp[k++] = s->compare(s->ctx, s->order[j], s->order[i]) < 0 ? s->order[j++]
-                                                                                                : s->order[i++];
+                                s->tmp[k++] = s->compare(s->ctx, s->order[j], s->order[i]) < 0
+                                                      ? s->order[j++]
+                                                      : s->order[i++];
                         while (i < mid)
                                 s->tmp[k++] = s->order[i++];
                         while (j < hi)
@@ -124,9 +127,12 @@ static int push(Planner *p, size_t first, size_t n, unsigned level, CellKind kin
         return 0;
 }
 
-int planner_init(Planner *p, PartitionMethod method, const Rows *rows, const uint32_t *order, const uint64_t *keys,
-                 size_t rows_per_file, size_t rows_per_chunk) {
-        *p = (Planner){ .method = method, .rows = rows, .order = order, .keys = keys,
+int planner_init(Planner *p, PartitionMethod method, const Rows *rows, const uint32_t *order,
+                 const uint64_t *keys, size_t rows_per_file, size_t rows_per_chunk) {
+        *p = (Planner){ .method = method,
+                        .rows = rows,
+                        .order = order,
+                        .keys = keys,
                         .rows_per_file = rows_per_file ? rows_per_file : 1,
                         .rows_per_chunk = rows_per_chunk ? rows_per_chunk : 1 };
         if (method == PARTITION_QUADKEY && rows->n > 0)
@@ -218,8 +224,9 @@ static int plan_cell(Planner *p, const StackEntry *e) {
                 /* it fits, or it is one place: files of rows_per_file rows, the first on top */
                 for (size_t k = (e->n - 1) / p->rows_per_file + 1; k-- > 0 && r >= 0;) {
                         size_t first = e->first + k * p->rows_per_file;
-                        r = push(p, first, e->first + e->n - first < p->rows_per_file ? e->first + e->n - first
-                                                                                       : p->rows_per_file,
+                        r = push(p, first,
+                                 e->first + e->n - first < p->rows_per_file ? e->first + e->n - first
+                                                                            : p->rows_per_file,
                                  e->level, FILE_PIECE);
                 }
                 return r;
@@ -243,7 +250,8 @@ static int plan_cell(Planner *p, const StackEntry *e) {
 /* The next file of rows in order (by count, or by count within one value). */
 static int plan_next_file(Planner *p) {
         size_t first = p->cursor, end = first + 1;
-        const char *value = p->method == PARTITION_COLUMN ? rows_value(p->rows, planner_row(p, first)) : NULL;
+        const char *value =
+                p->method == PARTITION_COLUMN ? rows_value(p->rows, planner_row(p, first)) : NULL;
 
         while (end < p->rows->n && end - first < p->rows_per_file &&
                (!value || strcmp(value, rows_value(p->rows, planner_row(p, end))) == 0))
@@ -264,8 +272,10 @@ int planner_run(Planner *p, size_t budget) {
                                 return 1;
                         StackEntry e = p->stack[--p->n_stack];
                         r = plan_cell(p, &e);
-                        /* a chunk costs its rows (their bbox is computed), anything else its binary searches */
-                        bool leaf = e.kind == CHUNK_CELL && (e.n <= p->rows_per_chunk || e.level == QUADKEY_LEVELS);
+                        /* a chunk costs its rows (their bbox is computed), anything else its binary searches
+                         */
+                        bool leaf = e.kind == CHUNK_CELL &&
+                                    (e.n <= p->rows_per_chunk || e.level == QUADKEY_LEVELS);
                         spent += leaf ? e.n : 64;
                 } else {
                         if (p->cursor >= p->rows->n)

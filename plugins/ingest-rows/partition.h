@@ -31,7 +31,8 @@
 
 #define QUADKEY_LEVELS 24
 
-/* The Morton key of a point (longitude -180..180, latitude -90..90); its quadkey digits from the top bits. */
+/* The Morton key of a point (longitude -180..180, latitude -90..90); its quadkey digits from the top bits.
+ */
 uint64_t partition_key(double lon, double lat);
 /* The first `level` quadkey digits of `key`, NUL-terminated. */
 void partition_quadkey(uint64_t key, unsigned level, char ret[static QUADKEY_LEVELS + 1]);
@@ -41,7 +42,8 @@ void partition_quadkey(uint64_t key, unsigned level, char ret[static QUADKEY_LEV
 /* Compares rows a and b: < 0, 0, > 0. */
 typedef int (*SortCompare)(const void *ctx, uint32_t a, uint32_t b);
 
-/* A stable bottom-up merge sort of the row numbers 0..n-1 (into `order`), a bounded number of moves at a time. */
+/* A stable bottom-up merge sort of the row numbers 0..n-1 (into `order`), a bounded number of moves at a
+ * time. */
 typedef struct Sorter {
         uint32_t *order, *tmp;
         size_t n, width, pos;
@@ -95,9 +97,10 @@ typedef struct Planner {
 } Planner;
 
 /* All borrowed, to outlive the planner; `order` may be NULL for PARTITION_ROWS (input order). */
-int planner_init(Planner *p, PartitionMethod method, const Rows *rows, const uint32_t *order, const uint64_t *keys,
-                 size_t rows_per_file, size_t rows_per_chunk);
-/* Plans on for about `budget` rows' worth of work: 1 once every row is in a file, 0 when more remains; -ENOMEM. */
+int planner_init(Planner *p, PartitionMethod method, const Rows *rows, const uint32_t *order,
+                 const uint64_t *keys, size_t rows_per_file, size_t rows_per_chunk);
+/* Plans on for about `budget` rows' worth of work: 1 once every row is in a file, 0 when more remains;
+ * -ENOMEM. */
 int planner_run(Planner *p, size_t budget);
 void planner_done(Planner *p);
 

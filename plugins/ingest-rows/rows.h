@@ -16,7 +16,8 @@
 #define ROWS_MAX UINT32_MAX
 
 typedef struct Row {
-        size_t offset;  /* the row's bytes in the input: a CSV record without its line end, a GeoJSON Feature */
+        size_t offset; /* the row's bytes in the input: a CSV record without its line end, a GeoJSON Feature
+                        */
         uint32_t size;
         uint32_t line;  /* 1-based line where it starts */
         double bbox[4]; /* west, south, east, north (a point's is that point); geospatial inputs only */

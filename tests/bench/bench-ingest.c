@@ -61,13 +61,16 @@ static void write_inputs(const char *csv, const char *geojson) {
                 double lon, lat;
                 switch (i % 3) {
                 case 0:
-                        lon = 2.2 + rand() / (double) RAND_MAX * 0.3, lat = 48.8 + rand() / (double) RAND_MAX * 0.1;
+                        lon = 2.2 + rand() / (double) RAND_MAX * 0.3,
+                        lat = 48.8 + rand() / (double) RAND_MAX * 0.1;
                         break;
                 case 1:
-                        lon = -74.1 + rand() / (double) RAND_MAX * 0.3, lat = 40.6 + rand() / (double) RAND_MAX * 0.2;
+                        lon = -74.1 + rand() / (double) RAND_MAX * 0.3,
+                        lat = 40.6 + rand() / (double) RAND_MAX * 0.2;
                         break;
                 default:
-                        lon = rand() / (double) RAND_MAX * 360 - 180, lat = rand() / (double) RAND_MAX * 170 - 85;
+                        lon = rand() / (double) RAND_MAX * 360 - 180,
+                        lat = rand() / (double) RAND_MAX * 170 - 85;
                 }
                 fprintf(c, "%zu,\"point %zu\",%.6f,%.6f\n", i, i, lon, lat);
                 if (i < GEOJSON_ROWS)
@@ -152,10 +155,15 @@ static void run_step(const char *name, const char *input, size_t rows, size_t sl
                         die("options");
         }
         snprintf(out, sizeof out, "file://%s/out-%s-%zu/", dir, name, slice_rows);
-        const struct udfcron_run_info run = { .schedule = "bench", .run_id = "0", .attempt = 1, .engine = "local" };
-        const IngestRequest request = {
-                .run = &run, .type = "partition", .name = "partition", .input = input, .output = out, .options = options
+        const struct udfcron_run_info run = {
+                .schedule = "bench", .run_id = "0", .attempt = 1, .engine = "local"
         };
+        const IngestRequest request = { .run = &run,
+                                        .type = "partition",
+                                        .name = "partition",
+                                        .input = input,
+                                        .output = out,
+                                        .options = options };
 
         Outcome step = {};
         IngestCall *call = NULL;
@@ -172,7 +180,8 @@ static void run_step(const char *name, const char *input, size_t rows, size_t sl
                 int64_t t = mono_ns();
                 if (r > 0 && (r = sd_event_dispatch(event)) < 0)
                         die("dispatch: %s", strerror(-r));
-                if (n == allocated && !(dispatches = realloc(dispatches, (allocated *= 2) * sizeof(int64_t))))
+                if (n == allocated &&
+                    !(dispatches = realloc(dispatches, (allocated *= 2) * sizeof(int64_t))))
                         die("out of memory");
                 dispatches[n++] = mono_ns() - t;
         }
@@ -180,7 +189,8 @@ static void run_step(const char *name, const char *input, size_t rows, size_t sl
         if (step.error < 0)
                 die("the step failed: %s", step.message);
         qsort(dispatches, n, sizeof *dispatches, compare_ns);
-        printf("%-8s %7zu rows  slice %6zu  %9.0f rows/s  %8.1f ms  stall max %6.2f ms  p99 %6.2f ms  (%zu turns)\n",
+        printf("%-8s %7zu rows  slice %6zu  %9.0f rows/s  %8.1f ms  stall max %6.2f ms  p99 %6.2f ms  (%zu "
+               "turns)\n",
                name, rows, slice_rows, rows / (total / 1e9), total / 1e6, dispatches[n - 1] / 1e6,
                dispatches[n * 99 / 100] / 1e6, n);
 
@@ -224,7 +234,10 @@ static void peer(const char *name, const char *path, bool geojson, size_t rows) 
                 r = geojson_read(&gj, &rs, SIZE_MAX, error, sizeof error);
         } else {
                 csv_reader_init(&csv, data, size,
-                                &(CsvOptions){ .delimiter = ',', .header = true, .lon_column = "lon", .lat_column = "lat" });
+                                &(CsvOptions){ .delimiter = ',',
+                                               .header = true,
+                                               .lon_column = "lon",
+                                               .lat_column = "lat" });
                 r = csv_read(&csv, &rs, SIZE_MAX, error, sizeof error);
         }
         if (r != 1 || rs.n != rows)
@@ -236,7 +249,8 @@ static void peer(const char *name, const char *path, bool geojson, size_t rows) 
         Sorter s;
         Planner p;
         if (sorter_init(&s, rs.n, compare_keys, NULL) < 0 || !sorter_run(&s, SIZE_MAX) ||
-            planner_init(&p, PARTITION_QUADKEY, &rs, s.order, keys, PER_FILE, PER_CHUNK) < 0 || planner_run(&p, SIZE_MAX) != 1)
+            planner_init(&p, PARTITION_QUADKEY, &rs, s.order, keys, PER_FILE, PER_CHUNK) < 0 ||
+            planner_run(&p, SIZE_MAX) != 1)
                 die("peer: plan");
         for (size_t f = 0; f < p.n_files; f++) {
                 char file[PATH_MAX + 32];
@@ -253,7 +267,8 @@ static void peer(const char *name, const char *path, bool geojson, size_t rows) 
                         die("%s: %m", file);
         }
         int64_t total = mono_ns() - start;
-        printf("%-8s %7zu rows  peer: one blocking pass, plain write()+fsync()  %9.0f rows/s  %8.1f ms  (stall: all of it)\n",
+        printf("%-8s %7zu rows  peer: one blocking pass, plain write()+fsync()  %9.0f rows/s  %8.1f ms  "
+               "(stall: all of it)\n",
                name, rows, rows / (total / 1e9), total / 1e6);
         planner_done(&p);
         sorter_done(&s);
@@ -278,7 +293,8 @@ int main(void) {
         snprintf(geojson, sizeof geojson, "%s/points.geojson", dir);
         write_inputs(csv, geojson);
 
-        printf("bench-ingest: the partition step (%d rows per file, %d per chunk) through the daemon's loop, "
+        printf("bench-ingest: the partition step (%d rows per file, %d per chunk) through the daemon's "
+               "loop, "
                "next to one blocking pass\n",
                PER_FILE, PER_CHUNK);
         static const size_t slices[] = { 4096, 8192, 16384 };

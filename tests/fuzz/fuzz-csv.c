@@ -49,13 +49,15 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
         read_all(text, size, &o, SIZE_MAX, &once);
         read_all(text, size, &o, slice, &sliced);
 
-        if (once.result != sliced.result || once.rows.n != sliced.rows.n || strcmp(once.error, sliced.error) != 0)
+        if (once.result != sliced.result || once.rows.n != sliced.rows.n ||
+            strcmp(once.error, sliced.error) != 0)
                 abort();
         if (once.result < 0 && once.result != -ENOMEM && once.error[0] == '\0')
                 abort();
         for (size_t i = 0; i < once.rows.n; i++) {
                 const Row *row = &once.rows.rows[i], *other = &sliced.rows.rows[i];
-                if (row->offset > size || row->size > size - row->offset || memcmp(row, other, sizeof *row) != 0)
+                if (row->offset > size || row->size > size - row->offset ||
+                    memcmp(row, other, sizeof *row) != 0)
                         abort();
                 if (i > 0 && row->line <= once.rows.rows[i - 1].line)
                         abort();

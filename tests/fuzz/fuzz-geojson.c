@@ -41,7 +41,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
         read_all(text, size, &o, SIZE_MAX, &once);
         read_all(text, size, &o, slice, &sliced);
 
-        if (once.result != sliced.result || once.rows.n != sliced.rows.n || strcmp(once.error, sliced.error) != 0)
+        if (once.result != sliced.result || once.rows.n != sliced.rows.n ||
+            strcmp(once.error, sliced.error) != 0)
                 abort();
         if (once.result < 0 && once.result != -ENOMEM && once.error[0] == '\0')
                 abort();
@@ -57,8 +58,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
                         abort();
                 cJSON_Delete(f);
                 if (o.geospatial && (!rows_in_range(row->bbox[0], row->bbox[1]) ||
-                                     !rows_in_range(row->bbox[2], row->bbox[3]) || row->bbox[0] > row->bbox[2] ||
-                                     row->bbox[1] > row->bbox[3]))
+                                     !rows_in_range(row->bbox[2], row->bbox[3]) ||
+                                     row->bbox[0] > row->bbox[2] || row->bbox[1] > row->bbox[3]))
                         abort();
         }
         rows_done(&once.rows);

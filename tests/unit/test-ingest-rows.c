@@ -25,10 +25,13 @@
 
 /* ------------------------------------------------------------------ CSV */
 
-static const CsvOptions points = { .delimiter = ',', .header = true, .lon_column = "lon", .lat_column = "lat" };
+static const CsvOptions points = {
+        .delimiter = ',', .header = true, .lon_column = "lon", .lat_column = "lat"
+};
 
 /* Reads `text` whole, `slice` records at a time; returns what the last csv_read() did. */
-static int read_csv(const char *text, const CsvOptions *o, size_t slice, Rows *rows, CsvReader *r, char *error) {
+static int read_csv(const char *text, const CsvOptions *o, size_t slice, Rows *rows, CsvReader *r,
+                    char *error) {
         int k;
         csv_reader_init(r, text, strlen(text), o);
         while ((k = csv_read(r, rows, slice, error, ERROR_SIZE)) == 0)
@@ -152,17 +155,21 @@ static int read_geojson(const char *text, const GeojsonOptions *o, size_t slice,
 }
 
 static void test_geojson_rows(void **state) {
-        static const char point[] = "{\"type\": \"Feature\", \"geometry\": {\"type\": \"Point\", \"coordinates\": "
-                                    "[1.5, 2.5]}, \"properties\": {\"k\": \"a\"}}",
-                          polygon[] = "{\"type\":\"Feature\",\"properties\":{\"k\":7},\"geometry\":{\"type\":"
-                                      "\"Polygon\",\"coordinates\":[[[0,0],[10,0],[10,-5],[0,0]]]}}",
-                          collection[] = "{\"type\":\"Feature\",\"geometry\":{\"type\":\"GeometryCollection\","
-                                         "\"geometries\":[{\"type\":\"Point\",\"coordinates\":[-170,80]},{\"type\":"
-                                         "\"LineString\",\"coordinates\":[[170,-80],[0,0]]}]},\"properties\":null}";
+        static const char point[] =
+                "{\"type\": \"Feature\", \"geometry\": {\"type\": \"Point\", \"coordinates\": "
+                "[1.5, 2.5]}, \"properties\": {\"k\": \"a\"}}",
+                          polygon[] =
+                                  "{\"type\":\"Feature\",\"properties\":{\"k\":7},\"geometry\":{\"type\":"
+                                  "\"Polygon\",\"coordinates\":[[[0,0],[10,0],[10,-5],[0,0]]]}}",
+                          collection[] =
+                                  "{\"type\":\"Feature\",\"geometry\":{\"type\":\"GeometryCollection\","
+                                  "\"geometries\":[{\"type\":\"Point\",\"coordinates\":[-170,80]},{\"type\":"
+                                  "\"LineString\",\"coordinates\":[[170,-80],[0,0]]}]},\"properties\":null}";
         char text[2048];
         snprintf(text, sizeof text,
                  "{\"crs\": {\"type\": \"name\", \"properties\": {\"name\": \"[}\\\"\"}},\n"
-                 " \"features\": [\n  %s,\n  %s,\n\n  %s\n ],\n \"bbox\": [1, 2, 3, 4], \"type\": \"FeatureCollection\"}\n",
+                 " \"features\": [\n  %s,\n  %s,\n\n  %s\n ],\n \"bbox\": [1, 2, 3, 4], \"type\": "
+                 "\"FeatureCollection\"}\n",
                  point, polygon, collection);
         const GeojsonOptions o = { .geospatial = true, .value_property = "k" };
         (void) state;
@@ -175,7 +182,9 @@ static void test_geojson_rows(void **state) {
                 assert_row(text, &rows.rows[0], point, 3);
                 assert_row(text, &rows.rows[1], polygon, 4);
                 assert_row(text, &rows.rows[2], collection, 6);
-                const double expected[3][4] = { { 1.5, 2.5, 1.5, 2.5 }, { 0, -5, 10, 0 }, { -170, -80, 170, 80 } };
+                const double expected[3][4] = { { 1.5, 2.5, 1.5, 2.5 },
+                                                { 0, -5, 10, 0 },
+                                                { -170, -80, 170, 80 } };
                 for (size_t i = 0; i < 3; i++)
                         assert_memory_equal(rows.rows[i].bbox, expected[i], sizeof expected[i]);
                 assert_string_equal(rows_value(&rows, 0), "a");
@@ -194,31 +203,44 @@ static void test_geojson_errors(void **state) {
                   "line 1: the document's type is \"Feature\", not \"FeatureCollection\"" },
                 { "{\"type\": \"FeatureCollection\"}", "line 1: the FeatureCollection has no \"features\"" },
                 { "{\"features\": []}", "line 1: not a FeatureCollection: it has no \"type\"" },
-                { "{\"type\": \"FeatureCollection\", \"features\": {}}", "line 1: \"features\" is not a list" },
-                { "{\"type\":\"FeatureCollection\",\"features\":[\n{\"type\":\"Feature\",\"geometry\":null}]}",
+                { "{\"type\": \"FeatureCollection\", \"features\": {}}",
+                  "line 1: \"features\" is not a list" },
+                { "{\"type\":\"FeatureCollection\",\"features\":[\n{\"type\":\"Feature\",\"geometry\":null}]"
+                  "}",
                   "feature 1 (line 2): it has no geometry" },
-                { "{\"type\":\"FeatureCollection\",\"features\":[{\"type\":\"Feature\",\"geometry\":{\"type\":"
-                  "\"Point\",\"coordinates\":[0,0]}},\n\n{\"type\":\"Feature\",\"geometry\":{\"type\":\"Point\","
+                { "{\"type\":\"FeatureCollection\",\"features\":[{\"type\":\"Feature\",\"geometry\":{"
+                  "\"type\":"
+                  "\"Point\",\"coordinates\":[0,0]}},\n\n{\"type\":\"Feature\",\"geometry\":{\"type\":"
+                  "\"Point\","
                   "\"coordinates\":[0,95]}}]}",
-                  "feature 2 (line 3): position [0, 95] is out of range (longitude -180..180, latitude -90..90)" },
-                { "{\"type\":\"FeatureCollection\",\"features\":[{\"type\":\"Feature\",\"geometry\":{\"type\":"
+                  "feature 2 (line 3): position [0, 95] is out of range (longitude -180..180, latitude "
+                  "-90..90)" },
+                { "{\"type\":\"FeatureCollection\",\"features\":[{\"type\":\"Feature\",\"geometry\":{"
+                  "\"type\":"
                   "\"Polygon\",\"coordinates\":[[0,0],[1,1]]}}]}",
                   "feature 1 (line 1): a position is not [longitude, latitude]" },
-                { "{\"type\":\"FeatureCollection\",\"features\":[{\"type\":\"Feature\",\"geometry\":{\"type\":"
+                { "{\"type\":\"FeatureCollection\",\"features\":[{\"type\":\"Feature\",\"geometry\":{"
+                  "\"type\":"
                   "\"Circle\",\"coordinates\":[0,0]}}]}",
                   "feature 1 (line 1): geometry type 'Circle' is not a GeoJSON one" },
-                { "{\"type\":\"FeatureCollection\",\"features\":[{\"type\":\"Feature\",\"geometry\":{\"type\":"
+                { "{\"type\":\"FeatureCollection\",\"features\":[{\"type\":\"Feature\",\"geometry\":{"
+                  "\"type\":"
                   "\"MultiPoint\",\"coordinates\":[]}}]}",
                   "feature 1 (line 1): its geometry has no positions" },
-                { "{\"type\":\"FeatureCollection\",\"features\":[{\"type\":\"Feature\",\"geometry\":{\"type\":"
+                { "{\"type\":\"FeatureCollection\",\"features\":[{\"type\":\"Feature\",\"geometry\":{"
+                  "\"type\":"
                   "\"Point\",\"coordinates\":[0,0,]}}]}",
                   "feature 1 (line 1): not valid JSON" },
                 { "{\"type\":\"FeatureCollection\",\"features\":[{\"type\":\"Thing\"}]}",
                   "feature 1 (line 1): its type is not \"Feature\"" },
-                { "{\"type\":\"FeatureCollection\",\"features\":[1]}", "line 1: feature 1 is not an object" },
-                { "{\"type\":\"FeatureCollection\",\"crs\":[},\"features\":[]}", "line 1: a '}' that closes nothing" },
-                { "{\"type\":\"FeatureCollection\",\"features\":[]} x", "line 1: text after the FeatureCollection" },
-                { "{\"type\":\"FeatureCollection\",\"features\":[{\"type\":\"Feature\"", "line 1: a value that does not end" },
+                { "{\"type\":\"FeatureCollection\",\"features\":[1]}",
+                  "line 1: feature 1 is not an object" },
+                { "{\"type\":\"FeatureCollection\",\"crs\":[},\"features\":[]}",
+                  "line 1: a '}' that closes nothing" },
+                { "{\"type\":\"FeatureCollection\",\"features\":[]} x",
+                  "line 1: text after the FeatureCollection" },
+                { "{\"type\":\"FeatureCollection\",\"features\":[{\"type\":\"Feature\"",
+                  "line 1: a value that does not end" },
                 { "{\"type\":\"FeatureCollection\"\n\"features\":[]}", "line 2: expected ',' or '}'" },
         };
         const GeojsonOptions o = { .geospatial = true };
@@ -254,8 +276,8 @@ static void test_quadkeys(void **state) {
                 unsigned level;
                 const char *quadkey;
         } cases[] = {
-                { -135, 67.5, 2, "00" }, { 135, -67.5, 2, "33" }, { 45, 22.5, 2, "12" },
-                { -180, 90, 5, "00000" }, { 180, -90, 3, "333" }, { 0, 0, 1, "3" },
+                { -135, 67.5, 2, "00" },  { 135, -67.5, 2, "33" }, { 45, 22.5, 2, "12" },
+                { -180, 90, 5, "00000" }, { 180, -90, 3, "333" },  { 0, 0, 1, "3" },
         };
         (void) state;
         for (size_t i = 0; i < ELEMENTSOF(cases); i++) {
@@ -317,7 +339,8 @@ static void plan(Planned *p, PartitionMethod method, size_t per_file, size_t per
                         ;
                 order = p->sorter.order;
         }
-        assert_int_equal(planner_init(&p->planner, method, &p->rows, order, p->keys, per_file, per_chunk), 0);
+        assert_int_equal(planner_init(&p->planner, method, &p->rows, order, p->keys, per_file, per_chunk),
+                         0);
         int k;
         while ((k = planner_run(&p->planner, budget)) == 0)
                 ;
@@ -357,7 +380,8 @@ static void check_plan(const Planned *p, size_t per_file, size_t per_chunk) {
                 for (size_t k = f->first; k < f->first + f->n; k++) {
                         const Row *row = &p->rows.rows[planner_row(pl, k)];
                         char quadkey[QUADKEY_LEVELS + 1];
-                        partition_quadkey(p->keys[planner_row(pl, k)], (unsigned) strlen(f->quadkey), quadkey);
+                        partition_quadkey(p->keys[planner_row(pl, k)], (unsigned) strlen(f->quadkey),
+                                          quadkey);
                         assert_string_equal(quadkey, f->quadkey);
                         assert_true(row->bbox[0] >= f->bbox[0] && row->bbox[2] <= f->bbox[2]);
                         assert_true(row->bbox[1] >= f->bbox[1] && row->bbox[3] <= f->bbox[3]);
@@ -417,8 +441,8 @@ static void test_plan_rows_and_column(void **state) {
                 Row row = { .line = (uint32_t) i };
                 assert_int_equal(rows_add(&q.rows, &row, values[i], 1, true), 0);
         }
-        assert_int_equal(planner_init(&q.planner, PARTITION_COLUMN, &q.rows, (const uint32_t[]){ 0, 2, 5, 1, 4, 3 },
-                                      NULL, 2, 2),
+        assert_int_equal(planner_init(&q.planner, PARTITION_COLUMN, &q.rows,
+                                      (const uint32_t[]){ 0, 2, 5, 1, 4, 3 }, NULL, 2, 2),
                          0);
         assert_int_equal(planner_run(&q.planner, 1000), 1);
         assert_int_equal(q.planner.n_files, 4);
@@ -434,10 +458,14 @@ static void test_plan_rows_and_column(void **state) {
 
 int main(void) {
         const struct CMUnitTest tests[] = {
-                cmocka_unit_test(test_csv_rows),          cmocka_unit_test(test_csv_values_and_options),
-                cmocka_unit_test(test_csv_errors),        cmocka_unit_test(test_geojson_rows),
-                cmocka_unit_test(test_geojson_errors),    cmocka_unit_test(test_quadkeys),
-                cmocka_unit_test(test_sorter),            cmocka_unit_test(test_plan_quadkey),
+                cmocka_unit_test(test_csv_rows),
+                cmocka_unit_test(test_csv_values_and_options),
+                cmocka_unit_test(test_csv_errors),
+                cmocka_unit_test(test_geojson_rows),
+                cmocka_unit_test(test_geojson_errors),
+                cmocka_unit_test(test_quadkeys),
+                cmocka_unit_test(test_sorter),
+                cmocka_unit_test(test_plan_quadkey),
                 cmocka_unit_test(test_plan_rows_and_column),
         };
         return cmocka_run_group_tests(tests, NULL, NULL);

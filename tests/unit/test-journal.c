@@ -396,9 +396,9 @@ static void test_color_only_on_a_terminal(void **state) {
 
 static void test_event_names(void **state) {
         (void) state;
-        static const char *const names[] = { "scheduled",    "started",       "log",        "finished",
-                                             "failed",       "timed_out",     "cancelled",  "skipped",
-                                             "retry",        "lost",          "step_started", "step_finished",
+        static const char *const names[] = { "scheduled",  "started",   "log",          "finished",
+                                             "failed",     "timed_out", "cancelled",    "skipped",
+                                             "retry",      "lost",      "step_started", "step_finished",
                                              "step_failed" };
         assert_int_equal(ELEMENTSOF(names), _RUN_EVENT_MAX);
         for (int e = 0; e < _RUN_EVENT_MAX; e++)

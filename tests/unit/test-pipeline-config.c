@@ -88,18 +88,21 @@ static void test_steps(void **state) {
         _cleanup_(strv_freep) char **errors = NULL;
         Config *c = NULL;
 
-        write_case(f, "ok",
-                   "schedules = ( { name = \"p\"; cron = \"@daily\"; timeout = \"1h\";\n"
-                   "  steps = (\n"
-                   "    { type = \"udf\"; udf = \"job.py\"; params = { day = \"${scheduled:%F}\"; };\n"
-                   "      output = \"file:///srv/udfcron/${run_id}/raw.csv\"; },\n"
-                   "    { type = \"partition\"; input = \"${output:udf-1}\"; output = \"file:///srv/udfcron/parts/\";\n"
-                   "      rows_per_file = 1000; lon_column = \"x\"; },\n"
-                   "    { type = \"partition_geospatial\"; name = \"remote\"; input = [ \"s3://b/${run_id}.csv\" ];\n"
-                   "      partitioning_method = \"rows\"; partitioning_split_method = \"median\";\n"
-                   "      output = \"s3://b/out/\"; },\n"
-                   "    { type = \"udf\"; udf = \"job.py\"; params = { parts = \"${output:partition}\"; }; }\n"
-                   "  ); } );\n");
+        write_case(
+                f, "ok",
+                "schedules = ( { name = \"p\"; cron = \"@daily\"; timeout = \"1h\";\n"
+                "  steps = (\n"
+                "    { type = \"udf\"; udf = \"job.py\"; params = { day = \"${scheduled:%F}\"; };\n"
+                "      output = \"file:///srv/udfcron/${run_id}/raw.csv\"; },\n"
+                "    { type = \"partition\"; input = \"${output:udf-1}\"; output = "
+                "\"file:///srv/udfcron/parts/\";\n"
+                "      rows_per_file = 1000; lon_column = \"x\"; },\n"
+                "    { type = \"partition_geospatial\"; name = \"remote\"; input = [ "
+                "\"s3://b/${run_id}.csv\" ];\n"
+                "      partitioning_method = \"rows\"; partitioning_split_method = \"median\";\n"
+                "      output = \"s3://b/out/\"; },\n"
+                "    { type = \"udf\"; udf = \"job.py\"; params = { parts = \"${output:partition}\"; }; }\n"
+                "  ); } );\n");
         int r = config_load("udfcrond.conf", f->tzdb, &c, &errors);
         for (char **e = errors; e && *e; e++)
                 print_message("unexpected: %s\n", *e);
