@@ -287,27 +287,39 @@ static void on_engine_ended(void *userdata, const EngineOutcome *outcome) {
         p->engine->free(run);
 }
 
+/* Starts the current step's work on `engine`: as `view`, the schedule as if its work were the step's
+ * (the engine borrows it only during start()), with `request` holding the step's own members. */
+static void start_on_engine(Pipeline *p, const Engine *engine, Schedule *view, EngineRequest *request) {
+        static const EngineEvents events = {
+                .output = on_engine_output,
+                .ended = on_engine_ended,
+                .accepted = on_job_accepted,
+                .note = on_engine_note,
+        };
+        view->policy.timeout_usec = 0; /* the pipeline's deadline covers every step */
+        request->schedule = view;
+        request->run_id = p->run_id;
+        request->attempt = p->attempt;
+        request->scheduled_usec = p->scheduled_usec;
+        request->templates = &p->templates;
+        request->started_usec = now_usec();
+        p->engine = engine;
+        int r = engine->start(p->event, request, &events, p, &p->engine_run);
+        if (r < 0)
+                step_failed(p, false, "cannot start: %s", strerror(-r));
+}
+
 static void start_udf_step(Pipeline *p, const Step *step) {
-        static const EngineEvents events = { .output = on_engine_output, .ended = on_engine_ended };
-        /* the schedule as if its work were this UDF; the engine borrows it only during start() */
         Schedule view = *p->schedule;
         view.work = WORK_UDF;
         view.udf_path = step->udf_path;
         view.entrypoint = step->entrypoint;
-        view.policy.timeout_usec = 0; /* the pipeline's deadline covers every step */
         EngineRequest request = {
-                .schedule = &view,
-                .run_id = p->run_id,
-                .attempt = p->attempt,
-                .scheduled_usec = p->scheduled_usec,
                 .params_json = p->plans[p->current].params_json,
                 .python = p->python,
                 .working_directory = p->working_directory,
         };
-        p->engine = p->udf_engine;
-        int r = p->engine->start(p->event, &request, &events, p, &p->engine_run);
-        if (r < 0)
-                step_failed(p, false, "cannot start: %s", strerror(-r));
+        start_on_engine(p, p->udf_engine, &view, &request);
 }
 
 /* ------------------------------------------------------------------ ingest steps */
@@ -371,33 +383,16 @@ static void start_ingest_step(Pipeline *p, const Step *step) {
 /* A batch job of the fused engine, of the step's JobConfig, on the service and with the token of
  * engines.fused; its log lines are the step's, its outcome the step's (its result files are left alone). */
 static void submit_fused_job(Pipeline *p, const cJSON *job_config) {
-        static const EngineEvents events = {
-                .output = on_engine_output,
-                .ended = on_engine_ended,
-                .accepted = on_job_accepted,
-                .note = on_engine_note,
-        };
-        /* the schedule as if it were a batch job of the fused engine; borrowed only during start() */
         Schedule view = *p->schedule;
         view.udf_path = NULL;
         view.fused = (FusedSchedule){ .mode = FUSED_MODE_BATCH };
-        view.policy.timeout_usec = 0; /* the pipeline's deadline covers every step */
         EngineRequest request = {
-                .schedule = &view,
-                .run_id = p->run_id,
-                .attempt = p->attempt,
-                .scheduled_usec = p->scheduled_usec,
                 .params_json = "{}",
-                .templates = &p->templates,
-                .started_usec = now_usec(),
                 .job_config = job_config,
                 .http = p->http,
                 .settings = p->settings,
         };
-        p->engine = &engine_fused;
-        int r = p->engine->start(p->event, &request, &events, p, &p->engine_run);
-        if (r < 0)
-                step_failed(p, false, "cannot start the Fused batch job: %s", strerror(-r));
+        start_on_engine(p, &engine_fused, &view, &request);
 }
 
 /* ------------------------------------------------------------------ the steps, one after another */

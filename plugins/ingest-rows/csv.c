@@ -12,13 +12,11 @@
 
 __attribute__((format(printf, 4, 5))) static int fail(char *error, size_t size, unsigned line,
                                                       const char *format, ...) {
-        int n = line > 0 ? snprintf(error, size, "line %u: ", line) : 0;
         va_list ap;
         va_start(ap, format);
-        if (n >= 0 && (size_t) n < size)
-                (void) vsnprintf(error + n, size - (size_t) n, format, ap);
+        int r = rows_error(error, size, line, format, ap);
         va_end(ap);
-        return -EINVAL;
+        return r;
 }
 
 void csv_reader_init(CsvReader *r, const char *data, size_t size, const CsvOptions *options) {

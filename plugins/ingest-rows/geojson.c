@@ -32,13 +32,11 @@ static unsigned line_of(GeojsonReader *r, size_t pos) {
 
 __attribute__((format(printf, 5, 6))) static int fail(GeojsonReader *r, size_t pos, char *error, size_t size,
                                                       const char *format, ...) {
-        int n = snprintf(error, size, "line %u: ", line_of(r, pos));
         va_list ap;
         va_start(ap, format);
-        if (n >= 0 && (size_t) n < size)
-                (void) vsnprintf(error + n, size - (size_t) n, format, ap);
+        int k = rows_error(error, size, line_of(r, pos), format, ap);
         va_end(ap);
-        return -EINVAL;
+        return k;
 }
 
 static void skip_space(GeojsonReader *r) {

@@ -106,22 +106,8 @@ struct StackEntry {
         CellKind kind;
 };
 
-static bool grow(void **p, size_t *allocated, size_t needed, size_t item) {
-        if (needed <= *allocated)
-                return true;
-        size_t n = *allocated ? *allocated * 2 : 64;
-        while (n < needed)
-                n *= 2;
-        void *q = reallocarray(*p, n, item);
-        if (!q)
-                return false;
-        *p = q;
-        *allocated = n;
-        return true;
-}
-
 static int push(Planner *p, size_t first, size_t n, unsigned level, CellKind kind) {
-        if (!grow((void **) &p->stack, &p->stack_allocated, p->n_stack + 1, sizeof(StackEntry)))
+        if (!rows_grow_array((void **) &p->stack, &p->stack_allocated, p->n_stack + 1, sizeof(StackEntry)))
                 return -ENOMEM;
         p->stack[p->n_stack++] = (StackEntry){ first, n, level, kind };
         return 0;
@@ -161,7 +147,7 @@ static void bbox_of(const Planner *p, size_t first, size_t n, double ret[4]) {
 }
 
 static int add_file(Planner *p, size_t first, size_t n, unsigned level) {
-        if (!grow((void **) &p->files, &p->files_allocated, p->n_files + 1, sizeof(PartFile)))
+        if (!rows_grow_array((void **) &p->files, &p->files_allocated, p->n_files + 1, sizeof(PartFile)))
                 return -ENOMEM;
         PartFile *f = &p->files[p->n_files++];
         *f = (PartFile){ .first = first, .n = n, .first_chunk = p->n_chunks };
@@ -173,7 +159,7 @@ static int add_file(Planner *p, size_t first, size_t n, unsigned level) {
 }
 
 static int add_chunk(Planner *p, size_t first, size_t n, unsigned level) {
-        if (!grow((void **) &p->chunks, &p->chunks_allocated, p->n_chunks + 1, sizeof(Chunk)))
+        if (!rows_grow_array((void **) &p->chunks, &p->chunks_allocated, p->n_chunks + 1, sizeof(Chunk)))
                 return -ENOMEM;
         Chunk *c = &p->chunks[p->n_chunks++];
         *c = (Chunk){ .first = first, .n = n };

@@ -2,13 +2,14 @@
 #include "rows.h"
 
 #include <errno.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-static bool grow(void **p, size_t *allocated, size_t needed, size_t item) {
+bool rows_grow_array(void **p, size_t *allocated, size_t needed, size_t item) {
         if (needed <= *allocated)
                 return true;
-        size_t n = *allocated ? *allocated : 1024;
+        size_t n = *allocated ? *allocated : 64;
         while (n < needed)
                 n *= 2;
         void *q = reallocarray(*p, n, item);
@@ -22,11 +23,13 @@ static bool grow(void **p, size_t *allocated, size_t needed, size_t item) {
 int rows_add(Rows *rows, const Row *row, const char *value, size_t value_size, bool keep_value) {
         if (rows->n >= ROWS_MAX)
                 return -E2BIG;
-        if (!grow((void **) &rows->rows, &rows->allocated, rows->n + 1, sizeof(Row)))
+        if (!rows_grow_array((void **) &rows->rows, &rows->allocated, rows->n + 1, sizeof(Row)))
                 return -ENOMEM;
         if (keep_value) {
-                if (!grow((void **) &rows->values, &rows->values_allocated, rows->n + 1, sizeof(size_t)) ||
-                    !grow((void **) &rows->pool, &rows->pool_allocated, rows->pool_size + value_size + 1, 1))
+                if (!rows_grow_array((void **) &rows->values, &rows->values_allocated, rows->n + 1,
+                                     sizeof(size_t)) ||
+                    !rows_grow_array((void **) &rows->pool, &rows->pool_allocated,
+                                     rows->pool_size + value_size + 1, 1))
                         return -ENOMEM;
                 rows->values[rows->n] = rows->pool_size;
                 if (value_size > 0)
@@ -36,6 +39,13 @@ int rows_add(Rows *rows, const Row *row, const char *value, size_t value_size, b
         }
         rows->rows[rows->n++] = *row;
         return 0;
+}
+
+int rows_error(char *error, size_t size, unsigned line, const char *format, va_list ap) {
+        int n = line > 0 ? snprintf(error, size, "line %u: ", line) : 0;
+        if (n >= 0 && (size_t) n < size)
+                (void) vsnprintf(error + n, size - (size_t) n, format, ap);
+        return -EINVAL;
 }
 
 void rows_done(Rows *rows) {

@@ -8,6 +8,7 @@
  * partition column. Pure data: no I/O.
  */
 
+#include <stdarg.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -31,6 +32,14 @@ typedef struct Rows {
         char *pool;
         size_t pool_size, pool_allocated;
 } Rows;
+
+/* Grows the array *p of *allocated items of `item` bytes to hold `needed`, doubling; false on OOM. */
+bool rows_grow_array(void **p, size_t *allocated, size_t needed, size_t item);
+
+/* Writes "line N: " (when line > 0) and the message into error[0..size); returns -EINVAL, for the readers.
+ */
+int rows_error(char *error, size_t size, unsigned line, const char *format, va_list ap)
+        __attribute__((format(printf, 4, 0)));
 
 /* Appends a row (and its value, `value_size` bytes, when values are kept): -ENOMEM, -E2BIG past ROWS_MAX. */
 int rows_add(Rows *rows, const Row *row, const char *value, size_t value_size, bool keep_value);

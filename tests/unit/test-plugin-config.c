@@ -20,6 +20,7 @@
 
 #include <cmocka.h>
 
+#include "../support/config-errors.h"
 #include "../support/testdir.h"
 #include "config.h"
 #include "plugins/variants.h"
@@ -196,8 +197,8 @@ static const Broken broken[] = {
                                "secrets = 5;\n",
                 .errors = {
                         "udfcrond.conf:3: storage/nope: no plugin storage-nope.so in @DIR@/case-3/../plugins",
-                        "udfcrond.conf:4: storage/major: @DIR@/plugins/storage-major.so: built for plugin ABI 2.0, "
-                        "this udfcron has 1.0: rebuild it against this version's udfcron/plugin.h",
+                        "udfcrond.conf:4: storage/major: @DIR@/plugins/storage-major.so: built for plugin ABI 2.1, "
+                        "this udfcron has 1.1: rebuild it against this version's udfcron/plugin.h",
                         "udfcrond.conf:5: storage/Big: instance names use a-z 0-9 _ -",
                         "udfcrond.conf:6: plugin: expected a plugin name, got an integer",
                         "udfcrond.conf:7: flat: expected a group { plugin = \"...\"; option = value; }, got an integer",
@@ -242,19 +243,6 @@ static const Broken broken[] = {
 };
 /* clang-format on */
 
-/* `text` with every "@DIR@" replaced by `dir`, malloc'd. */
-static char *expand(const char *text, const char *dir) {
-        char *out = calloc(1, strlen(text) * 4 + strlen(dir) * 4 + 1), *o = out;
-        assert_non_null(out);
-        for (const char *p = text; *p;)
-                if (strncmp(p, "@DIR@", 5) == 0) {
-                        o = stpcpy(o, dir);
-                        p += 5;
-                } else
-                        *o++ = *p++;
-        return out;
-}
-
 static void test_broken(void **state) {
         Fixture *f = *state;
 
@@ -265,25 +253,8 @@ static void test_broken(void **state) {
                 assert_int_equal(fchdir(f->cwd), 0);
                 write_case(f, name, b->main, b->schedules);
 
-                Config *c = NULL;
-                _cleanup_(strv_freep) char **errors = NULL;
-                int r = config_load("udfcrond.conf", f->tzdb, &c, &errors);
-                size_t n = 0, want = 0;
-                while (want < MAX_ERRORS && b->errors[want])
-                        want++;
-                for (char **e = errors; e && *e; e++, n++) {
-                        _cleanup_free_ char *expected = n < want ? expand(b->errors[n], f->dir) : NULL;
-                        if (!expected || strcmp(*e, expected) != 0)
-                                print_message("case %zu: got      %s\n", i, *e);
-                }
-                if (r == 0)
-                        c = config_free(c);
-                assert_int_equal(r, -EINVAL);
-                assert_int_equal(n, want);
-                for (size_t k = 0; k < want; k++) {
-                        _cleanup_free_ char *expected = expand(b->errors[k], f->dir);
-                        assert_string_equal(errors[k], expected);
-                }
+                assert_true(
+                        config_errors_match("udfcrond.conf", f->tzdb, b->errors, MAX_ERRORS, f->dir, name));
         }
 }
 
