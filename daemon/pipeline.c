@@ -91,20 +91,18 @@ static cJSON *job_config_new(const Pipeline *p, const Step *step, const cJSON *f
 
 static int expand_step(const Pipeline *p, const Step *step, const ParamContext *ctx, StepPlan *plan,
                        char **ret_error) {
-        _cleanup_(json_freep) cJSON *expanded = NULL;
+        _cleanup_(json_freep) cJSON *params = NULL, *fields = NULL;
         int r = 0;
 
         if (step->output)
                 r = params_expand_string(step->output, ctx, &plan->output, ret_error);
         if (r >= 0 && step->input)
                 r = params_expand_string(step->input, ctx, &plan->input, ret_error);
-        if (r >= 0 && step->params &&
-            (r = params_expand_json(step->params, ctx, &expanded, ret_error)) >= 0 &&
-            !(plan->params_json = cJSON_PrintUnformatted(expanded)))
+        if (r >= 0 && step->params && (r = params_expand_json(step->params, ctx, &params, ret_error)) >= 0 &&
+            !(plan->params_json = cJSON_PrintUnformatted(params)))
                 r = -ENOMEM;
-        if (r >= 0 && step->job_step &&
-            (r = params_expand_json(step->job_step, ctx, &expanded, ret_error)) >= 0 &&
-            !(plan->job_config = job_config_new(p, step, expanded)))
+        if (r >= 0 && step->job_step && (r = params_expand_json(step->job_step, ctx, &fields, ret_error)) >= 0 &&
+            !(plan->job_config = job_config_new(p, step, fields)))
                 r = -ENOMEM;
         return r;
 }
@@ -188,7 +186,11 @@ static void step_ended(Pipeline *p, const EngineOutcome *outcome) {
         char message[256];
 
         if (o.kind != OUTCOME_SUCCEEDED && p->timed_out) {
-                snprintf(message, sizeof message, "timed out (%s)", outcome->message ?: "stopped");
+                /* the engine was cancelled for it: "cancelled, stopped with SIGTERM" */
+                const char *how = outcome->message ?: "";
+                if (strncmp(how, "cancelled", 9) == 0)
+                        how += 9;
+                snprintf(message, sizeof message, "timed out%s", how);
                 o.kind = OUTCOME_TIMED_OUT;
                 o.message = message;
         } else if (o.kind != OUTCOME_SUCCEEDED && p->cancelled)

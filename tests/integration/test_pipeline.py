@@ -126,12 +126,20 @@ def test_a_pipeline_partitions_and_hands_on(daemon, tmp_path):
 
 def test_a_failing_step_stops_the_pipeline(daemon, tmp_path):
     """The middle step fails on line 4 of its CSV: the third step never starts, the run fails (no retry
-    of a step alone: the retry policy reruns the pipeline), and the journal and the state say where."""
+    of a step alone: the retry policy reruns the pipeline), and the journal and the state say where.
+    The schedule's timeout spans the steps: the one under way when it passes is stopped, and is the
+    one the run ends at."""
     root = tmp_path / "out"
     root.mkdir()
     (tmp_path / "write_csv.py").write_text(WRITE_CSV)
     (tmp_path / "never.py").write_text("def udf():\n    open('NEVER', 'w')\n")
+    (tmp_path / "slow.py").write_text("import time\n\ndef udf(seconds: int):\n    time.sleep(seconds)\n")
+    slow = {"type": "udf", "udf": str(tmp_path / "slow.py")}
     d = daemon([{
+        "name": "slow", "cron": "* * * * * *", "timeout": "3s", "kill_grace": "1s",
+        "steps": steps({**slow, "params": {"seconds": 0}}, {**slow, "params": {"seconds": 60}},
+                       {**slow, "params": {"seconds": 0}}),
+    }, {
         "name": "broken", "cron": "* * * * * *",
         "steps": steps(
             {"type": "udf", "name": "write", "udf": str(tmp_path / "write_csv.py"),
@@ -165,6 +173,12 @@ def test_a_failing_step_stops_the_pipeline(daemon, tmp_path):
     if detail["last_run_id"] == run_id:
         assert detail["last_failed_step"] == "partition"
     assert "failed at step 'partition', run " in d.ctl("status", d.name("broken")).out
+
+    run_id, recs = first_run(d, "slow", ("finished", "timed_out"))
+    [timed_out] = of(recs, "timed_out")
+    assert timed_out["UDFCRON_STEP"] == "udf-2"
+    assert " timed_out: step 2/3 'udf-2': timed out, stopped with SIGTERM after " in timed_out["MESSAGE"]
+    assert [r["UDFCRON_STEP"] for r in of(recs, "step_started")] == ["udf-1", "udf-2"]
 
 
 def test_a_fused_partition_step_runs_as_a_batch_job(daemon, emulator, tmp_path):
