@@ -165,7 +165,7 @@ $(JOURNAL_DRIVER): $(B)/asan/tests/integration/journal-driver.o $(LIBCORE_ASAN)
 	$(CC) $(SANITIZE) $^ $(LIBS) -o $@
 
 # The tests and fuzzers of ingest-rows' readers and partitioner link them from the plugin's folder.
-INGEST_ROWS_PURE := $(patsubst %,plugins/ingest-rows/%.c,rows csv geojson partition)
+INGEST_ROWS_PURE := $(patsubst %,plugins/ingest-rows/%.c,rows csv geojson partition buf)
 $(B)/asan/tests/test-ingest-rows: $(call obj,$(B)/asan,$(INGEST_ROWS_PURE))
 $(B)/fuzz/fuzz-csv $(B)/fuzz/fuzz-geojson: $(call obj,$(B)/fuzz,$(INGEST_ROWS_PURE))
 $(B)/asan/replay/fuzz-csv $(B)/asan/replay/fuzz-geojson: $(call obj,$(B)/asan,$(INGEST_ROWS_PURE))

@@ -101,7 +101,8 @@ static int expand_step(const Pipeline *p, const Step *step, const ParamContext *
         if (r >= 0 && step->params && (r = params_expand_json(step->params, ctx, &params, ret_error)) >= 0 &&
             !(plan->params_json = cJSON_PrintUnformatted(params)))
                 r = -ENOMEM;
-        if (r >= 0 && step->job_step && (r = params_expand_json(step->job_step, ctx, &fields, ret_error)) >= 0 &&
+        if (r >= 0 && step->job_step &&
+            (r = params_expand_json(step->job_step, ctx, &fields, ret_error)) >= 0 &&
             !(plan->job_config = job_config_new(p, step, fields)))
                 r = -ENOMEM;
         return r;

@@ -24,6 +24,7 @@
 
 #include <udfcron/plugin.h>
 
+#include "buf.h"
 #include "csv.h"
 #include "geojson.h"
 #include "partition.h"
@@ -56,13 +57,6 @@ struct ctx {
         const struct options *options;
         struct job *jobs;
 };
-
-/* A growing byte buffer; `failed` once an append ran out of memory. */
-typedef struct Buf {
-        char *data;
-        size_t size, allocated;
-        bool failed;
-} Buf;
 
 typedef enum Phase {
         PHASE_FETCH, /* waiting for the input */
@@ -106,87 +100,6 @@ struct job {
         Buf index;
         size_t written; /* bytes of all files */
 };
-
-/* ------------------------------------------------------------------ buffers and JSON */
-
-static void buf_put(Buf *b, const void *data, size_t n) {
-        if (b->failed)
-                return;
-        if (b->size + n + 1 > b->allocated) {
-                size_t a = b->allocated ? b->allocated : 4096;
-                while (a < b->size + n + 1)
-                        a *= 2;
-                char *d = realloc(b->data, a);
-                if (!d) {
-                        b->failed = true;
-                        return;
-                }
-                b->data = d;
-                b->allocated = a;
-        }
-        memcpy(b->data + b->size, data, n);
-        b->size += n;
-        b->data[b->size] = '\0';
-}
-
-__attribute__((format(printf, 2, 3))) static void buf_printf(Buf *b, const char *format, ...) {
-        char small[256];
-        va_list ap;
-        va_start(ap, format);
-        int n = vsnprintf(small, sizeof small, format, ap);
-        va_end(ap);
-        if (n < 0 || (size_t) n >= sizeof small) {
-                b->failed = true; /* only numbers and short words go through here */
-                return;
-        }
-        buf_put(b, small, (size_t) n);
-}
-
-static void buf_free(Buf *b) {
-        free(b->data);
-        *b = (Buf){};
-}
-
-/* The length of the valid UTF-8 sequence at s (of at most n bytes), or 0. */
-static size_t utf8_length(const unsigned char *s, size_t n) {
-        size_t len = s[0] < 0x80                   ? 1
-                     : s[0] >= 0xc2 && s[0] < 0xe0 ? 2
-                     : s[0] >= 0xe0 && s[0] < 0xf0 ? 3
-                     : s[0] >= 0xf0 && s[0] < 0xf5 ? 4
-                                                   : 0;
-        if (len == 0 || len > n)
-                return 0;
-        for (size_t i = 1; i < len; i++)
-                if ((s[i] & 0xc0) != 0x80)
-                        return 0;
-        if ((len == 3 && s[0] == 0xe0 && s[1] < 0xa0) || (len == 3 && s[0] == 0xed && s[1] >= 0xa0) ||
-            (len == 4 && s[0] == 0xf0 && s[1] < 0x90) || (len == 4 && s[0] == 0xf4 && s[1] >= 0x90))
-                return 0; /* overlong, a surrogate, beyond U+10FFFF */
-        return len;
-}
-
-/* A JSON string; bytes that are not UTF-8 become U+FFFD. */
-static void json_string(Buf *b, const char *s) {
-        buf_put(b, "\"", 1);
-        for (size_t n = strlen(s), i = 0; i < n;) {
-                unsigned char c = (unsigned char) s[i];
-                size_t len = utf8_length((const unsigned char *) s + i, n - i);
-                if (c == '"' || c == '\\')
-                        buf_printf(b, "\\%c", c);
-                else if (c < 0x20)
-                        buf_printf(b, "\\u%04x", c);
-                else if (len > 0)
-                        buf_put(b, s + i, len);
-                else
-                        buf_put(b, "\\ufffd", 6);
-                i += len > 0 ? len : 1;
-        }
-        buf_put(b, "\"", 1);
-}
-
-static void json_bbox(Buf *b, const double bbox[4]) {
-        buf_printf(b, "[%.17g,%.17g,%.17g,%.17g]", bbox[0], bbox[1], bbox[2], bbox[3]);
-}
 
 /* ------------------------------------------------------------------ the job's end */
 
@@ -251,7 +164,7 @@ static void index_begin(struct job *j) {
                 [PARTITION_QUADKEY] = "quadkey", [PARTITION_ROWS] = "rows", [PARTITION_COLUMN] = "column"
         };
         buf_printf(b, "{\"version\":1,\"input\":");
-        json_string(b, j->step->input);
+        buf_json_string(b, j->step->input);
         buf_printf(b,
                    ",\"format\":\"%s\",\"partitioning\":\"%s\",\"rows\":%zu,\"rows_per_file\":%lld,"
                    "\"rows_per_chunk\":%lld",
@@ -263,23 +176,23 @@ static void index_begin(struct job *j) {
                 buf_put(b, ",\"columns\":[", 12);
                 for (size_t i = 0; i < n; i++) {
                         buf_put(b, ",", i > 0);
-                        json_string(b, columns[i]);
+                        buf_json_string(b, columns[i]);
                 }
                 buf_put(b, "]", 1);
         }
         if (j->method == PARTITION_QUADKEY && !j->geojson) {
                 buf_put(b, ",\"lon_column\":", 14);
-                json_string(b, j->o->lon_column);
+                buf_json_string(b, j->o->lon_column);
                 buf_put(b, ",\"lat_column\":", 14);
-                json_string(b, j->o->lat_column);
+                buf_json_string(b, j->o->lat_column);
         }
         if (j->method == PARTITION_COLUMN) {
                 buf_put(b, ",\"partition_column\":", 20);
-                json_string(b, j->o->partition_column);
+                buf_json_string(b, j->o->partition_column);
         }
         if (j->method == PARTITION_QUADKEY && j->rows.n > 0) {
                 buf_put(b, ",\"bbox\":", 8);
-                json_bbox(b, j->bbox);
+                buf_json_bbox(b, j->bbox);
         }
         buf_put(b, ",\"files\":[", 10);
 }
@@ -296,18 +209,18 @@ static void index_file(struct job *j, size_t i) {
         }
         buf_put(b, ",", i > 0);
         buf_put(b, "{\"path\":", 8);
-        json_string(b, name);
+        buf_json_string(b, name);
         buf_put(b, ",\"url\":", 7);
-        json_string(b, url);
+        buf_json_string(b, url);
         free(url);
         buf_printf(b, ",\"rows\":%zu,\"bytes\":%zu", f->n, j->out.size);
         if (j->method == PARTITION_QUADKEY) {
                 buf_printf(b, ",\"quadkey\":\"%s\",\"bbox\":", f->quadkey);
-                json_bbox(b, f->bbox);
+                buf_json_bbox(b, f->bbox);
         }
         if (j->method == PARTITION_COLUMN) {
                 buf_put(b, ",\"value\":", 9);
-                json_string(b, f->value);
+                buf_json_string(b, f->value);
         }
         buf_put(b, ",\"chunks\":[", 11);
         for (size_t k = 0; k < f->n_chunks; k++) {
@@ -316,7 +229,7 @@ static void index_file(struct job *j, size_t i) {
                            k > 0 ? "," : "", i, k, c->n, c->offset, c->size);
                 if (j->method == PARTITION_QUADKEY) {
                         buf_printf(b, ",\"quadkey\":\"%s\",\"bbox\":", c->quadkey);
-                        json_bbox(b, c->bbox);
+                        buf_json_bbox(b, c->bbox);
                 }
                 buf_put(b, "}", 1);
         }
@@ -405,7 +318,7 @@ static void succeed(struct job *j) {
                  j->planner.n_files, j->planner.n_files == 1 ? "" : "s", j->planner.n_chunks,
                  j->planner.n_chunks == 1 ? "" : "s", index);
         buf_put(&result, "{\"index\":", 9);
-        json_string(&result, index);
+        buf_json_string(&result, index);
         free(index);
         buf_printf(&result, ",\"rows\":%zu,\"files\":%zu,\"chunks\":%zu,\"bytes\":%zu}", j->rows.n,
                    j->planner.n_files, j->planner.n_chunks, j->written);

@@ -16,6 +16,7 @@
 
 #include <cmocka.h>
 
+#include "../../plugins/ingest-rows/buf.h"
 #include "../../plugins/ingest-rows/csv.h"
 #include "../../plugins/ingest-rows/geojson.h"
 #include "../../plugins/ingest-rows/partition.h"
@@ -456,6 +457,21 @@ static void test_plan_rows_and_column(void **state) {
         rows_done(&q.rows);
 }
 
+/* ------------------------------------------------------------------ the index's JSON */
+
+static void test_json_strings(void **state) {
+        (void) state;
+        Buf b = {};
+        /* column names come from the input: quotes, control characters and bytes that are not UTF-8 */
+        buf_json_string(&b, "a\"b\\c\n\xff\xc3\xa9\xed\xa0\x80z");
+        assert_false(b.failed);
+        assert_string_equal(b.data, "\"a\\\"b\\\\c\\u000a\\ufffd\xc3\xa9\\ufffd\\ufffd\\ufffdz\"");
+        buf_put(&b, ",", 1);
+        buf_json_bbox(&b, (const double[]){ -180, 0.1, 1e-7, 90 });
+        assert_string_equal(strchr(b.data, ',') + 1, "[-180,0.10000000000000001,9.9999999999999995e-08,90]");
+        buf_free(&b);
+}
+
 int main(void) {
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test(test_csv_rows),
@@ -467,6 +483,7 @@ int main(void) {
                 cmocka_unit_test(test_sorter),
                 cmocka_unit_test(test_plan_quadkey),
                 cmocka_unit_test(test_plan_rows_and_column),
+                cmocka_unit_test(test_json_strings),
         };
         return cmocka_run_group_tests(tests, NULL, NULL);
 }
