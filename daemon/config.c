@@ -556,7 +556,6 @@ static int parse_params(Loader *l, const config_setting_t *s, const char *v, voi
         return 0;
 }
 
-
 /* ---------------------------------------------------------------- the `fused` group of a schedule */
 
 /* An http(s) URL without a trailing slash (paths are appended to it). */
@@ -1645,8 +1644,8 @@ static int step_references(const Step *step, char ***names, size_t *n) {
 }
 
 /* Names the steps without one (their type, numbered when several share it); names must be unique, and
- * ${output:NAME} must name an earlier step that has an output. */
-static int finish_steps(Loader *l, const config_setting_t *list, Step *steps, size_t n) {
+ * ${output:NAME} must name an earlier step that has an output (unless that step had errors already). */
+static int finish_steps(Loader *l, const config_setting_t *list, Step *steps, const bool *broken, size_t n) {
         for (size_t i = 0; i < n; i++) {
                 size_t same = 0;
                 for (size_t k = 0; k < n; k++)
@@ -1677,7 +1676,7 @@ static int finish_steps(Loader *l, const config_setting_t *list, Step *steps, si
                                 (void) error_at(l, g,
                                                 "step %zu: ${output:%s}: no earlier step is called '%s'",
                                                 i + 1, refs[j], refs[j]);
-                        else if (!steps[k].output)
+                        else if (!steps[k].output && !broken[k])
                                 (void) error_at(l, g, "step %zu: ${output:%s}: step '%s' has no output",
                                                 i + 1, refs[j], refs[j]);
                 }
@@ -1692,18 +1691,21 @@ static int parse_steps(Loader *l, const config_setting_t *s, const char *v, void
         (void) v;
         if (!config_setting_is_list(s) || n == 0)
                 return type_error(l, s, "a list of steps: steps = ( { type = \"udf\"; ... }, { ... } );");
-        if (!(sch->steps = calloc((size_t) n, sizeof(Step))))
+        _cleanup_free_ bool *broken = calloc((size_t) n, sizeof(bool));
+        if (!broken || !(sch->steps = calloc((size_t) n, sizeof(Step))))
                 return -ENOMEM;
         sch->n_steps = (size_t) n;
         for (int i = 0; i < n && r != -ENOMEM; i++) {
                 const config_setting_t *g = config_setting_get_elem(s, (unsigned) i);
+                size_t errors_before = l->n_errors;
                 if (!config_setting_is_group(g))
                         r = error_at(l, g, "steps: element %d: expected a group { type = ...; }, got %s",
                                      i + 1, type_name(g));
                 else
                         r = load_step(l, g, (size_t) i, &sch->steps[i]);
+                broken[i] = l->n_errors > errors_before;
         }
-        return r == -ENOMEM ? r : finish_steps(l, s, sch->steps, sch->n_steps);
+        return r == -ENOMEM ? r : finish_steps(l, s, sch->steps, broken, sch->n_steps);
 }
 
 /* ${output:NAME} outside a pipeline's steps names nothing: reported where it is. */

@@ -275,7 +275,8 @@ struct udfcron_ingest_step_type {
         int (*check)(const void *options, char *message, size_t size);
 };
 
-/* One step of one run, as start() receives it; it and everything it points to stay valid until `done`. */
+/* One step of one run, as start() receives it. It and everything it points to stay valid until `done` is
+ * called, or until cancel() returns: after a cancel the plugin reads none of it, and only calls `done`. */
 struct udfcron_ingest_step {
         const struct udfcron_run_info *run;
         const char *type;    /* one of the plugin's step types */

@@ -93,10 +93,12 @@ def test_installed_programs_run_and_the_config_and_examples_are_valid(installed)
     assert all(not line.strip() or line.lstrip().startswith("#") for line in conf.read_text().splitlines())
 
     examples = installed / "usr/share/doc/udfcron/examples"
-    # hello-udf stores its result through the installed storage-file plugin
+    # hello-udf stores its result through the installed storage-file plugin, points-pipeline partitions
+    # through the installed ingest-rows
     (examples / "udfcrond.conf").write_text('schedules_directory = "schedules.d";\n'
                                             f'plugin_directories = [ "{installed}/usr/lib/udfcron/plugins" ];\n'
-                                            'storage = { file = { root = "/srv/udfcron"; }; };\n')
+                                            'storage = { file = { root = "/srv/udfcron"; }; };\n'
+                                            'ingest = { rows = { }; };\n')
     try:
         check = subprocess.run([str(installed / "usr/sbin/udfcrond"), "--check-config", "--config",
                                 str(examples / "udfcrond.conf")], capture_output=True, text=True)
