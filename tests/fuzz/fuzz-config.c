@@ -4,8 +4,9 @@
  * a tree whose schedules.d is empty, and loaded. Every load must end in a
  * Config whose schedules are sorted and unique, or in a list of errors that
  * each read "where: what"; nothing may leak, crash or exit either way.
- * Plugin blocks reach built-in plugins (storage and secrets "fz", with an
- * option of every type), so that no input makes the fuzzer dlopen() files.
+ * Plugin blocks reach built-in plugins (storage, secrets and ingest "fz", with
+ * an option of every type; the ingest one's step type "fz" has them too), so
+ * that no input makes the fuzzer dlopen() files.
  */
 #include <errno.h>
 #include <ftw.h>
@@ -82,6 +83,28 @@ static const struct udfcron_storage_vtable fz_storage_vtable = {
 };
 static const struct udfcron_secrets_vtable fz_secrets_vtable = { .lookup = fz_lookup };
 
+static int fz_check(const void *options, char *message, size_t size) {
+        const struct fz_options *o = options;
+        if (o->i >= 0)
+                return 0;
+        snprintf(message, size, "i: negative");
+        return -EINVAL;
+}
+
+static const struct udfcron_ingest_step_type fz_step_types[] = {
+        { .name = "fz",
+          .options = fz_options,
+          .options_size = sizeof(struct fz_options),
+          .input_required = true,
+          .check = fz_check },
+        {},
+};
+static const struct udfcron_ingest_vtable fz_ingest_vtable = {
+        .step_types = fz_step_types,
+        .start = (void *) fz_lookup,
+        .cancel = (void *) fz_destroy,
+};
+
 static const struct udfcron_plugin fz_storage = {
         UDFCRON_PLUGIN_HEADER,          .name = "fz",
         .kind = UDFCRON_PLUGIN_STORAGE, .init = fz_init,
@@ -94,7 +117,13 @@ static const struct udfcron_plugin fz_secrets = {
         .destroy = fz_destroy,          .vtable = &fz_secrets_vtable,
         .options = fz_options,          .options_size = sizeof(struct fz_options),
 };
-static const struct udfcron_plugin *const fz_plugins[] = { &fz_storage, &fz_secrets, NULL };
+static const struct udfcron_plugin fz_ingest = {
+        UDFCRON_PLUGIN_HEADER,         .name = "fz",
+        .kind = UDFCRON_PLUGIN_INGEST, .init = fz_init,
+        .destroy = fz_destroy,         .vtable = &fz_ingest_vtable,
+        .options = fz_options,         .options_size = sizeof(struct fz_options),
+};
+static const struct udfcron_plugin *const fz_plugins[] = { &fz_storage, &fz_secrets, &fz_ingest, NULL };
 
 /* One directory and zone cache per fuzzing process: creating them per input would only measure I/O. */
 typedef struct Harness {
