@@ -16,8 +16,11 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "arglist.h"
 #include "cleanup.h"
 #include "duration.h"
+#include "fileio.h"
+#include "json-util.h"
 #include "macro.h"
 #include "params.h"
 #include "strv.h"
@@ -565,6 +568,84 @@ static int parse_params(Loader *l, const config_setting_t *s, const char *v, voi
         return 0;
 }
 
+static int parse_arg_name(Loader *l, const config_setting_t *s, const char *v, void *target) {
+        if (!valid_identifier(v, strlen(v)))
+                return error_at(l, s, "arg_name: '%s' is not a Python parameter name", v);
+        return set_string(target, v);
+}
+
+/* An arg_list file, named relative to the schedule file: a JSON array or NDJSON (arglist.h). */
+static int load_arg_list_file(Loader *l, const config_setting_t *s, const char *name, Fanout *fanout) {
+        _cleanup_free_ char *shown = path_join(l->dir, name), *text = NULL, *why = NULL;
+        struct stat st;
+        unsigned line = 0;
+        size_t size;
+
+        if (!shown)
+                return -ENOMEM;
+        if (name[0] == '\0')
+                return error_at(l, s, "arg_list: must not be empty");
+        _cleanup_close_ int fd = open(shown, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
+        if (fd < 0 || fstat(fd, &st) < 0)
+                return error_at(l, s, "arg_list: cannot read '%s': %s", shown, strerror(errno));
+        if (!S_ISREG(st.st_mode))
+                return error_at(l, s, "arg_list: '%s' is not a regular file", shown);
+        int r = read_full_fd(fd, ARGLIST_FILE_MAX, &text, &size);
+        if (r == -EFBIG)
+                return error_at(l, s, "arg_list: '%s' is larger than %d MiB", shown, ARGLIST_FILE_MAX >> 20);
+        if (r < 0 && r != -ENOMEM)
+                return error_at(l, s, "arg_list: cannot read '%s': %s", shown, strerror(-r));
+        if (r >= 0)
+                r = arglist_parse(text, size, fanout->arg_name, &fanout->arg_list, &line, &why);
+        if (r == -EINVAL)
+                return error_line(l, shown, line, "arg_list: %s", why);
+        return r;
+}
+
+/*
+ * arg_list: a file, or written inline as a list of groups (argument sets) or of values (each the value
+ * of arg_name); inline strings are templates, like those in params. Read once the other keys are (it
+ * needs arg_name).
+ */
+static int load_arg_list(Loader *l, const config_setting_t *s, Fanout *fanout) {
+        const char *file = config_setting_get_string(s);
+        _cleanup_(json_freep) cJSON *list = NULL;
+        int r = 0;
+
+        if (file)
+                return load_arg_list_file(l, s, file, fanout);
+        if (!config_setting_is_list(s) && !config_setting_is_array(s))
+                return type_error(l, s, "a list ( { ... }, { ... } ), an array [ ... ] or a file name");
+        if (config_setting_length(s) > ARGLIST_ITEMS_MAX)
+                return error_at(l, s, "arg_list: more than %d items", ARGLIST_ITEMS_MAX);
+        if (!(list = cJSON_CreateArray()))
+                return -ENOMEM;
+        for (int i = 0; i < config_setting_length(s); i++) {
+                const config_setting_t *e = config_setting_get_elem(s, i);
+                _cleanup_free_ char *why = NULL;
+                char what[32];
+                cJSON *item, *set;
+
+                snprintf(what, sizeof what, "arg_list[%d]", i);
+                int k = params_to_json(l, e, what, &item);
+                if (k >= 0 && (k = arglist_item(item, fanout->arg_name, &set, &why)) == -EINVAL)
+                        k = error_at(l, e, "%s: %s", what, why);
+                if (k >= 0 && !cJSON_AddItemToArray(list, set)) {
+                        cJSON_Delete(set);
+                        k = -ENOMEM;
+                }
+                if (k == -ENOMEM)
+                        return k;
+                if (k < 0)
+                        r = k;
+        }
+        if (r < 0)
+                return r;
+        fanout->arg_list = TAKE_PTR(list);
+        fanout->arg_list_templates = true;
+        return 0;
+}
+
 #define S(f) offsetof(Schedule, f)
 static const Key schedule_keys[] = {
         { "name", KEY_STRING, S(name), 0, 0, parse_name, NULL, "unique, 1-64 of [A-Za-z0-9_.@-]" },
@@ -583,6 +664,12 @@ static const Key schedule_keys[] = {
         { "user", KEY_STRING, 0, 0, 0, parse_account, NULL, "run as this user" },
         { "group", KEY_STRING, 0, 0, 0, parse_account, NULL, "run with this group" },
         { "nice", KEY_INT, S(nice), -20, 19, NULL, NULL, "added niceness" },
+        { "arg_list", KEY_CUSTOM, 0, 0, 0, NULL, NULL, "fan-out: argument sets, or their file" },
+        { "arg_name", KEY_STRING, S(fanout.arg_name), 0, 0, parse_arg_name, NULL, "what plain items set" },
+        { "max_workers", KEY_UINT, S(fanout.max_workers), 1, 1000, NULL, NULL, "tasks at once" },
+        { "max_retry", KEY_UINT, S(fanout.max_retry), 0, 100, NULL, NULL, "extra attempts of a task" },
+        { "ignore_exceptions", KEY_BOOL, S(fanout.ignore_exceptions), 0, 0, NULL, NULL, "failures: null" },
+        { "collect", KEY_ENUM, S(fanout.collect), 0, 0, NULL, collect_format_names, "joined results" },
 };
 #undef S
 
@@ -594,7 +681,10 @@ static int finish_schedule(Loader *l, const config_setting_t *g, Schedule *s) {
                                *cmd = config_setting_get_member(g, "command"),
                                *shell = config_setting_get_member(g, "shell"),
                                *entrypoint = config_setting_get_member(g, "entrypoint"),
-                               *name = config_setting_get_member(g, "name");
+                               *name = config_setting_get_member(g, "name"),
+                               *arg_list = config_setting_get_member(g, "arg_list");
+        static const char *const fanout_keys[] = { "arg_name", "max_workers", "max_retry",
+                                                   "ignore_exceptions", "collect" };
         char what[SCHEDULE_NAME_MAX + 16] = "schedule";
 
         if (s->name)
@@ -611,6 +701,16 @@ static int finish_schedule(Loader *l, const config_setting_t *g, Schedule *s) {
                 (void) error_at(l, entrypoint, "entrypoint: only applies with udf");
         if (shell && !cmd)
                 (void) error_at(l, shell, "shell: only applies with command");
+        for (size_t i = 0; i < ELEMENTSOF(fanout_keys) && !arg_list; i++) {
+                const config_setting_t *k = config_setting_get_member(g, fanout_keys[i]);
+                if (k)
+                        (void) error_at(l, k, "%s: only applies with arg_list", fanout_keys[i]);
+        }
+        if (arg_list && cmd)
+                (void) error_at(l, arg_list,
+                                "arg_list: only UDF schedules fan out (a command has no result)");
+        else if (arg_list && load_arg_list(l, arg_list, &s->fanout) == -ENOMEM)
+                return -ENOMEM;
         if (cmd && s->command && (config_setting_type(cmd) == CONFIG_TYPE_STRING) != s->shell)
                 (void) error_at(l, cmd,
                                 s->shell ? "command: with shell = true, write one string for /bin/sh -c"
@@ -638,6 +738,8 @@ static int load_schedule(Loader *l, const config_setting_t *g) {
         s->uid = (uid_t) -1;
         s->gid = (gid_t) -1;
         s->policy = l->config->settings.defaults;
+        s->fanout.max_workers = 32; /* as fused.submit */
+        s->fanout.max_retry = 2;
 
         const KeyTable tables[] = {
                 { schedule_keys, ELEMENTSOF(schedule_keys), s },
@@ -909,11 +1011,13 @@ static void digest_strv(uint64_t *h, char **l) {
 }
 
 static int schedule_digest(Schedule *s) {
-        _cleanup_free_ char *params = cJSON_PrintUnformatted(s->params);
         const RunPolicy *p = &s->policy;
+        const Fanout *f = &s->fanout;
+        _cleanup_free_ char *params = cJSON_PrintUnformatted(s->params),
+                            *arg_list = f->arg_list ? cJSON_PrintUnformatted(f->arg_list) : NULL;
         uint64_t h = UINT64_C(0xcbf29ce484222325);
 
-        if (!params)
+        if (!params || (f->arg_list && !arg_list))
                 return -ENOMEM;
         /* the file and line are left out: moving a schedule to another file does not change it */
         digest_str(&h, s->name);
@@ -926,11 +1030,13 @@ static int schedule_digest(Schedule *s) {
         digest_str(&h, params);
         digest_str(&h, s->working_directory);
         digest_strv(&h, s->environment);
+        digest_str(&h, arg_list);
         /* clang-format off */
         const uint64_t v[] = { s->enabled, s->work, s->shell, s->uid, s->gid, (uint64_t) s->nice, p->overlap,
                                p->catch_up.mode, p->catch_up.count, p->catch_up.within_usec, p->jitter_usec,
                                p->timeout_usec, p->kill_grace_usec, p->retries, p->retry_backoff_usec,
-                               p->retry_backoff_max_usec, p->dst };
+                               p->retry_backoff_max_usec, p->dst, f->arg_list_templates, f->max_workers,
+                               f->max_retry, f->ignore_exceptions, f->collect };
         /* clang-format on */
         digest_bytes(&h, v, sizeof v);
         s->digest = h;

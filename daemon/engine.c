@@ -13,3 +13,7 @@ const Engine *engine_find(const char *name) {
                         return engines[i];
         return NULL;
 }
+
+const Engine *engine_for_schedule(const Schedule *s) {
+        return s->fanout.arg_list ? &engine_fanout : engine_find(s->engine);
+}

@@ -15,6 +15,7 @@
 #include "schedule.h"
 
 typedef struct sd_event sd_event;
+typedef struct cJSON cJSON;
 typedef struct EngineRun EngineRun;
 
 typedef enum OutcomeKind {
@@ -34,6 +35,16 @@ typedef struct EngineOutcome {
         const char *result;  /* the UDF's JSON result (borrowed for the callback); NULL: none */
         size_t result_size;
 } EngineOutcome;
+
+/* A fan-out task's failed attempt (see fanout.h). */
+typedef struct TaskFailure {
+        size_t task;                    /* its argument set's index in arg_list, from 0 */
+        unsigned attempt, attempts_max; /* the task's own attempts, 1-based */
+        uint64_t duration_usec;
+        bool retrying; /* it runs again after retry_delay_usec; else it failed for good */
+        uint64_t retry_delay_usec;
+        const EngineOutcome *outcome;
+} TaskFailure;
 
 typedef struct EngineEvents {
         /*
@@ -56,6 +67,13 @@ typedef struct EngineEvents {
         void (*log_position)(void *userdata, uint64_t since_ms);
         /* A batch job's progress: `finished` of `total` tasks (udfcronctl status, run --wait). */
         void (*progress)(void *userdata, uint64_t finished, uint64_t total);
+
+        /* The fan-out engine only (it reports `progress` too; see fanout.h). */
+        /* A line of task `task`'s output, as `output` (each task's long lines are pieced on their own). */
+        void (*task_output)(void *userdata, size_t task, bool is_stderr, const char *line, size_t size,
+                            bool partial, uint64_t remote_usec);
+        /* A task's attempt failed: it is retried, or failed for good. The run's own end comes later. */
+        void (*task_failed)(void *userdata, const TaskFailure *failure);
 } EngineEvents;
 
 /* What one attempt runs; everything is borrowed for the duration of start(). */
@@ -69,6 +87,7 @@ typedef struct EngineRequest {
         const char *python;            /* interpreter for UDF files */
         const char *start_marker;      /* a path the work creates the moment it starts (local), or NULL */
         const char *working_directory; /* the schedule's, else a default */
+        const cJSON *arg_list;         /* the fan-out engine: the argument sets, ${...} expanded */
 
         /* Remote engines, after a daemon restart (see run.c): */
         const char *attach_job_id;    /* the job the previous daemon started: follow it, never start one */
@@ -89,6 +108,9 @@ typedef struct Engine {
 } Engine;
 
 extern const Engine engine_local;
+extern const Engine engine_fanout; /* runs another engine once per argument set (fanout.h) */
 
 /* The engine called `name`, or NULL. */
 const Engine *engine_find(const char *name);
+/* What runs the schedule's attempts: its engine, or the fan-out over it when it has an arg_list. */
+const Engine *engine_for_schedule(const Schedule *s);

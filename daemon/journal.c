@@ -60,7 +60,7 @@
 #define JOURNAL_SOCKET  "/run/systemd/journal/socket"
 #define REDACTED        "[redacted]"
 #define SECRET_SIZE_MIN 4
-#define FIELDS_MAX      16
+#define FIELDS_MAX      20
 
 #define streq(a, b) (strcmp((a), (b)) == 0)
 
@@ -88,6 +88,8 @@ static const struct {
         [RUN_EVENT_SKIPPED] = { "skipped", "2ea4dec98398439a94b99ea057df96e9", LOG_NOTICE },
         [RUN_EVENT_RETRY] = { "retry", "b4c228dfd74044afa58935d7d5fa4f46", LOG_WARNING },
         [RUN_EVENT_LOST] = { "lost", "b7455edffab244438a5715cdfe43dd78", LOG_ERR },
+        [RUN_EVENT_TASK_RETRY] = { "task_retry", "98ecb65415384abeb9e4fb0d572c4da9", LOG_WARNING },
+        [RUN_EVENT_TASK_FAILED] = { "task_failed", "f3775cd62a1740848d3bbc93d5a45aeb", LOG_ERR },
 };
 
 typedef struct Secret {
@@ -269,10 +271,13 @@ static void buf_put_masked(Buf *b, const Journal *j, const char *data, size_t si
         }
 }
 
-/* "nightly[r-3f2a]": the schedule and run a record is about. */
+/* "nightly[r-3f2a]", or "nightly[r-3f2a/7]" for task 7 of a fan-out: the schedule and run a record is
+ * about. */
 static void buf_put_run(Buf *b, const RunFields *run) {
         buf_puts(b, run->schedule ?: "-");
-        if (run->run_id)
+        if (run->run_id && run->has_task)
+                buf_printf(b, "[%s/%zu]", run->run_id, run->task);
+        else if (run->run_id)
                 buf_printf(b, "[%s]", run->run_id);
 }
 
@@ -401,6 +406,8 @@ static int emit_journald(const Journal *j, const Entry *e) {
                         record_string(&r, j, "UDFCRON_JOB_ID", run->job_id, strlen(run->job_id));
                 if (run->attempt > 0)
                         record_printf(&r, "UDFCRON_ATTEMPT=%u", run->attempt);
+                if (run->has_task)
+                        record_printf(&r, "UDFCRON_TASK=%zu", run->task);
                 if (run->scheduled_usec > 0)
                         record_printf(&r, "UDFCRON_SCHEDULED_USEC=%" PRIu64, run->scheduled_usec);
                 if (run->duration_usec > 0)

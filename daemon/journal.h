@@ -30,6 +30,8 @@ typedef enum RunEvent {
         RUN_EVENT_SKIPPED,
         RUN_EVENT_RETRY,
         RUN_EVENT_LOST,
+        RUN_EVENT_TASK_RETRY,  /* a fan-out task's attempt failed; it runs again */
+        RUN_EVENT_TASK_FAILED, /* a fan-out task failed for good */
         _RUN_EVENT_MAX,
         _RUN_EVENT_INVALID = -22,
 } RunEvent;
@@ -48,6 +50,8 @@ typedef struct RunFields {
         uint64_t next_usec;
         bool has_exit_status;
         int exit_status;
+        bool has_task; /* about one task of a fan-out run: */
+        size_t task;   /* its argument set's index in arg_list, from 0 (UDFCRON_TASK) */
 } RunFields;
 
 typedef enum JournalTarget {

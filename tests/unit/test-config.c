@@ -187,6 +187,12 @@ static void test_defaults(void **state) {
         assert_int_equal(s->policy.kill_grace_usec, 10 * USEC_PER_SEC);
         assert_int_equal(s->policy.dst, CRON_DST_SHIFT);
         assert_int_equal(s->cron.dst_policy, CRON_DST_SHIFT);
+        assert_null(s->fanout.arg_list);
+        assert_null(s->fanout.arg_name);
+        assert_int_equal(s->fanout.max_workers, 32);
+        assert_int_equal(s->fanout.max_retry, 2);
+        assert_false(s->fanout.ignore_exceptions);
+        assert_int_equal(s->fanout.collect, COLLECT_JSON);
 }
 
 /* Every key with a non-default value: settings, `defaults`, and schedules in the main file too. */
@@ -355,6 +361,72 @@ static void test_digest(void **state) {
         Config *c3 = load_ok(f, "udfcrond.conf");
         assert_int_not_equal(c3->schedules[0]->digest, d1);
         config_free(c3);
+}
+
+static char *json_of(const cJSON *j) {
+        char *text = cJSON_PrintUnformatted(j);
+        assert_non_null(text);
+        return text;
+}
+
+/* arg_list written inline (templates, plain values named by arg_name) or read from a file (data). */
+static void test_fanout(void **state) {
+        Fixture *f = *state;
+        static const File files[] = {
+                { "udfcrond.conf", "timezone = \"UTC\";\n" },
+                { "schedules.d", NULL },
+                { "schedules.d/job.py", "def udf(day, n=0):\n    return n\n" },
+                { "schedules.d/days.json", "[\n  \"2024-01-01\",\n  {\"day\": \"${x}\", \"n\": 2}\n]\n" },
+                { "schedules.d/a.conf",
+                  "schedules = (\n"
+                  "  { name = \"inline\"; cron = \"@daily\"; udf = \"job.py\"; params = { n = 1; };\n"
+                  "    arg_list = ( { day = \"${scheduled:%F}\"; }, 7, [ 1, 2 ] ); arg_name = \"n\";\n"
+                  "    max_workers = 4; max_retry = 0; ignore_exceptions = true; collect = \"ndjson\"; },\n"
+                  "  { name = \"file\"; cron = \"@daily\"; udf = \"job.py\";\n"
+                  "    arg_list = \"days.json\"; arg_name = \"day\"; }\n"
+                  ");\n" },
+        };
+        write_tree(f, files, ELEMENTSOF(files));
+        _cleanup_(config_freep) Config *c = load_ok(f, "udfcrond.conf");
+
+        const Fanout *file = &config_find_schedule(c, "file")->fanout;
+        uint64_t digest = config_find_schedule(c, "file")->digest;
+        _cleanup_free_ char *file_list = json_of(file->arg_list);
+        assert_string_equal(file_list, "[{\"day\":\"2024-01-01\"},{\"day\":\"${x}\",\"n\":2}]");
+        assert_false(file->arg_list_templates); /* "${x}" is data: it would be an error in the config */
+        assert_int_equal(file->max_workers, 32);
+
+        Schedule *s = config_find_schedule(c, "inline");
+        const Fanout *in = &s->fanout;
+        _cleanup_free_ char *in_list = json_of(in->arg_list);
+        assert_string_equal(in_list, "[{\"day\":\"${scheduled:%F}\"},{\"n\":7},{\"n\":[1,2]}]");
+        assert_true(in->arg_list_templates);
+        assert_string_equal(in->arg_name, "n");
+        assert_int_equal(in->max_workers, 4);
+        assert_int_equal(in->max_retry, 0);
+        assert_true(in->ignore_exceptions);
+        assert_int_equal(in->collect, COLLECT_NDJSON);
+
+        /* a run holding a reference keeps the definition after its config is gone */
+        assert_ptr_equal(schedule_ref(s), s);
+        config_free(TAKE_PTR(c));
+        assert_string_equal(s->name, "inline");
+        assert_null(schedule_free(s));
+
+        /* another item is another definition */
+        FILE *out = fopen("schedules.d/days.json", "ae");
+        assert_non_null(out);
+        fputs("\n", out); /* blanks are not */
+        fclose(out);
+        _cleanup_(config_freep) Config *c2 = load_ok(f, "udfcrond.conf");
+        assert_int_equal(config_find_schedule(c2, "file")->digest, digest);
+        out = fopen("schedules.d/days.json", "we");
+        assert_non_null(out);
+        fputs("\"2024-01-01\"\n{\"day\": \"${x}\", \"n\": 2}\n\"2024-01-03\"\n", out); /* NDJSON */
+        fclose(out);
+        _cleanup_(config_freep) Config *c3 = load_ok(f, "udfcrond.conf");
+        assert_int_not_equal(config_find_schedule(c3, "file")->digest, digest);
+        assert_int_equal(cJSON_GetArraySize(config_find_schedule(c3, "file")->fanout.arg_list), 3);
 }
 
 typedef struct Broken {
@@ -655,6 +727,60 @@ static const Broken broken[] = {
                         "udfcrond.conf:1: cannot open include file",
                 },
         },
+        /* fan-out: inline items are checked like params; a file's errors name the file's own line */
+        {
+                .files = {
+                        { "schedules.d/x.py", "" },
+                        { "schedules.d/args.ndjson", "{\"a\": 1}\n" "\n" "7\n" },
+                        { "schedules.d/a.conf", SCHED("    name = \"a\";\n" "    cron = \"@daily\";\n"
+                                                      "    udf = \"x.py\";\n"
+                                                      "    arg_list = ( { a = 1; }, 2, { b = \"${schedul}\"; } );\n"
+                                                      "    max_workers = 0;\n" "    collect = \"csv\";\n") },
+                        { "schedules.d/b.conf", SCHED("    name = \"b\";\n" OK_WORK
+                                                      "    arg_list = [ 1 ];\n" "    max_retry = 3;\n") },
+                        { "schedules.d/c.conf", SCHED("    name = \"c\";\n" "    cron = \"@daily\";\n"
+                                                      "    udf = \"x.py\";\n"
+                                                      "    arg_list = \"args.ndjson\";\n") },
+                        { "schedules.d/d.conf", SCHED("    name = \"d\";\n" "    cron = \"@daily\";\n"
+                                                      "    udf = \"x.py\";\n"
+                                                      "    arg_list = \"missing.json\";\n"
+                                                      "    arg_name = \"1x\";\n") },
+                },
+                .errors = {
+                        "schedules.d/a.conf:7: max_workers: 0 is out of range 1..1000",
+                        "schedules.d/a.conf:8: collect: 'csv' is not one of json, ndjson",
+                        "schedules.d/a.conf:6: arg_list[1]: a number, and no arg_name names the parameter it "
+                        "sets: write an object of parameters, or set arg_name",
+                        "schedules.d/a.conf:6: arg_list[2].b: unknown reference '${schedul}' (known: "
+                        "scheduled:FORMAT, now:FORMAT, schedule, run_id, attempt, env:NAME, secret:NAME)",
+                        "schedules.d/b.conf:6: arg_list: only UDF schedules fan out (a command has no result)",
+                        "schedules.d/args.ndjson:3: arg_list: item 2: a number, and no arg_name names the "
+                        "parameter it sets: write an object of parameters, or set arg_name",
+                        "schedules.d/d.conf:7: arg_name: '1x' is not a Python parameter name",
+                        "schedules.d/d.conf:6: arg_list: cannot read 'schedules.d/missing.json': No such "
+                        "file or directory",
+                },
+        },
+        {
+                .files = {
+                        { "schedules.d/x.py", "" },
+                        { "schedules.d/a.conf", SCHED("    name = \"a\";\n" OK_WORK
+                                                      "    max_workers = 4;\n" "    collect = \"json\";\n") },
+                        { "schedules.d/b.conf", SCHED("    name = \"b\";\n" "    cron = \"@daily\";\n"
+                                                      "    udf = \"x.py\";\n"
+                                                      "    arg_list = { a = 1; };\n") },
+                        { "schedules.d/c.conf", SCHED("    name = \"c\";\n" "    cron = \"@daily\";\n"
+                                                      "    udf = \"x.py\";\n"
+                                                      "    arg_list = \".\";\n") },
+                },
+                .errors = {
+                        "schedules.d/a.conf:6: max_workers: only applies with arg_list",
+                        "schedules.d/a.conf:7: collect: only applies with arg_list",
+                        "schedules.d/b.conf:6: arg_list: expected a list ( { ... }, { ... } ), an array [ ... ] "
+                        "or a file name, got a group",
+                        "schedules.d/c.conf:6: arg_list: 'schedules.d/.' is not a regular file",
+                },
+        },
 };
 /* clang-format on */
 
@@ -817,6 +943,7 @@ int main(void) {
                 cmocka_unit_test_setup_teardown(test_defaults, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_every_key, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_digest, setup, teardown),
+                cmocka_unit_test_setup_teardown(test_fanout, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_broken, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_no_main_file, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_nul_byte, setup, teardown),
