@@ -40,6 +40,7 @@
  *   TIMESTAMP nightly[r-3f2a] #1 failed: text (job=J exit=N duration=S.mmms next=T)
  *   TIMESTAMP nightly[r-3f2a] | a line of the run's stdout
  *   TIMESTAMP nightly[r-3f2a] ! a line of the run's stderr
+ *   TIMESTAMP nightly[r-3f2a/7] | a line of task 7 of a fan-out run (UDFCRON_TASK=7)
  * The parenthesis lists only the members that are set. Control characters
  * (but tab), DEL, invalid UTF-8, C1 controls and bidi overrides are written as
  * \xNN, so no record can forge a line or drive the terminal; a backslash stays
