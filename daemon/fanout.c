@@ -45,8 +45,9 @@ struct EngineRun {
         char *run_id, *python, *working_directory;
         unsigned attempt;
         uint64_t scheduled_usec;
-        cJSON *params;   /* the run's parameters, expanded */
-        cJSON *arg_list; /* the request's, copied */
+        cJSON *params;            /* the run's parameters, expanded */
+        const cJSON *arg_list;    /* the schedule's (kept alive by the reference), or ... */
+        cJSON *arg_list_expanded; /* ... the request's own, copied */
 
         Task *tasks;
         size_t n_tasks;
@@ -307,7 +308,7 @@ static int on_task_retry(sd_event_source *s, uint64_t usec, void *userdata) {
 
 /* Cancel or timeout: every running task is stopped, no other starts; the end follows the last one. */
 static void stop(EngineRun *f, OutcomeKind why) {
-        if (f->stopping)
+        if (f->stopping || all_done(f)) /* (all done: the end is on its way already) */
                 return;
         f->stopping = true;
         f->stopped = why;
@@ -394,7 +395,7 @@ static EngineRun *fanout_free(EngineRun *f) {
         sd_event_source_disable_unref(f->pause_timer);
         sd_event_source_disable_unref(f->end_defer);
         cJSON_Delete(f->params);
-        cJSON_Delete(f->arg_list);
+        cJSON_Delete(f->arg_list_expanded);
         free(f->run_id);
         free(f->python);
         free(f->working_directory);
@@ -444,9 +445,12 @@ static int fanout_start(sd_event *event, const EngineRequest *req, const EngineE
                 .python = strdup_or_null(req->python, &oom),
                 .working_directory = strdup_or_null(req->working_directory, &oom),
                 .params = cJSON_Parse(req->params_json),
-                .arg_list = cJSON_Duplicate(req->arg_list, true),
                 .n_tasks = (size_t) cJSON_GetArraySize(req->arg_list),
         };
+        /* a file's list can be large: it is only copied when the request's is another (expanded) one */
+        f->arg_list = req->arg_list == s->fanout.arg_list
+                              ? req->arg_list
+                              : (f->arg_list_expanded = cJSON_Duplicate(req->arg_list, true));
         if (oom || !f->params || !f->arg_list ||
             !(f->tasks = calloc(MAX(f->n_tasks, (size_t) 1), sizeof(Task))))
                 return -ENOMEM;

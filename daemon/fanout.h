@@ -18,7 +18,7 @@
  *
  * Task output reaches the run through EngineEvents.task_output, failures
  * through task_failed, the count of finished tasks through progress. The
- * work's start marker is created when the first task starts, whatever the
+ * work's start marker is created before the first task starts, whatever the
  * inner engine: a restarted daemon takes a fan-out run as lost, not resumed.
  */
 
