@@ -24,6 +24,7 @@
 #include "macro.h"
 #include "params.h"
 #include "strv.h"
+#include "url.h"
 
 /* Timeouts, backoffs and jitters beyond a year are typos; the bound also keeps *_usec far from overflow. */
 #define DURATION_MAX_SEC (366 * UINT64_C(86400))
@@ -80,6 +81,7 @@ typedef struct Loader {
         const char *abs_dir; /* its directory, absolute: for what the Config keeps */
         Entry *entries;
         size_t n_entries, n_entries_alloc;
+        bool storage_failed; /* a storage block had errors: "no storage serves x://" would only add noise */
 } Loader;
 
 /*
@@ -143,6 +145,7 @@ typedef enum KeyType {
         KEY_BOOL,     /* bool */
         KEY_INT,      /* int in [min, max] */
         KEY_UINT,     /* unsigned in [min, max] */
+        KEY_INT64,    /* int64_t in [min, max] */
         KEY_DURATION, /* uint64_t microseconds, from "30s", "15m", "1h30m" */
         KEY_ENUM,     /* an enum, from one of `names` */
         KEY_CUSTOM,   /* parse does everything; no parse: the key is handled outside the table */
@@ -228,6 +231,7 @@ static int apply_key(Loader *l, const Key *k, const config_setting_t *s, void *t
                 return 0;
         case KEY_INT:
         case KEY_UINT:
+        case KEY_INT64:
                 if (type != CONFIG_TYPE_INT && type != CONFIG_TYPE_INT64)
                         return type_error(l, s, "an integer");
                 if (n < k->min || n > k->max)
@@ -235,8 +239,10 @@ static int apply_key(Loader *l, const Key *k, const config_setting_t *s, void *t
                                         k->max);
                 if (k->type == KEY_INT)
                         *(int *) target = (int) n;
-                else
+                else if (k->type == KEY_UINT)
                         *(unsigned *) target = (unsigned) n;
+                else
+                        *(int64_t *) target = n;
                 return 0;
         case KEY_DURATION:
                 return parse_duration(l, s, target);
@@ -326,9 +332,7 @@ static const Key policy_keys[] = {
 /* ---------------------------------------------------------------- schedule keys */
 
 static int parse_name(Loader *l, const config_setting_t *s, const char *v, void *target) {
-        size_t len = strlen(v);
-        if (len < 1 || len > SCHEDULE_NAME_MAX ||
-            v[strspn(v, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_.@-")] != '\0')
+        if (!schedule_name_is_valid(v))
                 return error_at(l, s,
                                 "name: '%s' is not a valid schedule name: use 1-%d characters of "
                                 "A-Z a-z 0-9 _ . @ -",
@@ -357,18 +361,20 @@ static int parse_engine(Loader *l, const config_setting_t *s, const char *v, voi
         return set_string(target, v);
 }
 
-static int parse_udf(Loader *l, const config_setting_t *s, const char *v, void *target) {
+/* A file that must exist (`udf`, `ca_file`), relative to the directory of the file that names it. */
+static int parse_existing_file(Loader *l, const config_setting_t *s, const char *v, void *target) {
         /* checked as the user spells it, so that the message names a path they recognise */
         _cleanup_free_ char *shown = path_join(l->dir, v);
+        const char *name = config_setting_name(s);
         struct stat st;
         if (!shown)
                 return -ENOMEM;
         if (v[0] == '\0')
-                return error_at(l, s, "udf: must not be empty");
+                return error_at(l, s, "%s: must not be empty", name);
         if (stat(shown, &st) < 0)
-                return error_at(l, s, "udf: cannot access '%s': %s", shown, strerror(errno));
+                return error_at(l, s, "%s: cannot access '%s': %s", name, shown, strerror(errno));
         if (!S_ISREG(st.st_mode))
-                return error_at(l, s, "udf: '%s' is not a regular file", shown);
+                return error_at(l, s, "%s: '%s' is not a regular file", name, shown);
         char *abs = path_join(l->abs_dir, v);
         if (!abs)
                 return -ENOMEM;
@@ -646,6 +652,34 @@ static int load_arg_list(Loader *l, const config_setting_t *s, Fanout *fanout) {
         return 0;
 }
 
+/*
+ * A storage URL template: checked like a parameter, with a literal scheme that a configured storage
+ * instance serves. No secrets: the URL is logged.
+ */
+static int parse_output(Loader *l, const config_setting_t *s, const char *v, void *target) {
+        _cleanup_(strv_freep) char **secrets = NULL;
+        char scheme[URL_SCHEME_MAX];
+        size_t n_secrets = 0;
+        int r;
+
+        if ((r = check_template(l, s, "output", v)) < 0)
+                return r;
+        if ((r = params_collect_secrets(v, &secrets, &n_secrets)) < 0)
+                return r;
+        if (n_secrets > 0)
+                return error_at(l, s, "output: ${secret:%s} has no place in a URL, which is logged",
+                                secrets[0]);
+        if (url_scheme(v, scheme) < 0)
+                return error_at(l, s, "output: '%s' is not a URL such as \"file:///srv/out/${run_id}.json\"",
+                                v);
+        if (!config_find_storage(l->config, scheme) && !l->storage_failed)
+                return error_at(l, s,
+                                "output: no storage instance serves %s:// URLs (configure one in %s, e.g. "
+                                "storage = { file = { root = \"/srv/udfcron\"; }; };)",
+                                scheme, l->config->path);
+        return set_string(target, v);
+}
+
 #define S(f) offsetof(Schedule, f)
 static const Key schedule_keys[] = {
         { "name", KEY_STRING, S(name), 0, 0, parse_name, NULL, "unique, 1-64 of [A-Za-z0-9_.@-]" },
@@ -653,7 +687,7 @@ static const Key schedule_keys[] = {
         { "timezone", KEY_STRING, S(zone), 0, 0, parse_zone, NULL, "IANA zone name" },
         { "enabled", KEY_BOOL, S(enabled), 0, 0, NULL, NULL, "false: loaded, never fired" },
         { "engine", KEY_STRING, S(engine), 0, 0, parse_engine, NULL, "where it runs" },
-        { "udf", KEY_STRING, S(udf_path), 0, 0, parse_udf, NULL, "Python file" },
+        { "udf", KEY_STRING, S(udf_path), 0, 0, parse_existing_file, NULL, "Python file" },
         { "entrypoint", KEY_STRING, S(entrypoint), 0, 0, parse_entrypoint, NULL, "function in udf" },
         { "command", KEY_CUSTOM, S(command), 0, 0, parse_command, NULL, "argv, or a line with shell" },
         { "shell", KEY_BOOL, S(shell), 0, 0, NULL, NULL, "run command with /bin/sh -c" },
@@ -670,6 +704,7 @@ static const Key schedule_keys[] = {
         { "max_retry", KEY_UINT, S(fanout.max_retry), 0, 100, NULL, NULL, "extra attempts of a task" },
         { "ignore_exceptions", KEY_BOOL, S(fanout.ignore_exceptions), 0, 0, NULL, NULL, "failures: null" },
         { "collect", KEY_ENUM, S(fanout.collect), 0, 0, NULL, collect_format_names, "joined results" },
+        { "output", KEY_STRING, S(output), 0, 0, parse_output, NULL, "storage URL of the result" },
 };
 #undef S
 
@@ -927,6 +962,104 @@ static int parse_defaults(Loader *l, const config_setting_t *s, const char *v, v
         return 0;
 }
 
+/* ---------------------------------------------------------------- the `http` group */
+
+/* The largest reply kept in memory: a result bigger than this belongs in storage, not in a reply. */
+#define REPLY_SIZE_MAX (UINT64_C(1) << 30)
+
+/* A byte count: an integer, or a string of digits with an optional binary unit: "512K", "64M", "1G". */
+static int parse_size(Loader *l, const config_setting_t *s, const char *v, void *target) {
+        const char *name = config_setting_name(s);
+        uint64_t n, unit = 1;
+
+        if (config_setting_type(s) == CONFIG_TYPE_INT || config_setting_type(s) == CONFIG_TYPE_INT64) {
+                long long bytes = config_setting_get_int64(s);
+                n = bytes < 1 ? 0 : (uint64_t) bytes;
+        } else if (v) {
+                size_t digits = strspn(v, "0123456789");
+                const char *suffix = v + digits;
+                if (digits == 0 || digits > 10 || (suffix[0] && (suffix[1] || !strchr("KMG", suffix[0]))))
+                        return error_at(l, s,
+                                        "%s: \"%s\" is not a size (write e.g. \"512K\", \"64M\" or \"1G\")",
+                                        name, v);
+                unit = suffix[0] == 'K'   ? 1 << 10
+                       : suffix[0] == 'M' ? 1 << 20
+                       : suffix[0] == 'G' ? 1 << 30
+                                          : 1;
+                n = strtoull(v, NULL, 10);
+        } else
+                return type_error(l, s, "a size such as \"64M\"");
+        if (n == 0 || n > REPLY_SIZE_MAX / unit)
+                return error_at(l, s, "%s: out of range 1..1G", name);
+        *(uint64_t *) target = n * unit;
+        return 0;
+}
+
+#define H(f) offsetof(HttpSettings, f)
+static const Key http_keys[] = {
+        { "ca_file", KEY_STRING, H(ca_file), 0, 0, parse_existing_file, NULL, "PEM bundle of trusted CAs" },
+        { "connect_timeout", KEY_DURATION, H(connect_timeout_usec), 0, 0, NULL, NULL, "TCP and TLS setup" },
+        { "timeout", KEY_DURATION, H(timeout_usec), 0, 0, NULL, NULL, "one attempt, whole" },
+        { "low_speed_limit", KEY_UINT, H(low_speed_limit), 0, 1 << 30, NULL, NULL, "bytes per second" },
+        { "low_speed_time", KEY_DURATION, H(low_speed_time_usec), 0, 0, NULL, NULL,
+          "below the limit this long" },
+        { "max_reply_size", KEY_CUSTOM, H(max_reply_size), 0, 0, parse_size, NULL, "larger replies fail" },
+        { "retries", KEY_UINT, H(retries), 0, 100, NULL, NULL, "attempts after the first" },
+        { "retry_backoff", KEY_DURATION, H(retry_backoff_usec), 0, 0, NULL, NULL, "first retry delay" },
+        { "retry_backoff_max", KEY_DURATION, H(retry_backoff_max_usec), 0, 0, NULL, NULL, "delay cap" },
+        { "max_connections_per_host", KEY_UINT, H(max_connections_per_host), 1, 10000, NULL, NULL, "pool" },
+};
+#undef H
+
+static int parse_http(Loader *l, const config_setting_t *s, const char *v, void *target) {
+        const KeyTable t = { http_keys, ELEMENTSOF(http_keys), target };
+        HttpSettings *h = target;
+        const config_setting_t *m;
+        (void) v;
+
+        if (!config_setting_is_group(s))
+                return type_error(l, s, "a group { timeout = ...; retries = ...; }");
+        apply_keys(l, s, &t, 1, NULL);
+        if ((m = config_setting_get_member(s, "connect_timeout")) && h->connect_timeout_usec == 0)
+                (void) error_at(l, m, "connect_timeout: must be at least 1s");
+        if ((m = config_setting_get_member(s, "timeout")) && h->timeout_usec == 0)
+                (void) error_at(l, m, "timeout: must be at least 1s");
+        /* either may be the one left at its default */
+        if (h->retry_backoff_max_usec < h->retry_backoff_usec)
+                (void) error_at(l,
+                                config_setting_get_member(s, "retry_backoff_max")
+                                        ?: config_setting_get_member(s, "retry_backoff"),
+                                "retry_backoff_max: shorter than retry_backoff");
+        return 0;
+}
+
+/* A list of directories; relative ones are relative to the file's directory. */
+static int parse_directories(Loader *l, const config_setting_t *s, const char *v, void *target) {
+        _cleanup_(strv_freep) char **dirs = NULL;
+        size_t n = 0;
+        int r = 0;
+
+        (void) v;
+        if (!config_setting_is_array(s) && !config_setting_is_list(s))
+                return type_error(l, s, "a list of directories [\"/usr/lib/udfcron/plugins\"]");
+        for (int i = 0; i < config_setting_length(s); i++) {
+                const config_setting_t *e = config_setting_get_elem(s, i);
+                const char *dir = config_setting_get_string(e);
+                if (!dir || !*dir)
+                        r = error_at(l, e, "%s: element %d: expected a directory, got %s",
+                                     config_setting_name(s), i + 1, dir ? "an empty string" : type_name(e));
+                else if ((r = strv_push(&dirs, &n, path_join(l->abs_dir, dir))) < 0)
+                        return r;
+        }
+        if (r < 0)
+                return r;
+        if (!dirs && !(dirs = calloc(1, sizeof(char *))))
+                return -ENOMEM;
+        strv_free(*(char ***) target);
+        *(char ***) target = TAKE_PTR(dirs);
+        return 0;
+}
+
 #define D(f) offsetof(DaemonSettings, f)
 static const Key settings_keys[] = {
         { "timezone", KEY_STRING, D(timezone), 0, 0, parse_default_zone, NULL, "zone of schedules" },
@@ -937,9 +1070,200 @@ static const Key settings_keys[] = {
         { "max_concurrent_runs", KEY_UINT, D(max_concurrent_runs), 1, 100000, NULL, NULL, "more wait" },
         { "shutdown_timeout", KEY_DURATION, D(shutdown_timeout_usec), 0, 0, NULL, NULL, "wait on stop" },
         { "defaults", KEY_CUSTOM, D(defaults), 0, 0, parse_defaults, NULL, "policies of schedules" },
+        { "http", KEY_CUSTOM, D(http), 0, 0, parse_http, NULL, "the remote engines' HTTP client" },
         { "schedules", KEY_CUSTOM, 0, 0, 0, NULL, NULL, "read after the settings" },
+        { "plugin_directories", KEY_CUSTOM, D(plugin_directories), 0, 0, parse_directories, NULL, "*.so" },
+        /* plugin instances, read once plugin_directories is known */
+        { "storage", KEY_CUSTOM, 0, 0, 0, NULL, NULL, "storage instances" },
+        { "secrets", KEY_CUSTOM, 0, 0, 0, NULL, NULL, "secrets providers" },
+        { "credentials", KEY_CUSTOM, 0, 0, 0, NULL, NULL, "credentials instances" },
+        { "ingest", KEY_CUSTOM, 0, 0, 0, NULL, NULL, "ingest steps" },
 };
 #undef D
+
+/* ---------------------------------------------------------------- plugin instances */
+
+void plugin_config_done(PluginConfig *pc) {
+        if (pc->plugin)
+                plugin_options_free(pc->plugin, pc->options);
+        plugin_unref(pc->plugin);
+        free(pc->instance);
+        free(pc->file);
+}
+
+const PluginConfig *config_find_storage(const Config *config, const char *scheme) {
+        for (size_t i = 0; i < config->n_plugins; i++) {
+                const char *const *schemes = plugin_storage_schemes(config->plugins[i].plugin);
+                for (const char *const *sc = schemes; sc && *sc; sc++)
+                        if (strcmp(*sc, scheme) == 0)
+                                return &config->plugins[i];
+        }
+        return NULL;
+}
+
+static int parse_string_list(Loader *l, const config_setting_t *s, const char *v, void *target) {
+        _cleanup_(strv_freep) char **list = NULL;
+        size_t n = 0;
+        int r = 0;
+
+        if (v) { /* one string is a list of one */
+                if ((r = strv_push(&list, &n, strdup(v))) < 0)
+                        return r;
+        } else if (!config_setting_is_array(s) && !config_setting_is_list(s))
+                return type_error(l, s, "a list of strings");
+        for (int i = 0; !v && i < config_setting_length(s); i++) {
+                const config_setting_t *e = config_setting_get_elem(s, i);
+                if (config_setting_type(e) != CONFIG_TYPE_STRING)
+                        r = error_at(l, e, "%s: element %d: expected a string, got %s",
+                                     config_setting_name(s), i + 1, type_name(e));
+                else if ((r = strv_push(&list, &n, strdup(config_setting_get_string(e)))) < 0)
+                        return r;
+        }
+        if (r < 0)
+                return r;
+        if (!list && !(list = calloc(1, sizeof(char *))))
+                return -ENOMEM;
+        strv_free(*(char ***) target);
+        *(char ***) target = TAKE_PTR(list);
+        return 0;
+}
+
+/* The core's view of a plugin's options table: the same checks, messages and suggestions as ours. */
+static Key *plugin_keys(const Plugin *p) {
+        Key *keys = calloc(p->n_options + 1, sizeof(Key));
+        if (!keys)
+                return NULL;
+        for (size_t i = 0; i < p->n_options; i++) {
+                const struct udfcron_option *o = &p->options[i];
+                Key *k = &keys[i];
+                *k = (Key){ .name = o->name, .offset = o->offset, .doc = o->doc };
+                switch (o->type) {
+                case UDFCRON_OPTION_STRING:
+                        k->type = KEY_STRING;
+                        break;
+                case UDFCRON_OPTION_PATH:
+                        k->type = KEY_PATH;
+                        break;
+                case UDFCRON_OPTION_BOOL:
+                        k->type = KEY_BOOL;
+                        break;
+                case UDFCRON_OPTION_INT:
+                        k->type = KEY_INT64;
+                        k->min = o->min == 0 && o->max == 0 ? INT64_MIN : o->min;
+                        k->max = o->min == 0 && o->max == 0 ? INT64_MAX : o->max;
+                        break;
+                case UDFCRON_OPTION_DURATION:
+                        k->type = KEY_DURATION;
+                        break;
+                case UDFCRON_OPTION_STRING_LIST:
+                        k->type = KEY_CUSTOM;
+                        k->parse = parse_string_list;
+                        break;
+                }
+        }
+        /* the core's own key in every block, after the plugin's (which may not be called so) */
+        keys[p->n_options] = (Key){ .name = "plugin", .type = KEY_CUSTOM, .doc = "which plugin" };
+        return keys;
+}
+
+/* Whether an earlier storage instance already serves one of p's schemes; reports it at `block`. */
+static int check_schemes(Loader *l, const config_setting_t *block, const char *instance, const Plugin *p) {
+        for (const char *const *sc = plugin_storage_schemes(p); sc && *sc; sc++) {
+                const PluginConfig *other = config_find_storage(l->config, *sc);
+                if (other)
+                        return error_at(l, block, "%s: %s:// URLs are served by %s already (%s:%u)",
+                                        instance, *sc, other->instance, other->file, other->line);
+        }
+        return 0;
+}
+
+/* One instance block: `name = { plugin = "..."; option = value; ... };` in the group of its kind. */
+static int load_plugin_block(Loader *l, PluginKind kind, const config_setting_t *block) {
+        const char *name = config_setting_name(block);
+        const config_setting_t *which = config_setting_get_member(block, "plugin");
+        const char *plugin_name = name;
+        _cleanup_free_ char *instance = NULL, *error = NULL;
+        _cleanup_(plugin_unrefp) Plugin *p = NULL;
+        int r;
+
+        if (asprintf(&instance, "%s/%s", plugin_kind_to_string(kind), name) < 0)
+                return -ENOMEM;
+        if (!config_setting_is_group(block))
+                return type_error(l, block, "a group { plugin = \"...\"; option = value; }");
+        if (name[strspn(name, "abcdefghijklmnopqrstuvwxyz0123456789_-")] != '\0')
+                return error_at(l, block, "%s: instance names use a-z 0-9 _ -", instance);
+        if (which && !(plugin_name = config_setting_get_string(which)))
+                return type_error(l, which, "a plugin name");
+
+        r = plugin_open(l->config->settings.plugin_directories, kind, plugin_name, &p, &error);
+        if (r == -EINVAL)
+                return error_at(l, which ?: block, "%s: %s", instance, error);
+        if (r < 0)
+                return r;
+
+        _cleanup_free_ Key *keys = plugin_keys(p);
+        void *options = plugin_options_new(p);
+        PluginConfig pc = {
+                .kind = kind,
+                .instance = TAKE_PTR(instance),
+                .plugin = TAKE_PTR(p),
+                .options = options,
+                .file = strdup(config_setting_source_file(block) ?: l->file),
+                .line = config_setting_source_line(block),
+        };
+        if (!keys || !options || !pc.instance || !pc.file) {
+                plugin_config_done(&pc);
+                return -ENOMEM;
+        }
+
+        size_t errors_before = l->n_errors;
+        const KeyTable t = { keys, pc.plugin->n_options + 1, options };
+        apply_keys(l, block, &t, 1, NULL);
+        for (size_t i = 0; i < pc.plugin->n_options; i++) {
+                const struct udfcron_option *o = &pc.plugin->options[i];
+                if (o->required && !config_setting_get_member(block, o->name))
+                        (void) error_at(l, block, "%s: missing option '%s'%s%s%s", pc.instance, o->name,
+                                        o->doc ? " (" : "", o->doc ?: "", o->doc ? ")" : "");
+        }
+        if (kind == PLUGIN_STORAGE)
+                (void) check_schemes(l, block, pc.instance, pc.plugin);
+        if (l->oom || l->n_errors > errors_before) {
+                plugin_config_done(&pc);
+                return l->oom ? -ENOMEM : -EINVAL;
+        }
+
+        PluginConfig *a = reallocarray(l->config->plugins, l->config->n_plugins + 1, sizeof *a);
+        if (!a) {
+                plugin_config_done(&pc);
+                return -ENOMEM;
+        }
+        l->config->plugins = a;
+        a[l->config->n_plugins++] = pc;
+        return 0;
+}
+
+/* The storage, secrets, credentials and ingest groups of the main file, in the file's order. */
+static int load_plugins(Loader *l, const config_setting_t *root) {
+        for (int i = 0; i < config_setting_length(root); i++) {
+                const config_setting_t *group = config_setting_get_elem(root, i);
+                PluginKind kind = plugin_kind_from_string(config_setting_name(group));
+                if (kind < 0)
+                        continue;
+                if (!config_setting_is_group(group)) {
+                        (void) type_error(l, group, "a group of instances { name = { ... }; }");
+                        l->storage_failed |= kind == PLUGIN_STORAGE;
+                        continue;
+                }
+                for (int k = 0; k < config_setting_length(group); k++) {
+                        int r = load_plugin_block(l, kind, config_setting_get_elem(group, k));
+                        if (r == -ENOMEM)
+                                return r;
+                        if (r < 0)
+                                l->storage_failed |= kind == PLUGIN_STORAGE;
+                }
+        }
+        return 0;
+}
 
 /* $STATE_DIRECTORY and $RUNTIME_DIRECTORY as systemd sets them (colon-separated: take the first). */
 static char *env_directory(const char *name, const char *fallback) {
@@ -958,6 +1282,11 @@ static int load_main(Loader *l, const config_setting_t *root) {
         apply_keys(l, root, &t, 1, NULL);
         if (l->oom)
                 return -ENOMEM;
+        if (!d->plugin_directories &&
+            (r = strv_push(&d->plugin_directories, &(size_t){ 0 }, strdup(UDFCRON_PLUGIN_DIR))) < 0)
+                return r;
+        if ((r = load_plugins(l, root)) < 0)
+                return r;
         if (!d->timezone) {
                 if ((r = tz_system_zone_name(&d->timezone)) < 0)
                         return r;
@@ -1029,6 +1358,7 @@ static int schedule_digest(Schedule *s) {
         digest_strv(&h, s->command);
         digest_str(&h, params);
         digest_str(&h, s->working_directory);
+        digest_str(&h, s->output);
         digest_strv(&h, s->environment);
         digest_str(&h, arg_list);
         /* clang-format off */
@@ -1061,7 +1391,12 @@ Config *config_free(Config *config) {
         free(config->settings.state_directory);
         free(config->settings.runtime_directory);
         free(config->settings.python);
+        free(config->settings.http.ca_file);
         strv_free(config->files);
+        strv_free(config->settings.plugin_directories);
+        for (size_t i = 0; i < config->n_plugins; i++)
+                plugin_config_done(&config->plugins[i]);
+        free(config->plugins);
         free(config);
         return NULL;
 }
@@ -1081,6 +1416,7 @@ static int load(Loader *l, const char *path) {
                 .retry_backoff_max_usec = 600 * USEC_PER_SEC,
                 .dst = CRON_DST_SHIFT,
         };
+        c->settings.http = HTTP_DEFAULT_SETTINGS;
         if (!(c->path = path_absolute(path)))
                 return -ENOMEM;
 

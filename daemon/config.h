@@ -12,11 +12,16 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "http.h"
+#include "plugin.h"
 #include "schedule.h"
 #include "strv.h"
 #include "tz.h"
 
 #define CONFIG_DEFAULT_PATH "/etc/udfcron/udfcrond.conf"
+#ifndef UDFCRON_PLUGIN_DIR
+#define UDFCRON_PLUGIN_DIR "/usr/local/lib/udfcron/plugins"
+#endif
 
 typedef struct DaemonSettings {
         char *timezone;            /* default zone of schedules: the `timezone` key, else the system zone */
@@ -27,7 +32,19 @@ typedef struct DaemonSettings {
         unsigned max_concurrent_runs;   /* default 16 */
         uint64_t shutdown_timeout_usec; /* SIGTERM waits this long for runs, default 30s */
         RunPolicy defaults;             /* what schedules inherit */
+        char **plugin_directories;      /* NULL-terminated, absolute; default: UDFCRON_PLUGIN_DIR */
+        HttpSettings http;              /* the remote engines' HTTP defaults: the `http` group */
 } DaemonSettings;
+
+/* One plugin instance a `storage`, `secrets`, `credentials` or `ingest` group declares. */
+typedef struct PluginConfig {
+        PluginKind kind;
+        char *instance; /* "storage/file": kind/name */
+        Plugin *plugin; /* one reference */
+        void *options;  /* the plugin's options structure, filled from the block; see plugin_options_new() */
+        char *file;     /* where the block is, for messages */
+        unsigned line;
+} PluginConfig;
 
 typedef struct Config {
         char *path; /* the main file, absolute */
@@ -35,6 +52,8 @@ typedef struct Config {
         Schedule **schedules; /* sorted by name, names unique */
         size_t n_schedules;
         char **files; /* every file read, main file first; NULL-terminated */
+        PluginConfig *plugins; /* in the order of the file: secrets providers are asked in this order */
+        size_t n_plugins;
 } Config;
 
 /*
@@ -46,6 +65,12 @@ typedef struct Config {
  */
 int config_load(const char *path, TzDb *tzdb, Config **ret_config, char ***ret_errors);
 Config *config_free(Config *config);
+
+/* The storage instance that serves URL scheme `scheme`, or NULL. */
+const PluginConfig *config_find_storage(const Config *config, const char *scheme);
+
+/* Frees what a PluginConfig holds (not the struct itself). */
+void plugin_config_done(PluginConfig *pc);
 
 /* Finds a schedule by name, or NULL. */
 Schedule *config_find_schedule(const Config *config, const char *name);

@@ -87,6 +87,7 @@ typedef struct EngineRequest {
         const char *python;            /* interpreter for UDF files */
         const char *start_marker;      /* a path the work creates the moment it starts (local), or NULL */
         const char *working_directory; /* the schedule's, else a default */
+        bool stdout_is_result;         /* a command whose stdout is its output: the result, not log lines */
         const cJSON *arg_list;         /* the fan-out engine: the argument sets, ${...} expanded */
 
         /* Remote engines, after a daemon restart (see run.c): */

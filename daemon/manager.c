@@ -971,6 +971,9 @@ int manager_start(Manager *m) {
                 journal_log(m->journal, LOG_ERR, "cannot load %s: %s", m->config_path, strerror(-r));
                 return r;
         }
+        r = plugin_host_apply(m->plugins, m->config);
+        if (r < 0)
+                return r; /* the failing instance said why */
 
         const DaemonSettings *set = &m->config->settings;
         if (asprintf(&m->state_path, "%s/state.json", set->state_directory) < 0 ||
@@ -1046,6 +1049,15 @@ int manager_reload(Manager *m) {
         r = build_entries(m, config, &entries);
         if (r < 0)
                 return r;
+        /* last, as it cannot be undone: the old instances retire, and finish what they were doing */
+        r = plugin_host_apply(m->plugins, config);
+        if (r < 0) {
+                for (size_t k = 0; k < config->n_schedules; k++)
+                        entry_free(entries[k]);
+                free(entries);
+                journal_log(m->journal, LOG_ERR, "reload refused, the running configuration stays");
+                return r;
+        }
 
         /* A prepared slot may not be one of the new definition: each is prepared again, from scratch. */
         for (size_t k = 0; k < m->n_entries; k++)
@@ -1188,6 +1200,9 @@ int manager_new(sd_event *event, Journal *journal, const char *config_path, Mana
         int r = tzdb_new(NULL, &m->tzdb);
         if (r < 0)
                 return r;
+        r = plugin_host_new(event, journal, &m->plugins);
+        if (r < 0)
+                return r;
         r = sd_event_add_defer(event, &m->dispatch_defer, on_dispatch, m);
         if (r >= 0)
                 r = sd_event_source_set_enabled(m->dispatch_defer, SD_EVENT_OFF);
@@ -1229,6 +1244,7 @@ Manager *manager_free(Manager *m) {
                 return NULL;
         while (m->runs)
                 run_free(m->runs);
+        plugin_host_free(m->plugins); /* after the runs, which abandon their calls */
         for (size_t i = 0; i < m->n_entries; i++)
                 entry_free(m->entries[i]);
         free(m->entries);

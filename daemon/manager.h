@@ -18,6 +18,7 @@
 #include "config.h"
 #include "engine.h"
 #include "journal.h"
+#include "plugin-host.h"
 #include "prioq.h"
 #include "state.h"
 
@@ -26,6 +27,8 @@ typedef struct sd_event_source sd_event_source;
 typedef struct Manager Manager;
 typedef struct Entry Entry;
 typedef struct Run Run;
+typedef struct RunSecret RunSecret;
+typedef struct RunStore RunStore;
 
 #define RUN_ID_LEN 16
 
@@ -84,7 +87,16 @@ struct Run {
         unsigned attempt; /* 1-based */
         RunStatus status;
         const Engine *engine;
+        /*
+         * A running attempt is in one of three steps: its ${secret:...} are looked up (secrets), its
+         * work runs on the engine (engine_run), or its output is stored (store).
+         */
+        RunSecret *secrets; /* one per name the attempt needs, until the work starts */
+        size_t n_secrets, n_secrets_pending;
         EngineRun *engine_run;
+        RunStore *store;
+        char *output_url; /* the schedule's output, expanded for this attempt */
+        bool output_stored;
         sd_event_source *retry_timer;
         uint64_t attempt_started_usec;
         bool stop_requested; /* cancelled (replace, udfcronctl, shutdown): do not retry */
@@ -104,6 +116,7 @@ struct Manager {
         TzDb *tzdb;
         Config *config;
         char *config_path;
+        PluginHost *plugins;
         State *state;
         char *state_path;
         char *markers_directory; /* runtime_directory/started: local runs' start markers */

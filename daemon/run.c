@@ -17,6 +17,7 @@
 #include "manager.h"
 #include "params.h"
 #include "secrets.h"
+#include "storage.h"
 #include "strv.h"
 
 #define RESULT_PREVIEW_MAX 200
@@ -121,6 +122,46 @@ int run_new(Manager *m, Entry *entry, uint64_t slot_usec, bool manual, const Run
         return 0;
 }
 
+/* The secrets of an attempt, looked up or being looked up. */
+struct RunSecret {
+        Run *run;
+        char *name;
+        char *value; /* once found; wiped when freed */
+        int error;
+        PluginCall *call; /* the lookup, until it answers */
+};
+
+/* An attempt whose work succeeded, while its output is being stored. */
+struct RunStore {
+        PluginCall *call;
+        EngineOutcome outcome; /* the work's, reported once the output is stored */
+        char *message;
+        char *data; /* what is stored: the result, secrets masked */
+};
+
+static void run_secrets_free(Run *run) {
+        for (size_t i = 0; i < run->n_secrets; i++) {
+                RunSecret *rs = &run->secrets[i];
+                plugin_call_abandon(rs->call);
+                rs->value = mfree_wiped(rs->value, rs->value ? strlen(rs->value) : 0);
+                free(rs->name);
+        }
+        free(run->secrets);
+        run->secrets = NULL;
+        run->n_secrets = run->n_secrets_pending = 0;
+}
+
+static RunStore *run_store_free(RunStore *st) {
+        if (!st)
+                return NULL;
+        plugin_call_abandon(st->call);
+        free(st->message);
+        free(st->data);
+        free(st);
+        return NULL;
+}
+DEFINE_TRIVIAL_CLEANUP_FUNC(RunStore *, run_store_free);
+
 Run *run_free(Run *run) {
         if (!run)
                 return NULL;
@@ -128,6 +169,9 @@ Run *run_free(Run *run) {
 
         if (run->engine_run)
                 run->engine->free(run->engine_run);
+        run_secrets_free(run);
+        run->store = run_store_free(run->store);
+        free(run->output_url);
         sd_event_source_disable_unref(run->retry_timer);
         while (run->carries)
                 carry_drop(&run->carries);
@@ -143,13 +187,13 @@ Run *run_free(Run *run) {
         return NULL;
 }
 
-/* Resolves ${secret:NAME} and registers the value with the journal, which masks it from then on. */
+/* ${secret:NAME}, from what the attempt looked up before its work started (see run_start_attempt()). */
 static int resolve_secret(void *userdata, const char *name, char **ret_value) {
         Run *run = userdata;
-        int r = secrets_resolve(name, ret_value);
-        if (r >= 0)
-                (void) journal_add_secret(run->manager->journal, *ret_value);
-        return r;
+        for (size_t i = 0; i < run->n_secrets; i++)
+                if (strcmp(run->secrets[i].name, name) == 0 && run->secrets[i].value)
+                        return (*ret_value = strdup(run->secrets[i].value)) ? 0 : -ENOMEM;
+        return -ENOENT; /* not looked up: the template changed under us, which cannot happen */
 }
 
 static void run_end(Run *run, RunEvent event, const EngineOutcome *outcome, uint64_t duration_usec);
@@ -336,6 +380,55 @@ static void attempt_ended(Run *run, const EngineOutcome *outcome) {
         }
 }
 
+/* The work succeeded, but its output did not reach the storage: the attempt fails, and may be retried. */
+static void output_not_stored(Run *run, const EngineOutcome *outcome, int error) {
+        EngineOutcome failed = *outcome;
+        char message[512];
+
+        snprintf(message, sizeof message, "%s, but its output could not be stored at %s: %s",
+                 outcome->message, run->output_url, strerror(-error));
+        failed.kind = OUTCOME_FAILED;
+        failed.message = message;
+        attempt_ended(run, &failed); /* may free the run */
+}
+
+static void on_stored(void *userdata, int error) {
+        Run *run = userdata;
+        _cleanup_(run_store_freep) RunStore *st = TAKE_PTR(run->store); /* the outcome points into it */
+
+        st->call = NULL; /* being delivered: nothing to abandon */
+        if (error < 0) {
+                output_not_stored(run, &st->outcome, error);
+                return;
+        }
+        run->output_stored = true;
+        attempt_ended(run, &st->outcome); /* may free the run */
+}
+
+/* The work succeeded: its result (a UDF's) or stdout (a command's) goes to the schedule's output URL. */
+static void store_output(Run *run, const EngineOutcome *outcome) {
+        Manager *m = run->manager;
+        const Schedule *s = run->entry->schedule;
+        _cleanup_(run_store_freep) RunStore *st = calloc(1, sizeof *st);
+        size_t size = 0;
+        int r = -ENOMEM;
+
+        if (st && (st->message = strdup(outcome->message ?: "")) &&
+            (st->data = journal_redact(m->journal, outcome->result ?: "", outcome->result_size, &size))) {
+                st->outcome = *outcome;
+                st->outcome.message = st->message;
+                st->outcome.result = st->data;
+                st->outcome.result_size = size;
+                r = storage_put(m->plugins, NULL, run->output_url, st->data, size,
+                                s->work == WORK_UDF ? "application/json" : "application/octet-stream",
+                                on_stored, run, &st->call);
+        }
+        if (r < 0)
+                output_not_stored(run, outcome, r);
+        else
+                run->store = TAKE_PTR(st);
+}
+
 /* Remote engines: the job id goes into the state (the idle flush writes it; a daemon that dies first
  * restarts the attempt with may_have_started) and into every record from now on. */
 static void on_accepted(void *userdata, const char *job_id) {
@@ -384,7 +477,10 @@ static void on_ended(void *userdata, const EngineOutcome *outcome) {
         /* the outcome (its result above all) lives in the engine run: free that only afterwards */
         const Engine *engine = run->engine;
         EngineRun *engine_run = TAKE_PTR(run->engine_run);
-        attempt_ended(run, outcome); /* may free the run */
+        if (outcome->kind == OUTCOME_SUCCEEDED && run->output_url)
+                store_output(run, outcome);
+        else
+                attempt_ended(run, outcome); /* may free the run */
         engine->free(engine_run);
 }
 
@@ -412,7 +508,10 @@ static void run_end(Run *run, RunEvent event, const EngineOutcome *outcome, uint
         f.duration_usec = duration_usec;
         f.has_exit_status = outcome->has_exit_status;
         f.exit_status = outcome->exit_status;
-        if (outcome->result) {
+        /* a command's result is its stdout, stored at its output: its size says enough */
+        if (outcome->result && run->entry->schedule->work == WORK_COMMAND)
+                snprintf(preview, sizeof preview, "%zu bytes", outcome->result_size);
+        else if (outcome->result) {
                 /* secrets are masked before the preview is cut, and in the stored copy too */
                 size_t size;
                 _cleanup_free_ char *result =
@@ -427,8 +526,10 @@ static void run_end(Run *run, RunEvent event, const EngineOutcome *outcome, uint
                                     run->id, strerror(-r));
         }
         if (event == RUN_EVENT_FINISHED)
-                journal_run_event(m->journal, &f, event, "in %.3fs%s%s", (double) duration_usec / 1e6,
-                                  outcome->result ? ": " : "", preview);
+                journal_run_event(m->journal, &f, event, "in %.3fs%s%s%s%s", (double) duration_usec / 1e6,
+                                  outcome->result ? ": " : "", preview,
+                                  run->output_stored ? ", stored at " : "",
+                                  run->output_stored ? run->output_url : "");
         else
                 journal_run_event(m->journal, &f, event, "%s after %.3fs", outcome->message,
                                   (double) duration_usec / 1e6);
@@ -475,7 +576,8 @@ static void describe_work(const Schedule *s, char **argv, char *buf, size_t size
                 n += (size_t) snprintf(buf + n, size - n, "%s%s", a == argv ? "" : " ", *a);
 }
 
-void run_start_attempt(Run *run) {
+/* The attempt's secrets are known: expands the parameters with them and starts the work on the engine. */
+static void start_work(Run *run) {
         static const EngineEvents events = {
                 .output = on_output,
                 .ended = on_ended,
@@ -492,10 +594,6 @@ void run_start_attempt(Run *run) {
         char **argv = NULL;
         size_t argc = 0;
         int r;
-
-        run->status = RUN_RUNNING;
-        run->attempt_started_usec = now_usec();
-        run->engine = engine_for_schedule(s); /* a reload may have added or removed a fan-out since */
 
         ParamContext ctx = {
                 .schedule = s->name,
@@ -518,6 +616,11 @@ void run_start_attempt(Run *run) {
                 if (r >= 0)
                         r = strv_push(&argv, &argc, arg);
         }
+        free(run->output_url);
+        run->output_url = NULL;
+        if (r >= 0 && s->output)
+                r = params_expand_string(s->output, &ctx, &run->output_url, &error);
+        run_secrets_free(run); /* the values live on only in the expansions */
         if (r < 0) {
                 char message[512];
                 snprintf(message, sizeof message, "parameters: %s", error ?: strerror(-r));
@@ -538,6 +641,7 @@ void run_start_attempt(Run *run) {
                 .python = m->config->settings.python,
                 .start_marker = marker,
                 .working_directory = s->working_directory ?: m->config->settings.state_directory,
+                .stdout_is_result = s->work == WORK_COMMAND && s->output,
                 .arg_list = arg_list ?: s->fanout.arg_list,
                 .attach_job_id = attach ? run->job_id : NULL,
                 .attach_log_since_ms = attach ? run->log_since_ms : 0,
@@ -578,6 +682,85 @@ void run_start_attempt(Run *run) {
         }
 }
 
+/* Every lookup answered: the work starts, or the attempt fails on the first secret that was not found. */
+static void secrets_found(Run *run) {
+        for (size_t i = 0; i < run->n_secrets; i++) {
+                const RunSecret *rs = &run->secrets[i];
+                if (rs->error >= 0)
+                        continue;
+                char message[512];
+                snprintf(message, sizeof message, "parameters: secret '%s': %s", rs->name,
+                         strerror(-rs->error));
+                /* a secret no provider knows stays unknown; a provider that failed may work next time */
+                bool permanent = IN_SET(rs->error, -ENOENT, -EINVAL);
+                run_secrets_free(run);
+                fail_to_start(run, permanent, message);
+                return;
+        }
+        start_work(run);
+}
+
+static void on_secret(void *userdata, int error, const char *value) {
+        RunSecret *rs = userdata;
+        Run *run = rs->run;
+
+        rs->call = NULL;
+        rs->error = error;
+        if (error >= 0 && !(rs->value = strdup(value)))
+                rs->error = -ENOMEM;
+        if (--run->n_secrets_pending == 0)
+                secrets_found(run);
+}
+
+/* Looks up each of `names` (taken) through the secrets providers; secrets_found() follows. */
+static int lookup_secrets(Run *run, char **names, size_t n) {
+        if (!(run->secrets = calloc(n, sizeof(RunSecret))))
+                return -ENOMEM;
+        run->n_secrets = n;
+        for (size_t i = 0; i < n; i++)
+                run->secrets[i] = (RunSecret){ .run = run, .name = TAKE_PTR(names[i]) };
+        run->n_secrets_pending = n;
+        for (size_t i = 0; i < n; i++) {
+                RunSecret *rs = &run->secrets[i];
+                int r = secrets_lookup(run->manager->plugins, NULL, rs->name, on_secret, rs, &rs->call);
+                if (r < 0) {
+                        rs->error = r;
+                        run->n_secrets_pending--;
+                }
+        }
+        if (run->n_secrets_pending == 0) /* every lookup failed at once */
+                secrets_found(run);
+        return 0;
+}
+
+void run_start_attempt(Run *run) {
+        const Schedule *s = run->entry->schedule;
+        _cleanup_free_ char **names = NULL; /* the strings go to run->secrets */
+        size_t n = 0;
+
+        run->status = RUN_RUNNING;
+        run->attempt_started_usec = now_usec();
+        run->output_stored = false;
+        run->engine = engine_for_schedule(s); /* a reload may have added or removed a fan-out since */
+
+        int r = params_collect_secrets_json(s->params, &names, &n);
+        if (r >= 0 && s->fanout.arg_list_templates)
+                r = params_collect_secrets_json(s->fanout.arg_list, &names, &n);
+        for (char **a = s->command; r >= 0 && a && *a; a++)
+                r = params_collect_secrets(*a, &names, &n);
+        if (r >= 0 && n > 0)
+                r = lookup_secrets(run, names, n);
+        else if (r >= 0)
+                start_work(run);
+        if (r < 0) {
+                for (size_t i = 0; i < n; i++)
+                        free(names[i]);
+                char message[256];
+                snprintf(message, sizeof message, "cannot look up secrets: %s", strerror(-r));
+                fail_to_start(run, false, message);
+        }
+}
+
 const EngineRun *run_fanout(const Run *run) {
         return run->engine == &engine_fanout ? run->engine_run : NULL;
 }
@@ -591,9 +774,16 @@ void run_cancel(Run *run, const char *why) {
         case RUN_RUNNING:
                 journal_log(run->manager->journal, LOG_NOTICE, "%s %s: stopping: %s", f.schedule, run->id,
                             why);
-                if (run->engine_run)
+                if (run->engine_run) {
                         (void) run->engine->cancel(run->engine_run);
-                return; /* the engine reports the end */
+                        return; /* the engine reports the end */
+                }
+                /* looking up its secrets, or storing its output: nothing to wait for */
+                run_secrets_free(run);
+                run->store = run_store_free(run->store);
+                EngineOutcome cancelled = { .kind = OUTCOME_CANCELLED, .message = why };
+                attempt_ended(run, &cancelled);
+                return;
         case RUN_WAITING:
                 (void) manager_unqueue(run->manager, run);
                 break;

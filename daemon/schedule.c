@@ -35,6 +35,7 @@ Schedule *schedule_free(Schedule *s) {
         free(s->entrypoint);
         strv_free(s->command);
         cJSON_Delete(s->params);
+        free(s->output);
         free(s->working_directory);
         strv_free(s->environment);
         cJSON_Delete(s->fanout.arg_list);
@@ -62,6 +63,12 @@ const char *const overlap_policy_names[_OVERLAP_POLICY_MAX + 1] = {
         [OVERLAP_REPLACE] = "replace",
         [OVERLAP_QUEUE] = "queue",
 };
+
+bool schedule_name_is_valid(const char *name) {
+        size_t len = strlen(name);
+        return len >= 1 && len <= SCHEDULE_NAME_MAX &&
+               name[strspn(name, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_.@-")] == '\0';
+}
 
 const char *overlap_policy_to_string(OverlapPolicy p) {
         return p >= 0 && p < _OVERLAP_POLICY_MAX ? overlap_policy_names[p] : NULL;

@@ -19,6 +19,9 @@ typedef struct cJSON cJSON;
 #define USEC_PER_SEC      UINT64_C(1000000)
 #define SCHEDULE_NAME_MAX 64
 
+/* 1 to SCHEDULE_NAME_MAX characters of A-Z a-z 0-9 _ . @ - */
+bool schedule_name_is_valid(const char *name);
+
 typedef enum OverlapPolicy {
         OVERLAP_SKIP,    /* a fire while a run is active is skipped (logged) */
         OVERLAP_ALLOW,   /* runs may overlap freely */
@@ -97,6 +100,8 @@ typedef struct Schedule {
         char **command;   /* WORK_COMMAND: NULL-terminated argv; with shell, one line for /bin/sh -c */
         bool shell;
         cJSON *params; /* an object whose strings may hold ${...} references, expanded at dispatch */
+
+        char *output; /* a storage URL template for the result (UDF) or stdout (command); NULL: none */
 
         char *working_directory; /* NULL: the state directory */
         char **environment;      /* NULL-terminated NAME=value list added to the child's */

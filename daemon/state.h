@@ -46,13 +46,17 @@ typedef struct RunState {
         char *job_id;          /* remote engines: the job/run id; NULL: none yet */
         uint64_t log_since_ms; /* remote engines: log position to resume tailing from */
         uint64_t retry_usec;   /* waiting for a retry: when its next attempt starts; 0: not waiting */
+        uint64_t seq;          /* dispatch order (not in the file, where it is the order of the records) */
 } RunState;
 
 typedef struct State {
         ScheduleState *schedules; /* sorted by name */
         size_t n_schedules;
-        RunState *runs; /* in flight, in dispatch order */
+        RunState *runs; /* in flight; in no particular order (the file has them in dispatch order) */
         size_t n_runs;
+        uint64_t next_seq;
+        size_t *run_index; /* open addressing by run_id: position in `runs` + 1, 0 for a free slot */
+        size_t run_index_size; /* a power of two, at least twice n_runs */
 } State;
 
 State *state_new(void);

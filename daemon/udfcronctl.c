@@ -14,6 +14,9 @@ static const struct {
 } verbs[] = {
         { "check", verb_check, "validate the daemon's configuration (like udfcrond --check-config)" },
         { "next", verb_next, "print the next fire times of a cron expression" },
+        { "history", verb_history, "a schedule's latest runs, from the journal" },
+        { "logs", verb_logs, "one run's records and output, from the journal (-f follows)" },
+        { "storage", verb_storage, "list, read, write, delete or sign objects in the configured storage" },
 };
 
 static void help(FILE *f) {

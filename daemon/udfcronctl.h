@@ -15,3 +15,6 @@ enum {
 
 int verb_next(int argc, char **argv);
 int verb_check(int argc, char **argv);
+int verb_history(int argc, char **argv);
+int verb_logs(int argc, char **argv);
+int verb_storage(int argc, char **argv);

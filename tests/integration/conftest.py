@@ -415,6 +415,7 @@ class Daemon:
         self.schedules_dir.mkdir()
         self.env = {}
         self.nofile = None  # RLIMIT_NOFILE (soft = hard) for the daemon, when set
+        self.command_prefix = []  # runs the daemon through this (e.g. setpriv ...), which must exec it
         self.proc = None
         self.pids = []  # of every start
         self.started_at = None  # time.time() of the first start
@@ -478,7 +479,8 @@ class Daemon:
         limit = (lambda: resource.setrlimit(resource.RLIMIT_NOFILE, (nofile, nofile))) if nofile else None
         with open(self.stderr_path, "ab") as err:
             self.proc = subprocess.Popen(
-                [str(DAEMON_BINARY), "--config", str(self.conf), "--log-target", self.log_target],
+                [*self.command_prefix, str(DAEMON_BINARY), "--config", str(self.conf), "--log-target",
+                 self.log_target],
                 stdin=subprocess.DEVNULL, stdout=err, stderr=err, env=full_env, cwd=self.root,
                 start_new_session=True, preexec_fn=limit)
         self.pids.append(self.proc.pid)

@@ -154,6 +154,16 @@ static void test_defaults(void **state) {
         assert_string_equal(d->python, "/usr/bin/python3");
         assert_int_equal(d->max_concurrent_runs, 16);
         assert_int_equal(d->shutdown_timeout_usec, 30 * USEC_PER_SEC);
+        assert_null(d->http.ca_file);
+        assert_int_equal(d->http.connect_timeout_usec, 10 * USEC_PER_SEC);
+        assert_int_equal(d->http.timeout_usec, 60 * USEC_PER_SEC);
+        assert_int_equal(d->http.low_speed_limit, 1);
+        assert_int_equal(d->http.low_speed_time_usec, 30 * USEC_PER_SEC);
+        assert_int_equal(d->http.max_reply_size, 64 * 1024 * 1024);
+        assert_int_equal(d->http.retries, 4);
+        assert_int_equal(d->http.retry_backoff_usec, 1 * USEC_PER_SEC);
+        assert_int_equal(d->http.retry_backoff_max_usec, 30 * USEC_PER_SEC);
+        assert_int_equal(d->http.max_connections_per_host, 16);
 
         assert_int_equal(c->n_schedules, 1);
         const Schedule *s = c->schedules[0];
@@ -209,8 +219,13 @@ static void test_every_key(void **state) {
                   "max_concurrent_runs = 100000;\n"
                   "shutdown_timeout = \"2m\";\n"
                   "defaults = { overlap = \"queue\"; retries = 2; kill_grace = \"5s\"; dst = \"skip\"; };\n"
+                  "http = { ca_file = \"ca.pem\"; connect_timeout = \"3s\"; timeout = \"2m\";\n"
+                  "         low_speed_limit = 100; low_speed_time = \"0s\"; max_reply_size = \"512K\";\n"
+                  "         retries = 0; retry_backoff = \"2s\"; retry_backoff_max = \"2s\";\n"
+                  "         max_connections_per_host = 4; };\n"
                   "schedules = ( { name = \"in-main\"; cron = \"0 3 * * *\"; command = [\"/bin/true\"]; } "
                   ");\n" },
+                { "conf/ca.pem", "-----BEGIN CERTIFICATE-----\n" },
                 { "jobs", NULL },
                 { "jobs/job.py", "def run(p):\n    return p\n" },
                 { "jobs/.hidden.conf", "this is not libconfig\n" },
@@ -266,6 +281,17 @@ static void test_every_key(void **state) {
         assert_int_equal(d->shutdown_timeout_usec, 120 * USEC_PER_SEC);
         assert_int_equal(d->defaults.overlap, OVERLAP_QUEUE);
         assert_int_equal(d->defaults.retries, 2);
+        snprintf(expected, sizeof expected, "%s/conf/ca.pem", f->dir);
+        assert_string_equal(d->http.ca_file, expected);
+        assert_int_equal(d->http.connect_timeout_usec, 3 * USEC_PER_SEC);
+        assert_int_equal(d->http.timeout_usec, 120 * USEC_PER_SEC);
+        assert_int_equal(d->http.low_speed_limit, 100);
+        assert_int_equal(d->http.low_speed_time_usec, 0);
+        assert_int_equal(d->http.max_reply_size, 512 * 1024);
+        assert_int_equal(d->http.retries, 0);
+        assert_int_equal(d->http.retry_backoff_usec, 2 * USEC_PER_SEC);
+        assert_int_equal(d->http.retry_backoff_max_usec, 2 * USEC_PER_SEC);
+        assert_int_equal(d->http.max_connections_per_host, 4);
         assert_int_equal(c->n_schedules, 3);
 
         const Schedule *m = config_find_schedule(c, "in-main");
@@ -699,6 +725,48 @@ static const Broken broken[] = {
                         "DURATION\" (e.g. \"last 3 within 6h\")",
                         "udfcrond.conf:4: python: must not be empty",
                 },
+        },
+        {
+                .main = "http = {\n"
+                        "  ca_file = \"no/such/ca.pem\";\n"
+                        "  connect_timeout = \"0s\";\n"
+                        "  timeout = 30;\n"
+                        "  max_reply_size = \"64MB\";\n"
+                        "  retry_backoff = \"1m\";\n"
+                        "  retry_backoff_max = \"30s\";\n"
+                        "  retrys = 3;\n"
+                        "  max_connections_per_host = 0;\n"
+                        "};\n",
+                .errors = {
+                        "udfcrond.conf:2: ca_file: cannot access 'no/such/ca.pem': No such file or directory",
+                        "udfcrond.conf:4: timeout: 30 is not a duration: write \"30s\"",
+                        "udfcrond.conf:5: max_reply_size: \"64MB\" is not a size (write e.g. \"512K\", "
+                        "\"64M\" or \"1G\")",
+                        "udfcrond.conf:8: unknown key 'retrys' (did you mean 'retries'?)",
+                        "udfcrond.conf:9: max_connections_per_host: 0 is out of range 1..10000",
+                        "udfcrond.conf:3: connect_timeout: must be at least 1s",
+                        "udfcrond.conf:7: retry_backoff_max: shorter than retry_backoff",
+                },
+        },
+        {
+                .main = "http = \"fast\";\n" "defaults = { max_reply_size = \"1M\"; };\n",
+                .errors = {
+                        "udfcrond.conf:1: http: expected a group { timeout = ...; retries = ...; }, got a "
+                        "string",
+                        "udfcrond.conf:2: unknown key 'max_reply_size'",
+                },
+        },
+        {
+                .main = "http = {\n  retry_backoff = \"1m\";\n};\n",
+                .errors = { "udfcrond.conf:2: retry_backoff_max: shorter than retry_backoff" },
+        },
+        {
+                .main = "http = { max_reply_size = \"2G\"; };\n",
+                .errors = { "udfcrond.conf:1: max_reply_size: out of range 1..1G" },
+        },
+        {
+                .main = "http = { max_reply_size = 0; };\n",
+                .errors = { "udfcrond.conf:1: max_reply_size: out of range 1..1G" },
         },
         /* libconfig 1.5 would exit() on an @include of a directory */
         {

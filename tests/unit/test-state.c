@@ -619,9 +619,50 @@ static void test_runs(void **state) {
         assert_int_equal(state_remove_run(s, "r4"), 0);
         assert_int_equal(state_remove_run(s, "r4"), -ENOENT);
         assert_int_equal(s->n_runs, 2);
-        assert_string_equal(s->runs[0].run_id, "r1");
-        assert_string_equal(s->runs[1].run_id, "r3");
+        assert_string_equal(state_find_run(s, "r1")->job_id, "j1");
         assert_string_equal(state_find_run(s, "r3")->job_id, "j3");
+        /* removal reorders the array, not the file: that keeps dispatch order */
+        id[1] = '5';
+        run.phase = RUN_PHASE_DISPATCHING;
+        assert_int_equal(state_add_run(s, &run), 0);
+        _cleanup_free_ char *text = state_format(s);
+        const char *r1 = strstr(text, "\"r1\""), *r3 = strstr(text, "\"r3\""), *r5 = strstr(text, "\"r5\"");
+        assert_true(r1 && r3 && r5 && r1 < r3 && r3 < r5);
+}
+
+/* The id index against a plain list, through many adds and removes (a hash table's deletions are where
+ * lookups go wrong: an entry left behind a hole is never found again). */
+static void test_runs_index(void **state) {
+        (void) state;
+        _cleanup_(state_freep) State *s = state_new();
+        enum { IDS = 3000 };
+        static bool present[IDS];
+        unsigned seed = 12345;
+        char id[16];
+        RunState run = { .run_id = id, .schedule = (char *) "s", .engine = (char *) "e", .attempt = 1 };
+
+        for (int step = 0; step < 40000; step++) {
+                seed = seed * 1103515245 + 12345;
+                unsigned k = (seed >> 8) % IDS;
+                snprintf(id, sizeof id, "r%u", k);
+                if (present[k]) {
+                        assert_int_equal(state_remove_run(s, id), 0);
+                        present[k] = false;
+                } else {
+                        assert_int_equal(state_add_run(s, &run), 0);
+                        present[k] = true;
+                }
+                if (step % 1000 == 0) {
+                        size_t n = 0;
+                        for (unsigned j = 0; j < IDS; j++) {
+                                snprintf(id, sizeof id, "r%u", j);
+                                RunState *r = state_find_run(s, id);
+                                assert_true(present[j] ? r && strcmp(r->run_id, id) == 0 : !r);
+                                n += present[j];
+                        }
+                        assert_int_equal(s->n_runs, n);
+                }
+        }
 }
 
 static void test_phase_strings(void **state) {
@@ -651,6 +692,7 @@ int main(void) {
                 cmocka_unit_test_setup_teardown(test_save_result, setup, teardown),
                 cmocka_unit_test(test_schedules_order),
                 cmocka_unit_test(test_runs),
+                cmocka_unit_test(test_runs_index),
                 cmocka_unit_test(test_phase_strings),
         };
         return cmocka_run_group_tests(tests, NULL, NULL);

@@ -1,0 +1,894 @@
+/* SPDX-License-Identifier: MIT */
+#include "http.h"
+
+#include <cjson/cJSON.h>
+#include <curl/curl.h>
+#include <errno.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/epoll.h>
+#include <systemd/sd-event.h>
+
+#include "clock.h"
+#include "http-error.h"
+#include "list.h"
+#include "macro.h"
+
+#define USEC_PER_MSEC UINT64_C(1000)
+#define USEC_PER_SEC  UINT64_C(1000000)
+/* requests (python) follows 30, curl 50 by default; a service that needs more is broken */
+#define REDIRECTS_MAX 10
+/* curl's timer is often "at once" (0 ms), after every added transfer: any slack sd-event may add to
+ * coalesce wake-ups (250 ms by default, up to the accuracy given) is added to every request */
+#define CURL_TIMER_ACCURACY_USEC  1
+#define RETRY_TIMER_ACCURACY_USEC (10 * USEC_PER_MSEC)
+
+const char *const http_method_names[_HTTP_METHOD_MAX + 1] = {
+        [HTTP_GET] = "GET",
+        [HTTP_POST] = "POST",
+        [HTTP_PUT] = "PUT",
+        [HTTP_DELETE] = "DELETE",
+};
+
+/* One socket curl asked us to watch; curl_multi_assign() ties it to the socket. */
+typedef struct SocketWatch {
+        sd_event_source *source;
+        struct SocketWatch *prev, *next;
+} SocketWatch;
+
+struct HttpClient {
+        sd_event *event;
+        CURLM *multi;
+        sd_event_source *timer; /* curl's one timer */
+        HttpSettings settings;
+        SocketWatch *watches;
+        HttpTransfer *transfers; /* every transfer not yet freed */
+        size_t n_active;         /* of them, those that have not ended */
+        HttpTransfer *calling;   /* the transfer whose `done` runs, */
+        bool calling_freed;      /* and whether it was freed from inside */
+};
+
+struct HttpCookieJar {
+        unsigned n_ref;
+        CURLSH *share;
+};
+
+typedef enum TransferState {
+        TRANSFER_RUNNING, /* a hop is in the multi handle */
+        TRANSFER_WAITING, /* for the retry timer */
+        TRANSFER_ENDED,   /* `done` was called, or is being called */
+} TransferState;
+
+struct HttpTransfer {
+        HttpClient *client; /* NULL once the client is gone */
+        HttpTransfer *prev, *next;
+        HttpDone done;
+        void *userdata;
+        bool owned_by_client; /* submitted without ret_transfer: freed after `done` */
+        TransferState state;
+
+        /* the request, copied */
+        HttpMethod method;
+        char *url;
+        char *origin; /* "scheme://host:port" of url: where the credentials may go */
+        char **headers;
+        char *auth_header; /* "Authorization: ..." for bearer tokens */
+        char *user, *password;
+        char *body, *content_type;
+        size_t body_size;
+        bool has_body;
+        HttpCookieJar *cookies;
+        HttpSettings settings;
+
+        /* the current attempt and hop (one request and reply; a redirect starts the next hop) */
+        unsigned attempt; /* 1-based */
+        unsigned redirects;
+        char *hop_url;
+        HttpMethod hop_method;
+        bool hop_has_body, hop_same_origin;
+        CURL *easy;
+        struct curl_slist *hop_headers;
+        char *reply;
+        size_t reply_size, reply_alloc;
+        bool reply_too_large, reply_oom;
+        char errbuf[CURL_ERROR_SIZE];
+        sd_event_source *retry_timer;
+        uint64_t retry_after_usec;
+};
+
+static char *mfree_wiped(char *p) {
+        if (p)
+                explicit_bzero(p, strlen(p));
+        free(p);
+        return NULL;
+}
+
+static struct curl_slist *slist_free_wiped(struct curl_slist *l) {
+        for (struct curl_slist *i = l; i; i = i->next)
+                explicit_bzero(i->data, strlen(i->data));
+        curl_slist_free_all(l);
+        return NULL;
+}
+
+/* ---------------------------------------------------------------- URLs */
+
+/*
+ * "scheme://host:port" of url, with the port spelled out, so that two URLs of one origin compare equal.
+ * -EINVAL for what curl cannot parse or a URL with user info, -EPROTONOSUPPORT for other schemes.
+ */
+static int url_origin(const char *url, bool allow_userinfo, char **ret_origin) {
+        CURLU *u = curl_url();
+        char *scheme = NULL, *host = NULL, *port = NULL, *user = NULL;
+        int r = -EINVAL;
+
+        if (!u)
+                return -ENOMEM;
+        if (curl_url_set(u, CURLUPART_URL, url, 0) != CURLUE_OK ||
+            curl_url_get(u, CURLUPART_SCHEME, &scheme, 0) != CURLUE_OK ||
+            curl_url_get(u, CURLUPART_HOST, &host, 0) != CURLUE_OK ||
+            curl_url_get(u, CURLUPART_PORT, &port, CURLU_DEFAULT_PORT) != CURLUE_OK)
+                goto finish;
+        if (!allow_userinfo && curl_url_get(u, CURLUPART_USER, &user, 0) == CURLUE_OK)
+                goto finish;
+        if (strcasecmp(scheme, "http") != 0 && strcasecmp(scheme, "https") != 0) {
+                r = -EPROTONOSUPPORT;
+                goto finish;
+        }
+        for (char *p = host; *p; p++) /* host names are case-insensitive; curl keeps the spelling */
+                *p = (char) (*p >= 'A' && *p <= 'Z' ? *p + 32 : *p);
+        for (char *p = scheme; *p; p++)
+                *p = (char) (*p >= 'A' && *p <= 'Z' ? *p + 32 : *p);
+        r = asprintf(ret_origin, "%s://%s:%s", scheme, host, port) < 0 ? -ENOMEM : 0;
+finish:
+        curl_free(scheme);
+        curl_free(host);
+        curl_free(port);
+        curl_free(user);
+        curl_url_cleanup(u);
+        return r;
+}
+
+static bool origin_is_https(const char *origin) {
+        return strncmp(origin, "https:", 6) == 0;
+}
+
+/* ---------------------------------------------------------------- the event loop glue */
+
+static void client_drain(HttpClient *c);
+
+static int on_socket_event(sd_event_source *s, int fd, uint32_t revents, void *userdata) {
+        HttpClient *c = userdata;
+        int running, mask = (revents & EPOLLIN ? CURL_CSELECT_IN : 0) |
+                            (revents & EPOLLOUT ? CURL_CSELECT_OUT : 0) |
+                            (revents & (EPOLLERR | EPOLLHUP) ? CURL_CSELECT_ERR : 0);
+        (void) s;
+
+        /* on failure (out of memory) curl fails the transfers concerned, which the drain reports */
+        (void) curl_multi_socket_action(c->multi, fd, mask, &running);
+        client_drain(c);
+        return 0;
+}
+
+static int on_curl_timer_event(sd_event_source *s, uint64_t usec, void *userdata) {
+        HttpClient *c = userdata;
+        int running;
+        (void) s, (void) usec;
+
+        (void) curl_multi_socket_action(c->multi, CURL_SOCKET_TIMEOUT, 0, &running);
+        client_drain(c);
+        return 0;
+}
+
+static void watch_free(HttpClient *c, SocketWatch *w) {
+        sd_event_source_disable_unref(w->source);
+        LIST_REMOVE(c->watches, w);
+        free(w);
+}
+
+/* CURLMOPT_SOCKETFUNCTION: watch fd for what curl waits for, or stop watching it. */
+static int on_curl_socket(CURL *easy, curl_socket_t fd, int what, void *userp, void *socketp) {
+        HttpClient *c = userp;
+        SocketWatch *w = socketp;
+        uint32_t events = (what & CURL_POLL_IN ? EPOLLIN : 0) | (what & CURL_POLL_OUT ? EPOLLOUT : 0);
+        (void) easy;
+
+        if (what == CURL_POLL_REMOVE) {
+                if (w) {
+                        (void) curl_multi_assign(c->multi, fd, NULL);
+                        watch_free(c, w);
+                }
+                return 0;
+        }
+        if (w)
+                return sd_event_source_set_io_events(w->source, events) < 0 ||
+                                       sd_event_source_set_enabled(w->source, SD_EVENT_ON) < 0
+                               ? -1
+                               : 0;
+
+        if (!(w = calloc(1, sizeof *w)))
+                return -1;
+        if (sd_event_add_io(c->event, &w->source, fd, events, on_socket_event, c) < 0) {
+                free(w);
+                return -1;
+        }
+        LIST_PREPEND(c->watches, w);
+        if (curl_multi_assign(c->multi, fd, w) != CURLM_OK) {
+                watch_free(c, w);
+                return -1;
+        }
+        return 0;
+}
+
+/* CURLMOPT_TIMERFUNCTION: one timer, re-armed as curl asks; never socket_action from in here. */
+static int on_curl_timer(CURLM *multi, long timeout_ms, void *userp) {
+        HttpClient *c = userp;
+        uint64_t usec = (uint64_t) MAX(timeout_ms, 0L) * USEC_PER_MSEC;
+        (void) multi;
+
+        if (timeout_ms < 0)
+                return c->timer && sd_event_source_set_enabled(c->timer, SD_EVENT_OFF) < 0 ? -1 : 0;
+        if (c->timer)
+                return sd_event_source_set_time_relative(c->timer, usec) < 0 ||
+                                       sd_event_source_set_enabled(c->timer, SD_EVENT_ONESHOT) < 0
+                               ? -1
+                               : 0;
+        return sd_event_add_time_relative(c->event, &c->timer, CLOCK_MONOTONIC, usec,
+                                          CURL_TIMER_ACCURACY_USEC, on_curl_timer_event, c) < 0
+                       ? -1
+                       : 0;
+}
+
+/* ---------------------------------------------------------------- one hop */
+
+static size_t on_curl_write(char *data, size_t size, size_t n, void *userdata) {
+        HttpTransfer *t = userdata;
+        size_t add = size * n;
+
+        /* a short count fails the transfer with CURLE_WRITE_ERROR at once: no more is read */
+        if (add > t->settings.max_reply_size - t->reply_size) {
+                t->reply_too_large = true;
+                return 0;
+        }
+        if (t->reply_size + add + 1 > t->reply_alloc) {
+                size_t alloc = MAX(t->reply_alloc * 2, t->reply_size + add + 1);
+                char *p = realloc(t->reply, MAX(alloc, (size_t) 16384));
+                if (!p) {
+                        t->reply_oom = true;
+                        return 0;
+                }
+                t->reply = p;
+                t->reply_alloc = MAX(alloc, (size_t) 16384);
+        }
+        memcpy(t->reply + t->reply_size, data, add);
+        t->reply_size += add;
+        t->reply[t->reply_size] = '\0';
+        return add;
+}
+
+/* The headers of this hop: to the origin everything, elsewhere only what describes the body. */
+static int hop_headers(HttpTransfer *t, struct curl_slist **ret) {
+        struct curl_slist *l = NULL, *n;
+        char content_type[256];
+
+        /* a POST over 1 MiB would otherwise wait a second for "100 Continue" */
+        if (!(l = curl_slist_append(NULL, "Expect:")))
+                return -ENOMEM;
+        /* without a body, an empty header keeps curl from sending its form-data default type */
+        snprintf(content_type, sizeof content_type, "Content-Type:%s%s", t->hop_has_body ? " " : "",
+                 t->hop_has_body ? t->content_type ?: "application/json" : "");
+        if (!(n = curl_slist_append(l, content_type)))
+                goto oom;
+        l = n;
+        for (char **h = t->headers; t->hop_same_origin && h && *h; h++) {
+                if (!(n = curl_slist_append(l, *h)))
+                        goto oom;
+                l = n;
+        }
+        if (t->hop_same_origin && t->auth_header) {
+                if (!(n = curl_slist_append(l, t->auth_header)))
+                        goto oom;
+                l = n;
+        }
+        *ret = l;
+        return 0;
+oom:
+        slist_free_wiped(l);
+        return -ENOMEM;
+}
+
+static void hop_free(HttpTransfer *t) {
+        if (t->easy) {
+                if (t->client && t->state == TRANSFER_RUNNING)
+                        (void) curl_multi_remove_handle(t->client->multi, t->easy);
+                curl_easy_cleanup(t->easy);
+                t->easy = NULL;
+        }
+        t->hop_headers = slist_free_wiped(t->hop_headers);
+}
+
+/* For curl's timeouts, where 0 means none: a sub-millisecond one must not become none. */
+static long msec(uint64_t usec) {
+        return usec == 0 ? 0 : (long) MAX(usec / USEC_PER_MSEC, (uint64_t) 1);
+}
+
+static int hop_start(HttpTransfer *t) {
+        const HttpSettings *s = &t->settings;
+        CURL *e;
+        CURLcode k = CURLE_OK;
+        int r;
+
+        hop_free(t);
+        t->reply_size = 0;
+        t->reply_too_large = t->reply_oom = false;
+        t->errbuf[0] = '\0';
+        if ((r = hop_headers(t, &t->hop_headers)) < 0)
+                return r;
+        if (!(t->easy = e = curl_easy_init()))
+                return -ENOMEM;
+
+#define SET(option, value) (k = k != CURLE_OK ? k : curl_easy_setopt(e, option, value))
+        SET(CURLOPT_URL, t->hop_url);
+        SET(CURLOPT_PRIVATE, t);
+        SET(CURLOPT_NOSIGNAL, 1L);
+        SET(CURLOPT_PROTOCOLS_STR, "http,https");
+        SET(CURLOPT_REDIR_PROTOCOLS_STR, "http,https");
+        /* We follow redirects ourselves. libcurl 7.88 does drop a custom Authorization header, a
+         * XOAUTH2 bearer and USERPWD when a redirect leaves the host or port, but sends every other
+         * custom header (x-api-key) and its cookies on: credentials would leak to signed-URL hosts. */
+        SET(CURLOPT_FOLLOWLOCATION, 0L);
+        SET(CURLOPT_SSL_VERIFYPEER, 1L);
+        SET(CURLOPT_SSL_VERIFYHOST, 2L);
+        if (s->ca_file)
+                SET(CURLOPT_CAINFO, s->ca_file);
+        SET(CURLOPT_CONNECTTIMEOUT_MS, msec(s->connect_timeout_usec));
+        SET(CURLOPT_TIMEOUT_MS, msec(s->timeout_usec));
+        if (s->low_speed_time_usec > 0) {
+                SET(CURLOPT_LOW_SPEED_LIMIT, (long) s->low_speed_limit);
+                SET(CURLOPT_LOW_SPEED_TIME,
+                    (long) ((s->low_speed_time_usec + USEC_PER_SEC - 1) / USEC_PER_SEC));
+        }
+        SET(CURLOPT_MAXFILESIZE_LARGE, (curl_off_t) MIN(s->max_reply_size, (uint64_t) INT64_MAX));
+        SET(CURLOPT_WRITEFUNCTION, on_curl_write);
+        SET(CURLOPT_WRITEDATA, t);
+        SET(CURLOPT_ERRORBUFFER, t->errbuf);
+        SET(CURLOPT_ACCEPT_ENCODING, ""); /* whatever curl can decode; the size bound counts decoded bytes */
+        SET(CURLOPT_USERAGENT, "udfcron/" UDFCRON_VERSION);
+        SET(CURLOPT_TCP_KEEPALIVE, 1L);
+        SET(CURLOPT_PIPEWAIT, 1L); /* rather share an HTTP/2 connection than open another */
+        SET(CURLOPT_HTTPHEADER, t->hop_headers);
+        switch (t->hop_method) {
+        case HTTP_GET:
+                SET(CURLOPT_HTTPGET, 1L);
+                break;
+        case HTTP_POST:
+                SET(CURLOPT_POST, 1L);
+                break;
+        case HTTP_PUT:
+        case HTTP_DELETE:
+                SET(CURLOPT_CUSTOMREQUEST, http_method_names[t->hop_method]);
+                break;
+        default:
+                return -EINVAL;
+        }
+        if (t->hop_has_body || t->hop_method == HTTP_POST || t->hop_method == HTTP_PUT) {
+                SET(CURLOPT_POSTFIELDS, t->hop_has_body ? t->body : "");
+                SET(CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t) (t->hop_has_body ? t->body_size : 0));
+        }
+        if (t->hop_same_origin && t->user) {
+                SET(CURLOPT_HTTPAUTH, (long) CURLAUTH_BASIC);
+                SET(CURLOPT_USERNAME, t->user);
+                SET(CURLOPT_PASSWORD, t->password);
+        }
+        if (t->hop_same_origin && t->cookies) {
+                SET(CURLOPT_SHARE, t->cookies->share);
+                SET(CURLOPT_COOKIEFILE, ""); /* the cookie engine on, reading no file */
+        }
+#undef SET
+        if (k != CURLE_OK)
+                return k == CURLE_OUT_OF_MEMORY ? -ENOMEM : -EINVAL;
+
+        switch (curl_multi_add_handle(t->client->multi, t->easy)) {
+        case CURLM_OK:
+                t->state = TRANSFER_RUNNING;
+                return 0;
+        case CURLM_OUT_OF_MEMORY:
+                return -ENOMEM;
+        default:
+                return -EINVAL;
+        }
+}
+
+/* ---------------------------------------------------------------- ends of hops, attempts, transfers */
+
+static const char *easy_header(CURL *easy, const char *name) {
+        struct curl_header *h;
+        size_t last;
+
+        if (!easy || curl_easy_header(easy, name, 0, CURLH_HEADER, -1, &h) != CURLHE_OK)
+                return NULL;
+        last = h->amount - 1;
+        if (last > 0 && curl_easy_header(easy, name, last, CURLH_HEADER, -1, &h) != CURLHE_OK)
+                return NULL;
+        return h->value;
+}
+
+/* Calls `done` with what the last hop left, then frees what only the callback needed. */
+static void transfer_end(HttpTransfer *t, HttpOutcome outcome, long status, int error, const char *why) {
+        HttpClient *c = t->client;
+        _cleanup_free_ char *message = NULL;
+        char *content_type = NULL;
+        bool owned_by_client = t->owned_by_client;
+        int r = 0;
+
+        if (t->easy && status > 0)
+                (void) curl_easy_getinfo(t->easy, CURLINFO_CONTENT_TYPE, &content_type);
+        if (outcome != HTTP_OK && why)
+                r = (message = strdup(why)) ? 0 : -ENOMEM;
+        else if (outcome != HTTP_OK && status > 0) {
+                HttpErrorReply e = {
+                        .status = status,
+                        .content_type = content_type,
+                        .fused_error = easy_header(t->easy, "x-fused-error"),
+                        .fused_metadata = easy_header(t->easy, "x-fused-metadata"),
+                        .body = t->reply,
+                        .body_size = t->reply_size,
+                };
+                r = http_error_message(&e, &message);
+        }
+        if (r >= 0 && message && outcome == HTTP_RETRY &&
+            t->retry_after_usec > t->settings.retry_backoff_max_usec) {
+                char *m;
+                r = asprintf(&m, "%s (Retry-After: %" PRIu64 "s is beyond retry_backoff_max)", message,
+                             t->retry_after_usec / USEC_PER_SEC);
+                free(message);
+                message = r < 0 ? NULL : m;
+        } else if (r >= 0 && message && outcome == HTTP_RETRY && t->attempt > 1) {
+                char *m;
+                r = asprintf(&m, "%s (gave up after %u attempts)", message, t->attempt);
+                free(message);
+                message = r < 0 ? NULL : m;
+        }
+
+        HttpReply reply = {
+                .outcome = outcome,
+                .status = status,
+                .error = error,
+                .message = outcome == HTTP_OK ? NULL : message ?: "out of memory",
+                .body = t->reply ?: "",
+                .body_size = t->reply_size,
+                .content_type = content_type,
+                .attempts = t->attempt,
+                .retry_after_usec = t->retry_after_usec,
+                .transfer = t,
+        };
+        t->state = TRANSFER_ENDED;
+        c->n_active--;
+        c->calling = t;
+        c->calling_freed = false;
+        t->done(t->userdata, &reply);
+        c->calling = NULL;
+        if (c->calling_freed)
+                return;
+        if (owned_by_client) {
+                http_transfer_free(t);
+                return;
+        }
+        /* the caller keeps the transfer, not the reply */
+        hop_free(t);
+        t->reply = mfree_wiped(t->reply);
+        t->reply_size = t->reply_alloc = 0;
+}
+
+static int attempt_start(HttpTransfer *t) {
+        free(t->hop_url);
+        if (!(t->hop_url = strdup(t->url)))
+                return -ENOMEM;
+        t->hop_method = t->method;
+        t->hop_has_body = t->has_body;
+        t->hop_same_origin = true;
+        t->redirects = 0;
+        t->retry_after_usec = 0;
+        return hop_start(t);
+}
+
+static int on_retry_timer(sd_event_source *s, uint64_t usec, void *userdata) {
+        HttpTransfer *t = userdata;
+        (void) s, (void) usec;
+
+        t->retry_timer = sd_event_source_disable_unref(t->retry_timer);
+        t->attempt++;
+        int r = attempt_start(t);
+        if (r < 0)
+                transfer_end(t, HTTP_FAIL, 0, r, "cannot start the retry: out of memory");
+        return 0;
+}
+
+/* An attempt ended with `outcome`: retry it after a backoff, or end the transfer. */
+static void attempt_end(HttpTransfer *t, HttpOutcome outcome, long status, int error, const char *why) {
+        const HttpSettings *s = &t->settings;
+        const char *retry_after = status > 0 ? easy_header(t->easy, "Retry-After") : NULL;
+        uint64_t delay;
+
+        t->retry_after_usec = 0;
+        if (retry_after && http_retry_after_parse(retry_after, now_usec(), &t->retry_after_usec) < 0)
+                t->retry_after_usec = 0; /* unreadable: the backoff decides */
+        if (outcome != HTTP_RETRY || t->attempt > s->retries ||
+            t->retry_after_usec > s->retry_backoff_max_usec) {
+                transfer_end(t, outcome, status, error, why);
+                return;
+        }
+
+        delay = MAX(http_backoff_usec(s->retry_backoff_usec, s->retry_backoff_max_usec, t->attempt,
+                                      random_u64()),
+                    t->retry_after_usec);
+        hop_free(t);
+        t->state = TRANSFER_WAITING;
+        if (sd_event_add_time_relative(t->client->event, &t->retry_timer, CLOCK_BOOTTIME, delay,
+                                       RETRY_TIMER_ACCURACY_USEC, on_retry_timer, t) < 0)
+                transfer_end(t, outcome, status, error, why);
+}
+
+/* Follows a 3xx reply to its Location, deciding what the next hop may carry. */
+static void hop_redirect(HttpTransfer *t, long status) {
+        char *location = NULL, *origin = NULL;
+        int r;
+
+        (void) curl_easy_getinfo(t->easy, CURLINFO_REDIRECT_URL, &location); /* absolute, resolved by curl */
+        if (!location) {
+                char why[64];
+                snprintf(why, sizeof why, "HTTP %ld without a Location to follow", status);
+                attempt_end(t, HTTP_FAIL, status, 0, why);
+                return;
+        }
+        if (t->redirects >= REDIRECTS_MAX) {
+                attempt_end(t, HTTP_FAIL, 0, -ELOOP, "more than 10 redirects");
+                return;
+        }
+        r = url_origin(location, true, &origin);
+        if (r < 0) {
+                attempt_end(t, HTTP_FAIL, 0, r == -ENOMEM ? r : -EPROTONOSUPPORT,
+                            r == -ENOMEM ? "out of memory"
+                                         : "redirected to a URL that is not http(s), refused");
+                return;
+        }
+        if (origin_is_https(t->origin) && !origin_is_https(origin)) {
+                free(origin);
+                attempt_end(t, HTTP_FAIL, 0, -EPROTO, "redirected from https to plain http, refused");
+                return;
+        }
+
+        t->hop_same_origin = strcmp(origin, t->origin) == 0;
+        free(origin);
+        /* what browsers and curl do: 303 always, and 301/302 after a POST, continue as a GET */
+        if (status == 303 || (t->hop_method == HTTP_POST && (status == 301 || status == 302))) {
+                t->hop_method = HTTP_GET;
+                t->hop_has_body = false;
+        }
+        free(t->hop_url);
+        if (!(t->hop_url = strdup(location))) {
+                attempt_end(t, HTTP_FAIL, 0, -ENOMEM, "out of memory");
+                return;
+        }
+        t->redirects++;
+        if ((r = hop_start(t)) < 0)
+                attempt_end(t, HTTP_FAIL, 0, r, "cannot follow the redirect: out of memory");
+}
+
+static void hop_end(HttpTransfer *t, CURLcode result) {
+        char why[CURL_ERROR_SIZE + 64];
+        long status = 0;
+        int error;
+
+        /* the hop is done in curl's eyes; `easy` stays for its headers until the next one starts */
+        (void) curl_multi_remove_handle(t->client->multi, t->easy);
+        t->state = TRANSFER_WAITING;
+        (void) curl_easy_getinfo(t->easy, CURLINFO_RESPONSE_CODE, &status);
+
+        if (t->reply_too_large || result == CURLE_FILESIZE_EXCEEDED) {
+                snprintf(why, sizeof why, "reply larger than max_reply_size (%" PRIu64 " bytes), refused",
+                         t->settings.max_reply_size);
+                attempt_end(t, HTTP_FAIL, 0, -EFBIG, why);
+        } else if (t->reply_oom)
+                attempt_end(t, HTTP_FAIL, 0, -ENOMEM, "out of memory for the reply");
+        else if (result != CURLE_OK) {
+                HttpOutcome outcome = http_curl_outcome(result, &error);
+                snprintf(why, sizeof why, "%s", t->errbuf[0] ? t->errbuf : curl_easy_strerror(result));
+                attempt_end(t, outcome, 0, error, why);
+        } else if (IN_SET(status, 301, 302, 303, 307, 308))
+                hop_redirect(t, status);
+        else
+                attempt_end(t, http_status_outcome(status), status, 0, NULL);
+}
+
+/* Ends every finished hop: the multi handle's message queue, until it is empty. */
+static void client_drain(HttpClient *c) {
+        CURLMsg *msg;
+        int left;
+
+        while ((msg = curl_multi_info_read(c->multi, &left))) {
+                char *t = NULL;
+                if (msg->msg != CURLMSG_DONE)
+                        continue;
+                CURLcode result = msg->data.result; /* msg is gone once the handle is removed */
+                (void) curl_easy_getinfo(msg->easy_handle, CURLINFO_PRIVATE, &t);
+                if (t)
+                        hop_end((HttpTransfer *) t, result);
+        }
+}
+
+/* ---------------------------------------------------------------- transfers */
+
+HttpTransfer *http_transfer_free(HttpTransfer *t) {
+        if (!t)
+                return NULL;
+        hop_free(t); /* out of the multi handle first, while the client is there */
+        if (t->client) {
+                if (t->client->calling == t)
+                        t->client->calling_freed = true;
+                if (t->state != TRANSFER_ENDED)
+                        t->client->n_active--;
+                LIST_REMOVE(t->client->transfers, t);
+        }
+        t->retry_timer = sd_event_source_disable_unref(t->retry_timer);
+        http_cookie_jar_unref(t->cookies);
+        free(t->url);
+        free(t->origin);
+        free(t->hop_url);
+        for (char **h = t->headers; h && *h; h++)
+                mfree_wiped(*h);
+        free(t->headers);
+        mfree_wiped(t->auth_header);
+        mfree_wiped(t->user);
+        mfree_wiped(t->password);
+        if (t->body)
+                explicit_bzero(t->body, t->body_size);
+        free(t->body);
+        free(t->content_type);
+        free(t->settings.ca_file);
+        if (t->reply)
+                explicit_bzero(t->reply, t->reply_size);
+        free(t->reply);
+        free(t);
+        return NULL;
+}
+
+/* Copies what `request` says into t; -EINVAL for what is not a valid request. */
+static int transfer_copy_request(HttpTransfer *t, const HttpRequest *q, const HttpSettings *s) {
+        size_t n = 0;
+        int r;
+
+        if ((unsigned) q->method >= _HTTP_METHOD_MAX || !q->url || (q->json && q->body))
+                return -EINVAL;
+        if ((r = url_origin(q->url, false, &t->origin)) < 0)
+                return r == -ENOMEM ? r : -EINVAL;
+        t->method = q->method;
+        t->settings = *s;
+        t->settings.ca_file = NULL;
+        if ((s->ca_file && !(t->settings.ca_file = strdup(s->ca_file))) || !(t->url = strdup(q->url)))
+                return -ENOMEM;
+
+        for (const char *const *h = q->headers; h && *h; h++, n++)
+                if (!strchr(*h, ':') || strpbrk(*h, "\r\n"))
+                        return -EINVAL; /* no header smuggling */
+        if (n > 0 && !(t->headers = calloc(n + 1, sizeof(char *))))
+                return -ENOMEM;
+        for (size_t i = 0; i < n; i++)
+                if (!(t->headers[i] = strdup(q->headers[i])))
+                        return -ENOMEM;
+
+        switch (q->auth.type) {
+        case HTTP_AUTH_NONE:
+                break;
+        case HTTP_AUTH_BEARER:
+                if (!q->auth.token || strpbrk(q->auth.token, "\r\n") ||
+                    (q->auth.scheme && strpbrk(q->auth.scheme, "\r\n: ")))
+                        return -EINVAL;
+                if (asprintf(&t->auth_header, "Authorization: %s %s", q->auth.scheme ?: "Bearer",
+                             q->auth.token) < 0)
+                        return -ENOMEM;
+                break;
+        case HTTP_AUTH_BASIC:
+                if (!q->auth.user || !q->auth.password)
+                        return -EINVAL;
+                if (!(t->user = strdup(q->auth.user)) || !(t->password = strdup(q->auth.password)))
+                        return -ENOMEM;
+                break;
+        default:
+                return -EINVAL;
+        }
+
+        if (q->json) {
+                if (!(t->body = cJSON_PrintUnformatted(q->json)))
+                        return -ENOMEM;
+                t->body_size = strlen(t->body);
+                t->has_body = true;
+        } else if (q->body) {
+                if (!(t->body = malloc(MAX(q->body_size, (size_t) 1))))
+                        return -ENOMEM;
+                memcpy(t->body, q->body, q->body_size);
+                t->body_size = q->body_size;
+                t->has_body = true;
+        }
+        if (q->content_type && strpbrk(q->content_type, "\r\n"))
+                return -EINVAL;
+        if (q->content_type && !(t->content_type = strdup(q->content_type)))
+                return -ENOMEM;
+        t->cookies = http_cookie_jar_ref(q->cookies);
+        return 0;
+}
+
+int http_submit(HttpClient *c, const HttpRequest *request, HttpDone done, void *userdata,
+                HttpTransfer **ret_transfer) {
+        HttpTransfer *t;
+        int r;
+
+        if (!c || !request || !done)
+                return -EINVAL;
+        if (!(t = calloc(1, sizeof *t)))
+                return -ENOMEM;
+        *t = (HttpTransfer){
+                .client = c,
+                .done = done,
+                .userdata = userdata,
+                .owned_by_client = !ret_transfer,
+                .state = TRANSFER_WAITING,
+                .attempt = 1,
+        };
+        LIST_PREPEND(c->transfers, t);
+        c->n_active++;
+
+        r = transfer_copy_request(t, request, request->settings ?: &c->settings);
+        if (r >= 0)
+                r = attempt_start(t);
+        if (r < 0) {
+                http_transfer_free(t);
+                return r;
+        }
+        if (ret_transfer)
+                *ret_transfer = t;
+        return 0;
+}
+
+const char *http_reply_header(const HttpReply *reply, const char *name) {
+        return reply && reply->transfer && name ? easy_header(reply->transfer->easy, name) : NULL;
+}
+
+int http_reply_json(const HttpReply *reply, cJSON **ret_json) {
+        cJSON *j = cJSON_ParseWithLength(reply->body, reply->body_size);
+        if (!j)
+                return -EBADMSG;
+        *ret_json = j;
+        return 0;
+}
+
+/* ---------------------------------------------------------------- the client */
+
+static int settings_copy(HttpSettings *to, const HttpSettings *from) {
+        char *ca_file = NULL;
+        if (from->ca_file && !(ca_file = strdup(from->ca_file)))
+                return -ENOMEM;
+        free(to->ca_file);
+        *to = *from;
+        to->ca_file = ca_file;
+        return 0;
+}
+
+int http_client_set_settings(HttpClient *c, const HttpSettings *settings) {
+        long per_host = (long) settings->max_connections_per_host;
+        int r = settings_copy(&c->settings, settings);
+        if (r < 0)
+                return r;
+        /* Idle connections kept for reuse: curl's default, four per transfer in the multi handle, shrinks
+         * to nothing whenever a burst of requests ends, and the next burst reconnects. A few hosts' worth
+         * (the service, the storage its signed URLs point to) stay open instead. */
+        if (curl_multi_setopt(c->multi, CURLMOPT_MAX_HOST_CONNECTIONS, per_host) != CURLM_OK ||
+            curl_multi_setopt(c->multi, CURLMOPT_MAXCONNECTS, MAX(per_host, 1L) * 4) != CURLM_OK)
+                return -EINVAL;
+        return 0;
+}
+
+int http_client_new(sd_event *event, const HttpSettings *settings, HttpClient **ret_client) {
+        _cleanup_(http_client_freep) HttpClient *c = NULL;
+        CURLMcode k = CURLM_OK;
+        int r;
+
+        if (!event || !settings || !ret_client)
+                return -EINVAL;
+        if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK)
+                return -ENOMEM;
+        if (!(c = calloc(1, sizeof *c))) {
+                curl_global_cleanup();
+                return -ENOMEM;
+        }
+        c->event = sd_event_ref(event);
+        if (!(c->multi = curl_multi_init()))
+                return -ENOMEM;
+        k = curl_multi_setopt(c->multi, CURLMOPT_SOCKETFUNCTION, on_curl_socket);
+        if (k == CURLM_OK)
+                k = curl_multi_setopt(c->multi, CURLMOPT_SOCKETDATA, c);
+        if (k == CURLM_OK)
+                k = curl_multi_setopt(c->multi, CURLMOPT_TIMERFUNCTION, on_curl_timer);
+        if (k == CURLM_OK)
+                k = curl_multi_setopt(c->multi, CURLMOPT_TIMERDATA, c);
+        if (k != CURLM_OK)
+                return -ENOMEM;
+        if ((r = http_client_set_settings(c, settings)) < 0)
+                return r;
+        *ret_client = TAKE_PTR(c);
+        return 0;
+}
+
+HttpClient *http_client_free(HttpClient *c) {
+        if (!c)
+                return NULL;
+        while (c->transfers) {
+                HttpTransfer *t = c->transfers;
+                if (t->owned_by_client) {
+                        http_transfer_free(t);
+                        continue;
+                }
+                /* the caller still holds it: make it inert */
+                hop_free(t);
+                t->retry_timer = sd_event_source_disable_unref(t->retry_timer);
+                LIST_REMOVE(c->transfers, t);
+                t->client = NULL;
+                t->state = TRANSFER_ENDED;
+        }
+        if (c->multi)
+                (void) curl_multi_cleanup(c->multi); /* closes the pooled connections */
+        while (c->watches)
+                watch_free(c, c->watches);
+        sd_event_source_disable_unref(c->timer);
+        sd_event_unref(c->event);
+        free(c->settings.ca_file);
+        free(c);
+        curl_global_cleanup();
+        return NULL;
+}
+
+const HttpSettings *http_client_settings(const HttpClient *c) {
+        return &c->settings;
+}
+
+size_t http_client_transfers(const HttpClient *c) {
+        return c ? c->n_active : 0;
+}
+
+/* ---------------------------------------------------------------- cookies */
+
+int http_cookie_jar_new(HttpCookieJar **ret_jar) {
+        HttpCookieJar *jar;
+
+        if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK)
+                return -ENOMEM;
+        if (!(jar = calloc(1, sizeof *jar)) || !(jar->share = curl_share_init()) ||
+            curl_share_setopt(jar->share, CURLSHOPT_SHARE, CURL_LOCK_DATA_COOKIE) != CURLSHE_OK) {
+                if (jar)
+                        curl_share_cleanup(jar->share);
+                free(jar);
+                curl_global_cleanup();
+                return -ENOMEM;
+        }
+        jar->n_ref = 1;
+        *ret_jar = jar;
+        return 0;
+}
+
+HttpCookieJar *http_cookie_jar_ref(HttpCookieJar *jar) {
+        if (jar)
+                jar->n_ref++;
+        return jar;
+}
+
+HttpCookieJar *http_cookie_jar_unref(HttpCookieJar *jar) {
+        if (!jar || --jar->n_ref > 0)
+                return NULL;
+        /* every transfer holding a reference let go of its handle first, so the share is not in use */
+        curl_share_cleanup(jar->share);
+        free(jar);
+        curl_global_cleanup();
+        return NULL;
+}
