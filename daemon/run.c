@@ -273,6 +273,7 @@ static void on_task_output(void *userdata, size_t task, bool is_stderr, const ch
 static void on_task_failed(void *userdata, const TaskFailure *failure) {
         Run *run = userdata;
         const EngineOutcome *o = failure->outcome;
+        const char *why = o->message ?: "failed";
         RunFields f;
 
         run_fields(run, &f);
@@ -284,11 +285,11 @@ static void on_task_failed(void *userdata, const TaskFailure *failure) {
         if (failure->retrying) {
                 f.next_usec = now_usec() + failure->retry_delay_usec;
                 journal_run_event(run->manager->journal, &f, RUN_EVENT_TASK_RETRY,
-                                  "%s; attempt %u of %u in %.1fs", o->message, failure->attempt + 1,
+                                  "%s; attempt %u of %u in %.1fs", why, failure->attempt + 1,
                                   failure->attempts_max, (double) failure->retry_delay_usec / 1e6);
         } else
                 journal_run_event(run->manager->journal, &f, RUN_EVENT_TASK_FAILED, "%s (attempt %u of %u)",
-                                  o->message, failure->attempt, failure->attempts_max);
+                                  why, failure->attempt, failure->attempts_max);
 }
 
 static int on_retry_timer(sd_event_source *s, uint64_t usec, void *userdata) {
