@@ -65,9 +65,12 @@ CORE_SRCS := daemon/calendar.c daemon/duration.c daemon/timestamp.c daemon/filei
              daemon/config.c daemon/state.c daemon/journal.c daemon/child.c daemon/engine.c daemon/engine-local.c \
              daemon/arglist.c daemon/fanout.c daemon/run.c daemon/manager.c daemon/config-check.c daemon/utf8.c \
              daemon/terminal.c daemon/journal-read.c daemon/history.c daemon/http-retry.c daemon/http-error.c \
-             daemon/http.c daemon/url.c daemon/plugin.c daemon/plugin-host.c daemon/storage.c
+             daemon/http.c daemon/url.c daemon/plugin.c daemon/plugin-host.c daemon/storage.c \
+             daemon/error-message.c daemon/json-writer.c daemon/unix-socket.c daemon/control-proto.c daemon/control.c \
+             daemon/control-commands.c
 CTL_SRCS  := daemon/udfcronctl.c daemon/ctl-next.c daemon/ctl-check.c daemon/ctl-journal.c \
-             daemon/ctl-history.c daemon/ctl-logs.c daemon/ctl-storage.c
+             daemon/ctl-history.c daemon/ctl-logs.c daemon/ctl-storage.c \
+             daemon/ctl-client.c daemon/ctl-list.c daemon/ctl-status.c daemon/ctl-run.c daemon/ctl-actions.c
 DAEMON_SRCS := daemon/udfcrond.c
 TEST_SUPPORT_SRCS := $(wildcard tests/support/*.c)
 UNIT_SRCS  := $(wildcard tests/unit/test-*.c)

@@ -479,7 +479,7 @@ static int lookup_account(const char *name, bool is_group, uid_t *ret_uid, gid_t
                         continue;
                 if (!p && !g)
                         return r > 0 ? -r : -ENOENT;
-                if (p)
+                if (p && ret_uid)
                         *ret_uid = p->pw_uid;
                 *ret_gid = p ? p->pw_gid : g->gr_gid;
                 return 0;
@@ -962,6 +962,38 @@ static int parse_defaults(Loader *l, const config_setting_t *s, const char *v, v
         return 0;
 }
 
+static int parse_socket_mode(Loader *l, const config_setting_t *s, const char *v, void *target) {
+        size_t len = strlen(v);
+        char *end;
+        unsigned long mode = strtoul(v, &end, 8);
+        if (len == 0 || len > 4 || *end != '\0' || v[strspn(v, "01234567")] != '\0' || mode > 0777)
+                return error_at(l, s, "control_socket_mode: '%s' is not an octal mode such as \"0660\"", v);
+        *(unsigned *) target = (unsigned) mode;
+        return 0;
+}
+
+static int parse_control_group(Loader *l, const config_setting_t *s, const char *v, void *target) {
+        DaemonSettings *d = target;
+        int r = lookup_account(v, true, NULL, &d->control_gid);
+        if (r == -ENOMEM)
+                return r;
+        if (r < 0)
+                return error_at(l, s, "control_group: unknown group '%s'", v);
+        return set_string(&d->control_group, v);
+}
+
+static int parse_control_timeout(Loader *l, const config_setting_t *s, const char *v, void *target) {
+        uint64_t usec;
+        int r = parse_duration(l, s, &usec);
+        (void) v;
+        if (r < 0)
+                return r;
+        if (usec == 0)
+                return error_at(l, s, "control_timeout: must be at least 1s");
+        *(uint64_t *) target = usec;
+        return 0;
+}
+
 /* ---------------------------------------------------------------- the `http` group */
 
 /* The largest reply kept in memory: a result bigger than this belongs in storage, not in a reply. */
@@ -1070,6 +1102,12 @@ static const Key settings_keys[] = {
         { "max_concurrent_runs", KEY_UINT, D(max_concurrent_runs), 1, 100000, NULL, NULL, "more wait" },
         { "shutdown_timeout", KEY_DURATION, D(shutdown_timeout_usec), 0, 0, NULL, NULL, "wait on stop" },
         { "defaults", KEY_CUSTOM, D(defaults), 0, 0, parse_defaults, NULL, "policies of schedules" },
+        { "control_socket", KEY_PATH, D(control_socket), 0, 0, NULL, NULL, "for udfcronctl" },
+        { "control_socket_mode", KEY_STRING, D(control_socket_mode), 0, 0, parse_socket_mode, NULL,
+          "connect" },
+        { "control_group", KEY_STRING, 0, 0, 0, parse_control_group, NULL, "who may change" },
+        { "control_timeout", KEY_CUSTOM, D(control_timeout_usec), 0, 0, parse_control_timeout, NULL,
+          "slow" },
         { "http", KEY_CUSTOM, D(http), 0, 0, parse_http, NULL, "the remote engines' HTTP client" },
         { "schedules", KEY_CUSTOM, 0, 0, 0, NULL, NULL, "read after the settings" },
         { "plugin_directories", KEY_CUSTOM, D(plugin_directories), 0, 0, parse_directories, NULL, "*.so" },
@@ -1304,7 +1342,8 @@ static int load_main(Loader *l, const config_setting_t *root) {
              !(d->state_directory = env_directory("STATE_DIRECTORY", "/var/lib/udfcron"))) ||
             (!d->runtime_directory &&
              !(d->runtime_directory = env_directory("RUNTIME_DIRECTORY", "/run/udfcron"))) ||
-            (!d->python && !(d->python = strdup("/usr/bin/python3"))))
+            (!d->python && !(d->python = strdup("/usr/bin/python3"))) ||
+            (!d->control_socket && !(d->control_socket = path_join(d->runtime_directory, "control.sock"))))
                 return -ENOMEM;
 
         /* the main file's own schedules, now that the defaults they inherit are known */
@@ -1391,6 +1430,8 @@ Config *config_free(Config *config) {
         free(config->settings.state_directory);
         free(config->settings.runtime_directory);
         free(config->settings.python);
+        free(config->settings.control_socket);
+        free(config->settings.control_group);
         free(config->settings.http.ca_file);
         strv_free(config->files);
         strv_free(config->settings.plugin_directories);
@@ -1408,6 +1449,8 @@ static int load(Loader *l, const char *path) {
 
         c->settings.max_concurrent_runs = 16;
         c->settings.shutdown_timeout_usec = 30 * USEC_PER_SEC;
+        c->settings.control_socket_mode = 0666;
+        c->settings.control_timeout_usec = 10 * USEC_PER_SEC;
         c->settings.defaults = (RunPolicy){
                 .overlap = OVERLAP_SKIP,
                 .catch_up = { .mode = CATCH_UP_LAST },

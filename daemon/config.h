@@ -11,6 +11,7 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/types.h>
 
 #include "http.h"
 #include "plugin.h"
@@ -33,6 +34,11 @@ typedef struct DaemonSettings {
         uint64_t shutdown_timeout_usec; /* SIGTERM waits this long for runs, default 30s */
         RunPolicy defaults;             /* what schedules inherit */
         char **plugin_directories;      /* NULL-terminated, absolute; default: UDFCRON_PLUGIN_DIR */
+        char *control_socket;           /* default: runtime_directory/control.sock */
+        unsigned control_socket_mode;   /* who may connect (and so read), default 0666 */
+        char *control_group;            /* its members may change things, as root may; NULL: none */
+        gid_t control_gid;
+        uint64_t control_timeout_usec; /* a request must arrive whole within this, default 10s */
         HttpSettings http;              /* the remote engines' HTTP defaults: the `http` group */
 } DaemonSettings;
 

@@ -13,6 +13,7 @@
 #include <unistd.h>
 
 #include "clock.h"
+#include "error-message.h"
 #include "json-util.h"
 #include "manager.h"
 #include "params.h"
@@ -66,8 +67,8 @@ char *run_marker_path(const Run *run) {
         return path;
 }
 
-int run_new(Manager *m, Entry *entry, uint64_t slot_usec, bool manual, const RunState *recorded,
-            Run **ret_run) {
+static int run_create(Manager *m, Entry *entry, uint64_t slot_usec, bool manual, const RunState *recorded,
+                      const char *params, Run **ret_run) {
         _cleanup_free_ Run *run = calloc(1, sizeof *run);
         if (!run)
                 return -ENOMEM;
@@ -83,13 +84,19 @@ int run_new(Manager *m, Entry *entry, uint64_t slot_usec, bool manual, const Run
         };
         if (!run->engine)
                 return -EOPNOTSUPP; /* config.c accepts only known engines */
+        if (recorded)
+                params = recorded->params;
+        if (params && !(run->params = strdup(params)))
+                return -ENOMEM;
 
         if (recorded) {
                 snprintf(run->id, sizeof run->id, "%s", recorded->run_id);
                 run->resumed = recorded->phase != RUN_PHASE_PREPARED;
                 run->log_since_ms = recorded->log_since_ms;
-                if (recorded->job_id && !(run->job_id = strdup(recorded->job_id)))
+                if (recorded->job_id && !(run->job_id = strdup(recorded->job_id))) {
+                        free(run->params);
                         return -ENOMEM;
+                }
         } else {
                 run_id_new(run->id);
                 RunState rs = {
@@ -99,10 +106,13 @@ int run_new(Manager *m, Entry *entry, uint64_t slot_usec, bool manual, const Run
                         .slot_usec = slot_usec,
                         .attempt = 1,
                         .phase = RUN_PHASE_DISPATCHING,
+                        .params = run->params,
                 };
                 int r = state_add_run(m->state, &rs);
-                if (r < 0)
+                if (r < 0) {
+                        free(run->params);
                         return r;
+                }
                 manager_state_changed(m);
                 run->durable_after_save = m->saves + 1;
         }
@@ -121,6 +131,17 @@ int run_new(Manager *m, Entry *entry, uint64_t slot_usec, bool manual, const Run
         *ret_run = TAKE_PTR(run);
         return 0;
 }
+
+int run_new(Manager *m, Entry *entry, uint64_t slot_usec, bool manual, const RunState *recorded,
+            Run **ret_run) {
+        return run_create(m, entry, slot_usec, manual, recorded, NULL, ret_run);
+}
+
+int run_new_manual(Manager *m, Entry *entry, const char *params, Run **ret_run) {
+        return run_create(m, entry, now_usec(), true, NULL, params, ret_run);
+}
+
+static void run_tell(Run *run, const RunNews *news);
 
 /* The secrets of an attempt, looked up or being looked up. */
 struct RunSecret {
@@ -167,6 +188,13 @@ Run *run_free(Run *run) {
                 return NULL;
         Manager *m = run->manager;
 
+        if (run->watches) /* freed before its end: the daemon stops, the run stays recorded */
+                run_tell(run, &(const RunNews){
+                                      .kind = RUN_NEWS_END,
+                                      .message = "the daemon is stopping; the run stays recorded and starts "
+                                                 "after the next start",
+                              });
+
         if (run->engine_run)
                 run->engine->free(run->engine_run);
         run_secrets_free(run);
@@ -183,8 +211,61 @@ Run *run_free(Run *run) {
         if (run->next)
                 run->next->prev = run->prev;
         run->entry->n_active--;
+        free(run->params);
         free(run);
         return NULL;
+}
+
+void run_watch(Run *run, RunWatch *w) {
+        w->next = run->watches;
+        run->watches = w;
+}
+
+void run_unwatch(Run *run, RunWatch *w) {
+        for (RunWatch **p = &run->watches; *p; p = &(*p)->next)
+                if (*p == w) {
+                        *p = w->next;
+                        w->next = NULL;
+                        return;
+                }
+}
+
+/*
+ * Tells the watchers, with secrets masked as in the journal (the output pieces are the journal's, so a
+ * secret is never split between two). The end news detaches them all first, so they may free themselves.
+ */
+static void run_tell(Run *run, const RunNews *news) {
+        const Journal *j = run->manager->journal;
+        RunNews n = *news;
+        _cleanup_free_ char *message = NULL, *data = NULL;
+
+        if (!run->watches)
+                return;
+        n.attempt = run->attempt;
+        if (n.message && !(n.message = message = journal_redact(j, n.message, strlen(n.message), NULL)))
+                n.message = "(out of memory)";
+        if (n.size > 0 && !(n.data = data = journal_redact(j, n.data, n.size, &n.size)))
+                return; /* never unmasked */
+
+        bool end = n.kind == RUN_NEWS_END;
+        RunWatch *w = end ? TAKE_PTR(run->watches) : run->watches;
+        for (RunWatch *next; w; w = next) {
+                next = w->next;
+                if (end)
+                        w->next = NULL;
+                w->notify(w, run, &n);
+        }
+}
+
+/* A piece of output into the journal, and to the watchers. */
+static void run_output(Run *run, const RunFields *f, bool is_stderr, const char *data, size_t size,
+                       bool partial, uint64_t remote_usec) {
+        journal_run_output(run->manager->journal, f, is_stderr, data, size, remote_usec);
+        run_tell(run, &(const RunNews){ .kind = RUN_NEWS_OUTPUT,
+                                        .is_stderr = is_stderr,
+                                        .partial = partial,
+                                        .data = data,
+                                        .size = size });
 }
 
 /* ${secret:NAME}, from what the attempt looked up before its work started (see run_start_attempt()). */
@@ -229,13 +310,14 @@ static void forward_output(Run *run, const RunFields *f, bool is_stderr, const c
                         return;
                 }
                 memcpy(joined, c->data, held);
-                memcpy(joined + held, piece, size);
+                if (size > 0) /* (memcpy from NULL is undefined even for 0 bytes) */
+                        memcpy(joined + held, piece, size);
                 joined[total] = '\0';
                 line = joined;
         }
         /* an empty end of a long line is no line of its own */
         if (total - keep > 0 || (total == 0 && !ends_long_line))
-                journal_run_output(j, f, is_stderr, line, total - keep, remote_usec);
+                run_output(run, f, is_stderr, line, total - keep, partial, remote_usec);
 
         if (!partial)
                 carry_drop(link);
@@ -370,8 +452,18 @@ static void attempt_ended(Run *run, const EngineOutcome *outcome) {
         f.has_exit_status = outcome->has_exit_status;
         f.exit_status = outcome->exit_status;
         f.next_usec = now_usec() + delay;
-        journal_run_event(m->journal, &f, RUN_EVENT_RETRY, "%s; attempt %u of %u in %.1fs", outcome->message,
-                          run->attempt + 1, run->entry->schedule->policy.retries + 1, (double) delay / 1e6);
+        _cleanup_free_ char *text = NULL;
+        if (asprintf(&text, "%s; attempt %u of %u in %.1fs", outcome->message, run->attempt + 1,
+                     run->entry->schedule->policy.retries + 1, (double) delay / 1e6) < 0)
+                text = NULL;
+        journal_run_event(m->journal, &f, RUN_EVENT_RETRY, "%s", text ?: outcome->message);
+        run_tell(run, &(const RunNews){ .kind = RUN_NEWS_EVENT,
+                                        .event = RUN_EVENT_RETRY,
+                                        .message = text ?: outcome->message,
+                                        .has_exit_status = outcome->has_exit_status,
+                                        .exit_status = outcome->exit_status,
+                                        .duration_usec = duration,
+                                        .next_usec = f.next_usec });
 
         int r = retry_wait(run, delay);
         if (r < 0) {
@@ -471,6 +563,8 @@ static void on_progress(void *userdata, uint64_t finished, uint64_t total) {
         Run *run = userdata;
         run->tasks_finished = finished;
         run->tasks_total = total;
+        run_tell(run, &(const RunNews){
+                              .kind = RUN_NEWS_PROGRESS, .tasks_finished = finished, .tasks_total = total });
 }
 
 static void on_ended(void *userdata, const EngineOutcome *outcome) {
@@ -526,14 +620,17 @@ static void run_end(Run *run, RunEvent event, const EngineOutcome *outcome, uint
                         journal_log(m->journal, LOG_WARNING, "%s: cannot store the result: %s, ignoring",
                                     run->id, strerror(-r));
         }
+        _cleanup_free_ char *text = NULL; /* the record's text, for the journal and for watchers */
+        int k;
         if (event == RUN_EVENT_FINISHED)
-                journal_run_event(m->journal, &f, event, "in %.3fs%s%s%s%s", (double) duration_usec / 1e6,
-                                  outcome->result ? ": " : "", preview,
-                                  run->output_stored ? ", stored at " : "",
-                                  run->output_stored ? run->output_url : "");
+                k = asprintf(&text, "in %.3fs%s%s%s%s", (double) duration_usec / 1e6,
+                             outcome->result ? ": " : "", preview, run->output_stored ? ", stored at " : "",
+                             run->output_stored ? run->output_url : "");
         else
-                journal_run_event(m->journal, &f, event, "%s after %.3fs", outcome->message,
-                                  (double) duration_usec / 1e6);
+                k = asprintf(&text, "%s after %.3fs", outcome->message, (double) duration_usec / 1e6);
+        if (k < 0)
+                text = NULL;
+        journal_run_event(m->journal, &f, event, "%s", text ?: outcome->message);
 
         ScheduleState *ss;
         if (state_ensure_schedule(m->state, run->entry->schedule->name, &ss) >= 0) {
@@ -550,6 +647,13 @@ static void run_end(Run *run, RunEvent event, const EngineOutcome *outcome, uint
         (void) state_remove_run(m->state, run->id);
         manager_state_changed(m);
 
+        run_tell(run, &(const RunNews){ .kind = RUN_NEWS_END,
+                                        .event = event,
+                                        .result = results[event],
+                                        .message = text ?: outcome->message,
+                                        .has_exit_status = outcome->has_exit_status,
+                                        .exit_status = outcome->exit_status,
+                                        .duration_usec = duration_usec });
         run->status = RUN_ENDED;
         manager_run_ended(m, run);
 }
@@ -558,6 +662,25 @@ static void run_end(Run *run, RunEvent event, const EngineOutcome *outcome, uint
 static void fail_to_start(Run *run, bool permanent, const char *message) {
         EngineOutcome outcome = { .kind = OUTCOME_FAILED, .permanent = permanent, .message = message };
         attempt_ended(run, &outcome);
+}
+
+/*
+ * udfcronctl run --param: the values replace the schedule's (expanded) ones as they are, with no ${...}
+ * expansion of their own: what the operator typed is what the run gets.
+ */
+static int params_override(cJSON *params, const char *overrides_json, char **ret_error) {
+        _cleanup_(json_freep) cJSON *overrides = cJSON_Parse(overrides_json);
+        if (!cJSON_IsObject(overrides) || !cJSON_IsObject(params))
+                return error_message(ret_error, "the parameter overrides are not a JSON object");
+        while (overrides->child) {
+                cJSON *item = cJSON_DetachItemViaPointer(overrides, overrides->child);
+                cJSON_DeleteItemFromObjectCaseSensitive(params, item->string);
+                if (!cJSON_AddItemToObject(params, item->string, item)) {
+                        cJSON_Delete(item);
+                        return -ENOMEM;
+                }
+        }
+        return 0;
 }
 
 /* "UDF /path/x.py:udf" (with its fan-out) or the command line, for the "started" record. */
@@ -607,6 +730,8 @@ static void start_work(Run *run) {
                 .userdata = run,
         };
         r = params_expand_json(s->params, &ctx, &params, &error);
+        if (r >= 0 && run->params)
+                r = params_override(params, run->params, &error);
         if (r >= 0 && !(params_json = cJSON_PrintUnformatted(params)))
                 r = -ENOMEM;
         if (r >= 0 && s->fanout.arg_list_templates)
@@ -657,6 +782,8 @@ static void start_work(Run *run) {
         RunFields f;
         run_fields(run, &f);
         journal_run_event(m->journal, &f, RUN_EVENT_STARTED, "%s", what);
+        run_tell(run,
+                 &(const RunNews){ .kind = RUN_NEWS_EVENT, .event = RUN_EVENT_STARTED, .message = what });
 
         r = run->engine->start(m->event, &request, &events, run, &run->engine_run);
         strv_free(argv);

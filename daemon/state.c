@@ -61,7 +61,7 @@ static const Field run_fields[] = {
         R(run_id, FIELD_NAME),      R(schedule, FIELD_NAME),        R(engine, FIELD_NAME),
         R(slot_usec, FIELD_USEC),   R(attempt, FIELD_ATTEMPT),      R(phase, FIELD_PHASE),
         R(started_usec, FIELD_USEC), R(job_id, FIELD_STRING),       R(log_since_ms, FIELD_USEC),
-        R(retry_usec, FIELD_USEC),
+        R(retry_usec, FIELD_USEC),  R(params, FIELD_STRING),
 };
 #undef R
 /* clang-format on */
@@ -112,6 +112,7 @@ static void run_done(RunState *r) {
         free(r->schedule);
         free(r->engine);
         free(r->job_id);
+        free(r->params);
 }
 
 State *state_new(void) {
@@ -849,6 +850,7 @@ int state_add_run(State *s, const RunState *run) {
         copy.schedule = strdup_or_null(run->schedule, &oom);
         copy.engine = strdup_or_null(run->engine, &oom);
         copy.job_id = strdup_or_null(run->job_id, &oom);
+        copy.params = strdup_or_null(run->params, &oom);
         if (oom || grow((void **) &s->runs, s->n_runs, sizeof(RunState)) < 0 ||
             (2 * (s->n_runs + 1) > s->run_index_size && run_index_rebuild(s, s->n_runs + 1) < 0)) {
                 run_done(&copy);

@@ -47,6 +47,7 @@ typedef struct RunState {
         uint64_t log_since_ms; /* remote engines: log position to resume tailing from */
         uint64_t retry_usec;   /* waiting for a retry: when its next attempt starts; 0: not waiting */
         uint64_t seq;          /* dispatch order (not in the file, where it is the order of the records) */
+        char *params;          /* udfcronctl run --param: the overrides, a JSON object; NULL: none */
 } RunState;
 
 typedef struct State {

@@ -106,6 +106,7 @@ static void assert_states_equal(const State *a, const State *b) {
                 assert_int_equal(x->started_usec, y->started_usec);
                 assert_string_or_null_equal(x->job_id, y->job_id);
                 assert_int_equal(x->log_since_ms, y->log_since_ms);
+                assert_string_or_null_equal(x->params, y->params);
         }
 }
 
@@ -134,6 +135,7 @@ static State *sample_state(void) {
                 .job_id = (char *) "job-üñí",
                 .log_since_ms = 42,
                 .retry_usec = UINT64_C(1763831760000000),
+                .params = (char *) "{\"day\":\"2024-01-01\"}",
         };
         RunState bare = { .run_id = (char *) "r-0",
                           .schedule = (char *) "a-bare",
@@ -175,7 +177,7 @@ static void test_round_trip(void **state) {
                 "{\"run_id\":\"r-1\",\"schedule\":\"nightly-etl\",\"engine\":\"fused\","
                 "\"slot_usec\":1763831700000000,\"attempt\":3,\"phase\":\"running\","
                 "\"started_usec\":1763831700123456,\"job_id\":\"job-üñí\",\"log_since_ms\":42,"
-                "\"retry_usec\":1763831760000000},\n"
+                "\"retry_usec\":1763831760000000,\"params\":\"{\\\"day\\\":\\\"2024-01-01\\\"}\"},\n"
                 "{\"run_id\":\"r-0\",\"schedule\":\"a-bare\",\"engine\":\"local\",\"attempt\":1,"
                 "\"phase\":\"dispatching\"},\n"
                 "{\"run_id\":\"r-2\",\"schedule\":\"a-bare\",\"engine\":\"local\","
