@@ -276,6 +276,8 @@ typedef struct RunNews {
         uint64_t next_usec; /* RETRY: when the next attempt starts */
         /* OUTPUT: a line, or a piece of a long one (partial: more of it follows), secrets masked */
         bool is_stderr, partial;
+        bool has_task; /* OUTPUT: written by this task of a fan-out */
+        size_t task;
         const char *data;
         size_t size;
         uint64_t tasks_finished, tasks_total; /* PROGRESS */

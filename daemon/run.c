@@ -264,6 +264,8 @@ static void run_output(Run *run, const RunFields *f, bool is_stderr, const char 
         run_tell(run, &(const RunNews){ .kind = RUN_NEWS_OUTPUT,
                                         .is_stderr = is_stderr,
                                         .partial = partial,
+                                        .has_task = f->has_task,
+                                        .task = f->task,
                                         .data = data,
                                         .size = size });
 }

@@ -127,6 +127,12 @@ def test_tasks_run_bounded_and_results_come_in_argument_order(daemon, ctl, tmp_p
     assert "RuntimeError: task 11 failed" in [r["MESSAGE"] for r in of(recs, "log") if r["UDFCRON_TASK"] == "1"]
     assert len(stamps(out_file)[11]) == 1  # max_retry = 0
 
+    # by hand, followed: each line of output names its task
+    waited = d.ctl("run", "--wait", d.name("from-file"))
+    assert waited.status == 0, waited.err
+    assert sorted(waited.lines) == [f"task {i} | task {n} on " for i, n in enumerate((10, 11, 12))]
+    assert "task 1 | RuntimeError: task 11 failed" in waited.err.splitlines()
+
 
 def test_a_failing_task_is_retried_and_one_that_keeps_failing_fails_the_run(daemon, tmp_path):
     """max_retry = 1, retry_backoff = 1s: task 0 fails once, then succeeds on its retry; task 1 fails
@@ -185,6 +191,18 @@ def test_timeout_and_cancel_stop_every_task(daemon, tmp_path):
 
     wait_for(lambda: len(file_lines(outs["cancel"])) == 2, 10, "two running tasks to cancel")
     pids = {int(line.split()[2]) for line in file_lines(outs["cancel"])}
+    # udfcronctl status shows the tasks of the run in flight
+    schedule = json.loads(d.ctl("status", "--json", d.name("cancel")).out)["schedule"]
+    assert schedule["fanout"] == {"argument_sets": 4, "max_workers": 2, "max_retry": 2,
+                                  "ignore_exceptions": False, "collect": "json"}
+    run = schedule["runs"][0]
+    assert run["task_counts"] == {"pending": 2, "running": 2, "succeeded": 0, "failed": 0}
+    assert (run["tasks_finished"], run["tasks_total"]) == (0, 4)
+    assert run["tasks"] == [{"task": n, "state": "running", "attempts": 1, "error": None} for n in (0, 1)]
+    shown = d.ctl("status", d.name("cancel")).out
+    assert "0 of 4 tasks, 2 running, 2 pending" in shown
+    assert "task 1 running (1 attempt)" in shown
+    assert "Fan-out:      4 argument sets, up to 2 at once, max_retry 2, collect json" in shown
     status, _ = d.stop(timeout=10)
     assert status == 0
     assert all(process_gone(p) for p in pids)
