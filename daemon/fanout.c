@@ -7,12 +7,14 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <systemd/sd-event.h>
 #include <unistd.h>
 
 #include "arglist.h"
 #include "clock.h"
 #include "json-util.h"
+#include "strv.h"
 
 /* After a start failed for want of descriptors or processes, the next waits this long. */
 #define START_PAUSE_USEC (USEC_PER_SEC / 2)
@@ -44,7 +46,15 @@ struct EngineRun {
         Schedule *schedule;
         char *run_id, *python, *working_directory;
         unsigned attempt;
-        uint64_t scheduled_usec;
+        uint64_t scheduled_usec, started_usec;
+        HttpClient *http;
+        const DaemonSettings *settings; /* only while fanout_start() runs; then events->current_settings() */
+        /* The engine's own templates (a remote token's ${secret:NAME}): the request's context, with the
+         * secrets the inner engine names looked up at the start (the run forgets them then). */
+        ParamContext templates;
+        bool has_templates;
+        char **secret_names, **secret_values;
+        size_t n_secrets;
         cJSON *params;            /* the run's parameters, expanded */
         const cJSON *arg_list;    /* the schedule's (kept alive by the reference), or ... */
         cJSON *arg_list_expanded; /* ... the request's own, copied */
@@ -155,11 +165,20 @@ static void task_attempt_failed(EngineRun *f, Task *t, const EngineOutcome *outc
                 report_progress(f);
 }
 
+/* "application/json", "application/geo+json; charset=utf-8", ... */
+static bool media_type_is_json(const char *type) {
+        size_t n = strcspn(type, "; ");
+        return (n >= 4 && strncasecmp(type + n - 4, "json", 4) == 0 &&
+                (n == 16 ? strncasecmp(type, "application/json", 16) == 0 : n > 5 && type[n - 5] == '+'));
+}
+
 /* Keeps a successful attempt's result, within FANOUT_RESULTS_MAX for all tasks together. */
 static void task_succeeded(EngineRun *f, Task *t, const EngineOutcome *outcome, uint64_t duration_usec) {
         const char *why = NULL;
 
-        if (outcome->result && outcome->result_size > FANOUT_RESULTS_MAX - f->results_size)
+        if (outcome->result && outcome->result_type && !media_type_is_json(outcome->result_type))
+                why = "its result is not JSON, and a fan-out joins JSON results";
+        else if (outcome->result && outcome->result_size > FANOUT_RESULTS_MAX - f->results_size)
                 why = "its result would make the tasks' results larger than 256 MiB together";
         else if (outcome->result && !(t->result = malloc(outcome->result_size + 1)))
                 why = "out of memory keeping its result";
@@ -205,6 +224,14 @@ static void on_task_ended(void *userdata, const EngineOutcome *outcome) {
         advance(f);
 }
 
+static void on_task_note(void *userdata, int priority, const char *message) {
+        Task *t = userdata;
+        EngineRun *f = t->fanout;
+        _cleanup_free_ char *m = NULL;
+        if (f->events->note && asprintf(&m, "task %zu: %s", t->index, message) >= 0)
+                f->events->note(f->userdata, priority, m);
+}
+
 /* A remote inner engine may report these; a fan-out attempt is not re-attached after a restart. */
 static void on_task_accepted(void *userdata, const char *job_id) {
         (void) userdata, (void) job_id;
@@ -225,6 +252,7 @@ static int task_start(EngineRun *f, Task *t) {
                 .accepted = on_task_accepted,
                 .log_position = on_task_log_position,
                 .progress = on_task_progress,
+                .note = on_task_note,
         };
         _cleanup_free_ char *params = NULL;
         int r = arglist_merge(f->params, t->set, &params);
@@ -239,6 +267,16 @@ static int task_start(EngineRun *f, Task *t) {
                 .params_json = params,
                 .python = f->python,
                 .working_directory = f->working_directory,
+                .is_task = true,
+                .task = t->index,
+                .task_attempt = t->attempts,
+                .templates = f->has_templates ? &f->templates : NULL,
+                .started_usec = f->started_usec,
+                .http = f->http,
+                .settings =
+                        f->settings
+                                ?: (f->events->current_settings ? f->events->current_settings(f->userdata)
+                                                                : NULL),
         };
         r = f->inner->start(f->event, &request, &events, t, &t->attempt);
         if (r < 0)
@@ -399,6 +437,10 @@ static EngineRun *fanout_free(EngineRun *f) {
         free(f->run_id);
         free(f->python);
         free(f->working_directory);
+        for (size_t i = 0; i < f->n_secrets; i++)
+                explicit_bzero(f->secret_values[i], strlen(f->secret_values[i]));
+        strv_free(f->secret_names);
+        strv_free(f->secret_values);
         schedule_free(f->schedule);
         sd_event_unref(f->event);
         free(f);
@@ -410,6 +452,48 @@ static char *strdup_or_null(const char *s, bool *oom) {
         char *c = s ? strdup(s) : NULL;
         *oom = *oom || (s && !c);
         return c;
+}
+
+static int resolve_held_secret(void *userdata, const char *name, char **ret_value) {
+        const EngineRun *f = userdata;
+        for (size_t i = 0; i < f->n_secrets; i++)
+                if (strcmp(f->secret_names[i], name) == 0)
+                        return (*ret_value = strdup(f->secret_values[i])) ? 0 : -ENOMEM;
+        return -ENOENT;
+}
+
+/*
+ * Keeps what the inner engine's templates need for tasks started later: the request's context, and the
+ * values of the secrets the engine names, looked up now through it (the run drops its own copies once
+ * the start returns). A secret that is not found stays unknown: that task's start fails on it.
+ */
+static int hold_templates(EngineRun *f, const EngineRequest *req) {
+        _cleanup_(strv_freep) char **names = NULL;
+        size_t n = 0, n_values = 0;
+        int r;
+
+        f->templates = *req->templates;
+        f->templates.schedule = f->schedule->name;
+        f->templates.run_id = f->run_id;
+        f->templates.resolve_secret = resolve_held_secret;
+        f->templates.userdata = f;
+        f->has_templates = true;
+        if (!f->inner->collect_secrets || !req->templates->resolve_secret)
+                return 0;
+        if ((r = f->inner->collect_secrets(f->schedule, req->settings, &names, &n)) < 0)
+                return r;
+        for (size_t i = 0; i < n; i++) {
+                char *value;
+                r = req->templates->resolve_secret(req->templates->userdata, names[i], &value);
+                if (r == -ENOMEM)
+                        return r;
+                if (r < 0)
+                        continue;
+                if ((r = strv_push(&f->secret_values, &n_values, value)) < 0 ||
+                    (r = strv_push(&f->secret_names, &f->n_secrets, strdup(names[i]))) < 0)
+                        return r;
+        }
+        return 0;
 }
 
 /* The start marker: whatever the inner engine, it exists once the first task may have started. */
@@ -441,6 +525,9 @@ static int fanout_start(sd_event *event, const EngineRequest *req, const EngineE
                 .schedule = schedule_ref(s),
                 .attempt = req->attempt,
                 .scheduled_usec = req->scheduled_usec,
+                .started_usec = req->started_usec ?: now_usec(),
+                .http = req->http,
+                .settings = req->settings,
                 .run_id = strdup_or_null(req->run_id, &oom),
                 .python = strdup_or_null(req->python, &oom),
                 .working_directory = strdup_or_null(req->working_directory, &oom),
@@ -465,13 +552,20 @@ static int fanout_start(sd_event *event, const EngineRequest *req, const EngineE
         }
         f->counts[TASK_PENDING] = f->n_tasks;
 
+        if (req->templates && (r = hold_templates(f, req)) < 0)
+                return r;
         if ((r = sd_event_add_defer(event, &f->end_defer, on_end, f)) < 0 ||
             (r = sd_event_source_set_enabled(f->end_defer, SD_EVENT_OFF)) < 0)
                 return r;
-        if (s->policy.timeout_usec > 0 &&
-            (r = sd_event_add_time_relative(event, &f->timeout_timer, CLOCK_MONOTONIC,
-                                            s->policy.timeout_usec, 0, on_timeout, f)) < 0)
-                return r;
+        if (s->policy.timeout_usec > 0) {
+                /* absolute: a relative time would count from the loop's iteration, a little in the past */
+                uint64_t now = now_usec(), end = f->started_usec + s->policy.timeout_usec;
+                r = sd_event_add_time(event, &f->timeout_timer, CLOCK_MONOTONIC,
+                                      now_monotonic_usec() + (end > now ? end - now : 0), USEC_PER_SEC / 100,
+                                      on_timeout, f);
+                if (r < 0)
+                        return r;
+        }
         if (req->start_marker && f->n_tasks > 0 && (r = create_marker(req->start_marker)) < 0)
                 return r;
 
@@ -485,6 +579,7 @@ static int fanout_start(sd_event *event, const EngineRequest *req, const EngineE
                 return r;
         }
         maybe_finish(f);
+        f->settings = NULL; /* borrowed for this call only */
         *ret_run = TAKE_PTR(f);
         return 0;
 }
@@ -494,11 +589,19 @@ static int fanout_cancel(EngineRun *f) {
         return 0;
 }
 
+/* The inner engine's secrets are looked up with the run's, as if it ran alone. */
+static int fanout_collect_secrets(const Schedule *s, const DaemonSettings *settings, char ***names,
+                                  size_t *n) {
+        const Engine *inner = engine_find(s->engine);
+        return inner && inner->collect_secrets ? inner->collect_secrets(s, settings, names, n) : 0;
+}
+
 const Engine engine_fanout = {
         .name = "fanout",
         .start = fanout_start,
         .cancel = fanout_cancel,
         .free = fanout_free,
+        .collect_secrets = fanout_collect_secrets,
 };
 
 /* ---------------------------------------------------------------- snapshot */

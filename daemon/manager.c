@@ -21,6 +21,7 @@
 
 #include "clock.h"
 #include "fileio.h"
+#include "http.h"
 #include "manager.h"
 #include "timestamp.h"
 
@@ -1106,6 +1107,17 @@ int manager_start(Manager *m) {
         return 0;
 }
 
+/* ------------------------------------------------------------------ the remote engines' HTTP client */
+
+HttpClient *manager_http_client(Manager *m) {
+        if (!m->http) {
+                int r = http_client_new(m->event, &m->config->settings.http, &m->http);
+                if (r < 0)
+                        journal_log(m->journal, LOG_ERR, "cannot create the HTTP client: %s", strerror(-r));
+        }
+        return m->http;
+}
+
 /* ------------------------------------------------------------------ reload */
 
 static int reload_config(Manager *m, char ***ret_errors) {
@@ -1199,6 +1211,8 @@ static int reload_config(Manager *m, char ***ret_errors) {
         m->n_entries = config->n_schedules;
         config_free(m->config);
         m->config = TAKE_PTR(config);
+        if (m->http && (r = http_client_set_settings(m->http, &m->config->settings.http)) < 0)
+                journal_log(m->journal, LOG_ERR, "cannot apply the new http settings: %s", strerror(-r));
         prune_state(m);
         ensure_state_records(m);
         reschedule_all(m);
@@ -1256,6 +1270,10 @@ void manager_stop(Manager *m) {
 
         for (Run *run = m->runs, *next; run; run = next) {
                 next = run->next;
+                if (run->status == RUN_RUNNING && run->engine->remote && run->job_id) {
+                        run_detach(run); /* a remote job runs on; the next start re-attaches to it */
+                        continue;
+                }
                 if (run->status == RUN_RUNNING)
                         continue;
                 (void) manager_unqueue(m, run);
@@ -1360,6 +1378,7 @@ Manager *manager_free(Manager *m) {
         for (size_t i = 0; i < m->n_stale_markers; i++)
                 free(m->stale_markers[i]);
         free(m->stale_markers);
+        http_client_free(m->http); /* after the runs, whose transfers it would otherwise strand */
         config_free(m->config);
         state_free(m->state);
         tzdb_free(m->tzdb);

@@ -99,7 +99,7 @@ struct Run {
         char *output_url; /* the schedule's output, expanded for this attempt */
         bool output_stored;
         sd_event_source *retry_timer;
-        uint64_t attempt_started_usec;
+        uint64_t attempt_started_usec; /* CLOCK_REALTIME; a re-attached attempt's is the recorded one */
         bool stop_requested; /* cancelled (replace, udfcronctl, shutdown): do not retry */
         uint64_t durable_after_save; /* its record is on disk once Manager.saves reaches this */
         bool resumed;                /* recorded by a previous daemon (see resume_runs()) */
@@ -158,6 +158,8 @@ struct Manager {
         uint64_t started_usec;
         bool stopping;
         sd_event_source *stop_timer;
+
+        HttpClient *http; /* the remote engines' client: made by manager_http_client() when first needed */
 };
 
 int manager_new(sd_event *event, Journal *journal, const char *config_path, Manager **ret_manager);
@@ -179,6 +181,12 @@ void manager_clock_changed(Manager *m);
 
 /* "12 schedules, 2 running, next: nightly at 03:00": sent within a second, not once per change. */
 void manager_update_status(Manager *m);
+
+/*
+ * The HTTP client every remote engine's runs share, created on first use with the `http` group's
+ * settings (a reload updates them). NULL only when it cannot be created (out of memory).
+ */
+HttpClient *manager_http_client(Manager *m);
 
 /* ---- used by the control socket ---- */
 
@@ -240,6 +248,9 @@ void run_start_attempt(Run *run);
 void run_cancel(Run *run, const char *why);
 /* A recorded attempt whose local child was started by the previous daemon: it is lost. */
 void run_lost(Run *run);
+/* Shutdown: lets a remote job run on without the daemon; its record stays, for the next start to
+ * re-attach. Frees the run. */
+void run_detach(Run *run);
 /* A resumed run that was waiting for a retry: its recorded attempt starts at `retry_usec` (realtime). */
 int run_resume_retry(Run *run, uint64_t retry_usec);
 void run_fields(const Run *run, RunFields *ret_fields);

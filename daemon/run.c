@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <systemd/sd-event.h>
 #include <unistd.h>
 
@@ -97,6 +98,8 @@ static int run_create(Manager *m, Entry *entry, uint64_t slot_usec, bool manual,
                         free(run->params);
                         return -ENOMEM;
                 }
+                if (recorded->job_id) /* re-attached: durations and the timeout count from the real start */
+                        run->attempt_started_usec = recorded->started_usec;
         } else {
                 run_id_new(run->id);
                 RunState rs = {
@@ -561,6 +564,16 @@ static void on_log_position(void *userdata, uint64_t since_ms) {
         }
 }
 
+static void on_note(void *userdata, int priority, const char *message) {
+        Run *run = userdata;
+        journal_log(run->manager->journal, priority, "%s %s: %s", run->entry->schedule->name, run->id, message);
+}
+
+static const DaemonSettings *on_current_settings(void *userdata) {
+        Run *run = userdata;
+        return &run->manager->config->settings;
+}
+
 static void on_progress(void *userdata, uint64_t finished, uint64_t total) {
         Run *run = userdata;
         run->tasks_finished = finished;
@@ -581,6 +594,37 @@ static void on_ended(void *userdata, const EngineOutcome *outcome) {
         engine->free(engine_run);
 }
 
+/* The file name extension of a result of media type `type` (NULL: JSON, as the local runner's). */
+static const char *result_extension(const char *type) {
+        static const struct {
+                const char *type, *extension;
+        } known[] = {
+                { "application/json", "json" },     { "text/plain", "txt" },
+                { "text/csv", "csv" },              { "text/html", "html" },
+                { "application/xml", "xml" },       { "text/xml", "xml" },
+                { "image/png", "png" },             { "image/tiff", "tiff" },
+                { "image/jpeg", "jpg" },            { "image/gif", "gif" },
+                { "image/webp", "webp" },           { "application/zip", "zip" },
+                { "application/x-numpy-data", "npy" }, { "application/geo+json", "geojson" },
+                /* what the Fused SDK reads as Parquet: these, and anything it does not know */
+                { "application/parquet", "parquet" }, { "application/vnd.apache.parquet", "parquet" },
+                { "application/octet-stream", "parquet" },
+        };
+        if (!type)
+                return "json";
+        size_t len = strcspn(type, "; ");
+        for (size_t i = 0; i < ELEMENTSOF(known); i++)
+                if (strlen(known[i].type) == len && strncasecmp(type, known[i].type, len) == 0)
+                        return known[i].extension;
+        return "bin";
+}
+
+/* Whether a result is text (masked for secrets, previewed) rather than bytes (kept as they are). */
+static bool result_is_text(const char *type) {
+        return !type || strncasecmp(type, "text/", 5) == 0 || strncasecmp(type, "application/json", 16) == 0 ||
+               strncasecmp(type, "application/geo+json", 20) == 0 || strncasecmp(type, "application/xml", 15) == 0;
+}
+
 /* A short, single-line preview of a result for the "finished" message. */
 static void result_preview(const char *result, size_t size, char *buf, size_t buf_size) {
         size_t n = MIN(size, buf_size - 1);
@@ -591,6 +635,34 @@ static void result_preview(const char *result, size_t size, char *buf, size_t bu
                 memcpy(buf + n - 3, "...", 3);
 }
 
+/*
+ * Stores a result (named: one of several) under the state directory, and writes its preview. Text has
+ * every secret masked, before the preview is cut and in the stored copy; bytes are kept as they are.
+ */
+static void store_result(Run *run, const char *name, const char *data, size_t size, const char *type,
+                         char *preview, size_t preview_size) {
+        Manager *m = run->manager;
+        const char *dir = m->config->settings.state_directory, *schedule = run->entry->schedule->name;
+        _cleanup_free_ char *masked = NULL;
+        int r;
+
+        if (result_is_text(type)) {
+                if (!(masked = journal_redact(m->journal, data, size, &size))) {
+                        journal_log(m->journal, LOG_WARNING, "%s: out of memory storing the result, ignoring",
+                                    run->id);
+                        return;
+                }
+                data = masked;
+                result_preview(data, size, preview, preview_size);
+        } else
+                snprintf(preview, preview_size, "%zu bytes of %s", size, type);
+        r = name ? state_save_result_file(dir, schedule, run->id, name, data, size)
+                 : state_save_result(dir, schedule, run->id, result_extension(type), data, size);
+        if (r < 0)
+                journal_log(m->journal, LOG_WARNING, "%s: cannot store the result%s%s: %s, ignoring", run->id,
+                            name ? " " : "", name ?: "", strerror(-r));
+}
+
 static void run_end(Run *run, RunEvent event, const EngineOutcome *outcome, uint64_t duration_usec) {
         static const char *const results[_RUN_EVENT_MAX] = {
                 [RUN_EVENT_FINISHED] = "succeeded",  [RUN_EVENT_FAILED] = "failed",
@@ -599,7 +671,7 @@ static void run_end(Run *run, RunEvent event, const EngineOutcome *outcome, uint
         };
         Manager *m = run->manager;
         RunFields f;
-        char preview[RESULT_PREVIEW_MAX + 1] = "";
+        char preview[RESULT_PREVIEW_MAX + 192] = ""; /* with a batch job's files: how many, where */
 
         run_fields(run, &f);
         f.duration_usec = duration_usec;
@@ -608,25 +680,23 @@ static void run_end(Run *run, RunEvent event, const EngineOutcome *outcome, uint
         /* a command's result is its stdout, stored at its output: its size says enough */
         if (outcome->result && run->entry->schedule->work == WORK_COMMAND)
                 snprintf(preview, sizeof preview, "%zu bytes", outcome->result_size);
-        else if (outcome->result) {
-                /* secrets are masked before the preview is cut, and in the stored copy too */
-                size_t size;
-                _cleanup_free_ char *result =
-                        journal_redact(m->journal, outcome->result, outcome->result_size, &size);
-                int r = result ? state_save_result(m->config->settings.state_directory,
-                                                   run->entry->schedule->name, run->id, result, size)
-                               : -ENOMEM;
-                if (result)
-                        result_preview(result, size, preview, sizeof preview);
-                if (r < 0)
-                        journal_log(m->journal, LOG_WARNING, "%s: cannot store the result: %s, ignoring",
-                                    run->id, strerror(-r));
+        else if (outcome->result)
+                store_result(run, NULL, outcome->result, outcome->result_size, outcome->result_type, preview,
+                             sizeof preview);
+        for (size_t i = 0; i < outcome->n_files; i++) {
+                const EngineResultFile *file = &outcome->files[i];
+                char first[RESULT_PREVIEW_MAX + 1];
+                store_result(run, file->name, file->data, file->size, file->type, first, sizeof first);
+                if (i == 0)
+                        snprintf(preview, sizeof preview, "%zu result file%s in results/%s/%s/, %.64s: %s",
+                                 outcome->n_files, outcome->n_files == 1 ? "" : "s", run->entry->schedule->name,
+                                 run->id, file->name, first);
         }
         _cleanup_free_ char *text = NULL; /* the record's text, for the journal and for watchers */
         int k;
         if (event == RUN_EVENT_FINISHED)
-                k = asprintf(&text, "in %.3fs%s%s%s%s", (double) duration_usec / 1e6,
-                             outcome->result ? ": " : "", preview, run->output_stored ? ", stored at " : "",
+                k = asprintf(&text, "in %.3fs%s%s%s%s", (double) duration_usec / 1e6, preview[0] ? ": " : "",
+                             preview, run->output_stored ? ", stored at " : "",
                              run->output_stored ? run->output_url : "");
         else
                 k = asprintf(&text, "%s after %.3fs", outcome->message, (double) duration_usec / 1e6);
@@ -687,17 +757,26 @@ static int params_override(cJSON *params, const char *overrides_json, char **ret
 
 /* "UDF /path/x.py:udf" (with its fan-out) or the command line, for the "started" record. */
 static void describe_work(const Schedule *s, char **argv, char *buf, size_t size) {
-        if (s->work == WORK_UDF && s->fanout.arg_list) {
-                int n = cJSON_GetArraySize(s->fanout.arg_list);
-                snprintf(buf, size, "UDF %s:%s for %d argument set%s, up to %u at once", s->udf_path,
-                         s->entrypoint, n, n == 1 ? "" : "s", s->fanout.max_workers);
-                return;
+        const FusedSchedule *fused = &s->fused;
+        bool named = s->udf_path || fused->saved_udf;
+        const char *kind = s->udf_path ? "UDF file " : fused->saved_udf ? "saved UDF " : "shared UDF ";
+        size_t n = 0;
+        if (strcmp(s->engine, "fused") == 0)
+                /* a shared token is a credential: only its first characters */
+                n = (size_t) snprintf(buf, size, "%s of %s%s%s%.*s%s",
+                                      fused->mode == FUSED_MODE_BATCH ? "batch job" : "UDF run", kind,
+                                      s->udf_path ?: fused->saved_udf ?: "", named ? "" : "token ",
+                                      named ? 0 : 8, fused->shared_token ?: "", named ? "" : "...");
+        else if (s->work == WORK_UDF)
+                n = (size_t) snprintf(buf, size, "UDF %s:%s", s->udf_path, s->entrypoint);
+        if (n > 0 && s->fanout.arg_list && n < size) {
+                int sets = cJSON_GetArraySize(s->fanout.arg_list);
+                snprintf(buf + n, size - n, " for %d argument set%s, up to %u at once", sets,
+                         sets == 1 ? "" : "s", s->fanout.max_workers);
         }
-        if (s->work == WORK_UDF) {
-                snprintf(buf, size, "UDF %s:%s", s->udf_path, s->entrypoint);
+        if (n > 0)
                 return;
-        }
-        size_t n = (size_t) snprintf(buf, size, "%s", s->shell ? "sh -c " : "");
+        n = (size_t) snprintf(buf, size, "%s", s->shell ? "sh -c " : "");
         for (char **a = argv; a && *a && n < size; a++)
                 n += (size_t) snprintf(buf + n, size - n, "%s%s", a == argv ? "" : " ", *a);
 }
@@ -710,8 +789,10 @@ static void start_work(Run *run) {
                 .accepted = on_accepted,
                 .log_position = on_log_position,
                 .progress = on_progress,
+                .note = on_note,
                 .task_output = on_task_output,
                 .task_failed = on_task_failed,
+                .current_settings = on_current_settings,
         };
         Manager *m = run->manager;
         const Schedule *s = run->entry->schedule;
@@ -748,11 +829,11 @@ static void start_work(Run *run) {
         run->output_url = NULL;
         if (r >= 0 && s->output)
                 r = params_expand_string(s->output, &ctx, &run->output_url, &error);
-        run_secrets_free(run); /* the values live on only in the expansions */
         if (r < 0) {
                 char message[512];
                 snprintf(message, sizeof message, "parameters: %s", error ?: strerror(-r));
                 strv_free(argv);
+                run_secrets_free(run);
                 fail_to_start(run, true, message);
                 return;
         }
@@ -771,6 +852,11 @@ static void start_work(Run *run) {
                 .working_directory = s->working_directory ?: m->config->settings.state_directory,
                 .stdout_is_result = s->work == WORK_COMMAND && s->output,
                 .arg_list = arg_list ?: s->fanout.arg_list,
+                .templates = &ctx,
+                .started_usec = run->attempt_started_usec,
+                /* (the schedule's own engine: a fan-out's tasks may run on a remote one) */
+                .http = engine_find(s->engine)->remote ? manager_http_client(m) : NULL,
+                .settings = &m->config->settings,
                 .attach_job_id = attach ? run->job_id : NULL,
                 .attach_log_since_ms = attach ? run->log_since_ms : 0,
                 .may_have_started = run->engine->remote && run->resumed && !run->job_id,
@@ -788,6 +874,7 @@ static void start_work(Run *run) {
                  &(const RunNews){ .kind = RUN_NEWS_EVENT, .event = RUN_EVENT_STARTED, .message = what });
 
         r = run->engine->start(m->event, &request, &events, run, &run->engine_run);
+        run_secrets_free(run); /* the values live on only in the expansions (the engine's too) */
         strv_free(argv);
         if (IN_SET(r, -EMFILE, -ENFILE, -EAGAIN)) {
                 /* the machine is out of descriptors or processes, the run did nothing wrong: wait */
@@ -869,15 +956,18 @@ void run_start_attempt(Run *run) {
         size_t n = 0;
 
         run->status = RUN_RUNNING;
-        run->attempt_started_usec = now_usec();
-        run->output_stored = false;
         run->engine = engine_for_schedule(s); /* a reload may have added or removed a fan-out since */
+        if (!(run->engine->remote && run->job_id) || run->attempt_started_usec == 0)
+                run->attempt_started_usec = now_usec(); /* a re-attached attempt keeps its recorded start */
+        run->output_stored = false;
 
         int r = params_collect_secrets_json(s->params, &names, &n);
         if (r >= 0 && s->fanout.arg_list_templates)
                 r = params_collect_secrets_json(s->fanout.arg_list, &names, &n);
         for (char **a = s->command; r >= 0 && a && *a; a++)
                 r = params_collect_secrets(*a, &names, &n);
+        if (r >= 0 && run->engine->collect_secrets)
+                r = run->engine->collect_secrets(s, &run->manager->config->settings, &names, &n);
         if (r >= 0 && n > 0)
                 r = lookup_secrets(run, names, n);
         else if (r >= 0)
@@ -934,4 +1024,14 @@ void run_lost(Run *run) {
         };
         run->status = RUN_RETRY_WAIT; /* holds no concurrency slot */
         attempt_ended(run, &outcome);
+}
+
+void run_detach(Run *run) {
+        Manager *m = run->manager;
+        journal_log(m->journal, LOG_NOTICE,
+                    "%s %s: job %s runs on without the daemon; the next start follows it again",
+                    run->entry->schedule->name, run->id, run->job_id);
+        if (run->status == RUN_RUNNING)
+                manager_attempt_done(m, run);
+        run_free(run); /* its engine run is freed, not cancelled; its record stays in the state */
 }

@@ -40,6 +40,16 @@ Schedule *schedule_free(Schedule *s) {
         strv_free(s->environment);
         cJSON_Delete(s->fanout.arg_list);
         free(s->fanout.arg_name);
+        free(s->fused.saved_udf);
+        free(s->fused.shared_token);
+        free(s->fused.instance_type);
+        free(s->fused.region);
+        strv_free(s->fused.additional_env);
+        free(s->fused.image);
+        free(s->fused.format);
+        cJSON_Delete(s->fused.inputs);
+        free(s->fused.base_url);
+        free(s->fused.token);
         free(s);
         return NULL;
 }
@@ -55,6 +65,11 @@ uint64_t retry_delay_usec(const RunPolicy *p, unsigned retry, uint64_t random) {
 const char *const collect_format_names[_COLLECT_FORMAT_MAX + 1] = {
         [COLLECT_JSON] = "json",
         [COLLECT_NDJSON] = "ndjson",
+};
+
+const char *const fused_mode_names[_FUSED_MODE_MAX + 1] = {
+        [FUSED_MODE_REALTIME] = "realtime",
+        [FUSED_MODE_BATCH] = "batch",
 };
 
 const char *const overlap_policy_names[_OVERLAP_POLICY_MAX + 1] = {

@@ -730,19 +730,48 @@ static bool path_component_ok(const char *s) {
         return *s && !strchr(s, '/') && strcmp(s, ".") != 0 && strcmp(s, "..") != 0 && strlen(s) <= 200;
 }
 
-int state_save_result(const char *state_directory, const char *schedule, const char *run_id,
-                      const void *data, size_t size) {
-        _cleanup_free_ char *results = NULL, *dir = NULL, *path = NULL;
+/* mkdir of each of `dirs` in turn (private); existing ones are fine. */
+static int make_directories(char *const *dirs, size_t n) {
+        for (size_t i = 0; i < n; i++)
+                if (mkdir(dirs[i], 0700) < 0 && errno != EEXIST)
+                        return -errno;
+        return 0;
+}
 
-        if (!path_component_ok(schedule) || !path_component_ok(run_id))
+int state_save_result(const char *state_directory, const char *schedule, const char *run_id,
+                      const char *extension, const void *data, size_t size) {
+        _cleanup_free_ char *results = NULL, *dir = NULL, *path = NULL;
+        int r;
+
+        if (!path_component_ok(schedule) || !path_component_ok(run_id) || !path_component_ok(extension))
                 return -EINVAL;
         results = strf("%s/results", state_directory);
         dir = strf("%s/results/%s", state_directory, schedule);
-        path = strf("%s/results/%s/%s.json", state_directory, schedule, run_id);
+        path = strf("%s/results/%s/%s.%s", state_directory, schedule, run_id, extension);
         if (!results || !dir || !path)
                 return -ENOMEM;
-        if ((mkdir(results, 0700) < 0 && errno != EEXIST) || (mkdir(dir, 0700) < 0 && errno != EEXIST))
-                return -errno;
+        char *const dirs[] = { results, dir };
+        if ((r = make_directories(dirs, ELEMENTSOF(dirs))) < 0)
+                return r;
+        return write_atomic(path, data, size);
+}
+
+int state_save_result_file(const char *state_directory, const char *schedule, const char *run_id,
+                           const char *name, const void *data, size_t size) {
+        _cleanup_free_ char *results = NULL, *dir = NULL, *run_dir = NULL, *path = NULL;
+        int r;
+
+        if (!path_component_ok(schedule) || !path_component_ok(run_id) || !path_component_ok(name))
+                return -EINVAL;
+        results = strf("%s/results", state_directory);
+        dir = strf("%s/results/%s", state_directory, schedule);
+        run_dir = strf("%s/results/%s/%s", state_directory, schedule, run_id);
+        path = strf("%s/results/%s/%s/%s", state_directory, schedule, run_id, name);
+        if (!results || !dir || !run_dir || !path)
+                return -ENOMEM;
+        char *const dirs[] = { results, dir, run_dir };
+        if ((r = make_directories(dirs, ELEMENTSOF(dirs))) < 0)
+                return r;
         return write_atomic(path, data, size);
 }
 

@@ -529,25 +529,34 @@ static void test_save_result(void **state) {
         const char result[] = "{\"rows\": 42}\n";
         struct stat st;
 
-        assert_int_equal(state_save_result(dir, "nightly.etl", "0123abcd", result, strlen(result)), 0);
+        assert_int_equal(state_save_result(dir, "nightly.etl", "0123abcd", "json", result, strlen(result)), 0);
         assert_int_equal(stat(path, &st), 0);
         assert_int_equal(st.st_mode & 07777, 0600);
         content = read_file(path);
         assert_string_equal(content, result);
         /* replaced whole, not appended to */
-        assert_int_equal(state_save_result(dir, "nightly.etl", "0123abcd", "[]", 2), 0);
+        assert_int_equal(state_save_result(dir, "nightly.etl", "0123abcd", "json", "[]", 2), 0);
         free(content);
         content = read_file(path);
         assert_string_equal(content, "[]");
 
         /* names that would leave results/<schedule>/ */
-        assert_int_equal(state_save_result(dir, "..", "x", "1", 1), -EINVAL);
-        assert_int_equal(state_save_result(dir, ".", "x", "1", 1), -EINVAL);
-        assert_int_equal(state_save_result(dir, "a/b", "x", "1", 1), -EINVAL);
-        assert_int_equal(state_save_result(dir, "s", "../../state", "1", 1), -EINVAL);
-        assert_int_equal(state_save_result(dir, "s", "", "1", 1), -EINVAL);
+        assert_int_equal(state_save_result(dir, "..", "x", "json", "1", 1), -EINVAL);
+        assert_int_equal(state_save_result(dir, ".", "x", "json", "1", 1), -EINVAL);
+        assert_int_equal(state_save_result(dir, "a/b", "x", "json", "1", 1), -EINVAL);
+        assert_int_equal(state_save_result(dir, "s", "../../state", "json", "1", 1), -EINVAL);
+        assert_int_equal(state_save_result(dir, "s", "", "json", "1", 1), -EINVAL);
+        assert_int_equal(state_save_result(dir, "s", "x", "../y", "1", 1), -EINVAL);
+        assert_int_equal(state_save_result_file(dir, "s", "x", "..", "1", 1), -EINVAL);
+        assert_int_equal(state_save_result_file(dir, "s", "..", "0.json", "1", 1), -EINVAL);
         listing = list_dir();
         assert_string_equal(listing, "results");
+
+        /* a batch job's named results, in a directory of the run */
+        _cleanup_free_ char *file = path_in_dir("results/nightly.etl/0123abcd/2.parquet");
+        assert_int_equal(state_save_result_file(dir, "nightly.etl", "0123abcd", "2.parquet", "PAR1", 4), 0);
+        assert_int_equal(stat(file, &st), 0);
+        assert_int_equal(st.st_mode & 07777, 0600);
 }
 
 static void test_schedules_order(void **state) {
