@@ -133,6 +133,7 @@ static Task *next_to_start(EngineRun *f) {
 
 static int on_task_retry(sd_event_source *s, uint64_t usec, void *userdata);
 static void advance(EngineRun *f);
+static void stop(EngineRun *f, OutcomeKind why);
 
 /*
  * Attempt `t->attempts` of the task failed: it runs again after the backoff, unless its attempts are
@@ -214,6 +215,10 @@ static void on_task_ended(void *userdata, const EngineOutcome *outcome) {
         uint64_t duration = now_monotonic_usec() - t->started_usec;
 
         f->n_running--;
+        /* the inner engine applies the schedule's timeout to each task too, from no earlier than the run's
+         * start: a task timed out is the run's timeout, come a moment before our own timer */
+        if (outcome->kind == OUTCOME_TIMED_OUT && f->timeout_timer)
+                stop(f, OUTCOME_TIMED_OUT);
         if (outcome->kind == OUTCOME_SUCCEEDED)
                 task_succeeded(f, t, outcome, duration);
         else if (f->stopping) /* stopped by us: it never finished */
@@ -437,8 +442,8 @@ static EngineRun *fanout_free(EngineRun *f) {
         free(f->run_id);
         free(f->python);
         free(f->working_directory);
-        for (size_t i = 0; i < f->n_secrets; i++)
-                explicit_bzero(f->secret_values[i], strlen(f->secret_values[i]));
+        for (char **v = f->secret_values; v && *v; v++)
+                explicit_bzero(*v, strlen(*v));
         strv_free(f->secret_names);
         strv_free(f->secret_values);
         schedule_free(f->schedule);

@@ -184,7 +184,8 @@ def test_timeout_and_cancel_stop_every_task(daemon, tmp_path):
     run_id, recs = ended_run(d, "timeout", "timed_out")
     timed_out = of(recs, "timed_out")[0]
     assert "timed out with 4 of 4 tasks unfinished after" in timed_out["MESSAGE"]
-    assert 2 * SEC <= int(timed_out["UDFCRON_DURATION_USEC"]) < 5 * SEC
+    # (a local child's own timer counts from the loop's iteration: it may end a moment early)
+    assert 1.9 * SEC <= int(timed_out["UDFCRON_DURATION_USEC"]) < 5 * SEC
     pids = {int(line.split()[2]) for line in file_lines(outs["timeout"])}
     assert len(pids) == 2
     wait_for(lambda: all(process_gone(p) for p in pids), 3, "the timed-out tasks' children to go")
