@@ -50,7 +50,7 @@ CORE_SRCS := daemon/calendar.c daemon/duration.c daemon/timestamp.c daemon/filei
              daemon/clock.c daemon/prioq.c daemon/params.c daemon/secrets.c daemon/schedule.c \
              daemon/config.c daemon/state.c daemon/journal.c daemon/child.c daemon/engine.c daemon/engine-local.c \
              daemon/run.c daemon/manager.c daemon/config-check.c \
-             daemon/http-retry.c daemon/http-error.c daemon/http.c
+             daemon/http-retry.c daemon/http-error.c daemon/http.c daemon/fusion-api.c daemon/engine-fusion.c
 CTL_SRCS  := daemon/udfcronctl.c daemon/ctl-next.c daemon/ctl-check.c
 DAEMON_SRCS := daemon/udfcrond.c
 TEST_SUPPORT_SRCS := $(wildcard tests/support/*.c)

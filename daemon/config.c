@@ -18,6 +18,7 @@
 
 #include "cleanup.h"
 #include "duration.h"
+#include "engine.h"
 #include "macro.h"
 #include "params.h"
 #include "strv.h"
@@ -349,8 +350,23 @@ static int parse_zone(Loader *l, const config_setting_t *s, const char *v, void 
 }
 
 static int parse_engine(Loader *l, const config_setting_t *s, const char *v, void *target) {
-        if (strcmp(v, "local") != 0)
-                return error_at(l, s, "engine: unknown engine '%s' (known: local)", v);
+        if (!engine_find(v)) {
+                char known[128] = "";
+                for (const Engine *const *e = engine_table; *e; e++)
+                        strcat(strcat(known, e == engine_table ? "" : ", "), (*e)->name); /* short, fixed */
+                return error_at(l, s, "engine: unknown engine '%s' (known: %s)", v, known);
+        }
+        return set_string(target, v);
+}
+
+/* What goes into a URL path as one segment as is: Fusion's ids (a job config, an app, a realm). */
+static int parse_path_segment(Loader *l, const config_setting_t *s, const char *v, void *target) {
+        size_t len = strlen(v);
+        if (len < 1 || len > 128 ||
+            v[strspn(v, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_.-")] != '\0' ||
+            strcmp(v, ".") == 0 || strcmp(v, "..") == 0)
+                return error_at(l, s, "%s: '%s' is not a valid id: use 1-128 characters of A-Z a-z 0-9 _ . -",
+                                config_setting_name(s), v);
         return set_string(target, v);
 }
 
@@ -585,26 +601,43 @@ static const Key schedule_keys[] = {
         { "user", KEY_STRING, 0, 0, 0, parse_account, NULL, "run as this user" },
         { "group", KEY_STRING, 0, 0, 0, parse_account, NULL, "run with this group" },
         { "nice", KEY_INT, S(nice), -20, 19, NULL, NULL, "added niceness" },
+        { "spark_job", KEY_STRING, S(spark_job), 0, 0, parse_path_segment, NULL, "Fusion job config id" },
+        { "jobs_api", KEY_BOOL, S(jobs_api), 0, 0, NULL, NULL, "start and stop via the Jobs API" },
 };
 #undef S
 
 /* ---------------------------------------------------------------- schedules */
 
-/* Checks what spans several keys of schedule group g, and fills in defaults. */
-static int finish_schedule(Loader *l, const config_setting_t *g, Schedule *s) {
+/* A schedule on the fusion engine: a Spark job, and none of what only a local child has. */
+static void check_fusion_schedule(Loader *l, const config_setting_t *g, const char *what) {
+        static const char *const local_only[] = { "udf",         "command", "shell",
+                                                  "entrypoint",  "params",  "environment",
+                                                  "working_directory", "user", "group", "nice" };
+        const config_setting_t *engine = config_setting_get_member(g, "engine");
+
+        if (!l->config->settings.fusion.configured)
+                (void) error_at(l, engine,
+                                "engine: 'fusion' needs an engines.fusion group in udfcrond.conf (base_url, "
+                                "auth, ...)");
+        if (!config_setting_get_member(g, "spark_job"))
+                (void) error_at(l, g, "%s has nothing to run: set spark_job (the id of a Spark job "
+                                      "configuration in Fusion)",
+                                what);
+        for (size_t i = 0; i < ELEMENTSOF(local_only); i++) {
+                const config_setting_t *k = config_setting_get_member(g, local_only[i]);
+                if (k)
+                        (void) error_at(l, k, "%s: only applies to the local engine", local_only[i]);
+        }
+}
+
+/* A schedule on the local engine: a UDF file or a command, exactly one. */
+static void check_local_schedule(Loader *l, const config_setting_t *g, const Schedule *s, const char *what) {
+        static const char *const fusion_only[] = { "spark_job", "jobs_api" };
         const config_setting_t *udf = config_setting_get_member(g, "udf"),
                                *cmd = config_setting_get_member(g, "command"),
                                *shell = config_setting_get_member(g, "shell"),
-                               *entrypoint = config_setting_get_member(g, "entrypoint"),
-                               *name = config_setting_get_member(g, "name");
-        char what[SCHEDULE_NAME_MAX + 16] = "schedule";
+                               *entrypoint = config_setting_get_member(g, "entrypoint");
 
-        if (s->name)
-                snprintf(what, sizeof what, "schedule '%s'", s->name);
-        if (!name)
-                (void) error_at(l, g, "schedule has no name: add name = \"...\"");
-        if (!config_setting_get_member(g, "cron"))
-                (void) error_at(l, g, "%s has no cron expression: add cron = \"...\"", what);
         if (udf && cmd)
                 (void) error_at(l, cmd, "%s has both udf and command: set only one", what);
         else if (!udf && !cmd)
@@ -618,8 +651,32 @@ static int finish_schedule(Loader *l, const config_setting_t *g, Schedule *s) {
                                 s->shell ? "command: with shell = true, write one string for /bin/sh -c"
                                          : "command: a single string needs shell = true; otherwise write "
                                            "a list such as [\"/bin/echo\", \"hello\"]");
+        for (size_t i = 0; i < ELEMENTSOF(fusion_only); i++) {
+                const config_setting_t *k = config_setting_get_member(g, fusion_only[i]);
+                if (k)
+                        (void) error_at(l, k, "%s: only applies with engine = \"fusion\"", fusion_only[i]);
+        }
+}
 
-        s->work = udf ? WORK_UDF : WORK_COMMAND;
+/* Checks what spans several keys of schedule group g, and fills in defaults. */
+static int finish_schedule(Loader *l, const config_setting_t *g, Schedule *s) {
+        const config_setting_t *udf = config_setting_get_member(g, "udf"),
+                               *name = config_setting_get_member(g, "name");
+        bool fusion = s->engine && strcmp(s->engine, "fusion") == 0;
+        char what[SCHEDULE_NAME_MAX + 16] = "schedule";
+
+        if (s->name)
+                snprintf(what, sizeof what, "schedule '%s'", s->name);
+        if (!name)
+                (void) error_at(l, g, "schedule has no name: add name = \"...\"");
+        if (!config_setting_get_member(g, "cron"))
+                (void) error_at(l, g, "%s has no cron expression: add cron = \"...\"", what);
+        if (fusion)
+                check_fusion_schedule(l, g, what);
+        else
+                check_local_schedule(l, g, s, what);
+
+        s->work = fusion ? WORK_SPARK_JOB : udf ? WORK_UDF : WORK_COMMAND;
         s->cron.dst_policy = (uint8_t) s->policy.dst;
         s->zone = s->zone ?: l->default_zone;
         if (name) /* "where it was defined" is where its name is: what duplicate errors point at */
@@ -898,6 +955,151 @@ static int parse_http(Loader *l, const config_setting_t *s, const char *v, void 
         return 0;
 }
 
+/* ---------------------------------------------------------------- the `engines` group */
+
+const char *const fusion_auth_names[_FUSION_AUTH_MAX + 1] = {
+        [FUSION_AUTH_BASIC] = "basic",
+        [FUSION_AUTH_SESSION] = "session",
+        [FUSION_AUTH_BEARER] = "bearer",
+        [FUSION_AUTH_API_KEY] = "api_key",
+};
+
+/* "http(s)://host[:port][/path]", kept without trailing slashes: the paths that follow bring their own. */
+static int parse_base_url(Loader *l, const config_setting_t *s, const char *v, void *target) {
+        const char *authority = strncmp(v, "https://", 8) == 0  ? v + 8
+                                : strncmp(v, "http://", 7) == 0 ? v + 7
+                                                                : NULL;
+        size_t len = strlen(v);
+
+        if (!authority || strcspn(authority, "/") == 0)
+                return error_at(l, s, "base_url: '%s' is not an http:// or https:// URL", v);
+        if (memchr(authority, '@', strcspn(authority, "/")))
+                return error_at(l, s, "base_url: must not hold credentials: set user and password");
+        if (strpbrk(v, "?# \t\r\n"))
+                return error_at(l, s, "base_url: must be a plain address, without a query or spaces");
+        while (len > 0 && v[len - 1] == '/')
+                len--;
+        char *url = strndup(v, len);
+        if (!url)
+                return -ENOMEM;
+        free(*(char **) target);
+        *(char **) target = url;
+        return 0;
+}
+
+/* A path such as "/api" or "/api/apollo", kept without a trailing slash ("/" becomes ""). */
+static int parse_api_prefix(Loader *l, const config_setting_t *s, const char *v, void *target) {
+        size_t len = strlen(v);
+        if (v[0] != '/' || strstr(v, "//") ||
+            v[strspn(v, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_.-/")] != '\0')
+                return error_at(l, s, "api_prefix: '%s' is not a path such as \"/api\" or \"/api/apollo\"", v);
+        if (v[len - 1] == '/')
+                len--;
+        char *prefix = strndup(v, len);
+        if (!prefix)
+                return -ENOMEM;
+        free(*(char **) target);
+        *(char **) target = prefix;
+        return 0;
+}
+
+/* A credential: a template such as "${secret:fusion-password}", expanded at every run. */
+static int parse_credential(Loader *l, const config_setting_t *s, const char *v, void *target) {
+        int r;
+        if (v[0] == '\0')
+                return error_at(l, s, "%s: must not be empty", config_setting_name(s));
+        if ((r = check_template(l, s, config_setting_name(s), v)) < 0)
+                return r;
+        return set_string(target, v);
+}
+
+#define F(f) offsetof(FusionSettings, f)
+static const Key fusion_keys[] = {
+        { "base_url", KEY_STRING, F(base_url), 0, 0, parse_base_url, NULL, "https://host:port" },
+        { "api_prefix", KEY_STRING, F(api_prefix), 0, 0, parse_api_prefix, NULL, "/api or /api/apollo" },
+        { "app", KEY_STRING, F(app), 0, 0, parse_path_segment, NULL, "app-scoped paths" },
+        { "auth", KEY_ENUM, F(auth), 0, 0, NULL, fusion_auth_names, "how requests authenticate" },
+        { "user", KEY_STRING, F(user), 0, 0, NULL, NULL, "basic, session, bearer" },
+        { "password", KEY_STRING, F(password), 0, 0, parse_credential, NULL, "\"${secret:NAME}\"" },
+        { "token", KEY_STRING, F(token), 0, 0, parse_credential, NULL, "bearer token or API key" },
+        { "realm", KEY_STRING, F(realm), 0, 0, parse_path_segment, NULL, "of session logins" },
+        { "poll_interval", KEY_DURATION, F(poll_interval_usec), 0, 0, NULL, NULL, "status polls" },
+};
+#undef F
+
+/* Which credentials each `auth` needs, checked once all keys are read. */
+static void check_fusion_auth(Loader *l, const config_setting_t *g, const FusionSettings *f) {
+        const config_setting_t *user = config_setting_get_member(g, "user"),
+                               *password = config_setting_get_member(g, "password"),
+                               *token = config_setting_get_member(g, "token"),
+                               *realm = config_setting_get_member(g, "realm");
+        const char *name = fusion_auth_names[f->auth];
+
+        switch (f->auth) {
+        case FUSION_AUTH_BASIC:
+        case FUSION_AUTH_SESSION:
+                if (!user || !password)
+                        (void) error_at(l, g, "engines.fusion: auth = \"%s\" needs user and password", name);
+                if (token)
+                        (void) error_at(l, token, "token: only applies with auth = \"bearer\" or \"api_key\"");
+                break;
+        case FUSION_AUTH_BEARER:
+                if (token && (user || password))
+                        (void) error_at(l, token,
+                                        "token: set either token, or user and password (for a token from "
+                                        "/oauth2/token), not both");
+                else if (!token && (!user || !password))
+                        (void) error_at(l, g,
+                                        "engines.fusion: auth = \"bearer\" needs token, or user and password");
+                break;
+        case FUSION_AUTH_API_KEY:
+        default:
+                if (!token)
+                        (void) error_at(l, g, "engines.fusion: auth = \"api_key\" needs token");
+                if (user || password)
+                        (void) error_at(l, user ?: password,
+                                        "%s: only applies with auth = \"basic\", \"session\" or \"bearer\"",
+                                        config_setting_name(user ?: password));
+                break;
+        }
+        if (realm && f->auth != FUSION_AUTH_SESSION)
+                (void) error_at(l, realm, "realm: only applies with auth = \"session\"");
+}
+
+static int parse_fusion(Loader *l, const config_setting_t *s, const char *v, void *target) {
+        const KeyTable t = { fusion_keys, ELEMENTSOF(fusion_keys), target };
+        FusionSettings *f = target;
+        const config_setting_t *poll = config_setting_get_member(s, "poll_interval");
+        (void) v;
+
+        if (!config_setting_is_group(s))
+                return type_error(l, s, "a group { base_url = \"https://...\"; auth = \"session\"; ... }");
+        f->configured = true;
+        apply_keys(l, s, &t, 1, NULL);
+        if (!config_setting_get_member(s, "base_url"))
+                (void) error_at(l, s, "engines.fusion: base_url is required");
+        check_fusion_auth(l, s, f);
+        if (poll && f->poll_interval_usec == 0)
+                (void) error_at(l, poll, "poll_interval: must be at least 1s");
+        if ((!f->api_prefix && !(f->api_prefix = strdup("/api"))) ||
+            (!f->realm && !(f->realm = strdup("native"))))
+                return -ENOMEM;
+        return 0;
+}
+
+static int parse_engines(Loader *l, const config_setting_t *s, const char *v, void *target) {
+        static const Key engine_keys[] = {
+                { "fusion", KEY_CUSTOM, offsetof(DaemonSettings, fusion), 0, 0, parse_fusion, NULL,
+                  "Lucidworks Fusion" },
+        };
+        const KeyTable t = { engine_keys, ELEMENTSOF(engine_keys), target };
+        (void) v;
+        if (!config_setting_is_group(s))
+                return type_error(l, s, "a group { fusion = { ... }; }");
+        apply_keys(l, s, &t, 1, " (engines with settings: fusion)");
+        return 0;
+}
+
 #define D(f) offsetof(DaemonSettings, f)
 static const Key settings_keys[] = {
         { "timezone", KEY_STRING, D(timezone), 0, 0, parse_default_zone, NULL, "zone of schedules" },
@@ -909,6 +1111,7 @@ static const Key settings_keys[] = {
         { "shutdown_timeout", KEY_DURATION, D(shutdown_timeout_usec), 0, 0, NULL, NULL, "wait on stop" },
         { "defaults", KEY_CUSTOM, D(defaults), 0, 0, parse_defaults, NULL, "policies of schedules" },
         { "http", KEY_CUSTOM, D(http), 0, 0, parse_http, NULL, "the remote engines' HTTP client" },
+        { "engines", KEY_CUSTOM, 0, 0, 0, parse_engines, NULL, "the remote engines' services" },
         { "schedules", KEY_CUSTOM, 0, 0, 0, NULL, NULL, "read after the settings" },
 };
 #undef D
@@ -997,11 +1200,12 @@ static int schedule_digest(Schedule *s) {
         digest_str(&h, s->udf_path);
         digest_str(&h, s->entrypoint);
         digest_strv(&h, s->command);
+        digest_str(&h, s->spark_job);
         digest_str(&h, params);
         digest_str(&h, s->working_directory);
         digest_strv(&h, s->environment);
         /* clang-format off */
-        const uint64_t v[] = { s->enabled, s->work, s->shell, s->uid, s->gid, (uint64_t) s->nice, p->overlap,
+        const uint64_t v[] = { s->enabled, s->work, s->shell, s->jobs_api, s->uid, s->gid, (uint64_t) s->nice, p->overlap,
                                p->catch_up.mode, p->catch_up.count, p->catch_up.within_usec, p->jitter_usec,
                                p->timeout_usec, p->kill_grace_usec, p->retries, p->retry_backoff_usec,
                                p->retry_backoff_max_usec, p->dst };
@@ -1030,6 +1234,13 @@ Config *config_free(Config *config) {
         free(config->settings.runtime_directory);
         free(config->settings.python);
         free(config->settings.http.ca_file);
+        free(config->settings.fusion.base_url);
+        free(config->settings.fusion.api_prefix);
+        free(config->settings.fusion.app);
+        free(config->settings.fusion.user);
+        free(config->settings.fusion.password);
+        free(config->settings.fusion.token);
+        free(config->settings.fusion.realm);
         strv_free(config->files);
         free(config);
         return NULL;
@@ -1051,6 +1262,7 @@ static int load(Loader *l, const char *path) {
                 .dst = CRON_DST_SHIFT,
         };
         c->settings.http = HTTP_DEFAULT_SETTINGS;
+        c->settings.fusion.poll_interval_usec = 5 * USEC_PER_SEC;
         if (!(c->path = path_absolute(path)))
                 return -ENOMEM;
 

@@ -2,10 +2,10 @@
 #pragma once
 
 /*
- * Engines run one attempt of a run: `local` (child processes), later `fused`
- * and `fusion`. An engine reports what happens through EngineEvents and never
- * writes the journal or the state file itself: the run decides what events
- * mean, records them, and logs them.
+ * Engines run one attempt of a run: `local` (child processes) and `fusion`
+ * (Lucidworks Fusion Spark jobs, over HTTP). An engine reports what happens
+ * through EngineEvents and never writes the journal or the state file
+ * itself: the run decides what events mean, records them, and logs them.
  */
 
 #include <stdbool.h>
@@ -16,6 +16,9 @@
 
 typedef struct sd_event sd_event;
 typedef struct EngineRun EngineRun;
+typedef struct HttpClient HttpClient;
+typedef struct DaemonSettings DaemonSettings;
+typedef struct ParamContext ParamContext;
 
 typedef enum OutcomeKind {
         OUTCOME_SUCCEEDED,
@@ -52,10 +55,15 @@ typedef struct EngineEvents {
          * `ended`. */
         void (*accepted)(void *userdata, const char *job_id);
         /* The remote log has been forwarded up to `since_ms`, the position the next read starts from:
-         * recorded, so that a re-attached run goes on tailing from there. */
+         * recorded, so that a re-attached run goes on tailing from there. What the position counts is
+         * the engine's own business: milliseconds for fused, lines for fusion. */
         void (*log_position)(void *userdata, uint64_t since_ms);
         /* A batch job's progress: `finished` of `total` tasks (udfcronctl status, run --wait). */
         void (*progress)(void *userdata, uint64_t finished, uint64_t total);
+        /* Something about the attempt worth a record that is not the work's output (a debug note on a
+         * reply the service's contract did not lead us to expect, a warning about a failed poll): the run
+         * logs `message` at `priority` as its own. */
+        void (*note)(void *userdata, int priority, const char *message);
 } EngineEvents;
 
 /* What one attempt runs; everything is borrowed for the duration of start(). */
@@ -70,7 +78,11 @@ typedef struct EngineRequest {
         const char *start_marker;      /* a path the work creates the moment it starts (local), or NULL */
         const char *working_directory; /* the schedule's, else a default */
 
-        /* Remote engines, after a daemon restart (see run.c): */
+        /* Remote engines: */
+        HttpClient *http;                /* the daemon's client (manager_http_client()) */
+        const DaemonSettings *settings;  /* the service's address and credentials (`engines` group) */
+        const ParamContext *templates;   /* expands the ${secret:NAME} of those settings */
+        /* ... after a daemon restart (see run.c): */
         const char *attach_job_id;    /* the job the previous daemon started: follow it, never start one */
         uint64_t attach_log_since_ms; /* ... tailing its log from here (0: from the start) */
         bool may_have_started;        /* the previous daemon may have sent the start without learning the
@@ -89,6 +101,10 @@ typedef struct Engine {
 } Engine;
 
 extern const Engine engine_local;
+extern const Engine engine_fusion;
+
+/* Every engine, NULL-terminated: what a schedule's `engine` may name. */
+extern const Engine *const engine_table[];
 
 /* The engine called `name`, or NULL. */
 const Engine *engine_find(const char *name);

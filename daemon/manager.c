@@ -774,6 +774,14 @@ static int setup_clock_watch(Manager *m) {
         return 0;
 }
 
+/* ------------------------------------------------------------------ the HTTP client */
+
+HttpClient *manager_http_client(Manager *m) {
+        if (!m->http && http_client_new(m->event, &m->config->settings.http, &m->http) < 0)
+                return NULL;
+        return m->http;
+}
+
 /* ------------------------------------------------------------------ runs ending, status */
 
 static void manager_finish_stop(Manager *m);
@@ -1106,6 +1114,9 @@ int manager_reload(Manager *m) {
         m->n_entries = config->n_schedules;
         config_free(m->config);
         m->config = TAKE_PTR(config);
+        if (m->http && (r = http_client_set_settings(m->http, &m->config->settings.http)) < 0)
+                journal_log(m->journal, LOG_ERR, "the new http settings apply from the next start: %s",
+                            strerror(-r));
         prune_state(m);
         ensure_state_records(m);
         reschedule_all(m);
@@ -1125,21 +1136,32 @@ static void manager_finish_stop(Manager *m) {
         (void) sd_event_exit(m->event, 0);
 }
 
+/* A remote job the daemon knows the id of goes on without it, to be followed again after the next start. */
+static bool detachable(const Run *run) {
+        return run->status == RUN_RUNNING && run->engine->remote && run->job_id;
+}
+
 static int on_stop_timeout(sd_event_source *s, uint64_t usec, void *userdata) {
         Manager *m = userdata;
         (void) s, (void) usec;
         journal_log(m->journal, LOG_WARNING, "shutdown_timeout passed; cancelling the runs still going");
         for (Run *run = m->runs, *next; run; run = next) {
                 next = run->next;
-                run_cancel(run, "the daemon is stopping");
+                if (detachable(run))
+                        run_detach(run);
+                else
+                        run_cancel(run, "the daemon is stopping");
         }
+        if (!m->runs) /* all of them detached: no end to wait for */
+                manager_finish_stop(m);
         return 0;
 }
 
 /*
  * Runs that have not started stay recorded as dispatching and start after
  * the next start; runs waiting for a retry are already recorded with their
- * next attempt. Only running attempts are waited for.
+ * next attempt; remote jobs under way go on, and the next daemon follows
+ * them again. Only the other running attempts are waited for.
  */
 void manager_stop(Manager *m) {
         if (m->stopping)
@@ -1151,10 +1173,12 @@ void manager_stop(Manager *m) {
 
         for (Run *run = m->runs, *next; run; run = next) {
                 next = run->next;
-                if (run->status == RUN_RUNNING)
-                        continue;
-                (void) manager_unqueue(m, run);
-                run_free(run);
+                if (detachable(run))
+                        run_detach(run);
+                else if (run->status != RUN_RUNNING) {
+                        (void) manager_unqueue(m, run);
+                        run_free(run);
+                }
         }
         m->n_waiting = 0;
 
@@ -1229,6 +1253,7 @@ Manager *manager_free(Manager *m) {
                 return NULL;
         while (m->runs)
                 run_free(m->runs);
+        http_client_free(m->http); /* after the runs: their transfers are its */
         for (size_t i = 0; i < m->n_entries; i++)
                 entry_free(m->entries[i]);
         free(m->entries);

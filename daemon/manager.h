@@ -17,6 +17,7 @@
 
 #include "config.h"
 #include "engine.h"
+#include "http.h"
 #include "journal.h"
 #include "prioq.h"
 #include "state.h"
@@ -132,6 +133,8 @@ struct Manager {
         uint64_t started_usec;
         bool stopping;
         sd_event_source *stop_timer;
+
+        HttpClient *http; /* see manager_http_client() */
 };
 
 int manager_new(sd_event *event, Journal *journal, const char *config_path, Manager **ret_manager);
@@ -149,6 +152,12 @@ void manager_clock_changed(Manager *m);
 
 /* "12 schedules, 2 running, next: nightly at 03:00": sent within a second, not once per change. */
 void manager_update_status(Manager *m);
+
+/*
+ * The remote engines' HTTP client, created on first use with the `http`
+ * settings (a reload applies new ones). NULL when it cannot be created.
+ */
+HttpClient *manager_http_client(Manager *m);
 
 /* ---- used by run.c ---- */
 
@@ -189,6 +198,12 @@ Run *run_free(Run *run);
 void run_start_attempt(Run *run);
 /* Stops a run: cancels a running attempt, a pending retry or a waiting start; `why` is logged. */
 void run_cancel(Run *run, const char *why);
+/*
+ * The daemon stops while a remote job runs: the run lets go of it without an
+ * end and is freed; its record stays in the state, and the next daemon
+ * re-attaches to the job.
+ */
+void run_detach(Run *run);
 /* A recorded attempt whose local child was started by the previous daemon: it is lost. */
 void run_lost(Run *run);
 /* A resumed run that was waiting for a retry: its recorded attempt starts at `retry_usec` (realtime). */

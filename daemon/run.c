@@ -339,6 +339,11 @@ static void on_progress(void *userdata, uint64_t finished, uint64_t total) {
         run->tasks_total = total;
 }
 
+static void on_note(void *userdata, int priority, const char *message) {
+        Run *run = userdata;
+        journal_log(run->manager->journal, priority, "%s %s: %s", run->entry->schedule->name, run->id, message);
+}
+
 static void on_ended(void *userdata, const EngineOutcome *outcome) {
         Run *run = userdata;
         /* the outcome (its result above all) lives in the engine run: free that only afterwards */
@@ -418,10 +423,14 @@ static void fail_to_start(Run *run, bool permanent, const char *message) {
         attempt_ended(run, &outcome);
 }
 
-/* "UDF /path/x.py:udf" or the command line, for the "started" record. */
+/* "UDF /path/x.py:udf", "Spark job nightly" or the command line, for the "started" record. */
 static void describe_work(const Schedule *s, char **argv, char *buf, size_t size) {
         if (s->work == WORK_UDF) {
                 snprintf(buf, size, "UDF %s:%s", s->udf_path, s->entrypoint);
+                return;
+        }
+        if (s->work == WORK_SPARK_JOB) {
+                snprintf(buf, size, "Spark job %s%s", s->spark_job, s->jobs_api ? " (Jobs API)" : "");
                 return;
         }
         size_t n = (size_t) snprintf(buf, size, "%s", s->shell ? "sh -c " : "");
@@ -436,6 +445,7 @@ void run_start_attempt(Run *run) {
                 .accepted = on_accepted,
                 .log_position = on_log_position,
                 .progress = on_progress,
+                .note = on_note,
         };
         Manager *m = run->manager;
         const Schedule *s = run->entry->schedule;
@@ -487,6 +497,9 @@ void run_start_attempt(Run *run) {
                 .python = m->config->settings.python,
                 .start_marker = marker,
                 .working_directory = s->working_directory ?: m->config->settings.state_directory,
+                .http = run->engine->remote ? manager_http_client(m) : NULL,
+                .settings = &m->config->settings,
+                .templates = &ctx,
                 .attach_job_id = attach ? run->job_id : NULL,
                 .attach_log_since_ms = attach ? run->log_since_ms : 0,
                 .may_have_started = run->engine->remote && run->resumed && !run->job_id,
@@ -549,6 +562,16 @@ void run_cancel(Run *run, const char *why) {
         }
         EngineOutcome outcome = { .kind = OUTCOME_CANCELLED, .message = why };
         run_end(run, RUN_EVENT_CANCELLED, &outcome, 0);
+}
+
+void run_detach(Run *run) {
+        RunFields f;
+        run_fields(run, &f);
+        journal_log(run->manager->journal, LOG_INFO,
+                    "%s %s: job %s goes on without the daemon; it is followed again after the next start", f.schedule,
+                    run->id, run->job_id);
+        manager_attempt_done(run->manager, run);
+        run_free(run);
 }
 
 void run_lost(Run *run) {

@@ -23,6 +23,7 @@ Schedule *schedule_free(Schedule *s) {
         free(s->udf_path);
         free(s->entrypoint);
         strv_free(s->command);
+        free(s->spark_job);
         cJSON_Delete(s->params);
         free(s->working_directory);
         strv_free(s->environment);

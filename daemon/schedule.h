@@ -59,6 +59,7 @@ typedef struct RunPolicy {
 typedef enum WorkKind {
         WORK_UDF,     /* a Python file whose entrypoint is called with the parameters */
         WORK_COMMAND, /* argv (or a shell line), parameters as JSON on stdin and UDFCRON_* env */
+        WORK_SPARK_JOB, /* a run of a Fusion Spark job configuration (engine "fusion") */
 } WorkKind;
 
 typedef struct Schedule {
@@ -70,13 +71,15 @@ typedef struct Schedule {
         CronExpr cron;
         const TzZone *zone; /* borrowed from the daemon's TzDb */
         bool enabled;
-        char *engine; /* "local" */
+        char *engine; /* "local", "fusion" */
 
         WorkKind work;
         char *udf_path;   /* WORK_UDF: absolute */
         char *entrypoint; /* WORK_UDF: function name, default "udf" */
         char **command;   /* WORK_COMMAND: NULL-terminated argv; with shell, one line for /bin/sh -c */
         bool shell;
+        char *spark_job; /* WORK_SPARK_JOB: the Spark job configuration's id */
+        bool jobs_api;   /* ... started and stopped through the Jobs API rather than /spark/jobs */
         cJSON *params; /* an object whose strings may hold ${...} references, expanded at dispatch */
 
         char *working_directory; /* NULL: the state directory */
