@@ -206,7 +206,7 @@ static bool logs_in(const EngineRun *run) {
 static void on_call_done(void *userdata, const HttpReply *reply) {
         EngineRun *run = userdata;
         /* ours to free, after the handler: the reply lives in it */
-        _cleanup_(http_transfer_freep) HttpTransfer *transfer = TAKE_PTR(run->transfer);
+        _unused_ _cleanup_(http_transfer_freep) HttpTransfer *transfer = TAKE_PTR(run->transfer);
 
         if (reply->status == 401 && logs_in(run) && !run->call.logged_in_again) {
                 /* the session or token expired: log in again, then send the same request */
@@ -230,7 +230,7 @@ static void on_call_done(void *userdata, const HttpReply *reply) {
 
 static void on_login_done(void *userdata, const HttpReply *reply) {
         EngineRun *run = userdata;
-        _cleanup_(http_transfer_freep) HttpTransfer *transfer = TAKE_PTR(run->transfer);
+        _unused_ _cleanup_(http_transfer_freep) HttpTransfer *transfer = TAKE_PTR(run->transfer);
         uint64_t lifetime;
 
         if (reply->status == 401 || reply->status == 403) {
@@ -608,6 +608,21 @@ static void follow(EngineRun *run, const char *job_id, bool is_new) {
                 schedule_poll(run);
 }
 
+/* The start made no run to follow: the attempt is over; cancelled or timed out, if a stop came meanwhile. */
+_printf_(3, 4) static void no_run(EngineRun *run, bool permanent, const char *format, ...) {
+        _cleanup_free_ char *why = NULL;
+        va_list ap;
+
+        va_start(ap, format);
+        if (vasprintf(&why, format, ap) < 0)
+                why = NULL;
+        va_end(ap);
+        if (run->stopping)
+                end(run, run->stop_kind, false, "%s before the run started (%s)", run->stop_why, why ?: "");
+        else
+                end(run, OUTCOME_FAILED, permanent, "%s", why ?: "out of memory");
+}
+
 static void look_for_new_run(EngineRun *run);
 
 static void on_lookup(EngineRun *run, const HttpReply *reply) {
@@ -623,11 +638,10 @@ static void on_lookup(EngineRun *run, const HttpReply *reply) {
                 return;
         }
         if (run->start_error)
-                end(run, OUTCOME_FAILED, false, "cannot start %s: %s; and no new run appeared", run->config_id,
-                    run->start_error);
+                no_run(run, false, "cannot start %s: %s; and no new run appeared", run->config_id,
+                       run->start_error);
         else
-                end(run, OUTCOME_FAILED, false, "Fusion accepted the start of %s, but no new run appeared",
-                    run->config_id);
+                no_run(run, false, "Fusion accepted the start of %s, but no new run appeared", run->config_id);
 }
 
 /* After a start that did not name its run: the config's first run newer than the one before the start. */
@@ -641,8 +655,7 @@ static bool start_failed(EngineRun *run, const HttpReply *reply) {
         if (reply->outcome == HTTP_OK)
                 return false;
         if (refused(reply)) { /* 409: one is running already; others (404, 400, 403): a config problem */
-                end(run, OUTCOME_FAILED, reply->status != 409, "cannot start %s: %s", run->config_id,
-                    reply_message(reply));
+                no_run(run, reply->status != 409, "cannot start %s: %s", run->config_id, reply_message(reply));
                 return true;
         }
         /* the answer was lost (5xx, reset, timeout): the start may have happened, look */
@@ -683,8 +696,8 @@ static void on_start_action(EngineRun *run, const HttpReply *reply) {
         if (action.note)
                 note(run, LOG_DEBUG, "start of %s: %s", run->config_id, action.note);
         if (!action.accepted) {
-                end(run, OUTCOME_FAILED, false, "Fusion did not start %s: %s", run->config_id,
-                    action.message ?: "accepted: false");
+                no_run(run, false, "Fusion did not start %s: %s", run->config_id,
+                       action.message ?: "accepted: false");
                 return;
         }
         look_for_new_run(run);

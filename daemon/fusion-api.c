@@ -298,7 +298,8 @@ done:
 }
 
 unsigned fusion_log_rows(const FusionLogTail *t) {
-        return (unsigned) MIN(t->forwarded + FUSION_LOG_ROWS_AHEAD, (uint64_t) FUSION_LOG_ROWS_MAX);
+        return (unsigned) MIN(t->forwarded, (uint64_t) FUSION_LOG_ROWS_MAX - FUSION_LOG_ROWS_AHEAD) +
+               FUSION_LOG_ROWS_AHEAD;
 }
 
 /* FNV-1a, never 0 (0 means "unknown"). */
@@ -335,7 +336,7 @@ size_t fusion_log_tail_advance(FusionLogTail *t, const FusionLog *w, unsigned ro
                         note = whole ? "the driver log was replaced; forwarding it from its start"
                                      : "the driver log grew by more than one fetch; lines may be missing";
         }
-        t->forwarded = whole ? n : t->forwarded + (n - first);
+        t->forwarded = whole ? n : t->forwarded + MIN(n - first, UINT64_MAX - t->forwarded);
         t->last_hash = line_hash(&w->lines[n - 1]);
         if (ret_note)
                 *ret_note = note;
