@@ -365,7 +365,8 @@ static int parse_path_segment(Loader *l, const config_setting_t *s, const char *
         if (len < 1 || len > 128 ||
             v[strspn(v, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_.-")] != '\0' ||
             strcmp(v, ".") == 0 || strcmp(v, "..") == 0)
-                return error_at(l, s, "%s: '%s' is not a valid id: use 1-128 characters of A-Z a-z 0-9 _ . -",
+                return error_at(l, s,
+                                "%s: '%s' is not a valid id: use 1-128 characters of A-Z a-z 0-9 _ . -",
                                 config_setting_name(s), v);
         return set_string(target, v);
 }
@@ -610,9 +611,10 @@ static const Key schedule_keys[] = {
 
 /* A schedule on the fusion engine: a Spark job, and none of what only a local child has. */
 static void check_fusion_schedule(Loader *l, const config_setting_t *g, const char *what) {
-        static const char *const local_only[] = { "udf",         "command", "shell",
-                                                  "entrypoint",  "params",  "environment",
-                                                  "working_directory", "user", "group", "nice" };
+        static const char *const local_only[] = {
+                "udf",         "command",           "shell", "entrypoint", "params",
+                "environment", "working_directory", "user",  "group",      "nice"
+        };
         const config_setting_t *engine = config_setting_get_member(g, "engine");
 
         if (!l->config->settings.fusion.configured)
@@ -620,8 +622,9 @@ static void check_fusion_schedule(Loader *l, const config_setting_t *g, const ch
                                 "engine: 'fusion' needs an engines.fusion group in udfcrond.conf (base_url, "
                                 "auth, ...)");
         if (!config_setting_get_member(g, "spark_job"))
-                (void) error_at(l, g, "%s has nothing to run: set spark_job (the id of a Spark job "
-                                      "configuration in Fusion)",
+                (void) error_at(l, g,
+                                "%s has nothing to run: set spark_job (the id of a Spark job "
+                                "configuration in Fusion)",
                                 what);
         for (size_t i = 0; i < ELEMENTSOF(local_only); i++) {
                 const config_setting_t *k = config_setting_get_member(g, local_only[i]);
@@ -992,7 +995,8 @@ static int parse_api_prefix(Loader *l, const config_setting_t *s, const char *v,
         size_t len = strlen(v);
         if (v[0] != '/' || strstr(v, "//") ||
             v[strspn(v, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_.-/")] != '\0')
-                return error_at(l, s, "api_prefix: '%s' is not a path such as \"/api\" or \"/api/apollo\"", v);
+                return error_at(l, s, "api_prefix: '%s' is not a path such as \"/api\" or \"/api/apollo\"",
+                                v);
         if (v[len - 1] == '/')
                 len--;
         char *prefix = strndup(v, len);
@@ -1041,7 +1045,8 @@ static void check_fusion_auth(Loader *l, const config_setting_t *g, const Fusion
                 if (!user || !password)
                         (void) error_at(l, g, "engines.fusion: auth = \"%s\" needs user and password", name);
                 if (token)
-                        (void) error_at(l, token, "token: only applies with auth = \"bearer\" or \"api_key\"");
+                        (void) error_at(l, token,
+                                        "token: only applies with auth = \"bearer\" or \"api_key\"");
                 break;
         case FUSION_AUTH_BEARER:
                 if (token && (user || password))
@@ -1049,8 +1054,8 @@ static void check_fusion_auth(Loader *l, const config_setting_t *g, const Fusion
                                         "token: set either token, or user and password (for a token from "
                                         "/oauth2/token), not both");
                 else if (!token && (!user || !password))
-                        (void) error_at(l, g,
-                                        "engines.fusion: auth = \"bearer\" needs token, or user and password");
+                        (void) error_at(l, g, "engines.fusion: auth = \"bearer\" needs token, or user and "
+                                              "password");
                 break;
         case FUSION_AUTH_API_KEY:
         default:
@@ -1205,10 +1210,10 @@ static int schedule_digest(Schedule *s) {
         digest_str(&h, s->working_directory);
         digest_strv(&h, s->environment);
         /* clang-format off */
-        const uint64_t v[] = { s->enabled, s->work, s->shell, s->jobs_api, s->uid, s->gid, (uint64_t) s->nice, p->overlap,
-                               p->catch_up.mode, p->catch_up.count, p->catch_up.within_usec, p->jitter_usec,
-                               p->timeout_usec, p->kill_grace_usec, p->retries, p->retry_backoff_usec,
-                               p->retry_backoff_max_usec, p->dst };
+        const uint64_t v[] = { s->enabled, s->work, s->shell, s->jobs_api, s->uid, s->gid, (uint64_t) s->nice,
+                               p->overlap, p->catch_up.mode, p->catch_up.count, p->catch_up.within_usec,
+                               p->jitter_usec, p->timeout_usec, p->kill_grace_usec, p->retries,
+                               p->retry_backoff_usec, p->retry_backoff_max_usec, p->dst };
         /* clang-format on */
         digest_bytes(&h, v, sizeof v);
         s->digest = h;

@@ -40,9 +40,9 @@ typedef struct FusionSettings {
         char *app;        /* NULL, or paths go to {api_prefix}/apps/{app} */
         FusionAuth auth;
         char *user;
-        char *password; /* templates, expanded per run: "${secret:fusion-password}" */
-        char *token;    /* a bearer token or an API key (template) */
-        char *realm;    /* of session logins, default "native" */
+        char *password;              /* a template, expanded per run: "${secret:fusion-password}" */
+        char *token;                 /* a bearer token or an API key (template) */
+        char *realm;                 /* of session logins, default "native" */
         uint64_t poll_interval_usec; /* default 5s */
 } FusionSettings;
 

@@ -47,7 +47,7 @@
 /* Polls in a row whose answers say nothing usable (malformed, 4xx) before the run counts as lost. */
 #define BAD_POLLS_MAX 5
 /* A JWT is renewed this long before it expires. */
-#define JWT_MARGIN_USEC (10 * USEC_PER_SEC)
+#define JWT_MARGIN_USEC           (10 * USEC_PER_SEC)
 #define JWT_DEFAULT_LIFETIME_USEC (30 * 60 * USEC_PER_SEC)
 
 typedef void (*Step)(EngineRun *run);
@@ -77,7 +77,7 @@ struct EngineRun {
         char *user, *password, *token; /* resolved secrets: wiped when freed */
         char *realm;
         char *api_key_header;
-        char *comment; /* of a Jobs API start: who started it */
+        char *comment;          /* of a Jobs API start: who started it */
         HttpCookieJar *cookies; /* auth = session */
         bool logged_in;         /* session: holds a cookie; JWT: holds `jwt` */
         char *jwt;
@@ -101,9 +101,10 @@ struct EngineRun {
         bool over; /* Fusion says the run is over: `final` holds how */
         FusionRunStatus final;
 
-        bool stopping, stop_sent;
+        bool stopping;
         OutcomeKind stop_kind;
         char *stop_why;
+        bool grace_over; /* kill_grace passed while the cancel request was under way */
 
         bool ended; /* the outcome below is on its way to events->ended */
         EngineOutcome outcome;
@@ -112,6 +113,8 @@ struct EngineRun {
 
 static void send_call(EngineRun *run);
 static void end(EngineRun *run, OutcomeKind kind, bool permanent, const char *format, ...) _printf_(4, 5);
+static void no_run(EngineRun *run, bool permanent, const char *format, ...) _printf_(3, 4);
+static void poll_failed(EngineRun *run, const HttpReply *reply, const char *why);
 
 /* ---------------------------------------------------------------- small things */
 
@@ -189,9 +192,11 @@ static int submit(EngineRun *run, HttpMethod method, const char *url, const cJSO
                 request.settings = &single;
         }
         if (login && run->auth == FUSION_AUTH_BEARER) /* a JWT from user and password */
-                request.auth = (HttpAuth){ .type = HTTP_AUTH_BASIC, .user = run->user, .password = run->password };
+                request.auth =
+                        (HttpAuth){ .type = HTTP_AUTH_BASIC, .user = run->user, .password = run->password };
         else if (run->auth == FUSION_AUTH_BASIC)
-                request.auth = (HttpAuth){ .type = HTTP_AUTH_BASIC, .user = run->user, .password = run->password };
+                request.auth =
+                        (HttpAuth){ .type = HTTP_AUTH_BASIC, .user = run->user, .password = run->password };
         else if (run->auth == FUSION_AUTH_BEARER)
                 request.auth = (HttpAuth){ .type = HTTP_AUTH_BEARER, .token = run->jwt ?: run->token };
         run->transfer = http_transfer_free(run->transfer);
@@ -238,8 +243,14 @@ static void on_login_done(void *userdata, const HttpReply *reply) {
                     reply_message(reply));
                 return;
         }
-        if (reply->outcome != HTTP_OK) { /* the request waiting for it fails the same way */
-                run->call.handler(run, reply);
+        if (reply->outcome != HTTP_OK) {
+                _cleanup_free_ char *why = NULL;
+                if (asprintf(&why, "cannot log in: %s", reply_message(reply)) < 0)
+                        why = NULL;
+                if (run->job_id) /* the run goes on meanwhile: try again with the next poll */
+                        poll_failed(run, reply, why ?: "cannot log in");
+                else
+                        no_run(run, refused(reply), "%s", why ?: "cannot log in");
                 return;
         }
         if (run->auth == FUSION_AUTH_BEARER) {
@@ -296,20 +307,23 @@ static void send_call(EngineRun *run) {
                 send_login(run);
                 return;
         }
-        int r = submit(run, run->call.method, run->call.url, run->call.body, run->call.once, false, on_call_done);
+        int r = submit(run, run->call.method, run->call.url, run->call.body, run->call.once, false,
+                       on_call_done);
         if (r < 0)
                 end(run, OUTCOME_FAILED, false, "cannot send %s %s: %s", http_method_names[run->call.method],
                     run->call.url, strerror(-r));
 }
 
 /* A request to {api}/{path...}; takes `body`. */
-_printf_(6, 7) static void call(EngineRun *run, HttpMethod method, cJSON *body, bool once, ReplyHandler handler,
-                                const char *path_format, ...) {
+_printf_(6, 7) static void call(EngineRun *run, HttpMethod method, cJSON *body, bool once,
+                                ReplyHandler handler, const char *path_format, ...) {
         _cleanup_free_ char *path = NULL;
         va_list ap;
 
-        if (run->ended)
+        if (run->ended) {
+                cJSON_Delete(body);
                 return;
+        }
         call_clear(&run->call);
         run->call = (Call){ .method = method, .body = body, .once = once, .handler = handler };
         va_start(ap, path_format);
@@ -382,12 +396,14 @@ static void end_with_status(EngineRun *run) {
                 break;
         case FUSION_RUN_CANCELLED:
                 if (run->stopping)
-                        end(run, run->stop_kind, false, "%s; Fusion cancelled run %s", run->stop_why, run->job_id);
+                        end(run, run->stop_kind, false, "%s; Fusion cancelled run %s", run->stop_why,
+                            run->job_id);
                 else
                         end(run, OUTCOME_CANCELLED, false, "run %s was cancelled in Fusion", run->job_id);
                 break;
         default: /* skipped */
-                end(run, OUTCOME_FAILED, false, "Fusion skipped run %s (state %s)", run->job_id, s->state_text);
+                end(run, OUTCOME_FAILED, false, "Fusion skipped run %s (state %s)", run->job_id,
+                    s->state_text);
                 break;
         }
 }
@@ -441,15 +457,16 @@ static void on_driver_log(EngineRun *run, const HttpReply *reply) {
                      reply_message(reply));
         } else if (reply->outcome != HTTP_OK)
                 note(run, LOG_DEBUG, "driver log of run %s: %s", run->job_id, reply_message(reply));
-        else if (fusion_parse_driver_log(reply->body, reply->body_size, reply->content_type, run->over, &log) < 0)
+        else if (fusion_parse_driver_log(reply->body, reply->body_size, reply->content_type, run->over,
+                                         &log) < 0)
                 note(run, LOG_DEBUG, "driver log of run %s: out of memory", run->job_id);
         else {
                 size_t first = fusion_log_tail_advance(&run->tail, &log, rows, &why);
                 if (why)
                         note(run, LOG_DEBUG, "run %s: %s", run->job_id, why);
                 for (size_t i = first; i < log.n_lines; i++)
-                        run->events->output(run->userdata, false, log.lines[i].text, log.lines[i].size, false,
-                                            log.lines[i].usec);
+                        run->events->output(run->userdata, false, log.lines[i].text, log.lines[i].size,
+                                            false, log.lines[i].usec);
                 if (run->tail.forwarded != before && run->events->log_position)
                         run->events->log_position(run->userdata, run->tail.forwarded);
         }
@@ -505,7 +522,8 @@ static void on_poll(EngineRun *run, const HttpReply *reply) {
         }
         int r = fusion_parse_run_status(reply->body, reply->body_size, &status);
         if (r < 0) {
-                poll_failed(run, reply, r == -ENOMEM ? "out of memory" : "the answer is not a SparkJobStatus");
+                poll_failed(run, reply,
+                            r == -ENOMEM ? "out of memory" : "the answer is not a SparkJobStatus");
                 return;
         }
         run->latest = status.job_id && strcmp(status.job_id, run->job_id) == 0;
@@ -521,16 +539,25 @@ static void poll_status(EngineRun *run) {
 
 /* ---------------------------------------------------------------- stopping */
 
+static void end_unconfirmed(EngineRun *run) {
+        end(run, run->stop_kind, false,
+            "%s; Fusion did not confirm the end of run %s within kill_grace (%.0fs)", run->stop_why,
+            run->job_id, (double) run->kill_grace_usec / 1e6);
+}
+
 static void on_stop_sent(EngineRun *run, const HttpReply *reply) {
         if (reply->outcome != HTTP_OK)
                 note(run, LOG_WARNING, "cancelling run %s: %s; waiting for it to end anyway", run->job_id,
                      reply_message(reply));
+        if (run->grace_over) {
+                end_unconfirmed(run);
+                return;
+        }
         run->polls = 0;
         schedule_poll(run);
 }
 
 static void send_stop(EngineRun *run) {
-        run->stop_sent = true;
         run->transfer = http_transfer_free(run->transfer); /* a poll in flight would only be stale */
         (void) sd_event_source_set_enabled(run->timer, SD_EVENT_OFF);
         if (!run->jobs_api) {
@@ -550,7 +577,7 @@ static void send_stop(EngineRun *run) {
 static int on_deadline(sd_event_source *s, uint64_t usec, void *userdata);
 
 static void stop(EngineRun *run, OutcomeKind kind, const char *why) {
-        if (run->ended || run->stopping)
+        if (run->ended || run->stopping || run->over) /* (over: its end is on its way already) */
                 return;
         run->stopping = true;
         run->stop_kind = kind;
@@ -574,21 +601,18 @@ static void stop(EngineRun *run, OutcomeKind kind, const char *why) {
 
 static int on_deadline(sd_event_source *s, uint64_t usec, void *userdata) {
         EngineRun *run = userdata;
-        char grace[32];
         (void) s, (void) usec;
 
-        if (!run->stopping) {
+        if (!run->stopping)
                 stop(run, OUTCOME_TIMED_OUT, "timed out");
-                return 0;
-        }
-        snprintf(grace, sizeof grace, "%.0fs", (double) run->kill_grace_usec / 1e6);
-        if (run->job_id)
-                end(run, run->stop_kind, false, "%s; Fusion did not confirm the end of run %s within kill_grace (%s)",
-                    run->stop_why, run->job_id, grace);
-        else
+        else if (!run->job_id)
                 end(run, run->stop_kind, false,
-                    "%s; no answer to the start of %s within kill_grace (%s): a run may have started",
-                    run->stop_why, run->config_id, grace);
+                    "%s; no answer to the start of %s within kill_grace (%.0fs): a run may have started",
+                    run->stop_why, run->config_id, (double) run->kill_grace_usec / 1e6);
+        else if (run->transfer && run->call.handler == on_stop_sent)
+                run->grace_over = true; /* the cancel itself is under way: let it reach Fusion */
+        else
+                end_unconfirmed(run);
         return 0;
 }
 
@@ -609,7 +633,7 @@ static void follow(EngineRun *run, const char *job_id, bool is_new) {
 }
 
 /* The start made no run to follow: the attempt is over; cancelled or timed out, if a stop came meanwhile. */
-_printf_(3, 4) static void no_run(EngineRun *run, bool permanent, const char *format, ...) {
+static void no_run(EngineRun *run, bool permanent, const char *format, ...) {
         _cleanup_free_ char *why = NULL;
         va_list ap;
 
@@ -628,8 +652,9 @@ static void look_for_new_run(EngineRun *run);
 static void on_lookup(EngineRun *run, const HttpReply *reply) {
         _cleanup_(fusion_run_status_done) FusionRunStatus status = {};
 
-        if (reply->outcome == HTTP_OK && fusion_parse_run_status(reply->body, reply->body_size, &status) >= 0 &&
-            status.job_id && !(run->previous_job_id && strcmp(status.job_id, run->previous_job_id) == 0)) {
+        if (reply->outcome == HTTP_OK &&
+            fusion_parse_run_status(reply->body, reply->body_size, &status) >= 0 && status.job_id &&
+            !(run->previous_job_id && strcmp(status.job_id, run->previous_job_id) == 0)) {
                 follow(run, status.job_id, true);
                 return;
         }
@@ -641,7 +666,8 @@ static void on_lookup(EngineRun *run, const HttpReply *reply) {
                 no_run(run, false, "cannot start %s: %s; and no new run appeared", run->config_id,
                        run->start_error);
         else
-                no_run(run, false, "Fusion accepted the start of %s, but no new run appeared", run->config_id);
+                no_run(run, false, "Fusion accepted the start of %s, but no new run appeared",
+                       run->config_id);
 }
 
 /* After a start that did not name its run: the config's first run newer than the one before the start. */
@@ -655,7 +681,8 @@ static bool start_failed(EngineRun *run, const HttpReply *reply) {
         if (reply->outcome == HTTP_OK)
                 return false;
         if (refused(reply)) { /* 409: one is running already; others (404, 400, 403): a config problem */
-                no_run(run, reply->status != 409, "cannot start %s: %s", run->config_id, reply_message(reply));
+                no_run(run, reply->status != 409, "cannot start %s: %s", run->config_id,
+                       reply_message(reply));
                 return true;
         }
         /* the answer was lost (5xx, reset, timeout): the start may have happened, look */
@@ -672,7 +699,8 @@ static void on_started(EngineRun *run, const HttpReply *reply) {
         if (start_failed(run, reply))
                 return;
         if (fusion_parse_run_status(reply->body, reply->body_size, &status) < 0 || !status.job_id) {
-                note(run, LOG_DEBUG, "the answer to the start of %s names no run; looking for it", run->config_id);
+                note(run, LOG_DEBUG, "the answer to the start of %s names no run; looking for it",
+                     run->config_id);
                 look_for_new_run(run);
                 return;
         }
@@ -795,8 +823,8 @@ static int expand_credential(const char *template, const ParamContext *ctx, cons
         return r;
 }
 
-static int fusion_start(sd_event *event, const EngineRequest *req, const EngineEvents *events, void *userdata,
-                        EngineRun **ret_run) {
+static int fusion_start(sd_event *event, const EngineRequest *req, const EngineEvents *events,
+                        void *userdata, EngineRun **ret_run) {
         const FusionSettings *f = &req->settings->fusion;
         const RunPolicy *policy = &req->schedule->policy;
         _cleanup_(fusion_freep) EngineRun *run = NULL;
@@ -844,7 +872,8 @@ static int fusion_start(sd_event *event, const EngineRequest *req, const EngineE
         r = expand_credential(f->password, req->templates, "password", &run->password, &error);
         if (r >= 0)
                 r = expand_credential(f->token, req->templates, "token", &run->token, &error);
-        if (r >= 0 && run->auth == FUSION_AUTH_API_KEY && asprintf(&run->api_key_header, "x-api-key: %s", run->token) < 0)
+        if (r >= 0 && run->auth == FUSION_AUTH_API_KEY &&
+            asprintf(&run->api_key_header, "x-api-key: %s", run->token) < 0)
                 r = -ENOMEM;
         if (r >= 0 && run->auth == FUSION_AUTH_SESSION)
                 r = http_cookie_jar_new(&run->cookies);

@@ -79,9 +79,9 @@ typedef struct EngineRequest {
         const char *working_directory; /* the schedule's, else a default */
 
         /* Remote engines: */
-        HttpClient *http;                /* the daemon's client (manager_http_client()) */
-        const DaemonSettings *settings;  /* the service's address and credentials (`engines` group) */
-        const ParamContext *templates;   /* expands the ${secret:NAME} of those settings */
+        HttpClient *http;               /* the daemon's client (manager_http_client()) */
+        const DaemonSettings *settings; /* the service's address and credentials (`engines` group) */
+        const ParamContext *templates;  /* expands the ${secret:NAME} of those settings */
         /* ... after a daemon restart (see run.c): */
         const char *attach_job_id;    /* the job the previous daemon started: follow it, never start one */
         uint64_t attach_log_since_ms; /* ... tailing its log from here (0: from the start) */

@@ -14,11 +14,11 @@
 #include "timestamp.h"
 
 static const char *const run_state_names[_FUSION_RUN_STATE_MAX] = {
-        [FUSION_RUN_UNKNOWN] = "unknown",       [FUSION_RUN_IDLE] = "idle",
-        [FUSION_RUN_STARTING] = "starting",     [FUSION_RUN_RUNNING] = "running",
-        [FUSION_RUN_FINISHING] = "finishing",   [FUSION_RUN_CANCELLING] = "cancelling",
-        [FUSION_RUN_FINISHED] = "finished",     [FUSION_RUN_CANCELLED] = "cancelled",
-        [FUSION_RUN_ERROR] = "error",           [FUSION_RUN_SKIPPED] = "skipped",
+        [FUSION_RUN_UNKNOWN] = "unknown",     [FUSION_RUN_IDLE] = "idle",
+        [FUSION_RUN_STARTING] = "starting",   [FUSION_RUN_RUNNING] = "running",
+        [FUSION_RUN_FINISHING] = "finishing", [FUSION_RUN_CANCELLING] = "cancelling",
+        [FUSION_RUN_FINISHED] = "finished",   [FUSION_RUN_CANCELLED] = "cancelled",
+        [FUSION_RUN_ERROR] = "error",         [FUSION_RUN_SKIPPED] = "skipped",
 };
 
 const char *fusion_run_state_to_string(FusionRunState s) {
@@ -90,8 +90,8 @@ void fusion_run_status_done(FusionRunStatus *s) {
 /* What a finished run leaves as its result: the status without the echoed config (large, and it may hold
  * a script) and without an exception. */
 static char *run_summary(const cJSON *status) {
-        static const char *const kept[] = { "jobId", "state", "startTime", "endTime", "duration", "hostname",
-                                            "result" };
+        static const char *const kept[] = { "jobId",    "state",    "startTime", "endTime",
+                                            "duration", "hostname", "result" };
         _cleanup_(json_freep) cJSON *summary = cJSON_CreateObject();
         if (!summary)
                 return NULL;
@@ -314,8 +314,8 @@ size_t fusion_log_tail_advance(FusionLogTail *t, const FusionLog *w, unsigned ro
         size_t n = w->n_lines, first = 0;
         /* shorter than asked for: the whole log, so positions in it are exact */
         bool whole = n < rows;
-        bool in_step = t->forwarded <= n &&
-                       (t->forwarded == 0 || t->last_hash == 0 || line_hash(&w->lines[t->forwarded - 1]) == t->last_hash);
+        bool in_step = t->forwarded <= n && (t->forwarded == 0 || t->last_hash == 0 ||
+                                             line_hash(&w->lines[t->forwarded - 1]) == t->last_hash);
         const char *note = NULL;
 
         if (n == 0) { /* nothing to go by: a log that is empty for now is not a new log */

@@ -341,7 +341,8 @@ static void on_progress(void *userdata, uint64_t finished, uint64_t total) {
 
 static void on_note(void *userdata, int priority, const char *message) {
         Run *run = userdata;
-        journal_log(run->manager->journal, priority, "%s %s: %s", run->entry->schedule->name, run->id, message);
+        journal_log(run->manager->journal, priority, "%s %s: %s", run->entry->schedule->name, run->id,
+                    message);
 }
 
 static void on_ended(void *userdata, const EngineOutcome *outcome) {
@@ -568,8 +569,8 @@ void run_detach(Run *run) {
         RunFields f;
         run_fields(run, &f);
         journal_log(run->manager->journal, LOG_INFO,
-                    "%s %s: job %s goes on without the daemon; it is followed again after the next start", f.schedule,
-                    run->id, run->job_id);
+                    "%s %s: job %s goes on without the daemon; it is followed again after the next start",
+                    f.schedule, run->id, run->job_id);
         manager_attempt_done(run->manager, run);
         run_free(run);
 }

@@ -57,8 +57,8 @@ typedef struct RunPolicy {
 } RunPolicy;
 
 typedef enum WorkKind {
-        WORK_UDF,     /* a Python file whose entrypoint is called with the parameters */
-        WORK_COMMAND, /* argv (or a shell line), parameters as JSON on stdin and UDFCRON_* env */
+        WORK_UDF,       /* a Python file whose entrypoint is called with the parameters */
+        WORK_COMMAND,   /* argv (or a shell line), parameters as JSON on stdin and UDFCRON_* env */
         WORK_SPARK_JOB, /* a run of a Fusion Spark job configuration (engine "fusion") */
 } WorkKind;
 
@@ -80,7 +80,7 @@ typedef struct Schedule {
         bool shell;
         char *spark_job; /* WORK_SPARK_JOB: the Spark job configuration's id */
         bool jobs_api;   /* ... started and stopped through the Jobs API rather than /spark/jobs */
-        cJSON *params; /* an object whose strings may hold ${...} references, expanded at dispatch */
+        cJSON *params;   /* an object whose strings may hold ${...} references, expanded at dispatch */
 
         char *working_directory; /* NULL: the state directory */
         char **environment;      /* NULL-terminated NAME=value list added to the child's */

@@ -236,6 +236,20 @@ def test_a_timeout_cancels_the_run_in_fusion(daemon, emulator, tmp_path, jobs_ap
         assert routes.count("fusion.spark.cancel") == 1
 
 
+def test_a_timeout_before_the_start_is_answered_still_cancels_the_run(daemon, emulator, tmp_path):
+    """The timeout passes while the start's answer is on its way (Fusion acts at once, answers late): the
+    daemon waits for the answer rather than forget a run it may have made, then cancels that run."""
+    spark_config(emulator, running=30)
+    emulator.fault("hang", method="POST", path=f"/spark/jobs/{CONFIG}$", seconds=2.5, then="respond", count=1)
+    d = fusion_daemon(daemon, emulator, tmp_path, schedule={"timeout": "1s", "kill_grace": "5s"})
+
+    recs = run_end(d)
+    ended = of(recs, *ENDS)[0]
+    assert ended["UDFCRON_EVENT"] == "timed_out" and "Fusion cancelled run" in ended["MESSAGE"], ended["MESSAGE"]
+    assert emulator.starts("fusion") == {CONFIG: 1}
+    assert emulator.starts("fusion.cancel") == {CONFIG: 1}
+
+
 @pytest.mark.parametrize("how", ["SIGKILL", "SIGTERM"])
 def test_a_restarted_daemon_follows_the_same_run(daemon, emulator, tmp_path, how):
     """The daemon dies (SIGKILL) or stops (SIGTERM: at once, leaving the job to run) mid-run: started

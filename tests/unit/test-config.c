@@ -364,9 +364,10 @@ static void test_fusion(void **state) {
                 { "schedules.d", NULL },
                 { "schedules.d/a.conf",
                   "schedules = (\n"
-                  "  { name = \"rollup\"; cron = \"@daily\"; engine = \"fusion\"; spark_job = \"daily-rollup\";\n"
-                  "    jobs_api = true; timeout = \"2h\"; retries = 1; },\n"
-                  "  { name = \"plain\"; cron = \"@daily\"; engine = \"fusion\"; spark_job = \"Metrics_v2.1\"; }\n"
+                  "  { name = \"rollup\"; cron = \"@daily\"; engine = \"fusion\";\n"
+                  "    spark_job = \"daily-rollup\"; jobs_api = true; timeout = \"2h\"; retries = 1; },\n"
+                  "  { name = \"plain\"; cron = \"@daily\"; engine = \"fusion\";\n"
+                  "    spark_job = \"Metrics_v2.1\"; }\n"
                   ");\n" },
         };
 
@@ -780,7 +781,8 @@ static const Broken broken[] = {
                         "};\n",
                 .errors = {
                         "udfcrond.conf:3: base_url: 'ftp://h' is not an http:// or https:// URL",
-                        "udfcrond.conf:4: api_prefix: 'api' is not a path such as \"/api\" or \"/api/apollo\"",
+                        "udfcrond.conf:4: api_prefix: 'api' is not a path such as \"/api\" or "
+                        "\"/api/apollo\"",
                         "udfcrond.conf:5: app: 'my app' is not a valid id: use 1-128 characters of A-Z a-z "
                         "0-9 _ . -",
                         "udfcrond.conf:6: auth: 'kerberos' is not one of basic, session, bearer, api_key",
@@ -796,7 +798,8 @@ static const Broken broken[] = {
                 .errors = {
                         "udfcrond.conf:1: base_url: must not hold credentials: set user and password",
                         "udfcrond.conf:1: engines.fusion: auth = \"api_key\" needs token",
-                        "udfcrond.conf:2: user: only applies with auth = \"basic\", \"session\" or \"bearer\"",
+                        "udfcrond.conf:2: user: only applies with auth = \"basic\", \"session\" or "
+                        "\"bearer\"",
                         "udfcrond.conf:2: realm: only applies with auth = \"session\"",
                 },
         },

@@ -56,17 +56,19 @@ static void test_run_status(void **state) {
         assert_null(s.error);
         assert_null(s.note);
         /* the summary leaves the echoed config (and its script) out */
-        assert_string_equal(s.summary, "{\"jobId\":\"c7f701edfd\",\"state\":\"starting\",\"hostname\":\"10.0.0.7\","
-                                       "\"result\":{\"jobConfigId\":\"daily-rollup\",\"jobRunId\":\"c7f701edfd\"}}");
+        assert_string_equal(s.summary,
+                            "{\"jobId\":\"c7f701edfd\",\"state\":\"starting\",\"hostname\":\"10.0.0.7\","
+                            "\"result\":{\"jobConfigId\":\"daily-rollup\",\"jobRunId\":\"c7f701edfd\"}}");
         fusion_run_status_done(&s);
 
         /* a finished run, with its times; a result with docsWritten keeps them, without its exception */
-        assert_int_equal(fusion_parse_run_status(S("{\"state\":\"finished\",\"jobId\":\"a1\",\"startTime\":"
-                                                   "\"2024-03-01T10:00:00Z\",\"endTime\":\"2024-03-01T10:05:00Z\","
-                                                   "\"duration\":300000,\"result\":{\"docsWritten\":7,"
-                                                   "\"exception\":null}}"),
-                                                 &s),
-                         0);
+        assert_int_equal(
+                fusion_parse_run_status(S("{\"state\":\"finished\",\"jobId\":\"a1\",\"startTime\":"
+                                          "\"2024-03-01T10:00:00Z\",\"endTime\":\"2024-03-01T10:05:00Z\","
+                                          "\"duration\":300000,\"result\":{\"docsWritten\":7,"
+                                          "\"exception\":null}}"),
+                                        &s),
+                0);
         assert_int_equal(s.state, FUSION_RUN_FINISHED);
         assert_string_equal(s.summary, "{\"jobId\":\"a1\",\"state\":\"finished\",\"startTime\":"
                                        "\"2024-03-01T10:00:00Z\",\"endTime\":\"2024-03-01T10:05:00Z\","
@@ -89,19 +91,21 @@ static void test_run_status(void **state) {
         fusion_run_status_done(&s);
 
         /* [S8]'s differing ids: jobId wins, and it is noted */
-        assert_int_equal(fusion_parse_run_status(S("{\"state\":\"RUNNING\",\"jobId\":\"a2b50rrce7\",\"result\":"
-                                                   "{\"jobRunId\":\"b2c50rrde6\"}}"),
-                                                 &s),
-                         0);
+        assert_int_equal(
+                fusion_parse_run_status(S("{\"state\":\"RUNNING\",\"jobId\":\"a2b50rrce7\",\"result\":"
+                                          "{\"jobRunId\":\"b2c50rrde6\"}}"),
+                                        &s),
+                0);
         assert_int_equal(s.state, FUSION_RUN_RUNNING);
         assert_string_equal(s.job_id, "a2b50rrce7");
-        assert_string_equal(s.note, "jobId a2b50rrce7 and result.jobRunId b2c50rrde6 differ; following jobId");
+        assert_string_equal(s.note,
+                            "jobId a2b50rrce7 and result.jobRunId b2c50rrde6 differ; following jobId");
         fusion_run_status_done(&s);
 
         /* a state nobody documented; an exception that says nothing; no id at all */
-        assert_int_equal(fusion_parse_run_status(S("{\"state\":\"frobnicating\",\"result\":{\"exception\":{}}}"),
-                                                 &s),
-                         0);
+        assert_int_equal(
+                fusion_parse_run_status(S("{\"state\":\"frobnicating\",\"result\":{\"exception\":{}}}"), &s),
+                0);
         assert_int_equal(s.state, _FUSION_RUN_STATE_INVALID);
         assert_string_equal(s.state_text, "frobnicating");
         assert_null(s.job_id);
@@ -110,13 +114,19 @@ static void test_run_status(void **state) {
         fusion_run_status_done(&s);
 
         /* a config never run: idle, no id, nothing unexpected */
-        assert_int_equal(fusion_parse_run_status(S("{\"state\":\"idle\",\"result\":{\"jobConfigId\":\"x\"}}"), &s),
-                         0);
+        assert_int_equal(
+                fusion_parse_run_status(S("{\"state\":\"idle\",\"result\":{\"jobConfigId\":\"x\"}}"), &s),
+                0);
         assert_null(s.job_id);
         assert_null(s.note);
         fusion_run_status_done(&s);
 
-        static const char *const bad[] = { "", "{", "[]", "null", "{\"state\":3}", "{\"jobId\":\"x\"}",
+        static const char *const bad[] = { "",
+                                           "{",
+                                           "[]",
+                                           "null",
+                                           "{\"state\":3}",
+                                           "{\"jobId\":\"x\"}",
                                            "{\"status\":\"running\",\"job_id\":" };
         for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++)
                 assert_int_equal(fusion_parse_run_status(S(bad[i]), &s), -EBADMSG);
@@ -124,8 +134,9 @@ static void test_run_status(void **state) {
 }
 
 static void test_find_run(void **state) {
-        static const char all[] = "[{\"state\":\"running\",\"jobId\":\"new\"},\"junk\",{\"jobId\":\"nostate\"},"
-                                  "{\"state\":\"finished\",\"jobId\":\"old\",\"duration\":5}]";
+        static const char all[] =
+                "[{\"state\":\"running\",\"jobId\":\"new\"},\"junk\",{\"jobId\":\"nostate\"},"
+                "{\"state\":\"finished\",\"jobId\":\"old\",\"duration\":5}]";
         FusionRunStatus s;
         (void) state;
 
@@ -144,11 +155,12 @@ static void test_action_reply(void **state) {
         (void) state;
 
         /* [S4] */
-        assert_int_equal(fusion_parse_action_reply(S("{\"resource\":\"datasource:movies-db\",\"action\":\"start\","
-                                                     "\"accepted\":true,\"message\":\"Started job "
-                                                     "datasource:movies-db\"}"),
-                                                   &a),
-                         0);
+        assert_int_equal(
+                fusion_parse_action_reply(S("{\"resource\":\"datasource:movies-db\",\"action\":\"start\","
+                                            "\"accepted\":true,\"message\":\"Started job "
+                                            "datasource:movies-db\"}"),
+                                          &a),
+                0);
         assert_true(a.accepted);
         assert_string_equal(a.message, "Started job datasource:movies-db");
         assert_null(a.note);
@@ -176,8 +188,8 @@ static void test_token(void **state) {
         assert_string_equal(token, "eyJ.x.y");
         assert_int_equal(lifetime, 1800);
         token = mfree(token);
-        assert_int_equal(fusion_parse_token(S("{\"access_token\":\"t\",\"expires_in\":-5}"), &token, &lifetime),
-                         0);
+        assert_int_equal(
+                fusion_parse_token(S("{\"access_token\":\"t\",\"expires_in\":-5}"), &token, &lifetime), 0);
         assert_int_equal(lifetime, 0); /* unknown: the caller picks a default */
         assert_int_equal(fusion_parse_token(S("{\"access_token\":\"\"}"), &token, &lifetime), -EBADMSG);
         assert_int_equal(fusion_parse_token(S("{}"), &token, &lifetime), -EBADMSG);
@@ -221,7 +233,8 @@ static void test_driver_log(void **state) {
         fusion_log_done(&log);
 
         /* text that only looks like JSON, and text declared as text */
-        assert_int_equal(fusion_parse_driver_log(S("[main] INFO started\n"), "application/json", false, &log), 0);
+        assert_int_equal(
+                fusion_parse_driver_log(S("[main] INFO started\n"), "application/json", false, &log), 0);
         assert_int_equal(log.n_lines, 1);
         assert_line(&log, 0, "[main] INFO started");
         fusion_log_done(&log);
@@ -242,7 +255,8 @@ static FusionLog log_of(const char *text) {
 }
 
 /* One poll: the window that ?rows= would return from `whole`, and the text of the lines it adds. */
-static size_t poll_once(FusionLogTail *t, const char *whole, char *added, size_t added_size, const char **note) {
+static size_t poll_once(FusionLogTail *t, const char *whole, char *added, size_t added_size,
+                        const char **note) {
         unsigned rows = fusion_log_rows(t);
         FusionLog all = log_of(whole);
         FusionLog window = all;
@@ -253,8 +267,8 @@ static size_t poll_once(FusionLogTail *t, const char *whole, char *added, size_t
         size_t first = fusion_log_tail_advance(t, &window, rows, note);
         added[0] = '\0';
         for (size_t i = first; i < window.n_lines; i++)
-                snprintf(added + strlen(added), added_size - strlen(added), "%.*s|", (int) window.lines[i].size,
-                         window.lines[i].text);
+                snprintf(added + strlen(added), added_size - strlen(added), "%.*s|",
+                         (int) window.lines[i].size, window.lines[i].text);
         size_t n = window.n_lines - first;
         fusion_log_done(&all);
         return n;
