@@ -557,6 +557,15 @@ static void on_stop_sent(EngineRun *run, const HttpReply *reply) {
         schedule_poll(run);
 }
 
+/* The body of a Jobs API action: {"action": "start", "comment": "..."}; NULL when out of memory. */
+static cJSON *action_body(const char *action, const char *comment) {
+        cJSON *body = cJSON_CreateObject();
+        if (!body || !cJSON_AddStringToObject(body, "action", action) ||
+            (comment && !cJSON_AddStringToObject(body, "comment", comment)))
+                return json_free(body);
+        return body;
+}
+
 static void send_stop(EngineRun *run) {
         run->transfer = http_transfer_free(run->transfer); /* a poll in flight would only be stale */
         (void) sd_event_source_set_enabled(run->timer, SD_EVENT_OFF);
@@ -564,14 +573,12 @@ static void send_stop(EngineRun *run) {
                 call(run, HTTP_DELETE, NULL, false, on_stop_sent, "/spark/jobs/%s", run->config_id);
                 return;
         }
-        cJSON *body = cJSON_CreateObject();
-        if (!body || !cJSON_AddStringToObject(body, "action", "abort")) {
-                cJSON_Delete(body);
+        cJSON *body = action_body("abort", NULL);
+        if (!body)
                 end(run, run->stop_kind, false, "%s; cannot cancel run %s: out of memory", run->stop_why,
                     run->job_id);
-                return;
-        }
-        call(run, HTTP_POST, body, false, on_stop_sent, "/jobs/spark:%s/actions", run->config_id);
+        else
+                call(run, HTTP_POST, body, false, on_stop_sent, "/jobs/spark:%s/actions", run->config_id);
 }
 
 static int on_deadline(sd_event_source *s, uint64_t usec, void *userdata);
@@ -593,9 +600,8 @@ static void stop(EngineRun *run, OutcomeKind kind, const char *why) {
         }
         if (run->job_id)
                 send_stop(run);
-        else if (!run->start_sent) { /* nothing started: nothing to cancel */
+        else if (!run->start_sent) /* nothing started: nothing to cancel */
                 end(run, kind, false, "%s before the run started", why);
-        }
         /* else the start's answer comes first: follow() sends the stop */
 }
 
@@ -737,14 +743,11 @@ static void send_start(EngineRun *run) {
                 call(run, HTTP_POST, NULL, true, on_started, "/spark/jobs/%s", run->config_id);
                 return;
         }
-        cJSON *body = cJSON_CreateObject();
-        if (!body || !cJSON_AddStringToObject(body, "action", "start") ||
-            !cJSON_AddStringToObject(body, "comment", run->comment)) {
-                cJSON_Delete(body);
+        cJSON *body = action_body("start", run->comment);
+        if (!body)
                 end(run, OUTCOME_FAILED, false, "out of memory");
-                return;
-        }
-        call(run, HTTP_POST, body, true, on_start_action, "/jobs/spark:%s/actions", run->config_id);
+        else
+                call(run, HTTP_POST, body, true, on_start_action, "/jobs/spark:%s/actions", run->config_id);
 }
 
 /* The config's latest run before the start: a start's new run is the first newer one. */

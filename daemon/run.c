@@ -566,11 +566,9 @@ void run_cancel(Run *run, const char *why) {
 }
 
 void run_detach(Run *run) {
-        RunFields f;
-        run_fields(run, &f);
         journal_log(run->manager->journal, LOG_INFO,
                     "%s %s: job %s goes on without the daemon; it is followed again after the next start",
-                    f.schedule, run->id, run->job_id);
+                    run->entry->schedule->name, run->id, run->job_id);
         manager_attempt_done(run->manager, run);
         run_free(run);
 }
