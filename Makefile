@@ -5,8 +5,10 @@
 #   make check      install missing dependencies, build, run unit (ASan+UBSan) and integration tests
 #   make bench      benchmarks (tests/bench/), optimised build, figures as tables
 #   make emulator   the Fused/Fusion emulator (tests/emulator/) in the foreground on 127.0.0.1:8787
+#   make run-fused  udfcrond on etc/fused-emulator/ (the fused engine), against `make emulator`
+#   make run-fusion udfcrond on etc/fusion-emulator/ (the fusion engine), against `make emulator`
 #   make fuzz       libFuzzer targets (tests/fuzz/), FUZZ_SECONDS each (default 60)
-#   make install    PREFIX=/usr/local DESTDIR=
+#   make install    PREFIX=/usr/local DESTDIR= (make uninstall reverses it)
 #   make deps       install missing Debian packages (as root), or print the apt-get command
 #
 # The core modules form a static library that the tools, tests, fuzzers and
@@ -19,6 +21,19 @@ PYTHON    ?= /usr/bin/python3
 PREFIX    ?= /usr/local
 BINDIR    ?= $(PREFIX)/bin
 SBINDIR   ?= $(PREFIX)/sbin
+# udfcrond reads /etc/udfcron/udfcrond.conf unless told otherwise (--config)
+SYSCONFDIR ?= /etc
+DATADIR   ?= $(PREFIX)/share
+LIBDIR    ?= $(PREFIX)/lib
+INCLUDEDIR ?= $(PREFIX)/include
+PLUGINDIR ?= $(LIBDIR)/udfcron/plugins
+PKGCONFIGDIR ?= $(DATADIR)/pkgconfig
+MANDIR    ?= $(DATADIR)/man
+DOCDIR    ?= $(DATADIR)/doc/udfcron
+BASHCOMPLETIONDIR ?= $(DATADIR)/bash-completion/completions
+SYSTEMDUNITDIR ?= $(PREFIX)/lib/systemd/system
+SYSUSERSDIR ?= $(PREFIX)/lib/sysusers.d
+TMPFILESDIR ?= $(PREFIX)/lib/tmpfiles.d
 DESTDIR   ?=
 B         ?= build
 FUZZ_SECONDS ?= 60
@@ -29,7 +44,8 @@ VERSION   := 0.1.0
 
 WARNINGS  := -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes -Wmissing-prototypes \
              -Wformat=2 -Wundef -Wpointer-arith -Wvla -Wimplicit-fallthrough
-CPPFLAGS  += -D_GNU_SOURCE -DUDFCRON_VERSION='"$(VERSION)"' -Idaemon -Iinclude -I$(B)/gen -MMD -MP
+CPPFLAGS  += -D_GNU_SOURCE -DUDFCRON_VERSION='"$(VERSION)"' -DUDFCRON_PLUGIN_DIR='"$(PLUGINDIR)"' \
+             -Idaemon -Iinclude -I$(B)/gen -MMD -MP
 CFLAGS    ?= -O2 -g
 CFLAGS    += -std=gnu11 $(WARNINGS) -fno-strict-aliasing
 SANITIZE  := -O1 -g -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer
@@ -41,17 +57,23 @@ LIBS      := -lsystemd -lconfig -lcjson -lcurl
 # behaviour when an operator reproduces a request by hand), with the threaded resolver that keeps name
 # lookups off the event loop.
 DEPS_PACKAGES := gcc make pkg-config tzdata libsystemd-dev libconfig-dev libcjson-dev libcmocka-dev \
-                 libcurl4-openssl-dev ca-certificates \
-                 python3 python3-pytest python3-croniter strace openssl
+                 libcurl4-openssl-dev ca-certificates openssl \
+                 python3 python3-pytest python3-croniter strace systemd scdoc groff-base man-db bash-completion
 FUZZ_PACKAGES := clang libclang-rt-dev
 
 # ---------------------------------------------------------------- sources
 CORE_SRCS := daemon/calendar.c daemon/duration.c daemon/timestamp.c daemon/fileio.c daemon/strv.c daemon/tz.c daemon/cron.c \
              daemon/clock.c daemon/prioq.c daemon/params.c daemon/secrets.c daemon/schedule.c \
-             daemon/config.c daemon/state.c daemon/journal.c daemon/child.c daemon/engine.c daemon/engine-local.c \
-             daemon/run.c daemon/manager.c daemon/config-check.c \
-             daemon/http-retry.c daemon/http-error.c daemon/http.c daemon/fusion-api.c daemon/engine-fusion.c
-CTL_SRCS  := daemon/udfcronctl.c daemon/ctl-next.c daemon/ctl-check.c
+             daemon/config.c daemon/state.c daemon/journal.c daemon/child.c daemon/engine.c daemon/engine-local.c daemon/engine-fused.c daemon/fused-api.c \
+             daemon/engine-fusion.c daemon/fusion-api.c \
+             daemon/run.c daemon/manager.c daemon/config-check.c daemon/utf8.c daemon/terminal.c \
+             daemon/journal-read.c daemon/history.c daemon/http-retry.c daemon/http-error.c daemon/http.c \
+             daemon/url.c daemon/plugin.c daemon/plugin-host.c daemon/storage.c \
+             daemon/error-message.c daemon/json-writer.c daemon/unix-socket.c daemon/control-proto.c daemon/control.c \
+             daemon/control-commands.c
+CTL_SRCS  := daemon/udfcronctl.c daemon/ctl-next.c daemon/ctl-check.c daemon/ctl-journal.c \
+             daemon/ctl-history.c daemon/ctl-logs.c daemon/ctl-storage.c \
+             daemon/ctl-client.c daemon/ctl-list.c daemon/ctl-status.c daemon/ctl-run.c daemon/ctl-actions.c
 DAEMON_SRCS := daemon/udfcrond.c
 TEST_SUPPORT_SRCS := $(wildcard tests/support/*.c)
 UNIT_SRCS  := $(wildcard tests/unit/test-*.c)
@@ -78,10 +100,26 @@ FUZZ_REPLAYS := $(patsubst tests/fuzz/%.c,$(B)/asan/replay/%,$(FUZZ_SRCS))
 BENCHES     := $(patsubst tests/bench/%.c,$(B)/bench/%,$(BENCH_SRCS))
 # Writes journal records on request, for the journald integration tests.
 JOURNAL_DRIVER := $(B)/tests/journal-driver
+MAN_PAGES   := $(patsubst daemon/man/%.scd,$(B)/man/%,$(wildcard daemon/man/*.scd))
+UNIT        := $(B)/systemd/udfcrond.service
 
-.PHONY: all deps deps-fuzz check unit fuzz-replay integration run emulator bench fuzz install uninstall clean
+# Plugins: plugins/<kind>-<name>/*.c -> <kind>-<name>.so, built against include/udfcron/plugin.h only
+# (no -Idaemon), exporting only their descriptor. plugins/example is the sample for plugin authors;
+# it is built and tested, not installed. The sanitized copies are what the unit tests load.
+PLUGIN_NAMES   := $(sort $(notdir $(patsubst %/,%,$(wildcard plugins/*-*/))))
+PLUGINS        := $(patsubst %,$(B)/plugins/%.so,$(PLUGIN_NAMES))
+EXAMPLE_PLUGIN := $(B)/plugins/secrets-example.so
+PLUGINS_ASAN   := $(patsubst %,$(B)/asan/plugins/%.so,$(PLUGIN_NAMES) secrets-example)
+PLUGIN_CFLAGS  := -D_GNU_SOURCE -Iinclude -fPIC -fvisibility=hidden
+PLUGIN_LDFLAGS := -shared -Wl,--version-script=plugins/plugin.map
+PLUGIN_PC      := $(B)/udfcron-plugin.pc
+# Plugins that break the rules on purpose, for the loader's unit tests (tests/unit/plugins/variants.c).
+TEST_PLUGIN_VARIANTS := good major minor small kind name nosym options default slow
+TEST_PLUGINS := $(patsubst %,$(B)/asan/test-plugins/%.so,$(TEST_PLUGIN_VARIANTS))
 
-all: $(UDFCRONCTL) $(UDFCROND)
+.PHONY: all deps deps-fuzz check unit fuzz-replay integration run run-fused run-fusion emulator bench fuzz man install uninstall clean
+
+all: $(UDFCRONCTL) $(UDFCROND) $(PLUGINS) $(EXAMPLE_PLUGIN) $(PLUGIN_PC)
 
 # ---------------------------------------------------------------- build rules
 $(B)/obj/%.o: %.c
@@ -128,12 +166,52 @@ $(JOURNAL_DRIVER): $(B)/asan/tests/integration/journal-driver.o $(LIBCORE_ASAN)
 	@mkdir -p $(@D)
 	$(CC) $(SANITIZE) $^ $(LIBS) -o $@
 
+# fuzz-file-url reaches into storage-file's URL code.
+$(B)/fuzz/fuzz-file-url: $(B)/fuzz/plugins/storage-file/file-url.o
+$(B)/asan/replay/fuzz-file-url: $(B)/asan/plugins/storage-file/file-url.o
+
 $(B)/fuzz/%: $(B)/fuzz/tests/fuzz/%.o $(LIBCORE_FUZZ)
 	$(FUZZ_CC) -fsanitize=fuzzer,address,undefined $^ $(LIBS) -o $@
 
 $(B)/bench/%: $(B)/obj/tests/bench/%.o $(call obj,$(B)/obj,$(TEST_SUPPORT_SRCS)) $(LIBCORE)
 	@mkdir -p $(@D)
 	$(CC) $(CFLAGS) $^ $(LIBS) -lm -o $@
+
+# The loader refuses plugins in directories or files that others may write: keep the build's private.
+.SECONDEXPANSION:
+$(B)/plugins/%.so: $$(wildcard plugins/$$*/*.c plugins/$$*/*.h) include/udfcron/plugin.h plugins/plugin.map
+	@mkdir -p $(@D) && chmod go-w $(@D)
+	$(CC) $(PLUGIN_CFLAGS) $(CFLAGS) $(PLUGIN_LDFLAGS) -Wl,-z,defs $(filter %.c,$^) -o $@
+	@chmod go-w $@
+
+$(B)/asan/plugins/%.so: $$(wildcard plugins/$$*/*.c plugins/$$*/*.h) include/udfcron/plugin.h plugins/plugin.map
+	@mkdir -p $(@D) && chmod go-w $(@D)
+	$(CC) $(PLUGIN_CFLAGS) -std=gnu11 $(WARNINGS) $(SANITIZE) $(PLUGIN_LDFLAGS) $(filter %.c,$^) -o $@
+	@chmod go-w $@
+
+$(EXAMPLE_PLUGIN) $(B)/asan/plugins/secrets-example.so: plugins/example/example.c include/udfcron/plugin.h
+$(EXAMPLE_PLUGIN):
+	@mkdir -p $(@D) && chmod go-w $(@D)
+	$(CC) $(PLUGIN_CFLAGS) $(CFLAGS) $(PLUGIN_LDFLAGS) -Wl,-z,defs plugins/example/example.c -o $@
+	@chmod go-w $@
+$(B)/asan/plugins/secrets-example.so:
+	@mkdir -p $(@D) && chmod go-w $(@D)
+	$(CC) $(PLUGIN_CFLAGS) -std=gnu11 $(WARNINGS) $(SANITIZE) $(PLUGIN_LDFLAGS) plugins/example/example.c -o $@
+	@chmod go-w $@
+
+$(B)/asan/test-plugins/%.so: tests/unit/plugins/variants.c tests/unit/plugins/variants.h include/udfcron/plugin.h
+	@mkdir -p $(@D) && chmod go-w $(@D)
+	$(CC) $(PLUGIN_CFLAGS) -std=gnu11 $(WARNINGS) $(SANITIZE) -DVARIANT_$(shell echo $* | tr a-z A-Z) \
+		-shared $< -o $@
+	@chmod go-w $@
+
+$(PLUGIN_PC): plugins/udfcron-plugin.pc.in Makefile
+	@mkdir -p $(@D)
+	sed -e 's|@PREFIX@|$(PREFIX)|' -e 's|@VERSION@|$(VERSION)|' $< > $@
+
+# Unit tests load the plugins (sanitized) from the build directory.
+$(B)/asan/tests/%.o: CPPFLAGS += -DUDFCRON_BUILD_DIR='"$(abspath $(B))"'
+$(UNIT_TESTS): | $(PLUGINS_ASAN) $(TEST_PLUGINS)
 
 # ---------------------------------------------------------------- dependencies
 # Installs only what is missing; never touches apt when everything is there.
@@ -159,7 +237,7 @@ deps-fuzz:
 
 # ---------------------------------------------------------------- tests
 check: deps
-	@$(MAKE) --no-print-directory all $(UNIT_TESTS) $(FUZZ_REPLAYS) $(JOURNAL_DRIVER)
+	@$(MAKE) --no-print-directory all $(UNIT_TESTS) $(FUZZ_REPLAYS) $(JOURNAL_DRIVER) $(PLUGINS_ASAN) $(TEST_PLUGINS)
 	@$(MAKE) --no-print-directory unit fuzz-replay integration
 
 export ASAN_OPTIONS  := detect_leaks=1:abort_on_error=0:strict_string_checks=1
@@ -181,6 +259,19 @@ run: deps
 	@$(MAKE) --no-print-directory all
 	$(UDFCROND) --config etc/udfcrond.conf --log-target stderr
 
+# The daemon on the fused engine's examples (etc/fused-emulator/), against `make emulator` running
+# elsewhere; the token comes from etc/fused-emulator/credentials/ as a systemd credential would.
+run-fused: deps
+	@$(MAKE) --no-print-directory all
+	CREDENTIALS_DIRECTORY=$(abspath etc/fused-emulator/credentials) \
+		$(UDFCROND) --config etc/fused-emulator/udfcrond.conf --log-target stderr
+
+# The same for the fusion engine's examples (etc/fusion-emulator/); the password is a credential too.
+run-fusion: deps
+	@$(MAKE) --no-print-directory all
+	CREDENTIALS_DIRECTORY=$(abspath etc/fusion-emulator/credentials) \
+		$(UDFCROND) --config etc/fusion-emulator/udfcrond.conf --log-target stderr
+
 # The Fused/Fusion emulator in the foreground, on fixed loopback ports, with the demo UDF, shared token
 # and Spark job config of tests/emulator/demo.json; it prints its URLs and credentials, then every
 # request. Ctrl-C stops it. EMULATOR_ARGS=--exec-udfs runs posted UDF code.
@@ -190,6 +281,7 @@ emulator:
 
 bench: deps $(BENCHES) $(UDFCROND)
 	@set -e; for b in $(BENCHES); do $$b; done
+	UDFCROND=$(abspath $(UDFCROND)) $(PYTHON) tests/bench/bench-fused.py
 
 fuzz: deps-fuzz $(FUZZERS)
 	@set -e; for f in $(FUZZERS); do n=$$(basename $$f); mkdir -p $(B)/fuzz/corpus/$$n; \
@@ -198,12 +290,64 @@ fuzz: deps-fuzz $(FUZZERS)
 			$(B)/fuzz/corpus/$$n tests/fuzz/corpus/$$n; done
 
 # ---------------------------------------------------------------- install
-install: all
+man: $(MAN_PAGES)
+
+$(B)/man/%: daemon/man/%.scd
+	@mkdir -p $(@D)
+	@command -v scdoc >/dev/null || { echo "scdoc is missing: make deps (or apt-get install scdoc)"; exit 1; }
+	scdoc < $< > $@.tmp && mv $@.tmp $@
+
+# The unit names the installed daemon.
+$(UNIT): systemd/udfcrond.service
+	@mkdir -p $(@D)
+	sed -e 's|=/usr/sbin/udfcrond|=$(SBINDIR)/udfcrond|' $< > $@.tmp && mv $@.tmp $@
+.PHONY: $(UNIT) # SBINDIR may differ from the last build's
+
+INSTALLED_CONF := $(DESTDIR)$(SYSCONFDIR)/udfcron/udfcrond.conf
+
+# Configuration is never overwritten: an existing udfcrond.conf stays, whatever it holds.
+install: all man $(UNIT)
 	install -Dm755 $(UDFCRONCTL) $(DESTDIR)$(BINDIR)/udfcronctl
 	install -Dm755 $(UDFCROND) $(DESTDIR)$(SBINDIR)/udfcrond
+	install -Dm644 $(UNIT) $(DESTDIR)$(SYSTEMDUNITDIR)/udfcrond.service
+	install -Dm644 systemd/udfcron.sysusers $(DESTDIR)$(SYSUSERSDIR)/udfcron.conf
+	install -Dm644 systemd/udfcron.tmpfiles $(DESTDIR)$(TMPFILESDIR)/udfcron.conf
+	for m in $(MAN_PAGES); do n=$$(basename $$m); \
+		install -Dm644 $$m $(DESTDIR)$(MANDIR)/man$${n##*.}/$$n; done
+	install -Dm644 daemon/udfcronctl.bash $(DESTDIR)$(BASHCOMPLETIONDIR)/udfcronctl
+	install -Dm644 README.md $(DESTDIR)$(DOCDIR)/README.md
+	install -Dm644 etc/schedules.d/examples.conf $(DESTDIR)$(DOCDIR)/examples/schedules.d/examples.conf
+	install -Dm644 etc/udfs/hello.py $(DESTDIR)$(DOCDIR)/examples/udfs/hello.py
+	install -dm755 $(DESTDIR)$(SYSCONFDIR)/udfcron/schedules.d
+	@if [ -e $(INSTALLED_CONF) ]; then echo "kept the existing $(INSTALLED_CONF)"; \
+	else echo "install -m644 etc/system/udfcrond.conf $(INSTALLED_CONF)"; \
+		install -m644 etc/system/udfcrond.conf $(INSTALLED_CONF); fi
+	install -d -m755 $(DESTDIR)$(PLUGINDIR)
+	install -m644 $(PLUGINS) $(DESTDIR)$(PLUGINDIR)/
+	install -Dm644 include/udfcron/plugin.h $(DESTDIR)$(INCLUDEDIR)/udfcron/plugin.h
+	install -Dm644 plugins/plugin.map $(DESTDIR)$(DATADIR)/udfcron/plugin.map
+	install -Dm644 $(PLUGIN_PC) $(DESTDIR)$(PKGCONFIGDIR)/udfcron-plugin.pc
 
+# Removes what install put in place, but no configuration that was changed or added, and
+# never the state (/var/lib/udfcron) or the journal.
 uninstall:
 	rm -f $(DESTDIR)$(BINDIR)/udfcronctl $(DESTDIR)$(SBINDIR)/udfcrond
+	rm -f $(addprefix $(DESTDIR)$(PLUGINDIR)/,$(notdir $(PLUGINS)))
+	rm -f $(DESTDIR)$(INCLUDEDIR)/udfcron/plugin.h $(DESTDIR)$(DATADIR)/udfcron/plugin.map \
+		$(DESTDIR)$(PKGCONFIGDIR)/udfcron-plugin.pc
+	-rmdir $(DESTDIR)$(PLUGINDIR) $(DESTDIR)$(LIBDIR)/udfcron $(DESTDIR)$(INCLUDEDIR)/udfcron \
+		$(DESTDIR)$(DATADIR)/udfcron 2>/dev/null
+	rm -f $(DESTDIR)$(SYSTEMDUNITDIR)/udfcrond.service $(DESTDIR)$(SYSUSERSDIR)/udfcron.conf \
+		$(DESTDIR)$(TMPFILESDIR)/udfcron.conf $(DESTDIR)$(BASHCOMPLETIONDIR)/udfcronctl
+	for s in $(notdir $(MAN_PAGES)); do rm -f $(DESTDIR)$(MANDIR)/man$${s##*.}/$$s; done
+	rm -f $(DESTDIR)$(DOCDIR)/README.md $(DESTDIR)$(DOCDIR)/examples/schedules.d/examples.conf \
+		$(DESTDIR)$(DOCDIR)/examples/udfs/hello.py
+	-rmdir $(DESTDIR)$(DOCDIR)/examples/schedules.d $(DESTDIR)$(DOCDIR)/examples/udfs \
+		$(DESTDIR)$(DOCDIR)/examples $(DESTDIR)$(DOCDIR) 2>/dev/null
+	@if cmp -s etc/system/udfcrond.conf $(INSTALLED_CONF); then echo "rm -f $(INSTALLED_CONF)"; \
+		rm -f $(INSTALLED_CONF); \
+	elif [ -e $(INSTALLED_CONF) ]; then echo "kept $(INSTALLED_CONF): it was changed"; fi
+	-rmdir $(DESTDIR)$(SYSCONFDIR)/udfcron/schedules.d $(DESTDIR)$(SYSCONFDIR)/udfcron 2>/dev/null
 
 clean:
 	rm -rf $(B)

@@ -36,6 +36,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <linux/capability.h>
 #include <linux/sched.h>
 #include <sched.h>
 #include <signal.h>
@@ -469,7 +470,7 @@ static int child_main(void *userdata) {
         const ExecArgs *a = userdata;
         const ChildSpec *spec = a->spec;
         struct sigaction dfl = { .sa_handler = SIG_DFL };
-        int n = spec->want_result ? 4 : 3, error_fd = a->error_fd, fds[4];
+        int n = spec->want_result && !spec->stdout_is_result ? 4 : 3, error_fd = a->error_fd, fds[4];
         sigset_t none;
 
         /* The daemon's handlers must not run here, on its memory, once signals are unblocked; and ignored
@@ -513,6 +514,19 @@ static int child_main(void *userdata) {
         if (spec->nice != 0) {
                 errno = 0;
                 if (nice(spec->nice) == -1 && errno != 0)
+                        return child_fail(error_fd, errno);
+        }
+        /* Under systemd the daemon holds CAP_SETUID, CAP_SETGID and CAP_KILL as inheritable and ambient
+         * capabilities (so that it can run jobs as other users without being root). Both would outlive the
+         * execve into the job: emptying the inheritable set empties the ambient one too. The permitted and
+         * effective sets stay for the user switch below; a non-root job then starts with no capability. */
+        struct __user_cap_header_struct cap_header = { .version = _LINUX_CAPABILITY_VERSION_3 };
+        struct __user_cap_data_struct caps[_LINUX_CAPABILITY_U32S_3];
+        if (syscall(SYS_capget, &cap_header, caps) < 0)
+                return child_fail(error_fd, errno);
+        if (caps[0].inheritable != 0 || caps[1].inheritable != 0) {
+                caps[0].inheritable = caps[1].inheritable = 0;
+                if (syscall(SYS_capset, &cap_header, caps) < 0)
                         return child_fail(error_fd, errno);
         }
         /* Raw system calls: glibc's wrappers would try to synchronise threads of a process that was not
@@ -721,8 +735,7 @@ int child_spawn(sd_event *event, const ChildSpec *spec, const ChildCallbacks *ca
         }
         if (r < 0)
                 return r;
-        r = make_pipe(0, &c->streams[STREAM_STDOUT].fd, &out_w);
-        if (r < 0)
+        if (!spec->stdout_is_result && (r = make_pipe(0, &c->streams[STREAM_STDOUT].fd, &out_w)) < 0)
                 return r;
         r = make_pipe(0, &c->streams[STREAM_STDERR].fd, &err_w);
         if (r < 0)
@@ -749,7 +762,10 @@ int child_spawn(sd_event *event, const ChildSpec *spec, const ChildCallbacks *ca
                         args.search = *e + 5;
                         break;
                 }
-        memcpy(args.fds, (int[4]){ in_r, out_w, err_w, res_w }, sizeof args.fds);
+        if (spec->stdout_is_result)
+                memcpy(args.fds, (int[4]){ in_r, res_w, err_w, -1 }, sizeof args.fds);
+        else
+                memcpy(args.fds, (int[4]){ in_r, out_w, err_w, res_w }, sizeof args.fds);
         args.error_fd = error_w;
 
         sigfillset(&all);

@@ -5,8 +5,8 @@
  * One child process of the local engine, driven by the sd-event loop: spawned
  * with every descriptor O_CLOEXEC, in its own process group, watched through
  * a pidfd; its stdout and stderr read line by line without ever blocking the
- * loop; an optional result channel (fd 3 in the child) for a UDF's JSON
- * result; killed on timeout or cancel with SIGTERM to the whole group, then
+ * loop; an optional result channel (fd 3 in the child, or its stdout) for a
+ * UDF's JSON result or a command's output; killed on timeout or cancel with SIGTERM to the whole group, then
  * SIGKILL after a grace period.
  *
  * The child does not know about schedules or the journal: it reports lines
@@ -34,6 +34,8 @@ typedef struct ChildSpec {
         gid_t gid;
         int nice;                 /* added to the daemon's niceness */
         bool want_result;         /* open fd 3 in the child for a result */
+        bool stdout_is_result;    /* with want_result: the result channel is the child's stdout, not fd 3
+                                     (a command's output, byte for byte; no stdout lines are reported) */
         uint64_t timeout_usec;    /* 0: none */
         uint64_t kill_grace_usec; /* between SIGTERM and SIGKILL */
         const char *start_marker; /* NULL, or a file the child creates just before its exec (as the daemon's

@@ -22,6 +22,7 @@
 #include "macro.h"
 #include "params.h"
 #include "strv.h"
+#include "url.h"
 
 /* Timeouts, backoffs and jitters beyond a year are typos; the bound also keeps *_usec far from overflow. */
 #define DURATION_MAX_SEC (366 * UINT64_C(86400))
@@ -78,6 +79,7 @@ typedef struct Loader {
         const char *abs_dir; /* its directory, absolute: for what the Config keeps */
         Entry *entries;
         size_t n_entries, n_entries_alloc;
+        bool storage_failed; /* a storage block had errors: "no storage serves x://" would only add noise */
 } Loader;
 
 /*
@@ -141,6 +143,7 @@ typedef enum KeyType {
         KEY_BOOL,     /* bool */
         KEY_INT,      /* int in [min, max] */
         KEY_UINT,     /* unsigned in [min, max] */
+        KEY_INT64,    /* int64_t in [min, max] */
         KEY_DURATION, /* uint64_t microseconds, from "30s", "15m", "1h30m" */
         KEY_ENUM,     /* an enum, from one of `names` */
         KEY_CUSTOM,   /* parse does everything; no parse: the key is handled outside the table */
@@ -226,6 +229,7 @@ static int apply_key(Loader *l, const Key *k, const config_setting_t *s, void *t
                 return 0;
         case KEY_INT:
         case KEY_UINT:
+        case KEY_INT64:
                 if (type != CONFIG_TYPE_INT && type != CONFIG_TYPE_INT64)
                         return type_error(l, s, "an integer");
                 if (n < k->min || n > k->max)
@@ -233,8 +237,10 @@ static int apply_key(Loader *l, const Key *k, const config_setting_t *s, void *t
                                         k->max);
                 if (k->type == KEY_INT)
                         *(int *) target = (int) n;
-                else
+                else if (k->type == KEY_UINT)
                         *(unsigned *) target = (unsigned) n;
+                else
+                        *(int64_t *) target = n;
                 return 0;
         case KEY_DURATION:
                 return parse_duration(l, s, target);
@@ -324,9 +330,7 @@ static const Key policy_keys[] = {
 /* ---------------------------------------------------------------- schedule keys */
 
 static int parse_name(Loader *l, const config_setting_t *s, const char *v, void *target) {
-        size_t len = strlen(v);
-        if (len < 1 || len > SCHEDULE_NAME_MAX ||
-            v[strspn(v, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_.@-")] != '\0')
+        if (!schedule_name_is_valid(v))
                 return error_at(l, s,
                                 "name: '%s' is not a valid schedule name: use 1-%d characters of "
                                 "A-Z a-z 0-9 _ . @ -",
@@ -359,7 +363,7 @@ static int parse_engine(Loader *l, const config_setting_t *s, const char *v, voi
         return set_string(target, v);
 }
 
-/* What goes into a URL path as one segment as is: Fusion's ids (a job config, an app, a realm). */
+/* What goes into a URL path as one segment as is: Fusion's ids (a job configuration, an app, a realm). */
 static int parse_path_segment(Loader *l, const config_setting_t *s, const char *v, void *target) {
         size_t len = strlen(v);
         if (len < 1 || len > 128 ||
@@ -489,7 +493,7 @@ static int lookup_account(const char *name, bool is_group, uid_t *ret_uid, gid_t
                         continue;
                 if (!p && !g)
                         return r > 0 ? -r : -ENOENT;
-                if (p)
+                if (p && ret_uid)
                         *ret_uid = p->pw_uid;
                 *ret_gid = p ? p->pw_gid : g->gr_gid;
                 return 0;
@@ -584,6 +588,155 @@ static int parse_params(Loader *l, const config_setting_t *s, const char *v, voi
         return 0;
 }
 
+
+/* ---------------------------------------------------------------- the `fused` group of a schedule */
+
+/* An http(s) URL without a trailing slash (paths are appended to it). */
+static int parse_url(Loader *l, const config_setting_t *s, const char *v, void *target) {
+        const char *name = config_setting_name(s);
+        size_t len = strlen(v);
+        if (strncmp(v, "https://", 8) != 0 && strncmp(v, "http://", 7) != 0)
+                return error_at(l, s, "%s: '%s' is not an http:// or https:// URL", name, v);
+        if (strpbrk(v, "?#@ "))
+                return error_at(l, s, "%s: '%s': no query, fragment, user info or blanks, please", name, v);
+        int r = set_string(target, v);
+        if (r >= 0 && len > 0 && (*(char **) target)[len - 1] == '/')
+                (*(char **) target)[len - 1] = '\0';
+        return r;
+}
+
+/* A string template such as "${secret:fused-token}": checked now, expanded at dispatch. */
+static int parse_template(Loader *l, const config_setting_t *s, const char *v, void *target) {
+        int r = check_template(l, s, config_setting_name(s), v);
+        return r < 0 ? r : set_string(target, v);
+}
+
+/* "owner/name" of a saved UDF: two non-empty parts. */
+static int parse_saved_udf(Loader *l, const config_setting_t *s, const char *v, void *target) {
+        const char *slash = strchr(v, '/');
+        if (!slash || slash == v || !slash[1] || strchr(slash + 1, '/'))
+                return error_at(l, s, "udf: '%s' is not owner/name (e.g. \"user@example.com/rollup\" or "
+                                      "\"team/rollup\")",
+                                v);
+        return set_string(target, v);
+}
+
+static int parse_shared_token(Loader *l, const config_setting_t *s, const char *v, void *target) {
+        if (!v[0] || strpbrk(v, "/?#% "))
+                return error_at(l, s, "shared_token: '%s' is not a token such as \"fsh_...\"", v);
+        return set_string(target, v);
+}
+
+/* A group { NAME = "value"; } or a list [ "NAME=value" ]: a job's additional environment. */
+static int parse_additional_env(Loader *l, const config_setting_t *s, const char *v, void *target) {
+        _cleanup_(strv_freep) char **env = NULL;
+        size_t n = 0;
+
+        if (config_setting_is_group(s))
+                return parse_environment(l, s, v, target);
+        if (!config_setting_is_array(s) && !config_setting_is_list(s))
+                return type_error(l, s, "a group { NAME = \"value\"; } or a list [ \"NAME=value\" ]");
+        for (int i = 0; i < config_setting_length(s); i++) {
+                const config_setting_t *e = config_setting_get_elem(s, i);
+                const char *item = config_setting_get_string(e), *eq = item ? strchr(item, '=') : NULL;
+                if (!eq || !valid_identifier(item, (size_t) (eq - item)))
+                        return error_at(l, e, "additional_env: element %d: expected \"NAME=value\"", i + 1);
+                if (strv_push(&env, &n, strdup(item)) < 0)
+                        return -ENOMEM;
+        }
+        strv_free(*(char ***) target);
+        *(char ***) target = TAKE_PTR(env);
+        return 0;
+}
+
+/* A batch job's inputs: a list of values (groups, strings, numbers), one per task. */
+static int parse_inputs(Loader *l, const config_setting_t *s, const char *v, void *target) {
+        cJSON *j;
+        (void) v;
+        if (!config_setting_is_list(s) && !config_setting_is_array(s))
+                return type_error(l, s, "a list ( { day = \"...\"; }, ... ), one element per task");
+        if (config_setting_length(s) == 0)
+                return error_at(l, s, "inputs: empty: a job needs at least one task");
+        int r = params_to_json(l, s, "inputs", &j);
+        if (r < 0)
+                return r;
+        cJSON_Delete(*(cJSON **) target);
+        *(cJSON **) target = j;
+        return 0;
+}
+
+#define F(f) offsetof(FusedSchedule, f)
+static const Key fused_schedule_keys[] = {
+        { "udf", KEY_STRING, F(saved_udf), 0, 0, parse_saved_udf, NULL, "a saved UDF, owner/name" },
+        { "shared_token", KEY_STRING, F(shared_token), 0, 0, parse_shared_token, NULL, "a shared UDF" },
+        { "mode", KEY_ENUM, F(mode), 0, 0, NULL, fused_mode_names, "realtime or batch" },
+        { "instance_type", KEY_STRING, F(instance_type), 0, 0, NULL, NULL, "batch instance" },
+        { "region", KEY_STRING, F(region), 0, 0, NULL, NULL, "batch region" },
+        { "disk_size_gb", KEY_UINT, F(disk_size_gb), 1, 65536, NULL, NULL, "batch disk" },
+        { "additional_env", KEY_CUSTOM, F(additional_env), 0, 0, parse_additional_env, NULL, "batch env" },
+        { "image", KEY_STRING, F(image), 0, 0, NULL, NULL, "batch image_name" },
+        { "format", KEY_STRING, F(format), 0, 0, NULL, NULL, "result formats" },
+        { "inputs", KEY_CUSTOM, F(inputs), 0, 0, parse_inputs, NULL, "batch: one per task" },
+        { "base_url", KEY_STRING, F(base_url), 0, 0, parse_url, NULL, "another Fused environment" },
+        { "token", KEY_STRING, F(token), 0, 0, parse_template, NULL, "its token" },
+};
+#undef F
+
+static int parse_fused_schedule(Loader *l, const config_setting_t *s, const char *v, void *target) {
+        const KeyTable t = { fused_schedule_keys, ELEMENTSOF(fused_schedule_keys), target };
+        (void) v;
+        if (!config_setting_is_group(s))
+                return type_error(l, s, "a group { udf = \"owner/name\"; mode = \"batch\"; ... }");
+        apply_keys(l, s, &t, 1, NULL);
+        return 0;
+}
+
+/* ---------------------------------------------------------------- the `fusion` group of a schedule */
+
+#define F(f) offsetof(FusionSchedule, f)
+static const Key fusion_schedule_keys[] = {
+        { "job", KEY_STRING, F(job), 0, 0, parse_path_segment, NULL, "a Spark job configuration's id" },
+        { "jobs_api", KEY_BOOL, F(jobs_api), 0, 0, NULL, NULL, "start and stop via the Jobs API" },
+};
+#undef F
+
+static int parse_fusion_schedule(Loader *l, const config_setting_t *s, const char *v, void *target) {
+        const KeyTable t = { fusion_schedule_keys, ELEMENTSOF(fusion_schedule_keys), target };
+        (void) v;
+        if (!config_setting_is_group(s))
+                return type_error(l, s, "a group { job = \"daily-rollup\"; }");
+        apply_keys(l, s, &t, 1, NULL);
+        return 0;
+}
+
+/*
+ * A storage URL template: checked like a parameter, with a literal scheme that a configured storage
+ * instance serves. No secrets: the URL is logged.
+ */
+static int parse_output(Loader *l, const config_setting_t *s, const char *v, void *target) {
+        _cleanup_(strv_freep) char **secrets = NULL;
+        char scheme[URL_SCHEME_MAX];
+        size_t n_secrets = 0;
+        int r;
+
+        if ((r = check_template(l, s, "output", v)) < 0)
+                return r;
+        if ((r = params_collect_secrets(v, &secrets, &n_secrets)) < 0)
+                return r;
+        if (n_secrets > 0)
+                return error_at(l, s, "output: ${secret:%s} has no place in a URL, which is logged",
+                                secrets[0]);
+        if (url_scheme(v, scheme) < 0)
+                return error_at(l, s, "output: '%s' is not a URL such as \"file:///srv/out/${run_id}.json\"",
+                                v);
+        if (!config_find_storage(l->config, scheme) && !l->storage_failed)
+                return error_at(l, s,
+                                "output: no storage instance serves %s:// URLs (configure one in %s, e.g. "
+                                "storage = { file = { root = \"/srv/udfcron\"; }; };)",
+                                scheme, l->config->path);
+        return set_string(target, v);
+}
+
 #define S(f) offsetof(Schedule, f)
 static const Key schedule_keys[] = {
         { "name", KEY_STRING, S(name), 0, 0, parse_name, NULL, "unique, 1-64 of [A-Za-z0-9_.@-]" },
@@ -602,68 +755,73 @@ static const Key schedule_keys[] = {
         { "user", KEY_STRING, 0, 0, 0, parse_account, NULL, "run as this user" },
         { "group", KEY_STRING, 0, 0, 0, parse_account, NULL, "run with this group" },
         { "nice", KEY_INT, S(nice), -20, 19, NULL, NULL, "added niceness" },
-        { "spark_job", KEY_STRING, S(spark_job), 0, 0, parse_path_segment, NULL, "Fusion job config id" },
-        { "jobs_api", KEY_BOOL, S(jobs_api), 0, 0, NULL, NULL, "start and stop via the Jobs API" },
+        { "output", KEY_STRING, S(output), 0, 0, parse_output, NULL, "storage URL of the result" },
+        { "fused", KEY_CUSTOM, S(fused), 0, 0, parse_fused_schedule, NULL, "engine fused: what, how" },
+        { "fusion", KEY_CUSTOM, S(fusion), 0, 0, parse_fusion_schedule, NULL, "engine fusion: which job" },
 };
 #undef S
 
 /* ---------------------------------------------------------------- schedules */
 
-/* A schedule on the fusion engine: a Spark job, and none of what only a local child has. */
-static void check_fusion_schedule(Loader *l, const config_setting_t *g, const char *what) {
-        static const char *const local_only[] = {
-                "udf",         "command",           "shell", "entrypoint", "params",
-                "environment", "working_directory", "user",  "group",      "nice"
-        };
-        const config_setting_t *engine = config_setting_get_member(g, "engine");
+/* A schedule of the fused engine runs one UDF, remotely: what only makes sense for a local child, or for a
+ * batch job, is an error rather than silently ignored. */
+static void finish_fused(Loader *l, const config_setting_t *g, const Schedule *s, const char *what) {
+        static const char *const local_only[] = { "command", "shell", "working_directory", "environment",
+                                                  "user", "group", "nice" };
+        static const char *const batch_only[] = { "instance_type", "region", "disk_size_gb", "additional_env",
+                                                  "image", "inputs" };
+        const config_setting_t *fused = config_setting_get_member(g, "fused"), *k;
+        const FusedSchedule *f = &s->fused;
+        unsigned udfs = !!config_setting_get_member(g, "udf") + !!f->saved_udf + !!f->shared_token;
 
-        if (!l->config->settings.fusion.configured)
-                (void) error_at(l, engine,
-                                "engine: 'fusion' needs an engines.fusion group in udfcrond.conf (base_url, "
-                                "auth, ...)");
-        if (!config_setting_get_member(g, "spark_job"))
+        for (size_t i = 0; i < ELEMENTSOF(local_only); i++)
+                if ((k = config_setting_get_member(g, local_only[i])))
+                        (void) error_at(l, k, "%s: only applies to engine \"local\"", local_only[i]);
+        for (size_t i = 0; fused && f->mode != FUSED_MODE_BATCH && i < ELEMENTSOF(batch_only); i++)
+                if ((k = config_setting_get_member(fused, batch_only[i])))
+                        (void) error_at(l, k, "%s: only applies with mode = \"batch\"", batch_only[i]);
+        if (udfs == 0)
                 (void) error_at(l, g,
-                                "%s has nothing to run: set spark_job (the id of a Spark job "
-                                "configuration in Fusion)",
+                                "%s has nothing to run: set udf (a file, posted as code), fused.udf "
+                                "(\"owner/name\") or fused.shared_token",
                                 what);
-        for (size_t i = 0; i < ELEMENTSOF(local_only); i++) {
-                const config_setting_t *k = config_setting_get_member(g, local_only[i]);
-                if (k)
-                        (void) error_at(l, k, "%s: only applies to the local engine", local_only[i]);
-        }
+        else if (udfs > 1)
+                (void) error_at(l, fused ?: g, "%s: set only one of udf, fused.udf and fused.shared_token", what);
+        /* a shared token's realtime run is the one call that needs no credentials */
+        if (!f->token && !l->config->settings.fused.token && (f->mode == FUSED_MODE_BATCH || !f->shared_token))
+                (void) error_at(l, g,
+                                "%s needs a Fused token: set token = \"${secret:NAME}\" in the engines.fused "
+                                "group of udfcrond.conf (or in the schedule's fused group)",
+                                what);
 }
 
-/* A schedule on the local engine: a UDF file or a command, exactly one. */
-static void check_local_schedule(Loader *l, const config_setting_t *g, const Schedule *s, const char *what) {
-        static const char *const fusion_only[] = { "spark_job", "jobs_api" };
-        const config_setting_t *udf = config_setting_get_member(g, "udf"),
-                               *cmd = config_setting_get_member(g, "command"),
-                               *shell = config_setting_get_member(g, "shell"),
-                               *entrypoint = config_setting_get_member(g, "entrypoint");
+/* A schedule of the fusion engine runs a Spark job configuration, and none of what a local child has. */
+static void finish_fusion(Loader *l, const config_setting_t *g, const Schedule *s, const char *what) {
+        static const char *const local_only[] = { "udf",         "entrypoint",        "command", "shell",
+                                                  "params",      "working_directory", "user",    "group",
+                                                  "environment", "nice" };
+        const config_setting_t *k;
 
-        if (udf && cmd)
-                (void) error_at(l, cmd, "%s has both udf and command: set only one", what);
-        else if (!udf && !cmd)
-                (void) error_at(l, g, "%s has nothing to run: set udf or command", what);
-        if (entrypoint && !udf)
-                (void) error_at(l, entrypoint, "entrypoint: only applies with udf");
-        if (shell && !cmd)
-                (void) error_at(l, shell, "shell: only applies with command");
-        if (cmd && s->command && (config_setting_type(cmd) == CONFIG_TYPE_STRING) != s->shell)
-                (void) error_at(l, cmd,
-                                s->shell ? "command: with shell = true, write one string for /bin/sh -c"
-                                         : "command: a single string needs shell = true; otherwise write "
-                                           "a list such as [\"/bin/echo\", \"hello\"]");
-        for (size_t i = 0; i < ELEMENTSOF(fusion_only); i++) {
-                const config_setting_t *k = config_setting_get_member(g, fusion_only[i]);
-                if (k)
-                        (void) error_at(l, k, "%s: only applies with engine = \"fusion\"", fusion_only[i]);
-        }
+        for (size_t i = 0; i < ELEMENTSOF(local_only); i++)
+                if ((k = config_setting_get_member(g, local_only[i])))
+                        (void) error_at(l, k, "%s: only applies to engine \"local\"", local_only[i]);
+        if (!s->fusion.job)
+                (void) error_at(l, config_setting_get_member(g, "fusion") ?: g,
+                                "%s has nothing to run: set fusion = { job = \"...\"; } (the id of a Spark job "
+                                "configuration)",
+                                what);
+        if (!l->config->settings.fusion.configured)
+                (void) error_at(l, config_setting_get_member(g, "engine"),
+                                "engine: \"fusion\" needs the engines.fusion group in udfcrond.conf (base_url, "
+                                "auth, ...)");
 }
 
 /* Checks what spans several keys of schedule group g, and fills in defaults. */
 static int finish_schedule(Loader *l, const config_setting_t *g, Schedule *s) {
         const config_setting_t *udf = config_setting_get_member(g, "udf"),
+                               *cmd = config_setting_get_member(g, "command"),
+                               *shell = config_setting_get_member(g, "shell"),
+                               *entrypoint = config_setting_get_member(g, "entrypoint"),
                                *name = config_setting_get_member(g, "name");
         bool fusion = s->engine && strcmp(s->engine, "fusion") == 0;
         char what[SCHEDULE_NAME_MAX + 16] = "schedule";
@@ -674,12 +832,34 @@ static int finish_schedule(Loader *l, const config_setting_t *g, Schedule *s) {
                 (void) error_at(l, g, "schedule has no name: add name = \"...\"");
         if (!config_setting_get_member(g, "cron"))
                 (void) error_at(l, g, "%s has no cron expression: add cron = \"...\"", what);
-        if (fusion)
-                check_fusion_schedule(l, g, what);
-        else
-                check_local_schedule(l, g, s, what);
+        if (!fusion && config_setting_get_member(g, "fusion"))
+                (void) error_at(l, config_setting_get_member(g, "fusion"),
+                                "fusion: only applies with engine = \"fusion\"");
+        if (s->engine && strcmp(s->engine, "fused") == 0)
+                finish_fused(l, g, s, what);
+        else if (config_setting_get_member(g, "fused"))
+                (void) error_at(l, config_setting_get_member(g, "fused"),
+                                "fused: only applies with engine = \"fused\"");
+        else if (fusion)
+                finish_fusion(l, g, s, what);
+        else if (udf && cmd)
+                (void) error_at(l, cmd, "%s has both udf and command: set only one", what);
+        else if (!udf && !cmd)
+                (void) error_at(l, g, "%s has nothing to run: set udf or command", what);
+        if (entrypoint && !udf && !fusion)
+                (void) error_at(l, entrypoint, "entrypoint: only applies with udf");
+        if (shell && !cmd && !fusion)
+                (void) error_at(l, shell, "shell: only applies with command");
+        if (cmd && s->command && (config_setting_type(cmd) == CONFIG_TYPE_STRING) != s->shell)
+                (void) error_at(l, cmd,
+                                s->shell ? "command: with shell = true, write one string for /bin/sh -c"
+                                         : "command: a single string needs shell = true; otherwise write "
+                                           "a list such as [\"/bin/echo\", \"hello\"]");
 
-        s->work = fusion ? WORK_SPARK_JOB : udf ? WORK_UDF : WORK_COMMAND;
+        /* on the fused engine, a UDF by any of its three references */
+        s->work = fusion ? WORK_SPARK_JOB
+                  : udf || (s->engine && strcmp(s->engine, "fused") == 0) ? WORK_UDF
+                                                                            : WORK_COMMAND;
         s->cron.dst_policy = (uint8_t) s->policy.dst;
         s->zone = s->zone ?: l->default_zone;
         if (name) /* "where it was defined" is where its name is: what duplicate errors point at */
@@ -887,6 +1067,38 @@ static int parse_defaults(Loader *l, const config_setting_t *s, const char *v, v
         return 0;
 }
 
+static int parse_socket_mode(Loader *l, const config_setting_t *s, const char *v, void *target) {
+        size_t len = strlen(v);
+        char *end;
+        unsigned long mode = strtoul(v, &end, 8);
+        if (len == 0 || len > 4 || *end != '\0' || v[strspn(v, "01234567")] != '\0' || mode > 0777)
+                return error_at(l, s, "control_socket_mode: '%s' is not an octal mode such as \"0660\"", v);
+        *(unsigned *) target = (unsigned) mode;
+        return 0;
+}
+
+static int parse_control_group(Loader *l, const config_setting_t *s, const char *v, void *target) {
+        DaemonSettings *d = target;
+        int r = lookup_account(v, true, NULL, &d->control_gid);
+        if (r == -ENOMEM)
+                return r;
+        if (r < 0)
+                return error_at(l, s, "control_group: unknown group '%s'", v);
+        return set_string(&d->control_group, v);
+}
+
+static int parse_control_timeout(Loader *l, const config_setting_t *s, const char *v, void *target) {
+        uint64_t usec;
+        int r = parse_duration(l, s, &usec);
+        (void) v;
+        if (r < 0)
+                return r;
+        if (usec == 0)
+                return error_at(l, s, "control_timeout: must be at least 1s");
+        *(uint64_t *) target = usec;
+        return 0;
+}
+
 /* ---------------------------------------------------------------- the `http` group */
 
 /* The largest reply kept in memory: a result bigger than this belongs in storage, not in a reply. */
@@ -960,35 +1172,44 @@ static int parse_http(Loader *l, const config_setting_t *s, const char *v, void 
 
 /* ---------------------------------------------------------------- the `engines` group */
 
+#define U(f) offsetof(FusedSettings, f)
+static const Key fused_settings_keys[] = {
+        { "base_url", KEY_STRING, U(base_url), 0, 0, parse_url, NULL, "the API" },
+        { "shared_base_url", KEY_STRING, U(shared_base_url), 0, 0, parse_url, NULL, "shared-token runs" },
+        { "token", KEY_STRING, U(token), 0, 0, parse_template, NULL, "\"${secret:NAME}\"" },
+        { "realtime_client_id", KEY_STRING, U(realtime_client_id), 0, 0, NULL, NULL, "realtime instance" },
+        { "instance_type", KEY_STRING, U(instance_type), 0, 0, NULL, NULL, "batch default" },
+        { "region", KEY_STRING, U(region), 0, 0, NULL, NULL, "batch default" },
+        { "disk_size_gb", KEY_UINT, U(disk_size_gb), 1, 65536, NULL, NULL, "batch default" },
+        { "poll_interval", KEY_DURATION, U(poll_interval_usec), 0, 0, NULL, NULL, "batch status and log" },
+        { "realtime_timeout", KEY_DURATION, U(realtime_timeout_usec), 0, 0, NULL, NULL, "one realtime call" },
+        { "send_status_email", KEY_BOOL, U(send_status_email), 0, 0, NULL, NULL, "mail the job's end" },
+        { "cache", KEY_BOOL, U(cache), 0, 0, NULL, NULL, "cached realtime answers" },
+};
+#undef U
+
+static int parse_fused_settings(Loader *l, const config_setting_t *s, const char *v, void *target) {
+        const KeyTable t = { fused_settings_keys, ELEMENTSOF(fused_settings_keys), target };
+        FusedSettings *f = target;
+        const config_setting_t *m;
+        (void) v;
+
+        if (!config_setting_is_group(s))
+                return type_error(l, s, "a group { token = \"${secret:NAME}\"; ... }");
+        apply_keys(l, s, &t, 1, NULL);
+        if ((m = config_setting_get_member(s, "poll_interval")) && f->poll_interval_usec < USEC_PER_SEC)
+                (void) error_at(l, m, "poll_interval: must be at least 1s");
+        if ((m = config_setting_get_member(s, "realtime_timeout")) && f->realtime_timeout_usec < USEC_PER_SEC)
+                (void) error_at(l, m, "realtime_timeout: must be at least 1s");
+        return 0;
+}
+
 const char *const fusion_auth_names[_FUSION_AUTH_MAX + 1] = {
         [FUSION_AUTH_BASIC] = "basic",
         [FUSION_AUTH_SESSION] = "session",
         [FUSION_AUTH_BEARER] = "bearer",
         [FUSION_AUTH_API_KEY] = "api_key",
 };
-
-/* "http(s)://host[:port][/path]", kept without trailing slashes: the paths that follow bring their own. */
-static int parse_base_url(Loader *l, const config_setting_t *s, const char *v, void *target) {
-        const char *authority = strncmp(v, "https://", 8) == 0  ? v + 8
-                                : strncmp(v, "http://", 7) == 0 ? v + 7
-                                                                : NULL;
-        size_t len = strlen(v);
-
-        if (!authority || strcspn(authority, "/") == 0)
-                return error_at(l, s, "base_url: '%s' is not an http:// or https:// URL", v);
-        if (memchr(authority, '@', strcspn(authority, "/")))
-                return error_at(l, s, "base_url: must not hold credentials: set user and password");
-        if (strpbrk(v, "?# \t\r\n"))
-                return error_at(l, s, "base_url: must be a plain address, without a query or spaces");
-        while (len > 0 && v[len - 1] == '/')
-                len--;
-        char *url = strndup(v, len);
-        if (!url)
-                return -ENOMEM;
-        free(*(char **) target);
-        *(char **) target = url;
-        return 0;
-}
 
 /* A path such as "/api" or "/api/apollo", kept without a trailing slash ("/" becomes ""). */
 static int parse_api_prefix(Loader *l, const config_setting_t *s, const char *v, void *target) {
@@ -997,39 +1218,25 @@ static int parse_api_prefix(Loader *l, const config_setting_t *s, const char *v,
             v[strspn(v, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_.-/")] != '\0')
                 return error_at(l, s, "api_prefix: '%s' is not a path such as \"/api\" or \"/api/apollo\"",
                                 v);
-        if (v[len - 1] == '/')
-                len--;
-        char *prefix = strndup(v, len);
-        if (!prefix)
-                return -ENOMEM;
-        free(*(char **) target);
-        *(char **) target = prefix;
-        return 0;
+        int r = set_string(target, v);
+        if (r >= 0 && v[len - 1] == '/')
+                (*(char **) target)[len - 1] = '\0';
+        return r;
 }
 
-/* A credential: a template such as "${secret:fusion-password}", expanded at every run. */
-static int parse_credential(Loader *l, const config_setting_t *s, const char *v, void *target) {
-        int r;
-        if (v[0] == '\0')
-                return error_at(l, s, "%s: must not be empty", config_setting_name(s));
-        if ((r = check_template(l, s, config_setting_name(s), v)) < 0)
-                return r;
-        return set_string(target, v);
-}
-
-#define F(f) offsetof(FusionSettings, f)
-static const Key fusion_keys[] = {
-        { "base_url", KEY_STRING, F(base_url), 0, 0, parse_base_url, NULL, "https://host:port" },
-        { "api_prefix", KEY_STRING, F(api_prefix), 0, 0, parse_api_prefix, NULL, "/api or /api/apollo" },
-        { "app", KEY_STRING, F(app), 0, 0, parse_path_segment, NULL, "app-scoped paths" },
-        { "auth", KEY_ENUM, F(auth), 0, 0, NULL, fusion_auth_names, "how requests authenticate" },
-        { "user", KEY_STRING, F(user), 0, 0, NULL, NULL, "basic, session, bearer" },
-        { "password", KEY_STRING, F(password), 0, 0, parse_credential, NULL, "\"${secret:NAME}\"" },
-        { "token", KEY_STRING, F(token), 0, 0, parse_credential, NULL, "bearer token or API key" },
-        { "realm", KEY_STRING, F(realm), 0, 0, parse_path_segment, NULL, "of session logins" },
-        { "poll_interval", KEY_DURATION, F(poll_interval_usec), 0, 0, NULL, NULL, "status polls" },
+#define N(f) offsetof(FusionSettings, f)
+static const Key fusion_settings_keys[] = {
+        { "base_url", KEY_STRING, N(base_url), 0, 0, parse_url, NULL, "https://host:port" },
+        { "api_prefix", KEY_STRING, N(api_prefix), 0, 0, parse_api_prefix, NULL, "/api or /api/apollo" },
+        { "app", KEY_STRING, N(app), 0, 0, parse_path_segment, NULL, "app-scoped paths" },
+        { "auth", KEY_ENUM, N(auth), 0, 0, NULL, fusion_auth_names, "how requests authenticate" },
+        { "user", KEY_STRING, N(user), 0, 0, NULL, NULL, "basic, session, bearer" },
+        { "password", KEY_STRING, N(password), 0, 0, parse_template, NULL, "\"${secret:NAME}\"" },
+        { "token", KEY_STRING, N(token), 0, 0, parse_template, NULL, "bearer token or API key" },
+        { "realm", KEY_STRING, N(realm), 0, 0, parse_path_segment, NULL, "of session logins" },
+        { "poll_interval", KEY_DURATION, N(poll_interval_usec), 0, 0, NULL, NULL, "status polls" },
 };
-#undef F
+#undef N
 
 /* Which credentials each `auth` needs, checked once all keys are read. */
 static void check_fusion_auth(Loader *l, const config_setting_t *g, const FusionSettings *f) {
@@ -1071,10 +1278,10 @@ static void check_fusion_auth(Loader *l, const config_setting_t *g, const Fusion
                 (void) error_at(l, realm, "realm: only applies with auth = \"session\"");
 }
 
-static int parse_fusion(Loader *l, const config_setting_t *s, const char *v, void *target) {
-        const KeyTable t = { fusion_keys, ELEMENTSOF(fusion_keys), target };
+static int parse_fusion_settings(Loader *l, const config_setting_t *s, const char *v, void *target) {
+        const KeyTable t = { fusion_settings_keys, ELEMENTSOF(fusion_settings_keys), target };
         FusionSettings *f = target;
-        const config_setting_t *poll = config_setting_get_member(s, "poll_interval");
+        const config_setting_t *m;
         (void) v;
 
         if (!config_setting_is_group(s))
@@ -1084,24 +1291,54 @@ static int parse_fusion(Loader *l, const config_setting_t *s, const char *v, voi
         if (!config_setting_get_member(s, "base_url"))
                 (void) error_at(l, s, "engines.fusion: base_url is required");
         check_fusion_auth(l, s, f);
-        if (poll && f->poll_interval_usec == 0)
-                (void) error_at(l, poll, "poll_interval: must be at least 1s");
+        if ((m = config_setting_get_member(s, "poll_interval")) && f->poll_interval_usec < USEC_PER_SEC)
+                (void) error_at(l, m, "poll_interval: must be at least 1s");
         if ((!f->api_prefix && !(f->api_prefix = strdup("/api"))) ||
             (!f->realm && !(f->realm = strdup("native"))))
                 return -ENOMEM;
         return 0;
 }
 
+/* One group per engine that has settings. */
 static int parse_engines(Loader *l, const config_setting_t *s, const char *v, void *target) {
-        static const Key engine_keys[] = {
-                { "fusion", KEY_CUSTOM, offsetof(DaemonSettings, fusion), 0, 0, parse_fusion, NULL,
-                  "Lucidworks Fusion" },
+        static const Key keys[] = {
+                { "fused", KEY_CUSTOM, offsetof(DaemonSettings, fused), 0, 0, parse_fused_settings, NULL,
+                  "the fused engine" },
+                { "fusion", KEY_CUSTOM, offsetof(DaemonSettings, fusion), 0, 0, parse_fusion_settings, NULL,
+                  "the fusion engine" },
         };
-        const KeyTable t = { engine_keys, ELEMENTSOF(engine_keys), target };
+        const KeyTable t = { keys, ELEMENTSOF(keys), target };
         (void) v;
         if (!config_setting_is_group(s))
-                return type_error(l, s, "a group { fusion = { ... }; }");
-        apply_keys(l, s, &t, 1, " (engines with settings: fusion)");
+                return type_error(l, s, "a group { fused = { ... }; fusion = { ... }; }");
+        apply_keys(l, s, &t, 1, NULL);
+        return 0;
+}
+
+/* A list of directories; relative ones are relative to the file's directory. */
+static int parse_directories(Loader *l, const config_setting_t *s, const char *v, void *target) {
+        _cleanup_(strv_freep) char **dirs = NULL;
+        size_t n = 0;
+        int r = 0;
+
+        (void) v;
+        if (!config_setting_is_array(s) && !config_setting_is_list(s))
+                return type_error(l, s, "a list of directories [\"/usr/lib/udfcron/plugins\"]");
+        for (int i = 0; i < config_setting_length(s); i++) {
+                const config_setting_t *e = config_setting_get_elem(s, i);
+                const char *dir = config_setting_get_string(e);
+                if (!dir || !*dir)
+                        r = error_at(l, e, "%s: element %d: expected a directory, got %s",
+                                     config_setting_name(s), i + 1, dir ? "an empty string" : type_name(e));
+                else if ((r = strv_push(&dirs, &n, path_join(l->abs_dir, dir))) < 0)
+                        return r;
+        }
+        if (r < 0)
+                return r;
+        if (!dirs && !(dirs = calloc(1, sizeof(char *))))
+                return -ENOMEM;
+        strv_free(*(char ***) target);
+        *(char ***) target = TAKE_PTR(dirs);
         return 0;
 }
 
@@ -1115,11 +1352,207 @@ static const Key settings_keys[] = {
         { "max_concurrent_runs", KEY_UINT, D(max_concurrent_runs), 1, 100000, NULL, NULL, "more wait" },
         { "shutdown_timeout", KEY_DURATION, D(shutdown_timeout_usec), 0, 0, NULL, NULL, "wait on stop" },
         { "defaults", KEY_CUSTOM, D(defaults), 0, 0, parse_defaults, NULL, "policies of schedules" },
+        { "control_socket", KEY_PATH, D(control_socket), 0, 0, NULL, NULL, "for udfcronctl" },
+        { "control_socket_mode", KEY_STRING, D(control_socket_mode), 0, 0, parse_socket_mode, NULL,
+          "connect" },
+        { "control_group", KEY_STRING, 0, 0, 0, parse_control_group, NULL, "who may change" },
+        { "control_timeout", KEY_CUSTOM, D(control_timeout_usec), 0, 0, parse_control_timeout, NULL,
+          "slow" },
         { "http", KEY_CUSTOM, D(http), 0, 0, parse_http, NULL, "the remote engines' HTTP client" },
-        { "engines", KEY_CUSTOM, 0, 0, 0, parse_engines, NULL, "the remote engines' services" },
+        { "engines", KEY_CUSTOM, 0, 0, 0, parse_engines, NULL, "settings of the remote engines" },
         { "schedules", KEY_CUSTOM, 0, 0, 0, NULL, NULL, "read after the settings" },
+        { "plugin_directories", KEY_CUSTOM, D(plugin_directories), 0, 0, parse_directories, NULL, "*.so" },
+        /* plugin instances, read once plugin_directories is known */
+        { "storage", KEY_CUSTOM, 0, 0, 0, NULL, NULL, "storage instances" },
+        { "secrets", KEY_CUSTOM, 0, 0, 0, NULL, NULL, "secrets providers" },
+        { "credentials", KEY_CUSTOM, 0, 0, 0, NULL, NULL, "credentials instances" },
+        { "ingest", KEY_CUSTOM, 0, 0, 0, NULL, NULL, "ingest steps" },
 };
 #undef D
+
+/* ---------------------------------------------------------------- plugin instances */
+
+void plugin_config_done(PluginConfig *pc) {
+        if (pc->plugin)
+                plugin_options_free(pc->plugin, pc->options);
+        plugin_unref(pc->plugin);
+        free(pc->instance);
+        free(pc->file);
+}
+
+const PluginConfig *config_find_storage(const Config *config, const char *scheme) {
+        for (size_t i = 0; i < config->n_plugins; i++) {
+                const char *const *schemes = plugin_storage_schemes(config->plugins[i].plugin);
+                for (const char *const *sc = schemes; sc && *sc; sc++)
+                        if (strcmp(*sc, scheme) == 0)
+                                return &config->plugins[i];
+        }
+        return NULL;
+}
+
+static int parse_string_list(Loader *l, const config_setting_t *s, const char *v, void *target) {
+        _cleanup_(strv_freep) char **list = NULL;
+        size_t n = 0;
+        int r = 0;
+
+        if (v) { /* one string is a list of one */
+                if ((r = strv_push(&list, &n, strdup(v))) < 0)
+                        return r;
+        } else if (!config_setting_is_array(s) && !config_setting_is_list(s))
+                return type_error(l, s, "a list of strings");
+        for (int i = 0; !v && i < config_setting_length(s); i++) {
+                const config_setting_t *e = config_setting_get_elem(s, i);
+                if (config_setting_type(e) != CONFIG_TYPE_STRING)
+                        r = error_at(l, e, "%s: element %d: expected a string, got %s",
+                                     config_setting_name(s), i + 1, type_name(e));
+                else if ((r = strv_push(&list, &n, strdup(config_setting_get_string(e)))) < 0)
+                        return r;
+        }
+        if (r < 0)
+                return r;
+        if (!list && !(list = calloc(1, sizeof(char *))))
+                return -ENOMEM;
+        strv_free(*(char ***) target);
+        *(char ***) target = TAKE_PTR(list);
+        return 0;
+}
+
+/* The core's view of a plugin's options table: the same checks, messages and suggestions as ours. */
+static Key *plugin_keys(const Plugin *p) {
+        Key *keys = calloc(p->n_options + 1, sizeof(Key));
+        if (!keys)
+                return NULL;
+        for (size_t i = 0; i < p->n_options; i++) {
+                const struct udfcron_option *o = &p->options[i];
+                Key *k = &keys[i];
+                *k = (Key){ .name = o->name, .offset = o->offset, .doc = o->doc };
+                switch (o->type) {
+                case UDFCRON_OPTION_STRING:
+                        k->type = KEY_STRING;
+                        break;
+                case UDFCRON_OPTION_PATH:
+                        k->type = KEY_PATH;
+                        break;
+                case UDFCRON_OPTION_BOOL:
+                        k->type = KEY_BOOL;
+                        break;
+                case UDFCRON_OPTION_INT:
+                        k->type = KEY_INT64;
+                        k->min = o->min == 0 && o->max == 0 ? INT64_MIN : o->min;
+                        k->max = o->min == 0 && o->max == 0 ? INT64_MAX : o->max;
+                        break;
+                case UDFCRON_OPTION_DURATION:
+                        k->type = KEY_DURATION;
+                        break;
+                case UDFCRON_OPTION_STRING_LIST:
+                        k->type = KEY_CUSTOM;
+                        k->parse = parse_string_list;
+                        break;
+                }
+        }
+        /* the core's own key in every block, after the plugin's (which may not be called so) */
+        keys[p->n_options] = (Key){ .name = "plugin", .type = KEY_CUSTOM, .doc = "which plugin" };
+        return keys;
+}
+
+/* Whether an earlier storage instance already serves one of p's schemes; reports it at `block`. */
+static int check_schemes(Loader *l, const config_setting_t *block, const char *instance, const Plugin *p) {
+        for (const char *const *sc = plugin_storage_schemes(p); sc && *sc; sc++) {
+                const PluginConfig *other = config_find_storage(l->config, *sc);
+                if (other)
+                        return error_at(l, block, "%s: %s:// URLs are served by %s already (%s:%u)",
+                                        instance, *sc, other->instance, other->file, other->line);
+        }
+        return 0;
+}
+
+/* One instance block: `name = { plugin = "..."; option = value; ... };` in the group of its kind. */
+static int load_plugin_block(Loader *l, PluginKind kind, const config_setting_t *block) {
+        const char *name = config_setting_name(block);
+        const config_setting_t *which = config_setting_get_member(block, "plugin");
+        const char *plugin_name = name;
+        _cleanup_free_ char *instance = NULL, *error = NULL;
+        _cleanup_(plugin_unrefp) Plugin *p = NULL;
+        int r;
+
+        if (asprintf(&instance, "%s/%s", plugin_kind_to_string(kind), name) < 0)
+                return -ENOMEM;
+        if (!config_setting_is_group(block))
+                return type_error(l, block, "a group { plugin = \"...\"; option = value; }");
+        if (name[strspn(name, "abcdefghijklmnopqrstuvwxyz0123456789_-")] != '\0')
+                return error_at(l, block, "%s: instance names use a-z 0-9 _ -", instance);
+        if (which && !(plugin_name = config_setting_get_string(which)))
+                return type_error(l, which, "a plugin name");
+
+        r = plugin_open(l->config->settings.plugin_directories, kind, plugin_name, &p, &error);
+        if (r == -EINVAL)
+                return error_at(l, which ?: block, "%s: %s", instance, error);
+        if (r < 0)
+                return r;
+
+        _cleanup_free_ Key *keys = plugin_keys(p);
+        void *options = plugin_options_new(p);
+        PluginConfig pc = {
+                .kind = kind,
+                .instance = TAKE_PTR(instance),
+                .plugin = TAKE_PTR(p),
+                .options = options,
+                .file = strdup(config_setting_source_file(block) ?: l->file),
+                .line = config_setting_source_line(block),
+        };
+        if (!keys || !options || !pc.instance || !pc.file) {
+                plugin_config_done(&pc);
+                return -ENOMEM;
+        }
+
+        size_t errors_before = l->n_errors;
+        const KeyTable t = { keys, pc.plugin->n_options + 1, options };
+        apply_keys(l, block, &t, 1, NULL);
+        for (size_t i = 0; i < pc.plugin->n_options; i++) {
+                const struct udfcron_option *o = &pc.plugin->options[i];
+                if (o->required && !config_setting_get_member(block, o->name))
+                        (void) error_at(l, block, "%s: missing option '%s'%s%s%s", pc.instance, o->name,
+                                        o->doc ? " (" : "", o->doc ?: "", o->doc ? ")" : "");
+        }
+        if (kind == PLUGIN_STORAGE)
+                (void) check_schemes(l, block, pc.instance, pc.plugin);
+        if (l->oom || l->n_errors > errors_before) {
+                plugin_config_done(&pc);
+                return l->oom ? -ENOMEM : -EINVAL;
+        }
+
+        PluginConfig *a = reallocarray(l->config->plugins, l->config->n_plugins + 1, sizeof *a);
+        if (!a) {
+                plugin_config_done(&pc);
+                return -ENOMEM;
+        }
+        l->config->plugins = a;
+        a[l->config->n_plugins++] = pc;
+        return 0;
+}
+
+/* The storage, secrets, credentials and ingest groups of the main file, in the file's order. */
+static int load_plugins(Loader *l, const config_setting_t *root) {
+        for (int i = 0; i < config_setting_length(root); i++) {
+                const config_setting_t *group = config_setting_get_elem(root, i);
+                PluginKind kind = plugin_kind_from_string(config_setting_name(group));
+                if (kind < 0)
+                        continue;
+                if (!config_setting_is_group(group)) {
+                        (void) type_error(l, group, "a group of instances { name = { ... }; }");
+                        l->storage_failed |= kind == PLUGIN_STORAGE;
+                        continue;
+                }
+                for (int k = 0; k < config_setting_length(group); k++) {
+                        int r = load_plugin_block(l, kind, config_setting_get_elem(group, k));
+                        if (r == -ENOMEM)
+                                return r;
+                        if (r < 0)
+                                l->storage_failed |= kind == PLUGIN_STORAGE;
+                }
+        }
+        return 0;
+}
 
 /* $STATE_DIRECTORY and $RUNTIME_DIRECTORY as systemd sets them (colon-separated: take the first). */
 static char *env_directory(const char *name, const char *fallback) {
@@ -1138,6 +1571,11 @@ static int load_main(Loader *l, const config_setting_t *root) {
         apply_keys(l, root, &t, 1, NULL);
         if (l->oom)
                 return -ENOMEM;
+        if (!d->plugin_directories &&
+            (r = strv_push(&d->plugin_directories, &(size_t){ 0 }, strdup(UDFCRON_PLUGIN_DIR))) < 0)
+                return r;
+        if ((r = load_plugins(l, root)) < 0)
+                return r;
         if (!d->timezone) {
                 if ((r = tz_system_zone_name(&d->timezone)) < 0)
                         return r;
@@ -1155,7 +1593,10 @@ static int load_main(Loader *l, const config_setting_t *root) {
              !(d->state_directory = env_directory("STATE_DIRECTORY", "/var/lib/udfcron"))) ||
             (!d->runtime_directory &&
              !(d->runtime_directory = env_directory("RUNTIME_DIRECTORY", "/run/udfcron"))) ||
-            (!d->python && !(d->python = strdup("/usr/bin/python3"))))
+            (!d->python && !(d->python = strdup("/usr/bin/python3"))) ||
+            (!d->control_socket && !(d->control_socket = path_join(d->runtime_directory, "control.sock"))) ||
+            (!d->fused.base_url && !(d->fused.base_url = strdup(FUSED_DEFAULT_BASE_URL))) ||
+            (!d->fused.shared_base_url && !(d->fused.shared_base_url = strdup(FUSED_DEFAULT_SHARED_BASE_URL))))
                 return -ENOMEM;
 
         /* the main file's own schedules, now that the defaults they inherit are known */
@@ -1205,15 +1646,30 @@ static int schedule_digest(Schedule *s) {
         digest_str(&h, s->udf_path);
         digest_str(&h, s->entrypoint);
         digest_strv(&h, s->command);
-        digest_str(&h, s->spark_job);
         digest_str(&h, params);
         digest_str(&h, s->working_directory);
+        digest_str(&h, s->output);
         digest_strv(&h, s->environment);
+        _cleanup_free_ char *inputs = s->fused.inputs ? cJSON_PrintUnformatted(s->fused.inputs) : NULL;
+        if (s->fused.inputs && !inputs)
+                return -ENOMEM;
+        digest_str(&h, s->fused.saved_udf);
+        digest_str(&h, s->fused.shared_token);
+        digest_str(&h, s->fused.instance_type);
+        digest_str(&h, s->fused.region);
+        digest_strv(&h, s->fused.additional_env);
+        digest_str(&h, s->fused.image);
+        digest_str(&h, s->fused.format);
+        digest_str(&h, inputs);
+        digest_str(&h, s->fused.base_url);
+        digest_str(&h, s->fused.token);
+        digest_str(&h, s->fusion.job);
         /* clang-format off */
-        const uint64_t v[] = { s->enabled, s->work, s->shell, s->jobs_api, s->uid, s->gid, (uint64_t) s->nice,
-                               p->overlap, p->catch_up.mode, p->catch_up.count, p->catch_up.within_usec,
-                               p->jitter_usec, p->timeout_usec, p->kill_grace_usec, p->retries,
-                               p->retry_backoff_usec, p->retry_backoff_max_usec, p->dst };
+        const uint64_t v[] = { s->enabled, s->work, s->shell, s->uid, s->gid, (uint64_t) s->nice, p->overlap,
+                               p->catch_up.mode, p->catch_up.count, p->catch_up.within_usec, p->jitter_usec,
+                               p->timeout_usec, p->kill_grace_usec, p->retries, p->retry_backoff_usec,
+                               p->retry_backoff_max_usec, p->dst, s->fused.mode, s->fused.disk_size_gb,
+                               s->fusion.jobs_api };
         /* clang-format on */
         digest_bytes(&h, v, sizeof v);
         s->digest = h;
@@ -1238,7 +1694,15 @@ Config *config_free(Config *config) {
         free(config->settings.state_directory);
         free(config->settings.runtime_directory);
         free(config->settings.python);
+        free(config->settings.control_socket);
+        free(config->settings.control_group);
         free(config->settings.http.ca_file);
+        free(config->settings.fused.base_url);
+        free(config->settings.fused.shared_base_url);
+        free(config->settings.fused.token);
+        free(config->settings.fused.realtime_client_id);
+        free(config->settings.fused.instance_type);
+        free(config->settings.fused.region);
         free(config->settings.fusion.base_url);
         free(config->settings.fusion.api_prefix);
         free(config->settings.fusion.app);
@@ -1247,6 +1711,10 @@ Config *config_free(Config *config) {
         free(config->settings.fusion.token);
         free(config->settings.fusion.realm);
         strv_free(config->files);
+        strv_free(config->settings.plugin_directories);
+        for (size_t i = 0; i < config->n_plugins; i++)
+                plugin_config_done(&config->plugins[i]);
+        free(config->plugins);
         free(config);
         return NULL;
 }
@@ -1258,6 +1726,8 @@ static int load(Loader *l, const char *path) {
 
         c->settings.max_concurrent_runs = 16;
         c->settings.shutdown_timeout_usec = 30 * USEC_PER_SEC;
+        c->settings.control_socket_mode = 0666;
+        c->settings.control_timeout_usec = 10 * USEC_PER_SEC;
         c->settings.defaults = (RunPolicy){
                 .overlap = OVERLAP_SKIP,
                 .catch_up = { .mode = CATCH_UP_LAST },
@@ -1267,6 +1737,10 @@ static int load(Loader *l, const char *path) {
                 .dst = CRON_DST_SHIFT,
         };
         c->settings.http = HTTP_DEFAULT_SETTINGS;
+        c->settings.fused = (FusedSettings){
+                .poll_interval_usec = 5 * USEC_PER_SEC,
+                .realtime_timeout_usec = 130 * USEC_PER_SEC,
+        };
         c->settings.fusion.poll_interval_usec = 5 * USEC_PER_SEC;
         if (!(c->path = path_absolute(path)))
                 return -ENOMEM;

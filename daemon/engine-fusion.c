@@ -844,14 +844,14 @@ static int fusion_start(sd_event *event, const EngineRequest *req, const EngineE
                 .http = req->http,
                 .events = events,
                 .userdata = userdata,
-                .jobs_api = req->schedule->jobs_api,
+                .jobs_api = req->schedule->fusion.jobs_api,
                 .auth = f->auth,
                 .poll_interval_usec = f->poll_interval_usec,
                 .kill_grace_usec = policy->kill_grace_usec,
                 .may_have_started = req->may_have_started,
                 .tail = { .forwarded = req->attach_log_since_ms },
         };
-        if (!(run->service = strdup(f->base_url)) || !(run->config_id = strdup(req->schedule->spark_job)) ||
+        if (!(run->service = strdup(f->base_url)) || !(run->config_id = strdup(req->schedule->fusion.job)) ||
             !(run->realm = strdup(f->realm)) ||
             (f->app ? asprintf(&run->api, "%s%s/apps/%s", f->base_url, f->api_prefix, f->app)
                     : asprintf(&run->api, "%s%s", f->base_url, f->api_prefix)) < 0 ||
@@ -863,10 +863,12 @@ static int fusion_start(sd_event *event, const EngineRequest *req, const EngineE
         r = sd_event_add_time_relative(event, &run->timer, CLOCK_MONOTONIC, 0, 0, on_timer, run);
         if (r >= 0)
                 r = sd_event_source_set_enabled(run->timer, SD_EVENT_OFF);
-        if (r >= 0) /* the schedule's timeout; 0: none, and the source waits for a stop's deadline */
-                r = sd_event_add_time_relative(event, &run->deadline, CLOCK_MONOTONIC,
-                                               policy->timeout_usec ?: UINT64_MAX / 2, 0, on_deadline, run);
-        if (r >= 0 && !policy->timeout_usec)
+        if (r >= 0) { /* the schedule's timeout, counted from the attempt's start (before a re-attach too) */
+                uint64_t now = now_usec(), end = req->started_usec + policy->timeout_usec;
+                r = sd_event_add_time(event, &run->deadline, CLOCK_MONOTONIC,
+                                      now_monotonic_usec() + (end > now ? end - now : 0), 0, on_deadline, run);
+        }
+        if (r >= 0 && !policy->timeout_usec) /* none: the source waits for a stop's kill_grace */
                 r = sd_event_source_set_enabled(run->deadline, SD_EVENT_OFF);
         if (r < 0)
                 return r;
@@ -897,10 +899,21 @@ static int fusion_cancel(EngineRun *run) {
         return 0;
 }
 
+/* The credentials' secrets, looked up before the attempt starts (see Engine.collect_secrets). */
+static int fusion_collect_secrets(const Schedule *s, const DaemonSettings *settings, char ***names, size_t *n) {
+        const FusionSettings *f = &settings->fusion;
+        int r = f->password ? params_collect_secrets(f->password, names, n) : 0;
+        (void) s;
+        if (r >= 0 && f->token)
+                r = params_collect_secrets(f->token, names, n);
+        return r;
+}
+
 const Engine engine_fusion = {
         .name = "fusion",
         .remote = true,
         .start = fusion_start,
         .cancel = fusion_cancel,
         .free = fusion_free,
+        .collect_secrets = fusion_collect_secrets,
 };

@@ -5,7 +5,7 @@
 
 #include "engine.h"
 
-const Engine *const engine_table[] = { &engine_local, &engine_fusion, NULL };
+const Engine *const engine_table[] = { &engine_local, &engine_fused, &engine_fusion, NULL };
 
 const Engine *engine_find(const char *name) {
         for (const Engine *const *e = engine_table; *e; e++)

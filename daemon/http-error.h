@@ -10,6 +10,7 @@
  * without credentials or query strings.
  */
 
+#include <stdbool.h>
 #include <stddef.h>
 
 typedef struct cJSON cJSON;
@@ -33,6 +34,12 @@ typedef struct HttpErrorReply {
  * Returns 0 and the message (owned by the caller), or -ENOMEM.
  */
 int http_error_message(const HttpErrorReply *reply, char **ret_message);
+
+/*
+ * Whether an x-fused-metadata header (JSON, may be NULL) says the UDF itself raised: its 5xx is the
+ * UDF's failure, which no retry of the request can mend (and each would run the UDF again).
+ */
+bool http_error_udf_raised(const char *fused_metadata);
 
 /*
  * The explanation in a JSON error object found inside a reply rather than as one (a Fusion run's

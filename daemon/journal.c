@@ -17,6 +17,7 @@
 #include <systemd/sd-journal.h>
 
 #include "cleanup.h"
+#include "terminal.h"
 #include "timestamp.h"
 
 /*
@@ -111,6 +112,7 @@ typedef struct Entry {
         uint64_t remote_usec; /* RUN_EVENT_LOG */
         const char *message;
         size_t message_size;
+        const char *plugin, *instance; /* a plugin's message */
 } Entry;
 
 /* A growing byte buffer whose appends need no checks: the first failure sets `failed`, checked once. */
@@ -172,56 +174,18 @@ static _printf_(2, 3) void buf_printf(Buf *b, const char *format, ...) {
         va_end(ap);
 }
 
-/*
- * Length of the valid UTF-8 sequence of a printable code point at p (2 to 4
- * bytes), or 0. C1 controls and bidi overrides are refused: terminals act on
- * the first, and the second can make a line read unlike its bytes.
- */
-static size_t utf8_printable(const unsigned char *p, size_t n) {
-        size_t len;
-        uint32_t cp, min;
-
-        if (p[0] >= 0xc2 && p[0] <= 0xdf)
-                len = 2, cp = p[0] & 0x1f, min = 0xa0;
-        else if (p[0] >= 0xe0 && p[0] <= 0xef)
-                len = 3, cp = p[0] & 0x0f, min = 0x800;
-        else if (p[0] >= 0xf0 && p[0] <= 0xf4)
-                len = 4, cp = p[0] & 0x07, min = 0x10000;
-        else
-                return 0;
-        if (n < len)
-                return 0;
-        for (size_t i = 1; i < len; i++) {
-                if ((p[i] & 0xc0) != 0x80)
-                        return 0;
-                cp = cp << 6 | (p[i] & 0x3f);
-        }
-        if (cp < min || cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff) || (cp >= 0x202a && cp <= 0x202e) ||
-            (cp >= 0x2066 && cp <= 0x2069))
-                return 0;
-        return len;
-}
-
+/* Appends data with every byte terminal_printable_span() stops at written as \xNN. */
 static void buf_put_escaped(Buf *b, const char *data, size_t size) {
         static const char hex[] = "0123456789abcdef";
-        const unsigned char *p = (const unsigned char *) data, *end = p + size;
 
-        while (p < end) {
-                const unsigned char *run = p;
-                size_t n;
-                for (;;) {
-                        if (p < end && ((*p >= 0x20 && *p < 0x7f) || *p == '\t'))
-                                p++;
-                        else if (p < end && *p >= 0x80 && (n = utf8_printable(p, (size_t) (end - p))) > 0)
-                                p += n;
-                        else
-                                break;
-                }
-                buf_put(b, run, (size_t) (p - run));
-                if (p < end) {
-                        char e[4] = { '\\', 'x', hex[*p >> 4], hex[*p & 15] };
+        for (size_t i = 0; i < size;) {
+                size_t n = terminal_printable_span(data + i, size - i);
+                buf_put(b, data + i, n);
+                i += n;
+                if (i < size) {
+                        unsigned char c = (unsigned char) data[i++];
+                        char e[4] = { '\\', 'x', hex[c >> 4], hex[c & 15] };
                         buf_put(b, e, sizeof e);
-                        p++;
                 }
         }
 }
@@ -303,18 +267,6 @@ static void buf_put_details(Buf *b, const RunFields *run) {
                 buf_puts(b, ")");
 }
 
-static const char *color_of(int priority) {
-        if (priority <= LOG_ERR)
-                return "\x1b[1;31m";
-        if (priority == LOG_WARNING)
-                return "\x1b[1;33m";
-        if (priority == LOG_NOTICE)
-                return "\x1b[1m";
-        if (priority == LOG_DEBUG)
-                return "\x1b[2m";
-        return NULL;
-}
-
 /* Last resort when a record cannot be built: say so rather than lose it without a trace. */
 static void note_dropped(void) {
         static const char msg[] = "udfcrond: out of memory, a log record was dropped\n";
@@ -336,12 +288,12 @@ static void emit_stderr(const Journal *j, const Entry *e) {
         if (e->run && e->event != RUN_EVENT_LOG)
                 buf_put_details(&line, e->run);
 
-        const char *color = j->color ? color_of(e->priority) : NULL;
+        const char *color = j->color ? terminal_priority_color(e->priority) : NULL;
         if (color)
                 buf_puts(&out, color);
         buf_put_masked(&out, j, line.data, line.size, true);
         if (color)
-                buf_puts(&out, "\x1b[0m");
+                buf_puts(&out, ANSI_RESET);
         buf_put(&out, "\n", 1);
 
         if (line.failed || out.failed)
@@ -410,6 +362,10 @@ static int emit_journald(const Journal *j, const Entry *e) {
                 if (run->next_usec > 0)
                         record_printf(&r, "UDFCRON_NEXT_USEC=%" PRIu64, run->next_usec);
         }
+        if (e->plugin) {
+                record_string(&r, j, "PLUGIN", e->plugin, strlen(e->plugin));
+                record_string(&r, j, "INSTANCE", e->instance, strlen(e->instance));
+        }
         if (run && e->event == RUN_EVENT_LOG) {
                 record_printf(&r, "UDFCRON_STREAM=%s", e->is_stderr ? "stderr" : "stdout");
                 if (e->remote_usec > 0)
@@ -437,9 +393,16 @@ const char *run_event_to_string(RunEvent e) {
         return e >= 0 && e < _RUN_EVENT_MAX ? event_table[e].name : NULL;
 }
 
-static bool getenv_nonempty(const char *name) {
-        const char *v = getenv(name);
-        return v && *v;
+RunEvent run_event_from_string(const char *s, size_t size) {
+        for (RunEvent e = 0; e < _RUN_EVENT_MAX; e++)
+                if (strlen(event_table[e].name) == size && memcmp(event_table[e].name, s, size) == 0)
+                        return e;
+        return _RUN_EVENT_INVALID;
+}
+
+bool run_event_is_end(RunEvent e) {
+        return e >= 0 && e < _RUN_EVENT_MAX &&
+               !IN_SET(e, RUN_EVENT_SCHEDULED, RUN_EVENT_STARTED, RUN_EVENT_LOG, RUN_EVENT_RETRY);
 }
 
 int journal_new(JournalTarget target, Journal **ret_journal) {
@@ -464,8 +427,7 @@ int journal_new(JournalTarget target, Journal **ret_journal) {
                 return -ENOMEM;
         j->to_stderr = target == JOURNAL_STDERR;
         /* Even in journald mode: a record journald refuses ends up on stderr. */
-        j->color = isatty(STDERR_FILENO) && !getenv_nonempty("NO_COLOR") &&
-                   !(getenv("TERM") && streq(getenv("TERM"), "dumb"));
+        j->color = terminal_wants_color(STDERR_FILENO);
         *ret_journal = j;
         return 0;
 }
@@ -542,6 +504,22 @@ void journal_log(Journal *j, int priority, const char *format, ...) {
                        .event = _RUN_EVENT_INVALID,
                        .message = m.data,
                        .message_size = m.size },
+             m.failed);
+}
+
+void journal_log_plugin(Journal *j, int priority, const char *plugin, const char *instance,
+                        const char *message) {
+        _cleanup_(buf_done) Buf m = {};
+
+        assert(j);
+        buf_printf(&m, "%s: %s", instance, message);
+        emit(j,
+             &(Entry){ .priority = priority & LOG_PRIMASK,
+                       .event = _RUN_EVENT_INVALID,
+                       .message = m.data,
+                       .message_size = m.size,
+                       .plugin = plugin,
+                       .instance = instance },
              m.failed);
 }
 

@@ -35,6 +35,10 @@ typedef enum RunEvent {
 } RunEvent;
 
 const char *run_event_to_string(RunEvent e); /* "scheduled", "started", ... as in UDFCRON_EVENT */
+RunEvent run_event_from_string(const char *s, size_t size); /* _RUN_EVENT_INVALID when unknown */
+
+/* Whether a run has ended with this event (every event but scheduled, started, log and retry). */
+bool run_event_is_end(RunEvent e);
 
 /* The fields of one run; NULL/0 members are left out of the record. */
 typedef struct RunFields {
@@ -80,6 +84,12 @@ char *journal_redact(const Journal *j, const char *data, size_t size, size_t *re
 
 /* A daemon message without run fields. */
 _printf_(3, 4) void journal_log(Journal *j, int priority, const char *format, ...);
+
+/*
+ * A plugin instance's message: MESSAGE is "INSTANCE: message", with the
+ * fields PLUGIN=<plugin> and INSTANCE=<kind/name>.
+ */
+void journal_log_plugin(Journal *j, int priority, const char *plugin, const char *instance, const char *message);
 
 /*
  * A lifecycle event of a run (never RUN_EVENT_LOG). MESSAGE becomes

@@ -9,6 +9,7 @@
 #define _unused_            __attribute__((unused))
 #define _pure_              __attribute__((pure))
 #define _printf_(fmt, args) __attribute__((format(printf, fmt, args)))
+#define _fallthrough_       __attribute__((fallthrough))
 #define _likely_(x)         __builtin_expect(!!(x), 1)
 #define _unlikely_(x)       __builtin_expect(!!(x), 0)
 

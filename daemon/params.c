@@ -12,6 +12,7 @@
 #include "calendar.h"
 #include "cleanup.h"
 #include "json-util.h"
+#include "strv.h"
 
 typedef enum RefKind {
         REF_SCHEDULED,
@@ -53,6 +54,14 @@ static int buffer_append(Buffer *b, const char *s, size_t n) {
         b->size += n;
         b->data[b->size] = '\0';
         return 0;
+}
+
+/* Adds a secret's name to the list unless it is there already. */
+static int collect_secret(char ***secrets, size_t *n, const char *name, size_t len) {
+        for (size_t i = 0; i < *n; i++)
+                if (strlen((*secrets)[i]) == len && strncmp((*secrets)[i], name, len) == 0)
+                        return 0;
+        return strv_push(secrets, n, strndup(name, len));
 }
 
 _printf_(2, 3) static int fail(char **ret_error, const char *format, ...) {
@@ -114,10 +123,12 @@ int params_format_time(const char *format, int64_t t, const TzZone *zone, char *
 
 /*
  * Walks a template; for each reference calls the expansion (when ctx is set)
- * or only checks it. One parser for both, so a template that passes the
- * config check never fails to expand for a syntax reason.
+ * or only checks it, and collects the names of ${secret:NAME} references
+ * into `secrets` when given. One parser for all of it, so a template that
+ * passes the config check never fails to expand for a syntax reason.
  */
-static int walk(const char *template, const ParamContext *ctx, Buffer *out, char **ret_error) {
+static int walk_collect(const char *template, const ParamContext *ctx, Buffer *out, char ***secrets,
+                        size_t *n_secrets, char **ret_error) {
         const char *s = template;
 
         while (*s) {
@@ -165,6 +176,11 @@ static int walk(const char *template, const ParamContext *ctx, Buffer *out, char
                 if (!refs[kind].takes_argument && colon)
                         return fail(ret_error, "'${%s}' takes no argument", refs[kind].name);
                 s = close + 1;
+                if (kind == REF_SECRET && secrets) {
+                        int r = collect_secret(secrets, n_secrets, colon + 1, (size_t) (close - colon - 1));
+                        if (r < 0)
+                                return r;
+                }
                 if (!out)
                         continue;
 
@@ -217,8 +233,25 @@ static int walk(const char *template, const ParamContext *ctx, Buffer *out, char
         return 0;
 }
 
+static int walk(const char *template, const ParamContext *ctx, Buffer *out, char **ret_error) {
+        return walk_collect(template, ctx, out, NULL, NULL, ret_error);
+}
+
 int params_check(const char *template, char **ret_error) {
         return walk(template, NULL, NULL, ret_error);
+}
+
+int params_collect_secrets(const char *template, char ***secrets, size_t *n_secrets) {
+        return walk_collect(template, NULL, NULL, secrets, n_secrets, NULL);
+}
+
+int params_collect_secrets_json(const cJSON *value, char ***secrets, size_t *n_secrets) {
+        int r = 0;
+        if (cJSON_IsString(value))
+                r = params_collect_secrets(value->valuestring, secrets, n_secrets);
+        for (const cJSON *child = value->child; r >= 0 && child; child = child->next)
+                r = params_collect_secrets_json(child, secrets, n_secrets);
+        return r;
 }
 
 int params_expand_string(const char *template, const ParamContext *ctx, char **ret_value, char **ret_error) {

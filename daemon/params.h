@@ -41,6 +41,15 @@ typedef struct ParamContext {
  */
 int params_check(const char *template, char **ret_error);
 
+/*
+ * Appends the names of the secrets that a template (or every string inside a
+ * JSON value) references to the NULL-terminated list *secrets of *n_secrets
+ * entries, each name once: they are looked up before an expansion. The
+ * template must have passed params_check(); -ENOMEM.
+ */
+int params_collect_secrets(const char *template, char ***secrets, size_t *n_secrets);
+int params_collect_secrets_json(const cJSON *value, char ***secrets, size_t *n_secrets);
+
 /* Expands one template into a malloc'd string; errors as params_check(), plus secret lookups. */
 int params_expand_string(const char *template, const ParamContext *ctx, char **ret_value, char **ret_error);
 

@@ -23,13 +23,29 @@ Schedule *schedule_free(Schedule *s) {
         free(s->udf_path);
         free(s->entrypoint);
         strv_free(s->command);
-        free(s->spark_job);
+        free(s->fusion.job);
         cJSON_Delete(s->params);
+        free(s->output);
         free(s->working_directory);
         strv_free(s->environment);
+        free(s->fused.saved_udf);
+        free(s->fused.shared_token);
+        free(s->fused.instance_type);
+        free(s->fused.region);
+        strv_free(s->fused.additional_env);
+        free(s->fused.image);
+        free(s->fused.format);
+        cJSON_Delete(s->fused.inputs);
+        free(s->fused.base_url);
+        free(s->fused.token);
         free(s);
         return NULL;
 }
+
+const char *const fused_mode_names[_FUSED_MODE_MAX + 1] = {
+        [FUSED_MODE_REALTIME] = "realtime",
+        [FUSED_MODE_BATCH] = "batch",
+};
 
 const char *const overlap_policy_names[_OVERLAP_POLICY_MAX + 1] = {
         [OVERLAP_SKIP] = "skip",
@@ -37,6 +53,12 @@ const char *const overlap_policy_names[_OVERLAP_POLICY_MAX + 1] = {
         [OVERLAP_REPLACE] = "replace",
         [OVERLAP_QUEUE] = "queue",
 };
+
+bool schedule_name_is_valid(const char *name) {
+        size_t len = strlen(name);
+        return len >= 1 && len <= SCHEDULE_NAME_MAX &&
+               name[strspn(name, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_.@-")] == '\0';
+}
 
 const char *overlap_policy_to_string(OverlapPolicy p) {
         return p >= 0 && p < _OVERLAP_POLICY_MAX ? overlap_policy_names[p] : NULL;

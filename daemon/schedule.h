@@ -19,6 +19,9 @@ typedef struct cJSON cJSON;
 #define USEC_PER_SEC      UINT64_C(1000000)
 #define SCHEDULE_NAME_MAX 64
 
+/* 1 to SCHEDULE_NAME_MAX characters of A-Z a-z 0-9 _ . @ - */
+bool schedule_name_is_valid(const char *name);
+
 typedef enum OverlapPolicy {
         OVERLAP_SKIP,    /* a fire while a run is active is skipped (logged) */
         OVERLAP_ALLOW,   /* runs may overlap freely */
@@ -62,6 +65,34 @@ typedef enum WorkKind {
         WORK_SPARK_JOB, /* a run of a Fusion Spark job configuration (engine "fusion") */
 } WorkKind;
 
+typedef enum FusedMode {
+        FUSED_MODE_REALTIME, /* a UDF run: one HTTP call, its answer is the result */
+        FUSED_MODE_BATCH,    /* a batch job (POST /run), polled until it ends */
+        _FUSED_MODE_MAX,
+        _FUSED_MODE_INVALID = -22,
+} FusedMode;
+
+/* What a schedule of the `fused` engine runs, and how (its `fused` group); NULLs and 0s: the engine's. */
+typedef struct FusedSchedule {
+        char *saved_udf;    /* "owner/name": a saved UDF, owner an email, a handle or "team"; or */
+        char *shared_token; /* a shared token ("fsh_..."); or the schedule's `udf` file, posted as code */
+        FusedMode mode;
+        char *instance_type, *region; /* batch */
+        unsigned disk_size_gb;
+        char **additional_env; /* batch: NULL-terminated "NAME=value" list; NULL: the SDK's default */
+        char *image;
+        char *format;   /* result formats asked for; NULL: the SDK's default */
+        cJSON *inputs;  /* batch: one task per element (templates, like params); NULL: one task */
+        char *base_url; /* another Fused environment than the engine's ... */
+        char *token;    /* ... with its own token (a template, like the engine's) */
+} FusedSchedule;
+
+/* What a schedule of the `fusion` engine runs (its `fusion` group). */
+typedef struct FusionSchedule {
+        char *job;     /* the id of a Spark job configuration */
+        bool jobs_api; /* started and stopped through the Jobs API rather than /spark/jobs */
+} FusionSchedule;
+
 typedef struct Schedule {
         char *name;
         char *file; /* where it was defined, for messages */
@@ -71,22 +102,25 @@ typedef struct Schedule {
         CronExpr cron;
         const TzZone *zone; /* borrowed from the daemon's TzDb */
         bool enabled;
-        char *engine; /* "local", "fusion" */
+        char *engine; /* "local", "fused", "fusion" */
 
         WorkKind work;
         char *udf_path;   /* WORK_UDF: absolute */
         char *entrypoint; /* WORK_UDF: function name, default "udf" */
         char **command;   /* WORK_COMMAND: NULL-terminated argv; with shell, one line for /bin/sh -c */
         bool shell;
-        char *spark_job; /* WORK_SPARK_JOB: the Spark job configuration's id */
-        bool jobs_api;   /* ... started and stopped through the Jobs API rather than /spark/jobs */
-        cJSON *params;   /* an object whose strings may hold ${...} references, expanded at dispatch */
+        cJSON *params; /* an object whose strings may hold ${...} references, expanded at dispatch */
+
+        char *output; /* a storage URL template for the result (UDF) or stdout (command); NULL: none */
 
         char *working_directory; /* NULL: the state directory */
         char **environment;      /* NULL-terminated NAME=value list added to the child's */
         uid_t uid;               /* (uid_t) -1: do not switch */
         gid_t gid;
         int nice;
+
+        FusedSchedule fused;   /* engine "fused" */
+        FusionSchedule fusion; /* engine "fusion" */
 
         RunPolicy policy;
         uint64_t digest; /* hash of the whole definition: equal digests mean "unchanged" on reload */
@@ -102,6 +136,8 @@ OverlapPolicy overlap_policy_from_string(const char *s);
 int catch_up_parse(const char *s, CatchUp *ret);
 /* Writes the canonical text form into buf. */
 const char *catch_up_to_string(const CatchUp *c, char *buf, size_t size);
+
+extern const char *const fused_mode_names[_FUSED_MODE_MAX + 1]; /* "realtime", "batch" */
 
 #include "cleanup.h"
 DEFINE_TRIVIAL_CLEANUP_FUNC(Schedule *, schedule_free);

@@ -61,7 +61,7 @@ static const Field run_fields[] = {
         R(run_id, FIELD_NAME),      R(schedule, FIELD_NAME),        R(engine, FIELD_NAME),
         R(slot_usec, FIELD_USEC),   R(attempt, FIELD_ATTEMPT),      R(phase, FIELD_PHASE),
         R(started_usec, FIELD_USEC), R(job_id, FIELD_STRING),       R(log_since_ms, FIELD_USEC),
-        R(retry_usec, FIELD_USEC),
+        R(retry_usec, FIELD_USEC),  R(params, FIELD_STRING),
 };
 #undef R
 /* clang-format on */
@@ -112,6 +112,7 @@ static void run_done(RunState *r) {
         free(r->schedule);
         free(r->engine);
         free(r->job_id);
+        free(r->params);
 }
 
 State *state_new(void) {
@@ -127,8 +128,63 @@ State *state_free(State *s) {
                 run_done(&s->runs[i]);
         free(s->schedules);
         free(s->runs);
+        free(s->run_index);
         free(s);
         return NULL;
+}
+
+/*
+ * The run index: lookups by id are what the daemon does most with runs (every phase change, log position,
+ * end), and with thousands in flight a linear search made each cost tens of microseconds. Linear probing,
+ * at most half full; deletion shifts entries back (no tombstones).
+ */
+static size_t run_hash(const char *id) {
+        uint64_t h = UINT64_C(0xcbf29ce484222325);
+        for (; *id; id++)
+                h = (h ^ (unsigned char) *id) * UINT64_C(0x100000001b3);
+        return (size_t) (h ^ (h >> 32));
+}
+
+/* The index slot that holds `id`, or the free slot where it would go. */
+static size_t run_slot(const State *s, const char *id) {
+        size_t mask = s->run_index_size - 1;
+        for (size_t i = run_hash(id) & mask;; i = (i + 1) & mask)
+                if (s->run_index[i] == 0 || strcmp(s->runs[s->run_index[i] - 1].run_id, id) == 0)
+                        return i;
+}
+
+/* Makes room for `n` runs: a new table, every run inserted again. -EEXIST: two runs share an id. */
+static int run_index_rebuild(State *s, size_t n) {
+        size_t size = 16;
+        while (size < 2 * n)
+                size *= 2;
+        size_t *table = calloc(size, sizeof *table);
+        if (!table)
+                return -ENOMEM;
+        free(s->run_index);
+        s->run_index = table;
+        s->run_index_size = size;
+        for (size_t i = 0; i < s->n_runs; i++) {
+                size_t slot = run_slot(s, s->runs[i].run_id);
+                if (s->run_index[slot] != 0)
+                        return -EEXIST;
+                s->run_index[slot] = i + 1;
+        }
+        return 0;
+}
+
+static void run_index_remove(State *s, size_t slot) {
+        size_t mask = s->run_index_size - 1;
+        s->run_index[slot] = 0;
+        /* later entries of the same probe run move up into the hole, so that no search stops short */
+        for (size_t i = (slot + 1) & mask; s->run_index[i] != 0; i = (i + 1) & mask) {
+                size_t home = run_hash(s->runs[s->run_index[i] - 1].run_id) & mask;
+                if (((i - home) & mask) >= ((i - slot) & mask)) {
+                        s->run_index[slot] = s->run_index[i];
+                        s->run_index[i] = 0;
+                        slot = i;
+                }
+        }
 }
 
 /* The invariants state_parse() checks per item, so that state_format() never writes what it would refuse. */
@@ -252,6 +308,31 @@ static int items_print(const Field *fields, size_t n_fields, const void *items, 
         return buffer_append(b, n > 0 ? "\n]" : "]");
 }
 
+static int seq_compare(const void *a, const void *b) {
+        const RunState *x = *(const RunState *const *) a, *y = *(const RunState *const *) b;
+        return x->seq < y->seq ? -1 : x->seq > y->seq;
+}
+
+/* In dispatch order, which a restarted daemon keeps when it resumes them. */
+static int runs_print(const State *s, Buffer *b) {
+        _cleanup_free_ const RunState **order = calloc(MAX(s->n_runs, (size_t) 1), sizeof *order);
+        if (!order)
+                return -ENOMEM;
+        for (size_t i = 0; i < s->n_runs; i++)
+                order[i] = &s->runs[i];
+        qsort(order, s->n_runs, sizeof *order, seq_compare);
+        for (size_t i = 0; i < s->n_runs; i++) {
+                int r = fields_validate(run_fields, ELEMENTSOF(run_fields), order[i]);
+                if (r >= 0)
+                        r = buffer_append(b, i == 0 ? "\n" : ",\n");
+                if (r >= 0)
+                        r = item_print(run_fields, ELEMENTSOF(run_fields), order[i], b);
+                if (r < 0)
+                        return r;
+        }
+        return buffer_append(b, s->n_runs > 0 ? "\n]" : "]");
+}
+
 /*
  * One schedule or run per line: people read state files during incidents, and grep then shows whole
  * records. Items are printed one at a time, so 100,000 schedules never become a cJSON tree of a million
@@ -275,8 +356,7 @@ char *state_format(const State *s) {
         if (r >= 0)
                 r = buffer_append(&b, ",\"runs\":[");
         if (r >= 0)
-                r = items_print(run_fields, ELEMENTSOF(run_fields), s->runs, s->n_runs, sizeof(RunState),
-                                &b);
+                r = runs_print(s, &b);
         if (r >= 0)
                 r = buffer_append(&b, "}\n");
         data = b.data;
@@ -377,10 +457,6 @@ static int schedule_compare(const void *a, const void *b) {
         return strcmp(((const ScheduleState *) a)->name, ((const ScheduleState *) b)->name);
 }
 
-static int string_compare(const void *a, const void *b) {
-        return strcmp(*(char *const *) a, *(char *const *) b);
-}
-
 /* Fills the array `key` of the document into *ret_items; the items are zeroed, so state_free() copes. */
 static int items_parse(const cJSON *array, const char *key, const Field *fields, size_t n_fields,
                        size_t item_size, size_t max, void **ret_items, size_t *ret_n, char **error) {
@@ -474,19 +550,17 @@ static int document_parse(const char *json, size_t size, State *s, char **error)
                         return fail(error, "schedules: duplicate name \"%s\"",
                                     printable(s->schedules[i].name, buf));
 
-        /* Runs keep dispatch order; sort a copy of the ids to find duplicates in O(n log n). */
-        if (s->n_runs > 1) {
-                _cleanup_free_ char **ids = calloc(s->n_runs, sizeof(char *));
-                if (!ids)
-                        return -ENOMEM;
-                for (size_t i = 0; i < s->n_runs; i++)
-                        ids[i] = s->runs[i].run_id;
-                qsort(ids, s->n_runs, sizeof(char *), string_compare);
-                for (size_t i = 1; i < s->n_runs; i++)
-                        if (strcmp(ids[i - 1], ids[i]) == 0)
-                                return fail(error, "runs: duplicate run_id \"%s\"", printable(ids[i], buf));
-        }
-        return 0;
+        /* The file lists runs in dispatch order. */
+        for (size_t i = 0; i < s->n_runs; i++)
+                s->runs[i].seq = i;
+        s->next_seq = s->n_runs;
+        r = run_index_rebuild(s, s->n_runs);
+        if (r == -EEXIST)
+                for (size_t i = 0; i < s->n_runs; i++) /* which one, for the message */
+                        if (s->run_index[run_slot(s, s->runs[i].run_id)] != i + 1)
+                                return fail(error, "runs: duplicate run_id \"%s\"",
+                                            printable(s->runs[i].run_id, buf));
+        return r;
 }
 
 int state_parse(const char *json, size_t size, State **ret_state, char **ret_error) {
@@ -656,19 +730,48 @@ static bool path_component_ok(const char *s) {
         return *s && !strchr(s, '/') && strcmp(s, ".") != 0 && strcmp(s, "..") != 0 && strlen(s) <= 200;
 }
 
-int state_save_result(const char *state_directory, const char *schedule, const char *run_id,
-                      const void *data, size_t size) {
-        _cleanup_free_ char *results = NULL, *dir = NULL, *path = NULL;
+/* mkdir of each of `dirs` in turn (private); existing ones are fine. */
+static int make_directories(char *const *dirs, size_t n) {
+        for (size_t i = 0; i < n; i++)
+                if (mkdir(dirs[i], 0700) < 0 && errno != EEXIST)
+                        return -errno;
+        return 0;
+}
 
-        if (!path_component_ok(schedule) || !path_component_ok(run_id))
+int state_save_result(const char *state_directory, const char *schedule, const char *run_id,
+                      const char *extension, const void *data, size_t size) {
+        _cleanup_free_ char *results = NULL, *dir = NULL, *path = NULL;
+        int r;
+
+        if (!path_component_ok(schedule) || !path_component_ok(run_id) || !path_component_ok(extension))
                 return -EINVAL;
         results = strf("%s/results", state_directory);
         dir = strf("%s/results/%s", state_directory, schedule);
-        path = strf("%s/results/%s/%s.json", state_directory, schedule, run_id);
+        path = strf("%s/results/%s/%s.%s", state_directory, schedule, run_id, extension);
         if (!results || !dir || !path)
                 return -ENOMEM;
-        if ((mkdir(results, 0700) < 0 && errno != EEXIST) || (mkdir(dir, 0700) < 0 && errno != EEXIST))
-                return -errno;
+        char *const dirs[] = { results, dir };
+        if ((r = make_directories(dirs, ELEMENTSOF(dirs))) < 0)
+                return r;
+        return write_atomic(path, data, size);
+}
+
+int state_save_result_file(const char *state_directory, const char *schedule, const char *run_id,
+                           const char *name, const void *data, size_t size) {
+        _cleanup_free_ char *results = NULL, *dir = NULL, *run_dir = NULL, *path = NULL;
+        int r;
+
+        if (!path_component_ok(schedule) || !path_component_ok(run_id) || !path_component_ok(name))
+                return -EINVAL;
+        results = strf("%s/results", state_directory);
+        dir = strf("%s/results/%s", state_directory, schedule);
+        run_dir = strf("%s/results/%s/%s", state_directory, schedule, run_id);
+        path = strf("%s/results/%s/%s/%s", state_directory, schedule, run_id, name);
+        if (!results || !dir || !run_dir || !path)
+                return -ENOMEM;
+        char *const dirs[] = { results, dir, run_dir };
+        if ((r = make_directories(dirs, ELEMENTSOF(dirs))) < 0)
+                return r;
         return write_atomic(path, data, size);
 }
 
@@ -746,10 +849,10 @@ int state_remove_schedule(State *s, const char *name) {
 }
 
 RunState *state_find_run(State *s, const char *run_id) {
-        for (size_t i = 0; i < s->n_runs; i++)
-                if (strcmp(s->runs[i].run_id, run_id) == 0)
-                        return &s->runs[i];
-        return NULL;
+        if (!s->run_index)
+                return NULL;
+        size_t i = s->run_index[run_slot(s, run_id)];
+        return i > 0 ? &s->runs[i - 1] : NULL;
 }
 
 static char *strdup_or_null(const char *s, bool *oom) {
@@ -776,21 +879,30 @@ int state_add_run(State *s, const RunState *run) {
         copy.schedule = strdup_or_null(run->schedule, &oom);
         copy.engine = strdup_or_null(run->engine, &oom);
         copy.job_id = strdup_or_null(run->job_id, &oom);
-        if (oom || grow((void **) &s->runs, s->n_runs, sizeof(RunState)) < 0) {
+        copy.params = strdup_or_null(run->params, &oom);
+        if (oom || grow((void **) &s->runs, s->n_runs, sizeof(RunState)) < 0 ||
+            (2 * (s->n_runs + 1) > s->run_index_size && run_index_rebuild(s, s->n_runs + 1) < 0)) {
                 run_done(&copy);
                 return -ENOMEM;
         }
+        copy.seq = s->next_seq++;
         s->runs[s->n_runs++] = copy;
+        s->run_index[run_slot(s, copy.run_id)] = s->n_runs;
         return 0;
 }
 
+/* The last run takes the place of the removed one: O(1), and the order is kept by `seq`. */
 int state_remove_run(State *s, const char *run_id) {
         RunState *r = state_find_run(s, run_id);
         if (!r)
                 return -ENOENT;
-        size_t i = (size_t) (r - s->runs);
+        size_t i = (size_t) (r - s->runs), last = s->n_runs - 1;
+        run_index_remove(s, run_slot(s, run_id));
         run_done(r);
-        memmove(r, r + 1, (s->n_runs - i - 1) * sizeof(RunState));
+        if (i != last) {
+                s->runs[i] = s->runs[last];
+                s->run_index[run_slot(s, s->runs[i].run_id)] = i + 1;
+        }
         s->n_runs--;
         return 0;
 }

@@ -67,6 +67,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "../support/bench-util.h"
 #include "cleanup.h"
 #include "macro.h"
 #include "state.h"
@@ -184,23 +185,7 @@ static void on_fatal_signal(int sig) {
         raise(sig);
 }
 
-_printf_(1, 2) static void die(const char *format, ...) {
-        va_list ap;
-        va_start(ap, format);
-        fprintf(stderr, "bench-daemon: ");
-        vfprintf(stderr, format, ap);
-        fprintf(stderr, "\n");
-        va_end(ap);
-        exit(1);
-}
-
 /* ------------------------------------------------------------------ time, files, /proc */
-
-static int64_t mono_ns(void) {
-        struct timespec ts;
-        clock_gettime(CLOCK_MONOTONIC, &ts);
-        return (int64_t) ts.tv_sec * 1000000000 + ts.tv_nsec;
-}
 
 static int64_t real_ns(void) {
         struct timespec ts;
@@ -211,12 +196,6 @@ static int64_t real_ns(void) {
 static void sleep_until_real(int64_t t_ns) {
         struct timespec ts = { .tv_sec = t_ns / 1000000000, .tv_nsec = t_ns % 1000000000 };
         while (clock_nanosleep(CLOCK_REALTIME, TIMER_ABSTIME, &ts, NULL) == EINTR)
-                ;
-}
-
-static void sleep_ms(int64_t ms) {
-        struct timespec ts = { .tv_sec = ms / 1000, .tv_nsec = (ms % 1000) * 1000000 };
-        while (nanosleep(&ts, &ts) < 0 && errno == EINTR)
                 ;
 }
 

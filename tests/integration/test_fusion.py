@@ -4,7 +4,6 @@ The fusion engine end to end: the real daemon runs Spark jobs on the emulated Lu
 reached the journal and what the service saw (its request records and its count of starts).
 """
 import json
-import time
 
 import pytest
 
@@ -14,11 +13,6 @@ from emulator.client import header_values
 CONFIG = "nightly-rollup"
 FAST = {"starting": 0.3, "running": 0.6, "finishing": 0.2, "cancelling": 0.3, "log_interval": 0.15}
 ENDS = ("finished", "failed", "timed_out", "cancelled")
-
-
-def soon(seconds=3):
-    """A cron expression that fires once, `seconds` from now (and then not for a minute)."""
-    return f"{(int(time.time()) + seconds) % 60} * * * * *"
 
 
 def spark_config(emu, cid=CONFIG, **job):
@@ -31,17 +25,21 @@ def spark_config(emu, cid=CONFIG, **job):
 
 
 def fusion_daemon(daemon, emu, tmp_path, engine=None, schedule=None, settings=None, password=None):
-    """A daemon with one schedule `spark` on the fusion engine, firing in a few seconds; `engine` overrides
-    keys of engines.fusion (None removes one). The password comes from the credential fusion-password."""
+    """A daemon with one schedule `spark` on the fusion engine, run once now (udfcronctl run); `engine`
+    overrides keys of engines.fusion (None removes one). The password is the credential fusion-password."""
     creds = tmp_path / "credentials"
     creds.mkdir(exist_ok=True)
     (creds / "fusion-password").write_text((password or emu.fusion_password) + "\n")
     fusion = {"base_url": emu.url, "auth": "basic", "user": emu.fusion_user,
               "password": "${secret:fusion-password}", "poll_interval": "1s", **(engine or {})}
     fusion = {k: v for k, v in fusion.items() if v is not None}
-    s = {"name": "spark", "cron": soon(), "engine": "fusion", "spark_job": CONFIG, **(schedule or {})}
-    return daemon([s], settings={"engines": {"fusion": fusion}, **(settings or {})},
-                  env={"CREDENTIALS_DIRECTORY": str(creds)})
+    s = {"name": "spark", "cron": "0 0 0 1 1 *", "engine": "fusion", "fusion": {"job": CONFIG},
+         **(schedule or {})}
+    d = daemon([s], settings={"engines": {"fusion": fusion}, **(settings or {})},
+               env={"CREDENTIALS_DIRECTORY": str(creds)})
+    started = d.ctl("run", d.name("spark"))
+    assert started.status == 0, started.err
+    return d
 
 
 def of(recs, *events):
@@ -218,7 +216,7 @@ def test_a_timeout_cancels_the_run_in_fusion(daemon, emulator, tmp_path, jobs_ap
     confirms."""
     spark_config(emulator, running=30)
     d = fusion_daemon(daemon, emulator, tmp_path,
-                      schedule={"timeout": "2s", "kill_grace": "5s", "jobs_api": jobs_api})
+                      schedule={"timeout": "2s", "kill_grace": "5s", "fusion": {"job": CONFIG, "jobs_api": jobs_api}})
 
     recs = run_end(d)
     ended = of(recs, *ENDS)[0]

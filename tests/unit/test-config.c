@@ -24,7 +24,7 @@
 #include "config.h"
 
 #define MAX_FILES  6
-#define MAX_ERRORS 8
+#define MAX_ERRORS 10
 
 /* A tree of files relative to a test directory; content NULL: a directory. */
 typedef struct File {
@@ -349,6 +349,15 @@ static void test_every_key(void **state) {
 /* engines.fusion, every key; and schedules on the fusion engine. */
 static void test_fusion(void **state) {
         Fixture *f = *state;
+
+        /* what `make run-fusion` runs */
+        Config *example = load_ok(f, "etc/fusion-emulator/udfcrond.conf");
+        assert_true(example->settings.fusion.configured);
+        assert_int_equal(example->n_schedules, 2);
+        for (size_t i = 0; i < example->n_schedules; i++)
+                assert_int_equal(example->schedules[i]->work, WORK_SPARK_JOB);
+        config_free(example);
+
         static const File files[] = {
                 { "udfcrond.conf",
                   "engines = { fusion = {\n"
@@ -365,9 +374,9 @@ static void test_fusion(void **state) {
                 { "schedules.d/a.conf",
                   "schedules = (\n"
                   "  { name = \"rollup\"; cron = \"@daily\"; engine = \"fusion\";\n"
-                  "    spark_job = \"daily-rollup\"; jobs_api = true; timeout = \"2h\"; retries = 1; },\n"
+                  "    fusion = { job = \"daily-rollup\"; jobs_api = true; }; timeout = \"2h\"; },\n"
                   "  { name = \"plain\"; cron = \"@daily\"; engine = \"fusion\";\n"
-                  "    spark_job = \"Metrics_v2.1\"; }\n"
+                  "    fusion = { job = \"Metrics_v2.1\"; }; }\n"
                   ");\n" },
         };
 
@@ -388,14 +397,14 @@ static void test_fusion(void **state) {
         const Schedule *s = config_find_schedule(c, "rollup");
         assert_string_equal(s->engine, "fusion");
         assert_int_equal(s->work, WORK_SPARK_JOB);
-        assert_string_equal(s->spark_job, "daily-rollup");
-        assert_true(s->jobs_api);
+        assert_string_equal(s->fusion.job, "daily-rollup");
+        assert_true(s->fusion.jobs_api);
         assert_null(s->command);
         assert_null(s->udf_path);
         assert_int_equal(s->policy.timeout_usec, 7200 * USEC_PER_SEC);
         const Schedule *p = config_find_schedule(c, "plain");
-        assert_string_equal(p->spark_job, "Metrics_v2.1");
-        assert_false(p->jobs_api);
+        assert_string_equal(p->fusion.job, "Metrics_v2.1");
+        assert_false(p->fusion.jobs_api);
         assert_int_not_equal(p->digest, s->digest);
 
         /* the defaults */
@@ -564,7 +573,7 @@ static const Broken broken[] = {
                 .files = {
                         { "schedules.d/a.conf", SCHED("    name = \"a\";\n" "    cron = \"@daily\";\n"
                                                       "    udf = \"missing.py\";\n"
-                                                      "    engine = \"spark\";\n") },
+                                                      "    engine = \"cobol\";\n") },
                         { "schedules.d/dir.py", NULL },
                         { "schedules.d/b.conf", SCHED("    name = \"b\";\n" "    cron = \"@daily\";\n"
                                                       "    udf = \"dir.py\";\n") },
@@ -572,7 +581,7 @@ static const Broken broken[] = {
                 .errors = {
                         "schedules.d/a.conf:5: udf: cannot access 'schedules.d/missing.py': No such file "
                         "or directory",
-                        "schedules.d/a.conf:6: engine: unknown engine 'spark' (known: local, fusion)",
+                        "schedules.d/a.conf:6: engine: unknown engine 'cobol' (known: local, fused, fusion)",
                         "schedules.d/b.conf:5: udf: 'schedules.d/dir.py' is not a regular file",
                 },
         },
@@ -789,14 +798,15 @@ static const Broken broken[] = {
                         "udfcrond.conf:7: password: '${secret:}' needs an argument, as in ${secret:NAME}",
                         "udfcrond.conf:2: engines.fusion: auth = \"basic\" needs user and password",
                         "udfcrond.conf:8: poll_interval: must be at least 1s",
-                        "udfcrond.conf:10: unknown key 'spark' (engines with settings: fusion)",
+                        "udfcrond.conf:10: unknown key 'spark'",
                 },
         },
         {
                 .main = "engines = { fusion = { base_url = \"https://u:p@h/?x=1\"; auth = \"api_key\";\n"
                         "  user = \"u\"; realm = \"r\"; }; };\n",
                 .errors = {
-                        "udfcrond.conf:1: base_url: must not hold credentials: set user and password",
+                        "udfcrond.conf:1: base_url: 'https://u:p@h/?x=1': no query, fragment, user info or "
+                        "blanks, please",
                         "udfcrond.conf:1: engines.fusion: auth = \"api_key\" needs token",
                         "udfcrond.conf:2: user: only applies with auth = \"basic\", \"session\" or "
                         "\"bearer\"",
@@ -816,10 +826,10 @@ static const Broken broken[] = {
                         "  password = \"p\"; token = \"t\"; }; };\n",
                 .files = {
                         { "schedules.d/a.conf", SCHED("    name = \"a\";\n" OK_WORK
-                                                      "    spark_job = \"x\";\n" "    jobs_api = true;\n") },
+                                                      "    fusion = { job = \"x\"; jobs_api = true; };\n") },
                         { "schedules.d/b.conf", SCHED("    name = \"b\";\n" "    cron = \"@daily\";\n"
                                                       "    engine = \"fusion\";\n"
-                                                      "    spark_job = \"a/b\";\n"
+                                                      "    fusion = { job = \"a/b\"; jobs = true; };\n"
                                                       "    command = [\"/bin/true\"];\n"
                                                       "    params = { x = 1; };\n") },
                         { "schedules.d/c.conf", SCHED("    name = \"c\";\n" "    cron = \"@daily\";\n"
@@ -827,24 +837,26 @@ static const Broken broken[] = {
                 },
                 .errors = {
                         "udfcrond.conf:2: token: only applies with auth = \"bearer\" or \"api_key\"",
-                        "schedules.d/a.conf:6: spark_job: only applies with engine = \"fusion\"",
-                        "schedules.d/a.conf:7: jobs_api: only applies with engine = \"fusion\"",
-                        "schedules.d/b.conf:6: spark_job: 'a/b' is not a valid id: use 1-128 characters of "
+                        "schedules.d/a.conf:6: fusion: only applies with engine = \"fusion\"",
+                        "schedules.d/b.conf:6: job: 'a/b' is not a valid id: use 1-128 characters of "
                         "A-Z a-z 0-9 _ . -",
-                        "schedules.d/b.conf:7: command: only applies to the local engine",
-                        "schedules.d/b.conf:8: params: only applies to the local engine",
-                        "schedules.d/c.conf:2: schedule 'c' has nothing to run: set spark_job (the id of a "
-                        "Spark job configuration in Fusion)",
+                        "schedules.d/b.conf:6: unknown key 'jobs' (did you mean 'job'?)",
+                        "schedules.d/b.conf:7: command: only applies to engine \"local\"",
+                        "schedules.d/b.conf:8: params: only applies to engine \"local\"",
+                        "schedules.d/b.conf:6: schedule 'b' has nothing to run: set fusion = { job = \"...\"; } "
+                        "(the id of a Spark job configuration)",
+                        "schedules.d/c.conf:2: schedule 'c' has nothing to run: set fusion = { job = \"...\"; } "
+                        "(the id of a Spark job configuration)",
                 },
         },
         {
                 .files = {
                         { "schedules.d/a.conf", SCHED("    name = \"a\";\n" "    cron = \"@daily\";\n"
                                                       "    engine = \"fusion\";\n"
-                                                      "    spark_job = \"x\";\n") },
+                                                      "    fusion = { job = \"x\"; };\n") },
                 },
                 .errors = {
-                        "schedules.d/a.conf:5: engine: 'fusion' needs an engines.fusion group in "
+                        "schedules.d/a.conf:5: engine: \"fusion\" needs the engines.fusion group in "
                         "udfcrond.conf (base_url, auth, ...)",
                 },
         },
@@ -873,6 +885,34 @@ static const Broken broken[] = {
                 .main = "@include \"missing.conf\"\n",
                 .errors = {
                         "udfcrond.conf:1: cannot open include file",
+                },
+        },
+        /* the fused engine: its settings, and schedules that cannot run on it */
+        {
+                .main = "timezone = \"UTC\";\n" "engines = {\n" "  fused = {\n" "    base_url = \"ftp://x\";\n"
+                        "    tokn = \"${secret:t}\";\n" "    poll_interval = \"0s\";\n" "  };\n" "};\n",
+                .files = {
+                        { "schedules.d/a.conf", SCHED("    name = \"a\";\n" "    cron = \"@daily\";\n"
+                                                      "    engine = \"fused\";\n"
+                                                      "    command = [\"/bin/true\"];\n"
+                                                      "    fused = { udf = \"noslash\"; region = \"x\"; };\n") },
+                        { "schedules.d/b.conf", SCHED("    name = \"b\";\n" OK_WORK
+                                                      "    fused = { mode = \"batch\"; };\n") },
+                },
+                .errors = {
+                        "udfcrond.conf:4: base_url: 'ftp://x' is not an http:// or https:// URL",
+                        "udfcrond.conf:5: unknown key 'tokn' (did you mean 'token'?)",
+                        "udfcrond.conf:6: poll_interval: must be at least 1s",
+                        "schedules.d/a.conf:7: udf: 'noslash' is not owner/name (e.g. \"user@example.com/rollup\" "
+                        "or \"team/rollup\")",
+                        "schedules.d/a.conf:6: command: only applies to engine \"local\"",
+                        "schedules.d/a.conf:7: region: only applies with mode = \"batch\"",
+                        "schedules.d/a.conf:2: schedule 'a' has nothing to run: set udf (a file, posted as "
+                        "code), fused.udf (\"owner/name\") or fused.shared_token",
+                        "schedules.d/a.conf:2: schedule 'a' needs a Fused token: set token = "
+                        "\"${secret:NAME}\" in the engines.fused group of udfcrond.conf (or in the schedule's "
+                        "fused group)",
+                        "schedules.d/b.conf:6: fused: only applies with engine = \"fused\"",
                 },
         },
 };
@@ -926,6 +966,76 @@ static void test_broken(void **state) {
                 for (size_t k = 0; k < want; k++)
                         assert_string_equal(errors[k], b->errors[k]);
         }
+}
+
+/* Every key of engines.fused and of a schedule's fused group, read into the config. */
+static void test_fused_keys(void **state) {
+        static const File files[] = {
+                { "udfcrond.conf", "timezone = \"UTC\";\n"
+                                   "engines = { fused = {\n"
+                                   "  base_url = \"https://fused.example/server/v1/\";\n"
+                                   "  shared_base_url = \"https://udf.example\";\n"
+                                   "  token = \"${secret:fused-token}\";\n"
+                                   "  realtime_client_id = \"rt-1\";\n"
+                                   "  instance_type = \"m5.large\"; region = \"us-east-1\"; disk_size_gb = 20;\n"
+                                   "  poll_interval = \"10s\"; realtime_timeout = \"5m\";\n"
+                                   "  send_status_email = true; cache = true;\n"
+                                   "}; };\n" },
+                { "schedules.d", NULL },
+                { "schedules.d/job.py", "def udf(): pass\n" },
+                { "schedules.d/a.conf",
+                  "schedules = (\n"
+                  "  { name = \"batch\"; cron = \"@daily\"; engine = \"fused\";\n"
+                  "    fused = { udf = \"team/rollup\"; mode = \"batch\"; instance_type = \"r5.large\";\n"
+                  "              region = \"eu-west-1\"; disk_size_gb = 200; image = \"img:1\";\n"
+                  "              additional_env = [ \"A=1\", \"B=x=y\" ]; inputs = ( { d = \"${schedule}\"; }, 2 );\n"
+                  "              base_url = \"http://other:1/v1\"; token = \"${secret:other}\"; }; },\n"
+                  "  { name = \"code\"; cron = \"@daily\"; engine = \"fused\"; udf = \"job.py\";\n"
+                  "    fused = { format = \"json\"; }; },\n"
+                  "  { name = \"shared\"; cron = \"@daily\"; engine = \"fused\";\n"
+                  "    fused = { shared_token = \"fsh_abc\"; additional_env = { X = \"1\"; }; mode = \"batch\"; }; }\n"
+                  ");\n" },
+        };
+        Fixture *f = *state;
+        write_tree(f, files, ELEMENTSOF(files));
+        _cleanup_(config_freep) Config *c = load_ok(f, "udfcrond.conf");
+        const FusedSettings *e = &c->settings.fused;
+
+        assert_string_equal(e->base_url, "https://fused.example/server/v1"); /* the slash goes */
+        assert_string_equal(e->shared_base_url, "https://udf.example");
+        assert_string_equal(e->token, "${secret:fused-token}"); /* expanded at dispatch */
+        assert_string_equal(e->realtime_client_id, "rt-1");
+        assert_string_equal(e->instance_type, "m5.large");
+        assert_string_equal(e->region, "us-east-1");
+        assert_int_equal(e->disk_size_gb, 20);
+        assert_int_equal(e->poll_interval_usec, 10 * USEC_PER_SEC);
+        assert_int_equal(e->realtime_timeout_usec, 300 * USEC_PER_SEC);
+        assert_true(e->send_status_email && e->cache);
+
+        const Schedule *b = config_find_schedule(c, "batch"), *code = config_find_schedule(c, "code"),
+                       *shared = config_find_schedule(c, "shared");
+        assert_non_null(b), assert_non_null(code), assert_non_null(shared);
+        assert_string_equal(b->engine, "fused");
+        assert_string_equal(b->fused.saved_udf, "team/rollup");
+        assert_int_equal(b->fused.mode, FUSED_MODE_BATCH);
+        assert_string_equal(b->fused.instance_type, "r5.large");
+        assert_string_equal(b->fused.region, "eu-west-1");
+        assert_int_equal(b->fused.disk_size_gb, 200);
+        assert_string_equal(b->fused.image, "img:1");
+        assert_string_equal(b->fused.additional_env[0], "A=1");
+        assert_string_equal(b->fused.additional_env[1], "B=x=y");
+        assert_null(b->fused.additional_env[2]);
+        _cleanup_free_ char *inputs = cJSON_PrintUnformatted(b->fused.inputs);
+        assert_string_equal(inputs, "[{\"d\":\"${schedule}\"},2]");
+        assert_string_equal(b->fused.base_url, "http://other:1/v1");
+        assert_string_equal(b->fused.token, "${secret:other}");
+        assert_int_equal(code->fused.mode, FUSED_MODE_REALTIME);
+        assert_string_equal(code->fused.format, "json");
+        assert_non_null(code->udf_path);
+        assert_string_equal(shared->fused.shared_token, "fsh_abc");
+        assert_string_equal(shared->fused.additional_env[0], "X=1");
+        /* fused settings are part of what a reload compares */
+        assert_true(b->digest != shared->digest);
 }
 
 static void test_no_main_file(void **state) {
@@ -1039,6 +1149,7 @@ int main(void) {
                 cmocka_unit_test_setup_teardown(test_fusion, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_digest, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_broken, setup, teardown),
+                cmocka_unit_test_setup_teardown(test_fused_keys, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_no_main_file, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_nul_byte, setup, teardown),
                 cmocka_unit_test(test_schedule_strings),

@@ -106,6 +106,7 @@ static void assert_states_equal(const State *a, const State *b) {
                 assert_int_equal(x->started_usec, y->started_usec);
                 assert_string_or_null_equal(x->job_id, y->job_id);
                 assert_int_equal(x->log_since_ms, y->log_since_ms);
+                assert_string_or_null_equal(x->params, y->params);
         }
 }
 
@@ -134,6 +135,7 @@ static State *sample_state(void) {
                 .job_id = (char *) "job-üñí",
                 .log_since_ms = 42,
                 .retry_usec = UINT64_C(1763831760000000),
+                .params = (char *) "{\"day\":\"2024-01-01\"}",
         };
         RunState bare = { .run_id = (char *) "r-0",
                           .schedule = (char *) "a-bare",
@@ -175,7 +177,7 @@ static void test_round_trip(void **state) {
                 "{\"run_id\":\"r-1\",\"schedule\":\"nightly-etl\",\"engine\":\"fused\","
                 "\"slot_usec\":1763831700000000,\"attempt\":3,\"phase\":\"running\","
                 "\"started_usec\":1763831700123456,\"job_id\":\"job-üñí\",\"log_since_ms\":42,"
-                "\"retry_usec\":1763831760000000},\n"
+                "\"retry_usec\":1763831760000000,\"params\":\"{\\\"day\\\":\\\"2024-01-01\\\"}\"},\n"
                 "{\"run_id\":\"r-0\",\"schedule\":\"a-bare\",\"engine\":\"local\",\"attempt\":1,"
                 "\"phase\":\"dispatching\"},\n"
                 "{\"run_id\":\"r-2\",\"schedule\":\"a-bare\",\"engine\":\"local\","
@@ -527,25 +529,34 @@ static void test_save_result(void **state) {
         const char result[] = "{\"rows\": 42}\n";
         struct stat st;
 
-        assert_int_equal(state_save_result(dir, "nightly.etl", "0123abcd", result, strlen(result)), 0);
+        assert_int_equal(state_save_result(dir, "nightly.etl", "0123abcd", "json", result, strlen(result)), 0);
         assert_int_equal(stat(path, &st), 0);
         assert_int_equal(st.st_mode & 07777, 0600);
         content = read_file(path);
         assert_string_equal(content, result);
         /* replaced whole, not appended to */
-        assert_int_equal(state_save_result(dir, "nightly.etl", "0123abcd", "[]", 2), 0);
+        assert_int_equal(state_save_result(dir, "nightly.etl", "0123abcd", "json", "[]", 2), 0);
         free(content);
         content = read_file(path);
         assert_string_equal(content, "[]");
 
         /* names that would leave results/<schedule>/ */
-        assert_int_equal(state_save_result(dir, "..", "x", "1", 1), -EINVAL);
-        assert_int_equal(state_save_result(dir, ".", "x", "1", 1), -EINVAL);
-        assert_int_equal(state_save_result(dir, "a/b", "x", "1", 1), -EINVAL);
-        assert_int_equal(state_save_result(dir, "s", "../../state", "1", 1), -EINVAL);
-        assert_int_equal(state_save_result(dir, "s", "", "1", 1), -EINVAL);
+        assert_int_equal(state_save_result(dir, "..", "x", "json", "1", 1), -EINVAL);
+        assert_int_equal(state_save_result(dir, ".", "x", "json", "1", 1), -EINVAL);
+        assert_int_equal(state_save_result(dir, "a/b", "x", "json", "1", 1), -EINVAL);
+        assert_int_equal(state_save_result(dir, "s", "../../state", "json", "1", 1), -EINVAL);
+        assert_int_equal(state_save_result(dir, "s", "", "json", "1", 1), -EINVAL);
+        assert_int_equal(state_save_result(dir, "s", "x", "../y", "1", 1), -EINVAL);
+        assert_int_equal(state_save_result_file(dir, "s", "x", "..", "1", 1), -EINVAL);
+        assert_int_equal(state_save_result_file(dir, "s", "..", "0.json", "1", 1), -EINVAL);
         listing = list_dir();
         assert_string_equal(listing, "results");
+
+        /* a batch job's named results, in a directory of the run */
+        _cleanup_free_ char *file = path_in_dir("results/nightly.etl/0123abcd/2.parquet");
+        assert_int_equal(state_save_result_file(dir, "nightly.etl", "0123abcd", "2.parquet", "PAR1", 4), 0);
+        assert_int_equal(stat(file, &st), 0);
+        assert_int_equal(st.st_mode & 07777, 0600);
 }
 
 static void test_schedules_order(void **state) {
@@ -619,9 +630,50 @@ static void test_runs(void **state) {
         assert_int_equal(state_remove_run(s, "r4"), 0);
         assert_int_equal(state_remove_run(s, "r4"), -ENOENT);
         assert_int_equal(s->n_runs, 2);
-        assert_string_equal(s->runs[0].run_id, "r1");
-        assert_string_equal(s->runs[1].run_id, "r3");
+        assert_string_equal(state_find_run(s, "r1")->job_id, "j1");
         assert_string_equal(state_find_run(s, "r3")->job_id, "j3");
+        /* removal reorders the array, not the file: that keeps dispatch order */
+        id[1] = '5';
+        run.phase = RUN_PHASE_DISPATCHING;
+        assert_int_equal(state_add_run(s, &run), 0);
+        _cleanup_free_ char *text = state_format(s);
+        const char *r1 = strstr(text, "\"r1\""), *r3 = strstr(text, "\"r3\""), *r5 = strstr(text, "\"r5\"");
+        assert_true(r1 && r3 && r5 && r1 < r3 && r3 < r5);
+}
+
+/* The id index against a plain list, through many adds and removes (a hash table's deletions are where
+ * lookups go wrong: an entry left behind a hole is never found again). */
+static void test_runs_index(void **state) {
+        (void) state;
+        _cleanup_(state_freep) State *s = state_new();
+        enum { IDS = 3000 };
+        static bool present[IDS];
+        unsigned seed = 12345;
+        char id[16];
+        RunState run = { .run_id = id, .schedule = (char *) "s", .engine = (char *) "e", .attempt = 1 };
+
+        for (int step = 0; step < 40000; step++) {
+                seed = seed * 1103515245 + 12345;
+                unsigned k = (seed >> 8) % IDS;
+                snprintf(id, sizeof id, "r%u", k);
+                if (present[k]) {
+                        assert_int_equal(state_remove_run(s, id), 0);
+                        present[k] = false;
+                } else {
+                        assert_int_equal(state_add_run(s, &run), 0);
+                        present[k] = true;
+                }
+                if (step % 1000 == 0) {
+                        size_t n = 0;
+                        for (unsigned j = 0; j < IDS; j++) {
+                                snprintf(id, sizeof id, "r%u", j);
+                                RunState *r = state_find_run(s, id);
+                                assert_true(present[j] ? r && strcmp(r->run_id, id) == 0 : !r);
+                                n += present[j];
+                        }
+                        assert_int_equal(s->n_runs, n);
+                }
+        }
 }
 
 static void test_phase_strings(void **state) {
@@ -651,6 +703,7 @@ int main(void) {
                 cmocka_unit_test_setup_teardown(test_save_result, setup, teardown),
                 cmocka_unit_test(test_schedules_order),
                 cmocka_unit_test(test_runs),
+                cmocka_unit_test(test_runs_index),
                 cmocka_unit_test(test_phase_strings),
         };
         return cmocka_run_group_tests(tests, NULL, NULL);

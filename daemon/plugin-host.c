@@ -1,0 +1,439 @@
+/* SPDX-License-Identifier: MIT */
+#include "plugin-host.h"
+
+#include <errno.h>
+#include <limits.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <systemd/sd-event.h>
+
+#include "secrets.h"
+#include "storage.h"
+
+struct udfcron_timer {
+        PluginInstance *instance;
+        sd_event_source *source;
+        udfcron_timer_fn fn;
+        void *userdata;
+        bool firing;  /* its callback runs: it is freed when that returns */
+        bool stopped; /* ... unless timer_stop() came first, during the callback */
+        udfcron_timer *prev, *next;
+};
+
+struct udfcron_instance {
+        PluginHost *host;
+        Plugin *plugin;
+        PluginKind kind;
+        char *name; /* "storage/file" */
+        char *file; /* where its block is */
+        unsigned line;
+        void *options;
+        void *ctx;
+        bool initialized; /* init() succeeded: destroy() is owed */
+        bool retired;     /* replaced by a reload: destroyed once n_calls is 0 */
+        size_t n_calls;   /* calls into it not yet freed */
+        udfcron_timer *timers;
+        PluginInstance *retired_next;
+};
+
+struct PluginHost {
+        sd_event *event;
+        Journal *journal;
+        PluginInstance **current; /* in configuration order */
+        size_t n_current;
+        PluginInstance *retired;
+        PluginCall *calls;
+        size_t n_calls;
+};
+
+static const struct udfcron_host host_services;
+
+/* ------------------------------------------------------------------ instances */
+
+static void instance_free(PluginInstance *i);
+
+static void retired_remove(PluginHost *h, PluginInstance *i) {
+        for (PluginInstance **p = &h->retired; *p; p = &(*p)->retired_next)
+                if (*p == i) {
+                        *p = i->retired_next;
+                        return;
+                }
+}
+
+static void timer_free(udfcron_timer *t) {
+        PluginInstance *i = t->instance;
+        if (t->prev)
+                t->prev->next = t->next;
+        else
+                i->timers = t->next;
+        if (t->next)
+                t->next->prev = t->prev;
+        sd_event_source_disable_unref(t->source);
+        free(t);
+}
+
+static void call_free(PluginCall *c);
+
+/*
+ * destroy(), then whatever the plugin left: its timers (stopped, so that nothing of the plugin runs
+ * after the unload), the calls it made (abandoned) and the calls into it (dropped: only at exit).
+ */
+static void instance_free(PluginInstance *i) {
+        PluginHost *h = i->host;
+        unsigned left = 0;
+
+        if (i->initialized)
+                i->plugin->descriptor->destroy(i->ctx);
+        while (i->timers) {
+                timer_free(i->timers);
+                left++;
+        }
+        if (left > 0)
+                journal_log(h->journal, LOG_WARNING, "%s: %u timer%s still set after destroy(); stopped %s",
+                            i->name, left, left == 1 ? "" : "s", left == 1 ? "it" : "them");
+        for (PluginCall *c = h->calls, *next; c; c = next) {
+                next = c->next;
+                if (c->requester == i) {
+                        c->requester = NULL;
+                        plugin_call_abandon(c);
+                }
+                if (c->instance == i) {
+                        c->instance = NULL; /* not counted any more: i is going */
+                        call_free(c);
+                }
+        }
+        plugin_options_free(i->plugin, i->options);
+        plugin_unref(i->plugin);
+        free(i->name);
+        free(i->file);
+        free(i);
+}
+
+static void instance_retire(PluginInstance *i) {
+        PluginHost *h = i->host;
+        i->retired = true;
+        if (i->n_calls == 0) {
+                instance_free(i);
+                return;
+        }
+        i->retired_next = h->retired;
+        h->retired = i;
+}
+
+/* Takes the options out of pc. */
+static int instance_new(PluginHost *h, PluginConfig *pc, PluginInstance **ret) {
+        PluginInstance *i = calloc(1, sizeof *i);
+        if (!i)
+                return -ENOMEM;
+        *i = (PluginInstance){
+                .host = h,
+                .plugin = plugin_ref(pc->plugin),
+                .kind = pc->kind,
+                .name = strdup(pc->instance),
+                .file = strdup(pc->file),
+                .line = pc->line,
+                .options = TAKE_PTR(pc->options),
+        };
+        if (!i->name || !i->file) {
+                instance_free(i);
+                return -ENOMEM;
+        }
+        *ret = i;
+        return 0;
+}
+
+const char *plugin_instance_name(const PluginInstance *i) {
+        return i->name;
+}
+
+void *plugin_instance_context(const PluginInstance *i) {
+        return i->ctx;
+}
+
+const void *plugin_instance_vtable(const PluginInstance *i) {
+        return i->plugin->descriptor->vtable;
+}
+
+/* ------------------------------------------------------------------ the host */
+
+int plugin_host_new(sd_event *event, Journal *journal, PluginHost **ret_host) {
+        PluginHost *h = calloc(1, sizeof *h);
+        if (!h)
+                return -ENOMEM;
+        h->event = sd_event_ref(event);
+        h->journal = journal;
+        *ret_host = h;
+        return 0;
+}
+
+PluginHost *plugin_host_free(PluginHost *h) {
+        if (!h)
+                return NULL;
+        for (size_t k = 0; k < h->n_current; k++)
+                instance_free(h->current[k]);
+        free(h->current);
+        while (h->retired) {
+                PluginInstance *i = h->retired;
+                h->retired = i->retired_next;
+                instance_free(i);
+        }
+        while (h->calls) /* built-in answers not delivered yet */
+                call_free(h->calls);
+        sd_event_unref(h->event);
+        free(h);
+        return NULL;
+}
+
+int plugin_host_apply(PluginHost *h, Config *config) {
+        _cleanup_free_ PluginInstance **fresh = calloc(config->n_plugins + 1, sizeof(PluginInstance *));
+        size_t n = 0;
+        int r = 0;
+
+        if (!fresh)
+                return -ENOMEM;
+        for (size_t k = 0; k < config->n_plugins && r >= 0; k++) {
+                PluginInstance *i;
+                if ((r = instance_new(h, &config->plugins[k], &i)) < 0)
+                        break;
+                fresh[n++] = i;
+                r = i->plugin->descriptor->init(&host_services, i, i->options, &i->ctx);
+                if (r < 0)
+                        journal_log(h->journal, LOG_ERR, "%s:%u: %s: cannot start: %s", i->file, i->line,
+                                    i->name, strerror(-r));
+                else
+                        i->initialized = true;
+        }
+        if (r < 0) {
+                while (n > 0)
+                        instance_free(fresh[--n]);
+                return r;
+        }
+
+        for (size_t k = 0; k < h->n_current; k++)
+                instance_retire(h->current[k]);
+        free(h->current);
+        h->current = TAKE_PTR(fresh);
+        h->n_current = n;
+        return 0;
+}
+
+size_t plugin_host_pending(const PluginHost *h) {
+        return h->n_calls;
+}
+
+Journal *plugin_host_journal(const PluginHost *h) {
+        return h->journal;
+}
+
+PluginInstance *plugin_host_storage(const PluginHost *h, const char *scheme) {
+        for (size_t k = 0; k < h->n_current; k++)
+                for (const char *const *s = plugin_storage_schemes(h->current[k]->plugin); s && *s; s++)
+                        if (strcmp(*s, scheme) == 0)
+                                return h->current[k];
+        return NULL;
+}
+
+PluginInstance *plugin_host_secrets_provider(const PluginHost *h, size_t n) {
+        for (size_t k = 0; k < h->n_current; k++)
+                if (h->current[k]->kind == PLUGIN_SECRETS && n-- == 0)
+                        return h->current[k];
+        return NULL;
+}
+
+size_t plugin_host_secrets_position(const PluginHost *h, const PluginInstance *i) {
+        for (size_t k = 0, n = 0; k < h->n_current; k++)
+                if (h->current[k]->kind == PLUGIN_SECRETS) {
+                        if (h->current[k] == i)
+                                return n;
+                        n++;
+                }
+        return SIZE_MAX;
+}
+
+/* ------------------------------------------------------------------ calls */
+
+static int on_deliver(sd_event_source *s, void *userdata) {
+        PluginCall *c = userdata;
+        (void) s;
+        c->delivering = true;
+        if (!c->abandoned)
+                c->deliver(c);
+        call_free(c);
+        return 0;
+}
+
+static void call_free(PluginCall *c) {
+        PluginHost *h = c->host;
+        PluginInstance *i = c->instance;
+
+        if (c->free_answer)
+                c->free_answer(c);
+        if (c->prev)
+                c->prev->next = c->next;
+        else
+                h->calls = c->next;
+        if (c->next)
+                c->next->prev = c->prev;
+        h->n_calls--;
+        sd_event_source_disable_unref(c->defer);
+        free(c);
+        if (i && --i->n_calls == 0 && i->retired) {
+                retired_remove(h, i);
+                instance_free(i);
+        }
+}
+
+void *plugin_call_new(PluginHost *h, PluginInstance *instance, PluginInstance *requester, size_t size,
+                      PluginCallDeliver deliver, PluginCallFree free_answer) {
+        PluginCall *c = calloc(1, MAX(size, sizeof(PluginCall)));
+        if (!c)
+                return NULL;
+        /* made now, so that delivering the answer cannot fail for want of memory later */
+        if (sd_event_add_defer(h->event, &c->defer, on_deliver, c) < 0 ||
+            sd_event_source_set_enabled(c->defer, SD_EVENT_OFF) < 0) {
+                sd_event_source_disable_unref(c->defer);
+                free(c);
+                return NULL;
+        }
+        c->host = h;
+        c->instance = instance;
+        c->requester = requester;
+        c->deliver = deliver;
+        c->free_answer = free_answer;
+        c->next = h->calls;
+        if (h->calls)
+                h->calls->prev = c;
+        h->calls = c;
+        h->n_calls++;
+        if (instance)
+                instance->n_calls++;
+        return c;
+}
+
+void plugin_call_answered(PluginCall *c) {
+        if (c->answered) { /* a plugin that answers twice: the first answer stands */
+                journal_log(c->host->journal, LOG_WARNING, "%s: answered an operation twice, ignoring",
+                            c->instance ? c->instance->name : "(built in)");
+                return;
+        }
+        c->answered = true;
+        (void) sd_event_source_set_enabled(c->defer, SD_EVENT_ONESHOT);
+}
+
+void plugin_call_refused(PluginCall *c) {
+        call_free(c);
+}
+
+PluginCall *plugin_call_abandon(PluginCall *c) {
+        if (c && !c->delivering)
+                c->abandoned = true;
+        return NULL;
+}
+
+/* ------------------------------------------------------------------ services */
+
+_printf_(4, 5) static int host_log(udfcron_instance *self, int priority, int error, const char *format,
+                                   ...) {
+        _cleanup_free_ char *message = NULL;
+        int saved = errno, positive = error == INT_MIN ? EINVAL : abs(error);
+        va_list ap;
+
+        errno = positive; /* for %m */
+        va_start(ap, format);
+        int r = vasprintf(&message, format, ap);
+        va_end(ap);
+        errno = saved;
+        journal_log_plugin(self->host->journal, priority, self->plugin->name, self->name,
+                           r < 0 ? "(out of memory formatting a message)" : message);
+        return -positive;
+}
+
+static int on_timer(sd_event_source *s, uint64_t usec, void *userdata) {
+        udfcron_timer *t = userdata;
+        (void) s, (void) usec;
+        t->firing = true;
+        t->fn(t->userdata);
+        timer_free(t); /* one-shot, stopped or not during the callback */
+        return 0;
+}
+
+static int host_timer_start(udfcron_instance *self, uint64_t delay_usec, udfcron_timer_fn fn, void *userdata,
+                            udfcron_timer **ret_timer) {
+        udfcron_timer *t;
+
+        if (!fn)
+                return -EINVAL;
+        if (!(t = calloc(1, sizeof *t)))
+                return -ENOMEM;
+        *t = (udfcron_timer){ .instance = self, .fn = fn, .userdata = userdata };
+        /* 1 ms: sd-event's default accuracy (0) would let a plugin's poll slip by up to 250 ms */
+        int r = sd_event_add_time_relative(self->host->event, &t->source, CLOCK_MONOTONIC, delay_usec, 1000,
+                                           on_timer, t);
+        if (r < 0) {
+                free(t);
+                return r;
+        }
+        t->next = self->timers;
+        if (self->timers)
+                self->timers->prev = t;
+        self->timers = t;
+        if (ret_timer)
+                *ret_timer = t;
+        return 0;
+}
+
+static udfcron_timer *host_timer_stop(udfcron_timer *t) {
+        if (!t)
+                return NULL;
+        if (t->firing) /* inside its own callback: on_timer() frees it */
+                t->stopped = true;
+        else
+                timer_free(t);
+        return NULL;
+}
+
+static int host_secret_lookup(udfcron_instance *self, const char *name, udfcron_secret_done done,
+                              void *userdata) {
+        return secrets_lookup(self->host, self, name, done, userdata, NULL);
+}
+
+static int host_storage_put(udfcron_instance *self, const char *url, const void *data, size_t size,
+                            const char *content_type, udfcron_storage_done done, void *userdata) {
+        return storage_put(self->host, self, url, data, size, content_type, done, userdata, NULL);
+}
+
+static int host_storage_get(udfcron_instance *self, const char *url, size_t max_size,
+                            udfcron_storage_data_done done, void *userdata) {
+        return storage_get(self->host, self, url, max_size, done, userdata, NULL);
+}
+
+static int host_storage_list(udfcron_instance *self, const char *url, const char *page, size_t page_size,
+                             udfcron_storage_list_done done, void *userdata) {
+        return storage_list(self->host, self, url, page, page_size, done, userdata, NULL);
+}
+
+static int host_storage_remove(udfcron_instance *self, const char *url, udfcron_storage_done done,
+                               void *userdata) {
+        return storage_remove(self->host, self, url, done, userdata, NULL);
+}
+
+static int host_storage_sign(udfcron_instance *self, const char *url, uint64_t valid_usec,
+                             udfcron_storage_text_done done, void *userdata) {
+        return storage_sign(self->host, self, url, valid_usec, done, userdata, NULL);
+}
+
+static const struct udfcron_host host_services = {
+        .abi_major = UDFCRON_PLUGIN_ABI_MAJOR,
+        .abi_minor = UDFCRON_PLUGIN_ABI_MINOR,
+        .log = host_log,
+        .timer_start = host_timer_start,
+        .timer_stop = host_timer_stop,
+        .secret_lookup = host_secret_lookup,
+        .storage_put = host_storage_put,
+        .storage_get = host_storage_get,
+        .storage_list = host_storage_list,
+        .storage_remove = host_storage_remove,
+        .storage_sign = host_storage_sign,
+};

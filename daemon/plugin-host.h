@@ -1,0 +1,101 @@
+/* SPDX-License-Identifier: MIT */
+#pragma once
+
+/*
+ * The running plugin instances and the services the daemon offers them
+ * (struct udfcron_host: logging with PLUGIN=/INSTANCE= fields, timers on the
+ * event loop, secrets and storage).
+ *
+ * Lifetime: plugin_host_apply() starts the instances a configuration
+ * declares and retires the previous ones. A retired instance is destroyed
+ * once no call into it is pending, and a plugin is unloaded (dlclose) once
+ * no instance of it is left and the configuration no longer names it; so
+ * nothing of a plugin is unmapped while it owns a callback, a timer or a
+ * pending operation. Timers a plugin leaves behind at destroy() are stopped
+ * here, before the unload.
+ *
+ * Calls: every operation on an instance is a PluginCall. Whatever the
+ * plugin does (answer at once, or later from the loop), the caller's
+ * callback runs later, from a defer source of its own: never inside the
+ * call that started the operation, and never inside one of the plugin's
+ * callbacks. A caller that no longer wants the answer abandons the call.
+ */
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "config.h"
+#include "journal.h"
+#include "plugin.h"
+
+typedef struct sd_event sd_event;
+typedef struct sd_event_source sd_event_source;
+typedef struct PluginHost PluginHost;
+typedef struct udfcron_instance PluginInstance;
+typedef struct PluginCall PluginCall;
+
+int plugin_host_new(sd_event *event, Journal *journal, PluginHost **ret_host);
+/* Destroys every instance (pending operations are dropped, their callbacks never called) and unloads. */
+PluginHost *plugin_host_free(PluginHost *h);
+
+/*
+ * Starts every instance `config` declares (init()), moving their options
+ * out of it, and makes them the current set; the previous set is retired.
+ * When an init() fails (it logged why; this logs which block, file:line),
+ * the new instances are destroyed, the current set stays, and the error is
+ * returned.
+ */
+int plugin_host_apply(PluginHost *h, Config *config);
+
+/* Calls into instances not answered (or not delivered) yet. */
+size_t plugin_host_pending(const PluginHost *h);
+
+Journal *plugin_host_journal(const PluginHost *h);
+
+/* ---- for the modules that call plugins (storage.c, secrets.c) */
+
+/* The current storage instance serving `scheme`, or NULL. */
+PluginInstance *plugin_host_storage(const PluginHost *h, const char *scheme);
+/* The n-th current secrets provider in configuration order, or NULL past the last. */
+PluginInstance *plugin_host_secrets_provider(const PluginHost *h, size_t n);
+/* The position of `i` among the current secrets providers, or SIZE_MAX. */
+size_t plugin_host_secrets_position(const PluginHost *h, const PluginInstance *i);
+
+const char *plugin_instance_name(const PluginInstance *i); /* "storage/file" */
+void *plugin_instance_context(const PluginInstance *i);
+const void *plugin_instance_vtable(const PluginInstance *i);
+
+/*
+ * What a call delivers: called once from the loop, after the plugin's
+ * answer was stored in the call (see plugin_call_answered()), unless the
+ * call was abandoned. Then the call is freed, with `free_answer` first.
+ */
+typedef void (*PluginCallDeliver)(PluginCall *call);
+typedef void (*PluginCallFree)(PluginCall *call);
+
+struct PluginCall {
+        PluginHost *host;
+        PluginInstance *instance;  /* called; NULL for a built-in answer (the systemd credentials) */
+        PluginInstance *requester; /* an instance that asked through the host services, or NULL */
+        PluginCallDeliver deliver;
+        PluginCallFree free_answer;
+        sd_event_source *defer;
+        bool answered, abandoned, delivering;
+        PluginCall *prev, *next; /* PluginHost.calls */
+};
+
+/*
+ * A call of `size` bytes (a struct that begins with a PluginCall) to
+ * `instance` (NULL: built in), pending from now on. NULL on OOM.
+ */
+void *plugin_call_new(PluginHost *h, PluginInstance *instance, PluginInstance *requester, size_t size,
+                      PluginCallDeliver deliver, PluginCallFree free_answer);
+/* The answer is in the call: it is delivered from the loop. */
+void plugin_call_answered(PluginCall *call);
+/* The plugin refused the operation at once (its done will never come): frees the call, nothing delivered. */
+void plugin_call_refused(PluginCall *call);
+/* The caller no longer wants the answer: nothing is delivered; accepts NULL; returns NULL. */
+PluginCall *plugin_call_abandon(PluginCall *call);
+
+#include "cleanup.h"
+DEFINE_TRIVIAL_CLEANUP_FUNC(PluginHost *, plugin_host_free);

@@ -1,0 +1,41 @@
+/* SPDX-License-Identifier: MIT */
+#pragma once
+
+/*
+ * A plugin host for tests, on an event loop of its own: a scratch directory
+ * with the sanitized plugins (the real ones and the test variants) in
+ * plugins/, configurations written and applied as the daemon applies them,
+ * and a way to wait for a callback. Setup failures abort.
+ */
+
+#include <stdbool.h>
+
+#include "config.h"
+#include "journal.h"
+#include "plugin-host.h"
+
+typedef struct Harness {
+        char *dir;     /* scratch directory */
+        char *plugins; /* dir/plugins: every plugin, as <kind>-<name>.so */
+        TzDb *tzdb;
+        Journal *journal; /* to stderr */
+        sd_event *event;
+        PluginHost *host;
+        Config *config; /* the last one applied */
+} Harness;
+
+Harness *harness_new(void);
+Harness *harness_free(Harness *h);
+
+/*
+ * Writes `body` (after a line naming the plugin directory) as udfcrond.conf,
+ * loads it and applies it to the host; the previous config is freed once
+ * the new one is applied. Returns what config_load() or plugin_host_apply()
+ * returned; config errors are printed.
+ */
+int harness_apply(Harness *h, const char *body);
+
+/* Runs the loop until *flag is true (at most 10 s, then the test fails). */
+void harness_wait(Harness *h, const bool *flag);
+/* Runs the loop until nothing is pending for now. */
+void harness_settle(Harness *h);
