@@ -23,7 +23,6 @@ Schedule *schedule_free(Schedule *s) {
         free(s->udf_path);
         free(s->entrypoint);
         strv_free(s->command);
-        free(s->fusion.job);
         cJSON_Delete(s->params);
         free(s->output);
         free(s->working_directory);
@@ -38,6 +37,7 @@ Schedule *schedule_free(Schedule *s) {
         cJSON_Delete(s->fused.inputs);
         free(s->fused.base_url);
         free(s->fused.token);
+        free(s->fusion.job);
         free(s);
         return NULL;
 }
