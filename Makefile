@@ -282,6 +282,7 @@ emulator:
 bench: deps $(BENCHES) $(UDFCROND)
 	@set -e; for b in $(BENCHES); do $$b; done
 	UDFCROND=$(abspath $(UDFCROND)) $(PYTHON) tests/bench/bench-fused.py
+	UDFCROND=$(abspath $(UDFCROND)) $(PYTHON) tests/bench/bench-fusion.py
 
 fuzz: deps-fuzz $(FUZZERS)
 	@set -e; for f in $(FUZZERS); do n=$$(basename $$f); mkdir -p $(B)/fuzz/corpus/$$n; \
