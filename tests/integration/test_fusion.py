@@ -69,6 +69,7 @@ AUTH_CASES = {
     "basic": ({"auth": "basic"}, "/api"),
     "session": ({"auth": "session", "api_prefix": "/api/apollo"}, "/api/apollo"),
     "jwt": ({"auth": "bearer", "app": "search"}, "/api/apps/search"),
+    "bearer": ({"auth": "bearer", "user": None, "password": None, "token": "${secret:fusion-token}"}, "/api"),
     "api_key": ({"auth": "api_key", "user": None, "password": None, "token": "${secret:fusion-key}"}, "/api"),
 }
 
@@ -79,9 +80,11 @@ def test_a_run_polled_to_success_with_its_driver_log(daemon, emulator, tmp_path,
     Spark run id, every request carries the configured auth and path prefix and never a trailing slash, a
     session is opened once and closed at the end, and Fusion started exactly one run."""
     engine, prefix = AUTH_CASES[case]
+    token = emulator.request("POST", "/oauth2/token", headers=emulator.fusion_basic()).json()["access_token"]
     spark_config(emulator)
     (tmp_path / "credentials").mkdir()
     (tmp_path / "credentials" / "fusion-key").write_text(emulator.fusion_api_key)
+    (tmp_path / "credentials" / "fusion-token").write_text(token)
     d = fusion_daemon(daemon, emulator, tmp_path, engine=engine)
 
     recs = run_end(d)
@@ -113,6 +116,9 @@ def test_a_run_polled_to_success_with_its_driver_log(daemon, emulator, tmp_path,
     if case == "jwt":
         assert [r["route"] for r in seen].count("fusion.oauth2.token") == 1
         assert all(header_values(r, "Authorization")[0].startswith("Bearer ey") for r in api)
+    if case == "bearer":
+        assert "fusion.oauth2.token" not in [r["route"] for r in seen]
+        assert all(header_values(r, "Authorization") == [f"Bearer {token}"] for r in api)
     if case == "api_key":
         assert all(header_values(r, "x-api-key") == [emulator.fusion_api_key] for r in api)
         assert emulator.fusion_api_key not in d.journald.query(f"_PID={d.pid}")
