@@ -191,10 +191,8 @@ static int submit(EngineRun *run, HttpMethod method, const char *url, const cJSO
                 single.retries = 0;
                 request.settings = &single;
         }
-        if (login && run->auth == FUSION_AUTH_BEARER) /* a JWT from user and password */
-                request.auth =
-                        (HttpAuth){ .type = HTTP_AUTH_BASIC, .user = run->user, .password = run->password };
-        else if (run->auth == FUSION_AUTH_BASIC)
+        /* (a JWT comes from user and password) */
+        if (run->auth == FUSION_AUTH_BASIC || (login && run->auth == FUSION_AUTH_BEARER))
                 request.auth =
                         (HttpAuth){ .type = HTTP_AUTH_BASIC, .user = run->user, .password = run->password };
         else if (run->auth == FUSION_AUTH_BEARER)
@@ -206,6 +204,16 @@ static int submit(EngineRun *run, HttpMethod method, const char *url, const cJSO
 /* Session cookies and JWTs are obtained by logging in; Basic, static tokens and API keys are not. */
 static bool logs_in(const EngineRun *run) {
         return run->auth == FUSION_AUTH_SESSION || (run->auth == FUSION_AUTH_BEARER && !run->token);
+}
+
+/* Fusion said no to the credentials, for good: the run fails without a retry (or ends as it was stopping).
+ */
+static void credentials_refused(EngineRun *run, const char *what, const HttpReply *reply) {
+        if (run->stopping)
+                end(run, run->stop_kind, false, "%s; cannot stop it in Fusion: %s", run->stop_why,
+                    reply_message(reply));
+        else
+                end(run, OUTCOME_FAILED, true, "Fusion refused %s: %s", what, reply_message(reply));
 }
 
 static void on_call_done(void *userdata, const HttpReply *reply) {
@@ -222,12 +230,9 @@ static void on_call_done(void *userdata, const HttpReply *reply) {
                 return;
         }
         if (reply->status == 401) {
-                if (run->stopping)
-                        end(run, run->stop_kind, false, "%s; cannot stop it in Fusion: %s", run->stop_why,
-                            reply_message(reply));
-                else
-                        end(run, OUTCOME_FAILED, true, "Fusion refused the credentials (auth = %s): %s",
-                            fusion_auth_names[run->auth], reply_message(reply));
+                char what[64];
+                snprintf(what, sizeof what, "the credentials (auth = %s)", fusion_auth_names[run->auth]);
+                credentials_refused(run, what, reply);
                 return;
         }
         run->call.handler(run, reply);
@@ -239,8 +244,9 @@ static void on_login_done(void *userdata, const HttpReply *reply) {
         uint64_t lifetime;
 
         if (reply->status == 401 || reply->status == 403) {
-                end(run, OUTCOME_FAILED, true, "Fusion refused the login of user %s: %s", run->user,
-                    reply_message(reply));
+                char what[160];
+                snprintf(what, sizeof what, "the login of user %s", run->user);
+                credentials_refused(run, what, reply);
                 return;
         }
         if (reply->outcome != HTTP_OK) {
@@ -866,7 +872,8 @@ static int fusion_start(sd_event *event, const EngineRequest *req, const EngineE
         if (r >= 0) { /* the schedule's timeout, counted from the attempt's start (before a re-attach too) */
                 uint64_t now = now_usec(), end = req->started_usec + policy->timeout_usec;
                 r = sd_event_add_time(event, &run->deadline, CLOCK_MONOTONIC,
-                                      now_monotonic_usec() + (end > now ? end - now : 0), 0, on_deadline, run);
+                                      now_monotonic_usec() + (end > now ? end - now : 0), 0, on_deadline,
+                                      run);
         }
         if (r >= 0 && !policy->timeout_usec) /* none: the source waits for a stop's kill_grace */
                 r = sd_event_source_set_enabled(run->deadline, SD_EVENT_OFF);
@@ -900,7 +907,8 @@ static int fusion_cancel(EngineRun *run) {
 }
 
 /* The credentials' secrets, looked up before the attempt starts (see Engine.collect_secrets). */
-static int fusion_collect_secrets(const Schedule *s, const DaemonSettings *settings, char ***names, size_t *n) {
+static int fusion_collect_secrets(const Schedule *s, const DaemonSettings *settings, char ***names,
+                                  size_t *n) {
         const FusionSettings *f = &settings->fusion;
         int r = f->password ? params_collect_secrets(f->password, names, n) : 0;
         (void) s;
