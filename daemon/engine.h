@@ -3,7 +3,8 @@
 
 /*
  * Engines run one attempt of a run: `local` (child processes), `fused` (the
- * Fused service's UDF runs and batch jobs), later `fusion`. An engine reports what happens through EngineEvents and never
+ * Fused service's UDF runs and batch jobs) and `fusion` (Lucidworks Fusion
+ * Spark jobs). An engine reports what happens through EngineEvents and never
  * writes the journal or the state file itself: the run decides what events
  * mean, records them, and logs them.
  */
@@ -77,7 +78,8 @@ typedef struct EngineEvents {
          * `ended`. */
         void (*accepted)(void *userdata, const char *job_id);
         /* The remote log has been forwarded up to `since_ms`, the position the next read starts from:
-         * recorded, so that a re-attached run goes on tailing from there. */
+         * recorded, so that a re-attached run goes on tailing from there. What the position counts is
+         * the engine's own business: milliseconds for fused, lines for fusion. */
         void (*log_position)(void *userdata, uint64_t since_ms);
         /* A batch job's progress: `finished` of `total` tasks (udfcronctl status, run --wait). */
         void (*progress)(void *userdata, uint64_t finished, uint64_t total);
@@ -149,6 +151,10 @@ typedef struct Engine {
 extern const Engine engine_local;
 extern const Engine engine_fanout; /* runs another engine once per argument set (fanout.h) */
 extern const Engine engine_fused;
+extern const Engine engine_fusion;
+
+/* Every engine, NULL-terminated: what a schedule's `engine` may name. */
+extern const Engine *const engine_table[];
 
 /* The engine called `name`, or NULL. */
 const Engine *engine_find(const char *name);

@@ -755,7 +755,7 @@ static int params_override(cJSON *params, const char *overrides_json, char **ret
         return 0;
 }
 
-/* "UDF /path/x.py:udf" (with its fan-out) or the command line, for the "started" record. */
+/* "UDF /path/x.py:udf" (with its fan-out), "Spark job nightly" or the command line, for the "started" record. */
 static void describe_work(const Schedule *s, char **argv, char *buf, size_t size) {
         const FusedSchedule *fused = &s->fused;
         bool named = s->udf_path || fused->saved_udf;
@@ -776,6 +776,10 @@ static void describe_work(const Schedule *s, char **argv, char *buf, size_t size
         }
         if (n > 0)
                 return;
+        if (s->work == WORK_SPARK_JOB) {
+                snprintf(buf, size, "Spark job %s%s", s->fusion.job, s->fusion.jobs_api ? " (Jobs API)" : "");
+                return;
+        }
         n = (size_t) snprintf(buf, size, "%s", s->shell ? "sh -c " : "");
         for (char **a = argv; a && *a && n < size; a++)
                 n += (size_t) snprintf(buf + n, size - n, "%s%s", a == argv ? "" : " ", *a);

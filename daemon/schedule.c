@@ -50,6 +50,7 @@ Schedule *schedule_free(Schedule *s) {
         cJSON_Delete(s->fused.inputs);
         free(s->fused.base_url);
         free(s->fused.token);
+        free(s->fusion.job);
         free(s);
         return NULL;
 }

@@ -79,8 +79,9 @@ typedef struct Fanout {
 } Fanout;
 
 typedef enum WorkKind {
-        WORK_UDF,     /* a Python file whose entrypoint is called with the parameters */
-        WORK_COMMAND, /* argv (or a shell line), parameters as JSON on stdin and UDFCRON_* env */
+        WORK_UDF,       /* a Python file whose entrypoint is called with the parameters */
+        WORK_COMMAND,   /* argv (or a shell line), parameters as JSON on stdin and UDFCRON_* env */
+        WORK_SPARK_JOB, /* a run of a Fusion Spark job configuration (engine "fusion") */
 } WorkKind;
 
 typedef enum FusedMode {
@@ -105,6 +106,12 @@ typedef struct FusedSchedule {
         char *token;    /* ... with its own token (a template, like the engine's) */
 } FusedSchedule;
 
+/* What a schedule of the `fusion` engine runs (its `fusion` group). */
+typedef struct FusionSchedule {
+        char *job;     /* the id of a Spark job configuration */
+        bool jobs_api; /* started and stopped through the Jobs API rather than /spark/jobs */
+} FusionSchedule;
+
 typedef struct Schedule {
         char *name;
         char *file; /* where it was defined, for messages */
@@ -114,7 +121,7 @@ typedef struct Schedule {
         CronExpr cron;
         const TzZone *zone; /* borrowed from the daemon's TzDb */
         bool enabled;
-        char *engine; /* "local", "fused" */
+        char *engine; /* "local", "fused", "fusion" */
 
         WorkKind work;
         char *udf_path;   /* WORK_UDF: absolute */
@@ -132,7 +139,8 @@ typedef struct Schedule {
         int nice;
 
         Fanout fanout;
-        FusedSchedule fused; /* engine "fused" */
+        FusedSchedule fused;   /* engine "fused" */
+        FusionSchedule fusion; /* engine "fusion" */
 
         RunPolicy policy;
         uint64_t digest; /* hash of the whole definition: equal digests mean "unchanged" on reload */

@@ -352,6 +352,85 @@ static void test_every_key(void **state) {
         assert_string_equal(tz_zone_name(sh->zone), "Europe/Berlin");
 }
 
+/* engines.fusion, every key; and schedules on the fusion engine. */
+static void test_fusion(void **state) {
+        Fixture *f = *state;
+
+        /* what `make run-fusion` runs */
+        Config *example = load_ok(f, "etc/fusion-emulator/udfcrond.conf");
+        assert_true(example->settings.fusion.configured);
+        assert_int_equal(example->n_schedules, 2);
+        for (size_t i = 0; i < example->n_schedules; i++)
+                assert_int_equal(example->schedules[i]->work, WORK_SPARK_JOB);
+        config_free(example);
+
+        static const File files[] = {
+                { "udfcrond.conf",
+                  "engines = { fusion = {\n"
+                  "  base_url = \"https://fusion.example.com:6764/\";\n"
+                  "  api_prefix = \"/api/apollo/\";\n"
+                  "  app = \"search\";\n"
+                  "  auth = \"session\";\n"
+                  "  user = \"etl\";\n"
+                  "  password = \"${secret:fusion-password}\";\n"
+                  "  realm = \"ldap\";\n"
+                  "  poll_interval = \"30s\";\n"
+                  "}; };\n" },
+                { "schedules.d", NULL },
+                { "schedules.d/a.conf",
+                  "schedules = (\n"
+                  "  { name = \"rollup\"; cron = \"@daily\"; engine = \"fusion\";\n"
+                  "    fusion = { job = \"daily-rollup\"; jobs_api = true; }; timeout = \"2h\"; },\n"
+                  "  { name = \"plain\"; cron = \"@daily\"; engine = \"fusion\";\n"
+                  "    fusion = { job = \"Metrics_v2.1\"; }; }\n"
+                  ");\n" },
+        };
+
+        write_tree(f, files, ELEMENTSOF(files));
+        _cleanup_(config_freep) Config *c = load_ok(f, "udfcrond.conf");
+        const FusionSettings *fs = &c->settings.fusion;
+        assert_true(fs->configured);
+        assert_string_equal(fs->base_url, "https://fusion.example.com:6764"); /* never a trailing slash */
+        assert_string_equal(fs->api_prefix, "/api/apollo");
+        assert_string_equal(fs->app, "search");
+        assert_int_equal(fs->auth, FUSION_AUTH_SESSION);
+        assert_string_equal(fs->user, "etl");
+        assert_string_equal(fs->password, "${secret:fusion-password}"); /* expanded at every run */
+        assert_null(fs->token);
+        assert_string_equal(fs->realm, "ldap");
+        assert_int_equal(fs->poll_interval_usec, 30 * USEC_PER_SEC);
+
+        const Schedule *s = config_find_schedule(c, "rollup");
+        assert_string_equal(s->engine, "fusion");
+        assert_int_equal(s->work, WORK_SPARK_JOB);
+        assert_string_equal(s->fusion.job, "daily-rollup");
+        assert_true(s->fusion.jobs_api);
+        assert_null(s->command);
+        assert_null(s->udf_path);
+        assert_int_equal(s->policy.timeout_usec, 7200 * USEC_PER_SEC);
+        const Schedule *p = config_find_schedule(c, "plain");
+        assert_string_equal(p->fusion.job, "Metrics_v2.1");
+        assert_false(p->fusion.jobs_api);
+        assert_int_not_equal(p->digest, s->digest);
+
+        /* the defaults */
+        static const File minimal[] = {
+                { "udfcrond.conf", "engines = { fusion = { base_url = \"http://h\"; user = \"u\"; "
+                                   "password = \"p\"; }; };\n" },
+                { "schedules.d/a.conf", "" },
+        };
+        write_tree(f, minimal, ELEMENTSOF(minimal));
+        _cleanup_(config_freep) Config *d = load_ok(f, "udfcrond.conf");
+        fs = &d->settings.fusion;
+        assert_string_equal(fs->base_url, "http://h");
+        assert_string_equal(fs->api_prefix, "/api");
+        assert_null(fs->app);
+        assert_int_equal(fs->auth, FUSION_AUTH_BASIC);
+        assert_string_equal(fs->realm, "native");
+        assert_int_equal(fs->poll_interval_usec, 5 * USEC_PER_SEC);
+        assert_false(c->settings.http.retries == 0);
+}
+
 /* Equal definitions hash equal wherever they live; any change shows. */
 static void test_digest(void **state) {
         Fixture *f = *state;
@@ -574,7 +653,7 @@ static const Broken broken[] = {
                 .errors = {
                         "schedules.d/a.conf:5: udf: cannot access 'schedules.d/missing.py': No such file "
                         "or directory",
-                        "schedules.d/a.conf:6: engine: unknown engine 'cobol' (known: local, fused)",
+                        "schedules.d/a.conf:6: engine: unknown engine 'cobol' (known: local, fused, fusion)",
                         "schedules.d/b.conf:5: udf: 'schedules.d/dir.py' is not a regular file",
                 },
         },
@@ -767,6 +846,91 @@ static const Broken broken[] = {
         {
                 .main = "http = { max_reply_size = 0; };\n",
                 .errors = { "udfcrond.conf:1: max_reply_size: out of range 1..1G" },
+        },
+        /* the fusion engine: its settings, and what its schedules may hold */
+        {
+                .main = "engines = {\n"
+                        "  fusion = {\n"
+                        "    base_url = \"ftp://h\";\n"
+                        "    api_prefix = \"api\";\n"
+                        "    app = \"my app\";\n"
+                        "    auth = \"kerberos\";\n"
+                        "    password = \"${secret:}\";\n"
+                        "    poll_interval = \"0s\";\n"
+                        "  };\n"
+                        "  spark = { };\n"
+                        "};\n",
+                .errors = {
+                        "udfcrond.conf:3: base_url: 'ftp://h' is not an http:// or https:// URL",
+                        "udfcrond.conf:4: api_prefix: 'api' is not a path such as \"/api\" or "
+                        "\"/api/apollo\"",
+                        "udfcrond.conf:5: app: 'my app' is not a valid id: use 1-128 characters of A-Z a-z "
+                        "0-9 _ . -",
+                        "udfcrond.conf:6: auth: 'kerberos' is not one of basic, session, bearer, api_key",
+                        "udfcrond.conf:7: password: '${secret:}' needs an argument, as in ${secret:NAME}",
+                        "udfcrond.conf:2: engines.fusion: auth = \"basic\" needs user and password",
+                        "udfcrond.conf:8: poll_interval: must be at least 1s",
+                        "udfcrond.conf:10: unknown key 'spark'",
+                },
+        },
+        {
+                .main = "engines = { fusion = { base_url = \"https://u:p@h/?x=1\"; auth = \"api_key\";\n"
+                        "  user = \"u\"; realm = \"r\"; }; };\n",
+                .errors = {
+                        "udfcrond.conf:1: base_url: 'https://u:p@h/?x=1': no query, fragment, user info or "
+                        "blanks, please",
+                        "udfcrond.conf:1: engines.fusion: auth = \"api_key\" needs token",
+                        "udfcrond.conf:2: user: only applies with auth = \"basic\", \"session\" or "
+                        "\"bearer\"",
+                        "udfcrond.conf:2: realm: only applies with auth = \"session\"",
+                },
+        },
+        {
+                .main = "engines = { fusion = { base_url = \"http://h\"; auth = \"bearer\";\n"
+                        "  user = \"u\"; token = \"t\"; }; };\n",
+                .errors = {
+                        "udfcrond.conf:2: token: set either token, or user and password (for a token from "
+                        "/oauth2/token), not both",
+                },
+        },
+        {
+                .main = "engines = { fusion = { base_url = \"http://h\"; auth = \"session\"; user = \"u\";\n"
+                        "  password = \"p\"; token = \"t\"; }; };\n",
+                .files = {
+                        { "schedules.d/a.conf", SCHED("    name = \"a\";\n" OK_WORK
+                                                      "    fusion = { job = \"x\"; jobs_api = true; };\n") },
+                        { "schedules.d/b.conf", SCHED("    name = \"b\";\n" "    cron = \"@daily\";\n"
+                                                      "    engine = \"fusion\";\n"
+                                                      "    fusion = { job = \"a/b\"; jobs = true; };\n"
+                                                      "    command = [\"/bin/true\"];\n"
+                                                      "    params = { x = 1; };\n") },
+                        { "schedules.d/c.conf", SCHED("    name = \"c\";\n" "    cron = \"@daily\";\n"
+                                                      "    engine = \"fusion\";\n") },
+                },
+                .errors = {
+                        "udfcrond.conf:2: token: only applies with auth = \"bearer\" or \"api_key\"",
+                        "schedules.d/a.conf:6: fusion: only applies with engine = \"fusion\"",
+                        "schedules.d/b.conf:6: job: 'a/b' is not a valid id: use 1-128 characters of "
+                        "A-Z a-z 0-9 _ . -",
+                        "schedules.d/b.conf:6: unknown key 'jobs' (did you mean 'job'?)",
+                        "schedules.d/b.conf:7: command: only applies to engine \"local\"",
+                        "schedules.d/b.conf:8: params: only applies to engine \"local\"",
+                        "schedules.d/b.conf:6: schedule 'b' has nothing to run: set fusion = { job = \"...\"; } "
+                        "(the id of a Spark job configuration)",
+                        "schedules.d/c.conf:2: schedule 'c' has nothing to run: set fusion = { job = \"...\"; } "
+                        "(the id of a Spark job configuration)",
+                },
+        },
+        {
+                .files = {
+                        { "schedules.d/a.conf", SCHED("    name = \"a\";\n" "    cron = \"@daily\";\n"
+                                                      "    engine = \"fusion\";\n"
+                                                      "    fusion = { job = \"x\"; };\n") },
+                },
+                .errors = {
+                        "schedules.d/a.conf:5: engine: \"fusion\" needs the engines.fusion group in "
+                        "udfcrond.conf (base_url, auth, ...)",
+                },
         },
         /* libconfig 1.5 would exit() on an @include of a directory */
         {
@@ -1114,6 +1278,7 @@ int main(void) {
                 cmocka_unit_test_setup_teardown(test_examples, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_defaults, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_every_key, setup, teardown),
+                cmocka_unit_test_setup_teardown(test_fusion, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_digest, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_fanout, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_broken, setup, teardown),
