@@ -16,9 +16,11 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "arglist.h"
 #include "cleanup.h"
 #include "duration.h"
 #include "engine.h"
+#include "fileio.h"
 #include "fused-steps.h"
 #include "json-util.h"
 #include "macro.h"
@@ -338,8 +340,24 @@ static int parse_zone(Loader *l, const config_setting_t *s, const char *v, void 
 }
 
 static int parse_engine(Loader *l, const config_setting_t *s, const char *v, void *target) {
-        if (!engine_find(v))
-                return error_at(l, s, "engine: unknown engine '%s' (known: local, fused)", v);
+        if (!engine_find(v)) {
+                char known[128] = "";
+                for (const Engine *const *e = engine_table; *e; e++)
+                        strcat(strcat(known, e == engine_table ? "" : ", "), (*e)->name); /* short, fixed */
+                return error_at(l, s, "engine: unknown engine '%s' (known: %s)", v, known);
+        }
+        return set_string(target, v);
+}
+
+/* What goes into a URL path as one segment as is: Fusion's ids (a job configuration, an app, a realm). */
+static int parse_path_segment(Loader *l, const config_setting_t *s, const char *v, void *target) {
+        size_t len = strlen(v);
+        if (len < 1 || len > 128 ||
+            v[strspn(v, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_.-")] != '\0' ||
+            strcmp(v, ".") == 0 || strcmp(v, "..") == 0)
+                return error_at(l, s,
+                                "%s: '%s' is not a valid id: use 1-128 characters of A-Z a-z 0-9 _ . -",
+                                config_setting_name(s), v);
         return set_string(target, v);
 }
 
@@ -556,6 +574,84 @@ static int parse_params(Loader *l, const config_setting_t *s, const char *v, voi
         return 0;
 }
 
+static int parse_arg_name(Loader *l, const config_setting_t *s, const char *v, void *target) {
+        if (!valid_identifier(v, strlen(v)))
+                return error_at(l, s, "arg_name: '%s' is not a Python parameter name", v);
+        return set_string(target, v);
+}
+
+/* An arg_list file, named relative to the schedule file: a JSON array or NDJSON (arglist.h). */
+static int load_arg_list_file(Loader *l, const config_setting_t *s, const char *name, Fanout *fanout) {
+        _cleanup_free_ char *shown = path_join(l->dir, name), *text = NULL, *why = NULL;
+        struct stat st;
+        unsigned line = 0;
+        size_t size;
+
+        if (!shown)
+                return -ENOMEM;
+        if (name[0] == '\0')
+                return error_at(l, s, "arg_list: must not be empty");
+        _cleanup_close_ int fd = open(shown, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
+        if (fd < 0 || fstat(fd, &st) < 0)
+                return error_at(l, s, "arg_list: cannot read '%s': %s", shown, strerror(errno));
+        if (!S_ISREG(st.st_mode))
+                return error_at(l, s, "arg_list: '%s' is not a regular file", shown);
+        int r = read_full_fd(fd, ARGLIST_FILE_MAX, &text, &size);
+        if (r == -EFBIG)
+                return error_at(l, s, "arg_list: '%s' is larger than %d MiB", shown, ARGLIST_FILE_MAX >> 20);
+        if (r < 0 && r != -ENOMEM)
+                return error_at(l, s, "arg_list: cannot read '%s': %s", shown, strerror(-r));
+        if (r >= 0)
+                r = arglist_parse(text, size, fanout->arg_name, &fanout->arg_list, &line, &why);
+        if (r == -EINVAL)
+                return error_line(l, shown, line, "arg_list: %s", why);
+        return r;
+}
+
+/*
+ * arg_list: a file, or written inline as a list of groups (argument sets) or of values (each the value
+ * of arg_name); inline strings are templates, like those in params. Read once the other keys are (it
+ * needs arg_name).
+ */
+static int load_arg_list(Loader *l, const config_setting_t *s, Fanout *fanout) {
+        const char *file = config_setting_get_string(s);
+        _cleanup_(json_freep) cJSON *list = NULL;
+        int r = 0;
+
+        if (file)
+                return load_arg_list_file(l, s, file, fanout);
+        if (!config_setting_is_list(s) && !config_setting_is_array(s))
+                return type_error(l, s, "a list ( { ... }, { ... } ), an array [ ... ] or a file name");
+        if (config_setting_length(s) > ARGLIST_ITEMS_MAX)
+                return error_at(l, s, "arg_list: more than %d items", ARGLIST_ITEMS_MAX);
+        if (!(list = cJSON_CreateArray()))
+                return -ENOMEM;
+        for (int i = 0; i < config_setting_length(s); i++) {
+                const config_setting_t *e = config_setting_get_elem(s, i);
+                _cleanup_free_ char *why = NULL;
+                char what[32];
+                cJSON *item, *set;
+
+                snprintf(what, sizeof what, "arg_list[%d]", i);
+                int k = params_to_json(l, e, what, &item);
+                if (k >= 0 && (k = arglist_item(item, fanout->arg_name, &set, &why)) == -EINVAL)
+                        k = error_at(l, e, "%s: %s", what, why);
+                if (k >= 0 && !cJSON_AddItemToArray(list, set)) {
+                        cJSON_Delete(set);
+                        k = -ENOMEM;
+                }
+                if (k == -ENOMEM)
+                        return k;
+                if (k < 0)
+                        r = k;
+        }
+        if (r < 0)
+                return r;
+        fanout->arg_list = TAKE_PTR(list);
+        fanout->arg_list_templates = true;
+        return 0;
+}
+
 /* ---------------------------------------------------------------- the `fused` group of a schedule */
 
 /* An http(s) URL without a trailing slash (paths are appended to it). */
@@ -658,6 +754,24 @@ static int parse_fused_schedule(Loader *l, const config_setting_t *s, const char
         return 0;
 }
 
+/* ---------------------------------------------------------------- the `fusion` group of a schedule */
+
+#define F(f) offsetof(FusionSchedule, f)
+static const Key fusion_schedule_keys[] = {
+        { "job", KEY_STRING, F(job), 0, 0, parse_path_segment, NULL, "a Spark job configuration's id" },
+        { "jobs_api", KEY_BOOL, F(jobs_api), 0, 0, NULL, NULL, "start and stop via the Jobs API" },
+};
+#undef F
+
+static int parse_fusion_schedule(Loader *l, const config_setting_t *s, const char *v, void *target) {
+        const KeyTable t = { fusion_schedule_keys, ELEMENTSOF(fusion_schedule_keys), target };
+        (void) v;
+        if (!config_setting_is_group(s))
+                return type_error(l, s, "a group { job = \"daily-rollup\"; }");
+        apply_keys(l, s, &t, 1, NULL);
+        return 0;
+}
+
 /*
  * A storage URL template (`output`, or a step's `input`): checked like a parameter, with a literal scheme
  * that a configured storage instance serves. No secrets: the URL is logged.
@@ -711,8 +825,15 @@ static const Key schedule_keys[] = {
         { "user", KEY_STRING, 0, 0, 0, parse_account, NULL, "run as this user" },
         { "group", KEY_STRING, 0, 0, 0, parse_account, NULL, "run with this group" },
         { "nice", KEY_INT, S(nice), -20, 19, NULL, NULL, "added niceness" },
+        { "arg_list", KEY_CUSTOM, 0, 0, 0, NULL, NULL, "fan-out: argument sets, or their file" },
+        { "arg_name", KEY_STRING, S(fanout.arg_name), 0, 0, parse_arg_name, NULL, "what plain items set" },
+        { "max_workers", KEY_UINT, S(fanout.max_workers), 1, 1000, NULL, NULL, "tasks at once" },
+        { "max_retry", KEY_UINT, S(fanout.max_retry), 0, 100, NULL, NULL, "extra attempts of a task" },
+        { "ignore_exceptions", KEY_BOOL, S(fanout.ignore_exceptions), 0, 0, NULL, NULL, "failures: null" },
+        { "collect", KEY_ENUM, S(fanout.collect), 0, 0, NULL, collect_format_names, "joined results" },
         { "output", KEY_STRING, S(output), 0, 0, parse_storage_url, NULL, "storage URL of the result" },
         { "fused", KEY_CUSTOM, S(fused), 0, 0, parse_fused_schedule, NULL, "engine fused: what, how" },
+        { "fusion", KEY_CUSTOM, S(fusion), 0, 0, parse_fusion_schedule, NULL, "engine fusion: which job" },
         { "steps", KEY_CUSTOM, 0, 0, 0, parse_steps, NULL, "a pipeline: steps run one after another" },
 };
 #undef S
@@ -751,14 +872,39 @@ static void finish_fused(Loader *l, const config_setting_t *g, const Schedule *s
                                 what);
 }
 
+/* A schedule of the fusion engine runs a Spark job configuration, and none of what a local child has. */
+static void finish_fusion(Loader *l, const config_setting_t *g, const Schedule *s, const char *what) {
+        static const char *const local_only[] = { "udf",         "entrypoint",        "command", "shell",
+                                                  "params",      "working_directory", "user",    "group",
+                                                  "environment", "nice" };
+        const config_setting_t *k;
+
+        for (size_t i = 0; i < ELEMENTSOF(local_only); i++)
+                if ((k = config_setting_get_member(g, local_only[i])))
+                        (void) error_at(l, k, "%s: only applies to engine \"local\"", local_only[i]);
+        if (!s->fusion.job)
+                (void) error_at(l, config_setting_get_member(g, "fusion") ?: g,
+                                "%s has nothing to run: set fusion = { job = \"...\"; } (the id of a Spark job "
+                                "configuration)",
+                                what);
+        if (!l->config->settings.fusion.configured)
+                (void) error_at(l, config_setting_get_member(g, "engine"),
+                                "engine: \"fusion\" needs the engines.fusion group in udfcrond.conf (base_url, "
+                                "auth, ...)");
+}
+
 /* Checks what spans several keys of schedule group g, and fills in defaults. */
 static int finish_schedule(Loader *l, const config_setting_t *g, Schedule *s) {
         const config_setting_t *udf = config_setting_get_member(g, "udf"),
                                *cmd = config_setting_get_member(g, "command"),
                                *shell = config_setting_get_member(g, "shell"),
                                *entrypoint = config_setting_get_member(g, "entrypoint"),
-                               *name = config_setting_get_member(g, "name");
-        const config_setting_t *steps = config_setting_get_member(g, "steps"), *p;
+                               *name = config_setting_get_member(g, "name"),
+                               *arg_list = config_setting_get_member(g, "arg_list"),
+                               *steps = config_setting_get_member(g, "steps"), *p;
+        static const char *const fanout_keys[] = { "arg_name", "max_workers", "max_retry",
+                                                   "ignore_exceptions", "collect" };
+        bool fusion = s->engine && strcmp(s->engine, "fusion") == 0;
         char what[SCHEDULE_NAME_MAX + 16] = "schedule";
 
         if (s->name)
@@ -767,6 +913,9 @@ static int finish_schedule(Loader *l, const config_setting_t *g, Schedule *s) {
                 (void) error_at(l, g, "schedule has no name: add name = \"...\"");
         if (!config_setting_get_member(g, "cron"))
                 (void) error_at(l, g, "%s has no cron expression: add cron = \"...\"", what);
+        if (!fusion && config_setting_get_member(g, "fusion"))
+                (void) error_at(l, config_setting_get_member(g, "fusion"),
+                                "fusion: only applies with engine = \"fusion\"");
         if (steps && s->engine && strcmp(s->engine, "local") != 0)
                 (void) error_at(l, steps,
                                 "steps: a pipeline runs on engine \"local\" (its Fused job steps as Fused "
@@ -776,6 +925,8 @@ static int finish_schedule(Loader *l, const config_setting_t *g, Schedule *s) {
         else if (config_setting_get_member(g, "fused"))
                 (void) error_at(l, config_setting_get_member(g, "fused"),
                                 "fused: only applies with engine = \"fused\"");
+        else if (fusion)
+                finish_fusion(l, g, s, what);
         else if ((udf || cmd) && steps)
                 (void) error_at(l, steps, "%s has steps and %s: set only one", what,
                                 udf ? "udf" : "command");
@@ -787,10 +938,27 @@ static int finish_schedule(Loader *l, const config_setting_t *g, Schedule *s) {
                 (void) error_at(l, p, "params: a pipeline's parameters belong to its steps");
         if (steps && (p = config_setting_get_member(g, "output")))
                 (void) error_at(l, p, "output: a pipeline's outputs belong to its steps");
-        if (entrypoint && !udf)
+        if (entrypoint && !udf && !fusion)
                 (void) error_at(l, entrypoint, "entrypoint: only applies with udf");
-        if (shell && !cmd)
+        if (shell && !cmd && !fusion)
                 (void) error_at(l, shell, "shell: only applies with command");
+        for (size_t i = 0; i < ELEMENTSOF(fanout_keys) && !arg_list; i++) {
+                const config_setting_t *k = config_setting_get_member(g, fanout_keys[i]);
+                if (k)
+                        (void) error_at(l, k, "%s: only applies with arg_list", fanout_keys[i]);
+        }
+        if (arg_list && (cmd || fusion || steps))
+                (void) error_at(l, arg_list, "arg_list: only UDF schedules fan out (%s)",
+                                cmd     ? "a command has no result"
+                                : steps ? "a pipeline's steps run once each"
+                                        : "a Spark job takes no parameters");
+        else if (arg_list && s->engine && strcmp(s->engine, "fused") == 0 &&
+                 s->fused.mode == FUSED_MODE_BATCH)
+                (void) error_at(l, arg_list,
+                                "arg_list: a batch job fans out by itself, one task per element of "
+                                "fused.inputs: use that");
+        else if (arg_list && load_arg_list(l, arg_list, &s->fanout) == -ENOMEM)
+                return -ENOMEM;
         if (cmd && s->command && (config_setting_type(cmd) == CONFIG_TYPE_STRING) != s->shell)
                 (void) error_at(l, cmd,
                                 s->shell ? "command: with shell = true, write one string for /bin/sh -c"
@@ -799,6 +967,7 @@ static int finish_schedule(Loader *l, const config_setting_t *g, Schedule *s) {
 
         /* on the fused engine, a UDF by any of its three references */
         s->work = steps                                                   ? WORK_PIPELINE
+                  : fusion                                                ? WORK_SPARK_JOB
                   : udf || (s->engine && strcmp(s->engine, "fused") == 0) ? WORK_UDF
                                                                           : WORK_COMMAND;
         (void) check_no_step_references(l, g, s);
@@ -822,6 +991,8 @@ static int load_schedule(Loader *l, const config_setting_t *g) {
         s->uid = (uid_t) -1;
         s->gid = (gid_t) -1;
         s->policy = l->config->settings.defaults;
+        s->fanout.max_workers = 32; /* as fused.submit */
+        s->fanout.max_retry = 2;
 
         const KeyTable tables[] = {
                 { schedule_keys, ELEMENTSOF(schedule_keys), s },
@@ -1146,16 +1317,113 @@ static int parse_fused_settings(Loader *l, const config_setting_t *s, const char
         return 0;
 }
 
+const char *const fusion_auth_names[_FUSION_AUTH_MAX + 1] = {
+        [FUSION_AUTH_BASIC] = "basic",
+        [FUSION_AUTH_SESSION] = "session",
+        [FUSION_AUTH_BEARER] = "bearer",
+        [FUSION_AUTH_API_KEY] = "api_key",
+};
+
+/* A path such as "/api" or "/api/apollo", kept without a trailing slash ("/" becomes ""). */
+static int parse_api_prefix(Loader *l, const config_setting_t *s, const char *v, void *target) {
+        size_t len = strlen(v);
+        if (v[0] != '/' || strstr(v, "//") ||
+            v[strspn(v, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_.-/")] != '\0')
+                return error_at(l, s, "api_prefix: '%s' is not a path such as \"/api\" or \"/api/apollo\"",
+                                v);
+        int r = set_string(target, v);
+        if (r >= 0 && v[len - 1] == '/')
+                (*(char **) target)[len - 1] = '\0';
+        return r;
+}
+
+#define N(f) offsetof(FusionSettings, f)
+static const Key fusion_settings_keys[] = {
+        { "base_url", KEY_STRING, N(base_url), 0, 0, parse_url, NULL, "https://host:port" },
+        { "api_prefix", KEY_STRING, N(api_prefix), 0, 0, parse_api_prefix, NULL, "/api or /api/apollo" },
+        { "app", KEY_STRING, N(app), 0, 0, parse_path_segment, NULL, "app-scoped paths" },
+        { "auth", KEY_ENUM, N(auth), 0, 0, NULL, fusion_auth_names, "how requests authenticate" },
+        { "user", KEY_STRING, N(user), 0, 0, NULL, NULL, "basic, session, bearer" },
+        { "password", KEY_STRING, N(password), 0, 0, parse_template, NULL, "\"${secret:NAME}\"" },
+        { "token", KEY_STRING, N(token), 0, 0, parse_template, NULL, "bearer token or API key" },
+        { "realm", KEY_STRING, N(realm), 0, 0, parse_path_segment, NULL, "of session logins" },
+        { "poll_interval", KEY_DURATION, N(poll_interval_usec), 0, 0, NULL, NULL, "status polls" },
+};
+#undef N
+
+/* Which credentials each `auth` needs, checked once all keys are read. */
+static void check_fusion_auth(Loader *l, const config_setting_t *g, const FusionSettings *f) {
+        const config_setting_t *user = config_setting_get_member(g, "user"),
+                               *password = config_setting_get_member(g, "password"),
+                               *token = config_setting_get_member(g, "token"),
+                               *realm = config_setting_get_member(g, "realm");
+        const char *name = fusion_auth_names[f->auth];
+
+        switch (f->auth) {
+        case FUSION_AUTH_BASIC:
+        case FUSION_AUTH_SESSION:
+                if (!user || !password)
+                        (void) error_at(l, g, "engines.fusion: auth = \"%s\" needs user and password", name);
+                if (token)
+                        (void) error_at(l, token,
+                                        "token: only applies with auth = \"bearer\" or \"api_key\"");
+                break;
+        case FUSION_AUTH_BEARER:
+                if (token && (user || password))
+                        (void) error_at(l, token,
+                                        "token: set either token, or user and password (for a token from "
+                                        "/oauth2/token), not both");
+                else if (!token && (!user || !password))
+                        (void) error_at(l, g, "engines.fusion: auth = \"bearer\" needs token, or user and "
+                                              "password");
+                break;
+        case FUSION_AUTH_API_KEY:
+        default:
+                if (!token)
+                        (void) error_at(l, g, "engines.fusion: auth = \"api_key\" needs token");
+                if (user || password)
+                        (void) error_at(l, user ?: password,
+                                        "%s: only applies with auth = \"basic\", \"session\" or \"bearer\"",
+                                        config_setting_name(user ?: password));
+                break;
+        }
+        if (realm && f->auth != FUSION_AUTH_SESSION)
+                (void) error_at(l, realm, "realm: only applies with auth = \"session\"");
+}
+
+static int parse_fusion_settings(Loader *l, const config_setting_t *s, const char *v, void *target) {
+        const KeyTable t = { fusion_settings_keys, ELEMENTSOF(fusion_settings_keys), target };
+        FusionSettings *f = target;
+        const config_setting_t *m;
+        (void) v;
+
+        if (!config_setting_is_group(s))
+                return type_error(l, s, "a group { base_url = \"https://...\"; auth = \"session\"; ... }");
+        f->configured = true;
+        apply_keys(l, s, &t, 1, NULL);
+        if (!config_setting_get_member(s, "base_url"))
+                (void) error_at(l, s, "engines.fusion: base_url is required");
+        check_fusion_auth(l, s, f);
+        if ((m = config_setting_get_member(s, "poll_interval")) && f->poll_interval_usec < USEC_PER_SEC)
+                (void) error_at(l, m, "poll_interval: must be at least 1s");
+        if ((!f->api_prefix && !(f->api_prefix = strdup("/api"))) ||
+            (!f->realm && !(f->realm = strdup("native"))))
+                return -ENOMEM;
+        return 0;
+}
+
 /* One group per engine that has settings. */
 static int parse_engines(Loader *l, const config_setting_t *s, const char *v, void *target) {
         static const Key keys[] = {
                 { "fused", KEY_CUSTOM, offsetof(DaemonSettings, fused), 0, 0, parse_fused_settings, NULL,
                   "the fused engine" },
+                { "fusion", KEY_CUSTOM, offsetof(DaemonSettings, fusion), 0, 0, parse_fusion_settings, NULL,
+                  "the fusion engine" },
         };
         const KeyTable t = { keys, ELEMENTSOF(keys), target };
         (void) v;
         if (!config_setting_is_group(s))
-                return type_error(l, s, "a group { fused = { ... }; }");
+                return type_error(l, s, "a group { fused = { ... }; fusion = { ... }; }");
         apply_keys(l, s, &t, 1, NULL);
         return 0;
 }
@@ -1421,7 +1689,7 @@ static int parse_step_name(Loader *l, const config_setting_t *s, const char *v, 
         return set_string(target, v);
 }
 
-#define T(f) offsetof(Step, f)
+#define T(f) offsetof(PipelineStep, f)
 static const Key udf_step_keys[] = {
         { "type", KEY_CUSTOM, 0, 0, 0, NULL, NULL, "what the step is" },
         { "name", KEY_STRING, T(name), 0, 0, parse_step_name, NULL, "for ${output:NAME} and the journal" },
@@ -1506,7 +1774,7 @@ static const PluginConfig *find_ingest_instance(Loader *l, const config_setting_
         return n == 1 ? found : NULL;
 }
 
-static int load_ingest_step(Loader *l, const config_setting_t *g, const char *what, Step *step) {
+static int load_ingest_step(Loader *l, const config_setting_t *g, const char *what, PipelineStep *step) {
         const PluginConfig *pc = find_ingest_instance(l, g, what, step->type);
         if (!pc)
                 return l->oom ? -ENOMEM : 0;
@@ -1554,7 +1822,7 @@ static void on_fused_problem(void *userdata, const char *key, const char *messag
 }
 
 /* A Fused job step config: every member but type and name, as JSON (strings are templates), checked. */
-static int load_fused_step(Loader *l, const config_setting_t *g, const char *what, Step *step) {
+static int load_fused_step(Loader *l, const config_setting_t *g, const char *what, PipelineStep *step) {
         _cleanup_(json_freep) cJSON *fields = cJSON_CreateObject();
         FusedProblems problems = { l, g, what };
         int r = 0;
@@ -1599,7 +1867,7 @@ static int load_fused_step(Loader *l, const config_setting_t *g, const char *wha
         return 0;
 }
 
-static int load_step(Loader *l, const config_setting_t *g, size_t index, Step *step) {
+static int load_step(Loader *l, const config_setting_t *g, size_t index, PipelineStep *step) {
         const config_setting_t *type = config_setting_get_member(g, "type");
         char what[32];
 
@@ -1630,7 +1898,7 @@ static int load_step(Loader *l, const config_setting_t *g, size_t index, Step *s
 }
 
 /* The templates of a step: where ${output:NAME} may appear. */
-static int step_references(const Step *step, char ***names, size_t *n) {
+static int step_references(const PipelineStep *step, char ***names, size_t *n) {
         int r = 0;
         if (step->params)
                 r = params_collect_outputs_json(step->params, names, n);
@@ -1645,7 +1913,8 @@ static int step_references(const Step *step, char ***names, size_t *n) {
 
 /* Names the steps without one (their type, numbered when several share it); names must be unique, and
  * ${output:NAME} must name an earlier step that has an output (unless that step had errors already). */
-static int finish_steps(Loader *l, const config_setting_t *list, Step *steps, const bool *broken, size_t n) {
+static int finish_steps(Loader *l, const config_setting_t *list, PipelineStep *steps, const bool *broken,
+                        size_t n) {
         for (size_t i = 0; i < n; i++) {
                 size_t same = 0;
                 for (size_t k = 0; k < n; k++)
@@ -1692,7 +1961,7 @@ static int parse_steps(Loader *l, const config_setting_t *s, const char *v, void
         if (!config_setting_is_list(s) || n == 0)
                 return type_error(l, s, "a list of steps: steps = ( { type = \"udf\"; ... }, { ... } );");
         _cleanup_free_ bool *broken = calloc((size_t) n, sizeof(bool));
-        if (!broken || !(sch->steps = calloc((size_t) n, sizeof(Step))))
+        if (!broken || !(sch->steps = calloc((size_t) n, sizeof(PipelineStep))))
                 return -ENOMEM;
         sch->n_steps = (size_t) n;
         for (int i = 0; i < n && r != -ENOMEM; i++) {
@@ -1710,7 +1979,7 @@ static int parse_steps(Loader *l, const config_setting_t *s, const char *v, void
 
 /* ${output:NAME} outside a pipeline's steps names nothing: reported where it is. */
 static int check_no_step_references(Loader *l, const config_setting_t *g, const Schedule *s) {
-        static const char *const keys[] = { "params", "command", "output" };
+        static const char *const keys[] = { "params", "command", "output", "arg_list" };
         _cleanup_(strv_freep) char **refs = NULL;
         size_t n = 0;
         int r = 0;
@@ -1724,6 +1993,8 @@ static int check_no_step_references(Loader *l, const config_setting_t *g, const 
                         r = params_collect_outputs(*a, &refs, &n);
                 if (i == 2 && s->output)
                         r = params_collect_outputs(s->output, &refs, &n);
+                if (i == 3 && s->fanout.arg_list_templates)
+                        r = params_collect_outputs_json(s->fanout.arg_list, &refs, &n);
                 if (r >= 0 && n > 0)
                         r = error_at(l, config_setting_get_member(g, keys[i]) ?: g,
                                      "%s: ${output:%s} names a step: only a pipeline's steps have outputs "
@@ -1835,7 +2106,7 @@ static void digest_options(uint64_t *h, const struct udfcron_option *t, size_t n
 
 static int digest_steps(uint64_t *h, const Schedule *s) {
         for (size_t i = 0; i < s->n_steps; i++) {
-                const Step *st = &s->steps[i];
+                const PipelineStep *st = &s->steps[i];
                 _cleanup_free_ char *params = st->params ? cJSON_PrintUnformatted(st->params) : NULL;
                 _cleanup_free_ char *job = st->job_step ? cJSON_PrintUnformatted(st->job_step) : NULL;
                 if ((st->params && !params) || (st->job_step && !job))
@@ -1857,11 +2128,13 @@ static int digest_steps(uint64_t *h, const Schedule *s) {
 }
 
 static int schedule_digest(Schedule *s) {
-        _cleanup_free_ char *params = cJSON_PrintUnformatted(s->params);
         const RunPolicy *p = &s->policy;
+        const Fanout *f = &s->fanout;
+        _cleanup_free_ char *params = cJSON_PrintUnformatted(s->params),
+                            *arg_list = f->arg_list ? cJSON_PrintUnformatted(f->arg_list) : NULL;
         uint64_t h = UINT64_C(0xcbf29ce484222325);
 
-        if (!params)
+        if (!params || (f->arg_list && !arg_list))
                 return -ENOMEM;
         /* the file and line are left out: moving a schedule to another file does not change it */
         digest_str(&h, s->name);
@@ -1875,6 +2148,7 @@ static int schedule_digest(Schedule *s) {
         digest_str(&h, s->working_directory);
         digest_str(&h, s->output);
         digest_strv(&h, s->environment);
+        digest_str(&h, arg_list);
         _cleanup_free_ char *inputs = s->fused.inputs ? cJSON_PrintUnformatted(s->fused.inputs) : NULL;
         if (s->fused.inputs && !inputs)
                 return -ENOMEM;
@@ -1888,13 +2162,16 @@ static int schedule_digest(Schedule *s) {
         digest_str(&h, inputs);
         digest_str(&h, s->fused.base_url);
         digest_str(&h, s->fused.token);
+        digest_str(&h, s->fusion.job);
         if (digest_steps(&h, s) < 0)
                 return -ENOMEM;
         /* clang-format off */
         const uint64_t v[] = { s->enabled, s->work, s->shell, s->uid, s->gid, (uint64_t) s->nice, p->overlap,
                                p->catch_up.mode, p->catch_up.count, p->catch_up.within_usec, p->jitter_usec,
                                p->timeout_usec, p->kill_grace_usec, p->retries, p->retry_backoff_usec,
-                               p->retry_backoff_max_usec, p->dst, s->fused.mode, s->fused.disk_size_gb };
+                               p->retry_backoff_max_usec, p->dst, s->fused.mode, s->fused.disk_size_gb,
+                               f->arg_list_templates, f->max_workers, f->max_retry, f->ignore_exceptions,
+                               f->collect, s->fusion.jobs_api };
         /* clang-format on */
         digest_bytes(&h, v, sizeof v);
         s->digest = h;
@@ -1928,6 +2205,13 @@ Config *config_free(Config *config) {
         free(config->settings.fused.realtime_client_id);
         free(config->settings.fused.instance_type);
         free(config->settings.fused.region);
+        free(config->settings.fusion.base_url);
+        free(config->settings.fusion.api_prefix);
+        free(config->settings.fusion.app);
+        free(config->settings.fusion.user);
+        free(config->settings.fusion.password);
+        free(config->settings.fusion.token);
+        free(config->settings.fusion.realm);
         strv_free(config->files);
         strv_free(config->settings.plugin_directories);
         for (size_t i = 0; i < config->n_plugins; i++)
@@ -1959,6 +2243,7 @@ static int load(Loader *l, const char *path) {
                 .poll_interval_usec = 5 * USEC_PER_SEC,
                 .realtime_timeout_usec = 130 * USEC_PER_SEC,
         };
+        c->settings.fusion.poll_interval_usec = 5 * USEC_PER_SEC;
         if (!(c->path = path_absolute(path)))
                 return -ENOMEM;
 

@@ -161,9 +161,9 @@ int history_add(History *h, const RunRecord *r) {
         int k;
 
         assert(h);
-        if (r->event < 0 || r->event == RUN_EVENT_LOG || run_event_is_step(r->event) || r->run_id[0] == '\0')
-                return 0; /* a run's lifecycle only: its output and its steps' records say nothing of its
-                             outcome */
+        /* a step's or a task's records, like output lines, say nothing of how the run as a whole stands */
+        if (r->event < 0 || r->event == RUN_EVENT_LOG || run_event_is_part(r->event) || r->run_id[0] == '\0')
+                return 0;
         k = summary_get(h, r, &s);
         if (k < 0)
                 return k;

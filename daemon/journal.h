@@ -30,7 +30,9 @@ typedef enum RunEvent {
         RUN_EVENT_SKIPPED,
         RUN_EVENT_RETRY,
         RUN_EVENT_LOST,
-        RUN_EVENT_STEP_STARTED, /* a pipeline's step: records of the run's steps, not of the run's end */
+        RUN_EVENT_TASK_RETRY,   /* a fan-out task's attempt failed; it runs again */
+        RUN_EVENT_TASK_FAILED,  /* a fan-out task failed for good */
+        RUN_EVENT_STEP_STARTED, /* a pipeline's step started; then it finished, or failed */
         RUN_EVENT_STEP_FINISHED,
         RUN_EVENT_STEP_FAILED,
         _RUN_EVENT_MAX,
@@ -40,10 +42,11 @@ typedef enum RunEvent {
 const char *run_event_to_string(RunEvent e); /* "scheduled", "started", ... as in UDFCRON_EVENT */
 RunEvent run_event_from_string(const char *s, size_t size); /* _RUN_EVENT_INVALID when unknown */
 
-/* Whether a run has ended with this event (every event but scheduled, started, log, retry and steps'). */
+/* Whether a run has ended with this event (not scheduled, started, log, retry, nor a part's event). */
 bool run_event_is_end(RunEvent e);
-/* Whether the event is about one step of a pipeline (step_started, step_finished, step_failed). */
-bool run_event_is_step(RunEvent e);
+/* Whether the event is about a part of a run, not the run as a whole: a pipeline's step (step_started,
+ * step_finished, step_failed) or a fan-out task (task_retry, task_failed). */
+bool run_event_is_part(RunEvent e);
 
 /* The fields of one run; NULL/0 members are left out of the record. */
 typedef struct RunFields {
@@ -58,6 +61,8 @@ typedef struct RunFields {
         uint64_t next_usec;
         bool has_exit_status;
         int exit_status;
+        bool has_task; /* about one task of a fan-out run: */
+        size_t task;   /* its argument set's index in arg_list, from 0 (UDFCRON_TASK) */
 } RunFields;
 
 typedef enum JournalTarget {

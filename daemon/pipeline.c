@@ -75,7 +75,7 @@ static int resolve_output(void *userdata, const char *name, char **ret_value) {
 
 /* The JobConfig of a Fused job step: named, and tagged, after the attempt and the step, so that the job
  * can be told apart (and found again) among the team's. */
-static cJSON *job_config_new(const Pipeline *p, const Step *step, const cJSON *fields) {
+static cJSON *job_config_new(const Pipeline *p, const PipelineStep *step, const cJSON *fields) {
         _cleanup_free_ char *job_name = NULL;
         _cleanup_(json_freep) cJSON *meta = cJSON_CreateObject();
 
@@ -89,7 +89,7 @@ static cJSON *job_config_new(const Pipeline *p, const Step *step, const cJSON *f
         return fused_job_config_new(job_name, step->type, step->name, fields, meta);
 }
 
-static int expand_step(const Pipeline *p, const Step *step, const ParamContext *ctx, StepPlan *plan,
+static int expand_step(const Pipeline *p, const PipelineStep *step, const ParamContext *ctx, StepPlan *plan,
                        char **ret_error) {
         _cleanup_(json_freep) cJSON *params = NULL, *fields = NULL;
         int r = 0;
@@ -138,7 +138,7 @@ int pipeline_collect_secrets(const Schedule *s, const DaemonSettings *settings, 
                              size_t *n_names) {
         int r = 0;
         for (size_t i = 0; i < s->n_steps && r >= 0; i++) {
-                const Step *step = &s->steps[i];
+                const PipelineStep *step = &s->steps[i];
                 if (step->params)
                         r = params_collect_secrets_json(step->params, names, n_names);
                 if (r >= 0 && step->job_step)
@@ -161,7 +161,7 @@ static void go_on(Pipeline *p) {
 /* The attempt is over with `outcome` (about the current step: its message says which): reported from the
  * loop. */
 static void finish(Pipeline *p, const EngineOutcome *outcome, bool about_step) {
-        const Step *step = &p->schedule->steps[p->current];
+        const PipelineStep *step = &p->schedule->steps[p->current];
         char *message = NULL;
 
         p->ending = true;
@@ -312,7 +312,7 @@ static void start_on_engine(Pipeline *p, const Engine *engine, Schedule *view, E
                 step_failed(p, false, "cannot start: %s", strerror(-r));
 }
 
-static void start_udf_step(Pipeline *p, const Step *step) {
+static void start_udf_step(Pipeline *p, const PipelineStep *step) {
         Schedule view = *p->schedule;
         view.work = WORK_UDF;
         view.udf_path = step->udf_path;
@@ -351,7 +351,7 @@ static void on_ingest_done(void *userdata, int error, const char *message, const
         step_ended(p, &(EngineOutcome){ .kind = OUTCOME_SUCCEEDED, .message = message ?: "done" });
 }
 
-static void start_ingest_step(Pipeline *p, const Step *step) {
+static void start_ingest_step(Pipeline *p, const PipelineStep *step) {
         PluginInstance *i = plugin_host_instance(p->plugins, step->instance);
         const StepPlan *plan = &p->plans[p->current];
 
@@ -400,7 +400,7 @@ static void submit_fused_job(Pipeline *p, const cJSON *job_config) {
 
 /* ------------------------------------------------------------------ the steps, one after another */
 
-static void describe_step(const Step *step, const StepPlan *plan, char *buf, size_t size) {
+static void describe_step(const PipelineStep *step, const StepPlan *plan, char *buf, size_t size) {
         switch (step->kind) {
         case STEP_UDF:
                 snprintf(buf, size, "UDF %s:%s", step->udf_path, step->entrypoint);
@@ -416,7 +416,7 @@ static void describe_step(const Step *step, const StepPlan *plan, char *buf, siz
 }
 
 static void start_step(Pipeline *p) {
-        const Step *step = &p->schedule->steps[p->current];
+        const PipelineStep *step = &p->schedule->steps[p->current];
         const StepPlan *plan = &p->plans[p->current];
         char what[512];
 

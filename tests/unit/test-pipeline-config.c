@@ -76,7 +76,7 @@ static void write_case(Fixture *f, const char *name, const char *schedules) {
 }
 
 /* The value of option `name` in a step's options structure, read through its type's table. */
-static const void *step_option(const Step *step, const char *name) {
+static const void *step_option(const PipelineStep *step, const char *name) {
         for (size_t i = 0; i < step->step_type->n_options; i++)
                 if (strcmp(step->step_type->options[i].name, name) == 0)
                         return plugin_option_target(&step->step_type->options[i], step->options);
@@ -112,7 +112,7 @@ static void test_steps(void **state) {
         const Schedule *s = c->schedules[0];
         assert_int_equal(s->work, WORK_PIPELINE);
         assert_int_equal(s->n_steps, 4);
-        const Step *udf = &s->steps[0], *part = &s->steps[1], *remote = &s->steps[2], *last = &s->steps[3];
+        const PipelineStep *udf = &s->steps[0], *part = &s->steps[1], *remote = &s->steps[2], *last = &s->steps[3];
         /* names: the type, numbered when several steps share it */
         assert_string_equal(udf->name, "udf-1");
         assert_string_equal(part->name, "partition");
