@@ -53,9 +53,9 @@ LIBS      := -lsystemd -lconfig -lcjson -lcurl
 # Debian packages the build, the tests and `make run` need.
 # libcurl: the OpenSSL flavour, Debian's default, the one the curl command uses (same CA store, same
 # behaviour when an operator reproduces a request by hand), with the threaded resolver that keeps name
-# lookups off the event loop.
+# lookups off the event loop. libssl-dev: libcrypto, which gcs-credentials signs its JWTs with (RS256).
 DEPS_PACKAGES := gcc make pkg-config tzdata libsystemd-dev libconfig-dev libcjson-dev libcmocka-dev \
-                 libcurl4-openssl-dev ca-certificates openssl \
+                 libcurl4-openssl-dev libssl-dev ca-certificates openssl \
                  python3 python3-pytest python3-croniter strace systemd scdoc groff-base man-db bash-completion
 FUZZ_PACKAGES := clang libclang-rt-dev
 
@@ -65,7 +65,7 @@ CORE_SRCS := daemon/calendar.c daemon/duration.c daemon/timestamp.c daemon/filei
              daemon/config.c daemon/state.c daemon/journal.c daemon/child.c daemon/engine.c daemon/engine-local.c \
              daemon/run.c daemon/manager.c daemon/config-check.c daemon/utf8.c daemon/terminal.c \
              daemon/journal-read.c daemon/history.c daemon/http-retry.c daemon/http-error.c daemon/http.c \
-             daemon/url.c daemon/plugin.c daemon/plugin-host.c daemon/storage.c
+             daemon/url.c daemon/plugin.c daemon/plugin-host.c daemon/storage.c daemon/credentials.c
 CTL_SRCS  := daemon/udfcronctl.c daemon/ctl-next.c daemon/ctl-check.c daemon/ctl-journal.c \
              daemon/ctl-history.c daemon/ctl-logs.c daemon/ctl-storage.c
 DAEMON_SRCS := daemon/udfcrond.c
@@ -100,13 +100,23 @@ UNIT        := $(B)/systemd/udfcrond.service
 # Plugins: plugins/<kind>-<name>/*.c -> <kind>-<name>.so, built against include/udfcron/plugin.h only
 # (no -Idaemon), exporting only their descriptor. plugins/example is the sample for plugin authors;
 # it is built and tested, not installed. The sanitized copies are what the unit tests load.
-PLUGIN_NAMES   := $(sort $(notdir $(patsubst %/,%,$(wildcard plugins/*-*/))))
+# The folder gcs-credentials/ (the design's name) builds credentials-gcs.so. Code that several plugins
+# compile in lives in plugins/shared/ (PLUGIN_SRCS_<file>).
+plugin_folder   = $(if $(filter credentials-gcs,$(1)),gcs-credentials,$(1))
+PLUGIN_NAMES   := $(sort $(patsubst gcs-credentials,credentials-gcs,$(notdir $(patsubst %/,%,$(wildcard plugins/*-*/)))))
 PLUGINS        := $(patsubst %,$(B)/plugins/%.so,$(PLUGIN_NAMES))
 EXAMPLE_PLUGIN := $(B)/plugins/secrets-example.so
 PLUGINS_ASAN   := $(patsubst %,$(B)/asan/plugins/%.so,$(PLUGIN_NAMES) secrets-example)
 PLUGIN_CFLAGS  := -D_GNU_SOURCE -Iinclude -fPIC -fvisibility=hidden
 PLUGIN_LDFLAGS := -shared -Wl,--version-script=plugins/plugin.map
 PLUGIN_PC      := $(B)/udfcron-plugin.pc
+# Libraries a plugin links beyond libc, and the shared code it compiles in.
+PLUGIN_LIBS_credentials-gcs := -lcjson -lcrypto
+PLUGIN_LIBS_storage-fused   := -lcjson
+PLUGIN_LIBS_secrets-fused   := -lcjson
+FUSED_API_SRCS              := $(wildcard plugins/shared/fused-*.c plugins/shared/fused-*.h)
+PLUGIN_SRCS_storage-fused   := $(FUSED_API_SRCS)
+PLUGIN_SRCS_secrets-fused   := $(FUSED_API_SRCS)
 # Plugins that break the rules on purpose, for the loader's unit tests (tests/unit/plugins/variants.c).
 TEST_PLUGIN_VARIANTS := good major minor small kind name nosym options default slow
 TEST_PLUGINS := $(patsubst %,$(B)/asan/test-plugins/%.so,$(TEST_PLUGIN_VARIANTS))
@@ -160,9 +170,14 @@ $(JOURNAL_DRIVER): $(B)/asan/tests/integration/journal-driver.o $(LIBCORE_ASAN)
 	@mkdir -p $(@D)
 	$(CC) $(SANITIZE) $^ $(LIBS) -o $@
 
-# fuzz-file-url reaches into storage-file's URL code.
+# Tests and fuzzers that reach into a plugin's own code link its object files (and its libraries).
 $(B)/fuzz/fuzz-file-url: $(B)/fuzz/plugins/storage-file/file-url.o
 $(B)/asan/replay/fuzz-file-url: $(B)/asan/plugins/storage-file/file-url.o
+$(B)/asan/tests/test-google-auth: $(B)/asan/plugins/gcs-credentials/google-auth.o
+$(B)/asan/tests/test-google-auth: LIBS += -lcrypto
+$(B)/fuzz/fuzz-google-auth: $(B)/fuzz/plugins/gcs-credentials/google-auth.o
+$(B)/asan/replay/fuzz-google-auth: $(B)/asan/plugins/gcs-credentials/google-auth.o
+$(B)/fuzz/fuzz-google-auth $(B)/asan/replay/fuzz-google-auth: LIBS += -lcrypto
 
 $(B)/fuzz/%: $(B)/fuzz/tests/fuzz/%.o $(LIBCORE_FUZZ)
 	$(FUZZ_CC) -fsanitize=fuzzer,address,undefined $^ $(LIBS) -o $@
@@ -173,14 +188,17 @@ $(B)/bench/%: $(B)/obj/tests/bench/%.o $(call obj,$(B)/obj,$(TEST_SUPPORT_SRCS))
 
 # The loader refuses plugins in directories or files that others may write: keep the build's private.
 .SECONDEXPANSION:
-$(B)/plugins/%.so: $$(wildcard plugins/$$*/*.c plugins/$$*/*.h) include/udfcron/plugin.h plugins/plugin.map
+$(B)/plugins/%.so: $$(wildcard plugins/$$(call plugin_folder,$$*)/*.[ch]) $$(PLUGIN_SRCS_$$*) include/udfcron/plugin.h \
+		plugins/plugin.map
 	@mkdir -p $(@D) && chmod go-w $(@D)
-	$(CC) $(PLUGIN_CFLAGS) $(CFLAGS) $(PLUGIN_LDFLAGS) -Wl,-z,defs $(filter %.c,$^) -o $@
+	$(CC) $(PLUGIN_CFLAGS) $(CFLAGS) $(PLUGIN_LDFLAGS) -Wl,-z,defs $(filter %.c,$^) $(PLUGIN_LIBS_$*) -o $@
 	@chmod go-w $@
 
-$(B)/asan/plugins/%.so: $$(wildcard plugins/$$*/*.c plugins/$$*/*.h) include/udfcron/plugin.h plugins/plugin.map
+$(B)/asan/plugins/%.so: $$(wildcard plugins/$$(call plugin_folder,$$*)/*.[ch]) $$(PLUGIN_SRCS_$$*) \
+		include/udfcron/plugin.h plugins/plugin.map
 	@mkdir -p $(@D) && chmod go-w $(@D)
-	$(CC) $(PLUGIN_CFLAGS) -std=gnu11 $(WARNINGS) $(SANITIZE) $(PLUGIN_LDFLAGS) $(filter %.c,$^) -o $@
+	$(CC) $(PLUGIN_CFLAGS) -std=gnu11 $(WARNINGS) $(SANITIZE) $(PLUGIN_LDFLAGS) $(filter %.c,$^) \
+		$(PLUGIN_LIBS_$*) -o $@
 	@chmod go-w $@
 
 $(EXAMPLE_PLUGIN) $(B)/asan/plugins/secrets-example.so: plugins/example/example.c include/udfcron/plugin.h

@@ -70,6 +70,9 @@ typedef struct EngineRequest {
         const char *start_marker;      /* a path the work creates the moment it starts (local), or NULL */
         const char *working_directory; /* the schedule's, else a default */
         bool stdout_is_result;         /* a command whose stdout is its output: the result, not log lines */
+        /* "NAME=value" from the schedule's credentials instances (NULL-terminated; may be NULL): local
+         * runs get them before the schedule's own environment, which may override them */
+        const char *const *credentials_environment;
 
         /* Remote engines, after a daemon restart (see run.c): */
         const char *attach_job_id;    /* the job the previous daemon started: follow it, never start one */

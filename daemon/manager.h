@@ -28,6 +28,7 @@ typedef struct Manager Manager;
 typedef struct Entry Entry;
 typedef struct Run Run;
 typedef struct RunSecret RunSecret;
+typedef struct RunCredentials RunCredentials;
 typedef struct RunStore RunStore;
 
 #define RUN_ID_LEN 16
@@ -74,11 +75,15 @@ struct Run {
         RunStatus status;
         const Engine *engine;
         /*
-         * A running attempt is in one of three steps: its ${secret:...} are looked up (secrets), its
-         * work runs on the engine (engine_run), or its output is stored (store).
+         * A running attempt is in one of three steps: its ${secret:...} and its credentials' environment
+         * are looked up (secrets, credentials), its work runs on the engine (engine_run), or its output
+         * is stored (store).
          */
         RunSecret *secrets; /* one per name the attempt needs, until the work starts */
-        size_t n_secrets, n_secrets_pending;
+        size_t n_secrets;
+        RunCredentials *credentials; /* one per instance the schedule names, until the work starts */
+        size_t n_credentials;
+        size_t n_lookups_pending; /* of both */
         EngineRun *engine_run;
         RunStore *store;
         char *output_url; /* the schedule's output, expanded for this attempt */

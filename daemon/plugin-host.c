@@ -9,6 +9,7 @@
 #include <string.h>
 #include <systemd/sd-event.h>
 
+#include "credentials.h"
 #include "secrets.h"
 #include "storage.h"
 
@@ -232,6 +233,14 @@ PluginInstance *plugin_host_storage(const PluginHost *h, const char *scheme) {
                 for (const char *const *s = plugin_storage_schemes(h->current[k]->plugin); s && *s; s++)
                         if (strcmp(*s, scheme) == 0)
                                 return h->current[k];
+        return NULL;
+}
+
+PluginInstance *plugin_host_instance(const PluginHost *h, PluginKind kind, const char *name) {
+        size_t n = strlen(plugin_kind_to_string(kind));
+        for (size_t k = 0; k < h->n_current; k++)
+                if (h->current[k]->kind == kind && strcmp(h->current[k]->name + n + 1, name) == 0)
+                        return h->current[k];
         return NULL;
 }
 

@@ -56,6 +56,8 @@ Journal *plugin_host_journal(const PluginHost *h);
 
 /* The current storage instance serving `scheme`, or NULL. */
 PluginInstance *plugin_host_storage(const PluginHost *h, const char *scheme);
+/* The current instance of `kind` whose block is called `name` ("gcs" for credentials/gcs), or NULL. */
+PluginInstance *plugin_host_instance(const PluginHost *h, PluginKind kind, const char *name);
 /* The n-th current secrets provider in configuration order, or NULL past the last. */
 PluginInstance *plugin_host_secrets_provider(const PluginHost *h, size_t n);
 /* The position of `i` among the current secrets providers, or SIZE_MAX. */

@@ -27,6 +27,7 @@ Schedule *schedule_free(Schedule *s) {
         free(s->output);
         free(s->working_directory);
         strv_free(s->environment);
+        strv_free(s->credentials);
         free(s);
         return NULL;
 }
