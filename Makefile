@@ -119,7 +119,8 @@ PLUGIN_SRCS_storage-fused   := $(FUSED_API_SRCS)
 PLUGIN_SRCS_secrets-fused   := $(FUSED_API_SRCS)
 # Plugins that break the rules on purpose, for the loader's unit tests (tests/unit/plugins/variants.c).
 TEST_PLUGIN_VARIANTS := good major minor small kind name nosym options default slow
-TEST_PLUGINS := $(patsubst %,$(B)/asan/test-plugins/%.so,$(TEST_PLUGIN_VARIANTS))
+# storage-fetch (tests/unit/plugins/fetch.c) drives the host's HTTP service.
+TEST_PLUGINS := $(patsubst %,$(B)/asan/test-plugins/%.so,$(TEST_PLUGIN_VARIANTS)) $(B)/asan/test-plugins/fetch.so
 
 .PHONY: all deps deps-fuzz check unit fuzz-replay integration run emulator bench fuzz man install uninstall clean
 
@@ -215,6 +216,11 @@ $(B)/asan/test-plugins/%.so: tests/unit/plugins/variants.c tests/unit/plugins/va
 	@mkdir -p $(@D) && chmod go-w $(@D)
 	$(CC) $(PLUGIN_CFLAGS) -std=gnu11 $(WARNINGS) $(SANITIZE) -DVARIANT_$(shell echo $* | tr a-z A-Z) \
 		-shared $< -o $@
+	@chmod go-w $@
+
+$(B)/asan/test-plugins/fetch.so: tests/unit/plugins/fetch.c tests/unit/plugins/fetch.h include/udfcron/plugin.h
+	@mkdir -p $(@D) && chmod go-w $(@D)
+	$(CC) $(PLUGIN_CFLAGS) -std=gnu11 $(WARNINGS) $(SANITIZE) $(PLUGIN_LDFLAGS) $< -o $@
 	@chmod go-w $@
 
 $(PLUGIN_PC): plugins/udfcron-plugin.pc.in Makefile

@@ -78,6 +78,7 @@ struct HttpTransfer {
         char **headers;
         char *auth_header; /* "Authorization: ..." for bearer tokens */
         char *user, *password;
+        char *aws_sigv4; /* with user and password: sign with AWS SigV4 instead of Basic */
         char *body, *content_type;
         size_t body_size;
         bool has_body;
@@ -386,7 +387,10 @@ static int hop_start(HttpTransfer *t) {
                 SET(CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t) (t->hop_has_body ? t->body_size : 0));
         }
         if (t->hop_same_origin && t->user) {
-                SET(CURLOPT_HTTPAUTH, (long) CURLAUTH_BASIC);
+                if (t->aws_sigv4)
+                        SET(CURLOPT_AWS_SIGV4, t->aws_sigv4); /* implies CURLAUTH_AWS_SIGV4 */
+                else
+                        SET(CURLOPT_HTTPAUTH, (long) CURLAUTH_BASIC);
                 SET(CURLOPT_USERNAME, t->user);
                 SET(CURLOPT_PASSWORD, t->password);
         }
@@ -651,6 +655,7 @@ HttpTransfer *http_transfer_free(HttpTransfer *t) {
         mfree_wiped(t->auth_header);
         mfree_wiped(t->user);
         mfree_wiped(t->password);
+        free(t->aws_sigv4);
         if (t->body)
                 explicit_bzero(t->body, t->body_size);
         free(t->body);
@@ -698,6 +703,16 @@ static int transfer_copy_request(HttpTransfer *t, const HttpRequest *q, const Ht
                              q->auth.token) < 0)
                         return -ENOMEM;
                 break;
+        case HTTP_AUTH_AWS_SIGV4:
+                /* "provider1[:provider2[:region[:service]]]", as libcurl parses it */
+                if (!q->auth.aws_sigv4 || q->auth.aws_sigv4[0] == '\0' ||
+                    strspn(q->auth.aws_sigv4,
+                           "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-_:.") !=
+                            strlen(q->auth.aws_sigv4))
+                        return -EINVAL;
+                if (!(t->aws_sigv4 = strdup(q->auth.aws_sigv4)))
+                        return -ENOMEM;
+                _fallthrough_;
         case HTTP_AUTH_BASIC:
                 if (!q->auth.user || !q->auth.password)
                         return -EINVAL;

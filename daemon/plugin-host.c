@@ -23,6 +23,16 @@ struct udfcron_timer {
         udfcron_timer *prev, *next;
 };
 
+/* An HTTP request an instance submitted (host->http_submit). */
+struct udfcron_http {
+        PluginInstance *instance;
+        HttpTransfer *transfer;
+        udfcron_http_done done;
+        void *userdata;
+        const HttpReply *reply; /* while `done` runs: for http_reply_header() */
+        udfcron_http *prev, *next;
+};
+
 struct udfcron_instance {
         PluginHost *host;
         Plugin *plugin;
@@ -36,12 +46,14 @@ struct udfcron_instance {
         bool retired;     /* replaced by a reload: destroyed once n_calls is 0 */
         size_t n_calls;   /* calls into it not yet freed */
         udfcron_timer *timers;
+        udfcron_http *requests; /* HTTP requests it submitted that have not ended */
         PluginInstance *retired_next;
 };
 
 struct PluginHost {
         sd_event *event;
         Journal *journal;
+        HttpClient *http;
         PluginInstance **current; /* in configuration order */
         size_t n_current;
         PluginInstance *retired;
@@ -75,11 +87,24 @@ static void timer_free(udfcron_timer *t) {
         free(t);
 }
 
+static void request_free(udfcron_http *q) {
+        PluginInstance *i = q->instance;
+        if (q->prev)
+                q->prev->next = q->next;
+        else
+                i->requests = q->next;
+        if (q->next)
+                q->next->prev = q->prev;
+        http_transfer_free(q->transfer); /* cancels it when it has not ended */
+        free(q);
+}
+
 static void call_free(PluginCall *c);
 
 /*
- * destroy(), then whatever the plugin left: its timers (stopped, so that nothing of the plugin runs
- * after the unload), the calls it made (abandoned) and the calls into it (dropped: only at exit).
+ * destroy(), then whatever the plugin left: its timers and HTTP requests (stopped, so that nothing of
+ * the plugin runs after the unload), the calls it made (abandoned) and the calls into it (dropped:
+ * only at exit).
  */
 static void instance_free(PluginInstance *i) {
         PluginHost *h = i->host;
@@ -94,6 +119,12 @@ static void instance_free(PluginInstance *i) {
         if (left > 0)
                 journal_log(h->journal, LOG_WARNING, "%s: %u timer%s still set after destroy(); stopped %s",
                             i->name, left, left == 1 ? "" : "s", left == 1 ? "it" : "them");
+        for (left = 0; i->requests; left++)
+                request_free(i->requests);
+        if (left > 0)
+                journal_log(h->journal, LOG_WARNING,
+                            "%s: %u HTTP request%s still under way after destroy(); cancelled %s", i->name,
+                            left, left == 1 ? "" : "s", left == 1 ? "it" : "them");
         for (PluginCall *c = h->calls, *next; c; c = next) {
                 next = c->next;
                 if (c->requester == i) {
@@ -165,6 +196,11 @@ int plugin_host_new(sd_event *event, Journal *journal, PluginHost **ret_host) {
                 return -ENOMEM;
         h->event = sd_event_ref(event);
         h->journal = journal;
+        int r = http_client_new(event, &HTTP_DEFAULT_SETTINGS, &h->http);
+        if (r < 0) {
+                plugin_host_free(h);
+                return r;
+        }
         *ret_host = h;
         return 0;
 }
@@ -182,6 +218,7 @@ PluginHost *plugin_host_free(PluginHost *h) {
         }
         while (h->calls) /* built-in answers not delivered yet */
                 call_free(h->calls);
+        http_client_free(h->http); /* after the instances, which cancelled their requests */
         sd_event_unref(h->event);
         free(h);
         return NULL;
@@ -206,6 +243,8 @@ int plugin_host_apply(PluginHost *h, Config *config) {
                 else
                         i->initialized = true;
         }
+        if (r >= 0)
+                r = http_client_set_settings(h->http, &config->settings.http);
         if (r < 0) {
                 while (n > 0)
                         instance_free(fresh[--n]);
@@ -226,6 +265,10 @@ size_t plugin_host_pending(const PluginHost *h) {
 
 Journal *plugin_host_journal(const PluginHost *h) {
         return h->journal;
+}
+
+HttpClient *plugin_host_http(const PluginHost *h) {
+        return h->http;
 }
 
 PluginInstance *plugin_host_storage(const PluginHost *h, const char *scheme) {
@@ -433,6 +476,120 @@ static int host_storage_sign(udfcron_instance *self, const char *url, uint64_t v
         return storage_sign(self->host, self, url, valid_usec, done, userdata, NULL);
 }
 
+/* What a plugin's reply says for an HttpReply: see struct udfcron_http_reply. */
+static int http_reply_error(const HttpReply *reply) {
+        if (reply->outcome == HTTP_OK)
+                return 0;
+        if (reply->status <= 0)
+                return reply->error < 0 ? reply->error : -EIO;
+        if (IN_SET(reply->status, 401, 403))
+                return -EACCES;
+        if (IN_SET(reply->status, 404, 410))
+                return -ENOENT;
+        return reply->outcome == HTTP_RETRY ? -EAGAIN : -EREMOTEIO;
+}
+
+static void on_http_done(void *userdata, const HttpReply *reply) {
+        udfcron_http *q = userdata;
+        const struct udfcron_http_reply r = {
+                .error = http_reply_error(reply),
+                .status = reply->status,
+                .message = reply->message,
+                .body = reply->body,
+                .body_size = reply->body_size,
+                .content_type = reply->content_type,
+                .attempts = reply->attempts,
+        };
+
+        /* http_cancel() from inside `done` only returns: the request is freed here, afterwards */
+        q->reply = reply;
+        q->done(q->userdata, q, &r);
+        request_free(q);
+}
+
+static int host_http_submit(udfcron_instance *self, const struct udfcron_http_request *request,
+                            udfcron_http_done done, void *userdata, udfcron_http **ret_request) {
+        static const HttpMethod methods[] = {
+                [UDFCRON_HTTP_GET] = HTTP_GET,
+                [UDFCRON_HTTP_POST] = HTTP_POST,
+                [UDFCRON_HTTP_PUT] = HTTP_PUT,
+                [UDFCRON_HTTP_DELETE] = HTTP_DELETE,
+        };
+        HttpClient *client = self->host->http;
+        HttpSettings settings = *http_client_settings(client); /* ca_file borrowed: http_submit copies it */
+        HttpAuth auth = {};
+        udfcron_http *q;
+        int r;
+
+        /* Every member of struct udfcron_http_request exists since 1.1, the first minor with the
+         * service; members a later minor appends are read only when self->plugin's minor has them. */
+        if (!request || !done || (unsigned) request->method >= ELEMENTSOF(methods))
+                return -EINVAL;
+        switch (request->auth) {
+        case UDFCRON_HTTP_AUTH_NONE:
+                break;
+        case UDFCRON_HTTP_AUTH_BEARER:
+                auth = (HttpAuth){ .type = HTTP_AUTH_BEARER, .token = request->auth_secret };
+                break;
+        case UDFCRON_HTTP_AUTH_BASIC:
+                auth = (HttpAuth){ .type = HTTP_AUTH_BASIC,
+                                   .user = request->auth_user,
+                                   .password = request->auth_secret };
+                break;
+        case UDFCRON_HTTP_AUTH_AWS_SIGV4:
+                auth = (HttpAuth){ .type = HTTP_AUTH_AWS_SIGV4,
+                                   .user = request->auth_user,
+                                   .password = request->auth_secret,
+                                   .aws_sigv4 = request->aws_sigv4 };
+                break;
+        default:
+                return -EINVAL;
+        }
+        if (request->max_reply_size > 0)
+                settings.max_reply_size = request->max_reply_size;
+        if (request->timeout_usec > 0)
+                settings.timeout_usec = request->timeout_usec;
+        if (request->no_retry)
+                settings.retries = 0;
+
+        if (!(q = calloc(1, sizeof *q)))
+                return -ENOMEM;
+        *q = (udfcron_http){ .instance = self, .done = done, .userdata = userdata };
+        r = http_submit(client,
+                        &(HttpRequest){
+                                .method = methods[request->method],
+                                .url = request->url,
+                                .headers = request->headers,
+                                .auth = auth,
+                                .body = request->body,
+                                .body_size = request->body_size,
+                                .content_type = request->content_type,
+                                .settings = &settings,
+                        },
+                        on_http_done, q, &q->transfer);
+        if (r < 0) {
+                free(q);
+                return r;
+        }
+        q->next = self->requests;
+        if (self->requests)
+                self->requests->prev = q;
+        self->requests = q;
+        if (ret_request)
+                *ret_request = q;
+        return 0;
+}
+
+static udfcron_http *host_http_cancel(udfcron_http *q) {
+        if (q && !q->reply) /* inside its `done`: on_http_done() frees it */
+                request_free(q);
+        return NULL;
+}
+
+static const char *host_http_reply_header(const udfcron_http *q, const char *name) {
+        return q && q->reply ? http_reply_header(q->reply, name) : NULL;
+}
+
 static const struct udfcron_host host_services = {
         .abi_major = UDFCRON_PLUGIN_ABI_MAJOR,
         .abi_minor = UDFCRON_PLUGIN_ABI_MINOR,
@@ -445,4 +602,7 @@ static const struct udfcron_host host_services = {
         .storage_list = host_storage_list,
         .storage_remove = host_storage_remove,
         .storage_sign = host_storage_sign,
+        .http_submit = host_http_submit,
+        .http_cancel = host_http_cancel,
+        .http_reply_header = host_http_reply_header,
 };

@@ -4,7 +4,8 @@
 /*
  * The running plugin instances and the services the daemon offers them
  * (struct udfcron_host: logging with PLUGIN=/INSTANCE= fields, timers on the
- * event loop, secrets and storage).
+ * event loop, secrets, storage, and HTTP through the daemon's one client,
+ * which the host owns).
  *
  * Lifetime: plugin_host_apply() starts the instances a configuration
  * declares and retires the previous ones. A retired instance is destroyed
@@ -25,6 +26,7 @@
 #include <stddef.h>
 
 #include "config.h"
+#include "http.h"
 #include "journal.h"
 #include "plugin.h"
 
@@ -34,18 +36,26 @@ typedef struct PluginHost PluginHost;
 typedef struct udfcron_instance PluginInstance;
 typedef struct PluginCall PluginCall;
 
+/* A host on `event` (a reference is taken), with an HTTP client of the default settings. */
 int plugin_host_new(sd_event *event, Journal *journal, PluginHost **ret_host);
-/* Destroys every instance (pending operations are dropped, their callbacks never called) and unloads. */
+/*
+ * Destroys every instance (pending operations are dropped, their callbacks never called), unloads,
+ * and frees the HTTP client: whoever else submitted to it must have freed their transfers first.
+ */
 PluginHost *plugin_host_free(PluginHost *h);
 
 /*
  * Starts every instance `config` declares (init()), moving their options
- * out of it, and makes them the current set; the previous set is retired.
- * When an init() fails (it logged why; this logs which block, file:line),
- * the new instances are destroyed, the current set stays, and the error is
- * returned.
+ * out of it, and makes them the current set; the previous set is retired,
+ * and the HTTP client takes the config's `http` settings. When an init()
+ * fails (it logged why; this logs which block, file:line), the new
+ * instances are destroyed, the current set and settings stay, and the error
+ * is returned.
  */
 int plugin_host_apply(PluginHost *h, Config *config);
+
+/* The daemon's HTTP client, for the remote engines too: one connection pool per daemon. */
+HttpClient *plugin_host_http(const PluginHost *h);
 
 /* Calls into instances not answered (or not delivered) yet. */
 size_t plugin_host_pending(const PluginHost *h);

@@ -55,7 +55,7 @@ extern "C" {
 #endif
 
 #define UDFCRON_PLUGIN_ABI_MAJOR 1
-#define UDFCRON_PLUGIN_ABI_MINOR 0
+#define UDFCRON_PLUGIN_ABI_MINOR 1
 
 /* The name of the one exported symbol. */
 #define UDFCRON_PLUGIN_ENTRY_SYMBOL "udfcron_plugin_entry"
@@ -69,6 +69,7 @@ extern "C" {
 
 typedef struct udfcron_instance udfcron_instance; /* the host's handle of one instance */
 typedef struct udfcron_timer udfcron_timer;       /* a timer a plugin started */
+typedef struct udfcron_http udfcron_http;         /* an HTTP request a plugin submitted (ABI 1.1) */
 struct udfcron_host;
 
 /* ------------------------------------------------------------------ options */
@@ -253,6 +254,81 @@ struct udfcron_ingest_vtable {
                        void *userdata);
 };
 
+/* ------------------------------------------------------------------ HTTP (host services, ABI 1.1) */
+
+enum udfcron_http_method {
+        UDFCRON_HTTP_GET = 0,
+        UDFCRON_HTTP_POST,
+        UDFCRON_HTTP_PUT,
+        UDFCRON_HTTP_DELETE,
+};
+
+enum udfcron_http_auth {
+        UDFCRON_HTTP_AUTH_NONE = 0,
+        UDFCRON_HTTP_AUTH_BEARER,    /* "Authorization: Bearer <auth_secret>" */
+        UDFCRON_HTTP_AUTH_BASIC,     /* auth_user and auth_secret (the password) */
+        UDFCRON_HTTP_AUTH_AWS_SIGV4, /* AWS Signature Version 4, computed by libcurl for every request:
+                                        aws_sigv4 (the provider, "aws:amz:us-east-1:s3"), auth_user (the
+                                        access key id) and auth_secret (the secret access key). The
+                                        payload's hash is the plugin's to send, as the header
+                                        "x-amz-content-sha256: <hex sha256>" (S3 requires it) */
+};
+
+/*
+ * One request, for host->http_submit(), which copies all of it (the body
+ * too) before it returns: nothing here need outlive that call. Fields left
+ * zero take the daemon's defaults (the `http` group of udfcrond.conf).
+ * Members are appended in later minors; the daemon reads only those of the
+ * minor the plugin was built with.
+ */
+struct udfcron_http_request {
+        enum udfcron_http_method method;
+        const char *url; /* http:// or https://, without user info (credentials go in auth_*) */
+        /* Extra headers "Name: value", NULL-terminated; may be NULL. */
+        const char *const *headers;
+        const void *body; /* body_size bytes of content_type; NULL: none (an empty one for PUT, POST) */
+        size_t body_size;
+        const char *content_type; /* NULL: "application/json" */
+        enum udfcron_http_auth auth;
+        const char *auth_user;
+        const char *auth_secret;
+        const char *aws_sigv4;
+        uint64_t max_reply_size; /* bytes; a larger reply fails with -EFBIG. 0: the daemon's */
+        uint64_t timeout_usec;   /* one attempt, start to last byte. 0: the daemon's */
+        /* Do not retry: for a request that must not be sent twice (a POST that creates something).
+         * Otherwise network errors, timeouts, 408, 429 and 5xx are retried with backoff. */
+        bool no_retry;
+};
+
+/*
+ * How a request ended, borrowed by `done` for the duration of the call.
+ * `error`:
+ *   0             a 2xx reply;
+ *   -EACCES       401, 403;            -ENOENT   404, 410;
+ *   -EAGAIN       408, 429, 5xx once the retries are used up (trying later may help);
+ *   -EREMOTEIO    any other status (3xx not followed, 4xx);
+ *   without a reply: -ETIMEDOUT, -ECONNREFUSED, -ECONNRESET, -EHOSTUNREACH, -EFBIG (reply larger
+ *   than max_reply_size), -EPERM (TLS verification failed), -ELOOP (too many redirects), -EPROTO,
+ *   -ENOMEM, ...
+ * `message` is one line for humans, NULL on success: the server's own explanation ("HTTP 403:
+ * SignatureDoesNotMatch: The request signature we calculated does not match ...", from a JSON, XML
+ * or text body) or the network's ("Failed to connect to h port 443 after 3 ms: ..."). It never holds
+ * credentials, a URL's user info or its query.
+ */
+struct udfcron_http_reply {
+        int error;
+        long status; /* the last reply's HTTP status; 0 when none came */
+        const char *message;
+        const char *body; /* the last reply's body (also on errors), NUL-terminated; "" when none */
+        size_t body_size;
+        const char *content_type; /* NULL when absent */
+        unsigned attempts;        /* 1 + retries made */
+};
+
+/* The request ended. `request` is its handle, for host->http_reply_header(); it is gone after the call. */
+typedef void (*udfcron_http_done)(void *userdata, udfcron_http *request,
+                                  const struct udfcron_http_reply *reply);
+
 /* ------------------------------------------------------------------ host services */
 
 typedef void (*udfcron_timer_fn)(void *userdata);
@@ -311,6 +387,30 @@ struct udfcron_host {
                               void *userdata);
         int (*storage_sign)(udfcron_instance *self, const char *url, uint64_t valid_usec,
                             udfcron_storage_text_done done, void *userdata);
+
+        /* ---- added in ABI 1.1: check host->abi_minor >= 1 before using them */
+
+        /*
+         * Submits an HTTP request through the daemon's client, on its event loop (connections kept
+         * alive and shared, HTTP/2 where offered; TLS always verified; redirects followed with the
+         * credentials and extra headers sent only to the URL's own origin). `done` is called
+         * exactly once, later, from the loop, never from inside this call. Returns 0, or a negative
+         * errno and never calls `done`: -EINVAL (a URL that is not http(s) or has user info, a
+         * header without ':' or with a line break, an auth without its fields), -ENOMEM.
+         * *ret_request (may be NULL) is the daemon's, valid until `done` has returned or
+         * http_cancel() was called, whichever comes first. The credentials are wiped from memory
+         * once the request ends and never logged.
+         */
+        int (*http_submit)(udfcron_instance *self, const struct udfcron_http_request *request,
+                           udfcron_http_done done, void *userdata, udfcron_http **ret_request);
+        /*
+         * Cancels a request that has not ended: `done` is then never called. Accepts NULL, and a
+         * request whose `done` is running (then it only returns). Returns NULL. Requests an
+         * instance leaves behind at destroy() are cancelled by the daemon, with a warning.
+         */
+        udfcron_http *(*http_cancel)(udfcron_http *request);
+        /* A header of the reply (the last value when repeated), or NULL; valid only during `done`. */
+        const char *(*http_reply_header)(const udfcron_http *request, const char *name);
 
         /* Services added in later minors follow here. */
 };

@@ -24,6 +24,7 @@ Harness *harness_new(void) {
                 { "asan/plugins/secrets-example.so", "secrets-example.so" },
                 { "asan/test-plugins/good.so", "storage-good.so" },
                 { "asan/test-plugins/slow.so", "storage-slow.so" },
+                { "asan/test-plugins/fetch.so", "storage-fetch.so" },
         };
         Harness *h = calloc(1, sizeof *h);
         require(h, "out of memory");

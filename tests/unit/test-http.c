@@ -770,6 +770,10 @@ static void assert_redirect_strips(Fixture *f, const char *target, const char *e
                 { .type = HTTP_AUTH_BEARER, .token = SECRET },
                 { .type = HTTP_AUTH_BEARER, .scheme = "Fused-Env-Bearer", .token = SECRET },
                 { .type = HTTP_AUTH_BASIC, .user = "admin", .password = SECRET },
+                { .type = HTTP_AUTH_AWS_SIGV4,
+                  .user = "AKID",
+                  .password = SECRET,
+                  .aws_sigv4 = "aws:amz:eu-west-1:s3" },
         };
         Result r;
 
@@ -1024,6 +1028,15 @@ static void test_submit_refusals(void **state) {
                 { .url = "http://127.0.0.1/", .auth = { .type = HTTP_AUTH_BEARER } },
                 { .url = "http://127.0.0.1/", .auth = { .type = HTTP_AUTH_BEARER, .token = "a\nb" } },
                 { .url = "http://127.0.0.1/", .auth = { .type = HTTP_AUTH_BASIC, .user = "u" } },
+                { .url = "http://127.0.0.1/",
+                  .auth = { .type = HTTP_AUTH_AWS_SIGV4, .user = "u", .password = "p" } },
+                { .url = "http://127.0.0.1/",
+                  .auth = { .type = HTTP_AUTH_AWS_SIGV4, .user = "u", .aws_sigv4 = "aws:amz:r:s3" } },
+                { .url = "http://127.0.0.1/",
+                  .auth = { .type = HTTP_AUTH_AWS_SIGV4,
+                            .user = "u",
+                            .password = "p",
+                            .aws_sigv4 = "a\nb" } },
                 { .url = "http://127.0.0.1/", .method = _HTTP_METHOD_MAX },
         };
         for (size_t i = 0; i < ELEMENTSOF(bad); i++)
