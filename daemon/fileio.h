@@ -10,3 +10,9 @@
  * is wiped: it may be a secret), -ENOMEM, or the read's -errno.
  */
 int read_full_fd(int fd, size_t max, char **ret_data, size_t *ret_size);
+
+/* mkdir -p, with the last component private (0700): the daemon's files are nobody else's business. */
+int mkdir_private(const char *path);
+
+/* Removes `path` and everything below it, without following symbolic links; a missing path is no error. */
+int remove_tree(const char *path);

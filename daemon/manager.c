@@ -20,6 +20,7 @@
 #include <unistd.h>
 
 #include "clock.h"
+#include "fileio.h"
 #include "manager.h"
 #include "timestamp.h"
 
@@ -846,22 +847,6 @@ static void log_config_errors(Manager *m, char **errors, const char *what) {
         journal_log(m->journal, LOG_ERR, "%s: %zu error%s in the configuration", what, n, n == 1 ? "" : "s");
 }
 
-/* mkdir -p, with the last component private (0700): the daemon's files are nobody else's business. */
-static int make_private_directory(const char *path) {
-        _cleanup_free_ char *p = strdup(path);
-        if (!p)
-                return -ENOMEM;
-        for (char *slash = strchr(p + 1, '/'); slash; slash = strchr(slash + 1, '/')) {
-                *slash = '\0';
-                if (mkdir(p, 0755) < 0 && errno != EEXIST)
-                        return -errno;
-                *slash = '/';
-        }
-        if (mkdir(p, 0700) < 0 && errno != EEXIST)
-                return -errno;
-        return 0;
-}
-
 static int build_entries(Manager *m, Config *config, Entry ***ret_entries) {
         Entry **entries = calloc(config->n_schedules + 1, sizeof *entries);
         if (!entries)
@@ -981,7 +966,7 @@ int manager_start(Manager *m) {
                 return -ENOMEM;
         const char *dirs[] = { set->state_directory, set->runtime_directory, m->markers_directory };
         for (size_t i = 0; i < ELEMENTSOF(dirs); i++)
-                if ((r = make_private_directory(dirs[i])) < 0) {
+                if ((r = mkdir_private(dirs[i])) < 0) {
                         journal_log(m->journal, LOG_ERR, "cannot create %s: %s", dirs[i], strerror(-r));
                         return r;
                 }

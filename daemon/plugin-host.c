@@ -2,14 +2,18 @@
 #include "plugin-host.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <limits.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <systemd/sd-event.h>
+#include <unistd.h>
 
 #include "credentials.h"
+#include "fileio.h"
 #include "secrets.h"
 #include "storage.h"
 
@@ -47,6 +51,8 @@ struct udfcron_instance {
         size_t n_calls;   /* calls into it not yet freed */
         udfcron_timer *timers;
         udfcron_http *requests; /* HTTP requests it submitted that have not ended */
+        char *runtime_root;     /* the daemon's runtime directory */
+        char *runtime_path;     /* its own below it, once asked for (host->runtime_directory) */
         PluginInstance *retired_next;
 };
 
@@ -65,7 +71,16 @@ static const struct udfcron_host host_services;
 
 /* ------------------------------------------------------------------ instances */
 
-static void instance_free(PluginInstance *i);
+static PluginInstance *instance_free(PluginInstance *i);
+
+/* Whether a current instance other than i has i's name (a reload's successor, or its predecessor). */
+static bool name_in_use(const PluginInstance *i) {
+        const PluginHost *h = i->host;
+        for (size_t k = 0; k < h->n_current; k++)
+                if (h->current[k] && h->current[k] != i && strcmp(h->current[k]->name, i->name) == 0)
+                        return true;
+        return false;
+}
 
 static void retired_remove(PluginHost *h, PluginInstance *i) {
         for (PluginInstance **p = &h->retired; *p; p = &(*p)->retired_next)
@@ -106,7 +121,7 @@ static void call_free(PluginCall *c);
  * the plugin runs after the unload), the calls it made (abandoned) and the calls into it (dropped:
  * only at exit).
  */
-static void instance_free(PluginInstance *i) {
+static PluginInstance *instance_free(PluginInstance *i) {
         PluginHost *h = i->host;
         unsigned left = 0;
 
@@ -136,11 +151,19 @@ static void instance_free(PluginInstance *i) {
                         call_free(c);
                 }
         }
+        /* what it left for runs (a key file) goes with the last instance of its name */
+        int r = i->runtime_path && !name_in_use(i) ? remove_tree(i->runtime_path) : 0;
+        if (r < 0)
+                journal_log(h->journal, LOG_WARNING, "%s: cannot remove %s: %s, ignoring", i->name,
+                            i->runtime_path, strerror(-r));
         plugin_options_free(i->plugin, i->options);
         plugin_unref(i->plugin);
         free(i->name);
         free(i->file);
+        free(i->runtime_root);
+        free(i->runtime_path);
         free(i);
+        return NULL;
 }
 
 static void instance_retire(PluginInstance *i) {
@@ -155,7 +178,7 @@ static void instance_retire(PluginInstance *i) {
 }
 
 /* Takes the options out of pc. */
-static int instance_new(PluginHost *h, PluginConfig *pc, PluginInstance **ret) {
+static int instance_new(PluginHost *h, PluginConfig *pc, const char *runtime_root, PluginInstance **ret) {
         PluginInstance *i = calloc(1, sizeof *i);
         if (!i)
                 return -ENOMEM;
@@ -167,8 +190,9 @@ static int instance_new(PluginHost *h, PluginConfig *pc, PluginInstance **ret) {
                 .file = strdup(pc->file),
                 .line = pc->line,
                 .options = TAKE_PTR(pc->options),
+                .runtime_root = strdup(runtime_root),
         };
-        if (!i->name || !i->file) {
+        if (!i->name || !i->file || !i->runtime_root) {
                 instance_free(i);
                 return -ENOMEM;
         }
@@ -209,7 +233,7 @@ PluginHost *plugin_host_free(PluginHost *h) {
         if (!h)
                 return NULL;
         for (size_t k = 0; k < h->n_current; k++)
-                instance_free(h->current[k]);
+                h->current[k] = instance_free(h->current[k]);
         free(h->current);
         while (h->retired) {
                 PluginInstance *i = h->retired;
@@ -233,7 +257,7 @@ int plugin_host_apply(PluginHost *h, Config *config) {
                 return -ENOMEM;
         for (size_t k = 0; k < config->n_plugins && r >= 0; k++) {
                 PluginInstance *i;
-                if ((r = instance_new(h, &config->plugins[k], &i)) < 0)
+                if ((r = instance_new(h, &config->plugins[k], config->settings.runtime_directory, &i)) < 0)
                         break;
                 fresh[n++] = i;
                 r = i->plugin->descriptor->init(&host_services, i, i->options, &i->ctx);
@@ -251,11 +275,13 @@ int plugin_host_apply(PluginHost *h, Config *config) {
                 return r;
         }
 
-        for (size_t k = 0; k < h->n_current; k++)
-                instance_retire(h->current[k]);
-        free(h->current);
+        /* the new set first: an old instance freed now sees its successor (see instance_free()) */
+        _cleanup_free_ PluginInstance **old = TAKE_PTR(h->current);
+        size_t n_old = h->n_current;
         h->current = TAKE_PTR(fresh);
         h->n_current = n;
+        for (size_t k = 0; k < n_old; k++)
+                instance_retire(old[k]);
         return 0;
 }
 
@@ -590,6 +616,52 @@ static const char *host_http_reply_header(const udfcron_http *q, const char *nam
         return q && q->reply ? http_reply_header(q->reply, name) : NULL;
 }
 
+/* mkdir, or an existing directory that must be the daemon user's own; made private either way. */
+static int private_subdirectory(const char *path) {
+        struct stat st;
+        if (mkdir(path, 0700) < 0 && errno != EEXIST)
+                return -errno;
+        _cleanup_close_ int fd = open(path, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+        if (fd < 0)
+                return -errno;
+        if (fstat(fd, &st) < 0)
+                return -errno;
+        if (st.st_uid != geteuid())
+                return -EPERM;
+        return fchmod(fd, 0700) < 0 ? -errno : 0;
+}
+
+static int host_runtime_directory(udfcron_instance *self, const char **ret_path) {
+        _cleanup_free_ char *path = NULL;
+        int r;
+
+        if (self->runtime_path) {
+                *ret_path = self->runtime_path;
+                return 0;
+        }
+        if ((r = mkdir_private(self->runtime_root)) < 0)
+                return r;
+        /* <root>/plugins, <root>/plugins/<kind>, <root>/plugins/<kind>/<name>: each private */
+        if (asprintf(&path, "%s/plugins/%s", self->runtime_root, self->name) < 0)
+                return -ENOMEM;
+        for (char *slash = path + strlen(self->runtime_root) + 1; slash; slash = strchr(slash + 1, '/')) {
+                *slash = '\0';
+                r = private_subdirectory(path);
+                *slash = '/';
+                if (r < 0)
+                        return r;
+        }
+        if ((r = private_subdirectory(path)) < 0)
+                return r;
+        *ret_path = self->runtime_path = TAKE_PTR(path);
+        return 0;
+}
+
+static int host_credentials_token(udfcron_instance *self, const char *name, const char *audience,
+                                  udfcron_token_done done, void *userdata) {
+        return credentials_token(self->host, self, name, audience, done, userdata, NULL);
+}
+
 static const struct udfcron_host host_services = {
         .abi_major = UDFCRON_PLUGIN_ABI_MAJOR,
         .abi_minor = UDFCRON_PLUGIN_ABI_MINOR,
@@ -605,4 +677,6 @@ static const struct udfcron_host host_services = {
         .http_submit = host_http_submit,
         .http_cancel = host_http_cancel,
         .http_reply_header = host_http_reply_header,
+        .runtime_directory = host_runtime_directory,
+        .credentials_token = host_credentials_token,
 };

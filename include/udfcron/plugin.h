@@ -55,7 +55,7 @@ extern "C" {
 #endif
 
 #define UDFCRON_PLUGIN_ABI_MAJOR 1
-#define UDFCRON_PLUGIN_ABI_MINOR 1
+#define UDFCRON_PLUGIN_ABI_MINOR 2
 
 /* The name of the one exported symbol. */
 #define UDFCRON_PLUGIN_ENTRY_SYMBOL "udfcron_plugin_entry"
@@ -411,6 +411,27 @@ struct udfcron_host {
         udfcron_http *(*http_cancel)(udfcron_http *request);
         /* A header of the reply (the last value when repeated), or NULL; valid only during `done`. */
         const char *(*http_reply_header)(const udfcron_http *request, const char *name);
+
+        /* ---- added in ABI 1.2: check host->abi_minor >= 2 before using them */
+
+        /*
+         * A directory of this instance's own, for files it hands to runs (a key file): private to the
+         * daemon's user (0700), <runtime_directory>/plugins/<kind>/<name>, created on the first call.
+         * Instances of one name share it, also across reloads; the service manager empties it when
+         * the daemon stops. Returns 0 and the path in *ret_path (the daemon's, valid until destroy()),
+         * or a negative errno: -ENOTDIR, -EPERM (it exists, but is not the daemon user's directory).
+         */
+        int (*runtime_directory)(udfcron_instance *self, const char **ret_path);
+        /*
+         * An access token from the credentials instance called `name` (its block's name in the
+         * `credentials` group: "gcs"), for `audience` (NULL: that instance's default), as its
+         * token() gives it: for a plugin that talks to a service on behalf of an account (gs://
+         * storage). `done` is always called later, from the loop. -ENXIO: no such instance;
+         * -EOPNOTSUPP: it mints no tokens; -ELOOP: it is the caller. The token is a secret: wipe
+         * your copies, and never log it.
+         */
+        int (*credentials_token)(udfcron_instance *self, const char *name, const char *audience,
+                                 udfcron_token_done done, void *userdata);
 
         /* Services added in later minors follow here. */
 };
