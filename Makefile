@@ -176,6 +176,7 @@ $(B)/fuzz/fuzz-file-url: $(B)/fuzz/plugins/storage-file/file-url.o
 $(B)/asan/replay/fuzz-file-url: $(B)/asan/plugins/storage-file/file-url.o
 $(B)/asan/tests/test-google-auth: $(B)/asan/plugins/gcs-credentials/google-auth.o
 $(B)/asan/tests/test-google-auth: LIBS += -lcrypto
+$(B)/asan/tests/test-credentials-gcs: LIBS += -lcrypto
 $(B)/fuzz/fuzz-google-auth: $(B)/fuzz/plugins/gcs-credentials/google-auth.o
 $(B)/asan/replay/fuzz-google-auth: $(B)/asan/plugins/gcs-credentials/google-auth.o
 $(B)/fuzz/fuzz-google-auth $(B)/asan/replay/fuzz-google-auth: LIBS += -lcrypto
@@ -228,7 +229,7 @@ $(PLUGIN_PC): plugins/udfcron-plugin.pc.in Makefile
 	sed -e 's|@PREFIX@|$(PREFIX)|' -e 's|@VERSION@|$(VERSION)|' $< > $@
 
 # Unit tests load the plugins (sanitized) from the build directory.
-$(B)/asan/tests/%.o: CPPFLAGS += -DUDFCRON_BUILD_DIR='"$(abspath $(B))"'
+$(B)/asan/tests/%.o: CPPFLAGS += -DUDFCRON_BUILD_DIR='"$(abspath $(B))"' -DUDFCRON_SOURCE_DIR='"$(abspath .)"'
 $(UNIT_TESTS): | $(PLUGINS_ASAN) $(TEST_PLUGINS)
 
 # ---------------------------------------------------------------- dependencies

@@ -52,7 +52,7 @@ struct udfcron_instance {
         udfcron_timer *timers;
         udfcron_http *requests; /* HTTP requests it submitted that have not ended */
         char *runtime_root;     /* the daemon's runtime directory */
-        char *runtime_path;     /* its own below it, once asked for (host->runtime_directory) */
+        char *runtime_path;     /* its own below it, once asked for (host->runtime_directory) or inherited */
         PluginInstance *retired_next;
 };
 
@@ -73,13 +73,13 @@ static const struct udfcron_host host_services;
 
 static PluginInstance *instance_free(PluginInstance *i);
 
-/* Whether a current instance other than i has i's name (a reload's successor, or its predecessor). */
-static bool name_in_use(const PluginInstance *i) {
+/* A current instance other than i with i's name (its successor after a reload, or its predecessor), or NULL. */
+static PluginInstance *namesake(const PluginInstance *i) {
         const PluginHost *h = i->host;
         for (size_t k = 0; k < h->n_current; k++)
                 if (h->current[k] && h->current[k] != i && strcmp(h->current[k]->name, i->name) == 0)
-                        return true;
-        return false;
+                        return h->current[k];
+        return NULL;
 }
 
 static void retired_remove(PluginHost *h, PluginInstance *i) {
@@ -151,8 +151,13 @@ static PluginInstance *instance_free(PluginInstance *i) {
                         call_free(c);
                 }
         }
-        /* what it left for runs (a key file) goes with the last instance of its name */
-        int r = i->runtime_path && !name_in_use(i) ? remove_tree(i->runtime_path) : 0;
+        /* what it left for runs (a key file) is handed to its namesake, or goes with the last of the name */
+        PluginInstance *heir = i->runtime_path ? namesake(i) : NULL;
+        int r = 0;
+        if (heir && !heir->runtime_path)
+                heir->runtime_path = TAKE_PTR(i->runtime_path);
+        else if (i->runtime_path && !heir)
+                r = remove_tree(i->runtime_path);
         if (r < 0)
                 journal_log(h->journal, LOG_WARNING, "%s: cannot remove %s: %s, ignoring", i->name,
                             i->runtime_path, strerror(-r));
@@ -202,6 +207,10 @@ static int instance_new(PluginHost *h, PluginConfig *pc, const char *runtime_roo
 
 const char *plugin_instance_name(const PluginInstance *i) {
         return i->name;
+}
+
+PluginKind plugin_instance_kind(const PluginInstance *i) {
+        return i->kind;
 }
 
 void *plugin_instance_context(const PluginInstance *i) {
@@ -644,7 +653,8 @@ static int host_runtime_directory(udfcron_instance *self, const char **ret_path)
         /* <root>/plugins, <root>/plugins/<kind>, <root>/plugins/<kind>/<name>: each private */
         if (asprintf(&path, "%s/plugins/%s", self->runtime_root, self->name) < 0)
                 return -ENOMEM;
-        for (char *slash = path + strlen(self->runtime_root) + 1; slash; slash = strchr(slash + 1, '/')) {
+        for (char *slash = strchr(path + strlen(self->runtime_root) + 1, '/'); slash;
+             slash = strchr(slash + 1, '/')) {
                 *slash = '\0';
                 r = private_subdirectory(path);
                 *slash = '/';

@@ -74,6 +74,7 @@ PluginInstance *plugin_host_secrets_provider(const PluginHost *h, size_t n);
 size_t plugin_host_secrets_position(const PluginHost *h, const PluginInstance *i);
 
 const char *plugin_instance_name(const PluginInstance *i); /* "storage/file" */
+PluginKind plugin_instance_kind(const PluginInstance *i);
 void *plugin_instance_context(const PluginInstance *i);
 const void *plugin_instance_vtable(const PluginInstance *i);
 

@@ -150,9 +150,12 @@ int secrets_lookup(PluginHost *h, PluginInstance *requester, const char *name, u
                 return -ENOMEM;
         l->done = done;
         l->userdata = userdata;
-        l->limit = requester ? plugin_host_secrets_position(h, requester) : SIZE_MAX;
-        if (l->limit == SIZE_MAX && requester)
-                l->limit = 0; /* not a current provider: only the built-in one answers */
+        l->limit = SIZE_MAX; /* the daemon and plugins of other kinds ask every provider */
+        if (requester && plugin_instance_kind(requester) == PLUGIN_SECRETS) {
+                l->limit = plugin_host_secrets_position(h, requester);
+                if (l->limit == SIZE_MAX)
+                        l->limit = 0; /* a provider retired by a reload: only the built-in one answers */
+        }
         if (!(l->name = strdup(name))) {
                 plugin_call_refused(&l->call);
                 return -ENOMEM;

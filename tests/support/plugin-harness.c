@@ -22,6 +22,7 @@ Harness *harness_new(void) {
                 { "asan/plugins/secrets-file.so", "secrets-file.so" },
                 { "asan/plugins/secrets-env.so", "secrets-env.so" },
                 { "asan/plugins/secrets-example.so", "secrets-example.so" },
+                { "asan/plugins/credentials-gcs.so", "credentials-gcs.so" },
                 { "asan/test-plugins/good.so", "storage-good.so" },
                 { "asan/test-plugins/slow.so", "storage-slow.so" },
                 { "asan/test-plugins/fetch.so", "storage-fetch.so" },
