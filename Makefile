@@ -180,6 +180,9 @@ $(B)/asan/tests/test-credentials-gcs: LIBS += -lcrypto
 $(B)/fuzz/fuzz-google-auth: $(B)/fuzz/plugins/gcs-credentials/google-auth.o
 $(B)/asan/replay/fuzz-google-auth: $(B)/asan/plugins/gcs-credentials/google-auth.o
 $(B)/fuzz/fuzz-google-auth $(B)/asan/replay/fuzz-google-auth: LIBS += -lcrypto
+$(B)/asan/tests/test-fused-reply: $(B)/asan/plugins/shared/fused-reply.o $(B)/asan/plugins/shared/fused-api.o
+$(B)/fuzz/fuzz-fused-reply: $(B)/fuzz/plugins/shared/fused-reply.o
+$(B)/asan/replay/fuzz-fused-reply: $(B)/asan/plugins/shared/fused-reply.o
 
 $(B)/fuzz/%: $(B)/fuzz/tests/fuzz/%.o $(LIBCORE_FUZZ)
 	$(FUZZ_CC) -fsanitize=fuzzer,address,undefined $^ $(LIBS) -o $@
