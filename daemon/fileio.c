@@ -50,7 +50,7 @@ int read_full_fd(int fd, size_t max, char **ret_data, size_t *ret_size) {
         return 0;
 }
 
-int mkdir_private(const char *path) {
+int mkdir_p(const char *path, mode_t mode) {
         _cleanup_free_ char *p = strdup(path);
         if (!p)
                 return -ENOMEM;
@@ -60,7 +60,7 @@ int mkdir_private(const char *path) {
                         return -errno;
                 *slash = '/';
         }
-        if (mkdir(p, 0700) < 0 && errno != EEXIST)
+        if (mkdir(p, mode) < 0 && errno != EEXIST)
                 return -errno;
         return 0;
 }

@@ -2,6 +2,7 @@
 #pragma once
 
 #include <stddef.h>
+#include <sys/types.h>
 
 /*
  * Reads an open file to its end into a malloc'd buffer with a NUL after the
@@ -11,8 +12,8 @@
  */
 int read_full_fd(int fd, size_t max, char **ret_data, size_t *ret_size);
 
-/* mkdir -p, with the last component private (0700): the daemon's files are nobody else's business. */
-int mkdir_private(const char *path);
+/* mkdir -p: missing parents are created 0755, `path` itself with `mode`; existing ones stay as they are. */
+int mkdir_p(const char *path, mode_t mode);
 
 /* Removes `path` and everything below it, without following symbolic links; a missing path is no error. */
 int remove_tree(const char *path);

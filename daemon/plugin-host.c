@@ -648,7 +648,7 @@ static int host_runtime_directory(udfcron_instance *self, const char **ret_path)
                 *ret_path = self->runtime_path;
                 return 0;
         }
-        if ((r = mkdir_private(self->runtime_root)) < 0)
+        if ((r = mkdir_p(self->runtime_root, 0755)) < 0) /* as the daemon makes it: it holds the control socket */
                 return r;
         /* <root>/plugins, <root>/plugins/<kind>, <root>/plugins/<kind>/<name>: each private */
         if (asprintf(&path, "%s/plugins/%s", self->runtime_root, self->name) < 0)
