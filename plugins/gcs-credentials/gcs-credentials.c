@@ -103,6 +103,12 @@ static char *wipe_free(char *s) {
         return NULL;
 }
 
+/* Logs why the key could not be looked up; returns the error. */
+static int secret_failed(struct ctx *c, int error) {
+        return c->host->log(c->self, LOG_ERR, error, "secret '%s': %s", c->options->secret,
+                            error == -ENOENT ? "no secrets provider knows it" : strerror(-error));
+}
+
 /* Checks the key and logs why it is refused (never what it holds): -EINVAL. */
 static int parse_key(struct ctx *c, const char *value, ServiceAccount **ret) {
         const char *reason = NULL;
@@ -195,8 +201,7 @@ static void on_environment_secret(void *userdata, int error, const char *value) 
         int r = error;
 
         if (r < 0)
-                c->host->log(c->self, LOG_ERR, r, "secret '%s': %s", c->options->secret,
-                             r == -ENOENT ? "no secrets provider knows it" : "%m");
+                secret_failed(c, r);
         else if ((r = parse_key(c, value, &sa)) >= 0 && (r = store_key(c, value)) >= 0 &&
                  asprintf(&variable, "%s=%s", ENV_NAME, c->key_path) < 0) {
                 variable = NULL;
@@ -307,9 +312,7 @@ static void on_token_secret(void *userdata, int error, const char *value) {
         int r = error;
 
         if (r < 0) {
-                c->host->log(c->self, LOG_ERR, r, "secret '%s': %s", c->options->secret,
-                             r == -ENOENT ? "no secrets provider knows it" : "%m");
-                answer_waiters(t, r);
+                answer_waiters(t, secret_failed(c, r));
                 return;
         }
         if ((r = parse_key(c, value, &sa)) < 0) {

@@ -74,7 +74,7 @@ static void lookup_end(struct lookup *l, int error, const char *value) {
 /* Logs a failure of the store (not a secret it does not have), and ends l with it. */
 static void lookup_fail(struct lookup *l, const char *what, int error, const char *message) {
         struct ctx *c = l->ctx;
-        c->host->log(c->self, LOG_ERR, error, "%s: %s", what, message ?: "%m");
+        c->host->log(c->self, LOG_ERR, error, "%s: %s", what, message ?: strerror(-error));
         lookup_end(l, error, NULL);
 }
 

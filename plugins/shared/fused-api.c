@@ -85,11 +85,9 @@ static void on_token(void *userdata, int error, const char *token) {
 
         if (error < 0) {
                 /* no token is no authorization: "not found" would read as "the object is not there" */
-                int r = error == -ENOENT ? -EACCES : error;
-                snprintf(message, sizeof message, "secret '%s': %s", api->token_secret,
+                snprintf(message, sizeof message, "the API token's secret '%s': %s", api->token_secret,
                          error == -ENOENT ? "no secrets provider knows it" : strerror(-error));
-                api->host->log(api->self, LOG_ERR, 0, "the Fused API's token: %s", message);
-                fail(q, r, message);
+                fail(q, error == -ENOENT ? -EACCES : error, message);
                 return;
         }
         const struct udfcron_http_request request = {

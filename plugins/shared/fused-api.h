@@ -30,7 +30,7 @@ typedef struct FusedApi {
 /*
  * The request ended: `reply` is the host's, borrowed for the call. A token that could not be looked up
  * ends it too, without a request: error -EACCES (no provider knows the secret) or the provider's error,
- * status 0, and a message that says so (already logged).
+ * status 0, and a message that says so, for the caller to log.
  */
 typedef void (*fused_api_done)(void *userdata, const struct udfcron_http_reply *reply);
 

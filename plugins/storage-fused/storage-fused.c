@@ -104,7 +104,8 @@ static const char *const op_names[] = {
 static void op_fail(struct op *o, int error, const char *message) {
         struct ctx *c = o->ctx;
         if (error != -ENOENT)
-                c->host->log(c->self, LOG_ERR, error, "%s %s: %s", op_names[o->kind], o->url, message ?: "%m");
+                c->host->log(c->self, LOG_ERR, error, "%s %s: %s", op_names[o->kind], o->url,
+                             message ?: strerror(-error));
         switch (o->kind) {
         case OP_PUT:
         case OP_REMOVE:
