@@ -33,29 +33,21 @@ static void free_answer(PluginCall *call) {
 static void deliver_environment(PluginCall *call) {
         CredentialsCall *c = (CredentialsCall *) call;
         c->environment_done(c->userdata, c->error,
-                            c->error < 0 ? NULL : (const char *const *) (c->environment ?: (char *[]){ NULL }));
+                            c->error < 0 ? NULL
+                                         : (const char *const *) (c->environment ?: (char *[]){ NULL }));
 }
 
 static void deliver_token(PluginCall *call) {
         CredentialsCall *c = (CredentialsCall *) call;
-        c->token_done(c->userdata, c->error, c->error < 0 ? NULL : c->token, c->error < 0 ? 0 : c->expires_usec);
-}
-
-/* Records the error of the plugin's answer; false for a second answer, which is only reported. */
-static bool answer(CredentialsCall *c, int error) {
-        if (c->call.answered) {
-                plugin_call_answered(&c->call);
-                return false;
-        }
-        c->error = error > 0 ? -error : error;
-        return true;
+        c->token_done(c->userdata, c->error, c->error < 0 ? NULL : c->token,
+                      c->error < 0 ? 0 : c->expires_usec);
 }
 
 static void on_environment(void *userdata, int error, const char *const *environment) {
         CredentialsCall *c = userdata;
         size_t n = 0;
 
-        if (!answer(c, error))
+        if (!plugin_call_first_answer(&c->call, error, &c->error))
                 return;
         for (const char *const *e = environment; c->error >= 0 && e && *e; e++) {
                 /* "NAME=value" with a name: anything else would be taken for another variable, or none */
@@ -70,7 +62,7 @@ static void on_environment(void *userdata, int error, const char *const *environ
 static void on_token(void *userdata, int error, const char *token, uint64_t expires_usec) {
         CredentialsCall *c = userdata;
 
-        if (!answer(c, error))
+        if (!plugin_call_first_answer(&c->call, error, &c->error))
                 return;
         if (c->error >= 0 && (!token || !*token))
                 c->error = -EBADMSG;
@@ -96,16 +88,6 @@ static int begin(PluginHost *h, PluginInstance *requester, const char *name, Plu
         return 0;
 }
 
-static int end(CredentialsCall *c, int r, PluginCall **ret_call) {
-        if (r < 0) {
-                plugin_call_refused(&c->call);
-                return r;
-        }
-        if (ret_call)
-                *ret_call = &c->call;
-        return 0;
-}
-
 #define CTX(c) plugin_instance_context((c)->call.instance)
 
 int credentials_environment(PluginHost *h, const char *name, const struct udfcron_run_info *run,
@@ -117,8 +99,9 @@ int credentials_environment(PluginHost *h, const char *name, const struct udfcro
                 return r;
         c->environment_done = done;
         c->userdata = userdata;
-        return end(c, vt->environment ? vt->environment(CTX(c), run, on_environment, c) : -EOPNOTSUPP,
-                   ret_call);
+        return plugin_call_started(
+                &c->call, vt->environment ? vt->environment(CTX(c), run, on_environment, c) : -EOPNOTSUPP,
+                ret_call);
 }
 
 int credentials_token(PluginHost *h, PluginInstance *requester, const char *name, const char *audience,
@@ -130,5 +113,6 @@ int credentials_token(PluginHost *h, PluginInstance *requester, const char *name
                 return r;
         c->token_done = done;
         c->userdata = userdata;
-        return end(c, vt->token ? vt->token(CTX(c), audience, on_token, c) : -EOPNOTSUPP, ret_call);
+        return plugin_call_started(
+                &c->call, vt->token ? vt->token(CTX(c), audience, on_token, c) : -EOPNOTSUPP, ret_call);
 }

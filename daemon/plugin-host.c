@@ -73,7 +73,7 @@ static const struct udfcron_host host_services;
 
 static PluginInstance *instance_free(PluginInstance *i);
 
-/* A current instance other than i with i's name (its successor after a reload, or its predecessor), or NULL. */
+/* A current instance other than i with i's name (a reload's successor, or its predecessor), or NULL. */
 static PluginInstance *namesake(const PluginInstance *i) {
         const PluginHost *h = i->host;
         for (size_t k = 0; k < h->n_current; k++)
@@ -413,6 +413,25 @@ void plugin_call_refused(PluginCall *c) {
         call_free(c);
 }
 
+int plugin_call_started(PluginCall *c, int r, PluginCall **ret_call) {
+        if (r < 0) {
+                plugin_call_refused(c);
+                return r;
+        }
+        if (ret_call)
+                *ret_call = c;
+        return 0;
+}
+
+bool plugin_call_first_answer(PluginCall *c, int error, int *ret_error) {
+        if (c->answered) {
+                plugin_call_answered(c); /* reports it */
+                return false;
+        }
+        *ret_error = error > 0 ? -error : error;
+        return true;
+}
+
 PluginCall *plugin_call_abandon(PluginCall *c) {
         if (c && !c->delivering)
                 c->abandoned = true;
@@ -648,7 +667,8 @@ static int host_runtime_directory(udfcron_instance *self, const char **ret_path)
                 *ret_path = self->runtime_path;
                 return 0;
         }
-        if ((r = mkdir_p(self->runtime_root, 0755)) < 0) /* as the daemon makes it: it holds the control socket */
+        /* 0755, as the daemon makes it: it holds the control socket */
+        if ((r = mkdir_p(self->runtime_root, 0755)) < 0)
                 return r;
         /* <root>/plugins, <root>/plugins/<kind>, <root>/plugins/<kind>/<name>: each private */
         if (asprintf(&path, "%s/plugins/%s", self->runtime_root, self->name) < 0)

@@ -107,6 +107,16 @@ void *plugin_call_new(PluginHost *h, PluginInstance *instance, PluginInstance *r
 void plugin_call_answered(PluginCall *call);
 /* The plugin refused the operation at once (its done will never come): frees the call, nothing delivered. */
 void plugin_call_refused(PluginCall *call);
+/*
+ * What the plugin's operation returned, for the function that started it: a refusal (r < 0) frees the
+ * call and is returned; otherwise the call is under way, *ret_call (may be NULL) is set and 0 returned.
+ */
+int plugin_call_started(PluginCall *call, int r, PluginCall **ret_call);
+/*
+ * For a plugin's done: true when this is the call's first answer, which the caller now stores in the
+ * call; a second answer is only reported (false). `error` as a negative errno, whatever its sign.
+ */
+bool plugin_call_first_answer(PluginCall *call, int error, int *ret_error);
 /* The caller no longer wants the answer: nothing is delivered; accepts NULL; returns NULL. */
 PluginCall *plugin_call_abandon(PluginCall *call);
 

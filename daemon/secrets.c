@@ -106,11 +106,8 @@ static void step_deliver(PluginCall *call) {
 
 static void on_step_done(void *userdata, int error, const char *value) {
         SecretStep *s = userdata;
-        if (s->call.answered) {
-                plugin_call_answered(&s->call); /* reports the second answer */
+        if (!plugin_call_first_answer(&s->call, error, &s->error))
                 return;
-        }
-        s->error = error > 0 ? -error : error;
         if (s->error >= 0 && !(s->value = strdup(value ?: "")))
                 s->error = -ENOMEM;
         plugin_call_answered(&s->call);

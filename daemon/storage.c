@@ -35,10 +35,6 @@ typedef struct StorageCall {
         size_t n_entries;
 } StorageCall;
 
-static int negative(int error) {
-        return error > 0 ? -error : error;
-}
-
 static void free_answer(PluginCall *call) {
         StorageCall *c = (StorageCall *) call;
         free(c->data);
@@ -68,25 +64,15 @@ static void deliver(PluginCall *call) {
         }
 }
 
-/* Records the error of the plugin's answer; false for a second answer, which is only reported. */
-static bool answer(StorageCall *c, int error) {
-        if (c->call.answered) {
-                plugin_call_answered(&c->call);
-                return false;
-        }
-        c->error = negative(error);
-        return true;
-}
-
 static void on_done(void *userdata, int error) {
         StorageCall *c = userdata;
-        if (answer(c, error))
+        if (plugin_call_first_answer(&c->call, error, &c->error))
                 plugin_call_answered(&c->call);
 }
 
 static void on_data(void *userdata, int error, const void *data, size_t size) {
         StorageCall *c = userdata;
-        if (!answer(c, error))
+        if (!plugin_call_first_answer(&c->call, error, &c->error))
                 return;
         if (c->error >= 0) {
                 if ((c->data = malloc(size + 1))) {
@@ -102,7 +88,7 @@ static void on_data(void *userdata, int error, const void *data, size_t size) {
 static void on_list(void *userdata, int error, const struct udfcron_storage_entry *entries, size_t n,
                     const char *next_page) {
         StorageCall *c = userdata;
-        if (!answer(c, error))
+        if (!plugin_call_first_answer(&c->call, error, &c->error))
                 return;
         if (c->error >= 0) {
                 c->entries = calloc(MAX(n, (size_t) 1), sizeof *c->entries);
@@ -120,7 +106,7 @@ static void on_list(void *userdata, int error, const struct udfcron_storage_entr
 
 static void on_text(void *userdata, int error, const char *text) {
         StorageCall *c = userdata;
-        if (!answer(c, error))
+        if (!plugin_call_first_answer(&c->call, error, &c->error))
                 return;
         if (c->error >= 0 && !(c->text = strdup(text ?: "")))
                 c->error = -ENOMEM;
@@ -151,17 +137,6 @@ static int begin(PluginHost *h, PluginInstance *requester, const char *url, Stor
         return 0;
 }
 
-/* What the plugin's function returned: refused at once, or the call is under way. */
-static int end(StorageCall *c, int r, PluginCall **ret_call) {
-        if (r < 0) {
-                plugin_call_refused(&c->call);
-                return r;
-        }
-        if (ret_call)
-                *ret_call = &c->call;
-        return 0;
-}
-
 #define CTX(c) plugin_instance_context((c)->call.instance)
 
 int storage_put(PluginHost *h, PluginInstance *requester, const char *url, const void *data, size_t size,
@@ -173,7 +148,8 @@ int storage_put(PluginHost *h, PluginInstance *requester, const char *url, const
                 return r;
         c->done = done;
         c->userdata = userdata;
-        return end(c, vt->put(CTX(c), url, data, size, content_type, on_done, c), ret_call);
+        return plugin_call_started(&c->call, vt->put(CTX(c), url, data, size, content_type, on_done, c),
+                                   ret_call);
 }
 
 int storage_get(PluginHost *h, PluginInstance *requester, const char *url, size_t max_size,
@@ -185,7 +161,7 @@ int storage_get(PluginHost *h, PluginInstance *requester, const char *url, size_
                 return r;
         c->data_done = done;
         c->userdata = userdata;
-        return end(c, vt->get(CTX(c), url, max_size, on_data, c), ret_call);
+        return plugin_call_started(&c->call, vt->get(CTX(c), url, max_size, on_data, c), ret_call);
 }
 
 int storage_list(PluginHost *h, PluginInstance *requester, const char *url, const char *page,
@@ -197,7 +173,7 @@ int storage_list(PluginHost *h, PluginInstance *requester, const char *url, cons
                 return r;
         c->list_done = done;
         c->userdata = userdata;
-        return end(c, vt->list(CTX(c), url, page, page_size, on_list, c), ret_call);
+        return plugin_call_started(&c->call, vt->list(CTX(c), url, page, page_size, on_list, c), ret_call);
 }
 
 int storage_remove(PluginHost *h, PluginInstance *requester, const char *url, udfcron_storage_done done,
@@ -209,7 +185,7 @@ int storage_remove(PluginHost *h, PluginInstance *requester, const char *url, ud
                 return r;
         c->done = done;
         c->userdata = userdata;
-        return end(c, vt->remove(CTX(c), url, on_done, c), ret_call);
+        return plugin_call_started(&c->call, vt->remove(CTX(c), url, on_done, c), ret_call);
 }
 
 int storage_sign(PluginHost *h, PluginInstance *requester, const char *url, uint64_t valid_usec,
@@ -221,5 +197,5 @@ int storage_sign(PluginHost *h, PluginInstance *requester, const char *url, uint
                 return r;
         c->text_done = done;
         c->userdata = userdata;
-        return end(c, vt->sign(CTX(c), url, valid_usec, on_text, c), ret_call);
+        return plugin_call_started(&c->call, vt->sign(CTX(c), url, valid_usec, on_text, c), ret_call);
 }

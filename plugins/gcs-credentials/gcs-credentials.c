@@ -72,7 +72,7 @@ struct ctx {
         const struct udfcron_host *host;
         udfcron_instance *self;
         const struct options *options;
-        char *key_path; /* <runtime directory>/service-account.json, once known */
+        char *key_path;            /* <runtime directory>/service-account.json, once known */
         unsigned char written[32]; /* SHA-256 of the key last written there */
         bool has_written;
         struct token *tokens;
@@ -168,8 +168,8 @@ static int store_key(struct ctx *c, const char *value) {
         }
         if (EVP_Digest(value, size, digest, NULL, EVP_sha256(), NULL) != 1)
                 return -EIO;
-        if (c->has_written && memcmp(digest, c->written, sizeof digest) == 0 && lstat(c->key_path, &st) == 0 &&
-            S_ISREG(st.st_mode) && (size_t) st.st_size == size)
+        if (c->has_written && memcmp(digest, c->written, sizeof digest) == 0 &&
+            lstat(c->key_path, &st) == 0 && S_ISREG(st.st_mode) && (size_t) st.st_size == size)
                 return 0;
         if ((r = write_private_file(c->key_path, value, size)) < 0)
                 return c->host->log(c->self, LOG_ERR, r, "cannot write %s: %m", c->key_path);
@@ -286,7 +286,8 @@ static void on_token_reply(void *userdata, udfcron_http *request, const struct u
                 return;
         }
         if (r < 0) {
-                c->host->log(c->self, LOG_ERR, r, "token endpoint %s: a reply with %s", t->token_uri, reason);
+                c->host->log(c->self, LOG_ERR, r, "token endpoint %s: a reply with %s", t->token_uri,
+                             reason);
                 answer_waiters(t, r);
                 return;
         }
@@ -410,9 +411,10 @@ static int gcs_init(const struct udfcron_host *host, udfcron_instance *self, con
         const struct options *o = options;
 
         if (host->abi_minor < 2)
-                return host->log(self, LOG_ERR, ENOTSUP,
-                                 "needs plugin ABI 1.2 (a runtime directory and HTTP), this udfcrond has 1.%u",
-                                 host->abi_minor);
+                return host->log(
+                        self, LOG_ERR, ENOTSUP,
+                        "needs plugin ABI 1.2 (a runtime directory and HTTP), this udfcrond has 1.%u",
+                        host->abi_minor);
         if (!valid_scope(o->scopes))
                 return host->log(self, LOG_ERR, EINVAL, "scopes: '%s' is not a list of OAuth2 scopes",
                                  o->scopes);

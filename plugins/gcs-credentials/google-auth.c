@@ -12,7 +12,7 @@
 #include <string.h>
 #include <strings.h>
 
-#define TOKEN_MAX 8192       /* Google's are a few hundred bytes */
+#define TOKEN_MAX      8192  /* Google's are a few hundred bytes */
 #define ERROR_TEXT_MAX 200   /* of an error reply, as quoted in messages */
 #define EXPIRES_IN_MAX 86400 /* a day: Google says 3599 */
 
@@ -156,8 +156,8 @@ static int sign_rs256(EVP_PKEY *key, const char *input, char **ret) {
             EVP_DigestSign(md, NULL, &size, (const unsigned char *) input, strlen(input)) == 1) {
                 if (!(signature = malloc(size)))
                         r = -ENOMEM;
-                else if (EVP_DigestSign(md, signature, &size, (const unsigned char *) input, strlen(input)) ==
-                         1)
+                else if (EVP_DigestSign(md, signature, &size, (const unsigned char *) input,
+                                        strlen(input)) == 1)
                         r = (*ret = base64url_encode(signature, size)) ? 0 : -ENOMEM;
         }
         EVP_MD_CTX_free(md);
@@ -220,7 +220,8 @@ static void append_printable(char *buf, size_t size, const char *s) {
 
 /* "error: description", printable and bounded: it comes from the network and goes into messages. */
 static char *error_text(const cJSON *root) {
-        const char *error = string_member(root, "error"), *description = string_member(root, "error_description");
+        const char *error = string_member(root, "error"),
+                   *description = string_member(root, "error_description");
         char buf[ERROR_TEXT_MAX + 1] = "";
 
         append_printable(buf, sizeof buf, error);
@@ -239,8 +240,8 @@ static bool parse_expires_in(const cJSON *m, uint64_t *ret) {
         }
         if (cJSON_IsNumber(m))
                 v = m->valuedouble;
-        else if (cJSON_IsString(m) && m->valuestring[0] && strspn(m->valuestring, "0123456789") ==
-                                                                     strlen(m->valuestring) &&
+        else if (cJSON_IsString(m) && m->valuestring[0] &&
+                 strspn(m->valuestring, "0123456789") == strlen(m->valuestring) &&
                  strlen(m->valuestring) < 10)
                 v = strtod(m->valuestring, NULL);
         else

@@ -16,7 +16,8 @@
 /* What an assertion asks for: Google's longest token lifetime. */
 #define GOOGLE_ASSERTION_LIFETIME_SEC 3600
 /* The form body of the grant: this, then the assertion. */
-#define GOOGLE_GRANT_BODY_PREFIX "grant_type=urn%3Aietf%3Aparams%3Aoauth%3Agrant-type%3Ajwt-bearer&assertion="
+#define GOOGLE_GRANT_BODY_PREFIX                                                                            \
+        "grant_type=urn%3Aietf%3Aparams%3Aoauth%3Agrant-type%3Ajwt-bearer&assertion="
 
 typedef struct evp_pkey_st EVP_PKEY;
 
@@ -52,9 +53,9 @@ int google_assertion(const ServiceAccount *sa, const char *scope, int64_t now_se
 
 /* The token endpoint's answer, successful or not. */
 typedef struct TokenReply {
-        char *access_token;   /* printable ASCII without spaces: it goes into a header */
-        uint64_t expires_in;  /* seconds; 0: the reply did not say */
-        char *error;          /* an error reply: "invalid_grant: Invalid JWT Signature." (sanitized) */
+        char *access_token;  /* printable ASCII without spaces: it goes into a header */
+        uint64_t expires_in; /* seconds; 0: the reply did not say */
+        char *error;         /* an error reply: "invalid_grant: Invalid JWT Signature." (sanitized) */
 } TokenReply;
 
 /*

@@ -36,7 +36,7 @@ struct ctx {
         udfcron_instance *self;
         const struct options *options;
         FusedApi api;
-        char *client_id; /* the option, or the one realtime-instance/available named */
+        char *client_id;        /* the option, or the one realtime-instance/available named */
         struct lookup *lookups; /* under way */
 };
 
@@ -111,7 +111,9 @@ static void fetch_value(struct lookup *l) {
         int r = -ENOMEM;
 
         if (id && name && asprintf(&path, "/realtime/%s/api/v1/secrets/%s", id, name) >= 0) {
-                const FusedCall call = { .method = UDFCRON_HTTP_GET, .path = path, .max_reply_size = REPLY_MAX };
+                const FusedCall call = { .method = UDFCRON_HTTP_GET,
+                                         .path = path,
+                                         .max_reply_size = REPLY_MAX };
                 r = fused_api_request(&c->api, &call, on_value, l);
         } else
                 path = NULL;
@@ -150,8 +152,9 @@ static int fused_lookup(void *ctx, const char *name, udfcron_secret_done done, v
                 return -ENOENT; /* no key of the store */
         if (!(l = calloc(1, sizeof *l)))
                 return -ENOMEM;
-        *l = (struct lookup){ .ctx = c, .name = strdup(name), .done = done, .userdata = userdata,
-                              .next = c->lookups };
+        *l = (struct lookup){
+                .ctx = c, .name = strdup(name), .done = done, .userdata = userdata, .next = c->lookups
+        };
         if (c->lookups)
                 c->lookups->prev = l;
         c->lookups = l;
@@ -163,7 +166,8 @@ static int fused_lookup(void *ctx, const char *name, udfcron_secret_done done, v
                 fetch_value(l);
                 return 0;
         }
-        const FusedCall call = { .method = UDFCRON_HTTP_GET, .path = "/realtime-instance/available",
+        const FusedCall call = { .method = UDFCRON_HTTP_GET,
+                                 .path = "/realtime-instance/available",
                                  .max_reply_size = REPLY_MAX };
         int r = fused_api_request(&c->api, &call, on_instances, l);
         if (r < 0)
@@ -174,21 +178,14 @@ static int fused_lookup(void *ctx, const char *name, udfcron_secret_done done, v
 static int fused_init(const struct udfcron_host *host, udfcron_instance *self, const void *options,
                       void **ret_ctx) {
         const struct options *o = options;
+        struct ctx *c = calloc(1, sizeof *c);
         int r;
 
-        if (host->abi_minor < 1)
-                return host->log(self, LOG_ERR, ENOTSUP, "needs plugin ABI 1.1 (HTTP), this udfcrond has 1.%u",
-                                 host->abi_minor);
-        struct ctx *c = calloc(1, sizeof *c);
         if (!c)
                 return host->log(self, LOG_ERR, ENOMEM, "cannot start: %m");
-        *c = (struct ctx){
-                .host = host,
-                .self = self,
-                .options = o,
-                .api = { .host = host, .self = self, .base_url = o->base_url, .token_secret = o->token_secret },
-        };
-        if ((r = fused_api_check(&c->api)) < 0 || (o->client_id && !(c->client_id = strdup(o->client_id)))) {
+        *c = (struct ctx){ .host = host, .self = self, .options = o };
+        if ((r = fused_api_init(&c->api, host, self, o->base_url, o->token_secret)) < 0 ||
+            (o->client_id && !(c->client_id = strdup(o->client_id)))) {
                 free(c);
                 return r < 0 ? r : host->log(self, LOG_ERR, ENOMEM, "cannot start: %m");
         }
@@ -210,16 +207,7 @@ static const struct udfcron_secrets_vtable vtable = {
 };
 
 static const struct udfcron_option fused_options[] = {
-        { .name = "base_url",
-          .type = UDFCRON_OPTION_STRING,
-          .default_value = FUSED_BASE_URL_DEFAULT,
-          .offset = offsetof(struct options, base_url),
-          .doc = "the Fused API" },
-        { .name = "token_secret",
-          .type = UDFCRON_OPTION_STRING,
-          .default_value = "fused_token",
-          .offset = offsetof(struct options, token_secret),
-          .doc = "the secret (from a provider configured before this one) with the API's bearer token" },
+        FUSED_API_OPTIONS(struct options),
         { .name = "client_id",
           .type = UDFCRON_OPTION_STRING,
           .offset = offsetof(struct options, client_id),

@@ -36,10 +36,14 @@ static void request_free(FusedRequest *q) {
         free(q);
 }
 
-int fused_api_check(const FusedApi *api) {
-        if (strncmp(api->base_url, "https://", 8) != 0 && strncmp(api->base_url, "http://", 7) != 0)
-                return api->host->log(api->self, LOG_ERR, EINVAL, "base_url: '%s' is not an http(s) URL",
-                                      api->base_url);
+int fused_api_init(FusedApi *api, const struct udfcron_host *host, udfcron_instance *self,
+                   const char *base_url, const char *token_secret) {
+        if (host->abi_minor < 1)
+                return host->log(self, LOG_ERR, ENOTSUP,
+                                 "needs plugin ABI 1.1 (HTTP), this udfcrond has 1.%u", host->abi_minor);
+        if (strncmp(base_url, "https://", 8) != 0 && strncmp(base_url, "http://", 7) != 0)
+                return host->log(self, LOG_ERR, EINVAL, "base_url: '%s' is not an http(s) URL", base_url);
+        *api = (FusedApi){ .host = host, .self = self, .base_url = base_url, .token_secret = token_secret };
         return 0;
 }
 

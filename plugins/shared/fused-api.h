@@ -36,16 +36,36 @@ typedef void (*fused_api_done)(void *userdata, const struct udfcron_http_reply *
 
 typedef struct FusedCall {
         enum udfcron_http_method method;
-        const char *path;   /* after base_url, with its query escaped: "/files/get?path=fd%3A%2F%2Fx" */
-        const void *body;   /* copied; NULL: none */
+        const char *path; /* after base_url, with its query escaped: "/files/get?path=fd%3A%2F%2Fx" */
+        const void *body; /* copied; NULL: none */
         size_t body_size;
         const char *content_type;
         uint64_t max_reply_size; /* 0: the daemon's */
         bool no_retry;
 } FusedCall;
 
-/* Whether base_url is one we can send to (http or https); logs why not. */
-int fused_api_check(const FusedApi *api);
+/*
+ * Sets up *api for an instance, whose options (borrowed) name the API and the token's secret: -ENOTSUP
+ * before plugin ABI 1.1 (no HTTP), -EINVAL for a base_url that is not http(s); logged.
+ */
+int fused_api_init(FusedApi *api, const struct udfcron_host *host, udfcron_instance *self,
+                   const char *base_url, const char *token_secret);
+
+/* The options every Fused plugin has: entries of its options table, for an `options_type` with these
+ * members. */
+/* clang-format off */
+#define FUSED_API_OPTIONS(options_type)                                                                     \
+        { .name = "base_url",                                                                               \
+          .type = UDFCRON_OPTION_STRING,                                                                    \
+          .default_value = FUSED_BASE_URL_DEFAULT,                                                          \
+          .offset = offsetof(options_type, base_url),                                                       \
+          .doc = "the Fused API" },                                                                         \
+        { .name = "token_secret",                                                                           \
+          .type = UDFCRON_OPTION_STRING,                                                                    \
+          .default_value = "fused_token",                                                                   \
+          .offset = offsetof(options_type, token_secret),                                                   \
+          .doc = "the secret that holds the Fused API's bearer token" }
+/* clang-format on */
 
 /* Looks up the token, then sends `call`; `done` is called once, later. 0, or -ENOMEM / -EINVAL. */
 int fused_api_request(FusedApi *api, const FusedCall *call, fused_api_done done, void *userdata);

@@ -82,14 +82,19 @@ int fused_parse_time(const char *s, uint64_t *ret_usec) {
         }
         if (*s == '+' || *s == '-') {
                 int h, m;
-                if (!digits(s + 1, 2, &h) || s[3] != ':' || !digits(s + 4, 2, &m) || s[6] || h > 23 || m > 59)
+                if (!digits(s + 1, 2, &h) || s[3] != ':' || !digits(s + 4, 2, &m) || s[6] || h > 23 ||
+                    m > 59)
                         return -EINVAL;
                 offset = (h * 60 + m) * 60 * (*s == '-' ? -1 : 1);
         } else if ((*s == 'Z' && s[1]) || (*s && *s != 'Z'))
                 return -EINVAL;
 
-        struct tm tm = { .tm_year = year - 1900, .tm_mon = month - 1, .tm_mday = day,
-                         .tm_hour = hour, .tm_min = minute, .tm_sec = second };
+        struct tm tm = { .tm_year = year - 1900,
+                         .tm_mon = month - 1,
+                         .tm_mday = day,
+                         .tm_hour = hour,
+                         .tm_min = minute,
+                         .tm_sec = second };
         time_t t = timegm(&tm);
         if (t == (time_t) -1 || tm.tm_mday != day || (int64_t) t - offset < 0)
                 return -EINVAL; /* 31 February came out as 3 March */
@@ -131,7 +136,8 @@ static int read_file_item(const cJSON *item, FusedFile *f, const char **ret_reas
         return 0;
 }
 
-int fused_reply_files(const char *body, size_t size, FusedFile **ret, size_t *ret_n, const char **ret_reason) {
+int fused_reply_files(const char *body, size_t size, FusedFile **ret, size_t *ret_n,
+                      const char **ret_reason) {
         _cleanup_json_ cJSON *root = cJSON_ParseWithLength(body, size);
         FusedFile *files = NULL;
         size_t n = 0;
@@ -187,12 +193,14 @@ int fused_reply_upload_form(const char *body, size_t size, FusedUploadForm *ret,
         if (!cJSON_IsObject(fields))
                 return bad(ret_reason, "no \"fields\" object");
         size_t count = (size_t) cJSON_GetArraySize(fields);
-        if (!(form.url = strdup(url->valuestring)) || !(form.fields = calloc(count * 2 + 1, sizeof(char *)))) {
+        if (!(form.url = strdup(url->valuestring)) ||
+            !(form.fields = calloc(count * 2 + 1, sizeof(char *)))) {
                 fused_upload_form_done(&form);
                 return -ENOMEM;
         }
         for (const cJSON *f = fields->child; f; f = f->next) {
-                if (!cJSON_IsString(f) || !f->string[0] || !form_safe(f->string) || !form_safe(f->valuestring)) {
+                if (!cJSON_IsString(f) || !f->string[0] || !form_safe(f->string) ||
+                    !form_safe(f->valuestring)) {
                         fused_upload_form_done(&form);
                         return bad(ret_reason, "a form field that is not a plain string");
                 }
@@ -221,7 +229,8 @@ int fused_reply_instance(const char *body, size_t size, char **ret_client_id, co
                 const cJSON *id = cJSON_GetObjectItemCaseSensitive(item, "client_id"),
                             *rank = cJSON_GetObjectItemCaseSensitive(item, "preference_rank");
                 if (!cJSON_IsString(id) || !id->valuestring[0] ||
-                    strspn(id->valuestring, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789._-") !=
+                    strspn(id->valuestring,
+                           "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789._-") !=
                             strlen(id->valuestring) ||
                     strcmp(id->valuestring, ".") == 0 || strcmp(id->valuestring, "..") == 0)
                         continue; /* not one we can address */

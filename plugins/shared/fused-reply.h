@@ -33,7 +33,8 @@ typedef struct FusedFile {
  * control characters. last_modified is ISO 8601 ("2026-01-02T03:04:05.123456Z", an offset, or no zone
  * for UTC); one that cannot be read counts as unknown. *ret is malloc'd (NULL when empty).
  */
-int fused_reply_files(const char *body, size_t size, FusedFile **ret, size_t *ret_n, const char **ret_reason);
+int fused_reply_files(const char *body, size_t size, FusedFile **ret, size_t *ret_n,
+                      const char **ret_reason);
 void fused_files_free(FusedFile *files, size_t n);
 
 /* An S3 presigned POST (files/sign-upload): {"url", "fields": {name: value}}; fields in reply order. */

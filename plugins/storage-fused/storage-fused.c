@@ -157,8 +157,8 @@ static bool op_request_for(struct op *o, enum udfcron_http_method method, const 
 }
 
 /* The same about o's own URL. */
-static bool op_request(struct op *o, enum udfcron_http_method method, const char *endpoint, const char *query,
-                       const void *body, uint64_t max_reply_size, fused_api_done done) {
+static bool op_request(struct op *o, enum udfcron_http_method method, const char *endpoint,
+                       const char *query, const void *body, uint64_t max_reply_size, fused_api_done done) {
         return op_request_for(o, method, endpoint, o->escaped, query, body, max_reply_size, done);
 }
 
@@ -381,7 +381,8 @@ static int fused_remove(void *ctx, const char *url, udfcron_storage_done done, v
         if (r < 0)
                 return r;
         o->done = done;
-        snprintf(query, sizeof query, "&max_deletion_depth=%lld", (long long) c->options->max_deletion_depth);
+        snprintf(query, sizeof query, "&max_deletion_depth=%lld",
+                 (long long) c->options->max_deletion_depth);
         (void) op_request(o, UDFCRON_HTTP_DELETE, "delete", query, "{}", REPLY_SMALL_MAX, on_remove);
         return 0;
 }
@@ -474,8 +475,8 @@ static void on_resolve(void *userdata, const struct udfcron_http_reply *reply) {
                         op_fail(o, r, NULL);
                 return;
         }
-        if (!c->fd_root && asprintf(&c->fd_root, "%s%s", root, root[0] && root[strlen(root) - 1] == '/' ? "" : "/") <
-                                   0) {
+        if (!c->fd_root &&
+            asprintf(&c->fd_root, "%s%s", root, root[0] && root[strlen(root) - 1] == '/' ? "" : "/") < 0) {
                 c->fd_root = NULL;
                 op_fail(o, -ENOMEM, NULL);
                 return;
@@ -511,20 +512,12 @@ static int fused_list(void *ctx, const char *url, const char *page, size_t page_
 static int fused_init(const struct udfcron_host *host, udfcron_instance *self, const void *options,
                       void **ret_ctx) {
         const struct options *o = options;
-
-        if (host->abi_minor < 1)
-                return host->log(self, LOG_ERR, ENOTSUP, "needs plugin ABI 1.1 (HTTP), this udfcrond has 1.%u",
-                                 host->abi_minor);
         struct ctx *c = calloc(1, sizeof *c);
+
         if (!c)
                 return host->log(self, LOG_ERR, ENOMEM, "cannot start: %m");
-        *c = (struct ctx){
-                .host = host,
-                .self = self,
-                .options = o,
-                .api = { .host = host, .self = self, .base_url = o->base_url, .token_secret = o->token_secret },
-        };
-        int r = fused_api_check(&c->api);
+        *c = (struct ctx){ .host = host, .self = self, .options = o };
+        int r = fused_api_init(&c->api, host, self, o->base_url, o->token_secret);
         if (r < 0) {
                 free(c);
                 return r;
@@ -554,16 +547,7 @@ static const struct udfcron_storage_vtable vtable = {
 };
 
 static const struct udfcron_option fused_options[] = {
-        { .name = "base_url",
-          .type = UDFCRON_OPTION_STRING,
-          .default_value = FUSED_BASE_URL_DEFAULT,
-          .offset = offsetof(struct options, base_url),
-          .doc = "the Fused API" },
-        { .name = "token_secret",
-          .type = UDFCRON_OPTION_STRING,
-          .default_value = "fused_token",
-          .offset = offsetof(struct options, token_secret),
-          .doc = "the secret that holds the Fused API's bearer token" },
+        FUSED_API_OPTIONS(struct options),
         { .name = "max_deletion_depth",
           .type = UDFCRON_OPTION_INT,
           .default_value = "0",

@@ -34,7 +34,8 @@ static void check_files(const char *text, size_t size) {
         }
         for (size_t i = 0; i < n; i++) {
                 size_t len = strlen(files[i].url);
-                if (len == 0 || !clean(files[i].url) || files[i].is_directory != (files[i].url[len - 1] == '/') ||
+                if (len == 0 || !clean(files[i].url) ||
+                    files[i].is_directory != (files[i].url[len - 1] == '/') ||
                     (files[i].is_directory && files[i].size != 0))
                         abort();
         }
@@ -64,8 +65,9 @@ static void check_scalars(const char *text, size_t size) {
                 free(s);
         (void) fused_reply_bool(text, size, &b, &reason);
         if (fused_reply_instance(text, size, &id, &reason) >= 0) {
-                if (!id[0] || strspn(id, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789._-") !=
-                                      strlen(id) ||
+                if (!id[0] ||
+                    strspn(id, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789._-") !=
+                            strlen(id) ||
                     strcmp(id, ".") == 0 || strcmp(id, "..") == 0)
                         abort();
                 free(id);

@@ -53,7 +53,8 @@ static void check_key(const char *text, size_t size) {
         }
         if (!sa->client_email || !sa->token_uri || !sa->key)
                 abort();
-        if (google_assertion(sa, "https://www.googleapis.com/auth/devstorage.read_only", 1700000000, &jwt) < 0)
+        if (google_assertion(sa, "https://www.googleapis.com/auth/devstorage.read_only", 1700000000, &jwt) <
+            0)
                 abort();
         const char *dot1 = strchr(jwt, '.'), *dot2 = dot1 ? strchr(dot1 + 1, '.') : NULL;
         if (!dot2 || strchr(dot2 + 1, '.') || dot1 == jwt || dot2 == dot1 + 1 || !dot2[1] ||

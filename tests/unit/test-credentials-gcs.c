@@ -32,6 +32,7 @@
 
 #include <cmocka.h>
 
+#include "../support/pem.h"
 #include "../support/plugin-harness.h"
 #include "../support/testdir.h"
 #include "credentials.h"
@@ -66,28 +67,14 @@ typedef struct Fixture {
 
 /* ---------------------------------------------------------------- keys and the endpoint */
 
-static char *pem(EVP_PKEY *key, bool public_only) {
-        BIO *bio = BIO_new(BIO_s_mem());
-        char *data, *copy;
-        assert_non_null(bio);
-        assert_int_equal(public_only ? PEM_write_bio_PUBKEY(bio, key)
-                                     : PEM_write_bio_PrivateKey(bio, key, NULL, NULL, 0, NULL, NULL),
-                         1);
-        long n = BIO_get_mem_data(bio, &data);
-        /* not strndup(): the buffer has no NUL, and ASan's strict string checks read it as a string */
-        assert_non_null(copy = malloc((size_t) n + 1));
-        memcpy(copy, data, (size_t) n);
-        copy[n] = '\0';
-        BIO_free(bio);
-        return copy;
-}
-
 static int group_setup(void **state) {
         (void) state;
         EVP_PKEY *right = EVP_RSA_gen(2048), *wrong = EVP_RSA_gen(2048);
         assert_non_null(right);
         assert_non_null(wrong);
-        keys = (Keys){ .right = pem(right, false), .wrong = pem(wrong, false), .right_public = pem(right, true) };
+        keys = (Keys){ .right = pem_of_key(right, false),
+                       .wrong = pem_of_key(wrong, false),
+                       .right_public = pem_of_key(right, true) };
         EVP_PKEY_free(right);
         EVP_PKEY_free(wrong);
         return 0;
@@ -146,9 +133,21 @@ static Fixture *start(unsigned expires_in, const char *refresh_before) {
         public_key = testdir_write(f->h->dir, "public.pem", keys.right_public, 0600);
         assert_true(asprintf(&script, "%s/tests/support/token-endpoint.py", UDFCRON_SOURCE_DIR) > 0);
         snprintf(expires, sizeof expires, "%u", expires_in);
-        char *const argv[] = { "/usr/bin/python3", script, "--public-key", public_key, "--email", EMAIL,
-                               "--kid", KID, "--ready-file", ready, "--stats-file", f->stats,
-                               "--expires-in", expires, NULL };
+        char *const argv[] = { "/usr/bin/python3",
+                               script,
+                               "--public-key",
+                               public_key,
+                               "--email",
+                               EMAIL,
+                               "--kid",
+                               KID,
+                               "--ready-file",
+                               ready,
+                               "--stats-file",
+                               f->stats,
+                               "--expires-in",
+                               expires,
+                               NULL };
         assert_int_equal(posix_spawn(&f->endpoint, argv[0], NULL, NULL, argv, environ), 0);
         for (int i = 0; !(f->url = read_file(ready)); i++) {
                 assert_true(i < 1000); /* 10 s */

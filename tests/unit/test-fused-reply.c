@@ -63,12 +63,13 @@ static void test_files(void **state) {
         const char *reason = NULL;
         (void) state;
 
-        const char *details = "[{\"url\": \"s3://b/u/a.json\", \"file_name\": \"a.json\", \"is_directory\": false,"
-                              " \"size\": 12, \"last_modified\": \"2026-01-02T03:04:05.000001Z\", \"extra\": 1},"
-                              " {\"url\": \"s3://b/u/dir/\", \"file_name\": \"dir\", \"is_directory\": true,"
-                              " \"size\": null, \"last_modified\": null},"
-                              " {\"url\": \"s3://b/u/plain\", \"is_directory\": true},"
-                              " {\"url\": \"s3://b/u/odd\", \"size\": -3, \"last_modified\": \"yesterday\"}]";
+        const char *details =
+                "[{\"url\": \"s3://b/u/a.json\", \"file_name\": \"a.json\", \"is_directory\": false,"
+                " \"size\": 12, \"last_modified\": \"2026-01-02T03:04:05.000001Z\", \"extra\": 1},"
+                " {\"url\": \"s3://b/u/dir/\", \"file_name\": \"dir\", \"is_directory\": true,"
+                " \"size\": null, \"last_modified\": null},"
+                " {\"url\": \"s3://b/u/plain\", \"is_directory\": true},"
+                " {\"url\": \"s3://b/u/odd\", \"size\": -3, \"last_modified\": \"yesterday\"}]";
         assert_int_equal(fused_reply_files(S(details), &files, &n, &reason), 0);
         assert_int_equal(n, 4);
         assert_string_equal(files[0].url, "s3://b/u/a.json");
@@ -79,7 +80,7 @@ static void test_files(void **state) {
         assert_true(files[1].is_directory);
         assert_int_equal(files[1].mtime_usec, 0);
         assert_string_equal(files[2].url, "s3://b/u/plain/"); /* a directory's URL ends in '/' */
-        assert_int_equal(files[3].size, 0);                  /* what cannot be read is unknown */
+        assert_int_equal(files[3].size, 0);                   /* what cannot be read is unknown */
         assert_int_equal(files[3].mtime_usec, 0);
         fused_files_free(files, n);
 
@@ -94,8 +95,14 @@ static void test_files(void **state) {
         assert_int_equal(n, 0);
         fused_files_free(files, n);
 
-        static const char *const refused[] = { "", "{}", "[1]", "[{\"url\": 7}]", "[{\"url\": \"\"}]",
-                                               "[{\"url\": \"a\\nb\"}]", "[\"a\", null]", "[\"a\"" };
+        static const char *const refused[] = { "",
+                                               "{}",
+                                               "[1]",
+                                               "[{\"url\": 7}]",
+                                               "[{\"url\": \"\"}]",
+                                               "[{\"url\": \"a\\nb\"}]",
+                                               "[\"a\", null]",
+                                               "[\"a\"" };
         for (size_t i = 0; i < ELEMENTSOF(refused); i++) {
                 reason = NULL;
                 assert_int_equal(fused_reply_files(S(refused[i]), &files, &n, &reason), -EBADMSG);
@@ -108,10 +115,11 @@ static void test_upload_form(void **state) {
         const char *reason = NULL;
         (void) state;
 
-        assert_int_equal(fused_reply_upload_form(S("{\"url\": \"https://s3/bucket\", \"fields\": {\"key\": \"u/a\","
-                                                   " \"policy\": \"eyJ9\", \"x-amz-signature\": \"abc\"}}"),
-                                                 &form, &reason),
-                         0);
+        assert_int_equal(
+                fused_reply_upload_form(S("{\"url\": \"https://s3/bucket\", \"fields\": {\"key\": \"u/a\","
+                                          " \"policy\": \"eyJ9\", \"x-amz-signature\": \"abc\"}}"),
+                                        &form, &reason),
+                0);
         assert_string_equal(form.url, "https://s3/bucket");
         assert_int_equal(form.n_fields, 3);
         assert_string_equal(form.fields[0], "key");
@@ -184,9 +192,9 @@ static void test_escape(void **state) {
 
 int main(void) {
         const struct CMUnitTest tests[] = {
-                cmocka_unit_test(test_times),    cmocka_unit_test(test_files),
+                cmocka_unit_test(test_times),       cmocka_unit_test(test_files),
                 cmocka_unit_test(test_upload_form), cmocka_unit_test(test_scalars),
-                cmocka_unit_test(test_instance), cmocka_unit_test(test_escape),
+                cmocka_unit_test(test_instance),    cmocka_unit_test(test_escape),
         };
         return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -19,6 +19,7 @@
 #include <cmocka.h>
 
 #include "../../plugins/gcs-credentials/google-auth.h"
+#include "../support/pem.h"
 #include "cleanup.h"
 #include "macro.h"
 
@@ -31,28 +32,14 @@ typedef struct Keys {
         char *ec_pem;
 } Keys;
 
-static char *pem_of(EVP_PKEY *key) {
-        BIO *bio = BIO_new(BIO_s_mem());
-        char *data, *copy;
-        assert_non_null(bio);
-        assert_int_equal(PEM_write_bio_PrivateKey(bio, key, NULL, NULL, 0, NULL, NULL), 1);
-        long n = BIO_get_mem_data(bio, &data);
-        /* not strndup(): the buffer has no NUL, and ASan's strict string checks read it as a string */
-        assert_non_null(copy = malloc((size_t) n + 1));
-        memcpy(copy, data, (size_t) n);
-        copy[n] = '\0';
-        BIO_free(bio);
-        return copy;
-}
-
 static int setup(void **state) {
         Keys *k = calloc(1, sizeof *k);
         assert_non_null(k);
         assert_non_null(k->rsa = EVP_RSA_gen(2048));
-        k->rsa_pem = pem_of(k->rsa);
+        k->rsa_pem = pem_of_key(k->rsa, false);
         EVP_PKEY *ec = EVP_EC_gen("P-256");
         assert_non_null(ec);
-        k->ec_pem = pem_of(ec);
+        k->ec_pem = pem_of_key(ec, false);
         EVP_PKEY_free(ec);
         *state = k;
         return 0;
@@ -110,7 +97,8 @@ static void expect_refused(const char *json, const char *reason_part) {
 
 static void test_service_account(void **state) {
         Keys *k = *state;
-        _cleanup_free_ char *json = key_json("service_account", EMAIL, k->rsa_pem, "http://127.0.0.1:1/token");
+        _cleanup_free_ char *json =
+                key_json("service_account", EMAIL, k->rsa_pem, "http://127.0.0.1:1/token");
         ServiceAccount *sa = parse_ok(json);
         assert_string_equal(sa->client_email, EMAIL);
         assert_string_equal(sa->private_key_id, "0123abcd");
@@ -146,8 +134,8 @@ static void test_service_account_refused(void **state) {
         json = key_json("service_account", EMAIL, NULL, NULL);
         expect_refused(json, "no \"private_key\"");
         free(json);
-        json = key_json("service_account", EMAIL, "-----BEGIN PRIVATE KEY-----\nAAAA\n-----END PRIVATE KEY-----\n",
-                        NULL);
+        json = key_json("service_account", EMAIL,
+                        "-----BEGIN PRIVATE KEY-----\nAAAA\n-----END PRIVATE KEY-----\n", NULL);
         expect_refused(json, "not a PEM RSA private key");
         free(json);
         json = key_json("service_account", EMAIL, k->ec_pem, NULL);
@@ -164,9 +152,15 @@ static void test_base64url(void **state) {
                 size_t size;
                 const char *out;
         } cases[] = {
-                { "", 0, "" },         { "f", 1, "Zg" },         { "fo", 2, "Zm8" },
-                { "foo", 3, "Zm9v" },  { "foob", 4, "Zm9vYg" },  { "fooba", 5, "Zm9vYmE" },
-                { "foobar", 6, "Zm9vYmFy" }, { "\xfb\xff", 2, "-_8" }, { "\x00\x00\x00", 3, "AAAA" },
+                { "", 0, "" },
+                { "f", 1, "Zg" },
+                { "fo", 2, "Zm8" },
+                { "foo", 3, "Zm9v" },
+                { "foob", 4, "Zm9vYg" },
+                { "fooba", 5, "Zm9vYmE" },
+                { "foobar", 6, "Zm9vYmFy" },
+                { "\xfb\xff", 2, "-_8" },
+                { "\x00\x00\x00", 3, "AAAA" },
         };
         (void) state;
         for (size_t i = 0; i < ELEMENTSOF(cases); i++) {
@@ -229,7 +223,8 @@ static double number_of(const cJSON *o, const char *name) {
 
 static void test_assertion(void **state) {
         Keys *k = *state;
-        _cleanup_free_ char *json = key_json("service_account", EMAIL, k->rsa_pem, "https://t.example/token");
+        _cleanup_free_ char *json =
+                key_json("service_account", EMAIL, k->rsa_pem, "https://t.example/token");
         _cleanup_free_ char *jwt = NULL;
         ServiceAccount *sa = parse_ok(json);
 
