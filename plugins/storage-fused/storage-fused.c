@@ -124,11 +124,23 @@ static void op_fail(struct op *o, int error, const char *message) {
         op_free(o);
 }
 
-/* A reply body the API should not have sent. */
-static void op_bad_reply(struct op *o, const char *what, const char *reason) {
+/* Fails o when the request failed; true then. */
+static bool request_failed(struct op *o, const struct udfcron_http_reply *reply) {
+        if (reply->error >= 0)
+                return false;
+        op_fail(o, reply->error, reply->message);
+        return true;
+}
+
+/* Fails o when the reply of files/<endpoint> could not be decoded (r < 0, with the decoder's reason); true
+ * then. */
+static bool decoding_failed(struct op *o, int r, const char *endpoint, const char *reason) {
         char message[256];
-        snprintf(message, sizeof message, "%s: a reply with %s", what, reason);
-        op_fail(o, -EBADMSG, message);
+        if (r >= 0)
+                return false;
+        snprintf(message, sizeof message, "files/%s: a reply with %s", endpoint, reason);
+        op_fail(o, r, r == -EBADMSG ? message : NULL);
+        return true;
 }
 
 /* Sends files/<endpoint>?path=<target>[query] for o (target: escaped); false after failing o. */
@@ -223,10 +235,8 @@ static void on_uploaded(void *userdata, udfcron_http *http, const struct udfcron
         struct op *o = userdata;
         (void) http;
         o->upload = NULL;
-        if (reply->error < 0) {
-                op_fail(o, reply->error, reply->message);
+        if (request_failed(o, reply))
                 return;
-        }
         o->done(o->userdata, 0);
         op_free(o);
 }
@@ -240,17 +250,11 @@ static void on_upload_form(void *userdata, const struct udfcron_http_reply *repl
         size_t size = 0;
         int r;
 
-        if (reply->error < 0) {
-                op_fail(o, reply->error, reply->message);
+        if (request_failed(o, reply))
                 return;
-        }
-        if ((r = fused_reply_upload_form(reply->body, reply->body_size, &form, &reason)) < 0) {
-                if (r == -EBADMSG)
-                        op_bad_reply(o, "files/sign-upload", reason);
-                else
-                        op_fail(o, r, NULL);
+        r = fused_reply_upload_form(reply->body, reply->body_size, &form, &reason);
+        if (decoding_failed(o, r, "sign-upload", reason))
                 return;
-        }
         if (!(content_type = multipart(&form, o, &body, &size))) {
                 fused_upload_form_done(&form);
                 op_fail(o, -ENOMEM, NULL);
@@ -299,10 +303,8 @@ static int fused_put(void *ctx, const char *url, const void *data, size_t size, 
 
 static void on_get(void *userdata, const struct udfcron_http_reply *reply) {
         struct op *o = userdata;
-        if (reply->error < 0) {
-                op_fail(o, reply->error, reply->message);
+        if (request_failed(o, reply))
                 return;
-        }
         o->data_done(o->userdata, 0, reply->body, reply->body_size);
         op_free(o);
 }
@@ -325,17 +327,11 @@ static void on_sign(void *userdata, const struct udfcron_http_reply *reply) {
         const char *reason = NULL;
         int r;
 
-        if (reply->error < 0) {
-                op_fail(o, reply->error, reply->message);
+        if (request_failed(o, reply))
                 return;
-        }
-        if ((r = fused_reply_string(reply->body, reply->body_size, &signed_url, &reason)) < 0) {
-                if (r == -EBADMSG)
-                        op_bad_reply(o, "files/sign", reason);
-                else
-                        op_fail(o, r, NULL);
+        r = fused_reply_string(reply->body, reply->body_size, &signed_url, &reason);
+        if (decoding_failed(o, r, "sign", reason))
                 return;
-        }
         o->text_done(o->userdata, 0, signed_url);
         op_free(o);
 }
@@ -358,17 +354,11 @@ static void on_remove(void *userdata, const struct udfcron_http_reply *reply) {
         bool deleted = false;
         int r;
 
-        if (reply->error < 0) {
-                op_fail(o, reply->error, reply->message);
+        if (request_failed(o, reply))
                 return;
-        }
-        if ((r = fused_reply_bool(reply->body, reply->body_size, &deleted, &reason)) < 0) {
-                if (r == -EBADMSG)
-                        op_bad_reply(o, "files/delete", reason);
-                else
-                        op_fail(o, r, NULL);
+        r = fused_reply_bool(reply->body, reply->body_size, &deleted, &reason);
+        if (decoding_failed(o, r, "delete", reason))
                 return;
-        }
         o->done(o->userdata, deleted ? 0 : -ENOENT);
         op_free(o);
 }
@@ -413,17 +403,11 @@ static void on_list(void *userdata, const struct udfcron_http_reply *reply) {
         const char *reason = NULL;
         int r;
 
-        if (reply->error < 0) {
-                op_fail(o, reply->error, reply->message);
+        if (request_failed(o, reply))
                 return;
-        }
-        if ((r = fused_reply_files(reply->body, reply->body_size, &files, &n, &reason)) < 0) {
-                if (r == -EBADMSG)
-                        op_bad_reply(o, "files/list-details", reason);
-                else
-                        op_fail(o, r, NULL);
+        r = fused_reply_files(reply->body, reply->body_size, &files, &n, &reason);
+        if (decoding_failed(o, r, "list-details", reason))
                 return;
-        }
         for (size_t i = 0; i < n && r >= 0; i++)
                 r = to_fd_url(o->ctx, &files[i]);
         if (r < 0) {
@@ -464,17 +448,11 @@ static void on_resolve(void *userdata, const struct udfcron_http_reply *reply) {
         const char *reason = NULL;
         int r;
 
-        if (reply->error < 0) {
-                op_fail(o, reply->error, reply->message);
+        if (request_failed(o, reply))
                 return;
-        }
-        if ((r = fused_reply_string(reply->body, reply->body_size, &root, &reason)) < 0) {
-                if (r == -EBADMSG)
-                        op_bad_reply(o, "files/resolve", reason);
-                else
-                        op_fail(o, r, NULL);
+        r = fused_reply_string(reply->body, reply->body_size, &root, &reason);
+        if (decoding_failed(o, r, "resolve", reason))
                 return;
-        }
         if (!c->fd_root &&
             asprintf(&c->fd_root, "%s%s", root, root[0] && root[strlen(root) - 1] == '/' ? "" : "/") < 0) {
                 c->fd_root = NULL;
