@@ -234,9 +234,14 @@ static int gcs_environment(void *ctx, const struct udfcron_run_info *run, udfcro
 
 /* ------------------------------------------------------------------ tokens */
 
-/* Answers everyone waiting for t, with its value or `error`. */
+/*
+ * Answers everyone waiting for t, with its value or `error`. A new token that could not be minted
+ * (logged already) leaves the one it was to replace, which is still good until it expires.
+ */
 static void answer_waiters(struct token *t, int error) {
         struct waiter *w = t->waiters;
+        if (error < 0 && t->value && now_usec(CLOCK_REALTIME) < t->expires_usec)
+                error = 0;
         t->waiters = NULL;
         t->minting = false;
         while (w) {

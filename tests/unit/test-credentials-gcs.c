@@ -4,8 +4,9 @@
  * it, against a loopback token endpoint (tests/support/token-endpoint.py) that verifies each JWT's
  * RS256 signature with the service account's public key and its claims:
  *   - tokens: one POST serves every caller waiting for it, the token is kept until `refresh_before`
- *     its expiry and then replaced, one per scope; the endpoint's refusal and a broken or missing key
- *     reach every caller, and a fixed key works at once;
+ *     its expiry and then replaced (a failed replacement leaves it while it is good), one per scope;
+ *     the endpoint's refusal and a broken or missing key reach every caller, and a fixed key works at
+ *     once;
  *   - the environment of runs: GOOGLE_APPLICATION_CREDENTIALS names a private copy of the key in the
  *     instance's runtime directory, rewritten only when the key changes, kept across a reload and
  *     removed with the last instance of its name.
@@ -286,7 +287,7 @@ static void test_one_token_per_scope(void **state) {
 }
 
 static void test_refreshed_before_expiry(void **state) {
-        Fixture *f = start(3, "2s"); /* kept for 1 s of its 3 */
+        Fixture *f = start(4, "3s"); /* kept for 1 s of its 4 */
         TokenAnswer a, b, c;
         (void) state;
 
@@ -305,6 +306,20 @@ static void test_refreshed_before_expiry(void **state) {
         assert_string_equal(c.token, "tok-2");
         assert_true(c.expires_usec > a.expires_usec);
         assert_int_equal(posts(f), 2);
+
+        /* a replacement the endpoint refuses leaves the old token, as long as it is good */
+        write_key(f, keys.wrong);
+        sleep_ms(1100);
+        ask(f, NULL, &a);
+        harness_wait(f->h, &a.called);
+        assert_int_equal(a.error, 0);
+        assert_string_equal(a.token, "tok-2");
+        assert_int_equal(posts(f), 3);
+        sleep_ms(3000); /* tok-2 has expired */
+        ask(f, NULL, &a);
+        harness_wait(f->h, &a.called);
+        assert_int_equal(a.error, -EREMOTEIO);
+        assert_int_equal(posts(f), 4);
         stop(f);
 }
 
