@@ -71,6 +71,27 @@ def test_a_local_run_gets_the_key_as_a_private_file(daemon, tmp_path):
         assert not any(line in p.read_text(errors="replace") for p in d.state_dir.rglob("*") if p.is_file())
 
 
+FANOUT_UDF = """\
+import os
+
+
+def udf(n: int = 0):
+    return {"n": n, "key": os.environ.get("GOOGLE_APPLICATION_CREDENTIALS")}
+"""
+
+
+def test_every_task_of_a_fan_out_gets_the_key(daemon, tmp_path):
+    key, _ = service_account(tmp_path)
+    (tmp_path / "tasks.py").write_text(FANOUT_UDF)
+    d = daemon([{"name": "fan", "cron": "* * * * * *", "credentials": ["gcs"], "udf": str(tmp_path / "tasks.py"),
+                 "arg_list": [1, 2, 3], "arg_name": "n"}],
+               settings=plugin_settings(secrets=secrets_dir(tmp_path, gcs_fused=key), credentials={"gcs": {}}))
+    run_id, _ = first_run(d, "fan", "finished", 30)
+    path = d.runtime_dir / "plugins" / "credentials" / "gcs" / "service-account.json"
+    results = json.loads((d.state_dir / "results" / d.name("fan") / f"{run_id}.json").read_text())
+    assert results == [{"n": n, "key": str(path)} for n in (1, 2, 3)]
+
+
 def test_the_schedule_environment_overrides_credentials(daemon, tmp_path):
     key, _ = service_account(tmp_path)
     d = daemon([{"name": "own", "cron": "* * * * * *", "credentials": "gcs",
