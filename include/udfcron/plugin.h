@@ -417,9 +417,10 @@ struct udfcron_host {
         /*
          * A directory of this instance's own, for files it hands to runs (a key file): private to the
          * daemon's user (0700), <runtime_directory>/plugins/<kind>/<name>, created on the first call.
-         * Instances of one name share it, also across reloads; the service manager empties it when
-         * the daemon stops. Returns 0 and the path in *ret_path (the daemon's, valid until destroy()),
-         * or a negative errno: -ENOTDIR, -EPERM (it exists, but is not the daemon user's directory).
+         * Instances of one name share it, also across reloads; the daemon removes it, with what it
+         * holds, when the last instance of the name goes (at its stop, or when a reload drops it).
+         * Returns 0 and the path in *ret_path (the daemon's, valid until destroy()), or a negative
+         * errno: -ENOTDIR, -EPERM (it exists, but is not the daemon user's directory).
          */
         int (*runtime_directory)(udfcron_instance *self, const char **ret_path);
         /*
