@@ -277,35 +277,47 @@ static size_t on_curl_write(char *data, size_t size, size_t n, void *userdata) {
         return add;
 }
 
+static bool hop_signs_sigv4(const HttpTransfer *t) {
+        return t->hop_same_origin && t->aws_sigv4;
+}
+
+static int slist_add(struct curl_slist **l, const char *header) {
+        struct curl_slist *n = curl_slist_append(*l, header);
+        if (!n)
+                return -ENOMEM;
+        *l = n;
+        return 0;
+}
+
 /* The headers of this hop: to the origin everything, elsewhere only what describes the body. */
 static int hop_headers(HttpTransfer *t, struct curl_slist **ret) {
-        struct curl_slist *l = NULL, *n;
+        struct curl_slist *l = NULL;
         char content_type[256];
+        int r = 0;
 
-        /* a POST over 1 MiB would otherwise wait a second for "100 Continue" */
-        if (!(l = curl_slist_append(NULL, "Expect:")))
-                return -ENOMEM;
-        /* without a body, an empty header keeps curl from sending its form-data default type */
+        /*
+         * A POST over 1 MiB would otherwise wait a second for "100 Continue", and without a body, an empty
+         * Content-Type keeps curl from sending its form-data default. But libcurl's SigV4 signs every
+         * header of the list, those that only remove one of curl's too, which are then not sent: the
+         * server's signature would not match. So a signed hop sends those (unsigned, which servers
+         * accept) and does not wait for "100 Continue" (hop_start).
+         */
+        if (!hop_signs_sigv4(t))
+                r = slist_add(&l, "Expect:");
         snprintf(content_type, sizeof content_type, "Content-Type:%s%s", t->hop_has_body ? " " : "",
                  t->hop_has_body ? t->content_type ?: "application/json" : "");
-        if (!(n = curl_slist_append(l, content_type)))
-                goto oom;
-        l = n;
-        for (char **h = t->headers; t->hop_same_origin && h && *h; h++) {
-                if (!(n = curl_slist_append(l, *h)))
-                        goto oom;
-                l = n;
-        }
-        if (t->hop_same_origin && t->auth_header) {
-                if (!(n = curl_slist_append(l, t->auth_header)))
-                        goto oom;
-                l = n;
+        if (r >= 0 && (t->hop_has_body || !hop_signs_sigv4(t)))
+                r = slist_add(&l, content_type);
+        for (char **h = t->headers; r >= 0 && t->hop_same_origin && h && *h; h++)
+                r = slist_add(&l, *h);
+        if (r >= 0 && t->hop_same_origin && t->auth_header)
+                r = slist_add(&l, t->auth_header);
+        if (r < 0) {
+                slist_free_wiped(l);
+                return r;
         }
         *ret = l;
         return 0;
-oom:
-        slist_free_wiped(l);
-        return -ENOMEM;
 }
 
 static void hop_free(HttpTransfer *t) {
@@ -387,9 +399,10 @@ static int hop_start(HttpTransfer *t) {
                 SET(CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t) (t->hop_has_body ? t->body_size : 0));
         }
         if (t->hop_same_origin && t->user) {
-                if (t->aws_sigv4)
+                if (t->aws_sigv4) {
                         SET(CURLOPT_AWS_SIGV4, t->aws_sigv4); /* implies CURLAUTH_AWS_SIGV4 */
-                else
+                        SET(CURLOPT_EXPECT_100_TIMEOUT_MS, 0L);
+                } else
                         SET(CURLOPT_HTTPAUTH, (long) CURLAUTH_BASIC);
                 SET(CURLOPT_USERNAME, t->user);
                 SET(CURLOPT_PASSWORD, t->password);

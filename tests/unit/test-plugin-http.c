@@ -65,7 +65,23 @@ static void handle(void *userdata, const TestHttpRequest *r, TestHttpConn *conn)
                 for (size_t i = 0; i < ELEMENTSOF(names); i++)
                         if (test_http_header(r, names[i], value, sizeof value))
                                 cJSON_AddStringToObject(j, names[i], value);
-                cJSON_AddStringToObject(j, "body", r->body);
+                cJSON_AddNumberToObject(j, "body_size", (double) r->body_size);
+                cJSON_AddStringToObject(j, "body", r->body_size < 1024 ? r->body : "(large)");
+                /* SigV4: every header the signature covers must have been sent, or no server can verify it
+                 */
+                const char *signed_headers = test_http_header(r, "Authorization", value, sizeof value)
+                                                     ? strstr(value, "SignedHeaders=")
+                                                     : NULL;
+                if (signed_headers) {
+                        char signed_names[512], seen_value[256];
+                        snprintf(signed_names, sizeof signed_names, "%.*s",
+                                 (int) strcspn(signed_headers + 14, ","), signed_headers + 14);
+                        cJSON *unsent = cJSON_AddArrayToObject(j, "signed_but_not_sent");
+                        for (char *save = NULL, *name = strtok_r(signed_names, ";", &save); name;
+                             name = strtok_r(NULL, ";", &save))
+                                if (!test_http_header(r, name, seen_value, sizeof seen_value))
+                                        cJSON_AddItemToArray(unsent, cJSON_CreateString(name));
+                }
                 char *text = cJSON_PrintUnformatted(j);
                 pthread_mutex_lock(&seen_lock);
                 free(seen);
@@ -271,6 +287,26 @@ static void test_sigv4(void **state) {
         assert_non_null(strstr(signed_headers, "x-amz-date"));
         assert_string_equal(json_str(j, "x-amz-content-sha256"), EMPTY_SHA256);
         assert_null(strstr(a.text, SECRET)); /* the secret signs; it is never sent */
+        assert_int_equal(cJSON_GetArraySize(cJSON_GetObjectItem(j, "signed_but_not_sent")), 0);
+        json_free(j);
+
+        /* a body large enough for curl's "Expect: 100-continue": signed all the same, and not held up */
+        size_t size = 2 * 1024 * 1024;
+        char *body = malloc(size);
+        assert_non_null(body);
+        memset(body, 'x', size);
+        a = (Answer){};
+        assert_int_equal(storage_put(h->host, NULL, "fetch:///echo", body, size, "application/x-test",
+                                     on_done, &a, NULL),
+                         0);
+        free(body);
+        harness_wait(h, &a.called);
+        assert_int_equal(a.error, 0);
+        j = seen_json();
+        assert_string_equal(json_str(j, "method"), "PUT");
+        assert_int_equal(cJSON_GetObjectItem(j, "body_size")->valuedouble, size);
+        assert_string_equal(json_str(j, "Content-Type"), "application/x-test");
+        assert_int_equal(cJSON_GetArraySize(cJSON_GetObjectItem(j, "signed_but_not_sent")), 0);
         json_free(j);
 
         /* a provider string libcurl could misread is refused */
