@@ -19,6 +19,7 @@ static void require(bool ok, const char *what) {
 Harness *harness_new(void) {
         static const char *const installed[][2] = {
                 { "asan/plugins/storage-file.so", "storage-file.so" },
+                { "asan/plugins/storage-s3.so", "storage-s3.so" },
                 { "asan/plugins/secrets-file.so", "secrets-file.so" },
                 { "asan/plugins/secrets-env.so", "secrets-env.so" },
                 { "asan/plugins/secrets-example.so", "secrets-example.so" },
