@@ -56,7 +56,8 @@ LIBS      := -lsystemd -lconfig -lcjson -lcurl
 # lookups off the event loop.
 DEPS_PACKAGES := gcc make pkg-config tzdata libsystemd-dev libconfig-dev libcjson-dev libcmocka-dev \
                  libcurl4-openssl-dev libssl-dev ca-certificates openssl \
-                 python3 python3-pytest python3-croniter strace systemd scdoc groff-base man-db bash-completion
+                 python3 python3-pytest python3-croniter strace systemd scdoc groff-base man-db bash-completion \
+                 curl
 FUZZ_PACKAGES := clang libclang-rt-dev
 
 # ---------------------------------------------------------------- sources
@@ -172,6 +173,7 @@ $(B)/asan/replay/fuzz-s3-xml: $(B)/asan/plugins/storage-s3/s3-xml.o
 S3_PLUGIN_ASAN_OBJS := $(call obj,$(B)/asan,plugins/storage-s3/s3-url.c plugins/storage-s3/s3-xml.c plugins/storage-s3/sigv4.c)
 $(B)/asan/tests/test-storage-s3: $(S3_PLUGIN_ASAN_OBJS)
 $(B)/asan/tests/test-storage-s3: LIBS += -lcrypto
+$(B)/bench/bench-s3: LIBS += -lcrypto
 
 $(B)/fuzz/%: $(B)/fuzz/tests/fuzz/%.o $(LIBCORE_FUZZ)
 	$(FUZZ_CC) -fsanitize=fuzzer,address,undefined $^ $(LIBS) -o $@
