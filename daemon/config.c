@@ -18,6 +18,7 @@
 
 #include "cleanup.h"
 #include "duration.h"
+#include "engine.h"
 #include "macro.h"
 #include "params.h"
 #include "strv.h"
@@ -353,8 +354,8 @@ static int parse_zone(Loader *l, const config_setting_t *s, const char *v, void 
 }
 
 static int parse_engine(Loader *l, const config_setting_t *s, const char *v, void *target) {
-        if (strcmp(v, "local") != 0)
-                return error_at(l, s, "engine: unknown engine '%s' (known: local)", v);
+        if (!engine_find(v))
+                return error_at(l, s, "engine: unknown engine '%s' (known: local, fused)", v);
         return set_string(target, v);
 }
 
@@ -476,7 +477,7 @@ static int lookup_account(const char *name, bool is_group, uid_t *ret_uid, gid_t
                         continue;
                 if (!p && !g)
                         return r > 0 ? -r : -ENOENT;
-                if (p)
+                if (p && ret_uid)
                         *ret_uid = p->pw_uid;
                 *ret_gid = p ? p->pw_gid : g->gr_gid;
                 return 0;
@@ -571,6 +572,109 @@ static int parse_params(Loader *l, const config_setting_t *s, const char *v, voi
         return 0;
 }
 
+
+/* ---------------------------------------------------------------- the `fused` group of a schedule */
+
+/* An http(s) URL without a trailing slash (paths are appended to it). */
+static int parse_url(Loader *l, const config_setting_t *s, const char *v, void *target) {
+        const char *name = config_setting_name(s);
+        size_t len = strlen(v);
+        if (strncmp(v, "https://", 8) != 0 && strncmp(v, "http://", 7) != 0)
+                return error_at(l, s, "%s: '%s' is not an http:// or https:// URL", name, v);
+        if (strpbrk(v, "?#@ "))
+                return error_at(l, s, "%s: '%s': no query, fragment, user info or blanks, please", name, v);
+        int r = set_string(target, v);
+        if (r >= 0 && len > 0 && (*(char **) target)[len - 1] == '/')
+                (*(char **) target)[len - 1] = '\0';
+        return r;
+}
+
+/* A string template such as "${secret:fused-token}": checked now, expanded at dispatch. */
+static int parse_template(Loader *l, const config_setting_t *s, const char *v, void *target) {
+        int r = check_template(l, s, config_setting_name(s), v);
+        return r < 0 ? r : set_string(target, v);
+}
+
+/* "owner/name" of a saved UDF: two non-empty parts. */
+static int parse_saved_udf(Loader *l, const config_setting_t *s, const char *v, void *target) {
+        const char *slash = strchr(v, '/');
+        if (!slash || slash == v || !slash[1] || strchr(slash + 1, '/'))
+                return error_at(l, s, "udf: '%s' is not owner/name (e.g. \"user@example.com/rollup\" or "
+                                      "\"team/rollup\")",
+                                v);
+        return set_string(target, v);
+}
+
+static int parse_shared_token(Loader *l, const config_setting_t *s, const char *v, void *target) {
+        if (!v[0] || strpbrk(v, "/?#% "))
+                return error_at(l, s, "shared_token: '%s' is not a token such as \"fsh_...\"", v);
+        return set_string(target, v);
+}
+
+/* A group { NAME = "value"; } or a list [ "NAME=value" ]: a job's additional environment. */
+static int parse_additional_env(Loader *l, const config_setting_t *s, const char *v, void *target) {
+        _cleanup_(strv_freep) char **env = NULL;
+        size_t n = 0;
+
+        if (config_setting_is_group(s))
+                return parse_environment(l, s, v, target);
+        if (!config_setting_is_array(s) && !config_setting_is_list(s))
+                return type_error(l, s, "a group { NAME = \"value\"; } or a list [ \"NAME=value\" ]");
+        for (int i = 0; i < config_setting_length(s); i++) {
+                const config_setting_t *e = config_setting_get_elem(s, i);
+                const char *item = config_setting_get_string(e), *eq = item ? strchr(item, '=') : NULL;
+                if (!eq || !valid_identifier(item, (size_t) (eq - item)))
+                        return error_at(l, e, "additional_env: element %d: expected \"NAME=value\"", i + 1);
+                if (strv_push(&env, &n, strdup(item)) < 0)
+                        return -ENOMEM;
+        }
+        strv_free(*(char ***) target);
+        *(char ***) target = TAKE_PTR(env);
+        return 0;
+}
+
+/* A batch job's inputs: a list of values (groups, strings, numbers), one per task. */
+static int parse_inputs(Loader *l, const config_setting_t *s, const char *v, void *target) {
+        cJSON *j;
+        (void) v;
+        if (!config_setting_is_list(s) && !config_setting_is_array(s))
+                return type_error(l, s, "a list ( { day = \"...\"; }, ... ), one element per task");
+        if (config_setting_length(s) == 0)
+                return error_at(l, s, "inputs: empty: a job needs at least one task");
+        int r = params_to_json(l, s, "inputs", &j);
+        if (r < 0)
+                return r;
+        cJSON_Delete(*(cJSON **) target);
+        *(cJSON **) target = j;
+        return 0;
+}
+
+#define F(f) offsetof(FusedSchedule, f)
+static const Key fused_schedule_keys[] = {
+        { "udf", KEY_STRING, F(saved_udf), 0, 0, parse_saved_udf, NULL, "a saved UDF, owner/name" },
+        { "shared_token", KEY_STRING, F(shared_token), 0, 0, parse_shared_token, NULL, "a shared UDF" },
+        { "mode", KEY_ENUM, F(mode), 0, 0, NULL, fused_mode_names, "realtime or batch" },
+        { "instance_type", KEY_STRING, F(instance_type), 0, 0, NULL, NULL, "batch instance" },
+        { "region", KEY_STRING, F(region), 0, 0, NULL, NULL, "batch region" },
+        { "disk_size_gb", KEY_UINT, F(disk_size_gb), 1, 65536, NULL, NULL, "batch disk" },
+        { "additional_env", KEY_CUSTOM, F(additional_env), 0, 0, parse_additional_env, NULL, "batch env" },
+        { "image", KEY_STRING, F(image), 0, 0, NULL, NULL, "batch image_name" },
+        { "format", KEY_STRING, F(format), 0, 0, NULL, NULL, "result formats" },
+        { "inputs", KEY_CUSTOM, F(inputs), 0, 0, parse_inputs, NULL, "batch: one per task" },
+        { "base_url", KEY_STRING, F(base_url), 0, 0, parse_url, NULL, "another Fused environment" },
+        { "token", KEY_STRING, F(token), 0, 0, parse_template, NULL, "its token" },
+};
+#undef F
+
+static int parse_fused_schedule(Loader *l, const config_setting_t *s, const char *v, void *target) {
+        const KeyTable t = { fused_schedule_keys, ELEMENTSOF(fused_schedule_keys), target };
+        (void) v;
+        if (!config_setting_is_group(s))
+                return type_error(l, s, "a group { udf = \"owner/name\"; mode = \"batch\"; ... }");
+        apply_keys(l, s, &t, 1, NULL);
+        return 0;
+}
+
 /*
  * A storage URL template: checked like a parameter, with a literal scheme that a configured storage
  * instance serves. No secrets: the URL is logged.
@@ -618,10 +722,43 @@ static const Key schedule_keys[] = {
         { "group", KEY_STRING, 0, 0, 0, parse_account, NULL, "run with this group" },
         { "nice", KEY_INT, S(nice), -20, 19, NULL, NULL, "added niceness" },
         { "output", KEY_STRING, S(output), 0, 0, parse_output, NULL, "storage URL of the result" },
+        { "fused", KEY_CUSTOM, S(fused), 0, 0, parse_fused_schedule, NULL, "engine fused: what, how" },
 };
 #undef S
 
 /* ---------------------------------------------------------------- schedules */
+
+/* A schedule of the fused engine runs one UDF, remotely: what only makes sense for a local child, or for a
+ * batch job, is an error rather than silently ignored. */
+static void finish_fused(Loader *l, const config_setting_t *g, const Schedule *s, const char *what) {
+        static const char *const local_only[] = { "command", "shell", "working_directory", "environment",
+                                                  "user", "group", "nice" };
+        static const char *const batch_only[] = { "instance_type", "region", "disk_size_gb", "additional_env",
+                                                  "image", "inputs" };
+        const config_setting_t *fused = config_setting_get_member(g, "fused"), *k;
+        const FusedSchedule *f = &s->fused;
+        unsigned udfs = !!config_setting_get_member(g, "udf") + !!f->saved_udf + !!f->shared_token;
+
+        for (size_t i = 0; i < ELEMENTSOF(local_only); i++)
+                if ((k = config_setting_get_member(g, local_only[i])))
+                        (void) error_at(l, k, "%s: only applies to engine \"local\"", local_only[i]);
+        for (size_t i = 0; fused && f->mode != FUSED_MODE_BATCH && i < ELEMENTSOF(batch_only); i++)
+                if ((k = config_setting_get_member(fused, batch_only[i])))
+                        (void) error_at(l, k, "%s: only applies with mode = \"batch\"", batch_only[i]);
+        if (udfs == 0)
+                (void) error_at(l, g,
+                                "%s has nothing to run: set udf (a file, posted as code), fused.udf "
+                                "(\"owner/name\") or fused.shared_token",
+                                what);
+        else if (udfs > 1)
+                (void) error_at(l, fused ?: g, "%s: set only one of udf, fused.udf and fused.shared_token", what);
+        /* a shared token's realtime run is the one call that needs no credentials */
+        if (!f->token && !l->config->settings.fused.token && (f->mode == FUSED_MODE_BATCH || !f->shared_token))
+                (void) error_at(l, g,
+                                "%s needs a Fused token: set token = \"${secret:NAME}\" in the engines.fused "
+                                "group of udfcrond.conf (or in the schedule's fused group)",
+                                what);
+}
 
 /* Checks what spans several keys of schedule group g, and fills in defaults. */
 static int finish_schedule(Loader *l, const config_setting_t *g, Schedule *s) {
@@ -638,7 +775,12 @@ static int finish_schedule(Loader *l, const config_setting_t *g, Schedule *s) {
                 (void) error_at(l, g, "schedule has no name: add name = \"...\"");
         if (!config_setting_get_member(g, "cron"))
                 (void) error_at(l, g, "%s has no cron expression: add cron = \"...\"", what);
-        if (udf && cmd)
+        if (s->engine && strcmp(s->engine, "fused") == 0)
+                finish_fused(l, g, s, what);
+        else if (config_setting_get_member(g, "fused"))
+                (void) error_at(l, config_setting_get_member(g, "fused"),
+                                "fused: only applies with engine = \"fused\"");
+        else if (udf && cmd)
                 (void) error_at(l, cmd, "%s has both udf and command: set only one", what);
         else if (!udf && !cmd)
                 (void) error_at(l, g, "%s has nothing to run: set udf or command", what);
@@ -652,7 +794,8 @@ static int finish_schedule(Loader *l, const config_setting_t *g, Schedule *s) {
                                          : "command: a single string needs shell = true; otherwise write "
                                            "a list such as [\"/bin/echo\", \"hello\"]");
 
-        s->work = udf ? WORK_UDF : WORK_COMMAND;
+        /* on the fused engine, a UDF by any of its three references */
+        s->work = udf || (s->engine && strcmp(s->engine, "fused") == 0) ? WORK_UDF : WORK_COMMAND;
         s->cron.dst_policy = (uint8_t) s->policy.dst;
         s->zone = s->zone ?: l->default_zone;
         if (name) /* "where it was defined" is where its name is: what duplicate errors point at */
@@ -860,6 +1003,38 @@ static int parse_defaults(Loader *l, const config_setting_t *s, const char *v, v
         return 0;
 }
 
+static int parse_socket_mode(Loader *l, const config_setting_t *s, const char *v, void *target) {
+        size_t len = strlen(v);
+        char *end;
+        unsigned long mode = strtoul(v, &end, 8);
+        if (len == 0 || len > 4 || *end != '\0' || v[strspn(v, "01234567")] != '\0' || mode > 0777)
+                return error_at(l, s, "control_socket_mode: '%s' is not an octal mode such as \"0660\"", v);
+        *(unsigned *) target = (unsigned) mode;
+        return 0;
+}
+
+static int parse_control_group(Loader *l, const config_setting_t *s, const char *v, void *target) {
+        DaemonSettings *d = target;
+        int r = lookup_account(v, true, NULL, &d->control_gid);
+        if (r == -ENOMEM)
+                return r;
+        if (r < 0)
+                return error_at(l, s, "control_group: unknown group '%s'", v);
+        return set_string(&d->control_group, v);
+}
+
+static int parse_control_timeout(Loader *l, const config_setting_t *s, const char *v, void *target) {
+        uint64_t usec;
+        int r = parse_duration(l, s, &usec);
+        (void) v;
+        if (r < 0)
+                return r;
+        if (usec == 0)
+                return error_at(l, s, "control_timeout: must be at least 1s");
+        *(uint64_t *) target = usec;
+        return 0;
+}
+
 /* ---------------------------------------------------------------- the `http` group */
 
 /* The largest reply kept in memory: a result bigger than this belongs in storage, not in a reply. */
@@ -931,6 +1106,54 @@ static int parse_http(Loader *l, const config_setting_t *s, const char *v, void 
         return 0;
 }
 
+/* ---------------------------------------------------------------- the `engines` group */
+
+#define U(f) offsetof(FusedSettings, f)
+static const Key fused_settings_keys[] = {
+        { "base_url", KEY_STRING, U(base_url), 0, 0, parse_url, NULL, "the API" },
+        { "shared_base_url", KEY_STRING, U(shared_base_url), 0, 0, parse_url, NULL, "shared-token runs" },
+        { "token", KEY_STRING, U(token), 0, 0, parse_template, NULL, "\"${secret:NAME}\"" },
+        { "realtime_client_id", KEY_STRING, U(realtime_client_id), 0, 0, NULL, NULL, "realtime instance" },
+        { "instance_type", KEY_STRING, U(instance_type), 0, 0, NULL, NULL, "batch default" },
+        { "region", KEY_STRING, U(region), 0, 0, NULL, NULL, "batch default" },
+        { "disk_size_gb", KEY_UINT, U(disk_size_gb), 1, 65536, NULL, NULL, "batch default" },
+        { "poll_interval", KEY_DURATION, U(poll_interval_usec), 0, 0, NULL, NULL, "batch status and log" },
+        { "realtime_timeout", KEY_DURATION, U(realtime_timeout_usec), 0, 0, NULL, NULL, "one realtime call" },
+        { "send_status_email", KEY_BOOL, U(send_status_email), 0, 0, NULL, NULL, "mail the job's end" },
+        { "cache", KEY_BOOL, U(cache), 0, 0, NULL, NULL, "cached realtime answers" },
+};
+#undef U
+
+static int parse_fused_settings(Loader *l, const config_setting_t *s, const char *v, void *target) {
+        const KeyTable t = { fused_settings_keys, ELEMENTSOF(fused_settings_keys), target };
+        FusedSettings *f = target;
+        const config_setting_t *m;
+        (void) v;
+
+        if (!config_setting_is_group(s))
+                return type_error(l, s, "a group { token = \"${secret:NAME}\"; ... }");
+        apply_keys(l, s, &t, 1, NULL);
+        if ((m = config_setting_get_member(s, "poll_interval")) && f->poll_interval_usec < USEC_PER_SEC)
+                (void) error_at(l, m, "poll_interval: must be at least 1s");
+        if ((m = config_setting_get_member(s, "realtime_timeout")) && f->realtime_timeout_usec < USEC_PER_SEC)
+                (void) error_at(l, m, "realtime_timeout: must be at least 1s");
+        return 0;
+}
+
+/* One group per engine that has settings. */
+static int parse_engines(Loader *l, const config_setting_t *s, const char *v, void *target) {
+        static const Key keys[] = {
+                { "fused", KEY_CUSTOM, offsetof(DaemonSettings, fused), 0, 0, parse_fused_settings, NULL,
+                  "the fused engine" },
+        };
+        const KeyTable t = { keys, ELEMENTSOF(keys), target };
+        (void) v;
+        if (!config_setting_is_group(s))
+                return type_error(l, s, "a group { fused = { ... }; }");
+        apply_keys(l, s, &t, 1, NULL);
+        return 0;
+}
+
 /* A list of directories; relative ones are relative to the file's directory. */
 static int parse_directories(Loader *l, const config_setting_t *s, const char *v, void *target) {
         _cleanup_(strv_freep) char **dirs = NULL;
@@ -968,7 +1191,14 @@ static const Key settings_keys[] = {
         { "max_concurrent_runs", KEY_UINT, D(max_concurrent_runs), 1, 100000, NULL, NULL, "more wait" },
         { "shutdown_timeout", KEY_DURATION, D(shutdown_timeout_usec), 0, 0, NULL, NULL, "wait on stop" },
         { "defaults", KEY_CUSTOM, D(defaults), 0, 0, parse_defaults, NULL, "policies of schedules" },
+        { "control_socket", KEY_PATH, D(control_socket), 0, 0, NULL, NULL, "for udfcronctl" },
+        { "control_socket_mode", KEY_STRING, D(control_socket_mode), 0, 0, parse_socket_mode, NULL,
+          "connect" },
+        { "control_group", KEY_STRING, 0, 0, 0, parse_control_group, NULL, "who may change" },
+        { "control_timeout", KEY_CUSTOM, D(control_timeout_usec), 0, 0, parse_control_timeout, NULL,
+          "slow" },
         { "http", KEY_CUSTOM, D(http), 0, 0, parse_http, NULL, "the remote engines' HTTP client" },
+        { "engines", KEY_CUSTOM, 0, 0, 0, parse_engines, NULL, "settings of the remote engines" },
         { "schedules", KEY_CUSTOM, 0, 0, 0, NULL, NULL, "read after the settings" },
         { "plugin_directories", KEY_CUSTOM, D(plugin_directories), 0, 0, parse_directories, NULL, "*.so" },
         /* plugin instances, read once plugin_directories is known */
@@ -1202,7 +1432,10 @@ static int load_main(Loader *l, const config_setting_t *root) {
              !(d->state_directory = env_directory("STATE_DIRECTORY", "/var/lib/udfcron"))) ||
             (!d->runtime_directory &&
              !(d->runtime_directory = env_directory("RUNTIME_DIRECTORY", "/run/udfcron"))) ||
-            (!d->python && !(d->python = strdup("/usr/bin/python3"))))
+            (!d->python && !(d->python = strdup("/usr/bin/python3"))) ||
+            (!d->control_socket && !(d->control_socket = path_join(d->runtime_directory, "control.sock"))) ||
+            (!d->fused.base_url && !(d->fused.base_url = strdup(FUSED_DEFAULT_BASE_URL))) ||
+            (!d->fused.shared_base_url && !(d->fused.shared_base_url = strdup(FUSED_DEFAULT_SHARED_BASE_URL))))
                 return -ENOMEM;
 
         /* the main file's own schedules, now that the defaults they inherit are known */
@@ -1256,11 +1489,24 @@ static int schedule_digest(Schedule *s) {
         digest_str(&h, s->working_directory);
         digest_str(&h, s->output);
         digest_strv(&h, s->environment);
+        _cleanup_free_ char *inputs = s->fused.inputs ? cJSON_PrintUnformatted(s->fused.inputs) : NULL;
+        if (s->fused.inputs && !inputs)
+                return -ENOMEM;
+        digest_str(&h, s->fused.saved_udf);
+        digest_str(&h, s->fused.shared_token);
+        digest_str(&h, s->fused.instance_type);
+        digest_str(&h, s->fused.region);
+        digest_strv(&h, s->fused.additional_env);
+        digest_str(&h, s->fused.image);
+        digest_str(&h, s->fused.format);
+        digest_str(&h, inputs);
+        digest_str(&h, s->fused.base_url);
+        digest_str(&h, s->fused.token);
         /* clang-format off */
         const uint64_t v[] = { s->enabled, s->work, s->shell, s->uid, s->gid, (uint64_t) s->nice, p->overlap,
                                p->catch_up.mode, p->catch_up.count, p->catch_up.within_usec, p->jitter_usec,
                                p->timeout_usec, p->kill_grace_usec, p->retries, p->retry_backoff_usec,
-                               p->retry_backoff_max_usec, p->dst };
+                               p->retry_backoff_max_usec, p->dst, s->fused.mode, s->fused.disk_size_gb };
         /* clang-format on */
         digest_bytes(&h, v, sizeof v);
         s->digest = h;
@@ -1285,7 +1531,15 @@ Config *config_free(Config *config) {
         free(config->settings.state_directory);
         free(config->settings.runtime_directory);
         free(config->settings.python);
+        free(config->settings.control_socket);
+        free(config->settings.control_group);
         free(config->settings.http.ca_file);
+        free(config->settings.fused.base_url);
+        free(config->settings.fused.shared_base_url);
+        free(config->settings.fused.token);
+        free(config->settings.fused.realtime_client_id);
+        free(config->settings.fused.instance_type);
+        free(config->settings.fused.region);
         strv_free(config->files);
         strv_free(config->settings.plugin_directories);
         for (size_t i = 0; i < config->n_plugins; i++)
@@ -1302,6 +1556,8 @@ static int load(Loader *l, const char *path) {
 
         c->settings.max_concurrent_runs = 16;
         c->settings.shutdown_timeout_usec = 30 * USEC_PER_SEC;
+        c->settings.control_socket_mode = 0666;
+        c->settings.control_timeout_usec = 10 * USEC_PER_SEC;
         c->settings.defaults = (RunPolicy){
                 .overlap = OVERLAP_SKIP,
                 .catch_up = { .mode = CATCH_UP_LAST },
@@ -1311,6 +1567,10 @@ static int load(Loader *l, const char *path) {
                 .dst = CRON_DST_SHIFT,
         };
         c->settings.http = HTTP_DEFAULT_SETTINGS;
+        c->settings.fused = (FusedSettings){
+                .poll_interval_usec = 5 * USEC_PER_SEC,
+                .realtime_timeout_usec = 130 * USEC_PER_SEC,
+        };
         if (!(c->path = path_absolute(path)))
                 return -ENOMEM;
 

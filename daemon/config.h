@@ -11,6 +11,7 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/types.h>
 
 #include "http.h"
 #include "plugin.h"
@@ -23,6 +24,23 @@
 #define UDFCRON_PLUGIN_DIR "/usr/local/lib/udfcron/plugins"
 #endif
 
+/* The `fused` engine's settings: `engines = { fused = { ... } }` in udfcrond.conf. */
+typedef struct FusedSettings {
+        char *base_url;           /* the API, default https://www.fused.io/server/v1 */
+        char *shared_base_url;    /* shared-token runs, default https://udf.ai */
+        char *token;              /* bearer token, a template ("${secret:NAME}"); NULL: none */
+        char *realtime_client_id; /* NULL: the best of /realtime-instance/available */
+        char *instance_type, *region; /* batch defaults; NULL: the service's */
+        unsigned disk_size_gb;        /* 0: the service's */
+        uint64_t poll_interval_usec;  /* a batch job's status and log, default 5s */
+        uint64_t realtime_timeout_usec; /* one realtime run's HTTP call, default 130s (the SDK's) */
+        bool send_status_email;         /* the service mails the job's end; default false */
+        bool cache;                     /* let the service answer realtime runs from its cache; default false */
+} FusedSettings;
+
+#define FUSED_DEFAULT_BASE_URL        "https://www.fused.io/server/v1"
+#define FUSED_DEFAULT_SHARED_BASE_URL "https://udf.ai"
+
 typedef struct DaemonSettings {
         char *timezone;            /* default zone of schedules: the `timezone` key, else the system zone */
         char *schedules_directory; /* absolute; default: "schedules.d" beside the main file */
@@ -33,7 +51,13 @@ typedef struct DaemonSettings {
         uint64_t shutdown_timeout_usec; /* SIGTERM waits this long for runs, default 30s */
         RunPolicy defaults;             /* what schedules inherit */
         char **plugin_directories;      /* NULL-terminated, absolute; default: UDFCRON_PLUGIN_DIR */
+        char *control_socket;           /* default: runtime_directory/control.sock */
+        unsigned control_socket_mode;   /* who may connect (and so read), default 0666 */
+        char *control_group;            /* its members may change things, as root may; NULL: none */
+        gid_t control_gid;
+        uint64_t control_timeout_usec; /* a request must arrive whole within this, default 10s */
         HttpSettings http;              /* the remote engines' HTTP defaults: the `http` group */
+        FusedSettings fused;            /* engines.fused */
 } DaemonSettings;
 
 /* One plugin instance a `storage`, `secrets`, `credentials` or `ingest` group declares. */

@@ -2,8 +2,8 @@
 #pragma once
 
 /*
- * Engines run one attempt of a run: `local` (child processes), later `fused`
- * and `fusion`. An engine reports what happens through EngineEvents and never
+ * Engines run one attempt of a run: `local` (child processes), `fused` (the
+ * Fused service's UDF runs and batch jobs), later `fusion`. An engine reports what happens through EngineEvents and never
  * writes the journal or the state file itself: the run decides what events
  * mean, records them, and logs them.
  */
@@ -12,10 +12,13 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "config.h"
+#include "params.h"
 #include "schedule.h"
 
 typedef struct sd_event sd_event;
 typedef struct EngineRun EngineRun;
+typedef struct HttpClient HttpClient;
 
 typedef enum OutcomeKind {
         OUTCOME_SUCCEEDED,
@@ -25,14 +28,25 @@ typedef enum OutcomeKind {
         OUTCOME_LOST,      /* the engine lost track of it (daemon restart with a local child) */
 } OutcomeKind;
 
+/* One of several named results (a batch job's files). */
+typedef struct EngineResultFile {
+        const char *name; /* one safe path component: "0.parquet" */
+        const char *data;
+        size_t size;
+        const char *type; /* media type; NULL: unknown */
+} EngineResultFile;
+
 typedef struct EngineOutcome {
         OutcomeKind kind;
         bool permanent; /* retrying cannot help (bad parameters, a 4xx): no retry */
         bool has_exit_status;
         int exit_status;
         const char *message; /* why, for humans: "exited with status 3", "killed by SIGSEGV" */
-        const char *result;  /* the UDF's JSON result (borrowed for the callback); NULL: none */
+        const char *result;  /* the UDF's result (borrowed for the callback); NULL: none */
         size_t result_size;
+        const char *result_type; /* its media type; NULL: application/json */
+        const EngineResultFile *files; /* borrowed likewise: results stored one file each */
+        size_t n_files;
 } EngineOutcome;
 
 typedef struct EngineEvents {
@@ -56,6 +70,9 @@ typedef struct EngineEvents {
         void (*log_position)(void *userdata, uint64_t since_ms);
         /* A batch job's progress: `finished` of `total` tasks (udfcronctl status, run --wait). */
         void (*progress)(void *userdata, uint64_t finished, uint64_t total);
+        /* Something about the attempt that is not its output: an unexpected reply (LOG_DEBUG), a start
+         * retried, a result not kept (LOG_WARNING). Logged with the run's fields. */
+        void (*note)(void *userdata, int priority, const char *message);
 } EngineEvents;
 
 /* What one attempt runs; everything is borrowed for the duration of start(). */
@@ -70,6 +87,15 @@ typedef struct EngineRequest {
         const char *start_marker;      /* a path the work creates the moment it starts (local), or NULL */
         const char *working_directory; /* the schedule's, else a default */
         bool stdout_is_result;         /* a command whose stdout is its output: the result, not log lines */
+        /* Expands the engine's own templates (a token's ${secret:NAME}, a job's inputs) for this attempt,
+         * masking the secrets it resolves in the journal from then on. */
+        const ParamContext *templates;
+        uint64_t started_usec; /* CLOCK_REALTIME: when the attempt started (earlier when re-attaching):
+                                * its timeout counts from here */
+
+        /* Remote engines: */
+        HttpClient *http;                /* the manager's client, shared by every run; outlives the run */
+        const DaemonSettings *settings;  /* the daemon's (engines.NAME): copy what is needed */
 
         /* Remote engines, after a daemon restart (see run.c): */
         const char *attach_job_id;    /* the job the previous daemon started: follow it, never start one */
@@ -87,9 +113,14 @@ typedef struct Engine {
                      void *userdata, EngineRun **ret_run);
         int (*cancel)(EngineRun *run);
         EngineRun *(*free)(EngineRun *run);
+        /* Adds the names of the secrets the engine's own templates reference (a token's ${secret:NAME})
+         * to *names (see params_collect_secrets()): they are looked up with the parameters' before the
+         * attempt starts, for EngineRequest.templates to resolve. NULL: none. */
+        int (*collect_secrets)(const Schedule *s, const DaemonSettings *settings, char ***names, size_t *n);
 } Engine;
 
 extern const Engine engine_local;
+extern const Engine engine_fused;
 
 /* The engine called `name`, or NULL. */
 const Engine *engine_find(const char *name);

@@ -2,6 +2,7 @@
 #pragma once
 
 #include <stddef.h>
+#include <sys/types.h>
 
 /*
  * Reads an open file to its end into a malloc'd buffer with a NUL after the
@@ -10,3 +11,6 @@
  * is wiped: it may be a secret), -ENOMEM, or the read's -errno.
  */
 int read_full_fd(int fd, size_t max, char **ret_data, size_t *ret_size);
+
+/* mkdir -p: missing parents are created 0755, `path` itself with `mode`; existing ones stay as they are. */
+int mkdir_p(const char *path, mode_t mode);

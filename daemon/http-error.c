@@ -257,6 +257,11 @@ static bool add_fused_metadata(Line *l, const char *header) {
         return false;
 }
 
+bool http_error_udf_raised(const char *fused_metadata) {
+        _cleanup_(json_freep) cJSON *j = fused_metadata ? cJSON_Parse(fused_metadata) : NULL;
+        return cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(j, "has_exception"));
+}
+
 static bool add_text(Line *l, const char *text) {
         line_adds(l, text);
         return l->len > 0;

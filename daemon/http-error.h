@@ -10,6 +10,7 @@
  * without credentials or query strings.
  */
 
+#include <stdbool.h>
 #include <stddef.h>
 
 /* The longest explanation kept from a server (bytes, before the "HTTP 404: " prefix). */
@@ -31,6 +32,12 @@ typedef struct HttpErrorReply {
  * Returns 0 and the message (owned by the caller), or -ENOMEM.
  */
 int http_error_message(const HttpErrorReply *reply, char **ret_message);
+
+/*
+ * Whether an x-fused-metadata header (JSON, may be NULL) says the UDF itself raised: its 5xx is the
+ * UDF's failure, which no retry of the request can mend (and each would run the UDF again).
+ */
+bool http_error_udf_raised(const char *fused_metadata);
 
 /* The reason phrase of a status ("Not Found"), or NULL for one it does not know. */
 const char *http_status_reason(long status);

@@ -88,6 +88,7 @@ struct HttpTransfer {
         bool has_body;
         HttpCookieJar *cookies;
         HttpSettings settings;
+        bool at_most_once;
 
         /* the current attempt and hop (one request and reply; a redirect starts the next hop) */
         unsigned attempt; /* 1-based */
@@ -413,6 +414,10 @@ static int hop_start(HttpTransfer *t) {
         SET(CURLOPT_USERAGENT, "udfcron/" UDFCRON_VERSION);
         SET(CURLOPT_TCP_KEEPALIVE, 1L);
         SET(CURLOPT_PIPEWAIT, 1L); /* rather share an HTTP/2 connection than open another */
+        /* libcurl sends a request again, by itself, when the kept-alive connection it went out on turns
+         * out dead before any answer: a start the server acted on would run twice. */
+        if (t->at_most_once)
+                SET(CURLOPT_FRESH_CONNECT, 1L);
         SET(CURLOPT_HTTPHEADER, t->hop_headers);
         switch (t->hop_method) {
         case HTTP_GET:
@@ -658,6 +663,8 @@ static void hop_end(HttpTransfer *t, CURLcode result) {
                 attempt_end(t, outcome, 0, error, why);
         } else if (IN_SET(status, 301, 302, 303, 307, 308))
                 hop_redirect(t, status);
+        else if (status >= 500 && http_error_udf_raised(easy_header(t->easy, "x-fused-metadata")))
+                attempt_end(t, HTTP_FAIL, status, 0, NULL); /* a UDF's exception: run again, it raises again */
         else
                 attempt_end(t, http_status_outcome(status), status, 0, NULL);
 }
@@ -727,6 +734,9 @@ static int transfer_copy_request(HttpTransfer *t, const HttpRequest *q, const Ht
         t->method = q->method;
         t->settings = *s;
         t->settings.ca_file = NULL;
+        t->at_most_once = q->at_most_once;
+        if (q->at_most_once)
+                t->settings.retries = 0;
         if ((s->ca_file && !(t->settings.ca_file = strdup(s->ca_file))) || !(t->url = strdup(q->url)))
                 return -ENOMEM;
 

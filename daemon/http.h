@@ -108,6 +108,10 @@ typedef struct HttpRequest {
         size_t body_size;             /* (a POST or PUT with neither sends an empty body) */
         const char *content_type;     /* default "application/json" */
         HttpCookieJar *cookies;       /* cookies to keep and send (a reference is taken); NULL: none */
+        /* Not idempotent (a job's start): sent at most once, never retried, and on a new connection,
+         * since libcurl itself re-sends a request whose kept-alive connection died before any answer
+         * (the server may have acted on it). A lost answer is then the caller's to look into. */
+        bool at_most_once;
         const HttpSettings *settings; /* NULL: the client's */
 } HttpRequest;
 

@@ -20,6 +20,8 @@
 #include <unistd.h>
 
 #include "clock.h"
+#include "fileio.h"
+#include "http.h"
 #include "manager.h"
 #include "timestamp.h"
 
@@ -108,7 +110,7 @@ static void entry_schedule_next(Entry *e, uint64_t now) {
         }
 }
 
-static Entry *manager_find_entry(const Manager *m, const char *name) {
+Entry *manager_find_entry(const Manager *m, const char *name) {
         size_t lo = 0, hi = m->n_entries;
         while (lo < hi) {
                 size_t mid = (lo + hi) / 2;
@@ -208,9 +210,9 @@ void manager_marker_obsolete(Manager *m, char *path) {
         manager_state_changed(m);
 }
 
-static void manager_save_state(Manager *m) {
+static int manager_save_state(Manager *m) {
         if (!m->state_dirty)
-                return;
+                return 0;
         uint64_t started = now_monotonic_usec();
         int r = state_save(m->state, m->state_path);
         uint64_t took = now_monotonic_usec() - started;
@@ -224,7 +226,7 @@ static void manager_save_state(Manager *m) {
         if (r < 0) { /* runs still start: a full disk must not stop the schedule, but say so loudly */
                 journal_log(m->journal, LOG_ERR, "cannot write the state file %s: %s", m->state_path,
                             strerror(-r));
-                return;
+                return r;
         }
         m->state_dirty = false;
         m->saves++;
@@ -233,6 +235,7 @@ static void manager_save_state(Manager *m) {
                 free(m->stale_markers[i]);
         }
         m->n_stale_markers = 0;
+        return 0;
 }
 
 /* max_concurrent_runs, unless the descriptor limit allows fewer. */
@@ -497,6 +500,28 @@ static void start_run(Manager *m, Entry *e, uint64_t slot_usec, bool manual, boo
                 manager_dispatch(m, run);
 }
 
+static void cancel_runs_of(Manager *m, Entry *e, const char *why) {
+        for (Run *r = m->runs, *next; r; r = next) {
+                next = r->next;
+                if (r->entry == e)
+                        run_cancel(r, why);
+        }
+}
+
+/* udfcronctl pause and skip: whether the slot is skipped on request (and logged so). */
+static bool skipped_on_request(Manager *m, Entry *e, ScheduleState *ss, uint64_t slot_usec) {
+        if (ss->paused) {
+                log_skipped(m, e, slot_usec, "the schedule is paused");
+                return true;
+        }
+        if (ss->skip_slot_usec == slot_usec) {
+                ss->skip_slot_usec = 0;
+                log_skipped(m, e, slot_usec, "udfcronctl skip");
+                return true;
+        }
+        return false;
+}
+
 /* One slot of an entry fires, through the pause, skip and overlap policies. */
 static void fire_slot(Manager *m, Entry *e, uint64_t slot_usec) {
         ScheduleState *ss = entry_state(e);
@@ -510,15 +535,8 @@ static void fire_slot(Manager *m, Entry *e, uint64_t slot_usec) {
         else
                 manager_state_changed(m);
 
-        if (ss->paused) {
-                log_skipped(m, e, slot_usec, "the schedule is paused");
+        if (skipped_on_request(m, e, ss, slot_usec))
                 return;
-        }
-        if (ss->skip_slot_usec == slot_usec) {
-                ss->skip_slot_usec = 0;
-                log_skipped(m, e, slot_usec, "udfcronctl skip");
-                return;
-        }
         if (e->n_active > 0)
                 switch (e->schedule->policy.overlap) {
                 case OVERLAP_SKIP:
@@ -534,11 +552,7 @@ static void fire_slot(Manager *m, Entry *e, uint64_t slot_usec) {
                         drop_prepared(m, e); /* the queued run is a new one, when its turn comes */
                         return;
                 case OVERLAP_REPLACE:
-                        for (Run *r = m->runs, *next; r; r = next) {
-                                next = r->next;
-                                if (r->entry == e)
-                                        run_cancel(r, "replaced by a newer run (overlap = replace)");
-                        }
+                        cancel_runs_of(m, e, "replaced by a newer run (overlap = replace)");
                         break;
                 case OVERLAP_ALLOW:
                 default:
@@ -669,7 +683,8 @@ static void catch_up(Manager *m, Entry *e, const CronFire *first, uint64_t now) 
         ss->last_slot_usec = MAX(ss->last_slot_usec, newest);
         manager_state_changed(m);
         for (size_t i = 0; i < n; i++)
-                start_run(m, e, kept[i], false, true);
+                if (!skipped_on_request(m, e, ss, kept[i]))
+                        start_run(m, e, kept[i], false, true);
         enqueue_catch_up(m, e);
 }
 
@@ -836,6 +851,78 @@ void manager_update_status(Manager *m) {
                           m->stopping ? "stopping: " : "", m->n_entries, m->n_running, m->n_waiting, next);
 }
 
+/* ------------------------------------------------------------------ udfcronctl's requests */
+
+Run *manager_find_run(const Manager *m, const char *run_id) {
+        for (Run *run = m->runs; run; run = run->next)
+                if (strcmp(run->id, run_id) == 0)
+                        return run;
+        return NULL;
+}
+
+int manager_run_now(Manager *m, Entry *e, const char *params, Run **ret_run, const char **ret_refusal) {
+        bool behind = false;
+        Run *run;
+
+        if (m->stopping)
+                return -ESHUTDOWN;
+        if (e->n_active > 0)
+                switch (e->schedule->policy.overlap) {
+                case OVERLAP_SKIP:
+                        *ret_refusal = "the previous run is still active (overlap = skip)";
+                        return -EBUSY;
+                case OVERLAP_QUEUE:
+                        if (e->has_queued || e->n_backlog > 0) {
+                                *ret_refusal = "a run is already queued (overlap = queue)";
+                                return -EBUSY;
+                        }
+                        behind = true;
+                        break;
+                case OVERLAP_REPLACE:
+                        cancel_runs_of(m, e, "replaced by a newer run (overlap = replace)");
+                        break;
+                case OVERLAP_ALLOW:
+                default:
+                        break;
+                }
+
+        int r = run_new_manual(m, e, params, &run);
+        if (r < 0)
+                return r;
+        if (behind) { /* the backlog starts once the active run is over */
+                queue_append(&e->backlog_head, &e->backlog_tail, run);
+                e->n_backlog++;
+        } else
+                manager_dispatch(m, run);
+        manager_update_status(m);
+        *ret_run = run;
+        return behind;
+}
+
+int manager_skip_next(Manager *m, Entry *e, uint64_t *ret_slot_usec) {
+        ScheduleState *ss;
+        if (!e->has_next)
+                return -ENOENT;
+        if (!(ss = entry_state(e)))
+                return -ENOMEM;
+        ss->skip_slot_usec = (uint64_t) e->next.at * USEC_PER_SEC;
+        manager_state_changed(m);
+        *ret_slot_usec = ss->skip_slot_usec;
+        return manager_save_state(m);
+}
+
+int manager_set_paused(Manager *m, Entry *e, bool paused) {
+        ScheduleState *ss = entry_state(e);
+        if (!ss)
+                return -ENOMEM;
+        if (ss->paused == paused)
+                return 0;
+        ss->paused = paused;
+        manager_state_changed(m);
+        int r = manager_save_state(m);
+        return r < 0 ? r : 1;
+}
+
 /* ------------------------------------------------------------------ loading */
 
 /* Logs every config error, each "file:line: message", as nginx -t would print them. */
@@ -844,22 +931,6 @@ static void log_config_errors(Manager *m, char **errors, const char *what) {
         for (char **e = errors; e && *e; e++, n++)
                 journal_log(m->journal, LOG_ERR, "%s", *e);
         journal_log(m->journal, LOG_ERR, "%s: %zu error%s in the configuration", what, n, n == 1 ? "" : "s");
-}
-
-/* mkdir -p, with the last component private (0700): the daemon's files are nobody else's business. */
-static int make_private_directory(const char *path) {
-        _cleanup_free_ char *p = strdup(path);
-        if (!p)
-                return -ENOMEM;
-        for (char *slash = strchr(p + 1, '/'); slash; slash = strchr(slash + 1, '/')) {
-                *slash = '\0';
-                if (mkdir(p, 0755) < 0 && errno != EEXIST)
-                        return -errno;
-                *slash = '/';
-        }
-        if (mkdir(p, 0700) < 0 && errno != EEXIST)
-                return -errno;
-        return 0;
 }
 
 static int build_entries(Manager *m, Config *config, Entry ***ret_entries) {
@@ -979,10 +1050,19 @@ int manager_start(Manager *m) {
         if (asprintf(&m->state_path, "%s/state.json", set->state_directory) < 0 ||
             asprintf(&m->markers_directory, "%s/started", set->runtime_directory) < 0)
                 return -ENOMEM;
-        const char *dirs[] = { set->state_directory, set->runtime_directory, m->markers_directory };
+        /*
+         * The daemon's own files are nobody else's business (0700); the runtime directory is 0755, since it
+         * holds the control socket, whose own mode decides who may connect (its started/ is private again).
+         */
+        const struct {
+                const char *path;
+                mode_t mode;
+        } dirs[] = { { set->state_directory, 0700 },
+                     { set->runtime_directory, 0755 },
+                     { m->markers_directory, 0700 } };
         for (size_t i = 0; i < ELEMENTSOF(dirs); i++)
-                if ((r = make_private_directory(dirs[i])) < 0) {
-                        journal_log(m->journal, LOG_ERR, "cannot create %s: %s", dirs[i], strerror(-r));
+                if ((r = mkdir_p(dirs[i].path, dirs[i].mode)) < 0) {
+                        journal_log(m->journal, LOG_ERR, "cannot create %s: %s", dirs[i].path, strerror(-r));
                         return r;
                 }
 
@@ -1027,9 +1107,17 @@ int manager_start(Manager *m) {
         return 0;
 }
 
+/* ------------------------------------------------------------------ the remote engines' HTTP client */
+
+HttpClient *manager_http_client(Manager *m) {
+        /* the plugin host's: one connection pool for the engines and the plugins, with the `http` settings
+         * plugin_host_apply() gives it at start and on reload */
+        return plugin_host_http(m->plugins);
+}
+
 /* ------------------------------------------------------------------ reload */
 
-int manager_reload(Manager *m) {
+static int reload_config(Manager *m, char ***ret_errors) {
         _cleanup_(config_freep) Config *config = NULL;
         _cleanup_(strv_freep) char **errors = NULL;
         Entry **entries;
@@ -1039,6 +1127,8 @@ int manager_reload(Manager *m) {
         r = config_load(m->config_path, m->tzdb, &config, &errors);
         if (r == -EINVAL) {
                 log_config_errors(m, errors, "reload refused, the running configuration stays");
+                if (ret_errors)
+                        *ret_errors = TAKE_PTR(errors);
                 return r;
         }
         if (r < 0) {
@@ -1125,8 +1215,20 @@ int manager_reload(Manager *m) {
         journal_log(m->journal, LOG_INFO,
                     "reloaded: %zu schedules (%zu unchanged, %zu changed, %zu added, %zu removed)",
                     m->n_entries, kept, m->n_entries - kept - added, added, removed);
-        manager_update_status(m);
         return 0;
+}
+
+int manager_reload(Manager *m, char ***ret_errors) {
+        (void) sd_notifyf(false, "RELOADING=1\nMONOTONIC_USEC=%" PRIu64, now_monotonic_usec());
+        int r = reload_config(m, ret_errors);
+        (void) sd_notify(false, "READY=1");
+        if (r < 0)
+                (void) sd_notify(false,
+                                 "STATUS=reload failed: the configuration has errors (see the journal); "
+                                 "running the previous one");
+        else
+                manager_update_status(m);
+        return r;
 }
 
 /* ------------------------------------------------------------------ shutdown */
@@ -1163,6 +1265,10 @@ void manager_stop(Manager *m) {
 
         for (Run *run = m->runs, *next; run; run = next) {
                 next = run->next;
+                if (run->status == RUN_RUNNING && run->engine->remote && run->job_id) {
+                        run_detach(run); /* a remote job runs on; the next start re-attaches to it */
+                        continue;
+                }
                 if (run->status == RUN_RUNNING)
                         continue;
                 (void) manager_unqueue(m, run);
@@ -1244,7 +1350,7 @@ Manager *manager_free(Manager *m) {
                 return NULL;
         while (m->runs)
                 run_free(m->runs);
-        plugin_host_free(m->plugins); /* after the runs, which abandon their calls */
+        plugin_host_free(m->plugins); /* after the runs, which abandon their calls and free their transfers */
         for (size_t i = 0; i < m->n_entries; i++)
                 entry_free(m->entries[i]);
         free(m->entries);

@@ -29,6 +29,7 @@ typedef struct Entry Entry;
 typedef struct Run Run;
 typedef struct RunSecret RunSecret;
 typedef struct RunStore RunStore;
+typedef struct RunWatch RunWatch;
 
 #define RUN_ID_LEN 16
 
@@ -84,7 +85,7 @@ struct Run {
         char *output_url; /* the schedule's output, expanded for this attempt */
         bool output_stored;
         sd_event_source *retry_timer;
-        uint64_t attempt_started_usec;
+        uint64_t attempt_started_usec; /* CLOCK_REALTIME; a re-attached attempt's is the recorded one */
         bool stop_requested; /* cancelled (replace, udfcronctl, shutdown): do not retry */
         uint64_t durable_after_save; /* its record is on disk once Manager.saves reaches this */
         bool resumed;                /* recorded by a previous daemon (see resume_runs()) */
@@ -98,6 +99,8 @@ struct Run {
         } carry[2];           /* [is_stderr] */
         Run *prev, *next;     /* Manager.runs */
         Run *wait_next;       /* Manager.waiting */
+        char *params;         /* udfcronctl run --param: overrides of the schedule's parameters (JSON) */
+        RunWatch *watches;    /* udfcronctl run --wait */
 };
 
 struct Manager {
@@ -152,8 +155,12 @@ Manager *manager_free(Manager *m);
 
 /* Loads the config (errors are logged with file:line) and state, arms timers, catches up. */
 int manager_start(Manager *m);
-/* SIGHUP: validates the new config whole; keeps the old one when it is broken. */
-int manager_reload(Manager *m);
+/*
+ * SIGHUP and udfcronctl reload: validates the new config whole; keeps the old one when it is broken, and
+ * then returns -EINVAL and, when ret_errors is not NULL, the "file:line: message" list (strv) there.
+ * Tells systemd RELOADING=1 and READY=1 around it.
+ */
+int manager_reload(Manager *m, char ***ret_errors);
 /* SIGTERM: stops firing, lets runs finish up to shutdown_timeout, then cancels them and exits. */
 void manager_stop(Manager *m);
 
@@ -162,6 +169,29 @@ void manager_clock_changed(Manager *m);
 
 /* "12 schedules, 2 running, next: nightly at 03:00": sent within a second, not once per change. */
 void manager_update_status(Manager *m);
+
+/*
+ * The HTTP client every remote engine's runs share: the plugin host's, which the plugins use too,
+ * with the `http` group's settings (a reload updates them).
+ */
+HttpClient *manager_http_client(Manager *m);
+
+/* ---- used by the control socket ---- */
+
+Entry *manager_find_entry(const Manager *m, const char *name);
+Run *manager_find_run(const Manager *m, const char *run_id);
+/*
+ * Fires `e` now, outside its slots, through its overlap policy; `params` (a JSON object, may be NULL)
+ * override the schedule's parameters for this run. Returns 0 when the run was dispatched, 1 when it waits
+ * for the active run to end (overlap = queue), -EBUSY with a reason in *ret_refusal when the overlap policy
+ * refuses it, -ESHUTDOWN while stopping.
+ */
+int manager_run_now(Manager *m, Entry *e, const char *params, Run **ret_run, const char **ret_refusal);
+/* Skips e's next fire (returned in *ret_slot_usec); -ENOENT when it has none. Saved before it returns. */
+int manager_skip_next(Manager *m, Entry *e, uint64_t *ret_slot_usec);
+/* Pauses or resumes e's fires; 1 when that changed something, 0 when it was so already. Saved before it
+ * returns; a failed save is returned, and the change holds until the daemon stops. */
+int manager_set_paused(Manager *m, Entry *e, bool paused);
 
 /* ---- used by run.c ---- */
 
@@ -197,6 +227,8 @@ void manager_run_ended(Manager *m, Run *run);
  */
 int run_new(Manager *m, Entry *entry, uint64_t slot_usec, bool manual, const RunState *recorded,
             Run **ret_run);
+/* A run requested now (udfcronctl run), with parameter overrides (JSON object text, may be NULL). */
+int run_new_manual(Manager *m, Entry *entry, const char *params, Run **ret_run);
 Run *run_free(Run *run);
 /* Starts the current attempt on the engine (called by the manager when it may). */
 void run_start_attempt(Run *run);
@@ -204,6 +236,9 @@ void run_start_attempt(Run *run);
 void run_cancel(Run *run, const char *why);
 /* A recorded attempt whose local child was started by the previous daemon: it is lost. */
 void run_lost(Run *run);
+/* Shutdown: lets a remote job run on without the daemon; its record stays, for the next start to
+ * re-attach. Frees the run. */
+void run_detach(Run *run);
 /* A resumed run that was waiting for a retry: its recorded attempt starts at `retry_usec` (realtime). */
 int run_resume_retry(Run *run, uint64_t retry_usec);
 void run_fields(const Run *run, RunFields *ret_fields);
@@ -211,6 +246,43 @@ void run_fields(const Run *run, RunFields *ret_fields);
 void run_id_new(char ret_id[static RUN_ID_LEN + 1]);
 /* The start marker of the run's current attempt (see engine.h), malloc'd. */
 char *run_marker_path(const Run *run);
+
+/* What a watcher of a run hears: its lifecycle events, its output, a batch job's progress, and its end. */
+typedef enum RunNewsKind {
+        RUN_NEWS_EVENT,    /* STARTED or RETRY (`event`) */
+        RUN_NEWS_OUTPUT,   /* a line of output, or a piece of a long one */
+        RUN_NEWS_PROGRESS, /* a remote batch job's tasks, finished of total */
+        RUN_NEWS_END,      /* the last news: the watch is over, and the watcher may free it */
+} RunNewsKind;
+
+typedef struct RunNews {
+        RunNewsKind kind;
+        RunEvent event; /* EVENT: STARTED, RETRY; END: FINISHED, FAILED, TIMED_OUT, CANCELLED, LOST */
+        /* END: "succeeded", "failed", "timed_out", "cancelled", "lost"; NULL: the daemon stops before the run
+         * started (it stays recorded, and starts after the next start) */
+        const char *result;
+        unsigned attempt;
+        const char *message; /* as in the journal record, secrets masked */
+        bool has_exit_status;
+        int exit_status;
+        uint64_t duration_usec;
+        uint64_t next_usec; /* RETRY: when the next attempt starts */
+        /* OUTPUT: a line, or a piece of a long one (partial: more of it follows), secrets masked */
+        bool is_stderr, partial;
+        const char *data;
+        size_t size;
+        uint64_t tasks_finished, tasks_total; /* PROGRESS */
+} RunNews;
+
+/* A watcher: udfcronctl run --wait following a run over the control socket. */
+struct RunWatch {
+        void (*notify)(RunWatch *w, const Run *run, const RunNews *news);
+        RunWatch *next;
+};
+
+/* Adds a watcher (borrowed until the end news, or run_unwatch()). */
+void run_watch(Run *run, RunWatch *w);
+void run_unwatch(Run *run, RunWatch *w);
 
 #include "cleanup.h"
 DEFINE_TRIVIAL_CLEANUP_FUNC(Manager *, manager_free);

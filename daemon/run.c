@@ -9,11 +9,13 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/random.h>
 #include <systemd/sd-event.h>
 #include <unistd.h>
 
 #include "clock.h"
+#include "error-message.h"
 #include "json-util.h"
 #include "manager.h"
 #include "params.h"
@@ -64,8 +66,8 @@ char *run_marker_path(const Run *run) {
         return path;
 }
 
-int run_new(Manager *m, Entry *entry, uint64_t slot_usec, bool manual, const RunState *recorded,
-            Run **ret_run) {
+static int run_create(Manager *m, Entry *entry, uint64_t slot_usec, bool manual, const RunState *recorded,
+                      const char *params, Run **ret_run) {
         _cleanup_free_ Run *run = calloc(1, sizeof *run);
         if (!run)
                 return -ENOMEM;
@@ -81,13 +83,21 @@ int run_new(Manager *m, Entry *entry, uint64_t slot_usec, bool manual, const Run
         };
         if (!run->engine)
                 return -EOPNOTSUPP; /* config.c accepts only known engines */
+        if (recorded)
+                params = recorded->params;
+        if (params && !(run->params = strdup(params)))
+                return -ENOMEM;
 
         if (recorded) {
                 snprintf(run->id, sizeof run->id, "%s", recorded->run_id);
                 run->resumed = recorded->phase != RUN_PHASE_PREPARED;
                 run->log_since_ms = recorded->log_since_ms;
-                if (recorded->job_id && !(run->job_id = strdup(recorded->job_id)))
+                if (recorded->job_id && !(run->job_id = strdup(recorded->job_id))) {
+                        free(run->params);
                         return -ENOMEM;
+                }
+                if (recorded->job_id) /* re-attached: durations and the timeout count from the real start */
+                        run->attempt_started_usec = recorded->started_usec;
         } else {
                 run_id_new(run->id);
                 RunState rs = {
@@ -97,10 +107,13 @@ int run_new(Manager *m, Entry *entry, uint64_t slot_usec, bool manual, const Run
                         .slot_usec = slot_usec,
                         .attempt = 1,
                         .phase = RUN_PHASE_DISPATCHING,
+                        .params = run->params,
                 };
                 int r = state_add_run(m->state, &rs);
-                if (r < 0)
+                if (r < 0) {
+                        free(run->params);
                         return r;
+                }
                 manager_state_changed(m);
                 run->durable_after_save = m->saves + 1;
         }
@@ -119,6 +132,17 @@ int run_new(Manager *m, Entry *entry, uint64_t slot_usec, bool manual, const Run
         *ret_run = TAKE_PTR(run);
         return 0;
 }
+
+int run_new(Manager *m, Entry *entry, uint64_t slot_usec, bool manual, const RunState *recorded,
+            Run **ret_run) {
+        return run_create(m, entry, slot_usec, manual, recorded, NULL, ret_run);
+}
+
+int run_new_manual(Manager *m, Entry *entry, const char *params, Run **ret_run) {
+        return run_create(m, entry, now_usec(), true, NULL, params, ret_run);
+}
+
+static void run_tell(Run *run, const RunNews *news);
 
 /* The secrets of an attempt, looked up or being looked up. */
 struct RunSecret {
@@ -165,6 +189,13 @@ Run *run_free(Run *run) {
                 return NULL;
         Manager *m = run->manager;
 
+        if (run->watches) /* freed before its end: the daemon stops, the run stays recorded */
+                run_tell(run, &(const RunNews){
+                                      .kind = RUN_NEWS_END,
+                                      .message = "the daemon is stopping; the run stays recorded and starts "
+                                                 "after the next start",
+                              });
+
         if (run->engine_run)
                 run->engine->free(run->engine_run);
         run_secrets_free(run);
@@ -181,8 +212,61 @@ Run *run_free(Run *run) {
         if (run->next)
                 run->next->prev = run->prev;
         run->entry->n_active--;
+        free(run->params);
         free(run);
         return NULL;
+}
+
+void run_watch(Run *run, RunWatch *w) {
+        w->next = run->watches;
+        run->watches = w;
+}
+
+void run_unwatch(Run *run, RunWatch *w) {
+        for (RunWatch **p = &run->watches; *p; p = &(*p)->next)
+                if (*p == w) {
+                        *p = w->next;
+                        w->next = NULL;
+                        return;
+                }
+}
+
+/*
+ * Tells the watchers, with secrets masked as in the journal (the output pieces are the journal's, so a
+ * secret is never split between two). The end news detaches them all first, so they may free themselves.
+ */
+static void run_tell(Run *run, const RunNews *news) {
+        const Journal *j = run->manager->journal;
+        RunNews n = *news;
+        _cleanup_free_ char *message = NULL, *data = NULL;
+
+        if (!run->watches)
+                return;
+        n.attempt = run->attempt;
+        if (n.message && !(n.message = message = journal_redact(j, n.message, strlen(n.message), NULL)))
+                n.message = "(out of memory)";
+        if (n.size > 0 && !(n.data = data = journal_redact(j, n.data, n.size, &n.size)))
+                return; /* never unmasked */
+
+        bool end = n.kind == RUN_NEWS_END;
+        RunWatch *w = end ? TAKE_PTR(run->watches) : run->watches;
+        for (RunWatch *next; w; w = next) {
+                next = w->next;
+                if (end)
+                        w->next = NULL;
+                w->notify(w, run, &n);
+        }
+}
+
+/* A piece of output into the journal, and to the watchers. */
+static void run_output(Run *run, const RunFields *f, bool is_stderr, const char *data, size_t size,
+                       bool partial, uint64_t remote_usec) {
+        journal_run_output(run->manager->journal, f, is_stderr, data, size, remote_usec);
+        run_tell(run, &(const RunNews){ .kind = RUN_NEWS_OUTPUT,
+                                        .is_stderr = is_stderr,
+                                        .partial = partial,
+                                        .data = data,
+                                        .size = size });
 }
 
 /* ${secret:NAME}, from what the attempt looked up before its work started (see run_start_attempt()). */
@@ -215,7 +299,7 @@ static void on_output(void *userdata, bool is_stderr, const char *piece, size_t 
         c->in_line = partial;
         if (c->size == 0 && keep == 0) {
                 if (size > 0 || !ends_long_line) /* an empty end of a long line is no line of its own */
-                        journal_run_output(j, &f, is_stderr, piece, size, remote_usec);
+                        run_output(run, &f, is_stderr, piece, size, partial, remote_usec);
                 return;
         }
 
@@ -226,14 +310,16 @@ static void on_output(void *userdata, bool is_stderr, const char *piece, size_t 
                 c->size = 0;
                 return;
         }
-        memcpy(joined, c->data, c->size);
-        memcpy(joined + c->size, piece, size);
+        if (c->size > 0) /* (memcpy from NULL is undefined even for 0 bytes) */
+                memcpy(joined, c->data, c->size);
+        if (size > 0)
+                memcpy(joined + c->size, piece, size);
         joined[total] = '\0';
         c->data = mfree_wiped(c->data, c->size);
         c->size = 0;
 
         if (total - keep > 0)
-                journal_run_output(j, &f, is_stderr, joined, total - keep, remote_usec);
+                run_output(run, &f, is_stderr, joined, total - keep, partial, remote_usec);
         if (keep > 0) {
                 c->data = memdup(joined + total - keep, keep);
                 c->size = c->data ? keep : 0;
@@ -329,8 +415,18 @@ static void attempt_ended(Run *run, const EngineOutcome *outcome) {
         f.has_exit_status = outcome->has_exit_status;
         f.exit_status = outcome->exit_status;
         f.next_usec = now_usec() + delay;
-        journal_run_event(m->journal, &f, RUN_EVENT_RETRY, "%s; attempt %u of %u in %.1fs", outcome->message,
-                          run->attempt + 1, run->entry->schedule->policy.retries + 1, (double) delay / 1e6);
+        _cleanup_free_ char *text = NULL;
+        if (asprintf(&text, "%s; attempt %u of %u in %.1fs", outcome->message, run->attempt + 1,
+                     run->entry->schedule->policy.retries + 1, (double) delay / 1e6) < 0)
+                text = NULL;
+        journal_run_event(m->journal, &f, RUN_EVENT_RETRY, "%s", text ?: outcome->message);
+        run_tell(run, &(const RunNews){ .kind = RUN_NEWS_EVENT,
+                                        .event = RUN_EVENT_RETRY,
+                                        .message = text ?: outcome->message,
+                                        .has_exit_status = outcome->has_exit_status,
+                                        .exit_status = outcome->exit_status,
+                                        .duration_usec = duration,
+                                        .next_usec = f.next_usec });
 
         int r = retry_wait(run, delay);
         if (r < 0) {
@@ -426,10 +522,17 @@ static void on_log_position(void *userdata, uint64_t since_ms) {
         }
 }
 
+static void on_note(void *userdata, int priority, const char *message) {
+        Run *run = userdata;
+        journal_log(run->manager->journal, priority, "%s %s: %s", run->entry->schedule->name, run->id, message);
+}
+
 static void on_progress(void *userdata, uint64_t finished, uint64_t total) {
         Run *run = userdata;
         run->tasks_finished = finished;
         run->tasks_total = total;
+        run_tell(run, &(const RunNews){
+                              .kind = RUN_NEWS_PROGRESS, .tasks_finished = finished, .tasks_total = total });
 }
 
 static void on_ended(void *userdata, const EngineOutcome *outcome) {
@@ -444,6 +547,37 @@ static void on_ended(void *userdata, const EngineOutcome *outcome) {
         engine->free(engine_run);
 }
 
+/* The file name extension of a result of media type `type` (NULL: JSON, as the local runner's). */
+static const char *result_extension(const char *type) {
+        static const struct {
+                const char *type, *extension;
+        } known[] = {
+                { "application/json", "json" },     { "text/plain", "txt" },
+                { "text/csv", "csv" },              { "text/html", "html" },
+                { "application/xml", "xml" },       { "text/xml", "xml" },
+                { "image/png", "png" },             { "image/tiff", "tiff" },
+                { "image/jpeg", "jpg" },            { "image/gif", "gif" },
+                { "image/webp", "webp" },           { "application/zip", "zip" },
+                { "application/x-numpy-data", "npy" }, { "application/geo+json", "geojson" },
+                /* what the Fused SDK reads as Parquet: these, and anything it does not know */
+                { "application/parquet", "parquet" }, { "application/vnd.apache.parquet", "parquet" },
+                { "application/octet-stream", "parquet" },
+        };
+        if (!type)
+                return "json";
+        size_t len = strcspn(type, "; ");
+        for (size_t i = 0; i < ELEMENTSOF(known); i++)
+                if (strlen(known[i].type) == len && strncasecmp(type, known[i].type, len) == 0)
+                        return known[i].extension;
+        return "bin";
+}
+
+/* Whether a result is text (masked for secrets, previewed) rather than bytes (kept as they are). */
+static bool result_is_text(const char *type) {
+        return !type || strncasecmp(type, "text/", 5) == 0 || strncasecmp(type, "application/json", 16) == 0 ||
+               strncasecmp(type, "application/geo+json", 20) == 0 || strncasecmp(type, "application/xml", 15) == 0;
+}
+
 /* A short, single-line preview of a result for the "finished" message. */
 static void result_preview(const char *result, size_t size, char *buf, size_t buf_size) {
         size_t n = MIN(size, buf_size - 1);
@@ -454,6 +588,34 @@ static void result_preview(const char *result, size_t size, char *buf, size_t bu
                 memcpy(buf + n - 3, "...", 3);
 }
 
+/*
+ * Stores a result (named: one of several) under the state directory, and writes its preview. Text has
+ * every secret masked, before the preview is cut and in the stored copy; bytes are kept as they are.
+ */
+static void store_result(Run *run, const char *name, const char *data, size_t size, const char *type,
+                         char *preview, size_t preview_size) {
+        Manager *m = run->manager;
+        const char *dir = m->config->settings.state_directory, *schedule = run->entry->schedule->name;
+        _cleanup_free_ char *masked = NULL;
+        int r;
+
+        if (result_is_text(type)) {
+                if (!(masked = journal_redact(m->journal, data, size, &size))) {
+                        journal_log(m->journal, LOG_WARNING, "%s: out of memory storing the result, ignoring",
+                                    run->id);
+                        return;
+                }
+                data = masked;
+                result_preview(data, size, preview, preview_size);
+        } else
+                snprintf(preview, preview_size, "%zu bytes of %s", size, type);
+        r = name ? state_save_result_file(dir, schedule, run->id, name, data, size)
+                 : state_save_result(dir, schedule, run->id, result_extension(type), data, size);
+        if (r < 0)
+                journal_log(m->journal, LOG_WARNING, "%s: cannot store the result%s%s: %s, ignoring", run->id,
+                            name ? " " : "", name ?: "", strerror(-r));
+}
+
 static void run_end(Run *run, RunEvent event, const EngineOutcome *outcome, uint64_t duration_usec) {
         static const char *const results[_RUN_EVENT_MAX] = {
                 [RUN_EVENT_FINISHED] = "succeeded",  [RUN_EVENT_FAILED] = "failed",
@@ -462,7 +624,7 @@ static void run_end(Run *run, RunEvent event, const EngineOutcome *outcome, uint
         };
         Manager *m = run->manager;
         RunFields f;
-        char preview[RESULT_PREVIEW_MAX + 1] = "";
+        char preview[RESULT_PREVIEW_MAX + 192] = ""; /* with a batch job's files: how many, where */
 
         run_fields(run, &f);
         f.duration_usec = duration_usec;
@@ -471,28 +633,29 @@ static void run_end(Run *run, RunEvent event, const EngineOutcome *outcome, uint
         /* a command's result is its stdout, stored at its output: its size says enough */
         if (outcome->result && run->entry->schedule->work == WORK_COMMAND)
                 snprintf(preview, sizeof preview, "%zu bytes", outcome->result_size);
-        else if (outcome->result) {
-                /* secrets are masked before the preview is cut, and in the stored copy too */
-                size_t size;
-                _cleanup_free_ char *result =
-                        journal_redact(m->journal, outcome->result, outcome->result_size, &size);
-                int r = result ? state_save_result(m->config->settings.state_directory,
-                                                   run->entry->schedule->name, run->id, result, size)
-                               : -ENOMEM;
-                if (result)
-                        result_preview(result, size, preview, sizeof preview);
-                if (r < 0)
-                        journal_log(m->journal, LOG_WARNING, "%s: cannot store the result: %s, ignoring",
-                                    run->id, strerror(-r));
+        else if (outcome->result)
+                store_result(run, NULL, outcome->result, outcome->result_size, outcome->result_type, preview,
+                             sizeof preview);
+        for (size_t i = 0; i < outcome->n_files; i++) {
+                const EngineResultFile *file = &outcome->files[i];
+                char first[RESULT_PREVIEW_MAX + 1];
+                store_result(run, file->name, file->data, file->size, file->type, first, sizeof first);
+                if (i == 0)
+                        snprintf(preview, sizeof preview, "%zu result file%s in results/%s/%s/, %.64s: %s",
+                                 outcome->n_files, outcome->n_files == 1 ? "" : "s", run->entry->schedule->name,
+                                 run->id, file->name, first);
         }
+        _cleanup_free_ char *text = NULL; /* the record's text, for the journal and for watchers */
+        int k;
         if (event == RUN_EVENT_FINISHED)
-                journal_run_event(m->journal, &f, event, "in %.3fs%s%s%s%s", (double) duration_usec / 1e6,
-                                  outcome->result ? ": " : "", preview,
-                                  run->output_stored ? ", stored at " : "",
-                                  run->output_stored ? run->output_url : "");
+                k = asprintf(&text, "in %.3fs%s%s%s%s", (double) duration_usec / 1e6, preview[0] ? ": " : "",
+                             preview, run->output_stored ? ", stored at " : "",
+                             run->output_stored ? run->output_url : "");
         else
-                journal_run_event(m->journal, &f, event, "%s after %.3fs", outcome->message,
-                                  (double) duration_usec / 1e6);
+                k = asprintf(&text, "%s after %.3fs", outcome->message, (double) duration_usec / 1e6);
+        if (k < 0)
+                text = NULL;
+        journal_run_event(m->journal, &f, event, "%s", text ?: outcome->message);
 
         ScheduleState *ss;
         if (state_ensure_schedule(m->state, run->entry->schedule->name, &ss) >= 0) {
@@ -509,6 +672,13 @@ static void run_end(Run *run, RunEvent event, const EngineOutcome *outcome, uint
         (void) state_remove_run(m->state, run->id);
         manager_state_changed(m);
 
+        run_tell(run, &(const RunNews){ .kind = RUN_NEWS_END,
+                                        .event = event,
+                                        .result = results[event],
+                                        .message = text ?: outcome->message,
+                                        .has_exit_status = outcome->has_exit_status,
+                                        .exit_status = outcome->exit_status,
+                                        .duration_usec = duration_usec });
         run->status = RUN_ENDED;
         manager_run_ended(m, run);
 }
@@ -519,8 +689,37 @@ static void fail_to_start(Run *run, bool permanent, const char *message) {
         attempt_ended(run, &outcome);
 }
 
+/*
+ * udfcronctl run --param: the values replace the schedule's (expanded) ones as they are, with no ${...}
+ * expansion of their own: what the operator typed is what the run gets.
+ */
+static int params_override(cJSON *params, const char *overrides_json, char **ret_error) {
+        _cleanup_(json_freep) cJSON *overrides = cJSON_Parse(overrides_json);
+        if (!cJSON_IsObject(overrides) || !cJSON_IsObject(params))
+                return error_message(ret_error, "the parameter overrides are not a JSON object");
+        while (overrides->child) {
+                cJSON *item = cJSON_DetachItemViaPointer(overrides, overrides->child);
+                cJSON_DeleteItemFromObjectCaseSensitive(params, item->string);
+                if (!cJSON_AddItemToObject(params, item->string, item)) {
+                        cJSON_Delete(item);
+                        return -ENOMEM;
+                }
+        }
+        return 0;
+}
+
 /* "UDF /path/x.py:udf" or the command line, for the "started" record. */
 static void describe_work(const Schedule *s, char **argv, char *buf, size_t size) {
+        const FusedSchedule *fused = &s->fused;
+        if (strcmp(s->engine, "fused") == 0) {
+                /* a shared token is a credential: only its first characters */
+                snprintf(buf, size, "%s of %s%s%s%.*s%s", fused->mode == FUSED_MODE_BATCH ? "batch job" : "UDF run",
+                         s->udf_path ? "UDF file " : fused->saved_udf ? "saved UDF " : "shared UDF ",
+                         s->udf_path ?: fused->saved_udf ?: "", s->udf_path || fused->saved_udf ? "" : "token ",
+                         s->udf_path || fused->saved_udf ? 0 : 8, fused->shared_token ?: "",
+                         s->udf_path || fused->saved_udf ? "" : "...");
+                return;
+        }
         if (s->work == WORK_UDF) {
                 snprintf(buf, size, "UDF %s:%s", s->udf_path, s->entrypoint);
                 return;
@@ -538,6 +737,7 @@ static void start_work(Run *run) {
                 .accepted = on_accepted,
                 .log_position = on_log_position,
                 .progress = on_progress,
+                .note = on_note,
         };
         Manager *m = run->manager;
         const Schedule *s = run->entry->schedule;
@@ -558,6 +758,8 @@ static void start_work(Run *run) {
                 .userdata = run,
         };
         r = params_expand_json(s->params, &ctx, &params, &error);
+        if (r >= 0 && run->params)
+                r = params_override(params, run->params, &error);
         if (r >= 0 && !(params_json = cJSON_PrintUnformatted(params)))
                 r = -ENOMEM;
         for (char **a = s->command; r >= 0 && a && *a; a++) {
@@ -570,11 +772,11 @@ static void start_work(Run *run) {
         run->output_url = NULL;
         if (r >= 0 && s->output)
                 r = params_expand_string(s->output, &ctx, &run->output_url, &error);
-        run_secrets_free(run); /* the values live on only in the expansions */
         if (r < 0) {
                 char message[512];
                 snprintf(message, sizeof message, "parameters: %s", error ?: strerror(-r));
                 strv_free(argv);
+                run_secrets_free(run);
                 fail_to_start(run, true, message);
                 return;
         }
@@ -592,6 +794,10 @@ static void start_work(Run *run) {
                 .start_marker = marker,
                 .working_directory = s->working_directory ?: m->config->settings.state_directory,
                 .stdout_is_result = s->work == WORK_COMMAND && s->output,
+                .templates = &ctx,
+                .started_usec = run->attempt_started_usec,
+                .http = run->engine->remote ? manager_http_client(m) : NULL,
+                .settings = &m->config->settings,
                 .attach_job_id = attach ? run->job_id : NULL,
                 .attach_log_since_ms = attach ? run->log_since_ms : 0,
                 .may_have_started = run->engine->remote && run->resumed && !run->job_id,
@@ -605,8 +811,11 @@ static void start_work(Run *run) {
         RunFields f;
         run_fields(run, &f);
         journal_run_event(m->journal, &f, RUN_EVENT_STARTED, "%s", what);
+        run_tell(run,
+                 &(const RunNews){ .kind = RUN_NEWS_EVENT, .event = RUN_EVENT_STARTED, .message = what });
 
         r = run->engine->start(m->event, &request, &events, run, &run->engine_run);
+        run_secrets_free(run); /* the values live on only in the expansions (the engine's too) */
         strv_free(argv);
         if (IN_SET(r, -EMFILE, -ENFILE, -EAGAIN)) {
                 /* the machine is out of descriptors or processes, the run did nothing wrong: wait */
@@ -688,12 +897,15 @@ void run_start_attempt(Run *run) {
         size_t n = 0;
 
         run->status = RUN_RUNNING;
-        run->attempt_started_usec = now_usec();
+        if (!(run->engine->remote && run->job_id) || run->attempt_started_usec == 0)
+                run->attempt_started_usec = now_usec(); /* a re-attached attempt keeps its recorded start */
         run->output_stored = false;
 
         int r = params_collect_secrets_json(s->params, &names, &n);
         for (char **a = s->command; r >= 0 && a && *a; a++)
                 r = params_collect_secrets(*a, &names, &n);
+        if (r >= 0 && run->engine->collect_secrets)
+                r = run->engine->collect_secrets(s, &run->manager->config->settings, &names, &n);
         if (r >= 0 && n > 0)
                 r = lookup_secrets(run, names, n);
         else if (r >= 0)
@@ -746,4 +958,14 @@ void run_lost(Run *run) {
         };
         run->status = RUN_RETRY_WAIT; /* holds no concurrency slot */
         attempt_ended(run, &outcome);
+}
+
+void run_detach(Run *run) {
+        Manager *m = run->manager;
+        journal_log(m->journal, LOG_NOTICE,
+                    "%s %s: job %s runs on without the daemon; the next start follows it again",
+                    run->entry->schedule->name, run->id, run->job_id);
+        if (run->status == RUN_RUNNING)
+                manager_attempt_done(m, run);
+        run_free(run); /* its engine run is freed, not cancelled; its record stays in the state */
 }

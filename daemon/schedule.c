@@ -27,9 +27,24 @@ Schedule *schedule_free(Schedule *s) {
         free(s->output);
         free(s->working_directory);
         strv_free(s->environment);
+        free(s->fused.saved_udf);
+        free(s->fused.shared_token);
+        free(s->fused.instance_type);
+        free(s->fused.region);
+        strv_free(s->fused.additional_env);
+        free(s->fused.image);
+        free(s->fused.format);
+        cJSON_Delete(s->fused.inputs);
+        free(s->fused.base_url);
+        free(s->fused.token);
         free(s);
         return NULL;
 }
+
+const char *const fused_mode_names[_FUSED_MODE_MAX + 1] = {
+        [FUSED_MODE_REALTIME] = "realtime",
+        [FUSED_MODE_BATCH] = "batch",
+};
 
 const char *const overlap_policy_names[_OVERLAP_POLICY_MAX + 1] = {
         [OVERLAP_SKIP] = "skip",

@@ -64,6 +64,28 @@ typedef enum WorkKind {
         WORK_COMMAND, /* argv (or a shell line), parameters as JSON on stdin and UDFCRON_* env */
 } WorkKind;
 
+typedef enum FusedMode {
+        FUSED_MODE_REALTIME, /* a UDF run: one HTTP call, its answer is the result */
+        FUSED_MODE_BATCH,    /* a batch job (POST /run), polled until it ends */
+        _FUSED_MODE_MAX,
+        _FUSED_MODE_INVALID = -22,
+} FusedMode;
+
+/* What a schedule of the `fused` engine runs, and how (its `fused` group); NULLs and 0s: the engine's. */
+typedef struct FusedSchedule {
+        char *saved_udf;    /* "owner/name": a saved UDF, owner an email, a handle or "team"; or */
+        char *shared_token; /* a shared token ("fsh_..."); or the schedule's `udf` file, posted as code */
+        FusedMode mode;
+        char *instance_type, *region; /* batch */
+        unsigned disk_size_gb;
+        char **additional_env; /* batch: NULL-terminated "NAME=value" list; NULL: the SDK's default */
+        char *image;
+        char *format;   /* result formats asked for; NULL: the SDK's default */
+        cJSON *inputs;  /* batch: one task per element (templates, like params); NULL: one task */
+        char *base_url; /* another Fused environment than the engine's ... */
+        char *token;    /* ... with its own token (a template, like the engine's) */
+} FusedSchedule;
+
 typedef struct Schedule {
         char *name;
         char *file; /* where it was defined, for messages */
@@ -73,7 +95,7 @@ typedef struct Schedule {
         CronExpr cron;
         const TzZone *zone; /* borrowed from the daemon's TzDb */
         bool enabled;
-        char *engine; /* "local" */
+        char *engine; /* "local", "fused" */
 
         WorkKind work;
         char *udf_path;   /* WORK_UDF: absolute */
@@ -90,6 +112,8 @@ typedef struct Schedule {
         gid_t gid;
         int nice;
 
+        FusedSchedule fused; /* engine "fused" */
+
         RunPolicy policy;
         uint64_t digest; /* hash of the whole definition: equal digests mean "unchanged" on reload */
 } Schedule;
@@ -104,6 +128,8 @@ OverlapPolicy overlap_policy_from_string(const char *s);
 int catch_up_parse(const char *s, CatchUp *ret);
 /* Writes the canonical text form into buf. */
 const char *catch_up_to_string(const CatchUp *c, char *buf, size_t size);
+
+extern const char *const fused_mode_names[_FUSED_MODE_MAX + 1]; /* "realtime", "batch" */
 
 #include "cleanup.h"
 DEFINE_TRIVIAL_CLEANUP_FUNC(Schedule *, schedule_free);

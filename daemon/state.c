@@ -61,7 +61,7 @@ static const Field run_fields[] = {
         R(run_id, FIELD_NAME),      R(schedule, FIELD_NAME),        R(engine, FIELD_NAME),
         R(slot_usec, FIELD_USEC),   R(attempt, FIELD_ATTEMPT),      R(phase, FIELD_PHASE),
         R(started_usec, FIELD_USEC), R(job_id, FIELD_STRING),       R(log_since_ms, FIELD_USEC),
-        R(retry_usec, FIELD_USEC),
+        R(retry_usec, FIELD_USEC),  R(params, FIELD_STRING),
 };
 #undef R
 /* clang-format on */
@@ -112,6 +112,7 @@ static void run_done(RunState *r) {
         free(r->schedule);
         free(r->engine);
         free(r->job_id);
+        free(r->params);
 }
 
 State *state_new(void) {
@@ -729,19 +730,48 @@ static bool path_component_ok(const char *s) {
         return *s && !strchr(s, '/') && strcmp(s, ".") != 0 && strcmp(s, "..") != 0 && strlen(s) <= 200;
 }
 
-int state_save_result(const char *state_directory, const char *schedule, const char *run_id,
-                      const void *data, size_t size) {
-        _cleanup_free_ char *results = NULL, *dir = NULL, *path = NULL;
+/* mkdir of each of `dirs` in turn (private); existing ones are fine. */
+static int make_directories(char *const *dirs, size_t n) {
+        for (size_t i = 0; i < n; i++)
+                if (mkdir(dirs[i], 0700) < 0 && errno != EEXIST)
+                        return -errno;
+        return 0;
+}
 
-        if (!path_component_ok(schedule) || !path_component_ok(run_id))
+int state_save_result(const char *state_directory, const char *schedule, const char *run_id,
+                      const char *extension, const void *data, size_t size) {
+        _cleanup_free_ char *results = NULL, *dir = NULL, *path = NULL;
+        int r;
+
+        if (!path_component_ok(schedule) || !path_component_ok(run_id) || !path_component_ok(extension))
                 return -EINVAL;
         results = strf("%s/results", state_directory);
         dir = strf("%s/results/%s", state_directory, schedule);
-        path = strf("%s/results/%s/%s.json", state_directory, schedule, run_id);
+        path = strf("%s/results/%s/%s.%s", state_directory, schedule, run_id, extension);
         if (!results || !dir || !path)
                 return -ENOMEM;
-        if ((mkdir(results, 0700) < 0 && errno != EEXIST) || (mkdir(dir, 0700) < 0 && errno != EEXIST))
-                return -errno;
+        char *const dirs[] = { results, dir };
+        if ((r = make_directories(dirs, ELEMENTSOF(dirs))) < 0)
+                return r;
+        return write_atomic(path, data, size);
+}
+
+int state_save_result_file(const char *state_directory, const char *schedule, const char *run_id,
+                           const char *name, const void *data, size_t size) {
+        _cleanup_free_ char *results = NULL, *dir = NULL, *run_dir = NULL, *path = NULL;
+        int r;
+
+        if (!path_component_ok(schedule) || !path_component_ok(run_id) || !path_component_ok(name))
+                return -EINVAL;
+        results = strf("%s/results", state_directory);
+        dir = strf("%s/results/%s", state_directory, schedule);
+        run_dir = strf("%s/results/%s/%s", state_directory, schedule, run_id);
+        path = strf("%s/results/%s/%s/%s", state_directory, schedule, run_id, name);
+        if (!results || !dir || !run_dir || !path)
+                return -ENOMEM;
+        char *const dirs[] = { results, dir, run_dir };
+        if ((r = make_directories(dirs, ELEMENTSOF(dirs))) < 0)
+                return r;
         return write_atomic(path, data, size);
 }
 
@@ -849,6 +879,7 @@ int state_add_run(State *s, const RunState *run) {
         copy.schedule = strdup_or_null(run->schedule, &oom);
         copy.engine = strdup_or_null(run->engine, &oom);
         copy.job_id = strdup_or_null(run->job_id, &oom);
+        copy.params = strdup_or_null(run->params, &oom);
         if (oom || grow((void **) &s->runs, s->n_runs, sizeof(RunState)) < 0 ||
             (2 * (s->n_runs + 1) > s->run_index_size && run_index_rebuild(s, s->n_runs + 1) < 0)) {
                 run_done(&copy);

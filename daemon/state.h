@@ -47,6 +47,7 @@ typedef struct RunState {
         uint64_t log_since_ms; /* remote engines: log position to resume tailing from */
         uint64_t retry_usec;   /* waiting for a retry: when its next attempt starts; 0: not waiting */
         uint64_t seq;          /* dispatch order (not in the file, where it is the order of the records) */
+        char *params;          /* udfcronctl run --param: the overrides, a JSON object; NULL: none */
 } RunState;
 
 typedef struct State {
@@ -94,11 +95,15 @@ int state_add_run(State *s, const RunState *run);
 int state_remove_run(State *s, const char *run_id);
 
 /*
- * Stores a run's result as <state_directory>/results/<schedule>/<run_id>.json
- * (atomically, mode 0600), creating the directories as needed.
+ * Stores a run's result as <state_directory>/results/<schedule>/<run_id>.<extension>
+ * ("json", "parquet", ...; atomically, mode 0600), creating the directories as needed.
+ * -EINVAL for names that would leave that directory.
  */
 int state_save_result(const char *state_directory, const char *schedule, const char *run_id,
-                      const void *data, size_t size);
+                      const char *extension, const void *data, size_t size);
+/* The same for one of a run's several named results (a batch job's files): .../<run_id>/<name>. */
+int state_save_result_file(const char *state_directory, const char *schedule, const char *run_id,
+                           const char *name, const void *data, size_t size);
 
 const char *run_phase_to_string(RunPhase p);
 RunPhase run_phase_from_string(const char *s);

@@ -9,16 +9,39 @@
 
 #include "calendar.h"
 
+/* v as `width` digits, then `after`; returns where the next field goes. */
+static char *digits(char *p, unsigned v, unsigned width, char after) {
+        for (unsigned i = width; i > 0; i--, v /= 10)
+                p[i - 1] = (char) ('0' + v % 10);
+        p[width] = after;
+        return p + width + 1;
+}
+
 char *timestamp_format(int64_t utc, int32_t utc_offset, char buf[static TIMESTAMP_MAX]) {
         CivilTime c;
         civil_from_seconds(utc + utc_offset, &c);
 
         char sign = utc_offset < 0 ? '-' : '+';
         unsigned off = (unsigned) (utc_offset < 0 ? -(int64_t) utc_offset : utc_offset);
-        int n = snprintf(buf, TIMESTAMP_MAX, "%04" PRId64 "-%02u-%02uT%02u:%02u:%02u%c%02u:%02u", c.year,
-                         c.month, c.day, c.hour, c.minute, c.second, sign, off / 3600, off / 60 % 60);
-        if (off % 60 != 0 && n > 0 && n < TIMESTAMP_MAX)
-                snprintf(buf + n, TIMESTAMP_MAX - (size_t) n, ":%02u", off % 60);
+        if (c.year < 0 || c.year > 9999 || off >= 100 * 3600) { /* never for fire times; kept exact anyway */
+                int n = snprintf(buf, TIMESTAMP_MAX, "%04" PRId64 "-%02u-%02uT%02u:%02u:%02u%c%02u:%02u",
+                                 c.year, c.month, c.day, c.hour, c.minute, c.second, sign, off / 3600,
+                                 off / 60 % 60);
+                if (off % 60 != 0 && n > 0 && n < TIMESTAMP_MAX)
+                        snprintf(buf + n, TIMESTAMP_MAX - (size_t) n, ":%02u", off % 60);
+                return buf;
+        }
+        /* by hand: listing 10,000 schedules formats 10,000 of these, and snprintf was most of the cost */
+        char *p = digits(buf, (unsigned) c.year, 4, '-');
+        p = digits(p, c.month, 2, '-');
+        p = digits(p, c.day, 2, 'T');
+        p = digits(p, c.hour, 2, ':');
+        p = digits(p, c.minute, 2, ':');
+        p = digits(p, c.second, 2, sign);
+        p = digits(p, off / 3600, 2, ':');
+        p = digits(p, off / 60 % 60, 2, off % 60 ? ':' : '\0');
+        if (off % 60)
+                digits(p, off % 60, 2, '\0');
         return buf;
 }
 

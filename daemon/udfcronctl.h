@@ -18,3 +18,13 @@ int verb_check(int argc, char **argv);
 int verb_history(int argc, char **argv);
 int verb_logs(int argc, char **argv);
 int verb_storage(int argc, char **argv);
+
+/* Through the daemon's control socket (ctl-*.c). */
+int verb_list(int argc, char **argv);
+int verb_status(int argc, char **argv);
+int verb_run(int argc, char **argv);
+int verb_skip(int argc, char **argv);
+int verb_pause(int argc, char **argv);
+int verb_resume(int argc, char **argv);
+int verb_cancel(int argc, char **argv);
+int verb_reload(int argc, char **argv);

@@ -14,6 +14,7 @@
 #include "clock.h"
 #include "config-check.h"
 #include "config.h"
+#include "control.h"
 #include "journal.h"
 #include "manager.h"
 
@@ -97,18 +98,8 @@ static int parse_argv(int argc, char **argv) {
 }
 
 static int on_reload_signal(sd_event_source *s, const struct signalfd_siginfo *si, void *userdata) {
-        Manager *m = userdata;
         (void) s, (void) si;
-
-        (void) sd_notifyf(false, "RELOADING=1\nMONOTONIC_USEC=%" PRIu64, now_monotonic_usec());
-        int r = manager_reload(m);
-        (void) sd_notify(false, "READY=1");
-        if (r < 0)
-                (void) sd_notify(false,
-                                 "STATUS=reload failed: the configuration has errors (see the journal); "
-                                 "running the previous one");
-        else
-                manager_update_status(m);
+        (void) manager_reload(userdata, NULL);
         return 0;
 }
 
@@ -129,6 +120,7 @@ static int on_stop_signal(sd_event_source *s, const struct signalfd_siginfo *si,
 static int run(int argc, char **argv) {
         _cleanup_(journal_freep) Journal *journal = NULL;
         _cleanup_(manager_freep) Manager *manager = NULL;
+        _cleanup_(control_freep) Control *control = NULL; /* freed before the manager: it watches runs */
         sd_event *event = NULL;
         int r;
 
@@ -190,6 +182,8 @@ static int run(int argc, char **argv) {
         }
 
         r = manager_start(manager);
+        if (r >= 0)
+                r = control_new(manager, &control);
         if (r < 0) {
                 (void) sd_notifyf(false, "STATUS=failed to start: %s\nERRNO=%d", strerror(-r), -r);
                 manager = manager_free(manager);
@@ -199,6 +193,7 @@ static int run(int argc, char **argv) {
         (void) sd_notify(false, "READY=1");
 
         r = sd_event_loop(event);
+        control = control_free(control);
         manager = manager_free(manager);
         sd_event_unref(event);
         if (r < 0) {

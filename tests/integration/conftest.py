@@ -412,6 +412,11 @@ class Daemon:
         self.state_dir = self.root / "state"
         self.runtime_dir = self.root / "runtime"
         self.stderr_path = self.root / "stderr.log"
+        # the control socket in a short directory every user can reach (tests connect as `nobody`, and
+        # tmp_path is neither short nor open to others) and create in, /tmp-like (daemons run as `nobody`)
+        self.control_dir = Path(tempfile.mkdtemp(prefix="udfcron-ctl-"))
+        self.control_dir.chmod(0o1777)
+        self.control_socket = self.control_dir / "control.sock"
         self.schedules_dir.mkdir()
         self.env = {}
         self.nofile = None  # RLIMIT_NOFILE (soft = hard) for the daemon, when set
@@ -437,6 +442,7 @@ class Daemon:
             "timezone": "UTC",
             "state_directory": str(self.state_dir),
             "runtime_directory": str(self.runtime_dir),
+            "control_socket": str(self.control_socket),
             "shutdown_timeout": "5s",
         }
         settings = dict(settings or {})
@@ -525,6 +531,20 @@ class Daemon:
         self.proc.wait()
         self.proc = None
 
+    def ctl(self, *args, user=None, groups=(), env=None, timeout=30):
+        """
+        Runs build/udfcronctl against this daemon's socket; with `user` as that user through setpriv,
+        its primary group `user`'s own and its supplementary groups `groups` (names). Returns a Result.
+        """
+        command = [str(BUILD / "udfcronctl"), "--socket", str(self.control_socket), *args]
+        if user is not None:
+            command = ["setpriv", f"--reuid={user}", f"--regid={user if user != 'nobody' else 'nogroup'}",
+                       f"--groups={','.join(groups)}" if groups else "--clear-groups", *command]
+        full_env = {k: v for k, v in os.environ.items() if k not in ("NO_COLOR", "UDFCRON_CONTROL_SOCKET")}
+        full_env.update(env or {})
+        proc = subprocess.run(command, capture_output=True, text=True, timeout=timeout, env=full_env)
+        return Result(proc)
+
     def stderr(self):
         try:
             return self.stderr_path.read_text(errors="replace")
@@ -550,6 +570,7 @@ class Daemon:
                 except ProcessLookupError:
                     pass
             self.notify.close()
+            shutil.rmtree(self.control_dir, ignore_errors=True)
         return problems
 
     # -- journal

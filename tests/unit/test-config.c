@@ -24,7 +24,7 @@
 #include "config.h"
 
 #define MAX_FILES  6
-#define MAX_ERRORS 8
+#define MAX_ERRORS 10
 
 /* A tree of files relative to a test directory; content NULL: a directory. */
 typedef struct File {
@@ -494,7 +494,7 @@ static const Broken broken[] = {
                 .files = {
                         { "schedules.d/a.conf", SCHED("    name = \"a\";\n" "    cron = \"@daily\";\n"
                                                       "    udf = \"missing.py\";\n"
-                                                      "    engine = \"fused\";\n") },
+                                                      "    engine = \"cobol\";\n") },
                         { "schedules.d/dir.py", NULL },
                         { "schedules.d/b.conf", SCHED("    name = \"b\";\n" "    cron = \"@daily\";\n"
                                                       "    udf = \"dir.py\";\n") },
@@ -502,7 +502,7 @@ static const Broken broken[] = {
                 .errors = {
                         "schedules.d/a.conf:5: udf: cannot access 'schedules.d/missing.py': No such file "
                         "or directory",
-                        "schedules.d/a.conf:6: engine: unknown engine 'fused' (known: local)",
+                        "schedules.d/a.conf:6: engine: unknown engine 'cobol' (known: local, fused)",
                         "schedules.d/b.conf:5: udf: 'schedules.d/dir.py' is not a regular file",
                 },
         },
@@ -723,6 +723,34 @@ static const Broken broken[] = {
                         "udfcrond.conf:1: cannot open include file",
                 },
         },
+        /* the fused engine: its settings, and schedules that cannot run on it */
+        {
+                .main = "timezone = \"UTC\";\n" "engines = {\n" "  fused = {\n" "    base_url = \"ftp://x\";\n"
+                        "    tokn = \"${secret:t}\";\n" "    poll_interval = \"0s\";\n" "  };\n" "};\n",
+                .files = {
+                        { "schedules.d/a.conf", SCHED("    name = \"a\";\n" "    cron = \"@daily\";\n"
+                                                      "    engine = \"fused\";\n"
+                                                      "    command = [\"/bin/true\"];\n"
+                                                      "    fused = { udf = \"noslash\"; region = \"x\"; };\n") },
+                        { "schedules.d/b.conf", SCHED("    name = \"b\";\n" OK_WORK
+                                                      "    fused = { mode = \"batch\"; };\n") },
+                },
+                .errors = {
+                        "udfcrond.conf:4: base_url: 'ftp://x' is not an http:// or https:// URL",
+                        "udfcrond.conf:5: unknown key 'tokn' (did you mean 'token'?)",
+                        "udfcrond.conf:6: poll_interval: must be at least 1s",
+                        "schedules.d/a.conf:7: udf: 'noslash' is not owner/name (e.g. \"user@example.com/rollup\" "
+                        "or \"team/rollup\")",
+                        "schedules.d/a.conf:6: command: only applies to engine \"local\"",
+                        "schedules.d/a.conf:7: region: only applies with mode = \"batch\"",
+                        "schedules.d/a.conf:2: schedule 'a' has nothing to run: set udf (a file, posted as "
+                        "code), fused.udf (\"owner/name\") or fused.shared_token",
+                        "schedules.d/a.conf:2: schedule 'a' needs a Fused token: set token = "
+                        "\"${secret:NAME}\" in the engines.fused group of udfcrond.conf (or in the schedule's "
+                        "fused group)",
+                        "schedules.d/b.conf:6: fused: only applies with engine = \"fused\"",
+                },
+        },
 };
 /* clang-format on */
 
@@ -774,6 +802,76 @@ static void test_broken(void **state) {
                 for (size_t k = 0; k < want; k++)
                         assert_string_equal(errors[k], b->errors[k]);
         }
+}
+
+/* Every key of engines.fused and of a schedule's fused group, read into the config. */
+static void test_fused_keys(void **state) {
+        static const File files[] = {
+                { "udfcrond.conf", "timezone = \"UTC\";\n"
+                                   "engines = { fused = {\n"
+                                   "  base_url = \"https://fused.example/server/v1/\";\n"
+                                   "  shared_base_url = \"https://udf.example\";\n"
+                                   "  token = \"${secret:fused-token}\";\n"
+                                   "  realtime_client_id = \"rt-1\";\n"
+                                   "  instance_type = \"m5.large\"; region = \"us-east-1\"; disk_size_gb = 20;\n"
+                                   "  poll_interval = \"10s\"; realtime_timeout = \"5m\";\n"
+                                   "  send_status_email = true; cache = true;\n"
+                                   "}; };\n" },
+                { "schedules.d", NULL },
+                { "schedules.d/job.py", "def udf(): pass\n" },
+                { "schedules.d/a.conf",
+                  "schedules = (\n"
+                  "  { name = \"batch\"; cron = \"@daily\"; engine = \"fused\";\n"
+                  "    fused = { udf = \"team/rollup\"; mode = \"batch\"; instance_type = \"r5.large\";\n"
+                  "              region = \"eu-west-1\"; disk_size_gb = 200; image = \"img:1\";\n"
+                  "              additional_env = [ \"A=1\", \"B=x=y\" ]; inputs = ( { d = \"${schedule}\"; }, 2 );\n"
+                  "              base_url = \"http://other:1/v1\"; token = \"${secret:other}\"; }; },\n"
+                  "  { name = \"code\"; cron = \"@daily\"; engine = \"fused\"; udf = \"job.py\";\n"
+                  "    fused = { format = \"json\"; }; },\n"
+                  "  { name = \"shared\"; cron = \"@daily\"; engine = \"fused\";\n"
+                  "    fused = { shared_token = \"fsh_abc\"; additional_env = { X = \"1\"; }; mode = \"batch\"; }; }\n"
+                  ");\n" },
+        };
+        Fixture *f = *state;
+        write_tree(f, files, ELEMENTSOF(files));
+        _cleanup_(config_freep) Config *c = load_ok(f, "udfcrond.conf");
+        const FusedSettings *e = &c->settings.fused;
+
+        assert_string_equal(e->base_url, "https://fused.example/server/v1"); /* the slash goes */
+        assert_string_equal(e->shared_base_url, "https://udf.example");
+        assert_string_equal(e->token, "${secret:fused-token}"); /* expanded at dispatch */
+        assert_string_equal(e->realtime_client_id, "rt-1");
+        assert_string_equal(e->instance_type, "m5.large");
+        assert_string_equal(e->region, "us-east-1");
+        assert_int_equal(e->disk_size_gb, 20);
+        assert_int_equal(e->poll_interval_usec, 10 * USEC_PER_SEC);
+        assert_int_equal(e->realtime_timeout_usec, 300 * USEC_PER_SEC);
+        assert_true(e->send_status_email && e->cache);
+
+        const Schedule *b = config_find_schedule(c, "batch"), *code = config_find_schedule(c, "code"),
+                       *shared = config_find_schedule(c, "shared");
+        assert_non_null(b), assert_non_null(code), assert_non_null(shared);
+        assert_string_equal(b->engine, "fused");
+        assert_string_equal(b->fused.saved_udf, "team/rollup");
+        assert_int_equal(b->fused.mode, FUSED_MODE_BATCH);
+        assert_string_equal(b->fused.instance_type, "r5.large");
+        assert_string_equal(b->fused.region, "eu-west-1");
+        assert_int_equal(b->fused.disk_size_gb, 200);
+        assert_string_equal(b->fused.image, "img:1");
+        assert_string_equal(b->fused.additional_env[0], "A=1");
+        assert_string_equal(b->fused.additional_env[1], "B=x=y");
+        assert_null(b->fused.additional_env[2]);
+        _cleanup_free_ char *inputs = cJSON_PrintUnformatted(b->fused.inputs);
+        assert_string_equal(inputs, "[{\"d\":\"${schedule}\"},2]");
+        assert_string_equal(b->fused.base_url, "http://other:1/v1");
+        assert_string_equal(b->fused.token, "${secret:other}");
+        assert_int_equal(code->fused.mode, FUSED_MODE_REALTIME);
+        assert_string_equal(code->fused.format, "json");
+        assert_non_null(code->udf_path);
+        assert_string_equal(shared->fused.shared_token, "fsh_abc");
+        assert_string_equal(shared->fused.additional_env[0], "X=1");
+        /* fused settings are part of what a reload compares */
+        assert_true(b->digest != shared->digest);
 }
 
 static void test_no_main_file(void **state) {
@@ -886,6 +984,7 @@ int main(void) {
                 cmocka_unit_test_setup_teardown(test_every_key, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_digest, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_broken, setup, teardown),
+                cmocka_unit_test_setup_teardown(test_fused_keys, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_no_main_file, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_nul_byte, setup, teardown),
                 cmocka_unit_test(test_schedule_strings),

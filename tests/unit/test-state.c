@@ -106,6 +106,7 @@ static void assert_states_equal(const State *a, const State *b) {
                 assert_int_equal(x->started_usec, y->started_usec);
                 assert_string_or_null_equal(x->job_id, y->job_id);
                 assert_int_equal(x->log_since_ms, y->log_since_ms);
+                assert_string_or_null_equal(x->params, y->params);
         }
 }
 
@@ -134,6 +135,7 @@ static State *sample_state(void) {
                 .job_id = (char *) "job-üñí",
                 .log_since_ms = 42,
                 .retry_usec = UINT64_C(1763831760000000),
+                .params = (char *) "{\"day\":\"2024-01-01\"}",
         };
         RunState bare = { .run_id = (char *) "r-0",
                           .schedule = (char *) "a-bare",
@@ -175,7 +177,7 @@ static void test_round_trip(void **state) {
                 "{\"run_id\":\"r-1\",\"schedule\":\"nightly-etl\",\"engine\":\"fused\","
                 "\"slot_usec\":1763831700000000,\"attempt\":3,\"phase\":\"running\","
                 "\"started_usec\":1763831700123456,\"job_id\":\"job-üñí\",\"log_since_ms\":42,"
-                "\"retry_usec\":1763831760000000},\n"
+                "\"retry_usec\":1763831760000000,\"params\":\"{\\\"day\\\":\\\"2024-01-01\\\"}\"},\n"
                 "{\"run_id\":\"r-0\",\"schedule\":\"a-bare\",\"engine\":\"local\",\"attempt\":1,"
                 "\"phase\":\"dispatching\"},\n"
                 "{\"run_id\":\"r-2\",\"schedule\":\"a-bare\",\"engine\":\"local\","
@@ -527,25 +529,34 @@ static void test_save_result(void **state) {
         const char result[] = "{\"rows\": 42}\n";
         struct stat st;
 
-        assert_int_equal(state_save_result(dir, "nightly.etl", "0123abcd", result, strlen(result)), 0);
+        assert_int_equal(state_save_result(dir, "nightly.etl", "0123abcd", "json", result, strlen(result)), 0);
         assert_int_equal(stat(path, &st), 0);
         assert_int_equal(st.st_mode & 07777, 0600);
         content = read_file(path);
         assert_string_equal(content, result);
         /* replaced whole, not appended to */
-        assert_int_equal(state_save_result(dir, "nightly.etl", "0123abcd", "[]", 2), 0);
+        assert_int_equal(state_save_result(dir, "nightly.etl", "0123abcd", "json", "[]", 2), 0);
         free(content);
         content = read_file(path);
         assert_string_equal(content, "[]");
 
         /* names that would leave results/<schedule>/ */
-        assert_int_equal(state_save_result(dir, "..", "x", "1", 1), -EINVAL);
-        assert_int_equal(state_save_result(dir, ".", "x", "1", 1), -EINVAL);
-        assert_int_equal(state_save_result(dir, "a/b", "x", "1", 1), -EINVAL);
-        assert_int_equal(state_save_result(dir, "s", "../../state", "1", 1), -EINVAL);
-        assert_int_equal(state_save_result(dir, "s", "", "1", 1), -EINVAL);
+        assert_int_equal(state_save_result(dir, "..", "x", "json", "1", 1), -EINVAL);
+        assert_int_equal(state_save_result(dir, ".", "x", "json", "1", 1), -EINVAL);
+        assert_int_equal(state_save_result(dir, "a/b", "x", "json", "1", 1), -EINVAL);
+        assert_int_equal(state_save_result(dir, "s", "../../state", "json", "1", 1), -EINVAL);
+        assert_int_equal(state_save_result(dir, "s", "", "json", "1", 1), -EINVAL);
+        assert_int_equal(state_save_result(dir, "s", "x", "../y", "1", 1), -EINVAL);
+        assert_int_equal(state_save_result_file(dir, "s", "x", "..", "1", 1), -EINVAL);
+        assert_int_equal(state_save_result_file(dir, "s", "..", "0.json", "1", 1), -EINVAL);
         listing = list_dir();
         assert_string_equal(listing, "results");
+
+        /* a batch job's named results, in a directory of the run */
+        _cleanup_free_ char *file = path_in_dir("results/nightly.etl/0123abcd/2.parquet");
+        assert_int_equal(state_save_result_file(dir, "nightly.etl", "0123abcd", "2.parquet", "PAR1", 4), 0);
+        assert_int_equal(stat(file, &st), 0);
+        assert_int_equal(st.st_mode & 07777, 0600);
 }
 
 static void test_schedules_order(void **state) {
