@@ -84,6 +84,28 @@ int harness_apply(Harness *h, const char *body) {
         return 0;
 }
 
+void answer_done(void *userdata, int error) {
+        Answer *a = userdata;
+        a->called = true;
+        a->calls++;
+        a->error = error;
+        a->text[0] = '\0';
+}
+
+void answer_data(void *userdata, int error, const void *data, size_t size) {
+        Answer *a = userdata;
+        answer_done(a, error);
+        if (error >= 0)
+                snprintf(a->text, sizeof a->text, "%.*s", (int) size, (const char *) data);
+}
+
+void answer_text(void *userdata, int error, const char *text) {
+        Answer *a = userdata;
+        answer_done(a, error);
+        if (error >= 0)
+                snprintf(a->text, sizeof a->text, "%s", text);
+}
+
 void harness_wait(Harness *h, const bool *flag) {
         struct timespec start, now;
         clock_gettime(CLOCK_MONOTONIC, &start);

@@ -127,31 +127,6 @@ static const char *json_str(const cJSON *j, const char *key) {
 
 /* ---------------------------------------------------------------- the plugin */
 
-typedef struct Answer {
-        bool called;
-        int error;
-        char text[4096];
-} Answer;
-
-static void on_done(void *userdata, int error) {
-        Answer *a = userdata;
-        assert_false(a->called);
-        a->called = true;
-        a->error = error;
-}
-
-static void on_data(void *userdata, int error, const void *data, size_t size) {
-        Answer *a = userdata;
-        on_done(a, error);
-        snprintf(a->text, sizeof a->text, "%.*s", (int) size, error < 0 ? "" : (const char *) data);
-}
-
-static void on_text(void *userdata, int error, const char *text) {
-        Answer *a = userdata;
-        on_done(a, error);
-        snprintf(a->text, sizeof a->text, "%s", text ? text : "");
-}
-
 /* Applies a config with one storage-fetch instance of `options` (besides base). */
 static void apply(Harness *h, const char *extra, const char *options) {
         _cleanup_free_ char *body = NULL;
@@ -166,7 +141,7 @@ static const struct fetch_probe *probe(Harness *h) {
 
 static void get(Harness *h, const char *url, Answer *a) {
         *a = (Answer){};
-        assert_int_equal(storage_get(h->host, NULL, url, 1 << 20, on_data, a, NULL), 0);
+        assert_int_equal(storage_get(h->host, NULL, url, 1 << 20, answer_data, a, NULL), 0);
         harness_wait(h, &a->called);
 }
 
@@ -222,9 +197,9 @@ static void test_requests_and_replies(void **state) {
         json_free(j);
 
         a = (Answer){};
-        assert_int_equal(
-                storage_put(h->host, NULL, "fetch:///echo", "payload", 7, "text/plain", on_done, &a, NULL),
-                0);
+        assert_int_equal(storage_put(h->host, NULL, "fetch:///echo", "payload", 7, "text/plain", answer_done,
+                                     &a, NULL),
+                         0);
         harness_wait(h, &a.called);
         assert_int_equal(a.error, 0);
         j = seen_json();
@@ -234,7 +209,7 @@ static void test_requests_and_replies(void **state) {
         json_free(j);
 
         a = (Answer){};
-        assert_int_equal(storage_remove(h->host, NULL, "fetch:///echo", on_done, &a, NULL), 0);
+        assert_int_equal(storage_remove(h->host, NULL, "fetch:///echo", answer_done, &a, NULL), 0);
         harness_wait(h, &a.called);
         assert_int_equal(a.error, 0);
         j = seen_json();
@@ -252,7 +227,7 @@ static void test_requests_and_replies(void **state) {
         /* a request the client refuses: at once, and no callback */
         a = (Answer){};
         apply(h, "", "headers = [ \"no colon\" ];");
-        assert_int_equal(storage_get(h->host, NULL, "fetch:///echo", 100, on_data, &a, NULL), -EINVAL);
+        assert_int_equal(storage_get(h->host, NULL, "fetch:///echo", 100, answer_data, &a, NULL), -EINVAL);
         harness_settle(h);
         assert_false(a.called);
 }
@@ -297,7 +272,7 @@ static void test_sigv4(void **state) {
         memset(body, 'x', size);
         a = (Answer){};
         assert_int_equal(storage_put(h->host, NULL, "fetch:///echo", body, size, "application/x-test",
-                                     on_done, &a, NULL),
+                                     answer_done, &a, NULL),
                          0);
         free(body);
         harness_wait(h, &a.called);
@@ -311,7 +286,7 @@ static void test_sigv4(void **state) {
 
         /* a provider string libcurl could misread is refused */
         apply(h, "", "auth = \"sigv4\"; user = \"a\"; secret = \"b\"; provider = \"aws:amz:us east:s3\";");
-        assert_int_equal(storage_get(h->host, NULL, "fetch:///echo", 100, on_data, &a, NULL), -EINVAL);
+        assert_int_equal(storage_get(h->host, NULL, "fetch:///echo", 100, answer_data, &a, NULL), -EINVAL);
 }
 
 static void test_errors(void **state) {
@@ -380,8 +355,8 @@ static void test_cancel(void **state) {
 
         /* cancelled while the server still thinks: `done` never comes */
         apply(h, "", "");
-        assert_int_equal(storage_remove(h->host, NULL, "fetch:///slow?ms=1000&cancel", on_done, &a, NULL),
-                         0);
+        assert_int_equal(
+                storage_remove(h->host, NULL, "fetch:///slow?ms=1000&cancel", answer_done, &a, NULL), 0);
         harness_wait(h, &a.called);
         assert_int_equal(a.error, -ECANCELED);
         assert_int_equal(http_client_transfers(plugin_host_http(h->host)), 0);
@@ -389,7 +364,7 @@ static void test_cancel(void **state) {
 
         /* cancelled from inside its own `done`: harmless */
         a = (Answer){};
-        assert_int_equal(storage_sign(h->host, NULL, "fetch:///echo", 1, on_text, &a, NULL), 0);
+        assert_int_equal(storage_sign(h->host, NULL, "fetch:///echo", 1, answer_text, &a, NULL), 0);
         harness_wait(h, &a.called);
         assert_int_equal(a.error, 0);
         assert_string_equal(a.text, "cancelled inside");
@@ -402,7 +377,7 @@ static void test_leftover_requests_are_cancelled(void **state) {
 
         /* the plugin forgets its request at destroy(): the host cancels it (ASan sees any late call) */
         apply(h, "", "leak = true;");
-        assert_int_equal(storage_get(h->host, NULL, "fetch:///slow?ms=2000", 100, on_data, &a, NULL), 0);
+        assert_int_equal(storage_get(h->host, NULL, "fetch:///slow?ms=2000", 100, answer_data, &a, NULL), 0);
         harness_settle(h);
         assert_int_equal(http_client_transfers(plugin_host_http(h->host)), 1);
         h->host = plugin_host_free(h->host);

@@ -92,38 +92,20 @@ static void last(char *buf, size_t size) {
 
 /* ---------------------------------------------------------------- calls */
 
-typedef struct Answer {
+/* What a list call delivered. */
+typedef struct Listing {
         bool called;
         int error;
-        char text[1024];
         char entries[16][128];
         size_t n_entries;
         char next[64];
-} Answer;
-
-static void on_done(void *userdata, int error) {
-        Answer *a = userdata;
-        assert_false(a->called);
-        a->called = true;
-        a->error = error;
-}
-
-static void on_data(void *userdata, int error, const void *data, size_t size) {
-        Answer *a = userdata;
-        on_done(a, error);
-        snprintf(a->text, sizeof a->text, "%.*s", (int) size, error < 0 ? "" : (const char *) data);
-}
-
-static void on_text(void *userdata, int error, const char *text) {
-        Answer *a = userdata;
-        on_done(a, error);
-        snprintf(a->text, sizeof a->text, "%s", text ? text : "");
-}
+} Listing;
 
 static void on_list(void *userdata, int error, const struct udfcron_storage_entry *e, size_t n,
                     const char *next) {
-        Answer *a = userdata;
-        on_done(a, error);
+        Listing *a = userdata;
+        a->called = true;
+        a->error = error;
         for (size_t i = 0; i < n && i < 16; i++)
                 snprintf(a->entries[i], sizeof a->entries[i], "%s %s %llu", e[i].is_directory ? "d" : "f",
                          e[i].url, (unsigned long long) e[i].size);
@@ -183,11 +165,19 @@ static int group_teardown(void **state) {
         return 0;
 }
 
+/* Puts one byte at `url` and waits: the error. */
+static int put(Fixture *f, const char *url) {
+        Answer a = {};
+        assert_int_equal(storage_put(f->h->host, NULL, url, "x", 1, NULL, answer_done, &a, NULL), 0);
+        harness_wait(f->h, &a.called);
+        return a.error;
+}
+
 /* ---------------------------------------------------------------- tests */
 
 static void test_list_pages(void **state) {
         Fixture *f = *state;
-        Answer a = {};
+        Listing a = {};
         char seen[4096];
 
         assert_int_equal(storage_list(f->h->host, NULL, "s3://bkt/dir", NULL, 5, on_list, &a, NULL), 0);
@@ -202,7 +192,7 @@ static void test_list_pages(void **state) {
         assert_string_equal(a.entries[1], "f s3://bkt/dir/b.txt 2");
         assert_string_equal(a.next, "t/1=");
 
-        Answer b = {};
+        Listing b = {};
         assert_int_equal(storage_list(f->h->host, NULL, "s3://bkt/dir/", a.next, 5000, on_list, &b, NULL),
                          0);
         harness_wait(f->h, &b.called);
@@ -213,7 +203,7 @@ static void test_list_pages(void **state) {
         assert_string_equal(b.entries[0], "f s3://bkt/dir/c.txt 3");
         assert_string_equal(b.next, "(last)");
 
-        Answer bad = {};
+        Listing bad = {};
         assert_int_equal(storage_list(f->h->host, NULL, "s3://bkt/bad/", NULL, 10, on_list, &bad, NULL), 0);
         harness_wait(f->h, &bad.called);
         assert_int_equal(bad.error, -EBADMSG);
@@ -224,18 +214,18 @@ static void test_get_and_remove(void **state) {
         Answer a = {};
         char seen[4096];
 
-        assert_int_equal(storage_get(f->h->host, NULL, "s3://bkt/big", 10, on_data, &a, NULL), 0);
+        assert_int_equal(storage_get(f->h->host, NULL, "s3://bkt/big", 10, answer_data, &a, NULL), 0);
         harness_wait(f->h, &a.called);
         assert_int_equal(a.error, 0);
         assert_string_equal(a.text, "0123456789");
         a = (Answer){};
-        assert_int_equal(storage_get(f->h->host, NULL, "s3://bkt/big", 9, on_data, &a, NULL), 0);
+        assert_int_equal(storage_get(f->h->host, NULL, "s3://bkt/big", 9, answer_data, &a, NULL), 0);
         harness_wait(f->h, &a.called);
         assert_int_equal(a.error, -EFBIG);
 
         /* a delete looks first: nothing there is ENOENT, and no DELETE goes out */
         a = (Answer){};
-        assert_int_equal(storage_remove(f->h->host, NULL, "s3://bkt/missing", on_done, &a, NULL), 0);
+        assert_int_equal(storage_remove(f->h->host, NULL, "s3://bkt/missing", answer_done, &a, NULL), 0);
         harness_wait(f->h, &a.called);
         assert_int_equal(a.error, -ENOENT);
         last(seen, sizeof seen);
@@ -243,39 +233,31 @@ static void test_get_and_remove(void **state) {
         assert_non_null(strstr(seen, "| bytes=0-0"));
         /* an empty object answers the range with 416: it exists, and goes */
         a = (Answer){};
-        assert_int_equal(storage_remove(f->h->host, NULL, "s3://bkt/empty", on_done, &a, NULL), 0);
+        assert_int_equal(storage_remove(f->h->host, NULL, "s3://bkt/empty", answer_done, &a, NULL), 0);
         harness_wait(f->h, &a.called);
         assert_int_equal(a.error, 0);
         last(seen, sizeof seen);
         assert_true(strncmp(seen, "DELETE /bkt/empty |", 19) == 0);
 
         /* refused at once, no request */
-        assert_int_equal(storage_get(f->h->host, NULL, "s3://bkt/", 10, on_data, &a, NULL), -EISDIR);
-        assert_int_equal(storage_put(f->h->host, NULL, "s3://bkt/a/../b", "", 0, NULL, on_done, &a, NULL),
-                         -EINVAL);
+        assert_int_equal(storage_get(f->h->host, NULL, "s3://bkt/", 10, answer_data, &a, NULL), -EISDIR);
+        assert_int_equal(
+                storage_put(f->h->host, NULL, "s3://bkt/a/../b", "", 0, NULL, answer_done, &a, NULL),
+                -EINVAL);
 }
 
 static void test_refused_credentials_are_looked_up_again(void **state) {
         Fixture *f = *state;
-        Answer a = {};
         char seen[4096];
 
-        assert_int_equal(storage_put(f->h->host, NULL, "s3://bkt/ok", "x", 1, NULL, on_done, &a, NULL), 0);
-        harness_wait(f->h, &a.called);
-        assert_int_equal(a.error, 0);
+        assert_int_equal(put(f, "s3://bkt/ok"), 0);
 
         /* rotated: kept credentials are used until the server refuses them, then looked up anew */
         free(testdir_write(f->creds, "kid", "AKIDSECOND", 0600));
-        a = (Answer){};
-        assert_int_equal(storage_put(f->h->host, NULL, "s3://bkt/denied", "x", 1, NULL, on_done, &a, NULL),
-                         0);
-        harness_wait(f->h, &a.called);
-        assert_int_equal(a.error, -EACCES);
+        assert_int_equal(put(f, "s3://bkt/denied"), -EACCES);
         last(seen, sizeof seen);
         assert_non_null(strstr(seen, "Credential=AKIDFIRST/"));
-        a = (Answer){};
-        assert_int_equal(storage_put(f->h->host, NULL, "s3://bkt/ok", "x", 1, NULL, on_done, &a, NULL), 0);
-        harness_wait(f->h, &a.called);
+        assert_int_equal(put(f, "s3://bkt/ok"), 0);
         last(seen, sizeof seen);
         assert_non_null(strstr(seen, "Credential=AKIDSECOND/"));
         assert_null(strstr(seen, "secret-one"));
@@ -286,10 +268,7 @@ static void test_refused_credentials_are_looked_up_again(void **state) {
         assert_int_equal(unlink(path), 0);
         free(path);
         apply(f, CREDENTIALS);
-        a = (Answer){};
-        assert_int_equal(storage_put(f->h->host, NULL, "s3://bkt/ok", "x", 1, NULL, on_done, &a, NULL), 0);
-        harness_wait(f->h, &a.called);
-        assert_int_equal(a.error, -ENOENT);
+        assert_int_equal(put(f, "s3://bkt/ok"), -ENOENT);
 }
 
 static void test_sign(void **state) {
@@ -298,7 +277,7 @@ static void test_sign(void **state) {
         char prefix[128];
 
         assert_int_equal(storage_sign(f->h->host, NULL, "s3://bkt/dir/a b.txt", 3600 * UINT64_C(1000000),
-                                      on_text, &a, NULL),
+                                      answer_text, &a, NULL),
                          0);
         harness_wait(f->h, &a.called);
         assert_int_equal(a.error, 0);
@@ -308,14 +287,14 @@ static void test_sign(void **state) {
                  test_http_server_port(server));
         assert_true(strncmp(a.text, prefix, strlen(prefix)) == 0);
         assert_non_null(strstr(a.text, "&X-Amz-Expires=3600&X-Amz-SignedHeaders=host&X-Amz-Signature="));
-        assert_int_equal(storage_sign(f->h->host, NULL, "s3://bkt/k", 8 * 86400 * UINT64_C(1000000), on_text,
-                                      &a, NULL),
+        assert_int_equal(storage_sign(f->h->host, NULL, "s3://bkt/k", 8 * 86400 * UINT64_C(1000000),
+                                      answer_text, &a, NULL),
                          -EINVAL);
 
         apply(f, ""); /* anonymous: nothing to sign with */
         a = (Answer){};
         assert_int_equal(
-                storage_sign(f->h->host, NULL, "s3://bkt/k", 60 * UINT64_C(1000000), on_text, &a, NULL),
+                storage_sign(f->h->host, NULL, "s3://bkt/k", 60 * UINT64_C(1000000), answer_text, &a, NULL),
                 -ENOKEY);
 }
 
