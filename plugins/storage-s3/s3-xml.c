@@ -19,6 +19,16 @@ typedef struct Parser {
         const char *p, *end;
 } Parser;
 
+/* `len` bytes as a string: not strndup(), since the input is no C string (nothing ends it). */
+static char *text_dup(const char *s, size_t len) {
+        char *t = malloc(len + 1);
+        if (t) {
+                memcpy(t, s, len);
+                t[len] = '\0';
+        }
+        return t;
+}
+
 static Node *node_free(Node *n) {
         while (n) {
                 Node *next = n->next;
@@ -159,7 +169,7 @@ static int element(Parser *x, unsigned depth, Node **ret) {
         }
         if (x->p == name || local == x->p)
                 return -EBADMSG;
-        if (!(n = calloc(1, sizeof *n)) || !(n->name = strndup(local, (size_t) (x->p - local))) ||
+        if (!(n = calloc(1, sizeof *n)) || !(n->name = text_dup(local, (size_t) (x->p - local))) ||
             text_append(n, "", 0) < 0) {
                 node_free(n);
                 return -ENOMEM;
@@ -284,7 +294,7 @@ static int child_text(const Node *n, const char *name, char **ret) {
                 e--;
         if (memchr(s, '\0', (size_t) (e - s)))
                 return -EBADMSG;
-        return (*ret = strndup(s, (size_t) (e - s))) ? 0 : -ENOMEM;
+        return (*ret = text_dup(s, (size_t) (e - s))) ? 0 : -ENOMEM;
 }
 
 /* ------------------------------------------------------------------ times */
