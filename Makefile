@@ -6,6 +6,7 @@
 #   make bench      benchmarks (tests/bench/), optimised build, figures as tables
 #   make emulator   the Fused/Fusion emulator (tests/emulator/) in the foreground on 127.0.0.1:8787
 #   make run-fused  udfcrond on etc/fused-emulator/ (the fused engine), against `make emulator`
+#   make run-fusion udfcrond on etc/fusion-emulator/ (the fusion engine), against `make emulator`
 #   make fuzz       libFuzzer targets (tests/fuzz/), FUZZ_SECONDS each (default 60)
 #   make install    PREFIX=/usr/local DESTDIR= (make uninstall reverses it)
 #   make deps       install missing Debian packages (as root), or print the apt-get command
@@ -64,10 +65,12 @@ FUZZ_PACKAGES := clang libclang-rt-dev
 # ---------------------------------------------------------------- sources
 CORE_SRCS := daemon/calendar.c daemon/duration.c daemon/timestamp.c daemon/fileio.c daemon/strv.c daemon/tz.c daemon/cron.c \
              daemon/clock.c daemon/prioq.c daemon/params.c daemon/secrets.c daemon/schedule.c \
-             daemon/config.c daemon/state.c daemon/journal.c daemon/child.c daemon/engine.c daemon/engine-local.c daemon/engine-fused.c daemon/fused-api.c \
-             daemon/run.c daemon/manager.c daemon/config-check.c daemon/utf8.c daemon/terminal.c \
-             daemon/journal-read.c daemon/history.c daemon/http-retry.c daemon/http-error.c daemon/http.c \
-             daemon/url.c daemon/plugin.c daemon/plugin-host.c daemon/storage.c \
+             daemon/config.c daemon/state.c daemon/journal.c daemon/child.c daemon/engine.c daemon/engine-local.c \
+             daemon/engine-fused.c daemon/fused-api.c daemon/engine-fusion.c daemon/fusion-api.c \
+             daemon/arglist.c daemon/fanout.c daemon/run.c daemon/manager.c \
+             daemon/config-check.c daemon/utf8.c daemon/terminal.c daemon/journal-read.c daemon/history.c \
+             daemon/http-retry.c daemon/http-error.c daemon/http.c daemon/url.c daemon/plugin.c daemon/plugin-host.c \
+             daemon/storage.c \
              daemon/error-message.c daemon/json-writer.c daemon/unix-socket.c daemon/control-proto.c daemon/control.c \
              daemon/control-commands.c
 CTL_SRCS  := daemon/udfcronctl.c daemon/ctl-next.c daemon/ctl-check.c daemon/ctl-journal.c \
@@ -119,8 +122,8 @@ TEST_PLUGIN_VARIANTS := good major minor small kind name nosym options default s
 # storage-fetch (tests/unit/plugins/fetch.c) drives the host's HTTP service.
 TEST_PLUGINS := $(patsubst %,$(B)/asan/test-plugins/%.so,$(TEST_PLUGIN_VARIANTS)) $(B)/asan/test-plugins/fetch.so
 
-.PHONY: all deps deps-fuzz deps-node deps-node-debian check unit fuzz-replay integration run run-fused emulator bench fuzz \
-	man install uninstall clean
+.PHONY: all deps deps-fuzz deps-node deps-node-debian check unit fuzz-replay integration run run-fused run-fusion \
+	emulator bench fuzz man install uninstall clean
 
 all: $(UDFCRONCTL) $(UDFCROND) $(PLUGINS) $(EXAMPLE_PLUGIN) $(PLUGIN_PC)
 
@@ -305,6 +308,12 @@ run-fused: deps
 	CREDENTIALS_DIRECTORY=$(abspath etc/fused-emulator/credentials) \
 		$(UDFCROND) --config etc/fused-emulator/udfcrond.conf --log-target stderr
 
+# The same for the fusion engine's examples (etc/fusion-emulator/); the password is a credential too.
+run-fusion: deps
+	@$(MAKE) --no-print-directory all
+	CREDENTIALS_DIRECTORY=$(abspath etc/fusion-emulator/credentials) \
+		$(UDFCROND) --config etc/fusion-emulator/udfcrond.conf --log-target stderr
+
 # The Fused/Fusion emulator in the foreground, on fixed loopback ports, with the demo UDF, shared token
 # and Spark job config of tests/emulator/demo.json; it prints its URLs and credentials, then every
 # request. Ctrl-C stops it. EMULATOR_ARGS=--exec-udfs runs posted UDF code.
@@ -315,6 +324,7 @@ emulator:
 bench: deps deps-node $(BENCHES) $(UDFCROND) $(PLUGINS) $(S3_SERVER)
 	@set -e; for b in $(BENCHES); do $$b; done
 	UDFCROND=$(abspath $(UDFCROND)) $(PYTHON) tests/bench/bench-fused.py
+	UDFCROND=$(abspath $(UDFCROND)) $(PYTHON) tests/bench/bench-fusion.py
 
 fuzz: deps-fuzz $(FUZZERS)
 	@set -e; for f in $(FUZZERS); do n=$$(basename $$f); mkdir -p $(B)/fuzz/corpus/$$n; \

@@ -4,6 +4,7 @@
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <sys/random.h>
 #include <time.h>
 
 /* The only mutable globals of the core: a test offset, changed only between loop iterations. */
@@ -20,6 +21,13 @@ uint64_t now_monotonic_usec(void) {
         struct timespec ts;
         clock_gettime(CLOCK_MONOTONIC, &ts);
         return (uint64_t) ts.tv_sec * 1000000 + (uint64_t) ts.tv_nsec / 1000;
+}
+
+uint64_t random_u64(void) {
+        uint64_t v = 0;
+        if (getrandom(&v, sizeof v, GRND_NONBLOCK) != sizeof v)
+                v ^= now_usec() * UINT64_C(0x9e3779b97f4a7c15); /* still unique enough for an id */
+        return v;
 }
 
 uint64_t clock_to_real(uint64_t usec) {

@@ -18,6 +18,9 @@ uint64_t now_usec(void);
 /* CLOCK_MONOTONIC in usec, for sd_notify's MONOTONIC_USEC. */
 uint64_t now_monotonic_usec(void);
 
+/* 64 random bits (run ids, retry jitter); when the kernel has no entropy yet, mixed from the clock. */
+uint64_t random_u64(void);
+
 /* The real CLOCK_REALTIME instant at which now_usec() will read `usec`. */
 uint64_t clock_to_real(uint64_t usec);
 

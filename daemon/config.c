@@ -16,9 +16,12 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "arglist.h"
 #include "cleanup.h"
 #include "duration.h"
 #include "engine.h"
+#include "fileio.h"
+#include "json-util.h"
 #include "macro.h"
 #include "params.h"
 #include "strv.h"
@@ -354,8 +357,24 @@ static int parse_zone(Loader *l, const config_setting_t *s, const char *v, void 
 }
 
 static int parse_engine(Loader *l, const config_setting_t *s, const char *v, void *target) {
-        if (!engine_find(v))
-                return error_at(l, s, "engine: unknown engine '%s' (known: local, fused)", v);
+        if (!engine_find(v)) {
+                char known[128] = "";
+                for (const Engine *const *e = engine_table; *e; e++)
+                        strcat(strcat(known, e == engine_table ? "" : ", "), (*e)->name); /* short, fixed */
+                return error_at(l, s, "engine: unknown engine '%s' (known: %s)", v, known);
+        }
+        return set_string(target, v);
+}
+
+/* What goes into a URL path as one segment as is: Fusion's ids (a job configuration, an app, a realm). */
+static int parse_path_segment(Loader *l, const config_setting_t *s, const char *v, void *target) {
+        size_t len = strlen(v);
+        if (len < 1 || len > 128 ||
+            v[strspn(v, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_.-")] != '\0' ||
+            strcmp(v, ".") == 0 || strcmp(v, "..") == 0)
+                return error_at(l, s,
+                                "%s: '%s' is not a valid id: use 1-128 characters of A-Z a-z 0-9 _ . -",
+                                config_setting_name(s), v);
         return set_string(target, v);
 }
 
@@ -572,6 +591,83 @@ static int parse_params(Loader *l, const config_setting_t *s, const char *v, voi
         return 0;
 }
 
+static int parse_arg_name(Loader *l, const config_setting_t *s, const char *v, void *target) {
+        if (!valid_identifier(v, strlen(v)))
+                return error_at(l, s, "arg_name: '%s' is not a Python parameter name", v);
+        return set_string(target, v);
+}
+
+/* An arg_list file, named relative to the schedule file: a JSON array or NDJSON (arglist.h). */
+static int load_arg_list_file(Loader *l, const config_setting_t *s, const char *name, Fanout *fanout) {
+        _cleanup_free_ char *shown = path_join(l->dir, name), *text = NULL, *why = NULL;
+        struct stat st;
+        unsigned line = 0;
+        size_t size;
+
+        if (!shown)
+                return -ENOMEM;
+        if (name[0] == '\0')
+                return error_at(l, s, "arg_list: must not be empty");
+        _cleanup_close_ int fd = open(shown, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
+        if (fd < 0 || fstat(fd, &st) < 0)
+                return error_at(l, s, "arg_list: cannot read '%s': %s", shown, strerror(errno));
+        if (!S_ISREG(st.st_mode))
+                return error_at(l, s, "arg_list: '%s' is not a regular file", shown);
+        int r = read_full_fd(fd, ARGLIST_FILE_MAX, &text, &size);
+        if (r == -EFBIG)
+                return error_at(l, s, "arg_list: '%s' is larger than %d MiB", shown, ARGLIST_FILE_MAX >> 20);
+        if (r < 0 && r != -ENOMEM)
+                return error_at(l, s, "arg_list: cannot read '%s': %s", shown, strerror(-r));
+        if (r >= 0)
+                r = arglist_parse(text, size, fanout->arg_name, &fanout->arg_list, &line, &why);
+        if (r == -EINVAL)
+                return error_line(l, shown, line, "arg_list: %s", why);
+        return r;
+}
+
+/*
+ * arg_list: a file, or written inline as a list of groups (argument sets) or of values (each the value
+ * of arg_name); inline strings are templates, like those in params. Read once the other keys are (it
+ * needs arg_name).
+ */
+static int load_arg_list(Loader *l, const config_setting_t *s, Fanout *fanout) {
+        const char *file = config_setting_get_string(s);
+        _cleanup_(json_freep) cJSON *list = NULL;
+        int r = 0;
+
+        if (file)
+                return load_arg_list_file(l, s, file, fanout);
+        if (!config_setting_is_list(s) && !config_setting_is_array(s))
+                return type_error(l, s, "a list ( { ... }, { ... } ), an array [ ... ] or a file name");
+        if (config_setting_length(s) > ARGLIST_ITEMS_MAX)
+                return error_at(l, s, "arg_list: more than %d items", ARGLIST_ITEMS_MAX);
+        if (!(list = cJSON_CreateArray()))
+                return -ENOMEM;
+        for (int i = 0; i < config_setting_length(s); i++) {
+                const config_setting_t *e = config_setting_get_elem(s, i);
+                _cleanup_free_ char *why = NULL;
+                char what[32];
+                cJSON *item, *set;
+
+                snprintf(what, sizeof what, "arg_list[%d]", i);
+                int k = params_to_json(l, e, what, &item);
+                if (k >= 0 && (k = arglist_item(item, fanout->arg_name, &set, &why)) == -EINVAL)
+                        k = error_at(l, e, "%s: %s", what, why);
+                if (k >= 0 && !cJSON_AddItemToArray(list, set)) {
+                        cJSON_Delete(set);
+                        k = -ENOMEM;
+                }
+                if (k == -ENOMEM)
+                        return k;
+                if (k < 0)
+                        r = k;
+        }
+        if (r < 0)
+                return r;
+        fanout->arg_list = TAKE_PTR(list);
+        fanout->arg_list_templates = true;
+        return 0;
+}
 
 /* ---------------------------------------------------------------- the `fused` group of a schedule */
 
@@ -675,6 +771,24 @@ static int parse_fused_schedule(Loader *l, const config_setting_t *s, const char
         return 0;
 }
 
+/* ---------------------------------------------------------------- the `fusion` group of a schedule */
+
+#define F(f) offsetof(FusionSchedule, f)
+static const Key fusion_schedule_keys[] = {
+        { "job", KEY_STRING, F(job), 0, 0, parse_path_segment, NULL, "a Spark job configuration's id" },
+        { "jobs_api", KEY_BOOL, F(jobs_api), 0, 0, NULL, NULL, "start and stop via the Jobs API" },
+};
+#undef F
+
+static int parse_fusion_schedule(Loader *l, const config_setting_t *s, const char *v, void *target) {
+        const KeyTable t = { fusion_schedule_keys, ELEMENTSOF(fusion_schedule_keys), target };
+        (void) v;
+        if (!config_setting_is_group(s))
+                return type_error(l, s, "a group { job = \"daily-rollup\"; }");
+        apply_keys(l, s, &t, 1, NULL);
+        return 0;
+}
+
 /*
  * A storage URL template: checked like a parameter, with a literal scheme that a configured storage
  * instance serves. No secrets: the URL is logged.
@@ -721,8 +835,15 @@ static const Key schedule_keys[] = {
         { "user", KEY_STRING, 0, 0, 0, parse_account, NULL, "run as this user" },
         { "group", KEY_STRING, 0, 0, 0, parse_account, NULL, "run with this group" },
         { "nice", KEY_INT, S(nice), -20, 19, NULL, NULL, "added niceness" },
+        { "arg_list", KEY_CUSTOM, 0, 0, 0, NULL, NULL, "fan-out: argument sets, or their file" },
+        { "arg_name", KEY_STRING, S(fanout.arg_name), 0, 0, parse_arg_name, NULL, "what plain items set" },
+        { "max_workers", KEY_UINT, S(fanout.max_workers), 1, 1000, NULL, NULL, "tasks at once" },
+        { "max_retry", KEY_UINT, S(fanout.max_retry), 0, 100, NULL, NULL, "extra attempts of a task" },
+        { "ignore_exceptions", KEY_BOOL, S(fanout.ignore_exceptions), 0, 0, NULL, NULL, "failures: null" },
+        { "collect", KEY_ENUM, S(fanout.collect), 0, 0, NULL, collect_format_names, "joined results" },
         { "output", KEY_STRING, S(output), 0, 0, parse_output, NULL, "storage URL of the result" },
         { "fused", KEY_CUSTOM, S(fused), 0, 0, parse_fused_schedule, NULL, "engine fused: what, how" },
+        { "fusion", KEY_CUSTOM, S(fusion), 0, 0, parse_fusion_schedule, NULL, "engine fusion: which job" },
 };
 #undef S
 
@@ -760,13 +881,38 @@ static void finish_fused(Loader *l, const config_setting_t *g, const Schedule *s
                                 what);
 }
 
+/* A schedule of the fusion engine runs a Spark job configuration, and none of what a local child has. */
+static void finish_fusion(Loader *l, const config_setting_t *g, const Schedule *s, const char *what) {
+        static const char *const local_only[] = { "udf",         "entrypoint",        "command", "shell",
+                                                  "params",      "working_directory", "user",    "group",
+                                                  "environment", "nice" };
+        const config_setting_t *k;
+
+        for (size_t i = 0; i < ELEMENTSOF(local_only); i++)
+                if ((k = config_setting_get_member(g, local_only[i])))
+                        (void) error_at(l, k, "%s: only applies to engine \"local\"", local_only[i]);
+        if (!s->fusion.job)
+                (void) error_at(l, config_setting_get_member(g, "fusion") ?: g,
+                                "%s has nothing to run: set fusion = { job = \"...\"; } (the id of a Spark job "
+                                "configuration)",
+                                what);
+        if (!l->config->settings.fusion.configured)
+                (void) error_at(l, config_setting_get_member(g, "engine"),
+                                "engine: \"fusion\" needs the engines.fusion group in udfcrond.conf (base_url, "
+                                "auth, ...)");
+}
+
 /* Checks what spans several keys of schedule group g, and fills in defaults. */
 static int finish_schedule(Loader *l, const config_setting_t *g, Schedule *s) {
         const config_setting_t *udf = config_setting_get_member(g, "udf"),
                                *cmd = config_setting_get_member(g, "command"),
                                *shell = config_setting_get_member(g, "shell"),
                                *entrypoint = config_setting_get_member(g, "entrypoint"),
-                               *name = config_setting_get_member(g, "name");
+                               *name = config_setting_get_member(g, "name"),
+                               *arg_list = config_setting_get_member(g, "arg_list");
+        static const char *const fanout_keys[] = { "arg_name", "max_workers", "max_retry",
+                                                   "ignore_exceptions", "collect" };
+        bool fusion = s->engine && strcmp(s->engine, "fusion") == 0;
         char what[SCHEDULE_NAME_MAX + 16] = "schedule";
 
         if (s->name)
@@ -775,19 +921,39 @@ static int finish_schedule(Loader *l, const config_setting_t *g, Schedule *s) {
                 (void) error_at(l, g, "schedule has no name: add name = \"...\"");
         if (!config_setting_get_member(g, "cron"))
                 (void) error_at(l, g, "%s has no cron expression: add cron = \"...\"", what);
+        if (!fusion && config_setting_get_member(g, "fusion"))
+                (void) error_at(l, config_setting_get_member(g, "fusion"),
+                                "fusion: only applies with engine = \"fusion\"");
         if (s->engine && strcmp(s->engine, "fused") == 0)
                 finish_fused(l, g, s, what);
         else if (config_setting_get_member(g, "fused"))
                 (void) error_at(l, config_setting_get_member(g, "fused"),
                                 "fused: only applies with engine = \"fused\"");
+        else if (fusion)
+                finish_fusion(l, g, s, what);
         else if (udf && cmd)
                 (void) error_at(l, cmd, "%s has both udf and command: set only one", what);
         else if (!udf && !cmd)
                 (void) error_at(l, g, "%s has nothing to run: set udf or command", what);
-        if (entrypoint && !udf)
+        if (entrypoint && !udf && !fusion)
                 (void) error_at(l, entrypoint, "entrypoint: only applies with udf");
-        if (shell && !cmd)
+        if (shell && !cmd && !fusion)
                 (void) error_at(l, shell, "shell: only applies with command");
+        for (size_t i = 0; i < ELEMENTSOF(fanout_keys) && !arg_list; i++) {
+                const config_setting_t *k = config_setting_get_member(g, fanout_keys[i]);
+                if (k)
+                        (void) error_at(l, k, "%s: only applies with arg_list", fanout_keys[i]);
+        }
+        if (arg_list && (cmd || fusion))
+                (void) error_at(l, arg_list, "arg_list: only UDF schedules fan out (%s)",
+                                cmd ? "a command has no result" : "a Spark job takes no parameters");
+        else if (arg_list && s->engine && strcmp(s->engine, "fused") == 0 &&
+                 s->fused.mode == FUSED_MODE_BATCH)
+                (void) error_at(l, arg_list,
+                                "arg_list: a batch job fans out by itself, one task per element of "
+                                "fused.inputs: use that");
+        else if (arg_list && load_arg_list(l, arg_list, &s->fanout) == -ENOMEM)
+                return -ENOMEM;
         if (cmd && s->command && (config_setting_type(cmd) == CONFIG_TYPE_STRING) != s->shell)
                 (void) error_at(l, cmd,
                                 s->shell ? "command: with shell = true, write one string for /bin/sh -c"
@@ -795,7 +961,9 @@ static int finish_schedule(Loader *l, const config_setting_t *g, Schedule *s) {
                                            "a list such as [\"/bin/echo\", \"hello\"]");
 
         /* on the fused engine, a UDF by any of its three references */
-        s->work = udf || (s->engine && strcmp(s->engine, "fused") == 0) ? WORK_UDF : WORK_COMMAND;
+        s->work = fusion ? WORK_SPARK_JOB
+                  : udf || (s->engine && strcmp(s->engine, "fused") == 0) ? WORK_UDF
+                                                                            : WORK_COMMAND;
         s->cron.dst_policy = (uint8_t) s->policy.dst;
         s->zone = s->zone ?: l->default_zone;
         if (name) /* "where it was defined" is where its name is: what duplicate errors point at */
@@ -816,6 +984,8 @@ static int load_schedule(Loader *l, const config_setting_t *g) {
         s->uid = (uid_t) -1;
         s->gid = (gid_t) -1;
         s->policy = l->config->settings.defaults;
+        s->fanout.max_workers = 32; /* as fused.submit */
+        s->fanout.max_retry = 2;
 
         const KeyTable tables[] = {
                 { schedule_keys, ELEMENTSOF(schedule_keys), s },
@@ -1140,16 +1310,113 @@ static int parse_fused_settings(Loader *l, const config_setting_t *s, const char
         return 0;
 }
 
+const char *const fusion_auth_names[_FUSION_AUTH_MAX + 1] = {
+        [FUSION_AUTH_BASIC] = "basic",
+        [FUSION_AUTH_SESSION] = "session",
+        [FUSION_AUTH_BEARER] = "bearer",
+        [FUSION_AUTH_API_KEY] = "api_key",
+};
+
+/* A path such as "/api" or "/api/apollo", kept without a trailing slash ("/" becomes ""). */
+static int parse_api_prefix(Loader *l, const config_setting_t *s, const char *v, void *target) {
+        size_t len = strlen(v);
+        if (v[0] != '/' || strstr(v, "//") ||
+            v[strspn(v, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_.-/")] != '\0')
+                return error_at(l, s, "api_prefix: '%s' is not a path such as \"/api\" or \"/api/apollo\"",
+                                v);
+        int r = set_string(target, v);
+        if (r >= 0 && v[len - 1] == '/')
+                (*(char **) target)[len - 1] = '\0';
+        return r;
+}
+
+#define N(f) offsetof(FusionSettings, f)
+static const Key fusion_settings_keys[] = {
+        { "base_url", KEY_STRING, N(base_url), 0, 0, parse_url, NULL, "https://host:port" },
+        { "api_prefix", KEY_STRING, N(api_prefix), 0, 0, parse_api_prefix, NULL, "/api or /api/apollo" },
+        { "app", KEY_STRING, N(app), 0, 0, parse_path_segment, NULL, "app-scoped paths" },
+        { "auth", KEY_ENUM, N(auth), 0, 0, NULL, fusion_auth_names, "how requests authenticate" },
+        { "user", KEY_STRING, N(user), 0, 0, NULL, NULL, "basic, session, bearer" },
+        { "password", KEY_STRING, N(password), 0, 0, parse_template, NULL, "\"${secret:NAME}\"" },
+        { "token", KEY_STRING, N(token), 0, 0, parse_template, NULL, "bearer token or API key" },
+        { "realm", KEY_STRING, N(realm), 0, 0, parse_path_segment, NULL, "of session logins" },
+        { "poll_interval", KEY_DURATION, N(poll_interval_usec), 0, 0, NULL, NULL, "status polls" },
+};
+#undef N
+
+/* Which credentials each `auth` needs, checked once all keys are read. */
+static void check_fusion_auth(Loader *l, const config_setting_t *g, const FusionSettings *f) {
+        const config_setting_t *user = config_setting_get_member(g, "user"),
+                               *password = config_setting_get_member(g, "password"),
+                               *token = config_setting_get_member(g, "token"),
+                               *realm = config_setting_get_member(g, "realm");
+        const char *name = fusion_auth_names[f->auth];
+
+        switch (f->auth) {
+        case FUSION_AUTH_BASIC:
+        case FUSION_AUTH_SESSION:
+                if (!user || !password)
+                        (void) error_at(l, g, "engines.fusion: auth = \"%s\" needs user and password", name);
+                if (token)
+                        (void) error_at(l, token,
+                                        "token: only applies with auth = \"bearer\" or \"api_key\"");
+                break;
+        case FUSION_AUTH_BEARER:
+                if (token && (user || password))
+                        (void) error_at(l, token,
+                                        "token: set either token, or user and password (for a token from "
+                                        "/oauth2/token), not both");
+                else if (!token && (!user || !password))
+                        (void) error_at(l, g, "engines.fusion: auth = \"bearer\" needs token, or user and "
+                                              "password");
+                break;
+        case FUSION_AUTH_API_KEY:
+        default:
+                if (!token)
+                        (void) error_at(l, g, "engines.fusion: auth = \"api_key\" needs token");
+                if (user || password)
+                        (void) error_at(l, user ?: password,
+                                        "%s: only applies with auth = \"basic\", \"session\" or \"bearer\"",
+                                        config_setting_name(user ?: password));
+                break;
+        }
+        if (realm && f->auth != FUSION_AUTH_SESSION)
+                (void) error_at(l, realm, "realm: only applies with auth = \"session\"");
+}
+
+static int parse_fusion_settings(Loader *l, const config_setting_t *s, const char *v, void *target) {
+        const KeyTable t = { fusion_settings_keys, ELEMENTSOF(fusion_settings_keys), target };
+        FusionSettings *f = target;
+        const config_setting_t *m;
+        (void) v;
+
+        if (!config_setting_is_group(s))
+                return type_error(l, s, "a group { base_url = \"https://...\"; auth = \"session\"; ... }");
+        f->configured = true;
+        apply_keys(l, s, &t, 1, NULL);
+        if (!config_setting_get_member(s, "base_url"))
+                (void) error_at(l, s, "engines.fusion: base_url is required");
+        check_fusion_auth(l, s, f);
+        if ((m = config_setting_get_member(s, "poll_interval")) && f->poll_interval_usec < USEC_PER_SEC)
+                (void) error_at(l, m, "poll_interval: must be at least 1s");
+        if ((!f->api_prefix && !(f->api_prefix = strdup("/api"))) ||
+            (!f->realm && !(f->realm = strdup("native"))))
+                return -ENOMEM;
+        return 0;
+}
+
 /* One group per engine that has settings. */
 static int parse_engines(Loader *l, const config_setting_t *s, const char *v, void *target) {
         static const Key keys[] = {
                 { "fused", KEY_CUSTOM, offsetof(DaemonSettings, fused), 0, 0, parse_fused_settings, NULL,
                   "the fused engine" },
+                { "fusion", KEY_CUSTOM, offsetof(DaemonSettings, fusion), 0, 0, parse_fusion_settings, NULL,
+                  "the fusion engine" },
         };
         const KeyTable t = { keys, ELEMENTSOF(keys), target };
         (void) v;
         if (!config_setting_is_group(s))
-                return type_error(l, s, "a group { fused = { ... }; }");
+                return type_error(l, s, "a group { fused = { ... }; fusion = { ... }; }");
         apply_keys(l, s, &t, 1, NULL);
         return 0;
 }
@@ -1471,11 +1738,13 @@ static void digest_strv(uint64_t *h, char **l) {
 }
 
 static int schedule_digest(Schedule *s) {
-        _cleanup_free_ char *params = cJSON_PrintUnformatted(s->params);
         const RunPolicy *p = &s->policy;
+        const Fanout *f = &s->fanout;
+        _cleanup_free_ char *params = cJSON_PrintUnformatted(s->params),
+                            *arg_list = f->arg_list ? cJSON_PrintUnformatted(f->arg_list) : NULL;
         uint64_t h = UINT64_C(0xcbf29ce484222325);
 
-        if (!params)
+        if (!params || (f->arg_list && !arg_list))
                 return -ENOMEM;
         /* the file and line are left out: moving a schedule to another file does not change it */
         digest_str(&h, s->name);
@@ -1489,6 +1758,7 @@ static int schedule_digest(Schedule *s) {
         digest_str(&h, s->working_directory);
         digest_str(&h, s->output);
         digest_strv(&h, s->environment);
+        digest_str(&h, arg_list);
         _cleanup_free_ char *inputs = s->fused.inputs ? cJSON_PrintUnformatted(s->fused.inputs) : NULL;
         if (s->fused.inputs && !inputs)
                 return -ENOMEM;
@@ -1502,11 +1772,14 @@ static int schedule_digest(Schedule *s) {
         digest_str(&h, inputs);
         digest_str(&h, s->fused.base_url);
         digest_str(&h, s->fused.token);
+        digest_str(&h, s->fusion.job);
         /* clang-format off */
         const uint64_t v[] = { s->enabled, s->work, s->shell, s->uid, s->gid, (uint64_t) s->nice, p->overlap,
                                p->catch_up.mode, p->catch_up.count, p->catch_up.within_usec, p->jitter_usec,
                                p->timeout_usec, p->kill_grace_usec, p->retries, p->retry_backoff_usec,
-                               p->retry_backoff_max_usec, p->dst, s->fused.mode, s->fused.disk_size_gb };
+                               p->retry_backoff_max_usec, p->dst, s->fused.mode, s->fused.disk_size_gb,
+                               f->arg_list_templates, f->max_workers, f->max_retry, f->ignore_exceptions,
+                               f->collect, s->fusion.jobs_api };
         /* clang-format on */
         digest_bytes(&h, v, sizeof v);
         s->digest = h;
@@ -1540,6 +1813,13 @@ Config *config_free(Config *config) {
         free(config->settings.fused.realtime_client_id);
         free(config->settings.fused.instance_type);
         free(config->settings.fused.region);
+        free(config->settings.fusion.base_url);
+        free(config->settings.fusion.api_prefix);
+        free(config->settings.fusion.app);
+        free(config->settings.fusion.user);
+        free(config->settings.fusion.password);
+        free(config->settings.fusion.token);
+        free(config->settings.fusion.realm);
         strv_free(config->files);
         strv_free(config->settings.plugin_directories);
         for (size_t i = 0; i < config->n_plugins; i++)
@@ -1571,6 +1851,7 @@ static int load(Loader *l, const char *path) {
                 .poll_interval_usec = 5 * USEC_PER_SEC,
                 .realtime_timeout_usec = 130 * USEC_PER_SEC,
         };
+        c->settings.fusion.poll_interval_usec = 5 * USEC_PER_SEC;
         if (!(c->path = path_absolute(path)))
                 return -ENOMEM;
 

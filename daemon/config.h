@@ -9,6 +9,7 @@
  * can show them together and a reload can refuse a broken config whole.
  */
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <sys/types.h>
@@ -41,6 +42,32 @@ typedef struct FusedSettings {
 #define FUSED_DEFAULT_BASE_URL        "https://www.fused.io/server/v1"
 #define FUSED_DEFAULT_SHARED_BASE_URL "https://udf.ai"
 
+/* How the fusion engine authenticates (the `auth` key of engines.fusion). */
+typedef enum FusionAuth {
+        FUSION_AUTH_BASIC,   /* user and password on every request */
+        FUSION_AUTH_SESSION, /* POST /api/session once, then its cookie; again on a 401 */
+        FUSION_AUTH_BEARER,  /* a token; or, from user and password, a JWT from POST /oauth2/token */
+        FUSION_AUTH_API_KEY, /* the x-api-key header */
+        _FUSION_AUTH_MAX,
+        _FUSION_AUTH_INVALID = -22,
+} FusionAuth;
+
+extern const char *const fusion_auth_names[_FUSION_AUTH_MAX + 1];
+
+/* engines.fusion in udfcrond.conf: the Lucidworks Fusion service that `engine = "fusion"` schedules use. */
+typedef struct FusionSettings {
+        bool configured;  /* the group is there */
+        char *base_url;   /* "https://fusion.example.com:6764", no trailing slash */
+        char *api_prefix; /* "/api" (default) or "/api/apollo" */
+        char *app;        /* NULL, or paths go to {api_prefix}/apps/{app} */
+        FusionAuth auth;
+        char *user;
+        char *password;              /* a template, expanded per run: "${secret:fusion-password}" */
+        char *token;                 /* a bearer token or an API key (template) */
+        char *realm;                 /* of session logins, default "native" */
+        uint64_t poll_interval_usec; /* default 5s */
+} FusionSettings;
+
 typedef struct DaemonSettings {
         char *timezone;            /* default zone of schedules: the `timezone` key, else the system zone */
         char *schedules_directory; /* absolute; default: "schedules.d" beside the main file */
@@ -58,6 +85,7 @@ typedef struct DaemonSettings {
         uint64_t control_timeout_usec; /* a request must arrive whole within this, default 10s */
         HttpSettings http;              /* the remote engines' HTTP defaults: the `http` group */
         FusedSettings fused;            /* engines.fused */
+        FusionSettings fusion;          /* engines.fusion */
 } DaemonSettings;
 
 /* One plugin instance a `storage`, `secrets`, `credentials` or `ingest` group declares. */

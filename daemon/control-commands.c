@@ -16,6 +16,7 @@
 #include <unistd.h>
 
 #include "clock.h"
+#include "fanout.h"
 #include "json-util.h"
 #include "strv.h"
 #include "timestamp.h"
@@ -257,6 +258,16 @@ static void write_work(JsonWriter *w, const Schedule *s) {
                 json_string_len(w, *e, strcspn(*e, "="));
         json_array_end(w);
         json_key_string(w, "working_directory", s->working_directory);
+        if (s->fanout.arg_list) {
+                json_key(w, "fanout");
+                json_object_begin(w);
+                json_key_u64(w, "argument_sets", (uint64_t) cJSON_GetArraySize(s->fanout.arg_list));
+                json_key_u64(w, "max_workers", s->fanout.max_workers);
+                json_key_u64(w, "max_retry", s->fanout.max_retry);
+                json_key_bool(w, "ignore_exceptions", s->fanout.ignore_exceptions);
+                json_key_string(w, "collect", collect_format_names[s->fanout.collect]);
+                json_object_end(w);
+        }
 }
 
 static void write_next_fires(JsonWriter *w, const Entry *e, const ScheduleState *ss) {
@@ -281,6 +292,46 @@ static void write_next_fires(JsonWriter *w, const Entry *e, const ScheduleState 
         json_array_end(w);
 }
 
+/* The tasks of a fan-out attempt listed one by one: those a reader looks for, not every one of 100000. */
+#define TASKS_LISTED_MAX 100
+
+/*
+ * A fan-out attempt's tasks: how many are in each state, then those running, waiting for a retry or
+ * failed (the others are pending or done, and the counts say enough of them).
+ */
+static void write_tasks(JsonWriter *w, const EngineRun *fanout) {
+        size_t counts[_TASK_STATE_MAX], listed = 0, more = 0;
+
+        fanout_counts(fanout, counts);
+        json_key(w, "task_counts");
+        json_object_begin(w);
+        for (TaskState s = 0; s < _TASK_STATE_MAX; s++)
+                json_key_u64(w, task_state_to_string(s), counts[s]);
+        json_object_end(w);
+
+        json_key(w, "tasks");
+        json_array_begin(w);
+        for (size_t i = 0; i < fanout_n_tasks(fanout); i++) {
+                TaskInfo t;
+                if (fanout_task_info(fanout, i, &t) < 0 || t.state == TASK_SUCCEEDED ||
+                    (t.state == TASK_PENDING && t.attempts == 0))
+                        continue;
+                if (listed++ >= TASKS_LISTED_MAX) {
+                        more++;
+                        continue;
+                }
+                json_object_begin(w);
+                json_key_u64(w, "task", i);
+                json_key_string(w, "state", task_state_to_string(t.state));
+                json_key_u64(w, "attempts", t.attempts);
+                json_key_string(w, "error", t.error);
+                json_object_end(w);
+        }
+        json_array_end(w);
+        if (more > 0)
+                json_key_u64(w, "tasks_not_listed", more);
+}
+
 static void write_runs(JsonWriter *w, const Manager *m, const Entry *e) {
         json_key(w, "runs");
         json_array_begin(w);
@@ -300,6 +351,8 @@ static void write_runs(JsonWriter *w, const Manager *m, const Entry *e) {
                         json_key_u64(w, "tasks_finished", run->tasks_finished);
                         json_key_u64(w, "tasks_total", run->tasks_total);
                 }
+                if (run_fanout(run))
+                        write_tasks(w, run_fanout(run));
                 json_object_end(w);
         }
         json_array_end(w);
@@ -492,6 +545,8 @@ void control_write_news(JsonWriter *w, const Run *run, const RunNews *n) {
         case RUN_NEWS_OUTPUT:
                 json_key_string(w, "event", "log");
                 json_key_string(w, "stream", n->is_stderr ? "stderr" : "stdout");
+                if (n->has_task)
+                        json_key_u64(w, "task", n->task);
                 json_key(w, "line");
                 json_string_len(w, n->data, n->size);
                 if (n->partial)

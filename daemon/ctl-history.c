@@ -42,7 +42,7 @@ static void history_help(FILE *f) {
 static int add_matches(sd_journal *j, const char *schedule) {
         int r = journal_add_field_match(j, "UDFCRON_SCHEDULE", schedule);
         for (RunEvent e = 0; r >= 0 && e < _RUN_EVENT_MAX; e++)
-                if (e != RUN_EVENT_LOG)
+                if (e != RUN_EVENT_LOG && !run_event_is_task(e))
                         r = journal_add_field_match(j, "UDFCRON_EVENT", run_event_to_string(e));
         return r;
 }

@@ -20,7 +20,8 @@ static void logs_help(FILE *f) {
                 "Usage: udfcronctl logs [OPTIONS] RUN_ID\n"
                 "\n"
                 "Show one run's records from the journal, oldest first: its lifecycle events and\n"
-                "every line it wrote (\"|\" stdout, \"!\" stderr). Works whether the daemon runs or not.\n"
+                "every line it wrote (\"|\" stdout, \"!\" stderr; \"task N |\" for task N of a fan-out).\n"
+                "Works whether the daemon runs or not.\n"
                 "\n"
                 "  -f, --follow   wait for new records until the run ends (or Ctrl-C)\n"
                 "  -h, --help     show this help\n"
@@ -48,6 +49,8 @@ static void print_record(const RunRecord *r, const LocalTime *lt, bool color) {
         char when[TIMESTAMP_MAX];
 
         fputs(local_time_format(lt, r->realtime_usec, when), stdout);
+        if (r->event == RUN_EVENT_LOG && r->has_task)
+                printf(" task %zu", r->task);
         fputs(r->event == RUN_EVENT_LOG ? (r->is_stderr ? " ! " : " | ") : " ", stdout);
         if (on)
                 fputs(on, stdout);

@@ -87,6 +87,8 @@ static int show_event(Follow *f, const ControlMessage *m) {
                 bool is_stderr = stream && strcmp(stream, "stderr") == 0, partial = false;
                 (void) control_bool(e, "partial", &partial);
                 FILE *out = is_stderr ? stderr : stdout;
+                if (control_u64(e, "task", &n) && !f->in_line[is_stderr]) /* as udfcronctl logs */
+                        fprintf(out, "task %" PRIu64 " | ", n);
                 fputs(line ?: "", out);
                 if (!partial)
                         fputc('\n', out);

@@ -40,6 +40,32 @@ static void word(const Printer *p, const char *w) {
         printf("%s%s%s", color, w ?: "-", *color ? CTL_RESET : "");
 }
 
+/*
+ * A fan-out attempt's tasks, after its run's line: ", 2 running, 3 pending, 1 failed", then a line for
+ * each task the daemon listed (running, waiting for a retry, or failed) with its attempts and error.
+ */
+static void print_tasks(const Printer *p, const cJSON *run) {
+        static const char *const states[] = { "running", "pending", "succeeded", "failed" };
+        const cJSON *counts = cJSON_GetObjectItemCaseSensitive(run, "task_counts"), *task;
+        uint64_t n;
+
+        for (size_t i = 0; counts && i < ELEMENTSOF(states); i++)
+                if (control_u64(counts, states[i], &n) && n > 0)
+                        printf(", %" PRIu64 " %s", n, states[i]);
+        cJSON_ArrayForEach(task, cJSON_GetObjectItemCaseSensitive(run, "tasks")) {
+                uint64_t index = 0, attempts = 0;
+                (void) control_u64(task, "task", &index);
+                (void) control_u64(task, "attempts", &attempts);
+                printf("\n                task %" PRIu64 " ", index);
+                word(p, control_string(task, "state"));
+                printf(" (%" PRIu64 " attempt%s)", attempts, attempts == 1 ? "" : "s");
+                if (control_string(task, "error"))
+                        printf(": %s", control_string(task, "error"));
+        }
+        if (control_u64(run, "tasks_not_listed", &n))
+                printf("\n                and %" PRIu64 " more", n);
+}
+
 /* "2026-11-23T02:30:00+01:00 (in 6h 42m)" */
 static void time_and_relative(const Printer *p, const cJSON *o, const char *text_key, const char *usec_key) {
         char rel[48];
@@ -121,6 +147,18 @@ static void print_work(const cJSON *s) {
                 strings(cJSON_GetObjectItemCaseSensitive(s, "command"), " ");
                 putchar('\n');
         }
+        const cJSON *fanout = cJSON_GetObjectItemCaseSensitive(s, "fanout");
+        uint64_t sets = 0, workers = 0, retries = 0;
+        bool ignore = false;
+        if (fanout && control_u64(fanout, "argument_sets", &sets) &&
+            control_u64(fanout, "max_workers", &workers) && control_u64(fanout, "max_retry", &retries)) {
+                (void) control_bool(fanout, "ignore_exceptions", &ignore);
+                label("Fan-out:");
+                printf("%" PRIu64 " argument sets, up to %" PRIu64 " at once, max_retry %" PRIu64
+                       "%s, collect %s\n",
+                       sets, workers, retries, ignore ? ", ignore_exceptions" : "",
+                       control_string(fanout, "collect") ?: "?");
+        }
         label("Parameters:");
         strings(cJSON_GetObjectItemCaseSensitive(s, "param_names"), ", ");
         putchar('\n');
@@ -186,6 +224,7 @@ static void print_schedule(const Printer *p, const cJSON *s) {
                 uint64_t finished, total;
                 if (control_u64(run, "tasks_finished", &finished) && control_u64(run, "tasks_total", &total))
                         printf(", %" PRIu64 " of %" PRIu64 " tasks", finished, total);
+                print_tasks(p, run);
                 any = true;
         }
         puts(any ? "" : "none");

@@ -37,7 +37,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/random.h>
 #include <syslog.h>
 #include <systemd/sd-event.h>
 
@@ -147,13 +146,6 @@ static char *mfree_wiped(char *p) {
                 explicit_bzero(p, strlen(p));
         free(p);
         return NULL;
-}
-
-static uint64_t random_u64(void) {
-        uint64_t v;
-        if (getrandom(&v, sizeof v, GRND_NONBLOCK) != sizeof v)
-                v = now_monotonic_usec() * UINT64_C(0x9e3779b97f4a7c15); /* spread, not secrecy */
-        return v;
 }
 
 _printf_(3, 4) static void note(EngineRun *run, int priority, const char *format, ...) {
@@ -1328,7 +1320,8 @@ static int fused_start(sd_event *event, const EngineRequest *req, const EngineEv
                                                                               : "shared")))
                         return -ENOMEM;
                 if (run->udf && run->mode == FUSED_MODE_REALTIME &&
-                    fused_run_uuid(req->run_id, req->attempt, run->run_uuid) < 0)
+                    fused_run_uuid(req->run_id, req->attempt, req->is_task ? req->task + 1 : 0,
+                                   req->task_attempt, run->run_uuid) < 0)
                         return -EINVAL;
                 /* a posted-code run that may exist is asked for before it is started */
                 run->probing = run->udf && run->mode == FUSED_MODE_REALTIME && (run->job_id || run->may_have_started);

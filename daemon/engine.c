@@ -4,12 +4,16 @@
 #include <string.h>
 
 #include "engine.h"
-#include "macro.h"
+
+const Engine *const engine_table[] = { &engine_local, &engine_fused, &engine_fusion, NULL };
 
 const Engine *engine_find(const char *name) {
-        static const Engine *const engines[] = { &engine_local, &engine_fused };
-        for (size_t i = 0; i < ELEMENTSOF(engines); i++)
-                if (strcmp(engines[i]->name, name) == 0)
-                        return engines[i];
+        for (const Engine *const *e = engine_table; *e; e++)
+                if (strcmp((*e)->name, name) == 0)
+                        return *e;
         return NULL;
+}
+
+const Engine *engine_for_schedule(const Schedule *s) {
+        return s->fanout.arg_list ? &engine_fanout : engine_find(s->engine);
 }

@@ -3,7 +3,8 @@
 
 /*
  * Engines run one attempt of a run: `local` (child processes), `fused` (the
- * Fused service's UDF runs and batch jobs), later `fusion`. An engine reports what happens through EngineEvents and never
+ * Fused service's UDF runs and batch jobs) and `fusion` (Lucidworks Fusion
+ * Spark jobs). An engine reports what happens through EngineEvents and never
  * writes the journal or the state file itself: the run decides what events
  * mean, records them, and logs them.
  */
@@ -17,6 +18,7 @@
 #include "schedule.h"
 
 typedef struct sd_event sd_event;
+typedef struct cJSON cJSON;
 typedef struct EngineRun EngineRun;
 typedef struct HttpClient HttpClient;
 
@@ -49,6 +51,16 @@ typedef struct EngineOutcome {
         size_t n_files;
 } EngineOutcome;
 
+/* A fan-out task's failed attempt (see fanout.h). */
+typedef struct TaskFailure {
+        size_t task;                    /* its argument set's index in arg_list, from 0 */
+        unsigned attempt, attempts_max; /* the task's own attempts, 1-based */
+        uint64_t duration_usec;
+        bool retrying; /* it runs again after retry_delay_usec; else it failed for good */
+        uint64_t retry_delay_usec;
+        const EngineOutcome *outcome;
+} TaskFailure;
+
 typedef struct EngineEvents {
         /*
          * A line of the run's output, or a piece of a long one (`partial`: more of
@@ -66,13 +78,24 @@ typedef struct EngineEvents {
          * `ended`. */
         void (*accepted)(void *userdata, const char *job_id);
         /* The remote log has been forwarded up to `since_ms`, the position the next read starts from:
-         * recorded, so that a re-attached run goes on tailing from there. */
+         * recorded, so that a re-attached run goes on tailing from there. What the position counts is
+         * the engine's own business: milliseconds for fused, lines for fusion. */
         void (*log_position)(void *userdata, uint64_t since_ms);
         /* A batch job's progress: `finished` of `total` tasks (udfcronctl status, run --wait). */
         void (*progress)(void *userdata, uint64_t finished, uint64_t total);
         /* Something about the attempt that is not its output: an unexpected reply (LOG_DEBUG), a start
          * retried, a result not kept (LOG_WARNING). Logged with the run's fields. */
         void (*note)(void *userdata, int priority, const char *message);
+
+        /* The fan-out engine only (it reports `progress` too; see fanout.h). */
+        /* A line of task `task`'s output, as `output` (each task's long lines are pieced on their own). */
+        void (*task_output)(void *userdata, size_t task, bool is_stderr, const char *line, size_t size,
+                            bool partial, uint64_t remote_usec);
+        /* A task's attempt failed: it is retried, or failed for good. The run's own end comes later. */
+        void (*task_failed)(void *userdata, const TaskFailure *failure);
+        /* The daemon's settings as they are now: EngineRequest.settings holds only during start(), and a
+         * reload replaces them, yet the fan-out starts tasks until its end. */
+        const DaemonSettings *(*current_settings)(void *userdata);
 } EngineEvents;
 
 /* What one attempt runs; everything is borrowed for the duration of start(). */
@@ -87,6 +110,12 @@ typedef struct EngineRequest {
         const char *start_marker;      /* a path the work creates the moment it starts (local), or NULL */
         const char *working_directory; /* the schedule's, else a default */
         bool stdout_is_result;         /* a command whose stdout is its output: the result, not log lines */
+        const cJSON *arg_list;         /* the fan-out engine: the argument sets, ${...} expanded */
+        /* A fan-out's task (fanout.h): its index in arg_list and its own attempt (1-based), so that an
+         * engine naming its work after the run (a Fused-Run-Id) tells tasks and their retries apart. */
+        bool is_task;
+        size_t task;
+        unsigned task_attempt;
         /* Expands the engine's own templates (a token's ${secret:NAME}, a job's inputs) for this attempt,
          * masking the secrets it resolves in the journal from then on. */
         const ParamContext *templates;
@@ -120,7 +149,14 @@ typedef struct Engine {
 } Engine;
 
 extern const Engine engine_local;
+extern const Engine engine_fanout; /* runs another engine once per argument set (fanout.h) */
 extern const Engine engine_fused;
+extern const Engine engine_fusion;
+
+/* Every engine, NULL-terminated: what a schedule's `engine` may name. */
+extern const Engine *const engine_table[];
 
 /* The engine called `name`, or NULL. */
 const Engine *engine_find(const char *name);
+/* What runs the schedule's attempts: its engine, or the fan-out over it when it has an arg_list. */
+const Engine *engine_for_schedule(const Schedule *s);

@@ -601,13 +601,16 @@ int fused_query_encode(const cJSON *params, const char *format, char **ret_query
         return 0;
 }
 
-int fused_run_uuid(const char *run_id, unsigned attempt, char ret_uuid[static 37]) {
-        if (strlen(run_id) != 16 || strspn(run_id, "0123456789abcdef") != 16)
+int fused_run_uuid(const char *run_id, unsigned attempt, size_t task, unsigned task_attempt,
+                   char ret_uuid[static 37]) {
+        if (strlen(run_id) != 16 || strspn(run_id, "0123456789abcdef") != 16 || attempt > 0xff ||
+            task > 0xfffff || task_attempt > 0xff)
                 return -EINVAL;
         /* 8-4-4-4-12: the run id's 16 digits, the version nibble 4 and variant 8 (RFC 9562 v4 layout),
-         * then the attempt, so that each attempt is a run of its own */
-        snprintf(ret_uuid, 37, "%.8s-%.4s-4%.3s-8%.3s-%c%011x", run_id, run_id + 8, run_id + 12, "dfc",
-                 run_id[15], attempt);
+         * then the attempt (and a fan-out's task and its attempt), so that each is a run of its own */
+        uint64_t n = attempt | (uint64_t) task << 8 | (uint64_t) task_attempt << 28;
+        snprintf(ret_uuid, 37, "%.8s-%.4s-4%.3s-8%.3s-%c%011" PRIx64, run_id, run_id + 8, run_id + 12, "dfc",
+                 run_id[15], n);
         return 0;
 }
 

@@ -147,9 +147,12 @@ char *fused_url_escape(const char *s);
  * The Fused-Run-Id of an attempt's posted-code run: a UUID derived from the
  * run id (16 hex digits) and attempt, so that a restarted daemon knows the id
  * of a run it may have started, and the service (which refuses a repeated
- * id) never starts it twice. -EINVAL for a run id that is not 16 hex digits.
+ * id) never starts it twice; for a fan-out's task (`task`: 1 + its index, 0
+ * for none) the task and its own attempt too. -EINVAL for a run id that is
+ * not 16 hex digits, or numbers too large for the 44 bits they share.
  */
-int fused_run_uuid(const char *run_id, unsigned attempt, char ret_uuid[static 37]);
+int fused_run_uuid(const char *run_id, unsigned attempt, size_t task, unsigned task_attempt,
+                   char ret_uuid[static 37]);
 
 /* The batch job name of an attempt, "<schedule>.<run_id>.<attempt>": how a restarted daemon finds a job it
  * may have started. malloc'd, NULL on OOM. */

@@ -161,7 +161,9 @@ int history_add(History *h, const RunRecord *r) {
         int k;
 
         assert(h);
-        if (r->event < 0 || r->event == RUN_EVENT_LOG || r->run_id[0] == '\0')
+        /* a task's records, like output lines, say nothing of how the run as a whole stands */
+        if (r->event < 0 || r->event == RUN_EVENT_LOG || run_event_is_task(r->event) ||
+            r->run_id[0] == '\0')
                 return 0;
         k = summary_get(h, r, &s);
         if (k < 0)

@@ -330,6 +330,17 @@ int http_error_message(const HttpErrorReply *reply, char **ret_message) {
         return 0;
 }
 
+int http_error_json_message(const cJSON *error, char **ret_message) {
+        Line l = {};
+        if (!add_json(&l, error, 0) || l.len == 0)
+                return -ENOENT;
+        char *message = strdup(l.buf);
+        if (!message)
+                return -ENOMEM;
+        *ret_message = message;
+        return 0;
+}
+
 /* ---------------------------------------------------------------- URLs */
 
 char *http_url_redact(const char *url) {

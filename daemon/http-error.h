@@ -13,6 +13,8 @@
 #include <stdbool.h>
 #include <stddef.h>
 
+typedef struct cJSON cJSON;
+
 /* The longest explanation kept from a server (bytes, before the "HTTP 404: " prefix). */
 #define HTTP_MESSAGE_MAX 512
 
@@ -38,6 +40,13 @@ int http_error_message(const HttpErrorReply *reply, char **ret_message);
  * UDF's failure, which no retry of the request can mend (and each would run the UDF again).
  */
 bool http_error_udf_raised(const char *fused_metadata);
+
+/*
+ * The explanation in a JSON error object found inside a reply rather than as one (a Fusion run's
+ * `result.exception`, a RESTError): one clean line as above, without the "HTTP ..." prefix.
+ * Returns 0 and the message (owned by the caller), -ENOENT when it explains nothing, or -ENOMEM.
+ */
+int http_error_json_message(const cJSON *error, char **ret_message);
 
 /* The reason phrase of a status ("Not Found"), or NULL for one it does not know. */
 const char *http_status_reason(long status);

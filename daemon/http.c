@@ -11,7 +11,6 @@
 #include <strings.h>
 #include <sys/epoll.h>
 #include <sys/mman.h>
-#include <sys/random.h>
 #include <systemd/sd-event.h>
 
 #include "clock.h"
@@ -119,13 +118,6 @@ static struct curl_slist *slist_free_wiped(struct curl_slist *l) {
                 explicit_bzero(i->data, strlen(i->data));
         curl_slist_free_all(l);
         return NULL;
-}
-
-static uint64_t random_u64(void) {
-        uint64_t v;
-        if (getrandom(&v, sizeof v, GRND_NONBLOCK) != sizeof v)
-                v = now_usec() * UINT64_C(0x9e3779b97f4a7c15); /* jitter needs spread, not secrecy */
-        return v;
 }
 
 /*

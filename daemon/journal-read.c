@@ -100,6 +100,10 @@ int run_record_add_field(RunRecord *r, const void *data, size_t size) {
                 r->has_exit_status = parse_int(v, n, &r->exit_status);
         else if (FIELD_IS("UDFCRON_STREAM"))
                 r->is_stderr = n == 6 && memcmp(v, "stderr", 6) == 0;
+        else if (FIELD_IS("UDFCRON_TASK")) {
+                if ((r->has_task = parse_u64(v, n, &u)))
+                        r->task = (size_t) u;
+        }
         return 0;
 }
 

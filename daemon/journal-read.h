@@ -32,6 +32,8 @@ typedef struct RunRecord {
         bool has_exit_status;
         int exit_status;
         bool is_stderr; /* UDFCRON_STREAM=stderr */
+        bool has_task;  /* UDFCRON_TASK: the fan-out task it is about */
+        size_t task;
         char *message;  /* MESSAGE, NUL-terminated (it may hold NULs: see message_size); NULL when absent */
         size_t message_size;
 } RunRecord;

@@ -41,6 +41,7 @@
  *   TIMESTAMP nightly[r-3f2a] #1 failed: text (job=J exit=N duration=S.mmms next=T)
  *   TIMESTAMP nightly[r-3f2a] | a line of the run's stdout
  *   TIMESTAMP nightly[r-3f2a] ! a line of the run's stderr
+ *   TIMESTAMP nightly[r-3f2a/7] | a line of task 7 of a fan-out run (UDFCRON_TASK=7)
  * The parenthesis lists only the members that are set. Control characters
  * (but tab), DEL, invalid UTF-8, C1 controls and bidi overrides are written as
  * \xNN, so no record can forge a line or drive the terminal; a backslash stays
@@ -61,7 +62,7 @@
 #define JOURNAL_SOCKET  "/run/systemd/journal/socket"
 #define REDACTED        "[redacted]"
 #define SECRET_SIZE_MIN 4
-#define FIELDS_MAX      16
+#define FIELDS_MAX      20
 
 #define streq(a, b) (strcmp((a), (b)) == 0)
 
@@ -89,6 +90,8 @@ static const struct {
         [RUN_EVENT_SKIPPED] = { "skipped", "2ea4dec98398439a94b99ea057df96e9", LOG_NOTICE },
         [RUN_EVENT_RETRY] = { "retry", "b4c228dfd74044afa58935d7d5fa4f46", LOG_WARNING },
         [RUN_EVENT_LOST] = { "lost", "b7455edffab244438a5715cdfe43dd78", LOG_ERR },
+        [RUN_EVENT_TASK_RETRY] = { "task_retry", "98ecb65415384abeb9e4fb0d572c4da9", LOG_WARNING },
+        [RUN_EVENT_TASK_FAILED] = { "task_failed", "f3775cd62a1740848d3bbc93d5a45aeb", LOG_ERR },
 };
 
 typedef struct Secret {
@@ -233,10 +236,13 @@ static void buf_put_masked(Buf *b, const Journal *j, const char *data, size_t si
         }
 }
 
-/* "nightly[r-3f2a]": the schedule and run a record is about. */
+/* "nightly[r-3f2a]", or "nightly[r-3f2a/7]" for task 7 of a fan-out: the schedule and run a record is
+ * about. */
 static void buf_put_run(Buf *b, const RunFields *run) {
         buf_puts(b, run->schedule ?: "-");
-        if (run->run_id)
+        if (run->run_id && run->has_task)
+                buf_printf(b, "[%s/%zu]", run->run_id, run->task);
+        else if (run->run_id)
                 buf_printf(b, "[%s]", run->run_id);
 }
 
@@ -353,6 +359,8 @@ static int emit_journald(const Journal *j, const Entry *e) {
                         record_string(&r, j, "UDFCRON_JOB_ID", run->job_id, strlen(run->job_id));
                 if (run->attempt > 0)
                         record_printf(&r, "UDFCRON_ATTEMPT=%u", run->attempt);
+                if (run->has_task)
+                        record_printf(&r, "UDFCRON_TASK=%zu", run->task);
                 if (run->scheduled_usec > 0)
                         record_printf(&r, "UDFCRON_SCHEDULED_USEC=%" PRIu64, run->scheduled_usec);
                 if (run->duration_usec > 0)
@@ -401,8 +409,12 @@ RunEvent run_event_from_string(const char *s, size_t size) {
 }
 
 bool run_event_is_end(RunEvent e) {
-        return e >= 0 && e < _RUN_EVENT_MAX &&
+        return e >= 0 && e < _RUN_EVENT_MAX && !run_event_is_task(e) &&
                !IN_SET(e, RUN_EVENT_SCHEDULED, RUN_EVENT_STARTED, RUN_EVENT_LOG, RUN_EVENT_RETRY);
+}
+
+bool run_event_is_task(RunEvent e) {
+        return IN_SET(e, RUN_EVENT_TASK_RETRY, RUN_EVENT_TASK_FAILED);
 }
 
 int journal_new(JournalTarget target, Journal **ret_journal) {

@@ -30,6 +30,8 @@ typedef enum RunEvent {
         RUN_EVENT_SKIPPED,
         RUN_EVENT_RETRY,
         RUN_EVENT_LOST,
+        RUN_EVENT_TASK_RETRY,  /* a fan-out task's attempt failed; it runs again */
+        RUN_EVENT_TASK_FAILED, /* a fan-out task failed for good */
         _RUN_EVENT_MAX,
         _RUN_EVENT_INVALID = -22,
 } RunEvent;
@@ -37,8 +39,10 @@ typedef enum RunEvent {
 const char *run_event_to_string(RunEvent e); /* "scheduled", "started", ... as in UDFCRON_EVENT */
 RunEvent run_event_from_string(const char *s, size_t size); /* _RUN_EVENT_INVALID when unknown */
 
-/* Whether a run has ended with this event (every event but scheduled, started, log and retry). */
+/* Whether a run has ended with this event (every event but scheduled, started, log, retry, task_*). */
 bool run_event_is_end(RunEvent e);
+/* Whether the event is about one task of a fan-out run (task_retry, task_failed), not about the run. */
+bool run_event_is_task(RunEvent e);
 
 /* The fields of one run; NULL/0 members are left out of the record. */
 typedef struct RunFields {
@@ -52,6 +56,8 @@ typedef struct RunFields {
         uint64_t next_usec;
         bool has_exit_status;
         int exit_status;
+        bool has_task; /* about one task of a fan-out run: */
+        size_t task;   /* its argument set's index in arg_list, from 0 (UDFCRON_TASK) */
 } RunFields;
 
 typedef enum JournalTarget {

@@ -1239,14 +1239,24 @@ static void manager_finish_stop(Manager *m) {
         (void) sd_event_exit(m->event, 0);
 }
 
+/* A remote job whose id is known runs on without the daemon: the next start re-attaches to it. */
+static bool detachable(const Run *run) {
+        return run->status == RUN_RUNNING && run->engine->remote && run->job_id;
+}
+
 static int on_stop_timeout(sd_event_source *s, uint64_t usec, void *userdata) {
         Manager *m = userdata;
         (void) s, (void) usec;
         journal_log(m->journal, LOG_WARNING, "shutdown_timeout passed; cancelling the runs still going");
         for (Run *run = m->runs, *next; run; run = next) {
                 next = run->next;
-                run_cancel(run, "the daemon is stopping");
+                if (detachable(run)) /* it learnt its job's id while the daemon waited */
+                        run_detach(run);
+                else
+                        run_cancel(run, "the daemon is stopping");
         }
+        if (!m->runs) /* all of them detached: no end to wait for */
+                manager_finish_stop(m);
         return 0;
 }
 
@@ -1265,8 +1275,8 @@ void manager_stop(Manager *m) {
 
         for (Run *run = m->runs, *next; run; run = next) {
                 next = run->next;
-                if (run->status == RUN_RUNNING && run->engine->remote && run->job_id) {
-                        run_detach(run); /* a remote job runs on; the next start re-attaches to it */
+                if (detachable(run)) {
+                        run_detach(run);
                         continue;
                 }
                 if (run->status == RUN_RUNNING)

@@ -58,6 +58,20 @@ struct Entry {
         uint64_t prepared_save;
 };
 
+/*
+ * A stream whose last piece of output was part of a long line (see run.c's forward_output()): the tail
+ * of that piece, held back until the line goes on, so that a secret split between two pieces is masked.
+ */
+typedef struct LineCarry LineCarry;
+struct LineCarry {
+        bool is_stderr;
+        bool has_task; /* a fan-out task's stream */
+        size_t task;
+        char *data;
+        size_t size;
+        LineCarry *next;
+};
+
 typedef enum RunStatus {
         RUN_WAITING,    /* recorded; waits for a free concurrency slot */
         RUN_RUNNING,    /* an attempt is running on the engine */
@@ -91,12 +105,8 @@ struct Run {
         bool resumed;                /* recorded by a previous daemon (see resume_runs()) */
         char *job_id;                /* remote engines: the job of the current attempt, once accepted */
         uint64_t log_since_ms;       /* ... where its log tailing resumes */
-        uint64_t tasks_finished, tasks_total; /* ... a batch job's progress, once reported */
-        struct {
-                char *data; /* the tail of a partial piece, held back until the line goes on */
-                size_t size;
-                bool in_line; /* the last piece was partial */
-        } carry[2];           /* [is_stderr] */
+        uint64_t tasks_finished, tasks_total; /* a batch job's or fan-out's progress, once reported */
+        LineCarry *carries;                   /* streams (of each task) in the middle of a long line */
         Run *prev, *next;     /* Manager.runs */
         Run *wait_next;       /* Manager.waiting */
         char *params;         /* udfcronctl run --param: overrides of the schedule's parameters (JSON) */
@@ -242,6 +252,12 @@ void run_detach(Run *run);
 /* A resumed run that was waiting for a retry: its recorded attempt starts at `retry_usec` (realtime). */
 int run_resume_retry(Run *run, uint64_t retry_usec);
 void run_fields(const Run *run, RunFields *ret_fields);
+/*
+ * A fan-out run's attempt under way, for fanout_n_tasks(), fanout_counts() and fanout_task_info()
+ * (fanout.h: each task's state, attempts and last error); NULL when the run does not fan out or no
+ * attempt runs (it waits to start, or for a retry). Valid until the loop runs again.
+ */
+const EngineRun *run_fanout(const Run *run);
 /* A fresh run id: 16 random hex digits. */
 void run_id_new(char ret_id[static RUN_ID_LEN + 1]);
 /* The start marker of the run's current attempt (see engine.h), malloc'd. */
@@ -269,6 +285,8 @@ typedef struct RunNews {
         uint64_t next_usec; /* RETRY: when the next attempt starts */
         /* OUTPUT: a line, or a piece of a long one (partial: more of it follows), secrets masked */
         bool is_stderr, partial;
+        bool has_task; /* OUTPUT: written by this task of a fan-out */
+        size_t task;
         const char *data;
         size_t size;
         uint64_t tasks_finished, tasks_total; /* PROGRESS */

@@ -10,7 +10,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
-#include <sys/random.h>
 #include <systemd/sd-event.h>
 #include <unistd.h>
 
@@ -37,18 +36,21 @@ static char *memdup(const char *p, size_t size) {
         return q ? memcpy(q, p, size) : NULL;
 }
 
-static uint64_t random_u64(void) {
-        uint64_t v = 0;
-        if (getrandom(&v, sizeof v, GRND_NONBLOCK) != sizeof v)
-                v ^= now_usec() * UINT64_C(0x9e3779b97f4a7c15); /* still unique enough for an id */
-        return v;
+/* Forgets the carry at *link, wiping what it held. */
+static void carry_drop(LineCarry **link) {
+        LineCarry *c = *link;
+        if (!c)
+                return;
+        *link = c->next;
+        mfree_wiped(c->data, c->size);
+        free(c);
 }
 
 void run_fields(const Run *run, RunFields *ret_fields) {
         *ret_fields = (RunFields){
                 .schedule = run->entry->schedule->name,
                 .run_id = run->id,
-                .engine = run->engine->name,
+                .engine = run->entry->schedule->engine,
                 .job_id = run->job_id,
                 .attempt = run->attempt,
                 .scheduled_usec = run->slot_usec,
@@ -79,7 +81,7 @@ static int run_create(Manager *m, Entry *entry, uint64_t slot_usec, bool manual,
                 .manual = manual,
                 .attempt = recorded ? recorded->attempt : 1,
                 .status = RUN_WAITING,
-                .engine = engine_find(entry->schedule->engine),
+                .engine = engine_for_schedule(entry->schedule),
         };
         if (!run->engine)
                 return -EOPNOTSUPP; /* config.c accepts only known engines */
@@ -103,7 +105,7 @@ static int run_create(Manager *m, Entry *entry, uint64_t slot_usec, bool manual,
                 RunState rs = {
                         .run_id = run->id,
                         .schedule = entry->schedule->name,
-                        .engine = (char *) run->engine->name,
+                        .engine = entry->schedule->engine,
                         .slot_usec = slot_usec,
                         .attempt = 1,
                         .phase = RUN_PHASE_DISPATCHING,
@@ -202,8 +204,8 @@ Run *run_free(Run *run) {
         run->store = run_store_free(run->store);
         free(run->output_url);
         sd_event_source_disable_unref(run->retry_timer);
-        for (size_t i = 0; i < ELEMENTSOF(run->carry); i++)
-                free(run->carry[i].data);
+        while (run->carries)
+                carry_drop(&run->carries);
         free(run->job_id);
         if (run->prev)
                 run->prev->next = run->next;
@@ -265,6 +267,8 @@ static void run_output(Run *run, const RunFields *f, bool is_stderr, const char 
         run_tell(run, &(const RunNews){ .kind = RUN_NEWS_OUTPUT,
                                         .is_stderr = is_stderr,
                                         .partial = partial,
+                                        .has_task = f->has_task,
+                                        .task = f->task,
                                         .data = data,
                                         .size = size });
 }
@@ -280,61 +284,99 @@ static int resolve_secret(void *userdata, const char *name, char **ret_value) {
 
 static void run_end(Run *run, RunEvent event, const EngineOutcome *outcome, uint64_t duration_usec);
 
+/* Where the carry of this stream is, or where it would go. */
+static LineCarry **carry_find(Run *run, const RunFields *f, bool is_stderr) {
+        LineCarry **link = &run->carries;
+        while (*link && ((*link)->is_stderr != is_stderr || (*link)->has_task != f->has_task ||
+                         (*link)->task != f->task))
+                link = &(*link)->next;
+        return link;
+}
+
 /*
  * Each piece of output becomes a record. Pieces of one long line are joined
  * end to end when read back; so that the journal sees a secret split between
  * two of them whole, the tail of a partial piece is held back and written at
- * the front of the next one.
+ * the front of the next one. Each stream of each fan-out task has its own.
  */
+static void forward_output(Run *run, const RunFields *f, bool is_stderr, const char *piece, size_t size,
+                           bool partial, uint64_t remote_usec) {
+        Journal *j = run->manager->journal;
+        LineCarry **link = carry_find(run, f, is_stderr), *c = *link;
+        bool ends_long_line = c; /* a carry exists while a long line goes on */
+        size_t held = c ? c->size : 0, total = held + size;
+        size_t keep = partial ? MIN(journal_secret_overlap(j), total) : 0;
+        _cleanup_free_ char *joined = NULL;
+        const char *line = piece;
+
+        if (held > 0) {
+                if (!(joined = malloc(total + 1))) { /* drop what was held, never write a secret unmasked */
+                        carry_drop(link);
+                        return;
+                }
+                memcpy(joined, c->data, held);
+                if (size > 0) /* (memcpy from NULL is undefined even for 0 bytes) */
+                        memcpy(joined + held, piece, size);
+                joined[total] = '\0';
+                line = joined;
+        }
+        /* an empty end of a long line is no line of its own */
+        if (total - keep > 0 || (total == 0 && !ends_long_line))
+                run_output(run, f, is_stderr, line, total - keep, partial, remote_usec);
+
+        if (!partial)
+                carry_drop(link);
+        else if (c || (c = *link = calloc(1, sizeof *c))) { /* (no memory: the tail is lost, unwritten) */
+                c->is_stderr = is_stderr;
+                c->has_task = f->has_task;
+                c->task = f->task;
+                c->data = mfree_wiped(c->data, c->size);
+                c->size = 0;
+                if (keep > 0 && (c->data = memdup(line + total - keep, keep)))
+                        c->size = keep;
+        }
+        if (joined)
+                explicit_bzero(joined, total);
+}
+
 static void on_output(void *userdata, bool is_stderr, const char *piece, size_t size, bool partial,
                       uint64_t remote_usec) {
         Run *run = userdata;
-        Journal *j = run->manager->journal;
-        __typeof__(run->carry[0]) *c = &run->carry[is_stderr];
-        bool ends_long_line = c->in_line;
-        size_t keep = partial ? MIN(journal_secret_overlap(j), c->size + size) : 0;
+        RunFields f;
+        run_fields(run, &f);
+        forward_output(run, &f, is_stderr, piece, size, partial, remote_usec);
+}
+
+static void on_task_output(void *userdata, size_t task, bool is_stderr, const char *piece, size_t size,
+                           bool partial, uint64_t remote_usec) {
+        Run *run = userdata;
+        RunFields f;
+        run_fields(run, &f);
+        f.has_task = true;
+        f.task = task;
+        forward_output(run, &f, is_stderr, piece, size, partial, remote_usec);
+}
+
+static void on_task_failed(void *userdata, const TaskFailure *failure) {
+        Run *run = userdata;
+        const EngineOutcome *o = failure->outcome;
+        const char *why = o->message ?: "failed";
         RunFields f;
 
         run_fields(run, &f);
-        c->in_line = partial;
-        if (c->size == 0 && keep == 0) {
-                if (size > 0 || !ends_long_line) /* an empty end of a long line is no line of its own */
-                        run_output(run, &f, is_stderr, piece, size, partial, remote_usec);
-                return;
-        }
-
-        size_t total = c->size + size;
-        _cleanup_free_ char *joined = malloc(total + 1);
-        if (!joined) { /* out of memory: drop what was held, never write a secret unmasked */
-                c->data = mfree_wiped(c->data, c->size);
-                c->size = 0;
-                return;
-        }
-        if (c->size > 0) /* (memcpy from NULL is undefined even for 0 bytes) */
-                memcpy(joined, c->data, c->size);
-        if (size > 0)
-                memcpy(joined + c->size, piece, size);
-        joined[total] = '\0';
-        c->data = mfree_wiped(c->data, c->size);
-        c->size = 0;
-
-        if (total - keep > 0)
-                run_output(run, &f, is_stderr, joined, total - keep, partial, remote_usec);
-        if (keep > 0) {
-                c->data = memdup(joined + total - keep, keep);
-                c->size = c->data ? keep : 0;
-        }
-        explicit_bzero(joined, total);
-}
-
-/* Capped exponential backoff, halved by random jitter so that retries of many runs spread out. */
-static uint64_t retry_delay_usec(const Run *run) {
-        const RunPolicy *p = &run->entry->schedule->policy;
-        uint64_t delay = p->retry_backoff_usec;
-        for (unsigned i = 1; i < run->attempt && delay < p->retry_backoff_max_usec; i++)
-                delay *= 2;
-        delay = MIN(delay, p->retry_backoff_max_usec);
-        return delay / 2 + (delay > 1 ? random_u64() % (delay / 2 + 1) : 0);
+        f.has_task = true;
+        f.task = failure->task;
+        f.duration_usec = failure->duration_usec;
+        f.has_exit_status = o->has_exit_status;
+        f.exit_status = o->exit_status;
+        if (failure->retrying) {
+                f.next_usec = now_usec() + failure->retry_delay_usec;
+                journal_run_event(run->manager->journal, &f, RUN_EVENT_TASK_RETRY,
+                                  "%s; attempt %u of %u in %.1fs", why, failure->attempt + 1,
+                                  failure->attempts_max, (double) failure->retry_delay_usec / 1e6);
+        } else
+                journal_run_event(run->manager->journal, &f, RUN_EVENT_TASK_FAILED, "%s (attempt %u of %u)",
+                                  why, failure->attempt, failure->attempts_max);
 }
 
 static int on_retry_timer(sd_event_source *s, uint64_t usec, void *userdata) {
@@ -394,7 +436,7 @@ static void attempt_ended(Run *run, const EngineOutcome *outcome) {
 
         /* recorded at once: after a restart the next attempt runs, never this one again, and not before
          * its time */
-        uint64_t delay = retry_delay_usec(run);
+        uint64_t delay = retry_delay_usec(&run->entry->schedule->policy, run->attempt, random_u64());
         RunState *rs = state_find_run(m->state, run->id);
         if (rs) {
                 rs->attempt = run->attempt + 1;
@@ -525,6 +567,11 @@ static void on_log_position(void *userdata, uint64_t since_ms) {
 static void on_note(void *userdata, int priority, const char *message) {
         Run *run = userdata;
         journal_log(run->manager->journal, priority, "%s %s: %s", run->entry->schedule->name, run->id, message);
+}
+
+static const DaemonSettings *on_current_settings(void *userdata) {
+        Run *run = userdata;
+        return &run->manager->config->settings;
 }
 
 static void on_progress(void *userdata, uint64_t finished, uint64_t total) {
@@ -708,23 +755,32 @@ static int params_override(cJSON *params, const char *overrides_json, char **ret
         return 0;
 }
 
-/* "UDF /path/x.py:udf" or the command line, for the "started" record. */
+/* "UDF /path/x.py:udf" (with its fan-out), "Spark job nightly" or the command line, for the "started" record. */
 static void describe_work(const Schedule *s, char **argv, char *buf, size_t size) {
         const FusedSchedule *fused = &s->fused;
-        if (strcmp(s->engine, "fused") == 0) {
+        bool named = s->udf_path || fused->saved_udf;
+        const char *kind = s->udf_path ? "UDF file " : fused->saved_udf ? "saved UDF " : "shared UDF ";
+        size_t n = 0;
+        if (strcmp(s->engine, "fused") == 0)
                 /* a shared token is a credential: only its first characters */
-                snprintf(buf, size, "%s of %s%s%s%.*s%s", fused->mode == FUSED_MODE_BATCH ? "batch job" : "UDF run",
-                         s->udf_path ? "UDF file " : fused->saved_udf ? "saved UDF " : "shared UDF ",
-                         s->udf_path ?: fused->saved_udf ?: "", s->udf_path || fused->saved_udf ? "" : "token ",
-                         s->udf_path || fused->saved_udf ? 0 : 8, fused->shared_token ?: "",
-                         s->udf_path || fused->saved_udf ? "" : "...");
+                n = (size_t) snprintf(buf, size, "%s of %s%s%s%.*s%s",
+                                      fused->mode == FUSED_MODE_BATCH ? "batch job" : "UDF run", kind,
+                                      s->udf_path ?: fused->saved_udf ?: "", named ? "" : "token ",
+                                      named ? 0 : 8, fused->shared_token ?: "", named ? "" : "...");
+        else if (s->work == WORK_UDF)
+                n = (size_t) snprintf(buf, size, "UDF %s:%s", s->udf_path, s->entrypoint);
+        if (n > 0 && s->fanout.arg_list && n < size) {
+                int sets = cJSON_GetArraySize(s->fanout.arg_list);
+                snprintf(buf + n, size - n, " for %d argument set%s, up to %u at once", sets,
+                         sets == 1 ? "" : "s", s->fanout.max_workers);
+        }
+        if (n > 0)
+                return;
+        if (s->work == WORK_SPARK_JOB) {
+                snprintf(buf, size, "Spark job %s%s", s->fusion.job, s->fusion.jobs_api ? " (Jobs API)" : "");
                 return;
         }
-        if (s->work == WORK_UDF) {
-                snprintf(buf, size, "UDF %s:%s", s->udf_path, s->entrypoint);
-                return;
-        }
-        size_t n = (size_t) snprintf(buf, size, "%s", s->shell ? "sh -c " : "");
+        n = (size_t) snprintf(buf, size, "%s", s->shell ? "sh -c " : "");
         for (char **a = argv; a && *a && n < size; a++)
                 n += (size_t) snprintf(buf + n, size - n, "%s%s", a == argv ? "" : " ", *a);
 }
@@ -738,11 +794,14 @@ static void start_work(Run *run) {
                 .log_position = on_log_position,
                 .progress = on_progress,
                 .note = on_note,
+                .task_output = on_task_output,
+                .task_failed = on_task_failed,
+                .current_settings = on_current_settings,
         };
         Manager *m = run->manager;
         const Schedule *s = run->entry->schedule;
         _cleanup_free_ char *error = NULL, *params_json = NULL, *marker = NULL;
-        _cleanup_(json_freep) cJSON *params = NULL;
+        _cleanup_(json_freep) cJSON *params = NULL, *arg_list = NULL;
         char **argv = NULL;
         size_t argc = 0;
         int r;
@@ -762,6 +821,8 @@ static void start_work(Run *run) {
                 r = params_override(params, run->params, &error);
         if (r >= 0 && !(params_json = cJSON_PrintUnformatted(params)))
                 r = -ENOMEM;
+        if (r >= 0 && s->fanout.arg_list_templates)
+                r = params_expand_json(s->fanout.arg_list, &ctx, &arg_list, &error);
         for (char **a = s->command; r >= 0 && a && *a; a++) {
                 char *arg;
                 r = params_expand_string(*a, &ctx, &arg, &error);
@@ -794,9 +855,11 @@ static void start_work(Run *run) {
                 .start_marker = marker,
                 .working_directory = s->working_directory ?: m->config->settings.state_directory,
                 .stdout_is_result = s->work == WORK_COMMAND && s->output,
+                .arg_list = arg_list ?: s->fanout.arg_list,
                 .templates = &ctx,
                 .started_usec = run->attempt_started_usec,
-                .http = run->engine->remote ? manager_http_client(m) : NULL,
+                /* (the schedule's own engine: a fan-out's tasks may run on a remote one) */
+                .http = engine_find(s->engine)->remote ? manager_http_client(m) : NULL,
                 .settings = &m->config->settings,
                 .attach_job_id = attach ? run->job_id : NULL,
                 .attach_log_since_ms = attach ? run->log_since_ms : 0,
@@ -897,11 +960,14 @@ void run_start_attempt(Run *run) {
         size_t n = 0;
 
         run->status = RUN_RUNNING;
+        run->engine = engine_for_schedule(s); /* a reload may have added or removed a fan-out since */
         if (!(run->engine->remote && run->job_id) || run->attempt_started_usec == 0)
                 run->attempt_started_usec = now_usec(); /* a re-attached attempt keeps its recorded start */
         run->output_stored = false;
 
         int r = params_collect_secrets_json(s->params, &names, &n);
+        if (r >= 0 && s->fanout.arg_list_templates)
+                r = params_collect_secrets_json(s->fanout.arg_list, &names, &n);
         for (char **a = s->command; r >= 0 && a && *a; a++)
                 r = params_collect_secrets(*a, &names, &n);
         if (r >= 0 && run->engine->collect_secrets)
@@ -917,6 +983,10 @@ void run_start_attempt(Run *run) {
                 snprintf(message, sizeof message, "cannot look up secrets: %s", strerror(-r));
                 fail_to_start(run, false, message);
         }
+}
+
+const EngineRun *run_fanout(const Run *run) {
+        return run->engine == &engine_fanout ? run->engine_run : NULL;
 }
 
 void run_cancel(Run *run, const char *why) {

@@ -13,9 +13,20 @@
 #include "macro.h"
 #include "strv.h"
 
+Schedule *schedule_ref(const Schedule *s) {
+        Schedule *mutable = (Schedule *) s; /* the count is bookkeeping, not part of the definition */
+        if (mutable)
+                mutable->n_refs++;
+        return mutable;
+}
+
 Schedule *schedule_free(Schedule *s) {
         if (!s)
                 return NULL;
+        if (s->n_refs > 0) {
+                s->n_refs--;
+                return NULL;
+        }
         free(s->name);
         free(s->file);
         free(s->cron_text);
@@ -27,6 +38,8 @@ Schedule *schedule_free(Schedule *s) {
         free(s->output);
         free(s->working_directory);
         strv_free(s->environment);
+        cJSON_Delete(s->fanout.arg_list);
+        free(s->fanout.arg_name);
         free(s->fused.saved_udf);
         free(s->fused.shared_token);
         free(s->fused.instance_type);
@@ -37,9 +50,23 @@ Schedule *schedule_free(Schedule *s) {
         cJSON_Delete(s->fused.inputs);
         free(s->fused.base_url);
         free(s->fused.token);
+        free(s->fusion.job);
         free(s);
         return NULL;
 }
+
+uint64_t retry_delay_usec(const RunPolicy *p, unsigned retry, uint64_t random) {
+        uint64_t delay = p->retry_backoff_usec;
+        for (unsigned i = 1; i < retry && delay < p->retry_backoff_max_usec; i++)
+                delay *= 2;
+        delay = MIN(delay, p->retry_backoff_max_usec);
+        return delay / 2 + (delay > 1 ? random % (delay / 2 + 1) : 0);
+}
+
+const char *const collect_format_names[_COLLECT_FORMAT_MAX + 1] = {
+        [COLLECT_JSON] = "json",
+        [COLLECT_NDJSON] = "ndjson",
+};
 
 const char *const fused_mode_names[_FUSED_MODE_MAX + 1] = {
         [FUSED_MODE_REALTIME] = "realtime",

@@ -59,9 +59,29 @@ typedef struct RunPolicy {
         CronDstPolicy dst;
 } RunPolicy;
 
+/* How a fan-out's results are joined into the run's one result. */
+typedef enum CollectFormat {
+        COLLECT_JSON,   /* a JSON array, in argument order */
+        COLLECT_NDJSON, /* one line per task, in argument order */
+        _COLLECT_FORMAT_MAX,
+        _COLLECT_FORMAT_INVALID = -22,
+} CollectFormat;
+
+/* Fan-out (like fused.submit): one run calls the UDF once per argument set (see fanout.h). */
+typedef struct Fanout {
+        cJSON *arg_list;         /* NULL: no fan-out; else an array of objects, each set over `params` */
+        bool arg_list_templates; /* written inline: its strings are ${...} templates (a file's are data) */
+        char *arg_name;          /* the parameter a non-object item sets; NULL: none */
+        unsigned max_workers;    /* tasks running at once */
+        unsigned max_retry;      /* extra attempts of a failed task */
+        bool ignore_exceptions;  /* failed tasks do not fail the run (their results are null) */
+        CollectFormat collect;
+} Fanout;
+
 typedef enum WorkKind {
-        WORK_UDF,     /* a Python file whose entrypoint is called with the parameters */
-        WORK_COMMAND, /* argv (or a shell line), parameters as JSON on stdin and UDFCRON_* env */
+        WORK_UDF,       /* a Python file whose entrypoint is called with the parameters */
+        WORK_COMMAND,   /* argv (or a shell line), parameters as JSON on stdin and UDFCRON_* env */
+        WORK_SPARK_JOB, /* a run of a Fusion Spark job configuration (engine "fusion") */
 } WorkKind;
 
 typedef enum FusedMode {
@@ -86,6 +106,12 @@ typedef struct FusedSchedule {
         char *token;    /* ... with its own token (a template, like the engine's) */
 } FusedSchedule;
 
+/* What a schedule of the `fusion` engine runs (its `fusion` group). */
+typedef struct FusionSchedule {
+        char *job;     /* the id of a Spark job configuration */
+        bool jobs_api; /* started and stopped through the Jobs API rather than /spark/jobs */
+} FusionSchedule;
+
 typedef struct Schedule {
         char *name;
         char *file; /* where it was defined, for messages */
@@ -95,7 +121,7 @@ typedef struct Schedule {
         CronExpr cron;
         const TzZone *zone; /* borrowed from the daemon's TzDb */
         bool enabled;
-        char *engine; /* "local", "fused" */
+        char *engine; /* "local", "fused", "fusion" */
 
         WorkKind work;
         char *udf_path;   /* WORK_UDF: absolute */
@@ -112,13 +138,31 @@ typedef struct Schedule {
         gid_t gid;
         int nice;
 
-        FusedSchedule fused; /* engine "fused" */
+        Fanout fanout;
+        FusedSchedule fused;   /* engine "fused" */
+        FusionSchedule fusion; /* engine "fusion" */
 
         RunPolicy policy;
         uint64_t digest; /* hash of the whole definition: equal digests mean "unchanged" on reload */
+        unsigned n_refs; /* references beyond its owner's (the Config's): see schedule_ref() */
 } Schedule;
 
+/*
+ * Keeps s alive beyond its Config (a reload frees the old one) for a user that must go on with the
+ * definition it started with; schedule_free() drops one reference, the last frees.
+ */
+Schedule *schedule_ref(const Schedule *s);
 Schedule *schedule_free(Schedule *s);
+
+/*
+ * The delay before retry number `retry` (1-based) of something failed under policy p: retry_backoff,
+ * doubled per retry up to retry_backoff_max, then up to half of it taken off by `random`, so that
+ * retries of many runs spread out.
+ */
+uint64_t retry_delay_usec(const RunPolicy *p, unsigned retry, uint64_t random);
+
+/* Indexed by CollectFormat, NULL-terminated. */
+extern const char *const collect_format_names[_COLLECT_FORMAT_MAX + 1];
 
 /* Indexed by OverlapPolicy, NULL-terminated (for tables of allowed values). */
 extern const char *const overlap_policy_names[_OVERLAP_POLICY_MAX + 1];

@@ -35,27 +35,14 @@ ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT / "tests"))
 from emulator.client import Emulator  # noqa: E402
 
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from remote_load import cpu_seconds, report  # noqa: E402
+
 JOBS = int(os.environ.get("UDFCRON_BENCH_FUSED_JOBS", 10000))
 EMULATORS = int(os.environ.get("UDFCRON_BENCH_FUSED_EMULATORS", 2))
 WINDOW = float(os.environ.get("UDFCRON_BENCH_FUSED_WINDOW", 60))
 POLL = 5.0
-LATE = POLL + 1.0
 UDFCROND = Path(os.environ.get("UDFCROND", ROOT / "build" / "udfcrond"))
-CLK_TCK = os.sysconf("SC_CLK_TCK")
-
-
-def cpu_seconds(pid):
-    with open(f"/proc/{pid}/stat") as f:
-        fields = f.read().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / CLK_TCK
-
-
-def memory_kib(pid, key):
-    with open(f"/proc/{pid}/status") as f:
-        for line in f:
-            if line.startswith(key + ":"):
-                return int(line.split()[1])
-    return 0
 
 
 def write_config(tmp, emulators, fire_at):
@@ -131,23 +118,7 @@ def main():
         time.sleep(WINDOW)
         until = time.time()
         cpu = cpu_seconds(daemon.pid) - cpu0
-        rss, hwm = memory_kib(daemon.pid, "VmRSS"), memory_kib(daemon.pid, "VmHWM")
-        times = poll_gaps(emulators, since, until)
-
-        expected = int(WINDOW / POLL)
-        counts = [len(times.get(j, [])) for j in times] + [0] * max(0, JOBS - len(times))
-        gaps = [b - a for ts in times.values() for a, b in zip(sorted(ts), sorted(ts)[1:])]
-        late = sum(1 for g in gaps if g > LATE)
-        behind = sum(1 for c in counts if c < expected - 1)
-        cpu_pct = 100 * cpu / (until - since)
-        print(f"{'':24}{'value':>12}  goal")
-        print(f"{'daemon CPU':24}{cpu_pct:>11.1f}%  < 20% of one core  {'ok' if cpu_pct < 20 else 'MISSED'}")
-        print(f"{'daemon RSS':24}{rss / 1024:>8.1f} MiB  < 200 MiB (peak {hwm / 1024:.1f} MiB)  "
-              f"{'ok' if hwm < 200 * 1024 else 'MISSED'}")
-        print(f"{'status polls / job':24}{sum(counts) / max(1, len(counts)):>12.2f}  {WINDOW / POLL:.0f} in "
-              f"{WINDOW:.0f}s; {behind} jobs with fewer than {expected - 1}")
-        print(f"{'max gap between polls':24}{max(gaps, default=0):>11.2f}s  <= {LATE:.0f}s; "
-              f"{late} late of {len(gaps)}  {'ok' if late == 0 and behind == 0 else 'MISSED'}")
+        report("job", JOBS, poll_gaps(emulators, since, until), until - since, POLL, cpu, daemon.pid)
     finally:
         if daemon and daemon.poll() is None:
             daemon.send_signal(signal.SIGKILL)  # jobs would run on: nothing to wait for

@@ -12,7 +12,7 @@
  *   log priority=HEX message=HEX
  *   event event=HEX message=HEX [RUN]
  *   output stream=HEX line=HEX [remote=HEX] [RUN]
- *   RUN: schedule= run_id= engine= job_id= attempt= scheduled= duration= next= exit=
+ *   RUN: schedule= run_id= engine= job_id= attempt= scheduled= duration= next= exit= task=
  *
  * Numbers are decimal text before hex encoding. Exits 0, or 2 on a bad script.
  */
@@ -107,6 +107,8 @@ static RunFields run_fields(const Args *a) {
                 .next_usec = arg_number(a, "next"),
                 .has_exit_status = arg_get(a, "exit") != NULL,
                 .exit_status = (int) strtol(arg_string(a, "exit") ?: "0", NULL, 10),
+                .has_task = arg_get(a, "task") != NULL,
+                .task = (size_t) arg_number(a, "task"),
         };
 }
 

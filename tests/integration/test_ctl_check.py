@@ -7,7 +7,7 @@ ROOT = Path(__file__).resolve().parents[2]
 def test_the_examples_are_valid(ctl):
     r = ctl("check", "--config", str(ROOT / "etc" / "udfcrond.conf"))
     assert r.status == 0, r.err
-    assert "configuration OK, 6 schedules in 2 files" in r.out
+    assert "configuration OK, 7 schedules in 2 files" in r.out
     assert r.err == ""
 
 

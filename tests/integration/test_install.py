@@ -100,7 +100,7 @@ def test_installed_programs_run_and_the_config_and_examples_are_valid(installed)
         check = subprocess.run([str(installed / "usr/sbin/udfcrond"), "--check-config", "--config",
                                 str(examples / "udfcrond.conf")], capture_output=True, text=True)
         assert check.returncode == 0, check.stderr
-        assert "6 schedules" in check.stdout
+        assert "7 schedules" in check.stdout
     finally:
         (examples / "udfcrond.conf").unlink()
 

@@ -19,9 +19,11 @@ MESSAGE_IDS = {
     "skipped": "2ea4dec98398439a94b99ea057df96e9",
     "retry": "b4c228dfd74044afa58935d7d5fa4f46",
     "lost": "b7455edffab244438a5715cdfe43dd78",
+    "task_retry": "98ecb65415384abeb9e4fb0d572c4da9",
+    "task_failed": "f3775cd62a1740848d3bbc93d5a45aeb",
 }
 PRIORITIES = {"scheduled": "6", "started": "6", "finished": "6", "failed": "3", "timed_out": "3",
-              "cancelled": "5", "skipped": "5", "retry": "4", "lost": "3"}
+              "cancelled": "5", "skipped": "5", "retry": "4", "lost": "3", "task_retry": "4", "task_failed": "3"}
 SCHEDULED_USEC = "1795366800000000"  # 2026-11-22T17:00:00Z
 REDACTED = b"[redacted]"
 
@@ -69,6 +71,8 @@ def test_lifecycle_events_carry_every_field_and_their_message_id(journald, drive
         ("cancelled", "by udfcronctl", {}),
         ("skipped", "previous run still running", {}),
         ("lost", "the daemon restarted", {}),
+        ("task_retry", "exited with status 1; attempt 2 of 3 in 1.0s", {"task": "0", "exit": "1"}),
+        ("task_failed", "killed by SIGKILL (attempt 3 of 3)", {"task": "17", "duration": "2000"}),
     ]
     _, err = driver([("event", dict(base, event=e, message=m, **extra)) for e, m, extra in events])
     assert err == b""  # nothing fell back to stderr
@@ -76,7 +80,8 @@ def test_lifecycle_events_carry_every_field_and_their_message_id(journald, drive
     recs = journald.records(UDFCRON_RUN_ID=run, expect=len(events))
     assert [r["UDFCRON_EVENT"] for r in recs] == [e for e, _, _ in events]
     for rec, (event, message, extra) in zip(recs, events):
-        assert rec["MESSAGE"] == f"nightly[{run}] #2 {event}: {message}"
+        where = f"{run}/{extra['task']}" if "task" in extra else run
+        assert rec["MESSAGE"] == f"nightly[{where}] #2 {event}: {message}"
         assert rec["PRIORITY"] == PRIORITIES[event]
         assert rec["SYSLOG_IDENTIFIER"] == "udfcrond"
         assert rec["MESSAGE_ID"] == MESSAGE_IDS[event]
@@ -86,7 +91,7 @@ def test_lifecycle_events_carry_every_field_and_their_message_id(journald, drive
         assert rec["UDFCRON_ATTEMPT"] == "2"
         assert rec["UDFCRON_SCHEDULED_USEC"] == SCHEDULED_USEC
         optional = {"UDFCRON_DURATION_USEC": "duration", "UDFCRON_EXIT_STATUS": "exit",
-                    "UDFCRON_NEXT_USEC": "next"}
+                    "UDFCRON_NEXT_USEC": "next", "UDFCRON_TASK": "task"}
         for field, key in optional.items():
             assert rec.get(field) == extra.get(key), field
         assert "UDFCRON_STREAM" not in rec and "UDFCRON_REMOTE_USEC" not in rec

@@ -197,6 +197,12 @@ static void test_defaults(void **state) {
         assert_int_equal(s->policy.kill_grace_usec, 10 * USEC_PER_SEC);
         assert_int_equal(s->policy.dst, CRON_DST_SHIFT);
         assert_int_equal(s->cron.dst_policy, CRON_DST_SHIFT);
+        assert_null(s->fanout.arg_list);
+        assert_null(s->fanout.arg_name);
+        assert_int_equal(s->fanout.max_workers, 32);
+        assert_int_equal(s->fanout.max_retry, 2);
+        assert_false(s->fanout.ignore_exceptions);
+        assert_int_equal(s->fanout.collect, COLLECT_JSON);
 }
 
 /* Every key with a non-default value: settings, `defaults`, and schedules in the main file too. */
@@ -346,6 +352,85 @@ static void test_every_key(void **state) {
         assert_string_equal(tz_zone_name(sh->zone), "Europe/Berlin");
 }
 
+/* engines.fusion, every key; and schedules on the fusion engine. */
+static void test_fusion(void **state) {
+        Fixture *f = *state;
+
+        /* what `make run-fusion` runs */
+        Config *example = load_ok(f, "etc/fusion-emulator/udfcrond.conf");
+        assert_true(example->settings.fusion.configured);
+        assert_int_equal(example->n_schedules, 2);
+        for (size_t i = 0; i < example->n_schedules; i++)
+                assert_int_equal(example->schedules[i]->work, WORK_SPARK_JOB);
+        config_free(example);
+
+        static const File files[] = {
+                { "udfcrond.conf",
+                  "engines = { fusion = {\n"
+                  "  base_url = \"https://fusion.example.com:6764/\";\n"
+                  "  api_prefix = \"/api/apollo/\";\n"
+                  "  app = \"search\";\n"
+                  "  auth = \"session\";\n"
+                  "  user = \"etl\";\n"
+                  "  password = \"${secret:fusion-password}\";\n"
+                  "  realm = \"ldap\";\n"
+                  "  poll_interval = \"30s\";\n"
+                  "}; };\n" },
+                { "schedules.d", NULL },
+                { "schedules.d/a.conf",
+                  "schedules = (\n"
+                  "  { name = \"rollup\"; cron = \"@daily\"; engine = \"fusion\";\n"
+                  "    fusion = { job = \"daily-rollup\"; jobs_api = true; }; timeout = \"2h\"; },\n"
+                  "  { name = \"plain\"; cron = \"@daily\"; engine = \"fusion\";\n"
+                  "    fusion = { job = \"Metrics_v2.1\"; }; }\n"
+                  ");\n" },
+        };
+
+        write_tree(f, files, ELEMENTSOF(files));
+        _cleanup_(config_freep) Config *c = load_ok(f, "udfcrond.conf");
+        const FusionSettings *fs = &c->settings.fusion;
+        assert_true(fs->configured);
+        assert_string_equal(fs->base_url, "https://fusion.example.com:6764"); /* never a trailing slash */
+        assert_string_equal(fs->api_prefix, "/api/apollo");
+        assert_string_equal(fs->app, "search");
+        assert_int_equal(fs->auth, FUSION_AUTH_SESSION);
+        assert_string_equal(fs->user, "etl");
+        assert_string_equal(fs->password, "${secret:fusion-password}"); /* expanded at every run */
+        assert_null(fs->token);
+        assert_string_equal(fs->realm, "ldap");
+        assert_int_equal(fs->poll_interval_usec, 30 * USEC_PER_SEC);
+
+        const Schedule *s = config_find_schedule(c, "rollup");
+        assert_string_equal(s->engine, "fusion");
+        assert_int_equal(s->work, WORK_SPARK_JOB);
+        assert_string_equal(s->fusion.job, "daily-rollup");
+        assert_true(s->fusion.jobs_api);
+        assert_null(s->command);
+        assert_null(s->udf_path);
+        assert_int_equal(s->policy.timeout_usec, 7200 * USEC_PER_SEC);
+        const Schedule *p = config_find_schedule(c, "plain");
+        assert_string_equal(p->fusion.job, "Metrics_v2.1");
+        assert_false(p->fusion.jobs_api);
+        assert_int_not_equal(p->digest, s->digest);
+
+        /* the defaults */
+        static const File minimal[] = {
+                { "udfcrond.conf", "engines = { fusion = { base_url = \"http://h\"; user = \"u\"; "
+                                   "password = \"p\"; }; };\n" },
+                { "schedules.d/a.conf", "" },
+        };
+        write_tree(f, minimal, ELEMENTSOF(minimal));
+        _cleanup_(config_freep) Config *d = load_ok(f, "udfcrond.conf");
+        fs = &d->settings.fusion;
+        assert_string_equal(fs->base_url, "http://h");
+        assert_string_equal(fs->api_prefix, "/api");
+        assert_null(fs->app);
+        assert_int_equal(fs->auth, FUSION_AUTH_BASIC);
+        assert_string_equal(fs->realm, "native");
+        assert_int_equal(fs->poll_interval_usec, 5 * USEC_PER_SEC);
+        assert_false(c->settings.http.retries == 0);
+}
+
 /* Equal definitions hash equal wherever they live; any change shows. */
 static void test_digest(void **state) {
         Fixture *f = *state;
@@ -381,6 +466,72 @@ static void test_digest(void **state) {
         Config *c3 = load_ok(f, "udfcrond.conf");
         assert_int_not_equal(c3->schedules[0]->digest, d1);
         config_free(c3);
+}
+
+static char *json_of(const cJSON *j) {
+        char *text = cJSON_PrintUnformatted(j);
+        assert_non_null(text);
+        return text;
+}
+
+/* arg_list written inline (templates, plain values named by arg_name) or read from a file (data). */
+static void test_fanout(void **state) {
+        Fixture *f = *state;
+        static const File files[] = {
+                { "udfcrond.conf", "timezone = \"UTC\";\n" },
+                { "schedules.d", NULL },
+                { "schedules.d/job.py", "def udf(day, n=0):\n    return n\n" },
+                { "schedules.d/days.json", "[\n  \"2024-01-01\",\n  {\"day\": \"${x}\", \"n\": 2}\n]\n" },
+                { "schedules.d/a.conf",
+                  "schedules = (\n"
+                  "  { name = \"inline\"; cron = \"@daily\"; udf = \"job.py\"; params = { n = 1; };\n"
+                  "    arg_list = ( { day = \"${scheduled:%F}\"; }, 7, [ 1, 2 ] ); arg_name = \"n\";\n"
+                  "    max_workers = 4; max_retry = 0; ignore_exceptions = true; collect = \"ndjson\"; },\n"
+                  "  { name = \"file\"; cron = \"@daily\"; udf = \"job.py\";\n"
+                  "    arg_list = \"days.json\"; arg_name = \"day\"; }\n"
+                  ");\n" },
+        };
+        write_tree(f, files, ELEMENTSOF(files));
+        _cleanup_(config_freep) Config *c = load_ok(f, "udfcrond.conf");
+
+        const Fanout *file = &config_find_schedule(c, "file")->fanout;
+        uint64_t digest = config_find_schedule(c, "file")->digest;
+        _cleanup_free_ char *file_list = json_of(file->arg_list);
+        assert_string_equal(file_list, "[{\"day\":\"2024-01-01\"},{\"day\":\"${x}\",\"n\":2}]");
+        assert_false(file->arg_list_templates); /* "${x}" is data: it would be an error in the config */
+        assert_int_equal(file->max_workers, 32);
+
+        Schedule *s = config_find_schedule(c, "inline");
+        const Fanout *in = &s->fanout;
+        _cleanup_free_ char *in_list = json_of(in->arg_list);
+        assert_string_equal(in_list, "[{\"day\":\"${scheduled:%F}\"},{\"n\":7},{\"n\":[1,2]}]");
+        assert_true(in->arg_list_templates);
+        assert_string_equal(in->arg_name, "n");
+        assert_int_equal(in->max_workers, 4);
+        assert_int_equal(in->max_retry, 0);
+        assert_true(in->ignore_exceptions);
+        assert_int_equal(in->collect, COLLECT_NDJSON);
+
+        /* a run holding a reference keeps the definition after its config is gone */
+        assert_ptr_equal(schedule_ref(s), s);
+        config_free(TAKE_PTR(c));
+        assert_string_equal(s->name, "inline");
+        assert_null(schedule_free(s));
+
+        /* another item is another definition */
+        FILE *out = fopen("schedules.d/days.json", "ae");
+        assert_non_null(out);
+        fputs("\n", out); /* blanks are not */
+        fclose(out);
+        _cleanup_(config_freep) Config *c2 = load_ok(f, "udfcrond.conf");
+        assert_int_equal(config_find_schedule(c2, "file")->digest, digest);
+        out = fopen("schedules.d/days.json", "we");
+        assert_non_null(out);
+        fputs("\"2024-01-01\"\n{\"day\": \"${x}\", \"n\": 2}\n\"2024-01-03\"\n", out); /* NDJSON */
+        fclose(out);
+        _cleanup_(config_freep) Config *c3 = load_ok(f, "udfcrond.conf");
+        assert_int_not_equal(config_find_schedule(c3, "file")->digest, digest);
+        assert_int_equal(cJSON_GetArraySize(config_find_schedule(c3, "file")->fanout.arg_list), 3);
 }
 
 typedef struct Broken {
@@ -502,7 +653,7 @@ static const Broken broken[] = {
                 .errors = {
                         "schedules.d/a.conf:5: udf: cannot access 'schedules.d/missing.py': No such file "
                         "or directory",
-                        "schedules.d/a.conf:6: engine: unknown engine 'cobol' (known: local, fused)",
+                        "schedules.d/a.conf:6: engine: unknown engine 'cobol' (known: local, fused, fusion)",
                         "schedules.d/b.conf:5: udf: 'schedules.d/dir.py' is not a regular file",
                 },
         },
@@ -696,6 +847,91 @@ static const Broken broken[] = {
                 .main = "http = { max_reply_size = 0; };\n",
                 .errors = { "udfcrond.conf:1: max_reply_size: out of range 1..1G" },
         },
+        /* the fusion engine: its settings, and what its schedules may hold */
+        {
+                .main = "engines = {\n"
+                        "  fusion = {\n"
+                        "    base_url = \"ftp://h\";\n"
+                        "    api_prefix = \"api\";\n"
+                        "    app = \"my app\";\n"
+                        "    auth = \"kerberos\";\n"
+                        "    password = \"${secret:}\";\n"
+                        "    poll_interval = \"0s\";\n"
+                        "  };\n"
+                        "  spark = { };\n"
+                        "};\n",
+                .errors = {
+                        "udfcrond.conf:3: base_url: 'ftp://h' is not an http:// or https:// URL",
+                        "udfcrond.conf:4: api_prefix: 'api' is not a path such as \"/api\" or "
+                        "\"/api/apollo\"",
+                        "udfcrond.conf:5: app: 'my app' is not a valid id: use 1-128 characters of A-Z a-z "
+                        "0-9 _ . -",
+                        "udfcrond.conf:6: auth: 'kerberos' is not one of basic, session, bearer, api_key",
+                        "udfcrond.conf:7: password: '${secret:}' needs an argument, as in ${secret:NAME}",
+                        "udfcrond.conf:2: engines.fusion: auth = \"basic\" needs user and password",
+                        "udfcrond.conf:8: poll_interval: must be at least 1s",
+                        "udfcrond.conf:10: unknown key 'spark'",
+                },
+        },
+        {
+                .main = "engines = { fusion = { base_url = \"https://u:p@h/?x=1\"; auth = \"api_key\";\n"
+                        "  user = \"u\"; realm = \"r\"; }; };\n",
+                .errors = {
+                        "udfcrond.conf:1: base_url: 'https://u:p@h/?x=1': no query, fragment, user info or "
+                        "blanks, please",
+                        "udfcrond.conf:1: engines.fusion: auth = \"api_key\" needs token",
+                        "udfcrond.conf:2: user: only applies with auth = \"basic\", \"session\" or "
+                        "\"bearer\"",
+                        "udfcrond.conf:2: realm: only applies with auth = \"session\"",
+                },
+        },
+        {
+                .main = "engines = { fusion = { base_url = \"http://h\"; auth = \"bearer\";\n"
+                        "  user = \"u\"; token = \"t\"; }; };\n",
+                .errors = {
+                        "udfcrond.conf:2: token: set either token, or user and password (for a token from "
+                        "/oauth2/token), not both",
+                },
+        },
+        {
+                .main = "engines = { fusion = { base_url = \"http://h\"; auth = \"session\"; user = \"u\";\n"
+                        "  password = \"p\"; token = \"t\"; }; };\n",
+                .files = {
+                        { "schedules.d/a.conf", SCHED("    name = \"a\";\n" OK_WORK
+                                                      "    fusion = { job = \"x\"; jobs_api = true; };\n") },
+                        { "schedules.d/b.conf", SCHED("    name = \"b\";\n" "    cron = \"@daily\";\n"
+                                                      "    engine = \"fusion\";\n"
+                                                      "    fusion = { job = \"a/b\"; jobs = true; };\n"
+                                                      "    command = [\"/bin/true\"];\n"
+                                                      "    params = { x = 1; };\n") },
+                        { "schedules.d/c.conf", SCHED("    name = \"c\";\n" "    cron = \"@daily\";\n"
+                                                      "    engine = \"fusion\";\n") },
+                },
+                .errors = {
+                        "udfcrond.conf:2: token: only applies with auth = \"bearer\" or \"api_key\"",
+                        "schedules.d/a.conf:6: fusion: only applies with engine = \"fusion\"",
+                        "schedules.d/b.conf:6: job: 'a/b' is not a valid id: use 1-128 characters of "
+                        "A-Z a-z 0-9 _ . -",
+                        "schedules.d/b.conf:6: unknown key 'jobs' (did you mean 'job'?)",
+                        "schedules.d/b.conf:7: command: only applies to engine \"local\"",
+                        "schedules.d/b.conf:8: params: only applies to engine \"local\"",
+                        "schedules.d/b.conf:6: schedule 'b' has nothing to run: set fusion = { job = \"...\"; } "
+                        "(the id of a Spark job configuration)",
+                        "schedules.d/c.conf:2: schedule 'c' has nothing to run: set fusion = { job = \"...\"; } "
+                        "(the id of a Spark job configuration)",
+                },
+        },
+        {
+                .files = {
+                        { "schedules.d/a.conf", SCHED("    name = \"a\";\n" "    cron = \"@daily\";\n"
+                                                      "    engine = \"fusion\";\n"
+                                                      "    fusion = { job = \"x\"; };\n") },
+                },
+                .errors = {
+                        "schedules.d/a.conf:5: engine: \"fusion\" needs the engines.fusion group in "
+                        "udfcrond.conf (base_url, auth, ...)",
+                },
+        },
         /* libconfig 1.5 would exit() on an @include of a directory */
         {
                 .main = "timezone = \"UTC\";\n" "@include \"inc.conf\"\n",
@@ -721,6 +957,66 @@ static const Broken broken[] = {
                 .main = "@include \"missing.conf\"\n",
                 .errors = {
                         "udfcrond.conf:1: cannot open include file",
+                },
+        },
+        /* fan-out: inline items are checked like params; a file's errors name the file's own line */
+        {
+                .files = {
+                        { "schedules.d/x.py", "" },
+                        { "schedules.d/args.ndjson", "{\"a\": 1}\n" "\n" "7\n" },
+                        { "schedules.d/a.conf", SCHED("    name = \"a\";\n" "    cron = \"@daily\";\n"
+                                                      "    udf = \"x.py\";\n"
+                                                      "    arg_list = ( { a = 1; }, 2, { b = \"${schedul}\"; } );\n"
+                                                      "    max_workers = 0;\n" "    collect = \"csv\";\n") },
+                        { "schedules.d/b.conf", SCHED("    name = \"b\";\n" OK_WORK
+                                                      "    arg_list = [ 1 ];\n" "    max_retry = 3;\n") },
+                        { "schedules.d/c.conf", SCHED("    name = \"c\";\n" "    cron = \"@daily\";\n"
+                                                      "    udf = \"x.py\";\n"
+                                                      "    arg_list = \"args.ndjson\";\n") },
+                        { "schedules.d/d.conf", SCHED("    name = \"d\";\n" "    cron = \"@daily\";\n"
+                                                      "    udf = \"x.py\";\n"
+                                                      "    arg_list = \"missing.json\";\n"
+                                                      "    arg_name = \"1x\";\n") },
+                },
+                .errors = {
+                        "schedules.d/a.conf:7: max_workers: 0 is out of range 1..1000",
+                        "schedules.d/a.conf:8: collect: 'csv' is not one of json, ndjson",
+                        "schedules.d/a.conf:6: arg_list[1]: a number, and no arg_name names the parameter it "
+                        "sets: write an object of parameters, or set arg_name",
+                        "schedules.d/a.conf:6: arg_list[2].b: unknown reference '${schedul}' (known: "
+                        "scheduled:FORMAT, now:FORMAT, schedule, run_id, attempt, env:NAME, secret:NAME)",
+                        "schedules.d/b.conf:6: arg_list: only UDF schedules fan out (a command has no result)",
+                        "schedules.d/args.ndjson:3: arg_list: item 2: a number, and no arg_name names the "
+                        "parameter it sets: write an object of parameters, or set arg_name",
+                        "schedules.d/d.conf:7: arg_name: '1x' is not a Python parameter name",
+                        "schedules.d/d.conf:6: arg_list: cannot read 'schedules.d/missing.json': No such "
+                        "file or directory",
+                },
+        },
+        {
+                .files = {
+                        { "schedules.d/x.py", "" },
+                        { "schedules.d/a.conf", SCHED("    name = \"a\";\n" OK_WORK
+                                                      "    max_workers = 4;\n" "    collect = \"json\";\n") },
+                        { "schedules.d/b.conf", SCHED("    name = \"b\";\n" "    cron = \"@daily\";\n"
+                                                      "    udf = \"x.py\";\n"
+                                                      "    arg_list = { a = 1; };\n") },
+                        { "schedules.d/c.conf", SCHED("    name = \"c\";\n" "    cron = \"@daily\";\n"
+                                                      "    udf = \"x.py\";\n"
+                                                      "    arg_list = \".\";\n") },
+                        { "schedules.d/d.conf", SCHED("    name = \"d\";\n" "    cron = \"@daily\";\n"
+                                                      "    engine = \"fused\";\n"
+                                                      "    fused = { udf = \"team/x\"; mode = \"batch\"; token = \"t\"; };\n"
+                                                      "    arg_list = [ 1 ];\n" "    arg_name = \"n\";\n") },
+                },
+                .errors = {
+                        "schedules.d/a.conf:6: max_workers: only applies with arg_list",
+                        "schedules.d/a.conf:7: collect: only applies with arg_list",
+                        "schedules.d/b.conf:6: arg_list: expected a list ( { ... }, { ... } ), an array [ ... ] "
+                        "or a file name, got a group",
+                        "schedules.d/c.conf:6: arg_list: 'schedules.d/.' is not a regular file",
+                        "schedules.d/d.conf:7: arg_list: a batch job fans out by itself, one task per element "
+                        "of fused.inputs: use that",
                 },
         },
         /* the fused engine: its settings, and schedules that cannot run on it */
@@ -982,7 +1278,9 @@ int main(void) {
                 cmocka_unit_test_setup_teardown(test_examples, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_defaults, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_every_key, setup, teardown),
+                cmocka_unit_test_setup_teardown(test_fusion, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_digest, setup, teardown),
+                cmocka_unit_test_setup_teardown(test_fanout, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_broken, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_fused_keys, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_no_main_file, setup, teardown),

@@ -261,9 +261,15 @@ static void test_encoders(void **state) {
         assert_int_equal(fused_query_encode(NULL, NULL, &empty), 0);
         assert_string_equal(empty, "");
 
-        assert_int_equal(fused_run_uuid("0123456789abcdef", 2, uuid), 0);
+        assert_int_equal(fused_run_uuid("0123456789abcdef", 2, 0, 0, uuid), 0);
         assert_string_equal(uuid, "01234567-89ab-4cde-8dfc-f00000000002");
-        assert_int_equal(fused_run_uuid("xyz", 1, uuid), -EINVAL);
+        /* a fan-out's task 0 (1 + its index) on its third attempt, of run attempt 2 */
+        assert_int_equal(fused_run_uuid("0123456789abcdef", 2, 1, 3, uuid), 0);
+        assert_string_equal(uuid, "01234567-89ab-4cde-8dfc-f00030000102");
+        assert_int_equal(fused_run_uuid("0123456789abcdef", 2, 100001, 101, uuid), 0);
+        assert_string_equal(uuid, "01234567-89ab-4cde-8dfc-f0065186a102");
+        assert_int_equal(fused_run_uuid("xyz", 1, 0, 0, uuid), -EINVAL);
+        assert_int_equal(fused_run_uuid("0123456789abcdef", 256, 0, 0, uuid), -EINVAL);
 
         assert_non_null(name = fused_job_name("nightly", "0123456789abcdef", 3));
         assert_string_equal(name, "nightly.0123456789abcdef.3");

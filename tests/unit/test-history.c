@@ -30,6 +30,7 @@ static void test_fields_parse_strictly(void **state) {
         FIELD(&r, "UDFCRON_DURATION_USEC=18446744073709551615");
         FIELD(&r, "UDFCRON_EXIT_STATUS=-15");
         FIELD(&r, "UDFCRON_STREAM=stderr");
+        FIELD(&r, "UDFCRON_TASK=0");
         FIELD(&r, "PRIORITY=3");
         FIELD(&r, "_PID=42");
         FIELD(&r, "no equals sign");
@@ -43,6 +44,8 @@ static void test_fields_parse_strictly(void **state) {
         assert_true(r.has_exit_status);
         assert_int_equal(r.exit_status, -15);
         assert_true(r.is_stderr);
+        assert_true(r.has_task);
+        assert_int_equal(r.task, 0);
         assert_int_equal(r.priority, 3);
         assert_int_equal(r.message_size, 3);
         assert_memory_equal(r.message, "a\0b", 4);
@@ -59,6 +62,7 @@ static void test_fields_parse_strictly(void **state) {
         FIELD(&r, "UDFCRON_DURATION_USEC=+5");
         FIELD(&r, "UDFCRON_EXIT_STATUS=2147483648");
         FIELD(&r, "UDFCRON_STREAM=stdout");
+        FIELD(&r, "UDFCRON_TASK=-1");
         FIELD(&r, "PRIORITY=8");
         assert_int_equal(r.event, _RUN_EVENT_INVALID);
         assert_string_equal(r.schedule, "");
@@ -69,6 +73,7 @@ static void test_fields_parse_strictly(void **state) {
         assert_true(r.scheduled_usec == 0 && r.duration_usec == 0);
         assert_false(r.has_exit_status);
         assert_false(r.is_stderr);
+        assert_false(r.has_task);
         assert_int_equal(r.priority, -1);
         assert_null(r.message);
         run_record_done(&r);
@@ -169,6 +174,34 @@ static void test_runs_fold_the_same_in_any_order(void **state) {
         }
 }
 
+/* A fan-out task's records are about the task: they neither end the run nor stand for it. */
+static void test_task_records_leave_the_run_alone(void **state) {
+        (void) state;
+        RunRecord recs[] = {
+                record("f", RUN_EVENT_SCHEDULED, 10, 1),
+                record("f", RUN_EVENT_STARTED, 11, 1),
+                record("f", RUN_EVENT_TASK_RETRY, 12, 1),
+                record("f", RUN_EVENT_TASK_FAILED, 13, 1),
+        };
+        recs[3].has_exit_status = true;
+        recs[3].exit_status = 1;
+        History *h = fold(recs, ELEMENTSOF(recs), NULL);
+        RunSummary *const *runs;
+        size_t n;
+        assert_int_equal(history_runs(h, 1, &runs, &n), 0);
+        assert_int_equal(n, 1);
+        assert_string_equal(run_summary_outcome(runs[0]), "running");
+        assert_int_equal(runs[0]->latest, RUN_EVENT_STARTED);
+        assert_false(runs[0]->has_exit_status);
+        history_free(h);
+
+        assert_false(run_event_is_end(RUN_EVENT_TASK_RETRY));
+        assert_false(run_event_is_end(RUN_EVENT_TASK_FAILED));
+        assert_true(run_event_is_end(RUN_EVENT_FAILED));
+        assert_true(run_event_is_task(RUN_EVENT_TASK_FAILED));
+        assert_false(run_event_is_task(RUN_EVENT_FAILED));
+}
+
 static void test_many_runs_and_forged_second_ends(void **state) {
         (void) state;
         History *h;
@@ -223,6 +256,7 @@ int main(void) {
                 cmocka_unit_test(test_fields_parse_strictly),
                 cmocka_unit_test(test_text_drops_the_prefix),
                 cmocka_unit_test(test_runs_fold_the_same_in_any_order),
+                cmocka_unit_test(test_task_records_leave_the_run_alone),
                 cmocka_unit_test(test_many_runs_and_forged_second_ends),
                 cmocka_unit_test(test_utf8_and_terminal_text),
         };

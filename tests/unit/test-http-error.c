@@ -11,6 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <cjson/cJSON.h>
 #include <cmocka.h>
 
 #include "http-error.h"
@@ -175,6 +176,23 @@ static void test_status_reason(void **state) {
         assert_null(http_status_reason(299));
 }
 
+/* An error object inside a reply (a Fusion run's result.exception): the same line, without "HTTP ...". */
+static void test_json_message(void **state) {
+        cJSON *j = cJSON_Parse("{\"type\":\"JobExecutionError\",\"httpStatusCode\":500,\"message\":\"boom\","
+                               "\"details\":\"in stage\\n3\",\"job\":{\"id\":\"x\"}}");
+        char *m = NULL;
+        (void) state;
+
+        assert_int_equal(http_error_json_message(j, &m), 0);
+        assert_string_equal(m, "boom: in stage 3");
+        free(m);
+        cJSON_Delete(j);
+        j = cJSON_Parse("{\"jobRunId\":\"x\"}");
+        assert_int_equal(http_error_json_message(j, &m), -ENOENT);
+        cJSON_Delete(j);
+        assert_int_equal(http_error_json_message(NULL, &m), -ENOENT);
+}
+
 static void test_url_redact(void **state) {
         static const char *const cases[][2] = {
                 { "https://www.fused.io/server/v1/run", "https://www.fused.io/server/v1/run" },
@@ -204,7 +222,7 @@ int main(void) {
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test(test_messages),     cmocka_unit_test(test_body_bounds),
                 cmocka_unit_test(test_long_message), cmocka_unit_test(test_status_reason),
-                cmocka_unit_test(test_url_redact),
+                cmocka_unit_test(test_url_redact),   cmocka_unit_test(test_json_message),
         };
         return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -137,6 +137,9 @@ static void test_lifecycle_events(void **state) {
         RunFields failed = nightly;
         failed.has_exit_status = true;
         failed.exit_status = 3;
+        RunFields task = failed; /* task 0 is a task too */
+        task.has_task = true;
+        task.task = 0;
 
         Capture c = capture_begin();
         journal_run_event(j, &nightly, RUN_EVENT_SCHEDULED, "for %s", "2026-11-22T17:00:00+00:00");
@@ -150,6 +153,10 @@ static void test_lifecycle_events(void **state) {
         journal_run_event(j, &nightly, RUN_EVENT_LOST, "the daemon restarted");
         journal_run_event(j, &nightly, RUN_EVENT_STARTED, "%s", "");
         journal_run_event(j, &bare, RUN_EVENT_SKIPPED, "paused");
+        journal_run_event(j, &task, RUN_EVENT_TASK_RETRY, "in 1s");
+        task.task = 12;
+        journal_run_event(j, &task, RUN_EVENT_TASK_FAILED, "for good");
+        journal_run_output(j, &task, false, "a task's line", 13, 0);
         char *out = capture_end(&c);
 
         assert_string_equal(out, "nightly[r-3f2a] #1 scheduled: for 2026-11-22T17:00:00+00:00\n"
@@ -163,7 +170,10 @@ static void test_lifecycle_events(void **state) {
                                  "nightly[r-3f2a] #1 retry: in 30s\n"
                                  "nightly[r-3f2a] #1 lost: the daemon restarted\n"
                                  "nightly[r-3f2a] #1 started\n"
-                                 "hourly skipped: paused\n");
+                                 "hourly skipped: paused\n"
+                                 "nightly[r-3f2a/0] #1 task_retry: in 1s (exit=3)\n"
+                                 "nightly[r-3f2a/12] #1 task_failed: for good (exit=3)\n"
+                                 "nightly[r-3f2a/12] | a task's line\n");
         free(out);
 }
 
@@ -396,8 +406,9 @@ static void test_color_only_on_a_terminal(void **state) {
 
 static void test_event_names(void **state) {
         (void) state;
-        static const char *const names[] = { "scheduled", "started",   "log",     "finished", "failed",
-                                             "timed_out", "cancelled", "skipped", "retry",    "lost" };
+        static const char *const names[] = { "scheduled", "started",   "log",        "finished",
+                                             "failed",    "timed_out", "cancelled",  "skipped",
+                                             "retry",     "lost",      "task_retry", "task_failed" };
         assert_int_equal(ELEMENTSOF(names), _RUN_EVENT_MAX);
         for (int e = 0; e < _RUN_EVENT_MAX; e++)
                 assert_string_equal(run_event_to_string((RunEvent) e), names[e]);
