@@ -58,7 +58,8 @@ LIBS      := -lsystemd -lconfig -lcjson -lcurl
 # lookups off the event loop. libssl-dev: libcrypto, which gcs-credentials signs its JWTs with (RS256).
 DEPS_PACKAGES := gcc make pkg-config tzdata libsystemd-dev libconfig-dev libcjson-dev libcmocka-dev \
                  libcurl4-openssl-dev libssl-dev ca-certificates openssl \
-                 python3 python3-pytest python3-croniter strace systemd scdoc groff-base man-db bash-completion
+                 python3 python3-pytest python3-croniter strace systemd scdoc groff-base man-db bash-completion \
+                 curl
 FUZZ_PACKAGES := clang libclang-rt-dev
 
 # ---------------------------------------------------------------- sources
@@ -124,12 +125,14 @@ PLUGIN_LIBS_secrets-fused   := -lcjson
 FUSED_API_SRCS              := $(wildcard plugins/shared/fused-*.c plugins/shared/fused-*.h)
 PLUGIN_SRCS_storage-fused   := $(FUSED_API_SRCS)
 PLUGIN_SRCS_secrets-fused   := $(FUSED_API_SRCS)
+PLUGIN_LIBS_storage-s3       := -lcrypto
 # Plugins that break the rules on purpose, for the loader's unit tests (tests/unit/plugins/variants.c).
 TEST_PLUGIN_VARIANTS := good major minor small kind name nosym options default slow
 # storage-fetch (tests/unit/plugins/fetch.c) drives the host's HTTP service.
 TEST_PLUGINS := $(patsubst %,$(B)/asan/test-plugins/%.so,$(TEST_PLUGIN_VARIANTS)) $(B)/asan/test-plugins/fetch.so
 
-.PHONY: all deps deps-fuzz check unit fuzz-replay integration run run-fused run-fusion emulator bench fuzz man install uninstall clean
+.PHONY: all deps deps-fuzz deps-node deps-node-debian check unit fuzz-replay integration run run-fused run-fusion \
+	emulator bench fuzz man install uninstall clean
 
 all: $(UDFCRONCTL) $(UDFCROND) $(PLUGINS) $(EXAMPLE_PLUGIN) $(PLUGIN_PC)
 
@@ -190,6 +193,12 @@ $(B)/fuzz/fuzz-google-auth $(B)/asan/replay/fuzz-google-auth: LIBS += -lcrypto
 $(B)/asan/tests/test-fused-reply: $(B)/asan/plugins/shared/fused-reply.o $(B)/asan/plugins/shared/fused-api.o
 $(B)/fuzz/fuzz-fused-reply: $(B)/fuzz/plugins/shared/fused-reply.o
 $(B)/asan/replay/fuzz-fused-reply: $(B)/asan/plugins/shared/fused-reply.o
+$(B)/fuzz/fuzz-s3-xml: $(B)/fuzz/plugins/storage-s3/s3-xml.o
+$(B)/asan/replay/fuzz-s3-xml: $(B)/asan/plugins/storage-s3/s3-xml.o
+S3_PLUGIN_ASAN_OBJS := $(call obj,$(B)/asan,plugins/storage-s3/s3-url.c plugins/storage-s3/s3-xml.c plugins/storage-s3/sigv4.c)
+$(B)/asan/tests/test-storage-s3: $(S3_PLUGIN_ASAN_OBJS)
+$(B)/asan/tests/test-storage-s3: LIBS += -lcrypto
+$(B)/bench/bench-s3: LIBS += -lcrypto
 
 $(B)/fuzz/%: $(B)/fuzz/tests/fuzz/%.o $(LIBCORE_FUZZ)
 	$(FUZZ_CC) -fsanitize=fuzzer,address,undefined $^ $(LIBS) -o $@
@@ -242,6 +251,22 @@ $(PLUGIN_PC): plugins/udfcron-plugin.pc.in Makefile
 $(B)/asan/tests/%.o: CPPFLAGS += -DUDFCRON_BUILD_DIR='"$(abspath $(B))"' -DUDFCRON_SOURCE_DIR='"$(abspath .)"'
 $(UNIT_TESTS): | $(PLUGINS_ASAN) $(TEST_PLUGINS)
 
+# The S3 server of storage-s3's integration tests and benchmark (tests/support/s3-server): an npm package,
+# installed into the build at the versions its package-lock.json pins, and the script that starts it.
+S3_SERVER_DIR := $(B)/node
+S3_SERVER     := $(S3_SERVER_DIR)/s3-server.js
+S3_SERVER_PKG := $(S3_SERVER_DIR)/node_modules/@20minutes/s3rver/package.json
+
+$(S3_SERVER_PKG): tests/support/s3-server/package.json tests/support/s3-server/package-lock.json
+	@command -v npm >/dev/null || { echo "npm is missing: make deps-node"; exit 1; }
+	@mkdir -p $(S3_SERVER_DIR)
+	cp tests/support/s3-server/package.json tests/support/s3-server/package-lock.json $(S3_SERVER_DIR)/
+	cd $(S3_SERVER_DIR) && npm ci --no-audit --no-fund --loglevel=error
+	@touch $@
+
+$(S3_SERVER): tests/support/s3-server/s3-server.js $(S3_SERVER_PKG)
+	cp $< $@
+
 # ---------------------------------------------------------------- dependencies
 # Installs only what is missing; never touches apt when everything is there.
 define install_packages
@@ -264,9 +289,17 @@ deps:
 deps-fuzz:
 	$(call install_packages,$(FUZZ_PACKAGES))
 
+# Node.js and npm, for the S3 test server: the machine's own when it has them (a Node.js build that
+# bundles npm, which Debian's npm package would conflict with), else Debian's.
+deps-node:
+	@command -v npm >/dev/null 2>&1 || $(MAKE) --no-print-directory deps-node-debian
+deps-node-debian:
+	$(call install_packages,nodejs npm)
+
 # ---------------------------------------------------------------- tests
-check: deps
-	@$(MAKE) --no-print-directory all $(UNIT_TESTS) $(FUZZ_REPLAYS) $(JOURNAL_DRIVER) $(PLUGINS_ASAN) $(TEST_PLUGINS)
+check: deps deps-node
+	@$(MAKE) --no-print-directory all $(UNIT_TESTS) $(FUZZ_REPLAYS) $(JOURNAL_DRIVER) $(PLUGINS_ASAN) $(TEST_PLUGINS) \
+		$(S3_SERVER)
 	@$(MAKE) --no-print-directory unit fuzz-replay integration
 
 export ASAN_OPTIONS  := detect_leaks=1:abort_on_error=0:strict_string_checks=1
@@ -279,7 +312,7 @@ fuzz-replay: $(FUZZ_REPLAYS)
 	@set -e; for r in $(FUZZ_REPLAYS); do n=$$(basename $$r); \
 		echo "== $$r tests/fuzz/corpus/$$n"; $$r tests/fuzz/corpus/$$n; done
 
-integration: all $(JOURNAL_DRIVER)
+integration: all $(JOURNAL_DRIVER) $(S3_SERVER)
 	cd tests/integration && UDFCRON_BUILD=$(abspath $(B)) $(PYTHON) -m pytest -q -p no:cacheprovider .
 
 # ---------------------------------------------------------------- run, bench, fuzz
@@ -308,7 +341,7 @@ emulator:
 	$(PYTHON) tests/emulator --port $(EMULATOR_PORT) --storage-port $(EMULATOR_STORAGE_PORT) \
 		--config tests/emulator/demo.json --log $(EMULATOR_ARGS)
 
-bench: deps $(BENCHES) $(UDFCROND)
+bench: deps deps-node $(BENCHES) $(UDFCROND) $(PLUGINS) $(S3_SERVER)
 	@set -e; for b in $(BENCHES); do $$b; done
 	UDFCROND=$(abspath $(UDFCROND)) $(PYTHON) tests/bench/bench-fused.py
 	UDFCROND=$(abspath $(UDFCROND)) $(PYTHON) tests/bench/bench-fusion.py

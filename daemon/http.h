@@ -179,6 +179,13 @@ HttpTransfer *http_transfer_free(HttpTransfer *transfer);
 /* A header of the last reply (the last value when repeated), or NULL; valid during `done`. */
 const char *http_reply_header(const HttpReply *reply, const char *name);
 
+/*
+ * Takes the body's buffer over, during `done`, for a caller that would otherwise copy it (a large
+ * object): returns it, owned by the caller, NUL-terminated after body_size bytes; reply->body stays
+ * valid as long as the caller keeps it. NULL for an empty body, or one taken already.
+ */
+char *http_reply_take_body(const HttpReply *reply);
+
 /* Parses the body as JSON: 0 and *ret_json (owned by the caller), -EBADMSG, or -ENOMEM. */
 int http_reply_json(const HttpReply *reply, cJSON **ret_json);
 

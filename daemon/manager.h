@@ -163,8 +163,6 @@ struct Manager {
         uint64_t started_usec;
         bool stopping;
         sd_event_source *stop_timer;
-
-        HttpClient *http; /* the remote engines' client: made by manager_http_client() when first needed */
 };
 
 int manager_new(sd_event *event, Journal *journal, const char *config_path, Manager **ret_manager);
@@ -188,8 +186,8 @@ void manager_clock_changed(Manager *m);
 void manager_update_status(Manager *m);
 
 /*
- * The HTTP client every remote engine's runs share, created on first use with the `http` group's
- * settings (a reload updates them). NULL only when it cannot be created (out of memory).
+ * The HTTP client every remote engine's runs share: the plugin host's, which the plugins use too,
+ * with the `http` group's settings (a reload updates them).
  */
 HttpClient *manager_http_client(Manager *m);
 

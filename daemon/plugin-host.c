@@ -65,6 +65,7 @@ struct PluginHost {
         PluginInstance *retired;
         PluginCall *calls;
         size_t n_calls;
+        udfcron_http *answering; /* the HTTP request whose `done` runs */
 };
 
 static const struct udfcron_host host_services;
@@ -556,8 +557,11 @@ static void on_http_done(void *userdata, const HttpReply *reply) {
         };
 
         /* http_cancel() from inside `done` only returns: the request is freed here, afterwards */
+        PluginHost *h = q->instance->host;
         q->reply = reply;
+        h->answering = q;
         q->done(q->userdata, q, &r);
+        h->answering = NULL;
         request_free(q);
 }
 
@@ -632,6 +636,11 @@ static int host_http_submit(udfcron_instance *self, const struct udfcron_http_re
         if (ret_request)
                 *ret_request = q;
         return 0;
+}
+
+char *plugin_host_take_http_body(PluginHost *h, const void *data, size_t size) {
+        const HttpReply *r = h->answering ? h->answering->reply : NULL;
+        return r && data == r->body && size == r->body_size ? http_reply_take_body(r) : NULL;
 }
 
 static udfcron_http *host_http_cancel(udfcron_http *q) {

@@ -73,6 +73,14 @@ PluginInstance *plugin_host_secrets_provider(const PluginHost *h, size_t n);
 /* The position of `i` among the current secrets providers, or SIZE_MAX. */
 size_t plugin_host_secrets_position(const PluginHost *h, const PluginInstance *i);
 
+/*
+ * The bytes a plugin hands a storage callback are often the body of the HTTP reply it is handling at
+ * that moment (host->http_submit): then this takes that buffer over, NUL-terminated after `size`
+ * bytes and owned by the caller, which need not copy (a large object, and as many fresh pages).
+ * NULL when `data` is anything else.
+ */
+char *plugin_host_take_http_body(PluginHost *h, const void *data, size_t size);
+
 const char *plugin_instance_name(const PluginInstance *i); /* "storage/file" */
 PluginKind plugin_instance_kind(const PluginInstance *i);
 void *plugin_instance_context(const PluginInstance *i);

@@ -75,11 +75,14 @@ static void on_data(void *userdata, int error, const void *data, size_t size) {
         if (!plugin_call_first_answer(&c->call, error, &c->error))
                 return;
         if (c->error >= 0) {
-                if ((c->data = malloc(size + 1))) {
+                c->data = plugin_host_take_http_body(c->call.host, data, size);
+                if (!c->data && (c->data = malloc(size + 1))) {
                         memcpy(c->data, data, size);
                         c->data[size] = '\0';
+                }
+                if (c->data)
                         c->size = size;
-                } else
+                else
                         c->error = -ENOMEM;
         }
         plugin_call_answered(&c->call);

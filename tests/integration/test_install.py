@@ -37,6 +37,7 @@ FILES = {  # path under DESTDIR (PREFIX=/usr): mode
     "usr/lib/udfcron/plugins/secrets-fused.so": 0o644,
     "usr/lib/udfcron/plugins/storage-file.so": 0o644,
     "usr/lib/udfcron/plugins/storage-fused.so": 0o644,
+    "usr/lib/udfcron/plugins/storage-s3.so": 0o644,
     "usr/include/udfcron/plugin.h": 0o644,
     "usr/share/pkgconfig/udfcron-plugin.pc": 0o644,
     "usr/share/udfcron/plugin.map": 0o644,

@@ -65,7 +65,23 @@ static void handle(void *userdata, const TestHttpRequest *r, TestHttpConn *conn)
                 for (size_t i = 0; i < ELEMENTSOF(names); i++)
                         if (test_http_header(r, names[i], value, sizeof value))
                                 cJSON_AddStringToObject(j, names[i], value);
-                cJSON_AddStringToObject(j, "body", r->body);
+                cJSON_AddNumberToObject(j, "body_size", (double) r->body_size);
+                cJSON_AddStringToObject(j, "body", r->body_size < 1024 ? r->body : "(large)");
+                /* SigV4: every header the signature covers must have been sent, or no server can verify it
+                 */
+                const char *signed_headers = test_http_header(r, "Authorization", value, sizeof value)
+                                                     ? strstr(value, "SignedHeaders=")
+                                                     : NULL;
+                if (signed_headers) {
+                        char signed_names[512], seen_value[256];
+                        snprintf(signed_names, sizeof signed_names, "%.*s",
+                                 (int) strcspn(signed_headers + 14, ","), signed_headers + 14);
+                        cJSON *unsent = cJSON_AddArrayToObject(j, "signed_but_not_sent");
+                        for (char *save = NULL, *name = strtok_r(signed_names, ";", &save); name;
+                             name = strtok_r(NULL, ";", &save))
+                                if (!test_http_header(r, name, seen_value, sizeof seen_value))
+                                        cJSON_AddItemToArray(unsent, cJSON_CreateString(name));
+                }
                 char *text = cJSON_PrintUnformatted(j);
                 pthread_mutex_lock(&seen_lock);
                 free(seen);
@@ -111,31 +127,6 @@ static const char *json_str(const cJSON *j, const char *key) {
 
 /* ---------------------------------------------------------------- the plugin */
 
-typedef struct Answer {
-        bool called;
-        int error;
-        char text[4096];
-} Answer;
-
-static void on_done(void *userdata, int error) {
-        Answer *a = userdata;
-        assert_false(a->called);
-        a->called = true;
-        a->error = error;
-}
-
-static void on_data(void *userdata, int error, const void *data, size_t size) {
-        Answer *a = userdata;
-        on_done(a, error);
-        snprintf(a->text, sizeof a->text, "%.*s", (int) size, error < 0 ? "" : (const char *) data);
-}
-
-static void on_text(void *userdata, int error, const char *text) {
-        Answer *a = userdata;
-        on_done(a, error);
-        snprintf(a->text, sizeof a->text, "%s", text ? text : "");
-}
-
 /* Applies a config with one storage-fetch instance of `options` (besides base). */
 static void apply(Harness *h, const char *extra, const char *options) {
         _cleanup_free_ char *body = NULL;
@@ -150,7 +141,7 @@ static const struct fetch_probe *probe(Harness *h) {
 
 static void get(Harness *h, const char *url, Answer *a) {
         *a = (Answer){};
-        assert_int_equal(storage_get(h->host, NULL, url, 1 << 20, on_data, a, NULL), 0);
+        assert_int_equal(storage_get(h->host, NULL, url, 1 << 20, answer_data, a, NULL), 0);
         harness_wait(h, &a->called);
 }
 
@@ -206,9 +197,9 @@ static void test_requests_and_replies(void **state) {
         json_free(j);
 
         a = (Answer){};
-        assert_int_equal(
-                storage_put(h->host, NULL, "fetch:///echo", "payload", 7, "text/plain", on_done, &a, NULL),
-                0);
+        assert_int_equal(storage_put(h->host, NULL, "fetch:///echo", "payload", 7, "text/plain", answer_done,
+                                     &a, NULL),
+                         0);
         harness_wait(h, &a.called);
         assert_int_equal(a.error, 0);
         j = seen_json();
@@ -218,7 +209,7 @@ static void test_requests_and_replies(void **state) {
         json_free(j);
 
         a = (Answer){};
-        assert_int_equal(storage_remove(h->host, NULL, "fetch:///echo", on_done, &a, NULL), 0);
+        assert_int_equal(storage_remove(h->host, NULL, "fetch:///echo", answer_done, &a, NULL), 0);
         harness_wait(h, &a.called);
         assert_int_equal(a.error, 0);
         j = seen_json();
@@ -236,7 +227,7 @@ static void test_requests_and_replies(void **state) {
         /* a request the client refuses: at once, and no callback */
         a = (Answer){};
         apply(h, "", "headers = [ \"no colon\" ];");
-        assert_int_equal(storage_get(h->host, NULL, "fetch:///echo", 100, on_data, &a, NULL), -EINVAL);
+        assert_int_equal(storage_get(h->host, NULL, "fetch:///echo", 100, answer_data, &a, NULL), -EINVAL);
         harness_settle(h);
         assert_false(a.called);
 }
@@ -271,11 +262,31 @@ static void test_sigv4(void **state) {
         assert_non_null(strstr(signed_headers, "x-amz-date"));
         assert_string_equal(json_str(j, "x-amz-content-sha256"), EMPTY_SHA256);
         assert_null(strstr(a.text, SECRET)); /* the secret signs; it is never sent */
+        assert_int_equal(cJSON_GetArraySize(cJSON_GetObjectItem(j, "signed_but_not_sent")), 0);
+        json_free(j);
+
+        /* a body large enough for curl's "Expect: 100-continue": signed all the same, and not held up */
+        size_t size = 2 * 1024 * 1024;
+        char *body = malloc(size);
+        assert_non_null(body);
+        memset(body, 'x', size);
+        a = (Answer){};
+        assert_int_equal(storage_put(h->host, NULL, "fetch:///echo", body, size, "application/x-test",
+                                     answer_done, &a, NULL),
+                         0);
+        free(body);
+        harness_wait(h, &a.called);
+        assert_int_equal(a.error, 0);
+        j = seen_json();
+        assert_string_equal(json_str(j, "method"), "PUT");
+        assert_int_equal(cJSON_GetObjectItem(j, "body_size")->valuedouble, size);
+        assert_string_equal(json_str(j, "Content-Type"), "application/x-test");
+        assert_int_equal(cJSON_GetArraySize(cJSON_GetObjectItem(j, "signed_but_not_sent")), 0);
         json_free(j);
 
         /* a provider string libcurl could misread is refused */
         apply(h, "", "auth = \"sigv4\"; user = \"a\"; secret = \"b\"; provider = \"aws:amz:us east:s3\";");
-        assert_int_equal(storage_get(h->host, NULL, "fetch:///echo", 100, on_data, &a, NULL), -EINVAL);
+        assert_int_equal(storage_get(h->host, NULL, "fetch:///echo", 100, answer_data, &a, NULL), -EINVAL);
 }
 
 static void test_errors(void **state) {
@@ -344,8 +355,8 @@ static void test_cancel(void **state) {
 
         /* cancelled while the server still thinks: `done` never comes */
         apply(h, "", "");
-        assert_int_equal(storage_remove(h->host, NULL, "fetch:///slow?ms=1000&cancel", on_done, &a, NULL),
-                         0);
+        assert_int_equal(
+                storage_remove(h->host, NULL, "fetch:///slow?ms=1000&cancel", answer_done, &a, NULL), 0);
         harness_wait(h, &a.called);
         assert_int_equal(a.error, -ECANCELED);
         assert_int_equal(http_client_transfers(plugin_host_http(h->host)), 0);
@@ -353,7 +364,7 @@ static void test_cancel(void **state) {
 
         /* cancelled from inside its own `done`: harmless */
         a = (Answer){};
-        assert_int_equal(storage_sign(h->host, NULL, "fetch:///echo", 1, on_text, &a, NULL), 0);
+        assert_int_equal(storage_sign(h->host, NULL, "fetch:///echo", 1, answer_text, &a, NULL), 0);
         harness_wait(h, &a.called);
         assert_int_equal(a.error, 0);
         assert_string_equal(a.text, "cancelled inside");
@@ -366,7 +377,7 @@ static void test_leftover_requests_are_cancelled(void **state) {
 
         /* the plugin forgets its request at destroy(): the host cancels it (ASan sees any late call) */
         apply(h, "", "leak = true;");
-        assert_int_equal(storage_get(h->host, NULL, "fetch:///slow?ms=2000", 100, on_data, &a, NULL), 0);
+        assert_int_equal(storage_get(h->host, NULL, "fetch:///slow?ms=2000", 100, answer_data, &a, NULL), 0);
         harness_settle(h);
         assert_int_equal(http_client_transfers(plugin_host_http(h->host)), 1);
         h->host = plugin_host_free(h->host);
