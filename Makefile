@@ -55,10 +55,11 @@ LIBS      := -lsystemd -lconfig -lcjson -lcurl
 # Debian packages the build, the tests and `make run` need.
 # libcurl: the OpenSSL flavour, Debian's default, the one the curl command uses (same CA store, same
 # behaviour when an operator reproduces a request by hand), with the threaded resolver that keeps name
-# lookups off the event loop.
+# lookups off the event loop. libssl-dev: libcrypto, which gcs-credentials signs its JWTs with (RS256).
 DEPS_PACKAGES := gcc make pkg-config tzdata libsystemd-dev libconfig-dev libcjson-dev libcmocka-dev \
-                 libcurl4-openssl-dev ca-certificates openssl \
-                 python3 python3-pytest python3-croniter strace systemd scdoc groff-base man-db bash-completion
+                 libcurl4-openssl-dev libssl-dev ca-certificates openssl \
+                 python3 python3-pytest python3-croniter strace systemd scdoc groff-base man-db bash-completion \
+                 curl
 FUZZ_PACKAGES := clang libclang-rt-dev
 
 # ---------------------------------------------------------------- sources
@@ -69,7 +70,7 @@ CORE_SRCS := daemon/calendar.c daemon/duration.c daemon/timestamp.c daemon/filei
              daemon/arglist.c daemon/fanout.c daemon/run.c daemon/manager.c \
              daemon/config-check.c daemon/utf8.c daemon/terminal.c daemon/journal-read.c daemon/history.c \
              daemon/http-retry.c daemon/http-error.c daemon/http.c daemon/url.c daemon/plugin.c daemon/plugin-host.c \
-             daemon/storage.c \
+             daemon/storage.c daemon/credentials.c \
              daemon/error-message.c daemon/json-writer.c daemon/unix-socket.c daemon/control-proto.c daemon/control.c \
              daemon/control-commands.c daemon/suggest.c daemon/fused-steps.c daemon/ingest.c daemon/pipeline.c
 CTL_SRCS  := daemon/udfcronctl.c daemon/ctl-next.c daemon/ctl-check.c daemon/ctl-journal.c \
@@ -107,18 +108,32 @@ UNIT        := $(B)/systemd/udfcrond.service
 # Plugins: plugins/<kind>-<name>/*.c -> <kind>-<name>.so, built against include/udfcron/plugin.h only
 # (no -Idaemon), exporting only their descriptor. plugins/example is the sample for plugin authors;
 # it is built and tested, not installed. The sanitized copies are what the unit tests load.
-PLUGIN_NAMES   := $(sort $(notdir $(patsubst %/,%,$(wildcard plugins/*-*/))))
+# The folder gcs-credentials/ (the design's name) builds credentials-gcs.so. Code that several plugins
+# compile in lives in plugins/shared/ (PLUGIN_SRCS_<file>).
+plugin_folder   = $(if $(filter credentials-gcs,$(1)),gcs-credentials,$(1))
+PLUGIN_NAMES   := $(sort $(patsubst gcs-credentials,credentials-gcs,$(notdir $(patsubst %/,%,$(wildcard plugins/*-*/)))))
 PLUGINS        := $(patsubst %,$(B)/plugins/%.so,$(PLUGIN_NAMES))
 EXAMPLE_PLUGIN := $(B)/plugins/secrets-example.so
 PLUGINS_ASAN   := $(patsubst %,$(B)/asan/plugins/%.so,$(PLUGIN_NAMES) secrets-example)
 PLUGIN_CFLAGS  := -D_GNU_SOURCE -Iinclude -fPIC -fvisibility=hidden
 PLUGIN_LDFLAGS := -shared -Wl,--version-script=plugins/plugin.map
 PLUGIN_PC      := $(B)/udfcron-plugin.pc
+# Libraries a plugin links beyond libc, and the shared code it compiles in.
+PLUGIN_LIBS_credentials-gcs := -lcjson -lcrypto
+PLUGIN_LIBS_storage-fused   := -lcjson
+PLUGIN_LIBS_secrets-fused   := -lcjson
+FUSED_API_SRCS              := $(wildcard plugins/shared/fused-*.c plugins/shared/fused-*.h)
+PLUGIN_SRCS_storage-fused   := $(FUSED_API_SRCS)
+PLUGIN_SRCS_secrets-fused   := $(FUSED_API_SRCS)
+PLUGIN_LIBS_storage-s3       := -lcrypto
+PLUGIN_LIBS_ingest-rows      := -lcjson
 # Plugins that break the rules on purpose, for the loader's unit tests (tests/unit/plugins/variants.c).
 TEST_PLUGIN_VARIANTS := good major minor small kind name nosym options default slow
-TEST_PLUGINS := $(patsubst %,$(B)/asan/test-plugins/%.so,$(TEST_PLUGIN_VARIANTS))
+# storage-fetch (tests/unit/plugins/fetch.c) drives the host's HTTP service.
+TEST_PLUGINS := $(patsubst %,$(B)/asan/test-plugins/%.so,$(TEST_PLUGIN_VARIANTS)) $(B)/asan/test-plugins/fetch.so
 
-.PHONY: all deps deps-fuzz check unit fuzz-replay integration run run-fused run-fusion emulator bench fuzz man install uninstall clean
+.PHONY: all deps deps-fuzz deps-node deps-node-debian check unit fuzz-replay integration run run-fused run-fusion \
+	emulator bench fuzz man install uninstall clean
 
 all: $(UDFCRONCTL) $(UDFCROND) $(PLUGINS) $(EXAMPLE_PLUGIN) $(PLUGIN_PC)
 
@@ -167,16 +182,29 @@ $(JOURNAL_DRIVER): $(B)/asan/tests/integration/journal-driver.o $(LIBCORE_ASAN)
 	@mkdir -p $(@D)
 	$(CC) $(SANITIZE) $^ $(LIBS) -o $@
 
-# The tests and fuzzers of ingest-rows' readers and partitioner link them from the plugin's folder.
+# Tests and fuzzers that reach into a plugin's own code link its object files (and its libraries).
 INGEST_ROWS_PURE := $(patsubst %,plugins/ingest-rows/%.c,rows csv geojson partition buf)
 $(B)/asan/tests/test-ingest-rows: $(call obj,$(B)/asan,$(INGEST_ROWS_PURE))
 $(B)/fuzz/fuzz-csv $(B)/fuzz/fuzz-geojson: $(call obj,$(B)/fuzz,$(INGEST_ROWS_PURE))
 $(B)/asan/replay/fuzz-csv $(B)/asan/replay/fuzz-geojson: $(call obj,$(B)/asan,$(INGEST_ROWS_PURE))
 $(B)/bench/bench-ingest: $(call obj,$(B)/obj,$(INGEST_ROWS_PURE)) | $(PLUGINS)
-
-# fuzz-file-url reaches into storage-file's URL code.
 $(B)/fuzz/fuzz-file-url: $(B)/fuzz/plugins/storage-file/file-url.o
 $(B)/asan/replay/fuzz-file-url: $(B)/asan/plugins/storage-file/file-url.o
+$(B)/asan/tests/test-google-auth: $(B)/asan/plugins/gcs-credentials/google-auth.o
+$(B)/asan/tests/test-google-auth: LIBS += -lcrypto
+$(B)/asan/tests/test-credentials-gcs: LIBS += -lcrypto
+$(B)/fuzz/fuzz-google-auth: $(B)/fuzz/plugins/gcs-credentials/google-auth.o
+$(B)/asan/replay/fuzz-google-auth: $(B)/asan/plugins/gcs-credentials/google-auth.o
+$(B)/fuzz/fuzz-google-auth $(B)/asan/replay/fuzz-google-auth: LIBS += -lcrypto
+$(B)/asan/tests/test-fused-reply: $(B)/asan/plugins/shared/fused-reply.o $(B)/asan/plugins/shared/fused-api.o
+$(B)/fuzz/fuzz-fused-reply: $(B)/fuzz/plugins/shared/fused-reply.o
+$(B)/asan/replay/fuzz-fused-reply: $(B)/asan/plugins/shared/fused-reply.o
+$(B)/fuzz/fuzz-s3-xml: $(B)/fuzz/plugins/storage-s3/s3-xml.o
+$(B)/asan/replay/fuzz-s3-xml: $(B)/asan/plugins/storage-s3/s3-xml.o
+S3_PLUGIN_ASAN_OBJS := $(call obj,$(B)/asan,plugins/storage-s3/s3-url.c plugins/storage-s3/s3-xml.c plugins/storage-s3/sigv4.c)
+$(B)/asan/tests/test-storage-s3: $(S3_PLUGIN_ASAN_OBJS)
+$(B)/asan/tests/test-storage-s3: LIBS += -lcrypto
+$(B)/bench/bench-s3: LIBS += -lcrypto
 
 $(B)/fuzz/%: $(B)/fuzz/tests/fuzz/%.o $(LIBCORE_FUZZ)
 	$(FUZZ_CC) -fsanitize=fuzzer,address,undefined $^ $(LIBS) -o $@
@@ -187,18 +215,18 @@ $(B)/bench/%: $(B)/obj/tests/bench/%.o $(call obj,$(B)/obj,$(TEST_SUPPORT_SRCS))
 
 # The loader refuses plugins in directories or files that others may write: keep the build's private.
 .SECONDEXPANSION:
-$(B)/plugins/%.so: $$(wildcard plugins/$$*/*.c plugins/$$*/*.h) include/udfcron/plugin.h plugins/plugin.map
+$(B)/plugins/%.so: $$(wildcard plugins/$$(call plugin_folder,$$*)/*.[ch]) $$(PLUGIN_SRCS_$$*) include/udfcron/plugin.h \
+		plugins/plugin.map
 	@mkdir -p $(@D) && chmod go-w $(@D)
-	$(CC) $(PLUGIN_CFLAGS) $(CFLAGS) $(PLUGIN_LDFLAGS) -Wl,-z,defs $(filter %.c,$^) $(PLUGIN_LIBS) -o $@
+	$(CC) $(PLUGIN_CFLAGS) $(CFLAGS) $(PLUGIN_LDFLAGS) -Wl,-z,defs $(filter %.c,$^) $(PLUGIN_LIBS_$*) -o $@
 	@chmod go-w $@
 
-$(B)/asan/plugins/%.so: $$(wildcard plugins/$$*/*.c plugins/$$*/*.h) include/udfcron/plugin.h plugins/plugin.map
+$(B)/asan/plugins/%.so: $$(wildcard plugins/$$(call plugin_folder,$$*)/*.[ch]) $$(PLUGIN_SRCS_$$*) \
+		include/udfcron/plugin.h plugins/plugin.map
 	@mkdir -p $(@D) && chmod go-w $(@D)
-	$(CC) $(PLUGIN_CFLAGS) -std=gnu11 $(WARNINGS) $(SANITIZE) $(PLUGIN_LDFLAGS) $(filter %.c,$^) $(PLUGIN_LIBS) -o $@
+	$(CC) $(PLUGIN_CFLAGS) -std=gnu11 $(WARNINGS) $(SANITIZE) $(PLUGIN_LDFLAGS) $(filter %.c,$^) \
+		$(PLUGIN_LIBS_$*) -o $@
 	@chmod go-w $@
-
-# What a plugin links besides libc.
-$(B)/plugins/ingest-rows.so $(B)/asan/plugins/ingest-rows.so: PLUGIN_LIBS := -lcjson
 
 $(EXAMPLE_PLUGIN) $(B)/asan/plugins/secrets-example.so: plugins/example/example.c include/udfcron/plugin.h
 $(EXAMPLE_PLUGIN):
@@ -216,13 +244,34 @@ $(B)/asan/test-plugins/%.so: tests/unit/plugins/variants.c tests/unit/plugins/va
 		-shared $< -o $@
 	@chmod go-w $@
 
+$(B)/asan/test-plugins/fetch.so: tests/unit/plugins/fetch.c tests/unit/plugins/fetch.h include/udfcron/plugin.h
+	@mkdir -p $(@D) && chmod go-w $(@D)
+	$(CC) $(PLUGIN_CFLAGS) -std=gnu11 $(WARNINGS) $(SANITIZE) $(PLUGIN_LDFLAGS) $< -o $@
+	@chmod go-w $@
+
 $(PLUGIN_PC): plugins/udfcron-plugin.pc.in Makefile
 	@mkdir -p $(@D)
 	sed -e 's|@PREFIX@|$(PREFIX)|' -e 's|@VERSION@|$(VERSION)|' $< > $@
 
 # Unit tests load the plugins (sanitized) from the build directory.
-$(B)/asan/tests/%.o: CPPFLAGS += -DUDFCRON_BUILD_DIR='"$(abspath $(B))"'
+$(B)/asan/tests/%.o: CPPFLAGS += -DUDFCRON_BUILD_DIR='"$(abspath $(B))"' -DUDFCRON_SOURCE_DIR='"$(abspath .)"'
 $(UNIT_TESTS): | $(PLUGINS_ASAN) $(TEST_PLUGINS)
+
+# The S3 server of storage-s3's integration tests and benchmark (tests/support/s3-server): an npm package,
+# installed into the build at the versions its package-lock.json pins, and the script that starts it.
+S3_SERVER_DIR := $(B)/node
+S3_SERVER     := $(S3_SERVER_DIR)/s3-server.js
+S3_SERVER_PKG := $(S3_SERVER_DIR)/node_modules/@20minutes/s3rver/package.json
+
+$(S3_SERVER_PKG): tests/support/s3-server/package.json tests/support/s3-server/package-lock.json
+	@command -v npm >/dev/null || { echo "npm is missing: make deps-node"; exit 1; }
+	@mkdir -p $(S3_SERVER_DIR)
+	cp tests/support/s3-server/package.json tests/support/s3-server/package-lock.json $(S3_SERVER_DIR)/
+	cd $(S3_SERVER_DIR) && npm ci --no-audit --no-fund --loglevel=error
+	@touch $@
+
+$(S3_SERVER): tests/support/s3-server/s3-server.js $(S3_SERVER_PKG)
+	cp $< $@
 
 # ---------------------------------------------------------------- dependencies
 # Installs only what is missing; never touches apt when everything is there.
@@ -246,9 +295,17 @@ deps:
 deps-fuzz:
 	$(call install_packages,$(FUZZ_PACKAGES))
 
+# Node.js and npm, for the S3 test server: the machine's own when it has them (a Node.js build that
+# bundles npm, which Debian's npm package would conflict with), else Debian's.
+deps-node:
+	@command -v npm >/dev/null 2>&1 || $(MAKE) --no-print-directory deps-node-debian
+deps-node-debian:
+	$(call install_packages,nodejs npm)
+
 # ---------------------------------------------------------------- tests
-check: deps
-	@$(MAKE) --no-print-directory all $(UNIT_TESTS) $(FUZZ_REPLAYS) $(JOURNAL_DRIVER) $(PLUGINS_ASAN) $(TEST_PLUGINS)
+check: deps deps-node
+	@$(MAKE) --no-print-directory all $(UNIT_TESTS) $(FUZZ_REPLAYS) $(JOURNAL_DRIVER) $(PLUGINS_ASAN) $(TEST_PLUGINS) \
+		$(S3_SERVER)
 	@$(MAKE) --no-print-directory unit fuzz-replay integration
 
 export ASAN_OPTIONS  := detect_leaks=1:abort_on_error=0:strict_string_checks=1
@@ -261,7 +318,7 @@ fuzz-replay: $(FUZZ_REPLAYS)
 	@set -e; for r in $(FUZZ_REPLAYS); do n=$$(basename $$r); \
 		echo "== $$r tests/fuzz/corpus/$$n"; $$r tests/fuzz/corpus/$$n; done
 
-integration: all $(JOURNAL_DRIVER)
+integration: all $(JOURNAL_DRIVER) $(S3_SERVER)
 	cd tests/integration && UDFCRON_BUILD=$(abspath $(B)) $(PYTHON) -m pytest -q -p no:cacheprovider .
 
 # ---------------------------------------------------------------- run, bench, fuzz
@@ -290,7 +347,7 @@ emulator:
 	$(PYTHON) tests/emulator --port $(EMULATOR_PORT) --storage-port $(EMULATOR_STORAGE_PORT) \
 		--config tests/emulator/demo.json --log $(EMULATOR_ARGS)
 
-bench: deps $(BENCHES) $(UDFCROND)
+bench: deps deps-node $(BENCHES) $(UDFCROND) $(PLUGINS) $(S3_SERVER)
 	@set -e; for b in $(BENCHES); do $$b; done
 	UDFCROND=$(abspath $(UDFCROND)) $(PYTHON) tests/bench/bench-fused.py
 	UDFCROND=$(abspath $(UDFCROND)) $(PYTHON) tests/bench/bench-fusion.py

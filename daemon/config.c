@@ -85,6 +85,7 @@ typedef struct Loader {
         Entry *entries;
         size_t n_entries, n_entries_alloc;
         bool storage_failed; /* a storage block had errors: "no storage serves x://" would only add noise */
+        bool credentials_failed; /* the same for credentials blocks and "no such instance" */
 } Loader;
 
 /*
@@ -807,6 +808,43 @@ static int parse_storage_url(Loader *l, const config_setting_t *s, const char *v
 static int parse_steps(Loader *l, const config_setting_t *s, const char *v, void *target);
 static int check_no_step_references(Loader *l, const config_setting_t *g, const Schedule *s);
 
+/* One name or a list of names of instances of the `credentials` group, whose environment runs get. */
+static int parse_credentials(Loader *l, const config_setting_t *s, const char *v, void *target) {
+        _cleanup_(strv_freep) char **names = NULL;
+        size_t n = 0;
+        int r = 0;
+
+        if (!v && !config_setting_is_array(s) && !config_setting_is_list(s))
+                return type_error(l, s, "a list of credentials instances such as [\"gcs\"]");
+        for (int i = 0; v ? i < 1 : i < config_setting_length(s); i++) {
+                const config_setting_t *e = v ? s : config_setting_get_elem(s, i);
+                const char *name = config_setting_get_string(e);
+                if (!name) {
+                        r = error_at(l, e, "credentials: element %d: expected a string, got %s", i + 1,
+                                     type_name(e));
+                        continue;
+                }
+                if (strv_contains(names, name)) {
+                        r = error_at(l, e, "credentials: '%s' is named twice", name);
+                        continue;
+                }
+                if (!config_find_instance(l->config, PLUGIN_CREDENTIALS, name) && !l->credentials_failed) {
+                        r = error_at(l, e,
+                                     "credentials: no instance '%s' in the credentials group of %s (e.g. "
+                                     "credentials = { %s = { plugin = \"gcs\"; }; };)",
+                                     name, l->config->path, name);
+                        continue;
+                }
+                if (strv_push(&names, &n, strdup(name)) < 0)
+                        return -ENOMEM;
+        }
+        if (r < 0)
+                return r;
+        strv_free(*(char ***) target);
+        *(char ***) target = TAKE_PTR(names);
+        return 0;
+}
+
 #define S(f) offsetof(Schedule, f)
 static const Key schedule_keys[] = {
         { "name", KEY_STRING, S(name), 0, 0, parse_name, NULL, "unique, 1-64 of [A-Za-z0-9_.@-]" },
@@ -832,6 +870,7 @@ static const Key schedule_keys[] = {
         { "ignore_exceptions", KEY_BOOL, S(fanout.ignore_exceptions), 0, 0, NULL, NULL, "failures: null" },
         { "collect", KEY_ENUM, S(fanout.collect), 0, 0, NULL, collect_format_names, "joined results" },
         { "output", KEY_STRING, S(output), 0, 0, parse_storage_url, NULL, "storage URL of the result" },
+        { "credentials", KEY_CUSTOM, S(credentials), 0, 0, parse_credentials, NULL, "their environment" },
         { "fused", KEY_CUSTOM, S(fused), 0, 0, parse_fused_schedule, NULL, "engine fused: what, how" },
         { "fusion", KEY_CUSTOM, S(fusion), 0, 0, parse_fusion_schedule, NULL, "engine fusion: which job" },
         { "steps", KEY_CUSTOM, 0, 0, 0, parse_steps, NULL, "a pipeline: steps run one after another" },
@@ -942,6 +981,10 @@ static int finish_schedule(Loader *l, const config_setting_t *g, Schedule *s) {
                 (void) error_at(l, entrypoint, "entrypoint: only applies with udf");
         if (shell && !cmd && !fusion)
                 (void) error_at(l, shell, "shell: only applies with command");
+        if (config_setting_get_member(g, "credentials") && s->engine && strcmp(s->engine, "local") != 0)
+                /* the variables name files on this host: a remote job could not use them */
+                (void) error_at(l, config_setting_get_member(g, "credentials"),
+                                "credentials: only applies with engine = \"local\"");
         for (size_t i = 0; i < ELEMENTSOF(fanout_keys) && !arg_list; i++) {
                 const config_setting_t *k = config_setting_get_member(g, fanout_keys[i]);
                 if (k)
@@ -1493,6 +1536,18 @@ void plugin_config_done(PluginConfig *pc) {
         free(pc->file);
 }
 
+const PluginConfig *config_find_instance(const Config *config, PluginKind kind, const char *name) {
+        const char *kind_name = plugin_kind_to_string(kind);
+        size_t n = strlen(kind_name);
+        for (size_t i = 0; i < config->n_plugins; i++) {
+                const char *instance = config->plugins[i].instance;
+                if (config->plugins[i].kind == kind && strncmp(instance, kind_name, n) == 0 &&
+                    instance[n] == '/' && strcmp(instance + n + 1, name) == 0)
+                        return &config->plugins[i];
+        }
+        return NULL;
+}
+
 const PluginConfig *config_find_storage(const Config *config, const char *scheme) {
         for (size_t i = 0; i < config->n_plugins; i++) {
                 const char *const *schemes = plugin_storage_schemes(config->plugins[i].plugin);
@@ -1661,14 +1716,17 @@ static int load_plugins(Loader *l, const config_setting_t *root) {
                 if (!config_setting_is_group(group)) {
                         (void) type_error(l, group, "a group of instances { name = { ... }; }");
                         l->storage_failed |= kind == PLUGIN_STORAGE;
+                        l->credentials_failed |= kind == PLUGIN_CREDENTIALS;
                         continue;
                 }
                 for (int k = 0; k < config_setting_length(group); k++) {
                         int r = load_plugin_block(l, kind, config_setting_get_elem(group, k));
                         if (r == -ENOMEM)
                                 return r;
-                        if (r < 0)
+                        if (r < 0) {
                                 l->storage_failed |= kind == PLUGIN_STORAGE;
+                                l->credentials_failed |= kind == PLUGIN_CREDENTIALS;
+                        }
                 }
         }
         return 0;
@@ -2148,6 +2206,7 @@ static int schedule_digest(Schedule *s) {
         digest_str(&h, s->working_directory);
         digest_str(&h, s->output);
         digest_strv(&h, s->environment);
+        digest_strv(&h, s->credentials);
         digest_str(&h, arg_list);
         _cleanup_free_ char *inputs = s->fused.inputs ? cJSON_PrintUnformatted(s->fused.inputs) : NULL;
         if (s->fused.inputs && !inputs)

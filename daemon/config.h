@@ -118,6 +118,8 @@ typedef struct Config {
 int config_load(const char *path, TzDb *tzdb, Config **ret_config, char ***ret_errors);
 Config *config_free(Config *config);
 
+/* The instance of `kind` whose block is called `name` ("gcs" for credentials/gcs), or NULL. */
+const PluginConfig *config_find_instance(const Config *config, PluginKind kind, const char *name);
 /* The storage instance that serves URL scheme `scheme`, or NULL. */
 const PluginConfig *config_find_storage(const Config *config, const char *scheme);
 

@@ -56,10 +56,28 @@ static int push_param_variables(char ***env, size_t *n, const char *params_json)
 }
 
 /*
+ * Sets "NAME=value" `entry` in env, replacing an earlier value of NAME: getenv() in C takes the first of
+ * two, Python and the shell the last, so a child must never see two.
+ */
+static int env_put(char ***env, size_t *n, const char *entry) {
+        size_t name_len = strcspn(entry, "=") + 1;
+        char *copy = strdup(entry);
+
+        for (size_t i = 0; copy && i < *n; i++)
+                if (strncmp((*env)[i], entry, name_len) == 0) {
+                        free((*env)[i]);
+                        (*env)[i] = copy;
+                        return 0;
+                }
+        return strv_push(env, n, copy);
+}
+
+/*
  * The child's whole environment: a cron-like minimal base (PATH, HOME, LANG
  * from the daemon's), TZ set to the schedule's zone so `date` agrees with the
- * schedule, the run's UDFCRON_* variables, then the schedule's own list,
- * which wins because later entries override earlier ones for getenv().
+ * schedule, the run's UDFCRON_* variables, what its credentials instances
+ * give (GOOGLE_APPLICATION_CREDENTIALS), then the schedule's own list; a
+ * later value of a variable replaces an earlier one.
  */
 static int build_environment(const EngineRequest *req, char ***env) {
         static const char *const inherited[] = { "PATH", "HOME", "LANG", "LC_ALL", "LANGUAGE" };
@@ -88,8 +106,10 @@ static int build_environment(const EngineRequest *req, char ***env) {
                 r = strv_pushf(env, &n, "UDFCRON_PARAMS=%s", req->params_json);
         if (r >= 0)
                 r = push_param_variables(env, &n, req->params_json);
+        for (const char *const *e = req->credentials_environment; e && *e && r >= 0; e++)
+                r = env_put(env, &n, *e);
         for (char **e = s->environment; e && *e && r >= 0; e++)
-                r = strv_pushf(env, &n, "%s", *e);
+                r = env_put(env, &n, *e);
         return r;
 }
 

@@ -129,6 +129,9 @@ typedef struct EngineRequest {
         /* Remote engines: */
         HttpClient *http;                /* the manager's client, shared by every run; outlives the run */
         const DaemonSettings *settings;  /* the daemon's (engines.NAME): copy what is needed */
+        /* "NAME=value" from the schedule's credentials instances (NULL-terminated; may be NULL): local
+         * runs get them before the schedule's own environment, which may override them */
+        const char *const *credentials_environment;
 
         /* Remote engines, after a daemon restart (see run.c): */
         const char *attach_job_id;    /* the job the previous daemon started: follow it, never start one */

@@ -45,6 +45,7 @@ struct EngineRun {
          * the one it started with. */
         Schedule *schedule;
         char *run_id, *python, *working_directory;
+        char **credentials_environment; /* local tasks get it as the run would */
         unsigned attempt;
         uint64_t scheduled_usec, started_usec;
         HttpClient *http;
@@ -272,6 +273,7 @@ static int task_start(EngineRun *f, Task *t) {
                 .params_json = params,
                 .python = f->python,
                 .working_directory = f->working_directory,
+                .credentials_environment = (const char *const *) f->credentials_environment,
                 .is_task = true,
                 .task = t->index,
                 .task_attempt = t->attempts,
@@ -442,6 +444,7 @@ static EngineRun *fanout_free(EngineRun *f) {
         free(f->run_id);
         free(f->python);
         free(f->working_directory);
+        strv_free(f->credentials_environment);
         for (char **v = f->secret_values; v && *v; v++)
                 explicit_bzero(*v, strlen(*v));
         strv_free(f->secret_names);
@@ -543,6 +546,8 @@ static int fanout_start(sd_event *event, const EngineRequest *req, const EngineE
         f->arg_list = req->arg_list == s->fanout.arg_list
                               ? req->arg_list
                               : (f->arg_list_expanded = cJSON_Duplicate(req->arg_list, true));
+        if (strv_copy(req->credentials_environment, &f->credentials_environment) < 0)
+                oom = true;
         if (oom || !f->params || !f->arg_list ||
             !(f->tasks = calloc(MAX(f->n_tasks, (size_t) 1), sizeof(Task))))
                 return -ENOMEM;

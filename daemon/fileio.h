@@ -14,3 +14,6 @@ int read_full_fd(int fd, size_t max, char **ret_data, size_t *ret_size);
 
 /* mkdir -p: missing parents are created 0755, `path` itself with `mode`; existing ones stay as they are. */
 int mkdir_p(const char *path, mode_t mode);
+
+/* Removes `path` and everything below it, without following symbolic links; a missing path is no error. */
+int remove_tree(const char *path);

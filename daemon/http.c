@@ -10,6 +10,7 @@
 #include <string.h>
 #include <strings.h>
 #include <sys/epoll.h>
+#include <sys/mman.h>
 #include <systemd/sd-event.h>
 
 #include "clock.h"
@@ -25,6 +26,9 @@
  * coalesce wake-ups (250 ms by default, up to the accuracy given) is added to every request */
 #define CURL_TIMER_ACCURACY_USEC  1
 #define RETRY_TIMER_ACCURACY_USEC (10 * USEC_PER_MSEC)
+/* buffers this large have their pages faulted in ahead (see prefault()), a window at a time */
+#define PREFAULT_MIN    (1024 * 1024)
+#define PREFAULT_WINDOW (4 * 1024 * 1024)
 
 const char *const http_method_names[_HTTP_METHOD_MAX + 1] = {
         [HTTP_GET] = "GET",
@@ -77,6 +81,7 @@ struct HttpTransfer {
         char **headers;
         char *auth_header; /* "Authorization: ..." for bearer tokens */
         char *user, *password;
+        char *aws_sigv4; /* with user and password: sign with AWS SigV4 instead of Basic */
         char *body, *content_type;
         size_t body_size;
         bool has_body;
@@ -94,6 +99,7 @@ struct HttpTransfer {
         struct curl_slist *hop_headers;
         char *reply;
         size_t reply_size, reply_alloc;
+        size_t reply_faulted; /* the first bytes of `reply` whose pages are faulted in */
         bool reply_too_large, reply_oom;
         char errbuf[CURL_ERROR_SIZE];
         sd_event_source *retry_timer;
@@ -112,6 +118,18 @@ static struct curl_slist *slist_free_wiped(struct curl_slist *l) {
                 explicit_bzero(i->data, strlen(i->data));
         curl_slist_free_all(l);
         return NULL;
+}
+
+/*
+ * Faults in the pages of bytes [from, to) of buffer p in one call, instead of one page fault per 4 KiB
+ * as they are written: on a virtual machine, where each fault is a costly exit, that is the better part
+ * of the time a 64 MiB object takes. Kernels before 5.14 refuse (EINVAL): then the faults come as before.
+ */
+static void prefault(void *p, size_t from, size_t to) {
+        uintptr_t start = ((uintptr_t) p + from + 4095) & ~(uintptr_t) 4095,
+                  end = ((uintptr_t) p + to) & ~(uintptr_t) 4095;
+        if (end > start)
+                (void) madvise((void *) start, end - start, MADV_POPULATE_WRITE);
 }
 
 /* ---------------------------------------------------------------- URLs */
@@ -255,6 +273,15 @@ static size_t on_curl_write(char *data, size_t size, size_t n, void *userdata) {
         }
         if (t->reply_size + add + 1 > t->reply_alloc) {
                 size_t alloc = MAX(t->reply_alloc * 2, t->reply_size + add + 1);
+                curl_off_t length = -1;
+                /* room for the whole body when its length is announced: no copying as it grows (a
+                 * compressed one may still grow: the length is what comes over the wire) */
+                bool announced = t->reply_size == 0 &&
+                                 curl_easy_getinfo(t->easy, CURLINFO_CONTENT_LENGTH_DOWNLOAD_T, &length) ==
+                                         CURLE_OK &&
+                                 length > 0 && (uint64_t) length <= t->settings.max_reply_size;
+                if (announced)
+                        alloc = MAX(alloc, (size_t) length + 1);
                 char *p = realloc(t->reply, MAX(alloc, (size_t) 16384));
                 if (!p) {
                         t->reply_oom = true;
@@ -262,6 +289,14 @@ static size_t on_curl_write(char *data, size_t size, size_t n, void *userdata) {
                 }
                 t->reply = p;
                 t->reply_alloc = MAX(alloc, (size_t) 16384);
+                t->reply_faulted = t->reply_size;
+        }
+        /* A large body's pages are faulted in a window ahead of the bytes, not all at once: one long stall
+         * would fill the socket's buffer and hold the sender up. */
+        if (t->reply_alloc >= PREFAULT_MIN && t->reply_size + add > t->reply_faulted) {
+                size_t upto = MIN(t->reply_alloc, t->reply_size + add + PREFAULT_WINDOW);
+                prefault(t->reply, t->reply_faulted, upto);
+                t->reply_faulted = upto;
         }
         memcpy(t->reply + t->reply_size, data, add);
         t->reply_size += add;
@@ -269,35 +304,47 @@ static size_t on_curl_write(char *data, size_t size, size_t n, void *userdata) {
         return add;
 }
 
+static bool hop_signs_sigv4(const HttpTransfer *t) {
+        return t->hop_same_origin && t->aws_sigv4;
+}
+
+static int slist_add(struct curl_slist **l, const char *header) {
+        struct curl_slist *n = curl_slist_append(*l, header);
+        if (!n)
+                return -ENOMEM;
+        *l = n;
+        return 0;
+}
+
 /* The headers of this hop: to the origin everything, elsewhere only what describes the body. */
 static int hop_headers(HttpTransfer *t, struct curl_slist **ret) {
-        struct curl_slist *l = NULL, *n;
+        struct curl_slist *l = NULL;
         char content_type[256];
+        int r = 0;
 
-        /* a POST over 1 MiB would otherwise wait a second for "100 Continue" */
-        if (!(l = curl_slist_append(NULL, "Expect:")))
-                return -ENOMEM;
-        /* without a body, an empty header keeps curl from sending its form-data default type */
+        /*
+         * A POST over 1 MiB would otherwise wait a second for "100 Continue", and without a body, an empty
+         * Content-Type keeps curl from sending its form-data default. But libcurl's SigV4 signs every
+         * header of the list, those that only remove one of curl's too, which are then not sent: the
+         * server's signature would not match. So a signed hop sends those (unsigned, which servers
+         * accept) and does not wait for "100 Continue" (hop_start).
+         */
+        if (!hop_signs_sigv4(t))
+                r = slist_add(&l, "Expect:");
         snprintf(content_type, sizeof content_type, "Content-Type:%s%s", t->hop_has_body ? " " : "",
                  t->hop_has_body ? t->content_type ?: "application/json" : "");
-        if (!(n = curl_slist_append(l, content_type)))
-                goto oom;
-        l = n;
-        for (char **h = t->headers; t->hop_same_origin && h && *h; h++) {
-                if (!(n = curl_slist_append(l, *h)))
-                        goto oom;
-                l = n;
-        }
-        if (t->hop_same_origin && t->auth_header) {
-                if (!(n = curl_slist_append(l, t->auth_header)))
-                        goto oom;
-                l = n;
+        if (r >= 0 && (t->hop_has_body || !hop_signs_sigv4(t)))
+                r = slist_add(&l, content_type);
+        for (char **h = t->headers; r >= 0 && t->hop_same_origin && h && *h; h++)
+                r = slist_add(&l, *h);
+        if (r >= 0 && t->hop_same_origin && t->auth_header)
+                r = slist_add(&l, t->auth_header);
+        if (r < 0) {
+                slist_free_wiped(l);
+                return r;
         }
         *ret = l;
         return 0;
-oom:
-        slist_free_wiped(l);
-        return -ENOMEM;
 }
 
 static void hop_free(HttpTransfer *t) {
@@ -383,7 +430,11 @@ static int hop_start(HttpTransfer *t) {
                 SET(CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t) (t->hop_has_body ? t->body_size : 0));
         }
         if (t->hop_same_origin && t->user) {
-                SET(CURLOPT_HTTPAUTH, (long) CURLAUTH_BASIC);
+                if (t->aws_sigv4) {
+                        SET(CURLOPT_AWS_SIGV4, t->aws_sigv4); /* implies CURLAUTH_AWS_SIGV4 */
+                        SET(CURLOPT_EXPECT_100_TIMEOUT_MS, 0L);
+                } else
+                        SET(CURLOPT_HTTPAUTH, (long) CURLAUTH_BASIC);
                 SET(CURLOPT_USERNAME, t->user);
                 SET(CURLOPT_PASSWORD, t->password);
         }
@@ -484,7 +535,7 @@ static void transfer_end(HttpTransfer *t, HttpOutcome outcome, long status, int 
         /* the caller keeps the transfer, not the reply */
         hop_free(t);
         t->reply = mfree_wiped(t->reply);
-        t->reply_size = t->reply_alloc = 0;
+        t->reply_size = t->reply_alloc = t->reply_faulted = 0;
 }
 
 static int attempt_start(HttpTransfer *t) {
@@ -650,6 +701,7 @@ HttpTransfer *http_transfer_free(HttpTransfer *t) {
         mfree_wiped(t->auth_header);
         mfree_wiped(t->user);
         mfree_wiped(t->password);
+        free(t->aws_sigv4);
         if (t->body)
                 explicit_bzero(t->body, t->body_size);
         free(t->body);
@@ -700,6 +752,16 @@ static int transfer_copy_request(HttpTransfer *t, const HttpRequest *q, const Ht
                              q->auth.token) < 0)
                         return -ENOMEM;
                 break;
+        case HTTP_AUTH_AWS_SIGV4:
+                /* "provider1[:provider2[:region[:service]]]", as libcurl parses it */
+                if (!q->auth.aws_sigv4 || q->auth.aws_sigv4[0] == '\0' ||
+                    strspn(q->auth.aws_sigv4,
+                           "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-_:.") !=
+                            strlen(q->auth.aws_sigv4))
+                        return -EINVAL;
+                if (!(t->aws_sigv4 = strdup(q->auth.aws_sigv4)))
+                        return -ENOMEM;
+                _fallthrough_;
         case HTTP_AUTH_BASIC:
                 if (!q->auth.user || !q->auth.password)
                         return -EINVAL;
@@ -718,6 +780,8 @@ static int transfer_copy_request(HttpTransfer *t, const HttpRequest *q, const Ht
         } else if (q->body) {
                 if (!(t->body = malloc(MAX(q->body_size, (size_t) 1))))
                         return -ENOMEM;
+                if (q->body_size >= PREFAULT_MIN)
+                        prefault(t->body, 0, q->body_size);
                 memcpy(t->body, q->body, q->body_size);
                 t->body_size = q->body_size;
                 t->has_body = true;
@@ -764,6 +828,16 @@ int http_submit(HttpClient *c, const HttpRequest *request, HttpDone done, void *
 
 const char *http_reply_header(const HttpReply *reply, const char *name) {
         return reply && reply->transfer && name ? easy_header(reply->transfer->easy, name) : NULL;
+}
+
+char *http_reply_take_body(const HttpReply *reply) {
+        HttpTransfer *t = reply && reply->transfer ? reply->transfer : NULL;
+        char *body = t ? t->reply : NULL;
+        if (!body || body != reply->body)
+                return NULL;
+        t->reply = NULL;
+        t->reply_size = t->reply_alloc = t->reply_faulted = 0;
+        return body;
 }
 
 int http_reply_json(const HttpReply *reply, cJSON **ret_json) {

@@ -78,8 +78,10 @@ extern const char *const http_method_names[_HTTP_METHOD_MAX + 1];
 
 typedef enum HttpAuthType {
         HTTP_AUTH_NONE,
-        HTTP_AUTH_BEARER, /* "Authorization: <scheme> <token>" */
-        HTTP_AUTH_BASIC,  /* "Authorization: Basic base64(user:password)" */
+        HTTP_AUTH_BEARER,    /* "Authorization: <scheme> <token>" */
+        HTTP_AUTH_BASIC,     /* "Authorization: Basic base64(user:password)" */
+        HTTP_AUTH_AWS_SIGV4, /* AWS Signature Version 4 by libcurl, signed anew for every hop and attempt:
+                                user is the access key id, password the secret access key */
 } HttpAuthType;
 
 typedef struct HttpAuth {
@@ -87,6 +89,10 @@ typedef struct HttpAuth {
         const char *scheme; /* bearer: NULL for "Bearer"; Fused runtimes use "Fused-Env-Bearer" */
         const char *token;
         const char *user, *password;
+        /* sigv4: libcurl's provider string "aws:amz:<region>:<service>". libcurl signs the extra
+         * headers with the request, and uses an "x-amz-content-sha256" header's value as the payload
+         * hash (S3 requires that header; the caller computes it). */
+        const char *aws_sigv4;
 } HttpAuth;
 
 /* One request. Everything is borrowed for the duration of http_submit() only: it copies what it keeps. */
@@ -172,6 +178,13 @@ HttpTransfer *http_transfer_free(HttpTransfer *transfer);
 
 /* A header of the last reply (the last value when repeated), or NULL; valid during `done`. */
 const char *http_reply_header(const HttpReply *reply, const char *name);
+
+/*
+ * Takes the body's buffer over, during `done`, for a caller that would otherwise copy it (a large
+ * object): returns it, owned by the caller, NUL-terminated after body_size bytes; reply->body stays
+ * valid as long as the caller keeps it. NULL for an empty body, or one taken already.
+ */
+char *http_reply_take_body(const HttpReply *reply);
 
 /* Parses the body as JSON: 0 and *ret_json (owned by the caller), -EBADMSG, or -ENOMEM. */
 int http_reply_json(const HttpReply *reply, cJSON **ret_json);

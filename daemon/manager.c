@@ -1110,12 +1110,9 @@ int manager_start(Manager *m) {
 /* ------------------------------------------------------------------ the remote engines' HTTP client */
 
 HttpClient *manager_http_client(Manager *m) {
-        if (!m->http) {
-                int r = http_client_new(m->event, &m->config->settings.http, &m->http);
-                if (r < 0)
-                        journal_log(m->journal, LOG_ERR, "cannot create the HTTP client: %s", strerror(-r));
-        }
-        return m->http;
+        /* the plugin host's: one connection pool for the engines and the plugins, with the `http` settings
+         * plugin_host_apply() gives it at start and on reload */
+        return plugin_host_http(m->plugins);
 }
 
 /* ------------------------------------------------------------------ reload */
@@ -1211,8 +1208,6 @@ static int reload_config(Manager *m, char ***ret_errors) {
         m->n_entries = config->n_schedules;
         config_free(m->config);
         m->config = TAKE_PTR(config);
-        if (m->http && (r = http_client_set_settings(m->http, &m->config->settings.http)) < 0)
-                journal_log(m->journal, LOG_ERR, "cannot apply the new http settings: %s", strerror(-r));
         prune_state(m);
         ensure_state_records(m);
         reschedule_all(m);
@@ -1365,7 +1360,7 @@ Manager *manager_free(Manager *m) {
                 return NULL;
         while (m->runs)
                 run_free(m->runs);
-        plugin_host_free(m->plugins); /* after the runs, which abandon their calls */
+        plugin_host_free(m->plugins); /* after the runs, which abandon their calls and free their transfers */
         for (size_t i = 0; i < m->n_entries; i++)
                 entry_free(m->entries[i]);
         free(m->entries);
@@ -1388,7 +1383,6 @@ Manager *manager_free(Manager *m) {
         for (size_t i = 0; i < m->n_stale_markers; i++)
                 free(m->stale_markers[i]);
         free(m->stale_markers);
-        http_client_free(m->http); /* after the runs, whose transfers it would otherwise strand */
         config_free(m->config);
         state_free(m->state);
         tzdb_free(m->tzdb);

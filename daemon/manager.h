@@ -29,6 +29,7 @@ typedef struct Manager Manager;
 typedef struct Entry Entry;
 typedef struct Run Run;
 typedef struct RunSecret RunSecret;
+typedef struct RunCredentials RunCredentials;
 typedef struct RunStore RunStore;
 typedef struct RunWatch RunWatch;
 
@@ -90,11 +91,16 @@ struct Run {
         RunStatus status;
         const Engine *engine;
         /*
-         * A running attempt is in one of three steps: its ${secret:...} are looked up (secrets), its
-         * work runs on the engine (engine_run, or pipeline), or its output is stored (store).
+         * A running attempt is in one of three steps: its ${secret:...} and its credentials' environment
+         * are looked up (secrets, credentials), its work runs on the engine (engine_run, or pipeline), or
+         * its output is stored (store).
          */
-        RunSecret *secrets; /* one per name the attempt needs, until the work starts */
-        size_t n_secrets, n_secrets_pending;
+        /* one per name the attempt needs, until the work starts (a pipeline's: until it ends) */
+        RunSecret *secrets;
+        size_t n_secrets;
+        RunCredentials *credentials; /* one per instance the schedule names, until the work starts */
+        size_t n_credentials;
+        size_t n_lookups_pending; /* of both */
         EngineRun *engine_run;
         Pipeline *pipeline; /* a schedule of steps: in place of engine_run */
         const char *step;   /* the pipeline's step under way (or that failed), for the journal */
@@ -161,8 +167,6 @@ struct Manager {
         uint64_t started_usec;
         bool stopping;
         sd_event_source *stop_timer;
-
-        HttpClient *http; /* the remote engines' client: made by manager_http_client() when first needed */
 };
 
 int manager_new(sd_event *event, Journal *journal, const char *config_path, Manager **ret_manager);
@@ -186,8 +190,8 @@ void manager_clock_changed(Manager *m);
 void manager_update_status(Manager *m);
 
 /*
- * The HTTP client every remote engine's runs share, created on first use with the `http` group's
- * settings (a reload updates them). NULL only when it cannot be created (out of memory).
+ * The HTTP client every remote engine's runs share: the plugin host's, which the plugins use too,
+ * with the `http` group's settings (a reload updates them).
  */
 HttpClient *manager_http_client(Manager *m);
 

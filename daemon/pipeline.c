@@ -16,6 +16,7 @@
 #include "ingest.h"
 #include "json-util.h"
 #include "storage.h"
+#include "strv.h"
 
 /* A step's templates, expanded for this attempt. */
 typedef struct StepPlan {
@@ -31,6 +32,7 @@ struct Pipeline {
         unsigned attempt;
         uint64_t scheduled_usec;
         char *python, *working_directory;
+        char **credentials_environment; /* what the credentials instances gave the attempt, for UDF steps */
         const Engine *udf_engine;
         PluginHost *plugins;
         Journal *journal;
@@ -321,6 +323,7 @@ static void start_udf_step(Pipeline *p, const PipelineStep *step) {
                 .params_json = p->plans[p->current].params_json,
                 .python = p->python,
                 .working_directory = p->working_directory,
+                .credentials_environment = (const char *const *) p->credentials_environment,
         };
         start_on_engine(p, p->udf_engine, &view, &request);
 }
@@ -352,7 +355,7 @@ static void on_ingest_done(void *userdata, int error, const char *message, const
 }
 
 static void start_ingest_step(Pipeline *p, const PipelineStep *step) {
-        PluginInstance *i = plugin_host_instance(p->plugins, step->instance);
+        PluginInstance *i = plugin_host_instance(p->plugins, PLUGIN_INGEST, strchr(step->instance, '/') + 1);
         const StepPlan *plan = &p->plans[p->current];
 
         /* a reload may have replaced the instance: its options must still be laid out as the step's are */
@@ -519,6 +522,8 @@ int pipeline_start(sd_event *event, const PipelineRequest *request, const Pipeli
                 .events = events,
                 .userdata = userdata,
         };
+        if (strv_copy(a->credentials_environment, &p->credentials_environment) < 0)
+                return -ENOMEM;
         if (!(p->run_id = strdup(a->run_id)) || !(p->python = strdup(a->python)) ||
             !(p->working_directory = strdup(a->working_directory)) ||
             !(p->plans = calloc(a->schedule->n_steps, sizeof(StepPlan))))
@@ -559,6 +564,7 @@ Pipeline *pipeline_free(Pipeline *p) {
         free(p->run_id);
         free(p->python);
         free(p->working_directory);
+        strv_free(p->credentials_environment);
         sd_event_unref(p->event);
         free(p);
         return NULL;

@@ -2,13 +2,18 @@
 #include "plugin-host.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <limits.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <systemd/sd-event.h>
+#include <unistd.h>
 
+#include "credentials.h"
+#include "fileio.h"
 #include "secrets.h"
 #include "storage.h"
 
@@ -20,6 +25,16 @@ struct udfcron_timer {
         bool firing;  /* its callback runs: it is freed when that returns */
         bool stopped; /* ... unless timer_stop() came first, during the callback */
         udfcron_timer *prev, *next;
+};
+
+/* An HTTP request an instance submitted (host->http_submit). */
+struct udfcron_http {
+        PluginInstance *instance;
+        HttpTransfer *transfer;
+        udfcron_http_done done;
+        void *userdata;
+        const HttpReply *reply; /* while `done` runs: for http_reply_header() */
+        udfcron_http *prev, *next;
 };
 
 struct udfcron_instance {
@@ -35,24 +50,38 @@ struct udfcron_instance {
         bool retired;     /* replaced by a reload: destroyed once n_calls is 0 */
         size_t n_calls;   /* calls into it not yet freed */
         udfcron_timer *timers;
+        udfcron_http *requests; /* HTTP requests it submitted that have not ended */
+        char *runtime_root;     /* the daemon's runtime directory */
+        char *runtime_path;     /* its own below it, once asked for (host->runtime_directory) or inherited */
         PluginInstance *retired_next;
 };
 
 struct PluginHost {
         sd_event *event;
         Journal *journal;
+        HttpClient *http;
         PluginInstance **current; /* in configuration order */
         size_t n_current;
         PluginInstance *retired;
         PluginCall *calls;
         size_t n_calls;
+        udfcron_http *answering; /* the HTTP request whose `done` runs */
 };
 
 static const struct udfcron_host host_services;
 
 /* ------------------------------------------------------------------ instances */
 
-static void instance_free(PluginInstance *i);
+static PluginInstance *instance_free(PluginInstance *i);
+
+/* A current instance other than i with i's name (a reload's successor, or its predecessor), or NULL. */
+static PluginInstance *namesake(const PluginInstance *i) {
+        const PluginHost *h = i->host;
+        for (size_t k = 0; k < h->n_current; k++)
+                if (h->current[k] && h->current[k] != i && strcmp(h->current[k]->name, i->name) == 0)
+                        return h->current[k];
+        return NULL;
+}
 
 static void retired_remove(PluginHost *h, PluginInstance *i) {
         for (PluginInstance **p = &h->retired; *p; p = &(*p)->retired_next)
@@ -74,13 +103,26 @@ static void timer_free(udfcron_timer *t) {
         free(t);
 }
 
+static void request_free(udfcron_http *q) {
+        PluginInstance *i = q->instance;
+        if (q->prev)
+                q->prev->next = q->next;
+        else
+                i->requests = q->next;
+        if (q->next)
+                q->next->prev = q->prev;
+        http_transfer_free(q->transfer); /* cancels it when it has not ended */
+        free(q);
+}
+
 static void call_free(PluginCall *c);
 
 /*
- * destroy(), then whatever the plugin left: its timers (stopped, so that nothing of the plugin runs
- * after the unload), the calls it made (abandoned) and the calls into it (dropped: only at exit).
+ * destroy(), then whatever the plugin left: its timers and HTTP requests (stopped, so that nothing of
+ * the plugin runs after the unload), the calls it made (abandoned) and the calls into it (dropped:
+ * only at exit).
  */
-static void instance_free(PluginInstance *i) {
+static PluginInstance *instance_free(PluginInstance *i) {
         PluginHost *h = i->host;
         unsigned left = 0;
 
@@ -93,6 +135,12 @@ static void instance_free(PluginInstance *i) {
         if (left > 0)
                 journal_log(h->journal, LOG_WARNING, "%s: %u timer%s still set after destroy(); stopped %s",
                             i->name, left, left == 1 ? "" : "s", left == 1 ? "it" : "them");
+        for (left = 0; i->requests; left++)
+                request_free(i->requests);
+        if (left > 0)
+                journal_log(h->journal, LOG_WARNING,
+                            "%s: %u HTTP request%s still under way after destroy(); cancelled %s", i->name,
+                            left, left == 1 ? "" : "s", left == 1 ? "it" : "them");
         for (PluginCall *c = h->calls, *next; c; c = next) {
                 next = c->next;
                 if (c->requester == i) {
@@ -104,11 +152,24 @@ static void instance_free(PluginInstance *i) {
                         call_free(c);
                 }
         }
+        /* what it left for runs (a key file) is handed to its namesake, or goes with the last of the name */
+        PluginInstance *heir = i->runtime_path ? namesake(i) : NULL;
+        int r = 0;
+        if (heir && !heir->runtime_path)
+                heir->runtime_path = TAKE_PTR(i->runtime_path);
+        else if (i->runtime_path && !heir)
+                r = remove_tree(i->runtime_path);
+        if (r < 0)
+                journal_log(h->journal, LOG_WARNING, "%s: cannot remove %s: %s, ignoring", i->name,
+                            i->runtime_path, strerror(-r));
         plugin_options_free(i->plugin, i->options);
         plugin_unref(i->plugin);
         free(i->name);
         free(i->file);
+        free(i->runtime_root);
+        free(i->runtime_path);
         free(i);
+        return NULL;
 }
 
 static void instance_retire(PluginInstance *i) {
@@ -123,7 +184,7 @@ static void instance_retire(PluginInstance *i) {
 }
 
 /* Takes the options out of pc. */
-static int instance_new(PluginHost *h, PluginConfig *pc, PluginInstance **ret) {
+static int instance_new(PluginHost *h, PluginConfig *pc, const char *runtime_root, PluginInstance **ret) {
         PluginInstance *i = calloc(1, sizeof *i);
         if (!i)
                 return -ENOMEM;
@@ -135,8 +196,9 @@ static int instance_new(PluginHost *h, PluginConfig *pc, PluginInstance **ret) {
                 .file = strdup(pc->file),
                 .line = pc->line,
                 .options = TAKE_PTR(pc->options),
+                .runtime_root = strdup(runtime_root),
         };
-        if (!i->name || !i->file) {
+        if (!i->name || !i->file || !i->runtime_root) {
                 instance_free(i);
                 return -ENOMEM;
         }
@@ -146,6 +208,10 @@ static int instance_new(PluginHost *h, PluginConfig *pc, PluginInstance **ret) {
 
 const char *plugin_instance_name(const PluginInstance *i) {
         return i->name;
+}
+
+PluginKind plugin_instance_kind(const PluginInstance *i) {
+        return i->kind;
 }
 
 void *plugin_instance_context(const PluginInstance *i) {
@@ -168,6 +234,11 @@ int plugin_host_new(sd_event *event, Journal *journal, PluginHost **ret_host) {
                 return -ENOMEM;
         h->event = sd_event_ref(event);
         h->journal = journal;
+        int r = http_client_new(event, &HTTP_DEFAULT_SETTINGS, &h->http);
+        if (r < 0) {
+                plugin_host_free(h);
+                return r;
+        }
         *ret_host = h;
         return 0;
 }
@@ -176,7 +247,7 @@ PluginHost *plugin_host_free(PluginHost *h) {
         if (!h)
                 return NULL;
         for (size_t k = 0; k < h->n_current; k++)
-                instance_free(h->current[k]);
+                h->current[k] = instance_free(h->current[k]);
         free(h->current);
         while (h->retired) {
                 PluginInstance *i = h->retired;
@@ -185,6 +256,7 @@ PluginHost *plugin_host_free(PluginHost *h) {
         }
         while (h->calls) /* built-in answers not delivered yet */
                 call_free(h->calls);
+        http_client_free(h->http); /* after the instances, which cancelled their requests */
         sd_event_unref(h->event);
         free(h);
         return NULL;
@@ -199,7 +271,7 @@ int plugin_host_apply(PluginHost *h, Config *config) {
                 return -ENOMEM;
         for (size_t k = 0; k < config->n_plugins && r >= 0; k++) {
                 PluginInstance *i;
-                if ((r = instance_new(h, &config->plugins[k], &i)) < 0)
+                if ((r = instance_new(h, &config->plugins[k], config->settings.runtime_directory, &i)) < 0)
                         break;
                 fresh[n++] = i;
                 r = i->plugin->descriptor->init(&host_services, i, i->options, &i->ctx);
@@ -209,17 +281,21 @@ int plugin_host_apply(PluginHost *h, Config *config) {
                 else
                         i->initialized = true;
         }
+        if (r >= 0)
+                r = http_client_set_settings(h->http, &config->settings.http);
         if (r < 0) {
                 while (n > 0)
                         instance_free(fresh[--n]);
                 return r;
         }
 
-        for (size_t k = 0; k < h->n_current; k++)
-                instance_retire(h->current[k]);
-        free(h->current);
+        /* the new set first: an old instance freed now sees its successor (see instance_free()) */
+        _cleanup_free_ PluginInstance **old = TAKE_PTR(h->current);
+        size_t n_old = h->n_current;
         h->current = TAKE_PTR(fresh);
         h->n_current = n;
+        for (size_t k = 0; k < n_old; k++)
+                instance_retire(old[k]);
         return 0;
 }
 
@@ -231,6 +307,10 @@ Journal *plugin_host_journal(const PluginHost *h) {
         return h->journal;
 }
 
+HttpClient *plugin_host_http(const PluginHost *h) {
+        return h->http;
+}
+
 PluginInstance *plugin_host_storage(const PluginHost *h, const char *scheme) {
         for (size_t k = 0; k < h->n_current; k++)
                 for (const char *const *s = plugin_storage_schemes(h->current[k]->plugin); s && *s; s++)
@@ -239,9 +319,10 @@ PluginInstance *plugin_host_storage(const PluginHost *h, const char *scheme) {
         return NULL;
 }
 
-PluginInstance *plugin_host_instance(const PluginHost *h, const char *name) {
+PluginInstance *plugin_host_instance(const PluginHost *h, PluginKind kind, const char *name) {
+        size_t n = strlen(plugin_kind_to_string(kind));
         for (size_t k = 0; k < h->n_current; k++)
-                if (strcmp(h->current[k]->name, name) == 0)
+                if (h->current[k]->kind == kind && strcmp(h->current[k]->name + n + 1, name) == 0)
                         return h->current[k];
         return NULL;
 }
@@ -335,6 +416,25 @@ void plugin_call_answered(PluginCall *c) {
 
 void plugin_call_refused(PluginCall *c) {
         call_free(c);
+}
+
+int plugin_call_started(PluginCall *c, int r, PluginCall **ret_call) {
+        if (r < 0) {
+                plugin_call_refused(c);
+                return r;
+        }
+        if (ret_call)
+                *ret_call = c;
+        return 0;
+}
+
+bool plugin_call_first_answer(PluginCall *c, int error, int *ret_error) {
+        if (c->answered) {
+                plugin_call_answered(c); /* reports it */
+                return false;
+        }
+        *ret_error = error > 0 ? -error : error;
+        return true;
 }
 
 PluginCall *plugin_call_abandon(PluginCall *c) {
@@ -435,6 +535,176 @@ static int host_storage_sign(udfcron_instance *self, const char *url, uint64_t v
         return storage_sign(self->host, self, url, valid_usec, done, userdata, NULL);
 }
 
+/* What a plugin's reply says for an HttpReply: see struct udfcron_http_reply. */
+static int http_reply_error(const HttpReply *reply) {
+        if (reply->outcome == HTTP_OK)
+                return 0;
+        if (reply->status <= 0)
+                return reply->error < 0 ? reply->error : -EIO;
+        if (IN_SET(reply->status, 401, 403))
+                return -EACCES;
+        if (IN_SET(reply->status, 404, 410))
+                return -ENOENT;
+        return reply->outcome == HTTP_RETRY ? -EAGAIN : -EREMOTEIO;
+}
+
+static void on_http_done(void *userdata, const HttpReply *reply) {
+        udfcron_http *q = userdata;
+        const struct udfcron_http_reply r = {
+                .error = http_reply_error(reply),
+                .status = reply->status,
+                .message = reply->message,
+                .body = reply->body,
+                .body_size = reply->body_size,
+                .content_type = reply->content_type,
+                .attempts = reply->attempts,
+        };
+
+        /* http_cancel() from inside `done` only returns: the request is freed here, afterwards */
+        PluginHost *h = q->instance->host;
+        q->reply = reply;
+        h->answering = q;
+        q->done(q->userdata, q, &r);
+        h->answering = NULL;
+        request_free(q);
+}
+
+static int host_http_submit(udfcron_instance *self, const struct udfcron_http_request *request,
+                            udfcron_http_done done, void *userdata, udfcron_http **ret_request) {
+        static const HttpMethod methods[] = {
+                [UDFCRON_HTTP_GET] = HTTP_GET,
+                [UDFCRON_HTTP_POST] = HTTP_POST,
+                [UDFCRON_HTTP_PUT] = HTTP_PUT,
+                [UDFCRON_HTTP_DELETE] = HTTP_DELETE,
+        };
+        HttpClient *client = self->host->http;
+        HttpSettings settings = *http_client_settings(client); /* ca_file borrowed: http_submit copies it */
+        HttpAuth auth = {};
+        udfcron_http *q;
+        int r;
+
+        /* Every member of struct udfcron_http_request exists since 1.1, the first minor with the
+         * service; members a later minor appends are read only when self->plugin's minor has them. */
+        if (!request || !done || (unsigned) request->method >= ELEMENTSOF(methods))
+                return -EINVAL;
+        switch (request->auth) {
+        case UDFCRON_HTTP_AUTH_NONE:
+                break;
+        case UDFCRON_HTTP_AUTH_BEARER:
+                auth = (HttpAuth){ .type = HTTP_AUTH_BEARER, .token = request->auth_secret };
+                break;
+        case UDFCRON_HTTP_AUTH_BASIC:
+                auth = (HttpAuth){ .type = HTTP_AUTH_BASIC,
+                                   .user = request->auth_user,
+                                   .password = request->auth_secret };
+                break;
+        case UDFCRON_HTTP_AUTH_AWS_SIGV4:
+                auth = (HttpAuth){ .type = HTTP_AUTH_AWS_SIGV4,
+                                   .user = request->auth_user,
+                                   .password = request->auth_secret,
+                                   .aws_sigv4 = request->aws_sigv4 };
+                break;
+        default:
+                return -EINVAL;
+        }
+        if (request->max_reply_size > 0)
+                settings.max_reply_size = request->max_reply_size;
+        if (request->timeout_usec > 0)
+                settings.timeout_usec = request->timeout_usec;
+        if (request->no_retry)
+                settings.retries = 0;
+
+        if (!(q = calloc(1, sizeof *q)))
+                return -ENOMEM;
+        *q = (udfcron_http){ .instance = self, .done = done, .userdata = userdata };
+        r = http_submit(client,
+                        &(HttpRequest){
+                                .method = methods[request->method],
+                                .url = request->url,
+                                .headers = request->headers,
+                                .auth = auth,
+                                .body = request->body,
+                                .body_size = request->body_size,
+                                .content_type = request->content_type,
+                                .settings = &settings,
+                        },
+                        on_http_done, q, &q->transfer);
+        if (r < 0) {
+                free(q);
+                return r;
+        }
+        q->next = self->requests;
+        if (self->requests)
+                self->requests->prev = q;
+        self->requests = q;
+        if (ret_request)
+                *ret_request = q;
+        return 0;
+}
+
+char *plugin_host_take_http_body(PluginHost *h, const void *data, size_t size) {
+        const HttpReply *r = h->answering ? h->answering->reply : NULL;
+        return r && data == r->body && size == r->body_size ? http_reply_take_body(r) : NULL;
+}
+
+static udfcron_http *host_http_cancel(udfcron_http *q) {
+        if (q && !q->reply) /* inside its `done`: on_http_done() frees it */
+                request_free(q);
+        return NULL;
+}
+
+static const char *host_http_reply_header(const udfcron_http *q, const char *name) {
+        return q && q->reply ? http_reply_header(q->reply, name) : NULL;
+}
+
+/* mkdir, or an existing directory that must be the daemon user's own; made private either way. */
+static int private_subdirectory(const char *path) {
+        struct stat st;
+        if (mkdir(path, 0700) < 0 && errno != EEXIST)
+                return -errno;
+        _cleanup_close_ int fd = open(path, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+        if (fd < 0)
+                return -errno;
+        if (fstat(fd, &st) < 0)
+                return -errno;
+        if (st.st_uid != geteuid())
+                return -EPERM;
+        return fchmod(fd, 0700) < 0 ? -errno : 0;
+}
+
+static int host_runtime_directory(udfcron_instance *self, const char **ret_path) {
+        _cleanup_free_ char *path = NULL;
+        int r;
+
+        if (self->runtime_path) {
+                *ret_path = self->runtime_path;
+                return 0;
+        }
+        /* 0755, as the daemon makes it: it holds the control socket */
+        if ((r = mkdir_p(self->runtime_root, 0755)) < 0)
+                return r;
+        /* <root>/plugins, <root>/plugins/<kind>, <root>/plugins/<kind>/<name>: each private */
+        if (asprintf(&path, "%s/plugins/%s", self->runtime_root, self->name) < 0)
+                return -ENOMEM;
+        for (char *slash = strchr(path + strlen(self->runtime_root) + 1, '/'); slash;
+             slash = strchr(slash + 1, '/')) {
+                *slash = '\0';
+                r = private_subdirectory(path);
+                *slash = '/';
+                if (r < 0)
+                        return r;
+        }
+        if ((r = private_subdirectory(path)) < 0)
+                return r;
+        *ret_path = self->runtime_path = TAKE_PTR(path);
+        return 0;
+}
+
+static int host_credentials_token(udfcron_instance *self, const char *name, const char *audience,
+                                  udfcron_token_done done, void *userdata) {
+        return credentials_token(self->host, self, name, audience, done, userdata, NULL);
+}
+
 static int host_storage_get_range(udfcron_instance *self, const char *url, uint64_t offset, size_t max_size,
                                   udfcron_storage_range_done done, void *userdata) {
         return storage_get_range(self->host, self, url, offset, max_size, done, userdata, NULL);
@@ -452,5 +722,10 @@ static const struct udfcron_host host_services = {
         .storage_list = host_storage_list,
         .storage_remove = host_storage_remove,
         .storage_sign = host_storage_sign,
+        .http_submit = host_http_submit,
+        .http_cancel = host_http_cancel,
+        .http_reply_header = host_http_reply_header,
+        .runtime_directory = host_runtime_directory,
+        .credentials_token = host_credentials_token,
         .storage_get_range = host_storage_get_range,
 };

@@ -14,6 +14,7 @@
 #include <unistd.h>
 
 #include "clock.h"
+#include "credentials.h"
 #include "error-message.h"
 #include "json-util.h"
 #include "manager.h"
@@ -156,6 +157,15 @@ struct RunSecret {
         PluginCall *call; /* the lookup, until it answers */
 };
 
+/* The environment a credentials instance gives an attempt, asked for or given. */
+struct RunCredentials {
+        Run *run;
+        const char *name; /* the schedule's */
+        char **environment;
+        int error;
+        PluginCall *call; /* the request, until it answers */
+};
+
 /* An attempt whose work succeeded, while its output is being stored. */
 struct RunStore {
         PluginCall *call;
@@ -164,7 +174,8 @@ struct RunStore {
         char *data; /* what is stored: the result, secrets masked */
 };
 
-static void run_secrets_free(Run *run) {
+/* Drops what the attempt looked up, or abandons the lookups still under way. */
+static void run_lookups_free(Run *run) {
         for (size_t i = 0; i < run->n_secrets; i++) {
                 RunSecret *rs = &run->secrets[i];
                 plugin_call_abandon(rs->call);
@@ -173,7 +184,13 @@ static void run_secrets_free(Run *run) {
         }
         free(run->secrets);
         run->secrets = NULL;
-        run->n_secrets = run->n_secrets_pending = 0;
+        for (size_t i = 0; i < run->n_credentials; i++) {
+                plugin_call_abandon(run->credentials[i].call);
+                strv_free(run->credentials[i].environment);
+        }
+        free(run->credentials);
+        run->credentials = NULL;
+        run->n_secrets = run->n_credentials = run->n_lookups_pending = 0;
 }
 
 static RunStore *run_store_free(RunStore *st) {
@@ -202,7 +219,7 @@ Run *run_free(Run *run) {
         if (run->engine_run)
                 run->engine->free(run->engine_run);
         pipeline_free(run->pipeline);
-        run_secrets_free(run);
+        run_lookups_free(run);
         run->store = run_store_free(run->store);
         free(run->output_url);
         sd_event_source_disable_unref(run->retry_timer);
@@ -600,7 +617,7 @@ static void on_pipeline_ended(void *userdata, const EngineOutcome *outcome) {
         Run *run = userdata;
         /* the outcome lives in the pipeline: free that only afterwards */
         Pipeline *p = TAKE_PTR(run->pipeline);
-        run_secrets_free(run); /* they lasted as long as its steps could start */
+        run_lookups_free(run); /* they lasted as long as its steps could start */
         if (outcome->kind == OUTCOME_SUCCEEDED)
                 run->step = NULL; /* the run's end is about no step; a failure is about the step it says */
         attempt_ended(run, outcome); /* may free the run */
@@ -860,7 +877,20 @@ static int start_pipeline(Run *run, const EngineRequest *attempt, const ParamCon
         return pipeline_start(m->event, &request, &events, run, &run->pipeline, ret_error);
 }
 
-/* The attempt's secrets are known: expands the parameters with them and starts the work on the engine. */
+/* What every credentials instance gave, in the schedule's order, as one list; NULL for none. */
+static int credentials_environment_join(const Run *run, char ***ret) {
+        _cleanup_(strv_freep) char **joined = NULL;
+        size_t n = 0;
+
+        for (size_t i = 0; i < run->n_credentials; i++)
+                for (char **e = run->credentials[i].environment; e && *e; e++)
+                        if (strv_push(&joined, &n, strdup(*e)) < 0)
+                                return -ENOMEM;
+        *ret = TAKE_PTR(joined);
+        return 0;
+}
+
+/* The attempt's secrets and credentials are known: expands the parameters and starts the work on the engine. */
 static void start_work(Run *run) {
         static const EngineEvents events = {
                 .output = on_output,
@@ -877,6 +907,7 @@ static void start_work(Run *run) {
         const Schedule *s = run->entry->schedule;
         _cleanup_free_ char *error = NULL, *params_json = NULL, *marker = NULL;
         _cleanup_(json_freep) cJSON *params = NULL, *arg_list = NULL;
+        _cleanup_(strv_freep) char **environment = NULL;
         char **argv = NULL;
         size_t argc = 0;
         int r;
@@ -908,11 +939,13 @@ static void start_work(Run *run) {
         run->output_url = NULL;
         if (r >= 0 && s->output)
                 r = params_expand_string(s->output, &ctx, &run->output_url, &error);
+        if (r >= 0)
+                r = credentials_environment_join(run, &environment);
         if (r < 0) {
                 char message[512];
                 snprintf(message, sizeof message, "parameters: %s", error ?: strerror(-r));
                 strv_free(argv);
-                run_secrets_free(run);
+                run_lookups_free(run);
                 fail_to_start(run, true, message);
                 return;
         }
@@ -929,6 +962,7 @@ static void start_work(Run *run) {
                 .python = m->config->settings.python,
                 .start_marker = marker,
                 .working_directory = s->working_directory ?: m->config->settings.state_directory,
+                .credentials_environment = (const char *const *) environment,
                 .stdout_is_result = s->work == WORK_COMMAND && s->output,
                 .arg_list = arg_list ?: s->fanout.arg_list,
                 .templates = &ctx,
@@ -947,7 +981,7 @@ static void start_work(Run *run) {
                 char message[512];
                 snprintf(message, sizeof message, "parameters: %s", error ?: strerror(-started));
                 strv_free(argv);
-                run_secrets_free(run);
+                run_lookups_free(run);
                 fail_to_start(run, true, message);
                 return;
         }
@@ -966,9 +1000,10 @@ static void start_work(Run *run) {
         r = s->work == WORK_PIPELINE
                     ? started
                     : run->engine->start(m->event, &request, &events, run, &run->engine_run);
-        /* the values live on only in the expansions (the engine's too); a pipeline's steps start later */
+        /* the secrets' values live on only in the expansions (the engine's too); a pipeline's steps start
+         * later */
         if (s->work != WORK_PIPELINE || r < 0)
-                run_secrets_free(run);
+                run_lookups_free(run);
         strv_free(argv);
         if (IN_SET(r, -EMFILE, -ENFILE, -EAGAIN)) {
                 /* the machine is out of descriptors or processes, the run did nothing wrong: wait */
@@ -993,54 +1028,112 @@ static void start_work(Run *run) {
         }
 }
 
-/* Every lookup answered: the work starts, or the attempt fails on the first secret that was not found. */
-static void secrets_found(Run *run) {
-        for (size_t i = 0; i < run->n_secrets; i++) {
+/* Every lookup answered: the work starts, or the attempt fails on the first secret or credentials
+ * instance that failed. A secret no provider knows stays unknown, and an instance gone from the
+ * configuration stays gone; a provider or an instance that failed otherwise may work next time. */
+static void lookups_done(Run *run) {
+        char message[512] = "";
+        bool permanent = false;
+
+        for (size_t i = 0; i < run->n_secrets && !message[0]; i++) {
                 const RunSecret *rs = &run->secrets[i];
                 if (rs->error >= 0)
                         continue;
-                char message[512];
                 snprintf(message, sizeof message, "parameters: secret '%s': %s", rs->name,
                          strerror(-rs->error));
-                /* a secret no provider knows stays unknown; a provider that failed may work next time */
-                bool permanent = IN_SET(rs->error, -ENOENT, -EINVAL);
-                run_secrets_free(run);
+                permanent = IN_SET(rs->error, -ENOENT, -EINVAL);
+        }
+        for (size_t i = 0; i < run->n_credentials && !message[0]; i++) {
+                const RunCredentials *rc = &run->credentials[i];
+                if (rc->error >= 0)
+                        continue;
+                snprintf(message, sizeof message, "credentials '%s': %s", rc->name, strerror(-rc->error));
+                permanent = IN_SET(rc->error, -ENOENT, -EINVAL, -ENXIO);
+        }
+        if (message[0]) {
+                run_lookups_free(run);
                 fail_to_start(run, permanent, message);
                 return;
         }
         start_work(run);
 }
 
+static void lookup_answered(Run *run) {
+        if (--run->n_lookups_pending == 0)
+                lookups_done(run);
+}
+
 static void on_secret(void *userdata, int error, const char *value) {
         RunSecret *rs = userdata;
-        Run *run = rs->run;
 
         rs->call = NULL;
         rs->error = error;
         if (error >= 0 && !(rs->value = strdup(value)))
                 rs->error = -ENOMEM;
-        if (--run->n_secrets_pending == 0)
-                secrets_found(run);
+        lookup_answered(rs->run);
 }
 
-/* Looks up each of `names` (taken) through the secrets providers; secrets_found() follows. */
+/* Looks up each of `names` (taken) through the secrets providers. */
 static int lookup_secrets(Run *run, char **names, size_t n) {
+        if (n == 0)
+                return 0;
         if (!(run->secrets = calloc(n, sizeof(RunSecret))))
                 return -ENOMEM;
         run->n_secrets = n;
         for (size_t i = 0; i < n; i++)
                 run->secrets[i] = (RunSecret){ .run = run, .name = TAKE_PTR(names[i]) };
-        run->n_secrets_pending = n;
         for (size_t i = 0; i < n; i++) {
                 RunSecret *rs = &run->secrets[i];
                 int r = secrets_lookup(run->manager->plugins, NULL, rs->name, on_secret, rs, &rs->call);
-                if (r < 0) {
+                if (r < 0)
                         rs->error = r;
-                        run->n_secrets_pending--;
-                }
+                else
+                        run->n_lookups_pending++;
         }
-        if (run->n_secrets_pending == 0) /* every lookup failed at once */
-                secrets_found(run);
+        return 0;
+}
+
+static void on_credentials_environment(void *userdata, int error, const char *const *environment) {
+        RunCredentials *rc = userdata;
+        size_t n = 0;
+
+        rc->call = NULL;
+        rc->error = error;
+        for (const char *const *e = environment; rc->error >= 0 && e && *e; e++)
+                if (strv_push(&rc->environment, &n, strdup(*e)) < 0)
+                        rc->error = -ENOMEM;
+        lookup_answered(rc->run);
+}
+
+/* Asks each credentials instance the schedule names for the environment of this attempt. */
+static int lookup_credentials(Run *run) {
+        const Schedule *s = run->entry->schedule;
+        size_t n = 0;
+
+        for (char **c = s->credentials; c && *c; c++)
+                n++;
+        if (n == 0)
+                return 0;
+        if (!(run->credentials = calloc(n, sizeof(RunCredentials))))
+                return -ENOMEM;
+        run->n_credentials = n;
+        const struct udfcron_run_info info = {
+                .schedule = s->name,
+                .run_id = run->id,
+                .attempt = run->attempt,
+                .scheduled_usec = run->slot_usec,
+                .engine = run->engine->name,
+        };
+        for (size_t i = 0; i < n; i++) {
+                RunCredentials *rc = &run->credentials[i];
+                *rc = (RunCredentials){ .run = run, .name = s->credentials[i] };
+                int r = credentials_environment(run->manager->plugins, rc->name, &info,
+                                                on_credentials_environment, rc, &rc->call);
+                if (r < 0)
+                        rc->error = r;
+                else
+                        run->n_lookups_pending++;
+        }
         return 0;
 }
 
@@ -1065,17 +1158,22 @@ void run_start_attempt(Run *run) {
                 r = pipeline_collect_secrets(s, &run->manager->config->settings, &names, &n);
         if (r >= 0 && run->engine->collect_secrets)
                 r = run->engine->collect_secrets(s, &run->manager->config->settings, &names, &n);
-        if (r >= 0 && n > 0)
+        if (r >= 0)
                 r = lookup_secrets(run, names, n);
-        else if (r >= 0)
-                start_work(run);
+        if (r >= 0)
+                r = lookup_credentials(run);
         if (r < 0) {
-                for (size_t i = 0; i < n; i++)
-                        free(names[i]);
+                if (!run->secrets)
+                        for (size_t i = 0; i < n; i++)
+                                free(names[i]);
+                run_lookups_free(run);
                 char message[256];
-                snprintf(message, sizeof message, "cannot look up secrets: %s", strerror(-r));
+                snprintf(message, sizeof message, "cannot look up secrets and credentials: %s", strerror(-r));
                 fail_to_start(run, false, message);
+                return;
         }
+        if (run->n_lookups_pending == 0) /* nothing to look up, or every lookup failed at once */
+                lookups_done(run);
 }
 
 const EngineRun *run_fanout(const Run *run) {
@@ -1099,8 +1197,8 @@ void run_cancel(Run *run, const char *why) {
                         pipeline_cancel(run->pipeline);
                         return; /* likewise */
                 }
-                /* looking up its secrets, or storing its output: nothing to wait for */
-                run_secrets_free(run);
+                /* looking up its secrets and credentials, or storing its output: nothing to wait for */
+                run_lookups_free(run);
                 run->store = run_store_free(run->store);
                 EngineOutcome cancelled = { .kind = OUTCOME_CANCELLED, .message = why };
                 attempt_ended(run, &cancelled);

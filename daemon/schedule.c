@@ -56,6 +56,7 @@ Schedule *schedule_free(Schedule *s) {
         free(s->steps);
         free(s->working_directory);
         strv_free(s->environment);
+        strv_free(s->credentials);
         cJSON_Delete(s->fanout.arg_list);
         free(s->fanout.arg_name);
         free(s->fused.saved_udf);

@@ -166,6 +166,8 @@ typedef struct Schedule {
 
         char *working_directory; /* NULL: the state directory */
         char **environment;      /* NULL-terminated NAME=value list added to the child's */
+        char **credentials;      /* NULL-terminated names of `credentials` instances whose environment
+                                    the child gets; NULL: none */
         uid_t uid;               /* (uid_t) -1: do not switch */
         gid_t gid;
         int nice;

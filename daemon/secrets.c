@@ -106,11 +106,8 @@ static void step_deliver(PluginCall *call) {
 
 static void on_step_done(void *userdata, int error, const char *value) {
         SecretStep *s = userdata;
-        if (s->call.answered) {
-                plugin_call_answered(&s->call); /* reports the second answer */
+        if (!plugin_call_first_answer(&s->call, error, &s->error))
                 return;
-        }
-        s->error = error > 0 ? -error : error;
         if (s->error >= 0 && !(s->value = strdup(value ?: "")))
                 s->error = -ENOMEM;
         plugin_call_answered(&s->call);
@@ -150,9 +147,12 @@ int secrets_lookup(PluginHost *h, PluginInstance *requester, const char *name, u
                 return -ENOMEM;
         l->done = done;
         l->userdata = userdata;
-        l->limit = requester ? plugin_host_secrets_position(h, requester) : SIZE_MAX;
-        if (l->limit == SIZE_MAX && requester)
-                l->limit = 0; /* not a current provider: only the built-in one answers */
+        l->limit = SIZE_MAX; /* the daemon and plugins of other kinds ask every provider */
+        if (requester && plugin_instance_kind(requester) == PLUGIN_SECRETS) {
+                l->limit = plugin_host_secrets_position(h, requester);
+                if (l->limit == SIZE_MAX)
+                        l->limit = 0; /* a provider retired by a reload: only the built-in one answers */
+        }
         if (!(l->name = strdup(name))) {
                 plugin_call_refused(&l->call);
                 return -ENOMEM;

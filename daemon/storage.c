@@ -38,10 +38,6 @@ typedef struct StorageCall {
         size_t n_entries;
 } StorageCall;
 
-static int negative(int error) {
-        return error > 0 ? -error : error;
-}
-
 static void free_answer(PluginCall *call) {
         StorageCall *c = (StorageCall *) call;
         free(c->data);
@@ -75,19 +71,9 @@ static void deliver(PluginCall *call) {
         }
 }
 
-/* Records the error of the plugin's answer; false for a second answer, which is only reported. */
-static bool answer(StorageCall *c, int error) {
-        if (c->call.answered) {
-                plugin_call_answered(&c->call);
-                return false;
-        }
-        c->error = negative(error);
-        return true;
-}
-
 static void on_done(void *userdata, int error) {
         StorageCall *c = userdata;
-        if (answer(c, error))
+        if (plugin_call_first_answer(&c->call, error, &c->error))
                 plugin_call_answered(&c->call);
 }
 
@@ -95,17 +81,21 @@ static void on_done(void *userdata, int error) {
 static void keep_data(StorageCall *c, const void *data, size_t size) {
         if (c->error < 0)
                 return;
-        if ((c->data = malloc(size + 1))) {
+        /* a remote backend's bytes are the body of its HTTP reply: taken over, not copied */
+        c->data = plugin_host_take_http_body(c->call.host, data, size);
+        if (!c->data && (c->data = malloc(size + 1))) {
                 memcpy(c->data, data, size);
                 c->data[size] = '\0';
+        }
+        if (c->data)
                 c->size = size;
-        } else
+        else
                 c->error = -ENOMEM;
 }
 
 static void on_range(void *userdata, int error, const void *data, size_t size, uint64_t object_size) {
         StorageCall *c = userdata;
-        if (!answer(c, error))
+        if (!plugin_call_first_answer(&c->call, error, &c->error))
                 return;
         keep_data(c, data, size);
         c->object_size = object_size;
@@ -114,7 +104,7 @@ static void on_range(void *userdata, int error, const void *data, size_t size, u
 
 static void on_data(void *userdata, int error, const void *data, size_t size) {
         StorageCall *c = userdata;
-        if (!answer(c, error))
+        if (!plugin_call_first_answer(&c->call, error, &c->error))
                 return;
         keep_data(c, data, size);
         plugin_call_answered(&c->call);
@@ -123,7 +113,7 @@ static void on_data(void *userdata, int error, const void *data, size_t size) {
 static void on_list(void *userdata, int error, const struct udfcron_storage_entry *entries, size_t n,
                     const char *next_page) {
         StorageCall *c = userdata;
-        if (!answer(c, error))
+        if (!plugin_call_first_answer(&c->call, error, &c->error))
                 return;
         if (c->error >= 0) {
                 c->entries = calloc(MAX(n, (size_t) 1), sizeof *c->entries);
@@ -141,7 +131,7 @@ static void on_list(void *userdata, int error, const struct udfcron_storage_entr
 
 static void on_text(void *userdata, int error, const char *text) {
         StorageCall *c = userdata;
-        if (!answer(c, error))
+        if (!plugin_call_first_answer(&c->call, error, &c->error))
                 return;
         if (c->error >= 0 && !(c->text = strdup(text ?: "")))
                 c->error = -ENOMEM;
@@ -163,8 +153,8 @@ static int begin(PluginHost *h, PluginInstance *requester, const char *url, Stor
         const struct udfcron_storage_vtable *vt = plugin_instance_vtable(i);
         if (op == OP_SIGN && !vt->sign)
                 return -EOPNOTSUPP;
-        /* a plugin built for 1.0 has a vtable without get_range: not a member to read */
-        if (op == OP_GET_RANGE && (plugin_instance_plugin(i)->descriptor->abi_minor < 1 || !vt->get_range))
+        /* a plugin built before 1.3 has a vtable without get_range: not a member to read */
+        if (op == OP_GET_RANGE && (plugin_instance_plugin(i)->descriptor->abi_minor < 3 || !vt->get_range))
                 return -EOPNOTSUPP;
         StorageCall *c = plugin_call_new(h, i, requester, sizeof *c, deliver, free_answer);
         if (!c)
@@ -172,17 +162,6 @@ static int begin(PluginHost *h, PluginInstance *requester, const char *url, Stor
         c->op = op;
         *ret_call = c;
         *ret_vtable = vt;
-        return 0;
-}
-
-/* What the plugin's function returned: refused at once, or the call is under way. */
-static int end(StorageCall *c, int r, PluginCall **ret_call) {
-        if (r < 0) {
-                plugin_call_refused(&c->call);
-                return r;
-        }
-        if (ret_call)
-                *ret_call = &c->call;
         return 0;
 }
 
@@ -197,7 +176,8 @@ int storage_put(PluginHost *h, PluginInstance *requester, const char *url, const
                 return r;
         c->done = done;
         c->userdata = userdata;
-        return end(c, vt->put(CTX(c), url, data, size, content_type, on_done, c), ret_call);
+        return plugin_call_started(&c->call, vt->put(CTX(c), url, data, size, content_type, on_done, c),
+                                   ret_call);
 }
 
 int storage_get(PluginHost *h, PluginInstance *requester, const char *url, size_t max_size,
@@ -209,7 +189,7 @@ int storage_get(PluginHost *h, PluginInstance *requester, const char *url, size_
                 return r;
         c->data_done = done;
         c->userdata = userdata;
-        return end(c, vt->get(CTX(c), url, max_size, on_data, c), ret_call);
+        return plugin_call_started(&c->call, vt->get(CTX(c), url, max_size, on_data, c), ret_call);
 }
 
 int storage_list(PluginHost *h, PluginInstance *requester, const char *url, const char *page,
@@ -221,7 +201,7 @@ int storage_list(PluginHost *h, PluginInstance *requester, const char *url, cons
                 return r;
         c->list_done = done;
         c->userdata = userdata;
-        return end(c, vt->list(CTX(c), url, page, page_size, on_list, c), ret_call);
+        return plugin_call_started(&c->call, vt->list(CTX(c), url, page, page_size, on_list, c), ret_call);
 }
 
 int storage_remove(PluginHost *h, PluginInstance *requester, const char *url, udfcron_storage_done done,
@@ -233,7 +213,7 @@ int storage_remove(PluginHost *h, PluginInstance *requester, const char *url, ud
                 return r;
         c->done = done;
         c->userdata = userdata;
-        return end(c, vt->remove(CTX(c), url, on_done, c), ret_call);
+        return plugin_call_started(&c->call, vt->remove(CTX(c), url, on_done, c), ret_call);
 }
 
 int storage_sign(PluginHost *h, PluginInstance *requester, const char *url, uint64_t valid_usec,
@@ -245,7 +225,7 @@ int storage_sign(PluginHost *h, PluginInstance *requester, const char *url, uint
                 return r;
         c->text_done = done;
         c->userdata = userdata;
-        return end(c, vt->sign(CTX(c), url, valid_usec, on_text, c), ret_call);
+        return plugin_call_started(&c->call, vt->sign(CTX(c), url, valid_usec, on_text, c), ret_call);
 }
 
 int storage_get_range(PluginHost *h, PluginInstance *requester, const char *url, uint64_t offset,
@@ -258,5 +238,6 @@ int storage_get_range(PluginHost *h, PluginInstance *requester, const char *url,
                 return r;
         c->range_done = done;
         c->userdata = userdata;
-        return end(c, vt->get_range(CTX(c), url, offset, max_size, on_range, c), ret_call);
+        return plugin_call_started(&c->call, vt->get_range(CTX(c), url, offset, max_size, on_range, c),
+                                   ret_call);
 }

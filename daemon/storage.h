@@ -32,7 +32,7 @@ int storage_remove(PluginHost *h, PluginInstance *requester, const char *url, ud
                    void *userdata, PluginCall **ret_call);
 int storage_sign(PluginHost *h, PluginInstance *requester, const char *url, uint64_t valid_usec,
                  udfcron_storage_text_done done, void *userdata, PluginCall **ret_call);
-/* -EOPNOTSUPP also when the plugin was built for ABI 1.0, which had no get_range. */
+/* -EOPNOTSUPP also when the plugin was built before ABI 1.3, which added get_range. */
 int storage_get_range(PluginHost *h, PluginInstance *requester, const char *url, uint64_t offset,
                       size_t max_size, udfcron_storage_range_done done, void *userdata,
                       PluginCall **ret_call);

@@ -5,6 +5,7 @@
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 
 char **strv_free(char **l) {
         for (char **p = l; p && *p; p++)
@@ -32,4 +33,23 @@ int strv_pushf(char ***l, size_t *n, const char *format, ...) {
         int r = vasprintf(&s, format, ap);
         va_end(ap);
         return strv_push(l, n, r < 0 ? NULL : s);
+}
+
+int strv_copy(const char *const *l, char ***ret) {
+        char **copy = NULL;
+        size_t n = 0;
+        for (const char *const *p = l; p && *p; p++)
+                if (strv_push(&copy, &n, strdup(*p)) < 0) {
+                        strv_free(copy);
+                        return -ENOMEM;
+                }
+        *ret = copy;
+        return 0;
+}
+
+bool strv_contains(char *const *l, const char *s) {
+        for (char *const *p = l; p && *p; p++)
+                if (strcmp(*p, s) == 0)
+                        return true;
+        return false;
 }

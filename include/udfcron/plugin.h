@@ -55,7 +55,7 @@ extern "C" {
 #endif
 
 #define UDFCRON_PLUGIN_ABI_MAJOR 1
-#define UDFCRON_PLUGIN_ABI_MINOR 1
+#define UDFCRON_PLUGIN_ABI_MINOR 3
 
 /* The name of the one exported symbol. */
 #define UDFCRON_PLUGIN_ENTRY_SYMBOL "udfcron_plugin_entry"
@@ -69,6 +69,7 @@ extern "C" {
 
 typedef struct udfcron_instance udfcron_instance; /* the host's handle of one instance */
 typedef struct udfcron_timer udfcron_timer;       /* a timer a plugin started */
+typedef struct udfcron_http udfcron_http;         /* an HTTP request a plugin submitted (ABI 1.1) */
 struct udfcron_host;
 
 /* ------------------------------------------------------------------ options */
@@ -186,7 +187,7 @@ typedef void (*udfcron_storage_list_done)(void *userdata, int error,
                                           const char *next_page);
 typedef void (*udfcron_storage_text_done)(void *userdata, int error, const char *text);
 /* A piece of an object: `size` bytes from the offset asked for (followed by a NUL not counted), and the
- * whole object's size, `object_size` (ABI 1.1). */
+ * whole object's size, `object_size` (ABI 1.3). */
 typedef void (*udfcron_storage_range_done)(void *userdata, int error, const void *data, size_t size,
                                            uint64_t object_size);
 
@@ -213,7 +214,7 @@ struct udfcron_storage_vtable {
         int (*sign)(void *ctx, const char *url, uint64_t valid_usec, udfcron_storage_text_done done,
                     void *userdata);
 
-        /* ---- added in ABI 1.1: read only from plugins built for 1.1 or later */
+        /* ---- added in ABI 1.3: read only from plugins built for 1.3 or later */
 
         /* Reads up to `max_size` bytes of the object at `url` from byte `offset` (fewer at its end, none
          * from it on): a large object a piece at a time, each call short. -ENOENT when there is none.
@@ -316,6 +317,81 @@ struct udfcron_ingest_vtable {
         void (*cancel)(void *ctx, void *job);
 };
 
+/* ------------------------------------------------------------------ HTTP (host services, ABI 1.1) */
+
+enum udfcron_http_method {
+        UDFCRON_HTTP_GET = 0,
+        UDFCRON_HTTP_POST,
+        UDFCRON_HTTP_PUT,
+        UDFCRON_HTTP_DELETE,
+};
+
+enum udfcron_http_auth {
+        UDFCRON_HTTP_AUTH_NONE = 0,
+        UDFCRON_HTTP_AUTH_BEARER,    /* "Authorization: Bearer <auth_secret>" */
+        UDFCRON_HTTP_AUTH_BASIC,     /* auth_user and auth_secret (the password) */
+        UDFCRON_HTTP_AUTH_AWS_SIGV4, /* AWS Signature Version 4, computed by libcurl for every request:
+                                        aws_sigv4 (the provider, "aws:amz:us-east-1:s3"), auth_user (the
+                                        access key id) and auth_secret (the secret access key). The
+                                        payload's hash is the plugin's to send, as the header
+                                        "x-amz-content-sha256: <hex sha256>" (S3 requires it) */
+};
+
+/*
+ * One request, for host->http_submit(), which copies all of it (the body
+ * too) before it returns: nothing here need outlive that call. Fields left
+ * zero take the daemon's defaults (the `http` group of udfcrond.conf).
+ * Members are appended in later minors; the daemon reads only those of the
+ * minor the plugin was built with.
+ */
+struct udfcron_http_request {
+        enum udfcron_http_method method;
+        const char *url; /* http:// or https://, without user info (credentials go in auth_*) */
+        /* Extra headers "Name: value", NULL-terminated; may be NULL. */
+        const char *const *headers;
+        const void *body; /* body_size bytes of content_type; NULL: none (an empty one for PUT, POST) */
+        size_t body_size;
+        const char *content_type; /* NULL: "application/json" */
+        enum udfcron_http_auth auth;
+        const char *auth_user;
+        const char *auth_secret;
+        const char *aws_sigv4;
+        uint64_t max_reply_size; /* bytes; a larger reply fails with -EFBIG. 0: the daemon's */
+        uint64_t timeout_usec;   /* one attempt, start to last byte. 0: the daemon's */
+        /* Do not retry: for a request that must not be sent twice (a POST that creates something).
+         * Otherwise network errors, timeouts, 408, 429 and 5xx are retried with backoff. */
+        bool no_retry;
+};
+
+/*
+ * How a request ended, borrowed by `done` for the duration of the call.
+ * `error`:
+ *   0             a 2xx reply;
+ *   -EACCES       401, 403;            -ENOENT   404, 410;
+ *   -EAGAIN       408, 429, 5xx once the retries are used up (trying later may help);
+ *   -EREMOTEIO    any other status (3xx not followed, 4xx);
+ *   without a reply: -ETIMEDOUT, -ECONNREFUSED, -ECONNRESET, -EHOSTUNREACH, -EFBIG (reply larger
+ *   than max_reply_size), -EPERM (TLS verification failed), -ELOOP (too many redirects), -EPROTO,
+ *   -ENOMEM, ...
+ * `message` is one line for humans, NULL on success: the server's own explanation ("HTTP 403:
+ * SignatureDoesNotMatch: The request signature we calculated does not match ...", from a JSON, XML
+ * or text body) or the network's ("Failed to connect to h port 443 after 3 ms: ..."). It never holds
+ * credentials, a URL's user info or its query.
+ */
+struct udfcron_http_reply {
+        int error;
+        long status; /* the last reply's HTTP status; 0 when none came */
+        const char *message;
+        const char *body; /* the last reply's body (also on errors), NUL-terminated; "" when none */
+        size_t body_size;
+        const char *content_type; /* NULL when absent */
+        unsigned attempts;        /* 1 + retries made */
+};
+
+/* The request ended. `request` is its handle, for host->http_reply_header(); it is gone after the call. */
+typedef void (*udfcron_http_done)(void *userdata, udfcron_http *request,
+                                  const struct udfcron_http_reply *reply);
+
 /* ------------------------------------------------------------------ host services */
 
 typedef void (*udfcron_timer_fn)(void *userdata);
@@ -376,6 +452,52 @@ struct udfcron_host {
                             udfcron_storage_text_done done, void *userdata);
 
         /* ---- added in ABI 1.1: check host->abi_minor >= 1 before using them */
+
+        /*
+         * Submits an HTTP request through the daemon's client, on its event loop (connections kept
+         * alive and shared, HTTP/2 where offered; TLS always verified; redirects followed with the
+         * credentials and extra headers sent only to the URL's own origin). `done` is called
+         * exactly once, later, from the loop, never from inside this call. Returns 0, or a negative
+         * errno and never calls `done`: -EINVAL (a URL that is not http(s) or has user info, a
+         * header without ':' or with a line break, an auth without its fields), -ENOMEM.
+         * *ret_request (may be NULL) is the daemon's, valid until `done` has returned or
+         * http_cancel() was called, whichever comes first. The credentials are wiped from memory
+         * once the request ends and never logged.
+         */
+        int (*http_submit)(udfcron_instance *self, const struct udfcron_http_request *request,
+                           udfcron_http_done done, void *userdata, udfcron_http **ret_request);
+        /*
+         * Cancels a request that has not ended: `done` is then never called. Accepts NULL, and a
+         * request whose `done` is running (then it only returns). Returns NULL. Requests an
+         * instance leaves behind at destroy() are cancelled by the daemon, with a warning.
+         */
+        udfcron_http *(*http_cancel)(udfcron_http *request);
+        /* A header of the reply (the last value when repeated), or NULL; valid only during `done`. */
+        const char *(*http_reply_header)(const udfcron_http *request, const char *name);
+
+        /* ---- added in ABI 1.2: check host->abi_minor >= 2 before using them */
+
+        /*
+         * A directory of this instance's own, for files it hands to runs (a key file): private to the
+         * daemon's user (0700), <runtime_directory>/plugins/<kind>/<name>, created on the first call.
+         * Instances of one name share it, also across reloads; the daemon removes it, with what it
+         * holds, when the last instance of the name goes (at its stop, or when a reload drops it).
+         * Returns 0 and the path in *ret_path (the daemon's, valid until destroy()), or a negative
+         * errno: -ENOTDIR, -EPERM (it exists, but is not the daemon user's directory).
+         */
+        int (*runtime_directory)(udfcron_instance *self, const char **ret_path);
+        /*
+         * An access token from the credentials instance called `name` (its block's name in the
+         * `credentials` group: "gcs"), for `audience` (NULL: that instance's default), as its
+         * token() gives it: for a plugin that talks to a service on behalf of an account (gs://
+         * storage). `done` is always called later, from the loop. -ENXIO: no such instance;
+         * -EOPNOTSUPP: it mints no tokens; -ELOOP: it is the caller. The token is a secret: wipe
+         * your copies, and never log it.
+         */
+        int (*credentials_token)(udfcron_instance *self, const char *name, const char *audience,
+                                 udfcron_token_done done, void *userdata);
+
+        /* ---- added in ABI 1.3: check host->abi_minor >= 3 before using them */
 
         /* A piece of an object, as struct udfcron_storage_vtable's get_range; -EOPNOTSUPP when the
          * instance serving the URL cannot read pieces (then storage_get reads it whole). */

@@ -617,8 +617,8 @@ static int rows_start(void *ctxp, const struct udfcron_ingest_step *step, udfcro
                 free(j);
                 return -ENOMEM;
         }
-        /* a piece at a time where the storage can (ABI 1.1), else whole */
-        int r = c->host->abi_minor >= 1
+        /* a piece at a time where the storage can (ABI 1.3), else whole */
+        int r = c->host->abi_minor >= 3
                         ? c->host->storage_get_range(c->self, step->input, 0, (size_t) c->options->read_size,
                                                      on_piece, j)
                         : -EOPNOTSUPP;

@@ -143,7 +143,7 @@ static void run_step(const char *name, const char *input, size_t rows, size_t sl
         if (r < 0)
                 die("setup: %s", strerror(-r));
 
-        PluginInstance *instance = plugin_host_instance(host, "ingest/rows");
+        PluginInstance *instance = plugin_host_instance(host, PLUGIN_INGEST, "rows");
         const PluginStepType *type = plugin_step_type(plugin_instance_plugin(instance), "partition");
         void *options = plugin_step_options_new(type);
         for (size_t i = 0; i < type->n_options; i++) {

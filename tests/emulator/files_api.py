@@ -62,7 +62,7 @@ class FusedFiles:
 
     def _children(self, url):
         """The objects and "directories" directly under `url`: {url: (size, time) or None for a dir}."""
-        prefix = self._object(url.rstrip("/") + "/")
+        prefix = self._object(url if url.endswith("/") else url + "/")  # "fd://" lists the whole area
         children = {}
         for path, (data, _, stored) in self.emu.storage.under(prefix).items():
             rest = path[len(prefix):]

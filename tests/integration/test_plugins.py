@@ -334,7 +334,8 @@ def test_a_plugin_built_out_of_tree_against_an_installed_destdir_loads(daemon, t
     pc = dest / "usr/local/share/pkgconfig/udfcron-plugin.pc"
     assert pc.exists() and (dest / "usr/local/include/udfcron/plugin.h").exists()
     installed = sorted(p.name for p in (dest / "usr/local/lib/udfcron/plugins").iterdir())
-    assert installed == ["ingest-rows.so", "secrets-env.so", "secrets-file.so", "storage-file.so"]
+    assert installed == ["credentials-gcs.so", "ingest-rows.so", "secrets-env.so", "secrets-file.so",
+                         "secrets-fused.so", "storage-file.so", "storage-fused.so", "storage-s3.so"]
 
     env = {**os.environ, "PKG_CONFIG_PATH": str(pc.parent)}
     flags = subprocess.run(["pkg-config", "--define-prefix", "--cflags", "--libs", "udfcron-plugin"],

@@ -19,11 +19,14 @@ static void require(bool ok, const char *what) {
 Harness *harness_new(void) {
         static const char *const installed[][2] = {
                 { "asan/plugins/storage-file.so", "storage-file.so" },
+                { "asan/plugins/storage-s3.so", "storage-s3.so" },
                 { "asan/plugins/secrets-file.so", "secrets-file.so" },
                 { "asan/plugins/secrets-env.so", "secrets-env.so" },
                 { "asan/plugins/secrets-example.so", "secrets-example.so" },
+                { "asan/plugins/credentials-gcs.so", "credentials-gcs.so" },
                 { "asan/test-plugins/good.so", "storage-good.so" },
                 { "asan/test-plugins/slow.so", "storage-slow.so" },
+                { "asan/test-plugins/fetch.so", "storage-fetch.so" },
         };
         Harness *h = calloc(1, sizeof *h);
         require(h, "out of memory");
@@ -80,6 +83,28 @@ int harness_apply(Harness *h, const char *body) {
         config_free(h->config);
         h->config = c;
         return 0;
+}
+
+void answer_done(void *userdata, int error) {
+        Answer *a = userdata;
+        a->called = true;
+        a->calls++;
+        a->error = error;
+        a->text[0] = '\0';
+}
+
+void answer_data(void *userdata, int error, const void *data, size_t size) {
+        Answer *a = userdata;
+        answer_done(a, error);
+        if (error >= 0)
+                snprintf(a->text, sizeof a->text, "%.*s", (int) size, (const char *) data);
+}
+
+void answer_text(void *userdata, int error, const char *text) {
+        Answer *a = userdata;
+        answer_done(a, error);
+        if (error >= 0)
+                snprintf(a->text, sizeof a->text, "%s", text);
 }
 
 void harness_wait(Harness *h, const bool *flag) {

@@ -9,6 +9,7 @@
  */
 
 #include <stdbool.h>
+#include <stddef.h>
 
 #include "config.h"
 #include "journal.h"
@@ -34,6 +35,18 @@ Harness *harness_free(Harness *h);
  * returned; config errors are printed.
  */
 int harness_apply(Harness *h, const char *body);
+
+/* What the callback of one storage or secrets call delivered; harness_wait(h, &a.called) waits for it. */
+typedef struct Answer {
+        bool called;
+        unsigned calls; /* a second one would be a bug */
+        int error;
+        char text[4096]; /* get: the bytes (cut at a NUL); sign, secrets: the text; "" on errors */
+} Answer;
+
+void answer_done(void *userdata, int error);                                /* put, remove */
+void answer_data(void *userdata, int error, const void *data, size_t size); /* get */
+void answer_text(void *userdata, int error, const char *text);              /* sign, secrets */
 
 /* Runs the loop until *flag is true (at most 10 s, then the test fails). */
 void harness_wait(Harness *h, const bool *flag);

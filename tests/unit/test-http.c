@@ -606,6 +606,47 @@ static void test_oversize_refused(void **state) {
         result_done(&r);
 }
 
+/* A body taken over in `done`. */
+typedef struct Taken {
+        bool done;
+        char *body;
+        size_t size;
+} Taken;
+
+static void on_done_take(void *userdata, const HttpReply *reply) {
+        Taken *t = userdata;
+        t->done = true;
+        t->size = reply->body_size;
+        t->body = http_reply_take_body(reply);
+        if (t->body) /* readable still: the caller holds it now */
+                assert_ptr_equal(t->body, reply->body);
+        assert_null(http_reply_take_body(reply)); /* once */
+}
+
+static void test_take_body(void **state) {
+        Fixture *f = *state;
+        Taken t = {};
+
+        /* a large body of announced length (one buffer, its pages faulted in ahead), freed by its taker */
+        assert_int_equal(http_submit(f->client,
+                                     &(HttpRequest){ .url = url(f, "A", "/big?size=%d", 1024 * 1024) },
+                                     on_done_take, &t, NULL),
+                         0);
+        run_until(f, &t.done);
+        assert_int_equal(t.size, 1024 * 1024);
+        assert_int_equal(t.body[0], 'b');
+        assert_int_equal(t.body[t.size - 1], 'b');
+        assert_int_equal(t.body[t.size], '\0');
+        free(t.body);
+
+        t = (Taken){};
+        assert_int_equal(http_submit(f->client, &(HttpRequest){ .url = url(f, "A", "/big?size=0") },
+                                     on_done_take, &t, NULL),
+                         0);
+        run_until(f, &t.done);
+        assert_null(t.body); /* nothing to take */
+}
+
 /* ---------------------------------------------------------------- TLS */
 
 static pid_t spawn(char *const argv[]) {
@@ -770,6 +811,10 @@ static void assert_redirect_strips(Fixture *f, const char *target, const char *e
                 { .type = HTTP_AUTH_BEARER, .token = SECRET },
                 { .type = HTTP_AUTH_BEARER, .scheme = "Fused-Env-Bearer", .token = SECRET },
                 { .type = HTTP_AUTH_BASIC, .user = "admin", .password = SECRET },
+                { .type = HTTP_AUTH_AWS_SIGV4,
+                  .user = "AKID",
+                  .password = SECRET,
+                  .aws_sigv4 = "aws:amz:eu-west-1:s3" },
         };
         Result r;
 
@@ -1024,6 +1069,15 @@ static void test_submit_refusals(void **state) {
                 { .url = "http://127.0.0.1/", .auth = { .type = HTTP_AUTH_BEARER } },
                 { .url = "http://127.0.0.1/", .auth = { .type = HTTP_AUTH_BEARER, .token = "a\nb" } },
                 { .url = "http://127.0.0.1/", .auth = { .type = HTTP_AUTH_BASIC, .user = "u" } },
+                { .url = "http://127.0.0.1/",
+                  .auth = { .type = HTTP_AUTH_AWS_SIGV4, .user = "u", .password = "p" } },
+                { .url = "http://127.0.0.1/",
+                  .auth = { .type = HTTP_AUTH_AWS_SIGV4, .user = "u", .aws_sigv4 = "aws:amz:r:s3" } },
+                { .url = "http://127.0.0.1/",
+                  .auth = { .type = HTTP_AUTH_AWS_SIGV4,
+                            .user = "u",
+                            .password = "p",
+                            .aws_sigv4 = "a\nb" } },
                 { .url = "http://127.0.0.1/", .method = _HTTP_METHOD_MAX },
         };
         for (size_t i = 0; i < ELEMENTSOF(bad); i++)
@@ -1062,6 +1116,7 @@ int main(void) {
                 T(test_cancel_while_waiting_to_retry),
                 T(test_free_client_with_transfers),
                 T(test_submit_refusals),
+                T(test_take_body),
 #undef T
         };
         return cmocka_run_group_tests(tests, group_setup, group_teardown);

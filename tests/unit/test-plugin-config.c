@@ -197,8 +197,8 @@ static const Broken broken[] = {
                                "secrets = 5;\n",
                 .errors = {
                         "udfcrond.conf:3: storage/nope: no plugin storage-nope.so in @DIR@/case-3/../plugins",
-                        "udfcrond.conf:4: storage/major: @DIR@/plugins/storage-major.so: built for plugin ABI 2.1, "
-                        "this udfcron has 1.1: rebuild it against this version's udfcron/plugin.h",
+                        "udfcrond.conf:4: storage/major: @DIR@/plugins/storage-major.so: built for plugin ABI 2.3, "
+                        "this udfcron has 1.3: rebuild it against this version's udfcron/plugin.h",
                         "udfcrond.conf:5: storage/Big: instance names use a-z 0-9 _ -",
                         "udfcrond.conf:6: plugin: expected a plugin name, got an integer",
                         "udfcrond.conf:7: flat: expected a group { plugin = \"...\"; option = value; }, got an integer",

@@ -25,35 +25,6 @@
 #include "secrets.h"
 #include "storage.h"
 
-/* What one callback saw. */
-typedef struct Answer {
-        bool called;
-        unsigned calls;
-        int error;
-        char text[256];
-} Answer;
-
-static void on_done(void *userdata, int error) {
-        Answer *a = userdata;
-        a->called = true;
-        a->calls++;
-        a->error = error;
-}
-
-static void on_data(void *userdata, int error, const void *data, size_t size) {
-        Answer *a = userdata;
-        on_done(a, error);
-        if (error >= 0)
-                snprintf(a->text, sizeof a->text, "%.*s", (int) size, (const char *) data);
-}
-
-static void on_secret(void *userdata, int error, const char *value) {
-        Answer *a = userdata;
-        on_done(a, error);
-        if (error >= 0)
-                snprintf(a->text, sizeof a->text, "%s", value);
-}
-
 static int setup(void **state) {
         *state = harness_new();
         return 0;
@@ -71,10 +42,10 @@ static void test_calls(void **state) {
         assert_int_equal(harness_apply(h, "storage = { good = { count = 1; label = \"hello\"; }; };\n"), 0);
 
         /* the plugin answers before it returns; the caller hears of it from the loop */
-        assert_int_equal(storage_put(h->host, NULL, "good:///a", "x", 1, NULL, on_done, &put, NULL), 0);
-        assert_int_equal(storage_put(h->host, NULL, "good:///fail", "x", 1, NULL, on_done, &failed, NULL),
-                         0);
-        assert_int_equal(storage_get(h->host, NULL, "good:///a", 100, on_data, &got, NULL), 0);
+        assert_int_equal(storage_put(h->host, NULL, "good:///a", "x", 1, NULL, answer_done, &put, NULL), 0);
+        assert_int_equal(
+                storage_put(h->host, NULL, "good:///fail", "x", 1, NULL, answer_done, &failed, NULL), 0);
+        assert_int_equal(storage_get(h->host, NULL, "good:///a", 100, answer_data, &got, NULL), 0);
         assert_false(put.called || failed.called || got.called);
         assert_int_equal(plugin_host_pending(h->host), 3);
         harness_wait(h, &got.called);
@@ -86,11 +57,12 @@ static void test_calls(void **state) {
         assert_int_equal(plugin_host_pending(h->host), 0);
 
         /* refused at once: no callback, ever */
-        assert_int_equal(storage_put(h->host, NULL, "good:///refuse", "", 0, NULL, on_done, &refused, NULL),
-                         -EACCES);
-        assert_int_equal(storage_remove(h->host, NULL, "nope:///x", on_done, &refused, NULL),
+        assert_int_equal(
+                storage_put(h->host, NULL, "good:///refuse", "", 0, NULL, answer_done, &refused, NULL),
+                -EACCES);
+        assert_int_equal(storage_remove(h->host, NULL, "nope:///x", answer_done, &refused, NULL),
                          -EPROTONOSUPPORT);
-        assert_int_equal(storage_remove(h->host, NULL, "not a url", on_done, &refused, NULL), -EINVAL);
+        assert_int_equal(storage_remove(h->host, NULL, "not a url", answer_done, &refused, NULL), -EINVAL);
         assert_int_equal(storage_sign(h->host, NULL, "good:///a", 1, NULL, &refused, NULL), -EOPNOTSUPP);
         harness_settle(h);
         assert_false(refused.called);
@@ -100,7 +72,7 @@ static void test_calls(void **state) {
 static void on_list(void *userdata, int error, const struct udfcron_storage_entry *e, size_t n,
                     const char *next) {
         (void) e, (void) n, (void) next;
-        on_done(userdata, error);
+        answer_done(userdata, error);
 }
 
 static void test_list_error(void **state) {
@@ -120,11 +92,12 @@ static void test_abandon(void **state) {
 
         assert_int_equal(harness_apply(h, "storage = { good = { count = 1; }; slow = { count = 1; }; };\n"),
                          0);
-        assert_int_equal(storage_put(h->host, NULL, "good:///a", "", 0, NULL, on_done, &fast, &c1), 0);
-        assert_int_equal(storage_put(h->host, NULL, "slow:///a", "", 0, NULL, on_done, &slow, &c2), 0);
+        assert_int_equal(storage_put(h->host, NULL, "good:///a", "", 0, NULL, answer_done, &fast, &c1), 0);
+        assert_int_equal(storage_put(h->host, NULL, "slow:///a", "", 0, NULL, answer_done, &slow, &c2), 0);
         assert_null(plugin_call_abandon(c1)); /* answered, not delivered yet */
         assert_null(plugin_call_abandon(c2)); /* not even answered */
-        assert_int_equal(storage_put(h->host, NULL, "slow:///b", "", 0, NULL, on_done, &witness, NULL), 0);
+        assert_int_equal(storage_put(h->host, NULL, "slow:///b", "", 0, NULL, answer_done, &witness, NULL),
+                         0);
         harness_wait(h, &witness.called);
         harness_settle(h);
         assert_false(fast.called);
@@ -147,12 +120,13 @@ static void test_reload_retires_after_pending_calls(void **state) {
         Answer before = {}, after = {};
 
         assert_int_equal(harness_apply(h, "storage = { slow = { count = 1; every = \"1s\"; }; };\n"), 0);
-        assert_int_equal(storage_put(h->host, NULL, "slow:///a", "", 0, NULL, on_done, &before, NULL), 0);
+        assert_int_equal(storage_put(h->host, NULL, "slow:///a", "", 0, NULL, answer_done, &before, NULL),
+                         0);
 
         /* a reload without the plugin: its instance retires, but answers first; the code stays mapped */
         assert_int_equal(harness_apply(h, "storage = { good = { count = 1; }; };\n"), 0);
         assert_true(slow_loaded(h));
-        assert_int_equal(storage_put(h->host, NULL, "slow:///b", "", 0, NULL, on_done, &after, NULL),
+        assert_int_equal(storage_put(h->host, NULL, "slow:///b", "", 0, NULL, answer_done, &after, NULL),
                          -EPROTONOSUPPORT);
         harness_wait(h, &before.called);
         assert_int_equal(before.error, 0);
@@ -173,7 +147,7 @@ static void test_failed_init_keeps_the_running_set(void **state) {
         assert_int_equal(harness_apply(h, "storage = { good = { count = 1; label = \"first\"; }; };\n"), 0);
         assert_int_equal(harness_apply(h, "storage = { good = { count = 1; label = \"fail-init\"; }; };\n"),
                          -EADDRINUSE);
-        assert_int_equal(storage_get(h->host, NULL, "good:///", 100, on_data, &got, NULL), 0);
+        assert_int_equal(storage_get(h->host, NULL, "good:///", 100, answer_data, &got, NULL), 0);
         harness_wait(h, &got.called);
         assert_string_equal(got.text, "first");
 }
@@ -188,7 +162,7 @@ static void test_leftover_timers_are_stopped(void **state) {
 
 static void lookup(Harness *h, PluginInstance *requester, const char *name, Answer *a) {
         *a = (Answer){};
-        assert_int_equal(secrets_lookup(h->host, requester, name, on_secret, a, NULL), 0);
+        assert_int_equal(secrets_lookup(h->host, requester, name, answer_text, a, NULL), 0);
         assert_false(a->called);
         harness_wait(h, &a->called);
 }
@@ -270,7 +244,7 @@ static void test_example_answers_later(void **state) {
         assert_int_equal(
                 harness_apply(h, "secrets = { example = { values = [ \"a=b\" ]; delay = \"5s\"; }; };\n"),
                 0);
-        assert_int_equal(secrets_lookup(h->host, NULL, "a", on_secret, &late, NULL), 0);
+        assert_int_equal(secrets_lookup(h->host, NULL, "a", answer_text, &late, NULL), 0);
         harness_settle(h);
         h->host = plugin_host_free(h->host);
         assert_false(late.called);

@@ -199,10 +199,10 @@ static void test_refuses_bad_descriptors(void **state) {
                 const char *variant, *name, *message;
         } cases[] = {
                 { "major", "major",
-                  "built for plugin ABI 2.1, this udfcron has 1.1: rebuild it against this "
+                  "built for plugin ABI 2.3, this udfcron has 1.3: rebuild it against this "
                   "version's udfcron/plugin.h" },
                 { "minor", "minor",
-                  "built for plugin ABI 1.2, newer than this udfcron's 1.1: update udfcron" },
+                  "built for plugin ABI 1.4, newer than this udfcron's 1.3: update udfcron" },
                 { "small", "small",
                   "its descriptor is 24 bytes, smaller than the 80 bytes of plugin ABI 1.0" },
                 { "nosym", "nosym", "exports no udfcron_plugin_entry: not a udfcron plugin" },

@@ -32,7 +32,7 @@ typedef struct Fixture {
         char *outside; /* dir/outside, next to it */
 } Fixture;
 
-typedef struct Answer {
+typedef struct Reply {
         bool called;
         int error;
         char data[256];
@@ -44,16 +44,16 @@ typedef struct Answer {
         char next[64];
         bool has_next;
         uint64_t object_size; /* get_range */
-} Answer;
+} Reply;
 
 static void on_done(void *userdata, int error) {
-        Answer *a = userdata;
+        Reply *a = userdata;
         a->called = true;
         a->error = error;
 }
 
 static void on_data(void *userdata, int error, const void *data, size_t size) {
-        Answer *a = userdata;
+        Reply *a = userdata;
         on_done(a, error);
         if (error >= 0) {
                 assert_true(size < sizeof a->data);
@@ -63,14 +63,14 @@ static void on_data(void *userdata, int error, const void *data, size_t size) {
 }
 
 static void on_range(void *userdata, int error, const void *data, size_t size, uint64_t object_size) {
-        Answer *a = userdata;
+        Reply *a = userdata;
         on_data(a, error, data, size);
         a->object_size = object_size;
 }
 
 static void on_list(void *userdata, int error, const struct udfcron_storage_entry *entries, size_t n,
                     const char *next) {
-        Answer *a = userdata;
+        Reply *a = userdata;
         on_done(a, error);
         assert_true(n <= LIST_MAX);
         for (size_t i = 0; i < n; i++) {
@@ -117,7 +117,7 @@ static char *url(const Fixture *f, const char *rel) {
 }
 
 static int put(Fixture *f, const char *u, const void *data, size_t size) {
-        Answer a = {};
+        Reply a = {};
         int r = storage_put(f->h->host, NULL, u, data, size, NULL, on_done, &a, NULL);
         if (r < 0)
                 return r;
@@ -125,8 +125,8 @@ static int put(Fixture *f, const char *u, const void *data, size_t size) {
         return a.error;
 }
 
-static int get(Fixture *f, const char *u, size_t max, Answer *a) {
-        *a = (Answer){};
+static int get(Fixture *f, const char *u, size_t max, Reply *a) {
+        *a = (Reply){};
         int r = storage_get(f->h->host, NULL, u, max, on_data, a, NULL);
         if (r < 0)
                 return r;
@@ -134,8 +134,8 @@ static int get(Fixture *f, const char *u, size_t max, Answer *a) {
         return a->error;
 }
 
-static int get_range(Fixture *f, const char *u, uint64_t offset, size_t max, Answer *a) {
-        *a = (Answer){};
+static int get_range(Fixture *f, const char *u, uint64_t offset, size_t max, Reply *a) {
+        *a = (Reply){};
         int r = storage_get_range(f->h->host, NULL, u, offset, max, on_range, a, NULL);
         if (r < 0)
                 return r;
@@ -143,8 +143,8 @@ static int get_range(Fixture *f, const char *u, uint64_t offset, size_t max, Ans
         return a->error;
 }
 
-static int list(Fixture *f, const char *u, const char *page, size_t page_size, Answer *a) {
-        *a = (Answer){};
+static int list(Fixture *f, const char *u, const char *page, size_t page_size, Reply *a) {
+        *a = (Reply){};
         int r = storage_list(f->h->host, NULL, u, page, page_size, on_list, a, NULL);
         if (r < 0)
                 return r;
@@ -153,7 +153,7 @@ static int list(Fixture *f, const char *u, const char *page, size_t page_size, A
 }
 
 static int rm(Fixture *f, const char *u) {
-        Answer a = {};
+        Reply a = {};
         int r = storage_remove(f->h->host, NULL, u, on_done, &a, NULL);
         if (r < 0)
                 return r;
@@ -187,7 +187,7 @@ static void test_put_get(void **state) {
         _cleanup_free_ char *u = url(f, "runs/2024-03-10/out.json");
         _cleanup_free_ char *content = NULL;
         static const char bytes[] = "{\"a\": 1}\n\0binary\xff";
-        Answer a;
+        Reply a;
         size_t size;
 
         assert_int_equal(put(f, u, bytes, sizeof bytes - 1), 0);
@@ -240,7 +240,7 @@ static void test_get_errors(void **state) {
         Fixture *f = *state;
         _cleanup_free_ char *missing = url(f, "missing.json"), *dir = url(f, "d"), *fifo = url(f, "fifo");
         _cleanup_free_ char *fifo_path = NULL;
-        Answer a;
+        Reply a;
 
         free(testdir_mkdir(f->root, "d", 0755));
         assert_true(asprintf(&fifo_path, "%s/fifo", f->root) > 0);
@@ -264,7 +264,7 @@ static void test_list(void **state) {
         Fixture *f = *state;
         _cleanup_free_ char *top = url(f, ""), *sub = url(f, "c"), *missing = url(f, "nope/");
         _cleanup_free_ char *file = url(f, "a"), *expected = NULL;
-        Answer a;
+        Reply a;
 
         free(testdir_write(f->root, "b", "bb", 0600));
         free(testdir_write(f->root, "a", "a", 0600));
@@ -325,7 +325,7 @@ static void test_no_way_out(void **state) {
         _cleanup_free_ char *absolute = NULL, *lookalike = NULL, *link_dir = NULL, *link_file = NULL;
         _cleanup_free_ char *via_link = url(f, "escape/secret.txt"), *into_link = url(f, "escape/planted");
         _cleanup_free_ char *file_link = url(f, "leak"), *inner = url(f, "alias/ok.txt");
-        Answer a;
+        Reply a;
         size_t size;
 
         assert_true(asprintf(&absolute, "file://%s/secret.txt", f->outside) > 0);
