@@ -522,6 +522,14 @@ static bool skipped_on_request(Manager *m, Entry *e, ScheduleState *ss, uint64_t
         return false;
 }
 
+/*
+ * overlap = queue: whether a run of e waits already for the active one, at most one may. It is a slot
+ * that fired (has_queued), or a run in the backlog: one requested with udfcronctl run, or catch-up runs.
+ */
+static bool run_waits(const Entry *e) {
+        return e->has_queued || e->n_backlog > 0;
+}
+
 /* One slot of an entry fires, through the pause, skip and overlap policies. */
 static void fire_slot(Manager *m, Entry *e, uint64_t slot_usec) {
         ScheduleState *ss = entry_state(e);
@@ -543,7 +551,7 @@ static void fire_slot(Manager *m, Entry *e, uint64_t slot_usec) {
                         log_skipped(m, e, slot_usec, "the previous run is still active (overlap = skip)");
                         return;
                 case OVERLAP_QUEUE:
-                        if (e->has_queued) {
+                        if (run_waits(e)) {
                                 log_skipped(m, e, slot_usec, "a run is already queued (overlap = queue)");
                                 return;
                         }
@@ -872,7 +880,7 @@ int manager_run_now(Manager *m, Entry *e, const char *params, Run **ret_run, con
                         *ret_refusal = "the previous run is still active (overlap = skip)";
                         return -EBUSY;
                 case OVERLAP_QUEUE:
-                        if (e->has_queued || e->n_backlog > 0) {
+                        if (run_waits(e)) {
                                 *ret_refusal = "a run is already queued (overlap = queue)";
                                 return -EBUSY;
                         }

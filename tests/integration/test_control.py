@@ -229,6 +229,28 @@ def test_run_obeys_overlap_and_cancel_stops_runs(daemon):
     d.wait_records(lambda rs: len(of(rs, "cancelled")) == 2, 10, "both q runs cancelled", "q")
 
 
+def test_queue_keeps_one_waiting_run_when_a_run_requested_by_hand_waits(daemon):
+    """overlap = queue: while a `run` waits behind the active run, a fire is skipped as a run already
+    queued, as a second `run` is refused: never two runs waiting."""
+    q = shell_schedule("q", NEVER, "sleep 30", overlap="queue")
+    d = daemon([q])
+    q1 = json_out(d.ctl("run", "--json", d.name("q")))
+    q2 = json_out(d.ctl("run", "--json", d.name("q")))
+    assert (q1["queued"], q2["queued"]) == (False, True)
+
+    # now a slot 2 s ahead (the reload keeps the runs in flight)
+    slot = datetime.datetime.now(datetime.timezone.utc).replace(microsecond=0) + datetime.timedelta(seconds=2)
+    d.configure([dict(q, cron=slot.strftime("%S %M %H %d %m *"))])
+    assert d.ctl("reload").status == 0
+    recs = d.wait_records(lambda rs: of(rs, "skipped"), 10, "the fire to be skipped", "q")
+    skipped = of(recs, "skipped")[0]
+    assert int(skipped["UDFCRON_SCHEDULED_USEC"]) == int(slot.timestamp()) * SEC
+    assert skipped["MESSAGE"].endswith("skipped: a run is already queued (overlap = queue)")
+    runs = json_out(d.ctl("status", "--json", d.name("q")))["schedule"]["runs"]
+    assert sorted((r["run_id"], r["status"]) for r in runs) == \
+        sorted([(q1["run_id"], "running"), (q2["run_id"], "waiting")])
+
+
 # ---------------------------------------------------------------- skip, pause, resume, reload
 
 def test_skip_and_pause_are_obeyed_and_survive_reload_and_restart(daemon, tmp_path):
