@@ -410,8 +410,15 @@ static Entry *find_entry_or_reply(ControlCall *call) {
 }
 
 static void reply_run(ControlCall *call, Entry *e) {
+        const Engine *engine = engine_for_schedule(e->schedule);
         const char *refusal = NULL;
         Run *run;
+
+        if (call->request->params && engine && engine->no_params)
+                return control_reply_error(call->reply, CONTROL_ERROR_CONFLICT,
+                                           "%s runs on engine \"%s\", whose runs take no parameters: run it "
+                                           "without --param",
+                                           e->schedule->name, engine->name);
         int r = manager_run_now(call->manager, e, call->request->params, &run, &refusal);
         if (r == -EBUSY)
                 return control_reply_error(call->reply, CONTROL_ERROR_CONFLICT, "%s: %s", e->schedule->name,
