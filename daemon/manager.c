@@ -500,11 +500,12 @@ static void start_run(Manager *m, Entry *e, uint64_t slot_usec, bool manual, boo
                 manager_dispatch(m, run);
 }
 
-static void cancel_runs_of(Manager *m, Entry *e, const char *why) {
+/* overlap = replace: a newer run replaces e's runs under way. */
+static void replace_runs_of(Manager *m, Entry *e) {
         for (Run *r = m->runs, *next; r; r = next) {
                 next = r->next;
                 if (r->entry == e)
-                        run_cancel(r, why);
+                        run_cancel(r, "replace", "replaced by a newer run, overlap = replace");
         }
 }
 
@@ -560,7 +561,7 @@ static void fire_slot(Manager *m, Entry *e, uint64_t slot_usec) {
                         drop_prepared(m, e); /* the queued run is a new one, when its turn comes */
                         return;
                 case OVERLAP_REPLACE:
-                        cancel_runs_of(m, e, "replaced by a newer run (overlap = replace)");
+                        replace_runs_of(m, e);
                         break;
                 case OVERLAP_ALLOW:
                 default:
@@ -887,7 +888,7 @@ int manager_run_now(Manager *m, Entry *e, const char *params, Run **ret_run, con
                         behind = true;
                         break;
                 case OVERLAP_REPLACE:
-                        cancel_runs_of(m, e, "replaced by a newer run (overlap = replace)");
+                        replace_runs_of(m, e);
                         break;
                 case OVERLAP_ALLOW:
                 default:
@@ -1193,7 +1194,7 @@ static int reload_config(Manager *m, char ***ret_errors) {
                         catch_up_queue_remove(m, old);
                         old->has_queued = false;
                         while (old->backlog_head)
-                                run_cancel(old->backlog_head, "the schedule was removed");
+                                run_cancel(old->backlog_head, "reload", "a reload removed the schedule");
                         removed++;
                         if (old->n_active == 0) {
                                 entry_free(old);
@@ -1261,7 +1262,7 @@ static int on_stop_timeout(sd_event_source *s, uint64_t usec, void *userdata) {
                 if (detachable(run)) /* it learnt its job's id while the daemon waited */
                         run_detach(run);
                 else
-                        run_cancel(run, "the daemon is stopping");
+                        run_cancel(run, "shutdown", "the daemon is stopping, and shutdown_timeout passed");
         }
         if (!m->runs) /* all of them detached: no end to wait for */
                 manager_finish_stop(m);

@@ -109,7 +109,10 @@ struct Run {
         bool output_stored;
         sd_event_source *retry_timer;
         uint64_t attempt_started_usec; /* CLOCK_REALTIME; a re-attached attempt's is the recorded one */
-        bool stop_requested; /* cancelled (replace, udfcronctl, shutdown): do not retry */
+        /* run_cancel()'s cause, its UDFCRON_STOPPED_BY, once it is cancelled (then never retried); and what
+         * stopped it, for its end's message ("udfcronctl cancel by root, uid 0, pid 4242") */
+        const char *stopped_by;
+        char *stop_why;
         uint64_t durable_after_save; /* its record is on disk once Manager.saves reaches this */
         bool resumed;                /* recorded by a previous daemon (see resume_runs()) */
         char *job_id;                /* remote engines: the job of the current attempt, once accepted */
@@ -251,8 +254,12 @@ int run_new_manual(Manager *m, Entry *entry, const char *params, Run **ret_run);
 Run *run_free(Run *run);
 /* Starts the current attempt on the engine (called by the manager when it may). */
 void run_start_attempt(Run *run);
-/* Stops a run: cancels a running attempt, a pending retry or a waiting start; `why` is logged. */
-void run_cancel(Run *run, const char *why);
+/*
+ * Stops a run: cancels a running attempt, a pending retry or a waiting start. `by` (static) is the cause
+ * as UDFCRON_STOPPED_BY has it: "udfcronctl", "replace", "reload" or "shutdown"; `why` (copied) says who
+ * or what, and ends up in the message of the run's end.
+ */
+void run_cancel(Run *run, const char *by, const char *why);
 /* A recorded attempt whose local child was started by the previous daemon: it is lost. */
 void run_lost(Run *run);
 /* Shutdown: lets a remote job run on without the daemon; its record stays, for the next start to

@@ -343,8 +343,10 @@ def test_overlap_policies(daemon, tmp_path):
     successor_slot = int(victim["UDFCRON_SCHEDULED_USEC"]) + SEC
     assert any(int(r["UDFCRON_SCHEDULED_USEC"]) == successor_slot for r in of(cancelled, "started"))
     assert "end" not in run_intervals(outs["replace"]).get(victim["UDFCRON_RUN_ID"], {})
-    assert any(m == f"{d.name('replace')} {victim['UDFCRON_RUN_ID']}: stopping: replaced by a newer run "
-                    "(overlap = replace)" for m in messages(d.daemon_log()))
+    assert any(m == f"{d.name('replace')} {victim['UDFCRON_RUN_ID']}: stopping: replaced by a newer run, "
+                    "overlap = replace" for m in messages(d.daemon_log()))
+    assert victim["UDFCRON_STOPPED_BY"] == "replace"
+    assert victim["MESSAGE"].endswith("s (replaced by a newer run, overlap = replace)"), victim["MESSAGE"]
 
     # queue: run 2 is the first slot that came during run 1, and starts right when run 1 ends
     def queue_runs():
@@ -402,6 +404,7 @@ def test_timeout_kills_the_whole_process_group(daemon, tmp_path):
     timed_out = of(recs, "timed_out")[0]
     check_lifecycle_record(timed_out, d, "slow", run_id, "timed_out")
     assert "SIGKILL" in timed_out["MESSAGE"], timed_out["MESSAGE"]
+    assert timed_out["UDFCRON_STOPPED_BY"] == "timeout"
     assert int(timed_out["UDFCRON_DURATION_USEC"]) >= 1.9 * SEC  # timeout, then the whole grace period
     assert "caught TERM" in messages(of(recs, "log"))  # SIGTERM came first, and the child survived it
     assert names(lifecycle(recs)) == ["scheduled", "started", "timed_out"]  # no retries by default
@@ -782,8 +785,8 @@ def test_sigterm_waits_for_running_runs(daemon, tmp_path):
 
 
 def test_sigterm_cancels_runs_after_shutdown_timeout(daemon):
-    """SIGTERM while a 30 s child runs, shutdown_timeout = 1s: the run is cancelled and the daemon exits
-    with status 0 within a few seconds."""
+    """SIGTERM while a 30 s child runs, shutdown_timeout = 1s: the run is cancelled, saying why, and the
+    daemon exits with status 0 within a few seconds."""
     d = daemon([{"name": "forever", "cron": "* * * * * *", "command": ["/bin/sleep", "30"]}],
                settings={"shutdown_timeout": "1s"})
     run_id, _ = first_run(d, "forever", "started", 10)
@@ -792,7 +795,11 @@ def test_sigterm_cancels_runs_after_shutdown_timeout(daemon):
     assert took < 4, f"stopping took {took:.1f}s"
     recs = d.records(UDFCRON_RUN_ID=run_id)
     assert names(lifecycle(recs)) == ["scheduled", "started", "cancelled"]
-    check_lifecycle_record(of(recs, "cancelled")[0], d, "forever", run_id, "cancelled")
+    cancelled = of(recs, "cancelled")[0]
+    check_lifecycle_record(cancelled, d, "forever", run_id, "cancelled")
+    assert cancelled["UDFCRON_STOPPED_BY"] == "shutdown"
+    assert re.search(r"cancelled: cancelled, stopped with SIGTERM after \d+\.\d{3}s \(the daemon is stopping, and "
+                     r"shutdown_timeout passed\)$", cancelled["MESSAGE"]), cancelled["MESSAGE"]
     assert "shutdown_timeout passed; cancelling the runs still going" in messages(d.daemon_log())
 
 
