@@ -74,7 +74,7 @@ typedef enum ControlError {
         CONTROL_ERROR_BUSY,              /* too many connections */
         CONTROL_ERROR_PERMISSION_DENIED, /* a change from a peer that is neither root nor in control_group */
         CONTROL_ERROR_NOT_FOUND,         /* no such schedule or run */
-        CONTROL_ERROR_CONFLICT,       /* refused by the schedule's state, policy or engine (overlap, no next fire) */
+        CONTROL_ERROR_CONFLICT,       /* refused by the schedule's state or policy (overlap, no next fire) */
         CONTROL_ERROR_STOPPING,       /* the daemon is shutting down */
         CONTROL_ERROR_INVALID_CONFIG, /* reload: the new configuration has errors ("errors" lists them) */
         CONTROL_ERROR_FAILED,         /* anything else: out of memory, the state file cannot be written */
