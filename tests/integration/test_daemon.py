@@ -24,7 +24,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from conftest import DAEMON_BINARY, wait_for
+from conftest import check_config, wait_for, write_config
 from test_journal import MESSAGE_IDS, PRIORITIES
 
 SEC = 1_000_000  # usec
@@ -636,20 +636,16 @@ CHECK_CASES = [
 ]
 
 
-def check_config(root, files):
-    """Writes udfcrond.conf and schedules.d/FILES under root; runs udfcrond --check-config there."""
-    (root / "schedules.d").mkdir(parents=True)
-    (root / "udfcrond.conf").write_text('timezone = "UTC";\nstate_directory = "state";\n')
-    for name, text in files.items():
-        (root / "schedules.d" / name).write_text(text)
-    return subprocess.run([str(DAEMON_BINARY), "--check-config", "--config", "udfcrond.conf"], cwd=root,
-                          capture_output=True, text=True, timeout=30)
+def check_schedule_files(root, files):
+    """udfcrond --check-config on schedules.d/FILES under root, beside a plain udfcrond.conf."""
+    write_config(root, 'timezone = "UTC";\nstate_directory = "state";\n', files)
+    return check_config(root)
 
 
 @pytest.mark.parametrize("files, errors", [c[1:] for c in CHECK_CASES], ids=[c[0] for c in CHECK_CASES])
 def test_check_config_reports_file_and_line(tmp_path, files, errors):
     """--check-config: every error as "file:line: message", a count, exit status 1, nothing on stdout."""
-    proc = check_config(tmp_path, files)
+    proc = check_schedule_files(tmp_path, files)
     n = len(errors)
     assert proc.stderr.splitlines() == errors + [f"udfcrond: udfcrond.conf: {n} error{'s' if n > 1 else ''}"]
     assert proc.returncode == 1
@@ -657,7 +653,7 @@ def test_check_config_reports_file_and_line(tmp_path, files, errors):
 
 
 def test_check_config_accepts_a_valid_config(tmp_path):
-    proc = check_config(tmp_path, {"a.conf": schedule_file(extra='timeout = "30s";')})
+    proc = check_schedule_files(tmp_path, {"a.conf": schedule_file(extra='timeout = "30s";')})
     assert (proc.returncode, proc.stderr) == (0, "")
     assert proc.stdout == "udfcrond: udfcrond.conf: configuration OK, 1 schedules in 2 files\n"
 
