@@ -260,6 +260,7 @@ typedef struct Call {
         const cJSON *json;
         const HttpSettings *settings;
         const char *const *headers;
+        uint64_t not_before_usec; /* CLOCK_MONOTONIC: sent then (see HttpRequest); 0: at once */
 } Call;
 
 /* Sends one request; `handler` gets its reply. A request that cannot even be sent fails the run. */
@@ -271,6 +272,7 @@ static void call(EngineRun *run, const Call *c, ReplyHandler handler) {
                 .json = c->json,
                 .settings = c->settings,
                 .at_most_once = c->at_most_once,
+                .not_before_usec = c->not_before_usec,
                 .auth = c->auth && run->token ? (HttpAuth){ .type = HTTP_AUTH_BEARER, .token = run->token }
                                               : (HttpAuth){ .type = HTTP_AUTH_NONE },
         };
@@ -664,7 +666,7 @@ static void results_list(EngineRun *run) {
 
 /* ---------------------------------------------------------------- batch jobs: following */
 
-static void poll_status(EngineRun *run);
+static void poll_status_at(EngineRun *run, uint64_t when);
 static void poll_logs(EngineRun *run);
 static void drain_logs(EngineRun *run);
 
@@ -695,13 +697,11 @@ static void job_concluded(EngineRun *run) {
         }
 }
 
-/* Fixed rhythm: the next poll is due one interval after this one was due, not after it ended. */
+/* Fixed rhythm: the next poll is due one interval after this one was due, not after it ended. Behind (a
+ * slow service), it goes at once, then on rhythm again. */
 static void schedule_poll(EngineRun *run) {
-        uint64_t now = now_monotonic_usec();
         run->next_poll_usec += run->poll_interval_usec;
-        if (run->next_poll_usec < now)
-                run->next_poll_usec = now; /* behind (a slow service): poll at once, then on rhythm again */
-        later(run, run->next_poll_usec - now, poll_status);
+        poll_status_at(run, run->next_poll_usec);
 }
 
 /* Forwards a page of log lines, then records the position: only once every line of it is out. */
@@ -843,9 +843,11 @@ static void on_status(EngineRun *run, const HttpReply *reply) {
         }
 }
 
-static void poll_status(EngineRun *run) {
+/* The status request waits in the client until `when` (not a timer of the run's own): the client sends the
+ * polls of every job due about together in one go. */
+static void poll_status_at(EngineRun *run, uint64_t when) {
         _cleanup_free_ char *url = url_printf("%s/run/by-id/%s", run->base_url, run->job_id);
-        call(run, &(Call){ .method = HTTP_GET, .url = url, .auth = true }, on_status);
+        call(run, &(Call){ .method = HTTP_GET, .url = url, .auth = true, .not_before_usec = when }, on_status);
 }
 
 /* The job is known by its id (started, found or re-attached): follow it from the next poll (at once when
@@ -854,7 +856,7 @@ static void follow(EngineRun *run, bool now) {
         uint64_t delay = now ? 0 : run->poll_interval_usec / 2 + random_u64() % (run->poll_interval_usec / 2 + 1);
         run->tries = 0;
         run->next_poll_usec = now_monotonic_usec() + delay;
-        later(run, delay, poll_status);
+        poll_status_at(run, now ? 0 : run->next_poll_usec);
 }
 
 /* ---------------------------------------------------------------- batch jobs: starting */

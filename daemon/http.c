@@ -18,18 +18,20 @@
 #include "http-error.h"
 #include "list.h"
 #include "macro.h"
+#include "prioq.h"
 
 #define USEC_PER_MSEC UINT64_C(1000)
 #define USEC_PER_SEC  UINT64_C(1000000)
 /* requests (python) follows 30, curl 50 by default; a service that needs more is broken */
 #define REDIRECTS_MAX 10
 /*
- * curl's timer, when not "at once", is mostly a transfer's timeout or its once-a-second speed check: firing
- * it up to a quarter late (at most this much) costs nothing. sd-event picks a wake-up on a 250 ms boundary
- * inside that slack, so while thousands of requests a second move curl's deadline by a few milliseconds,
- * the timerfd stays armed as it is; a precise deadline re-armed it at every request.
+ * curl's timer, when not "at once", is mostly the next of its transfers' once-a-second speed checks, or a
+ * timeout: firing it this much late (or, when sooner, twice as late) costs nothing. sd-event then wakes on
+ * a 250 ms boundary inside the slack, with the polls due by then; while thousands of requests a second move
+ * curl's deadline, the timerfd stays armed as it is. A precise deadline woke the loop and re-armed the
+ * timerfd at nearly every request, the polls' own slack notwithstanding.
  */
-#define CURL_TIMER_SLACK_MAX_USEC (250 * USEC_PER_MSEC)
+#define CURL_TIMER_SLACK_USEC (250 * USEC_PER_MSEC)
 #define RETRY_TIMER_ACCURACY_USEC (10 * USEC_PER_MSEC)
 /*
  * Hops in the multi handle at once, at least (see in_multi_max()); the others wait in the client's line.
@@ -38,6 +40,8 @@
  * removal two thirds of the daemon's CPU.
  */
 #define IN_MULTI_MIN 256
+/* Requests to send later (HttpRequest.not_before_usec) go out up to this late, many in one wake-up */
+#define DELAYED_SLACK_USEC (250 * USEC_PER_MSEC)
 /* Ready sockets handed to curl per dispatch: more wait for the next one, after the loop's other sources */
 #define SOCKETS_READY_MAX 256
 /* buffers this large have their pages faulted in ahead (see prefault()), a window at a time */
@@ -63,6 +67,8 @@ struct HttpClient {
         size_t n_active;         /* of them, those that have not ended */
         size_t n_in_multi;       /* hops in the multi handle */
         HttpTransfer *line_head, *line_tail; /* hops waiting for room there, in the order they came */
+        Prioq delayed;                /* transfers to start later, by not_before_usec */
+        sd_event_source *delay_timer; /* ... at the first of them */
         HttpTransfer *calling;   /* the transfer whose `done` runs, */
         bool calling_freed;      /* and whether it was freed from inside */
 };
@@ -101,6 +107,7 @@ struct HttpTransfer {
         HttpCookieJar *cookies;
         HttpSettings settings;
         bool at_most_once;
+        PrioqItem delay; /* key: not_before_usec, while in HttpClient.delayed */
 
         /* the current attempt and hop (one request and reply; a redirect starts the next hop) */
         unsigned attempt; /* 1-based */
@@ -282,7 +289,7 @@ static int on_curl_socket(CURL *easy, curl_socket_t fd, int what, void *userp, v
 static int on_curl_timer(CURLM *multi, long timeout_ms, void *userp) {
         HttpClient *c = userp;
         uint64_t usec = (uint64_t) MAX(timeout_ms, 0L) * USEC_PER_MSEC,
-                 slack = MIN(usec / 4 ?: 1, CURL_TIMER_SLACK_MAX_USEC);
+                 slack = MIN(usec, CURL_TIMER_SLACK_USEC);
         (void) multi;
 
         if (timeout_ms < 0)
@@ -799,6 +806,7 @@ HttpTransfer *http_transfer_free(HttpTransfer *t) {
                 return NULL;
         hop_free(t); /* out of the multi handle first, while the client is there */
         if (t->client) {
+                prioq_remove(&t->client->delayed, &t->delay);
                 if (t->client->calling == t)
                         t->client->calling_freed = true;
                 if (t->state != TRANSFER_ENDED)
@@ -909,6 +917,46 @@ static int transfer_copy_request(HttpTransfer *t, const HttpRequest *q, const Ht
         return 0;
 }
 
+/* Starts every delayed transfer that is due, then waits for the next. */
+static int on_delay_timer(sd_event_source *s, uint64_t usec, void *userdata) {
+        HttpClient *c = userdata;
+        uint64_t now = now_monotonic_usec();
+        PrioqItem *top;
+        (void) s, (void) usec;
+
+        while ((top = prioq_peek(&c->delayed)) && top->key <= now) {
+                HttpTransfer *t = prioq_entry(prioq_pop(&c->delayed), HttpTransfer, delay);
+                int r = attempt_start(t);
+                if (r < 0)
+                        transfer_end(t, HTTP_FAIL, 0, r, "cannot start the request: out of memory");
+        }
+        if (top) { /* neither can fail on a source of ours: no allocation, valid arguments */
+                (void) sd_event_source_set_time(c->delay_timer, top->key);
+                (void) sd_event_source_set_enabled(c->delay_timer, SD_EVENT_ONESHOT);
+        }
+        return 0;
+}
+
+/* Puts the transfer in line to start at `when`, waking the loop for it if it is the first. */
+static int transfer_delay(HttpTransfer *t, uint64_t when) {
+        HttpClient *c = t->client;
+        int r;
+
+        t->delay.key = when;
+        if ((r = prioq_push(&c->delayed, &t->delay)) < 0)
+                return r;
+        if (prioq_peek(&c->delayed) != &t->delay)
+                return 0; /* the timer wakes for an earlier one, and then for the next */
+        if (!c->delay_timer)
+                r = sd_event_add_time(c->event, &c->delay_timer, CLOCK_MONOTONIC, when, DELAYED_SLACK_USEC,
+                                      on_delay_timer, c);
+        else if ((r = sd_event_source_set_time(c->delay_timer, when)) >= 0)
+                r = sd_event_source_set_enabled(c->delay_timer, SD_EVENT_ONESHOT);
+        if (r < 0)
+                prioq_remove(&c->delayed, &t->delay);
+        return r;
+}
+
 int http_submit(HttpClient *c, const HttpRequest *request, HttpDone done, void *userdata,
                 HttpTransfer **ret_transfer) {
         HttpTransfer *t;
@@ -925,13 +973,15 @@ int http_submit(HttpClient *c, const HttpRequest *request, HttpDone done, void *
                 .owned_by_client = !ret_transfer,
                 .state = TRANSFER_WAITING,
                 .attempt = 1,
+                .delay.idx = PRIOQ_IDX_NULL,
         };
         LIST_PREPEND(c->transfers, t);
         c->n_active++;
 
         r = transfer_copy_request(t, request, request->settings ?: &c->settings);
         if (r >= 0)
-                r = attempt_start(t);
+                r = request->not_before_usec > now_monotonic_usec() ? transfer_delay(t, request->not_before_usec)
+                                                                    : attempt_start(t);
         if (r < 0) {
                 http_transfer_free(t);
                 return r;
@@ -1036,6 +1086,7 @@ HttpClient *http_client_free(HttpClient *c) {
                 }
                 /* the caller still holds it: make it inert */
                 hop_free(t);
+                prioq_remove(&c->delayed, &t->delay);
                 t->retry_timer = sd_event_source_disable_unref(t->retry_timer);
                 LIST_REMOVE(c->transfers, t);
                 t->client = NULL;
@@ -1048,6 +1099,8 @@ HttpClient *http_client_free(HttpClient *c) {
                 close(c->epoll_fd);
         sd_event_source_disable_unref(c->timer);
         sd_event_source_disable_unref(c->soon);
+        sd_event_source_disable_unref(c->delay_timer);
+        prioq_done(&c->delayed);
         sd_event_unref(c->event);
         free(c->settings.ca_file);
         free(c);

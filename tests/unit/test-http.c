@@ -1015,6 +1015,51 @@ static void test_line_beyond_multi(void **state) {
         assert_int_equal(http_client_transfers(f->client), 0);
 }
 
+static void test_not_before(void **state) {
+        Fixture *f = *state;
+        Result late, soon, dropped, past;
+        uint64_t t0 = now_mono();
+
+        /* submitted out of order: each goes at its time (at most 250 ms after), not before */
+        submit(f, &(HttpRequest){ .url = url(f, "A", "/json"), .not_before_usec = t0 + 400 * USEC_PER_MSEC }, &late);
+        submit(f, &(HttpRequest){ .url = url(f, "A", "/json"), .not_before_usec = t0 + 100 * USEC_PER_MSEC }, &soon);
+        submit(f, &(HttpRequest){ .url = url(f, "A", "/json"), .not_before_usec = t0 + 200 * USEC_PER_MSEC },
+               &dropped);
+        submit(f, &(HttpRequest){ .url = url(f, "A", "/json"), .not_before_usec = t0 - USEC_PER_SEC }, &past);
+        assert_int_equal(http_client_transfers(f->client), 4);
+        dropped.transfer = http_transfer_free(dropped.transfer); /* cancelled while it waits */
+        run_until(f, &past.done);
+        assert_false(soon.done);
+        run_until(f, &soon.done);
+        assert_false(late.done);
+        run_until(f, &late.done);
+        assert_int_equal(past.outcome, HTTP_OK);
+        assert_int_equal(soon.outcome, HTTP_OK);
+        assert_int_equal(late.outcome, HTTP_OK);
+        assert_true(soon.ended >= t0 + 100 * USEC_PER_MSEC && soon.ended < t0 + 1000 * USEC_PER_MSEC);
+        assert_true(late.ended >= t0 + 400 * USEC_PER_MSEC && late.ended < t0 + 1300 * USEC_PER_MSEC);
+        run_for(f, 50 * USEC_PER_MSEC);
+        assert_false(dropped.done);
+        assert_int_equal(http_client_transfers(f->client), 0);
+        result_done(&late);
+        result_done(&soon);
+        result_done(&past);
+
+        /* a client freed with transfers still waiting: no callback, no leak */
+        HttpClient *c;
+        Counter n = {};
+        assert_int_equal(http_client_new(f->event, &f->settings, &c), 0);
+        for (int i = 0; i < 3; i++)
+                assert_int_equal(http_submit(c,
+                                             &(HttpRequest){ .url = url(f, "A", "/json"),
+                                                             .not_before_usec = now_mono() + USEC_PER_SEC },
+                                             on_counted, &n, NULL),
+                                 0);
+        http_client_free(c);
+        run_for(f, 50 * USEC_PER_MSEC);
+        assert_int_equal(n.ok + n.other, 0);
+}
+
 static void test_free_client_with_line(void **state) {
         Fixture *f = *state;
         HttpClient *c;
@@ -1161,6 +1206,7 @@ int main(void) {
                 T(test_many_concurrent),
                 T(test_line_beyond_multi),
         T(test_free_client_with_line),
+        T(test_not_before),
         T(test_cancel_mid_transfer),
                 T(test_cancel_while_waiting_to_retry),
                 T(test_free_client_with_transfers),
