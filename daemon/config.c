@@ -1348,6 +1348,7 @@ static const Key fused_settings_keys[] = {
         { "region", KEY_STRING, U(region), 0, 0, NULL, NULL, "batch default" },
         { "disk_size_gb", KEY_UINT, U(disk_size_gb), 1, 65536, NULL, NULL, "batch default" },
         { "poll_interval", KEY_DURATION, U(poll_interval_usec), 0, 0, NULL, NULL, "batch status and log" },
+        { "quiet_log_interval", KEY_DURATION, U(quiet_log_interval_usec), 0, 0, NULL, NULL, "a quiet log" },
         { "realtime_timeout", KEY_DURATION, U(realtime_timeout_usec), 0, 0, NULL, NULL, "one realtime call" },
         { "send_status_email", KEY_BOOL, U(send_status_email), 0, 0, NULL, NULL, "mail the job's end" },
         { "cache", KEY_BOOL, U(cache), 0, 0, NULL, NULL, "cached realtime answers" },
@@ -1363,6 +1364,9 @@ static int parse_fused_settings(Loader *l, const config_setting_t *s, const char
         if (r < 0)
                 return r;
         check_at_least_1s(l, s, "poll_interval", f->poll_interval_usec);
+        const config_setting_t *m = config_setting_get_member(s, "quiet_log_interval");
+        if (m && f->quiet_log_interval_usec < f->poll_interval_usec)
+                (void) error_at(l, m, "quiet_log_interval: shorter than poll_interval");
         check_at_least_1s(l, s, "realtime_timeout", f->realtime_timeout_usec);
         return 0;
 }
@@ -2293,6 +2297,7 @@ static int load(Loader *l, const char *path) {
         c->settings.http = HTTP_DEFAULT_SETTINGS;
         c->settings.fused = (FusedSettings){
                 .poll_interval_usec = 5 * USEC_PER_SEC,
+                .quiet_log_interval_usec = 30 * USEC_PER_SEC,
                 .realtime_timeout_usec = 130 * USEC_PER_SEC,
         };
         c->settings.fusion.poll_interval_usec = 5 * USEC_PER_SEC;

@@ -238,9 +238,34 @@ static int manager_save_state(Manager *m) {
         return 0;
 }
 
-/* max_concurrent_runs, unless the descriptor limit allows fewer. */
-static unsigned run_limit(const Manager *m) {
-        return MIN(m->config->settings.max_concurrent_runs, m->fd_run_limit);
+/*
+ * Whether a run's attempts hold descriptors of their own: a child's pipes and pidfd, a local fan-out's or a
+ * pipeline's children. A remote engine's job holds none: it shares the HTTP client's pooled connections,
+ * and tens of thousands of jobs may be followed at once.
+ */
+static bool holds_descriptors(const Schedule *s) {
+        const Engine *e = engine_find(s->engine);
+        return s->work == WORK_PIPELINE || !e || !e->remote;
+}
+
+/* Whether the next waiting run may start: max_concurrent_runs, and the descriptor limit for local ones. */
+static bool may_start(const Manager *m, const Run *run) {
+        return m->n_running < m->config->settings.max_concurrent_runs &&
+               (!holds_descriptors(run->entry->schedule) || m->n_running_local < m->fd_run_limit);
+}
+
+static void count_started(Manager *m, Run *run) {
+        run->holds_descriptors = holds_descriptors(run->entry->schedule);
+        m->n_running++;
+        m->n_running_local += run->holds_descriptors;
+}
+
+static void count_stopped(Manager *m, Run *run) {
+        if (m->n_running > 0)
+                m->n_running--;
+        if (run->holds_descriptors && m->n_running_local > 0)
+                m->n_running_local--;
+        run->holds_descriptors = false;
 }
 
 /*
@@ -269,14 +294,14 @@ static unsigned compute_fd_run_limit(void) {
  */
 static void start_waiting(Manager *m) {
         unsigned budget = START_BATCH;
-        while (!m->stopping && !m->starts_paused && m->waiting_head && m->n_running < run_limit(m)) {
+        while (!m->stopping && !m->starts_paused && m->waiting_head && may_start(m, m->waiting_head)) {
                 if (budget-- == 0) {
                         (void) sd_event_source_set_enabled(m->start_defer, SD_EVENT_ONESHOT);
                         return;
                 }
                 Run *run = queue_pop(&m->waiting_head, &m->waiting_tail);
                 m->n_waiting--;
-                m->n_running++;
+                count_started(m, run);
                 run_start_attempt(run);
         }
 }
@@ -309,14 +334,14 @@ static int on_dispatch(sd_event_source *s, void *userdata) {
                 queued++;
         }
         start_waiting(m);
-        if (queued > 0 && m->n_waiting > 0) {
-                if (run_limit(m) == m->config->settings.max_concurrent_runs)
+        if (queued > 0 && m->waiting_head && !may_start(m, m->waiting_head)) {
+                if (m->n_running >= m->config->settings.max_concurrent_runs)
                         journal_log(m->journal, LOG_NOTICE, "%u runs wait for a free slot (max_concurrent_runs = %u)",
-                                    m->n_waiting, run_limit(m));
+                                    m->n_waiting, m->config->settings.max_concurrent_runs);
                 else
                         journal_log(m->journal, LOG_NOTICE,
-                                    "%u runs wait for a free slot (the descriptor limit allows %u at once)",
-                                    m->n_waiting, run_limit(m));
+                                    "%u runs wait for a free slot (the descriptor limit allows %u local runs at once)",
+                                    m->n_waiting, m->fd_run_limit);
         }
         manager_update_status(m);
         return 0;
@@ -363,8 +388,7 @@ void manager_requeue(Manager *m, Run *run) {
         if (!m->waiting_tail)
                 m->waiting_tail = run;
         m->n_waiting++;
-        if (m->n_running > 0)
-                m->n_running--;
+        count_stopped(m, run);
         /* the next start would fail the same way: pause starts briefly, runs ending meanwhile free resources */
         m->starts_paused = true;
         (void) sd_event_source_set_time_relative(m->requeue_timer, REQUEUE_DELAY_USEC);
@@ -383,9 +407,7 @@ void manager_dispatch(Manager *m, Run *run) {
  * of the descriptor table and each poll of the ready list slower.
  */
 void manager_attempt_done(Manager *m, Run *run) {
-        (void) run;
-        if (m->n_running > 0)
-                m->n_running--;
+        count_stopped(m, run);
         if (m->waiting_head)
                 (void) sd_event_source_set_enabled(m->start_defer, SD_EVENT_ONESHOT);
 }

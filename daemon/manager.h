@@ -123,6 +123,7 @@ struct Run {
         Run *wait_next;       /* Manager.waiting */
         char *params;         /* udfcronctl run --param: overrides of the schedule's parameters (JSON) */
         RunWatch *watches;    /* udfcronctl run --wait */
+        bool holds_descriptors; /* counted in Manager.n_running_local while its attempt runs */
 };
 
 struct Manager {
@@ -152,6 +153,7 @@ struct Manager {
 
         Run *runs; /* every live run */
         unsigned n_running;
+        unsigned n_running_local; /* of them, those holding descriptors of their own (see may_start()) */
         unsigned n_waiting;
         Run *waiting_head, *waiting_tail; /* FIFO: runs waiting for a concurrency slot */
         Run *dispatch_head, *dispatch_tail;
@@ -162,7 +164,7 @@ struct Manager {
         sd_event_source *status_timer;   /* sends a held-back STATUS */
         uint64_t status_sent_usec;       /* CLOCK_MONOTONIC */
         bool status_dirty;
-        unsigned fd_run_limit; /* how many runs the descriptor limit allows at once */
+        unsigned fd_run_limit; /* how many local runs the descriptor limit allows at once */
         sd_event_source *requeue_timer; /* retries starts that ran out of descriptors */
         sd_event_source *start_defer;   /* continues a long queue of starts after the loop breathes */
         bool starts_paused;             /* ... and until it fires, nothing else starts */
