@@ -75,16 +75,17 @@ class FusedService:
           lambda req: Response.json(200, self.config["realtime_instances"]))
         r("GET", P + "/realtime-instance", "fused.realtime_instances",
           lambda req: Response.json(200, self.config["realtime_instances"]))
-        # realtime runs
+        # realtime runs: a canned delay, executed code or the polling variant's wait take time
         for tile in ("", TILE):
             r("GET", R + r"/run/udf/saved/(?P<owner>[^/]+)/(?P<name>[^/]+)" + tile, "fused.run.saved",
-              self.run_saved)
-            r("POST", R + "/run/udf" + tile, "fused.run.code", self.run_code)
-            r("POST", R + "/run/udf/start" + tile, "fused.run.start", self.run_start)
+              self.run_saved, blocking=True)
+            r("POST", R + "/run/udf" + tile, "fused.run.code", self.run_code, blocking=True)
+            r("POST", R + "/run/udf/start" + tile, "fused.run.start", self.run_start, blocking=True)
             for prefix, name in ((P + "/realtime-shared/", "fused.shared.run"), ("/", "fused.shared.run.root")):
                 r("GET", prefix + SHARED_TOKEN + ("/run/tiles/(?P<z>\\d+)/(?P<x>\\d+)/(?P<y>\\d+)" if tile
-                                                   else "/run(?:/file)?"), name, self.run_shared)
-        r("GET", "/" + SHARED_TOKEN + r"\.(?P<ext>[a-z0-9]+)", "fused.shared.run.root", self.run_shared)
+                                                   else "/run(?:/file)?"), name, self.run_shared, blocking=True)
+        r("GET", "/" + SHARED_TOKEN + r"\.(?P<ext>[a-z0-9]+)", "fused.shared.run.root", self.run_shared,
+          blocking=True)
         r("GET", R + "/run/udf/get/(?P<run_id>[^/]+)", "fused.run.get", self.run_get)
         r("DELETE", P + "/realtime-shared/(?P<client_id>[^/]+)/udf-cache/by-id/(?P<udf_id>[^/]+)/delete",
           "fused.realtime.cache.delete", self.cache_delete)
@@ -118,6 +119,10 @@ class FusedService:
             return route.name, route.handler(req, **params)
         except HttpError as e:
             return route.name, e.response
+
+    def may_block(self, req):
+        route, _ = self.router.match(req.method, req.path)
+        return route is not None and route.blocking
 
     @staticmethod
     def _bearer(req):
