@@ -28,12 +28,8 @@ import time
 import urllib.parse
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[2]
-sys.path.insert(0, str(ROOT / "tests"))
-from emulator.client import Emulator  # noqa: E402
-
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from remote_load import cpu_seconds  # noqa: E402
+from remote_load import Emulator, cpu_seconds  # noqa: E402
 
 JOBS = int(os.environ.get("UDFCRON_BENCH_EMULATOR_JOBS", 2000))
 REQUESTS = int(os.environ.get("UDFCRON_BENCH_EMULATOR_REQUESTS", 20000))

@@ -12,6 +12,7 @@ Batch jobs are fused_jobs.Job; saved UDFs, access tokens, secrets and cron jobs 
 fused_catalog, files in files_api.
 """
 import hashlib
+import itertools
 import json
 import threading
 import time
@@ -342,10 +343,10 @@ class FusedService:
         inputs = first.get("input")
         total = len(inputs) if isinstance(inputs, list) and inputs else 1
         now = time.time()
-        canonical = json.dumps(config, sort_keys=True)
         with self.emu.lock:
             max_age = body.get("cache_max_age")
             if isinstance(max_age, int) and max_age > 0:
+                canonical = json.dumps(config, sort_keys=True)
                 for job in reversed(list(self.jobs.values())):
                     if (job.outcome == "succeeded" and now >= job.end and now - job.end <= max_age
                             and json.dumps(job.request["body"]["config"], sort_keys=True) == canonical):
@@ -416,7 +417,7 @@ class FusedService:
         except ValueError:
             raise invalid(("query", "skip"), "value is not a valid integer", "type_error.integer") from None
         now = time.time()
-        newest_first = list(reversed(list(self.jobs.values())))[skip:skip + limit]
+        newest_first = itertools.islice(reversed(self.jobs.values()), max(0, skip), max(0, skip) + max(0, limit))
         return Response.json(200, [j.job_response(now, self.config["user"]["id"], self.config["team"]["id"])
                                    for j in newest_first])
 
