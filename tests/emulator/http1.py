@@ -219,8 +219,12 @@ class Connection:
             return
         except OSError:
             data = b""
-        if not data:
-            self.close()
+        if not data:  # the client sends no more: it gets what is on its way, then the connection ends
+            if self.outbox:
+                self.close_after = True
+                self._watch(selectors.EVENT_WRITE)
+            else:
+                self.close()
             return
         self.inbox += data
         self.serve_inbox()
@@ -267,8 +271,10 @@ class Connection:
                 return None
             self.head = self.last_head = Head(self.inbox[:end], self.last_head)
             del self.inbox[:end + 4]
-            if not 0 <= self.head.length <= self.server.body_max:
-                raise Refused(413 if self.head.length > 0 else 400, "body too large")
+            if self.head.length < 0:
+                raise Refused(400, "Content-Length is negative")
+            if self.head.length > self.server.body_max:
+                raise Refused(413, "body too large")
             if self.head.expects_continue:
                 self.send(b"HTTP/1.1 100 Continue\r\n\r\n")
         head = self.head
