@@ -12,11 +12,12 @@ each route in turn:
 
 and prints the requests per second served and the emulator's CPU time per request (utime + stime
 from /proc, so the client's share does not count). With UDFCRON_BENCH_EMULATOR_BASELINE set to
-another tests/emulator directory (e.g. one from `git worktree add /tmp/old main`), it measures that
-one too and prints the ratio.
+another copy of tests/emulator/ (say, after `git archive main tests/emulator | tar -xC /tmp/old`,
+/tmp/old/tests/emulator), it measures that one too and prints how many times faster this one is.
 
-Environment: UDFCRON_BENCH_EMULATOR_JOBS (2000 jobs started, then polled), UDFCRON_BENCH_EMULATOR_REQUESTS
-(20000 per polling route), UDFCRON_BENCH_EMULATOR_CONNECTIONS (32), UDFCRON_BENCH_EMULATOR_BASELINE.
+Environment: UDFCRON_BENCH_EMULATOR_JOBS (2000 jobs started, then polled),
+UDFCRON_BENCH_EMULATOR_REQUESTS (20000 per polling route), UDFCRON_BENCH_EMULATOR_CONNECTIONS (64: what
+the daemon opens to one host in bench-fused.py), UDFCRON_BENCH_EMULATOR_BASELINE.
 """
 import json
 import os
@@ -29,11 +30,12 @@ import urllib.parse
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from remote_load import Emulator, cpu_seconds  # noqa: E402
+from remote_load import cpu_seconds  # noqa: E402
+from emulator.client import Emulator  # noqa: E402  (remote_load puts tests/ on the path)
 
 JOBS = int(os.environ.get("UDFCRON_BENCH_EMULATOR_JOBS", 2000))
 REQUESTS = int(os.environ.get("UDFCRON_BENCH_EMULATOR_REQUESTS", 20000))
-CONNECTIONS = int(os.environ.get("UDFCRON_BENCH_EMULATOR_CONNECTIONS", 32))
+CONNECTIONS = int(os.environ.get("UDFCRON_BENCH_EMULATOR_CONNECTIONS", 64))
 BASELINE = os.environ.get("UDFCRON_BENCH_EMULATOR_BASELINE")
 
 

@@ -30,7 +30,8 @@ import sys
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from remote_load import POLL, Emulator, daemon_config, run  # noqa: E402
+from remote_load import POLL, daemon_config, run  # noqa: E402
+from emulator.client import Emulator  # noqa: E402  (remote_load puts tests/ on the path)
 
 JOBS = int(os.environ.get("UDFCRON_BENCH_FUSED_JOBS", 10000))
 EMULATORS = int(os.environ.get("UDFCRON_BENCH_FUSED_EMULATORS", 2))

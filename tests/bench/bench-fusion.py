@@ -26,7 +26,8 @@ import sys
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from remote_load import POLL, Emulator, daemon_config, run  # noqa: E402
+from remote_load import POLL, daemon_config, run  # noqa: E402
+from emulator.client import Emulator  # noqa: E402  (remote_load puts tests/ on the path)
 
 RUNS = int(os.environ.get("UDFCRON_BENCH_FUSION_RUNS", 2000))
 WINDOW = float(os.environ.get("UDFCRON_BENCH_FUSION_WINDOW", 60))

@@ -16,8 +16,7 @@ import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
-sys.path.insert(0, str(ROOT / "tests"))
-from emulator.client import Emulator  # noqa: E402,F401  (the benchmarks' emulator, imported from here)
+sys.path.insert(0, str(ROOT / "tests"))  # for the benchmarks' `from emulator.client import Emulator`
 
 CLK_TCK = os.sysconf("SC_CLK_TCK")
 POLL = 5.0  # the daemon's poll_interval

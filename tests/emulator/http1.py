@@ -81,9 +81,9 @@ def parse_fields(block):
     return tuple(fields)
 
 
-def chunked_body(data, start, limit):
-    """(body, end) of a chunked body in data[start:], or None while incomplete."""
-    chunks, size_total, pos = [], 0, start
+def chunked_body(data, limit):
+    """(body, length taken) of the chunked body `data` starts with, or None while incomplete."""
+    chunks, size_total, pos = [], 0, 0
     while True:
         eol = data.find(b"\r\n", pos)
         if eol < 0:
@@ -257,7 +257,7 @@ class Connection:
                 continue
             if request is None:
                 return
-            self.server.handler.serve(self, request)
+            self.server.handler.serve(self, *request)
 
     def _next_request(self):
         """(head, body) of the next whole request in the inbox (taken out of it), or None."""
@@ -279,7 +279,7 @@ class Connection:
                 self.send(b"HTTP/1.1 100 Continue\r\n\r\n")
         head = self.head
         if head.chunked:
-            found = chunked_body(self.inbox, 0, self.server.body_max)
+            found = chunked_body(self.inbox, self.server.body_max)
             if found is None:
                 return None
             body, end = found
@@ -295,7 +295,7 @@ class Connection:
 
 class Server:
     """The loop: listeners, connections, and connections given back by threads. `handler` has
-    serve(connection, (head, body)) and refuse(connection, status, message); both run on the loop."""
+    serve(connection, head, body) and refuse(connection, status, message); both run on the loop."""
 
     def __init__(self, handler, body_max):
         self.handler = handler

@@ -201,14 +201,18 @@ class Emulator:
                             .encode(), "application/xml")
         return Response.json(status, {"detail": message})
 
+    def _api_of(self, req):
+        """The Fused or Fusion service the request is for, or None."""
+        return {"fused": self.fused, "fusion": self.fusion}.get(self.service_of(req))
+
     def may_block(self, req):
         """Whether the service may take its time to answer (then not on the HTTP server's loop)."""
-        service = {"fused": self.fused, "fusion": self.fusion}.get(self.service_of(req))
+        service = self._api_of(req)
         return service is not None and service.may_block(req)
 
     def credential_of(self, req):
         """What authenticates the request (see the services' credential()), or None."""
-        service = {"fused": self.fused, "fusion": self.fusion}.get(self.service_of(req))
+        service = self._api_of(req)
         return service.credential(req) if service else None
 
 
@@ -222,8 +226,7 @@ class Handler:
     def refuse(self, conn, status, message):
         self._write(conn, None, Response.json(status, {"detail": message}))
 
-    def serve(self, conn, request):
-        head, body = request
+    def serve(self, conn, head, body):
         emu = self.emu
         req = Request(conn.listener, head.method, head.target, head.headers, body, conn.client)
         admin = req.listener == "main" and req.path.startswith(Admin.PREFIX + "/")
