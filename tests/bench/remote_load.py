@@ -22,6 +22,7 @@ CLK_TCK = os.sysconf("SC_CLK_TCK")
 POLL = 5.0  # the daemon's poll_interval
 FIRE_DELAY = 8  # seconds from writing the schedules to their firing: the daemon starts meanwhile
 RAMP_MAX = 120  # seconds the starts may take
+FDS_PER_RUN = 5  # what the daemon counts a run to hold (daemon/manager.c)
 UDFCROND = Path(os.environ.get("UDFCROND", ROOT / "build" / "udfcrond"))
 
 
@@ -39,6 +40,23 @@ def memory_kib(pid, key):
             if line.startswith(key + ":"):
                 return int(line.split()[1])
     return 0
+
+
+def raise_fd_limit(runs):
+    """Descriptors enough for `runs` runs in flight. The daemon raises its soft limit to the hard one
+    and starts no more runs than that allows at FDS_PER_RUN each (daemon/manager.c, sized for local
+    runs' pipes; a remote run holds none), so 20,000 would cap it at about 3,985: the hard limit goes
+    up too when this may (root; under systemd the daemon's hard limit is 524,288), else the cap is said."""
+    want = FDS_PER_RUN * runs + 1024
+    hard = resource.getrlimit(resource.RLIMIT_NOFILE)[1]
+    if hard != resource.RLIM_INFINITY and hard < want:
+        try:
+            resource.setrlimit(resource.RLIMIT_NOFILE, (want, want))
+            return
+        except (ValueError, OSError):
+            print(f"descriptor limit {hard}: the daemon starts at most about {hard // FDS_PER_RUN} runs "
+                  f"at once")
+    resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
 
 
 def cron_at(t):
@@ -106,7 +124,7 @@ def run(name, unit, n, window, status_route, start_emulators, write_config, star
     runtime = Path(f"/dev/shm/udfcron-bench-{name}-{os.getpid()}")
     emulators, daemon = [], None
     try:
-        resource.setrlimit(resource.RLIMIT_NOFILE, (resource.getrlimit(resource.RLIMIT_NOFILE)[1],) * 2)
+        raise_fd_limit(n)
         start_emulators(tmp, emulators)
         fire_at = int(time.time()) + FIRE_DELAY
         creds = write_config(tmp, emulators, cron_at(fire_at), runtime)
@@ -128,10 +146,13 @@ def run(name, unit, n, window, status_route, start_emulators, write_config, star
         time.sleep(POLL + 1)
         print(title(count, ramp))
 
-        since, cpu0 = time.time(), cpu_seconds(daemon.pid)
+        pids = [daemon.pid] + [emu.proc.pid for emu in emulators]
+        since, cpu0 = time.time(), [cpu_seconds(pid) for pid in pids]
         time.sleep(window)
-        until, cpu = time.time(), cpu_seconds(daemon.pid) - cpu0
-        report(unit, n, poll_times(emulators, status_route, since, until), until - since, cpu, daemon.pid)
+        until, cpu = time.time(), [b - a for a, b in zip(cpu0, (cpu_seconds(pid) for pid in pids))]
+        report(unit, n, poll_times(emulators, status_route, since, until), until - since, cpu[0], daemon.pid)
+        print(f"{'emulators CPU':24}{100 * max(cpu[1:]) / (until - since):>11.1f}%  the busiest of "
+              f"{len(emulators)}, in % of one core (what they add to the machine's load)")
     finally:
         if daemon and daemon.poll() is None:
             daemon.send_signal(signal.SIGKILL)  # the runs would go on: nothing to wait for
