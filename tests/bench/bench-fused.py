@@ -70,7 +70,7 @@ def main():
     run("fused", "job", JOBS, WINDOW, "fused.job.status", start_emulators, write_config,
         lambda emulators: sum(sum(e.starts("fused").values()) for e in emulators),
         lambda started, ramp: f"fused engine: {JOBS} batch jobs on {EMULATORS} emulator(s), polled every "
-                              f"{POLL:.0f}s; {started} started in {ramp:.1f}s")
+                              f"{POLL:.0f}s; {started} started, the last {ramp:.1f}s after the fire")
 
 
 if __name__ == "__main__":

@@ -66,7 +66,7 @@ def main():
     run("fusion", "run", RUNS, WINDOW, "fusion.spark.status", start_emulators, write_config,
         lambda emulators: sum(emulators[0].starts("fusion").values()),
         lambda started, ramp: f"fusion engine: {RUNS} Spark runs on one emulator, polled every {POLL:.0f}s "
-                              f"(status and driver log); {started} started in {ramp:.1f}s")
+                              f"(status and driver log); {started} started, the last {ramp:.1f}s after the fire")
 
 
 if __name__ == "__main__":

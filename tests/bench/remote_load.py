@@ -118,7 +118,8 @@ def run(name, unit, n, window, status_route, start_emulators, write_config, star
     that every one started is stopped), udfcrond on the config write_config(tmp, emulators, cron,
     runtime) writes (returning its credentials directory) with `n` schedules firing at once at `cron`,
     then the ramp (until started(emulators) reaches n), then a window of `window` seconds measured;
-    title(started, ramp seconds) heads the figures. UDFCRON_BENCH_KEEP=1 keeps the temporary directory.
+    title(started, seconds from the fire to the last start seen) heads the figures.
+    UDFCRON_BENCH_KEEP=1 keeps the temporary directory.
     """
     tmp = Path(tempfile.mkdtemp(prefix=f"bench-{name}-"))
     runtime = Path(f"/dev/shm/udfcron-bench-{name}-{os.getpid()}")
@@ -136,23 +137,25 @@ def run(name, unit, n, window, status_route, start_emulators, write_config, star
 
         # the ramp: every one started, then polled at least once
         deadline = fire_at + RAMP_MAX
-        count = 0
+        count, last_start = 0, fire_at
         while time.time() < deadline:
-            count = started(emulators)
+            count, before = started(emulators), count
+            if count > before:
+                last_start = time.time()
             if count >= n:
                 break
             time.sleep(1)
-        ramp = time.time() - fire_at
         time.sleep(POLL + 1)
-        print(title(count, ramp))
+        print(title(count, last_start - fire_at))
 
         pids = [daemon.pid] + [emu.proc.pid for emu in emulators]
         since, cpu0 = time.time(), [cpu_seconds(pid) for pid in pids]
         time.sleep(window)
         until, cpu = time.time(), [b - a for a, b in zip(cpu0, (cpu_seconds(pid) for pid in pids))]
         report(unit, n, poll_times(emulators, status_route, since, until), until - since, cpu[0], daemon.pid)
-        print(f"{'emulators CPU':24}{100 * max(cpu[1:]) / (until - since):>11.1f}%  the busiest of "
-              f"{len(emulators)}, in % of one core (what they add to the machine's load)")
+        busiest = f"the busiest of {len(emulators)}, " if len(emulators) > 1 else ""
+        print(f"{'emulator CPU':24}{100 * max(cpu[1:]) / (until - since):>11.1f}%  {busiest}in % of one core "
+              f"(what it adds to the machine's load)")
     finally:
         if daemon and daemon.poll() is None:
             daemon.send_signal(signal.SIGKILL)  # the runs would go on: nothing to wait for

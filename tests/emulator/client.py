@@ -55,8 +55,8 @@ class Emulator:
         ready.unlink(missing_ok=True)
         log_path = workdir / "emulator.log"
         with open(log_path, "ab") as log:
-            proc = subprocess.Popen([PYTHON, str(emulator_dir or EMULATOR_DIR), "--port", "0", "--ready-file", str(ready),
-                                     *args], stdin=subprocess.DEVNULL, stdout=log, stderr=log, start_new_session=True)
+            argv = [PYTHON, str(emulator_dir or EMULATOR_DIR), "--port", "0", "--ready-file", str(ready), *args]
+            proc = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=log, stderr=log, start_new_session=True)
         deadline = time.monotonic() + timeout
         while not ready.exists():
             if proc.poll() is not None or time.monotonic() > deadline:

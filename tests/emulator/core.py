@@ -13,16 +13,13 @@ class Headers:
     """A request's header fields in their order, as sent; a lookup ignores case and finds the first."""
 
     def __init__(self, fields):
-        self.fields = fields  # [(name, value)]
+        self.fields = fields  # (name, value) pairs
         self.first = {}
         for name, value in fields:
             self.first.setdefault(name.lower(), value)
 
     def get(self, name, default=None):
         return self.first.get(name.lower(), default)
-
-    def items(self):
-        return list(self.fields)
 
 
 class Request:
@@ -149,7 +146,7 @@ def iso_utc(t, digits=6):
     if t is None:
         return None
     text = datetime.datetime.fromtimestamp(t, datetime.timezone.utc).isoformat(timespec="microseconds")
-    return f"{text[:19]}{'.' if digits else ''}{text[20:26]}000"[:20 + digits if digits else 19] + "Z"
+    return text[:19] + (f".{(text[20:26] + '000')[:digits]}" if digits else "") + "Z"  # of ...T12:34:56.789012+00:00
 
 
 def http_date(t):

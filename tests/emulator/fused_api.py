@@ -416,8 +416,8 @@ class FusedService:
             skip, limit = int(req.arg("skip", 0)), int(req.arg("limit", 25))
         except ValueError:
             raise invalid(("query", "skip"), "value is not a valid integer", "type_error.integer") from None
-        now = time.time()
-        newest_first = itertools.islice(reversed(self.jobs.values()), max(0, skip), max(0, skip) + max(0, limit))
+        skip, limit, now = max(0, skip), max(0, limit), time.time()
+        newest_first = itertools.islice(reversed(self.jobs.values()), skip, skip + limit)
         return Response.json(200, [j.job_response(now, self.config["user"]["id"], self.config["team"]["id"])
                                    for j in newest_first])
 
