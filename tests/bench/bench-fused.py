@@ -1,12 +1,14 @@
 #!/usr/bin/python3
 """
 The fused engine under load: N batch jobs in flight at once (default 10,000), each polled every 5 s
-(its status and its log), against K emulator processes (tests/emulator/, default 2), the schedules
-spread over them with per-schedule base_url.
+(its status, and its log: at every poll while it brings lines, less and less often while it brings
+none, up to quiet_log_interval, 30 s), against K emulator processes (tests/emulator/, default 2), the
+schedules spread over them with per-schedule base_url.
 
 Every schedule fires once, at the same second, so the N starts come as one burst; the jobs then run
 for an hour and log nothing after their first two lines, so what is measured is polling. After the
-ramp (every job started and polled once), a window of WINDOW seconds measures:
+ramp (every job started and polled once), two windows of WINDOW seconds each, one after the other,
+measure (the first while the jobs' log reads still thin out, the second once they have settled):
 
   daemon CPU    (utime + stime of udfcrond over the window) / window, in % of one core
   daemon RSS    VmRSS at the end of the window, and VmHWM (its peak, ramp included)
@@ -17,7 +19,7 @@ ramp (every job started and polled once), a window of WINDOW seconds measures:
 Goals: under 20% of a core, under 200 MiB, no late poll. Missed goals are printed, not fatal.
 
 An emulator spends about 50 µs of CPU on a status or log read (bench-emulator.py): at 10,000 jobs the
-daemon's 2,400 requests a second cost the emulators an eighth of a core, and the burst of starts a
+daemon's 2,000-2,700 requests a second cost the emulators an eighth of a core, and the burst of starts a
 second or so of one. Two processes, each a loop on a core of its own when the daemon leaves one free,
 keep them out of the way on this 2-core machine; more would only share the same cores.
 
@@ -30,7 +32,7 @@ import sys
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from remote_load import POLL, daemon_config, run  # noqa: E402
+from remote_load import POLL, WINDOWS, daemon_config, run  # noqa: E402
 from emulator.client import Emulator  # noqa: E402  (remote_load puts tests/ on the path)
 
 JOBS = int(os.environ.get("UDFCRON_BENCH_FUSED_JOBS", 10000))
@@ -41,7 +43,7 @@ WINDOW = float(os.environ.get("UDFCRON_BENCH_FUSED_WINDOW", 60))
 def start_emulators(tmp, emulators):
     """K emulators keeping every request of the ramp and the window on record; jobs that run an hour
     and log once every 1000 s."""
-    keep = int(JOBS / EMULATORS * 2 * (WINDOW + 30) / POLL) + 10000
+    keep = int(JOBS / EMULATORS * 2 * (WINDOWS * WINDOW + 30) / POLL) + 10000
     for k in range(EMULATORS):
         emulators.append(Emulator.start(tmp / f"emu{k}", ["--keep-requests", str(keep)]))
         emulators[-1].config({"fused": {"job": {"pending": 0.5, "running": 3600, "log_interval": 1000}}})

@@ -6,8 +6,8 @@ then its driver log), against one emulator process (tests/emulator/; the engine 
 
 Every schedule fires once, at the same second, so the N starts come as one burst (each preceded by a
 read of the configuration's latest run); the runs then last an hour and log nothing after their first
-lines, so what is measured is polling. After the ramp (every run started and polled once), a window of
-WINDOW seconds measures:
+lines, so what is measured is polling. After the ramp (every run started and polled once), two windows
+of WINDOW seconds each, one after the other, measure:
 
   daemon CPU    (utime + stime of udfcrond over the window) / window, in % of one core
   daemon RSS    VmRSS at the end of the window, and VmHWM (its peak, ramp included)
@@ -26,7 +26,7 @@ import sys
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from remote_load import POLL, daemon_config, run  # noqa: E402
+from remote_load import POLL, WINDOWS, daemon_config, run  # noqa: E402
 from emulator.client import Emulator  # noqa: E402  (remote_load puts tests/ on the path)
 
 RUNS = int(os.environ.get("UDFCRON_BENCH_FUSION_RUNS", 2000))
@@ -41,7 +41,7 @@ def start_emulators(tmp, emulators):
         "seed": {"spark_configurations": [{"id": f"job-{i}", "type": "custom_python_job", "script": "pass"}
                                           for i in range(RUNS)]},
     }))
-    keep = int(RUNS * 2 * (WINDOW + 30) / POLL) + 4 * RUNS + 10000
+    keep = int(RUNS * 2 * (WINDOWS * WINDOW + 30) / POLL) + 4 * RUNS + 10000
     emulators.append(Emulator.start(tmp / "emu", ["--keep-requests", str(keep), "--config", str(seed)]))
 
 

@@ -21,6 +21,10 @@ CLK_TCK = os.sysconf("SC_CLK_TCK")
 POLL = 5.0  # the daemon's poll_interval
 FIRE_DELAY = 8  # seconds from writing the schedules to their firing: the daemon starts meanwhile
 RAMP_MAX = 120  # seconds the starts may take
+# windows measured one after the other: the first begins as the ramp ends, when an engine may still poll
+# more than it will (the fused engine reads a quiet log less and less often, up to quiet_log_interval);
+# the last shows what it settles to
+WINDOWS = 2
 UDFCROND = Path(os.environ.get("UDFCROND", ROOT / "build" / "udfcrond"))
 
 
@@ -100,8 +104,8 @@ def run(name, unit, n, window, status_route, start_emulators, write_config, star
     The benchmark: emulators from start_emulators(tmp, emulators) (appended to the list given, so
     that every one started is stopped), udfcrond on the config write_config(tmp, emulators, cron,
     runtime) writes (returning its credentials directory) with `n` schedules firing at once at `cron`,
-    then the ramp (until started(emulators) reaches n), then a window of `window` seconds measured;
-    title(started, seconds from the fire to the last start seen) heads the figures.
+    then the ramp (until started(emulators) reaches n), then WINDOWS windows of `window` seconds each
+    measured; title(started, seconds from the fire to the last start seen) heads the figures.
     UDFCRON_BENCH_KEEP=1 keeps the temporary directory.
     """
     tmp = Path(tempfile.mkdtemp(prefix=f"bench-{name}-"))
@@ -131,13 +135,16 @@ def run(name, unit, n, window, status_route, start_emulators, write_config, star
         print(title(count, last_start - fire_at))
 
         pids = [daemon.pid] + [emu.proc.pid for emu in emulators]
-        since, cpu0 = time.time(), [cpu_seconds(pid) for pid in pids]
-        time.sleep(window)
-        until, cpu = time.time(), [b - a for a, b in zip(cpu0, (cpu_seconds(pid) for pid in pids))]
-        report(unit, n, poll_times(emulators, status_route, since, until), until - since, cpu[0], daemon.pid)
-        busiest = f"the busiest of {len(emulators)}, " if len(emulators) > 1 else ""
-        print(f"{'emulator CPU':24}{100 * max(cpu[1:]) / (until - since):>11.1f}%  {busiest}in % of one core "
-              f"(what it adds to the machine's load)")
+        ramp_end = time.time()
+        for k in range(WINDOWS):
+            since, cpu0 = time.time(), [cpu_seconds(pid) for pid in pids]
+            time.sleep(window)
+            until, cpu = time.time(), [b - a for a, b in zip(cpu0, (cpu_seconds(pid) for pid in pids))]
+            print(f"window {k + 1} of {WINDOWS}: {since - ramp_end:.0f}s to {until - ramp_end:.0f}s after the ramp")
+            report(unit, n, poll_times(emulators, status_route, since, until), until - since, cpu[0], daemon.pid)
+            busiest = f"the busiest of {len(emulators)}, " if len(emulators) > 1 else ""
+            print(f"{'emulator CPU':24}{100 * max(cpu[1:]) / (until - since):>11.1f}%  {busiest}in % of one core "
+                  f"(what it adds to the machine's load)")
     finally:
         if daemon and daemon.poll() is None:
             daemon.send_signal(signal.SIGKILL)  # the runs would go on: nothing to wait for
