@@ -45,12 +45,13 @@ FILES = {  # path under DESTDIR (PREFIX=/usr): mode
     "usr/share/udfcron/plugin.map": 0o644,
 }
 MAN_SECTIONS = {
-    "udfcrond.8": ["NAME", "SYNOPSIS", "DESCRIPTION", "OPTIONS", "SIGNALS", "EXIT STATUS", "ENVIRONMENT",
-                   "FILES", "EXAMPLES", "SEE ALSO"],
+    "udfcrond.8": ["NAME", "SYNOPSIS", "DESCRIPTION", "OPTIONS", "SIGNALS", "RUNS", "JOURNAL FIELDS",
+                   "CONTROL SOCKET", "SYSTEMD", "EXIT STATUS", "ENVIRONMENT", "FILES", "EXAMPLES", "SEE ALSO"],
     "udfcronctl.1": ["NAME", "SYNOPSIS", "DESCRIPTION", "OPTIONS", "COMMANDS", "EXIT STATUS", "ENVIRONMENT",
                      "FILES", "EXAMPLES", "SEE ALSO"],
-    "udfcron.conf.5": ["NAME", "SYNOPSIS", "DESCRIPTION", "DAEMON SETTINGS", "SCHEDULES", "POLICIES",
-                       "EXAMPLES", "SEE ALSO"],
+    "udfcron.conf.5": ["NAME", "SYNOPSIS", "DESCRIPTION", "DAEMON SETTINGS", "HTTP", "ENGINES", "PLUGINS",
+                       "SCHEDULES", "POLICIES", "TEMPLATES", "FAN-OUT", "PIPELINES", "CRON EXPRESSIONS",
+                       "TIME ZONES AND DST", "EXAMPLES", "FILES", "SEE ALSO"],
 }
 
 
@@ -197,6 +198,49 @@ def test_man_pages_render_without_warnings_and_have_their_sections(installed):
         assert man.returncode == 0 and man.stderr == "", (page, man.stderr)
         headings = [l for l in man.stdout.splitlines() if l and not l[0].isspace()]
         assert headings[1:] == sections, page  # after the header line; the footer is indented
+
+
+def bold_words(page_path):
+    """The words a man page sets in bold: where it names keys, commands, options and fields."""
+    roff = page_path.read_text().replace("\\&", "")
+    return {w.strip(".,;:()[]|$") for span in re.findall(r"\\fB(.*?)\\fR", roff) for w in span.split()}
+
+
+def source_names(pattern, *globs):
+    return {m for g in globs for path in ROOT.glob(g) for m in re.findall(pattern, path.read_text(), re.M)}
+
+
+def test_man_pages_name_every_key_command_option_and_journal_field(installed):
+    """The pages cannot fall behind the code: every name the code accepts or writes is in them, in bold."""
+    man = installed / "usr/share/man"
+
+    keys = source_names(r'^\s*\{ "([a-z_]+)", KEY_', "daemon/config.c")
+    keys |= source_names(r'\bF\("([a-z_]+)"', "daemon/fused-steps.c")
+    keys |= source_names(r'\{ \.name = "([a-z_]+)"', "plugins/[!e]*/*.c", "plugins/shared/*.h")
+    assert {"poll_interval", "arg_list", "partitioning_method", "token_secret", "slice_rows"} <= keys
+    assert keys - bold_words(man / "man5/udfcron.conf.5") == set()
+
+    events = source_names(r'\{ "([a-z_]+)", "([0-9a-f]{32})", LOG_', "daemon/journal.c")
+    fields = source_names(r'"(UDFCRON_[A-Z_]+)', "daemon/journal.c")  # UDFCRON_LOG_TARGET too
+    assert len(events) == 15 and "UDFCRON_STOPPED_BY" in fields
+    daemon_page = bold_words(man / "man8/udfcrond.8")
+    daemon_text = (man / "man8/udfcrond.8").read_text()
+    assert ({e for e, _ in events} | fields) - daemon_page == set()
+    assert [i for _, i in events if i not in daemon_text] == []
+
+    def help_text(program, *args):
+        return subprocess.run([str(program), *args, "--help"], capture_output=True, text=True, check=True).stdout
+
+    def options(text):
+        return set(re.findall(r"(?<![\w-])(--?[a-z][a-z-]*)", text)) - {"-"}
+
+    ctl = installed / "usr/bin/udfcronctl"
+    ctl_help = help_text(ctl)
+    verbs = re.findall(r"^  ([a-z]+) ", ctl_help, re.M)
+    assert len(verbs) == 13
+    names = set(verbs) | options(ctl_help) | {o for v in verbs for o in options(help_text(ctl, v))}
+    assert names - bold_words(man / "man1/udfcronctl.1") == set()
+    assert options(help_text(installed / "usr/sbin/udfcrond")) - daemon_page == set()
 
 
 def test_config_is_never_overwritten_and_uninstall_keeps_what_was_changed(tmp_path):
