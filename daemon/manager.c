@@ -238,6 +238,10 @@ static int manager_save_state(Manager *m) {
         return 0;
 }
 
+void manager_save_now(Manager *m) {
+        (void) manager_save_state(m);
+}
+
 /* max_concurrent_runs, unless the descriptor limit allows fewer. */
 static unsigned run_limit(const Manager *m) {
         return MIN(m->config->settings.max_concurrent_runs, m->fd_run_limit);
@@ -975,7 +979,8 @@ static void prune_state(Manager *m) {
  * (its start marker exists) is lost and goes to the retry policy; one that
  * never started is dispatched now, with its recorded id and attempt (or at
  * its recorded time, when it was waiting for a retry); a remote one with a
- * job id is re-attached to that job at once; one only
+ * job id is re-attached to that job at once, and a pipeline goes on at once
+ * at its recorded step when it can (run_goes_on_at_step()); one only
  * prepared for a slot (see prepare_slot()) that never started is dropped.
  */
 static void resume_runs(Manager *m) {
@@ -1014,12 +1019,12 @@ static void resume_runs(Manager *m) {
                         if (ss)
                                 ss->last_slot_usec = MAX(ss->last_slot_usec, slot_usec);
                 }
-                if (started)
+                if (started && !run_goes_on_at_step(run))
                         run_lost(run);
                 else if (rs_retry_usec > now_usec() && run_resume_retry(run, rs_retry_usec) >= 0)
                         ; /* waits out the rest of its backoff */
-                else if (run->job_id)
-                        manager_dispatch(m, run); /* a remote job under way: re-attached at once */
+                else if (run->job_id || started)
+                        manager_dispatch(m, run); /* a remote job, or a pipeline, under way: goes on at once */
                 else {
                         queue_append(&e->backlog_head, &e->backlog_tail, run);
                         e->n_backlog++;
@@ -1239,9 +1244,10 @@ static void manager_finish_stop(Manager *m) {
         (void) sd_event_exit(m->event, 0);
 }
 
-/* A remote job whose id is known runs on without the daemon: the next start re-attaches to it. */
+/* A remote job whose id is known (a pipeline's Fused job step's too) runs on without the daemon: the next
+ * start re-attaches to it. */
 static bool detachable(const Run *run) {
-        return run->status == RUN_RUNNING && run->engine->remote && run->job_id;
+        return run->status == RUN_RUNNING && (run->engine->remote || run->pipeline) && run->job_id;
 }
 
 static int on_stop_timeout(sd_event_source *s, uint64_t usec, void *userdata) {

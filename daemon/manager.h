@@ -216,6 +216,9 @@ int manager_set_paused(Manager *m, Entry *e, bool paused);
 
 /* Records the state change; the state is written before the next dispatch. */
 void manager_state_changed(Manager *m);
+/* Writes the state now, if it changed: what is about to start must be on disk first (a pipeline's step). A
+ * failed write is logged, and what was to start starts anyway, as a dispatch does. */
+void manager_save_now(Manager *m);
 /*
  * A start marker (taken over) that the state on disk may still need: it is
  * removed once a state without the attempt it marks has been written, so a
@@ -255,6 +258,13 @@ void run_start_attempt(Run *run);
 void run_cancel(Run *run, const char *why);
 /* A recorded attempt whose local child was started by the previous daemon: it is lost. */
 void run_lost(Run *run);
+/*
+ * A recorded pipeline attempt that the previous daemon started: whether it goes on at the step its record
+ * names rather than being lost. A Fused job step goes on (its job is followed again, or looked for); a UDF
+ * or ingest step only if it had not started (its own start marker is missing): one that had died with the
+ * daemon, and the attempt is lost.
+ */
+bool run_goes_on_at_step(const Run *run);
 /* Shutdown: lets a remote job run on without the daemon; its record stays, for the next start to
  * re-attach. Frees the run. */
 void run_detach(Run *run);
