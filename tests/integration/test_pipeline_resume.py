@@ -82,15 +82,14 @@ def prepare(tmp_path):
     return {**settings(tmp_path / "out"), "storage": {"file": {"root": str(tmp_path)}}}
 
 
-def test_a_crash_during_a_fused_job_step_reattaches_to_its_job(daemon, emulator, tmp_path):
-    """SIGKILL while the pipeline's Fused job step runs: the state file holds the step, the output of the
-    step before it and the job's id; the next daemon follows that job (the emulator saw one start), then
-    runs the last step, which gets both outputs. The first step ran once; each step finished once."""
+def fused_pipeline(daemon, emulator, tmp_path, http=None):
+    """A daemon running `remote` once: a UDF step, a Fused job step (its job runs until the test finishes it),
+    a UDF step that gets both outputs; one retry."""
     emulator.config({"fused": {"job": {"pending": 0.1, "running": 60, "shutdown": 0.1, "log_interval": 0.2}}})
     creds = tmp_path / "creds"
     creds.mkdir()
     (creds / "fused-token").write_text(emulator.fused_token + "\n")
-    d = daemon([{
+    return daemon([{
         "name": "remote", "cron": once_soon(), "retries": 1, "retry_backoff": "1s",
         "steps": steps(
             udf_step(tmp_path, "first"),
@@ -98,10 +97,25 @@ def test_a_crash_during_a_fused_job_step_reattaches_to_its_job(daemon, emulator,
              "output": "s3://bucket/${run_id}/parts/", "partitioning_method": "rows",
              "partitioning_split_method": "median"},
             udf_step(tmp_path, "last", output=False, first="${output:first}", parts="${output:split}")),
-    }], settings={**prepare(tmp_path), "engines": {"fused": {
+    }], settings={**prepare(tmp_path), "http": http or {}, "engines": {"fused": {
         "base_url": emulator.fused_base, "token": "${secret:fused-token}", "poll_interval": "1s"}}},
         env={"CREDENTIALS_DIRECTORY": str(creds)})
 
+
+def finish_the_job(d, emulator, step_started):
+    """Once the next daemon has started the Fused job step again (its `step_started` record number
+    `step_started`), the job ends; returns it, the run's id and its records."""
+    d.wait_records(lambda rs: len(of(rs, "step_started")) == step_started, 15, "the step again", "remote")
+    [job] = emulator.jobs()["fused"]
+    emulator.finish_fused_job(job["job_id"])
+    return (job, *run_records(d, "remote", "finished", 20))
+
+
+def test_a_crash_during_a_fused_job_step_reattaches_to_its_job(daemon, emulator, tmp_path):
+    """SIGKILL while the pipeline's Fused job step runs: the state file holds the step, the output of the
+    step before it and the job's id; the next daemon follows that job (the emulator saw one start), then
+    runs the last step, which gets both outputs. The first step ran once; each step finished once."""
+    d = fused_pipeline(daemon, emulator, tmp_path)
     record = wait_for(lambda: (r := recorded_run(d)) and r.get("job_id") and r, 15, "the job's id on disk")
     assert record["step"] == "split" and record["phase"] == "running"
     first_url = f"file://{tmp_path}/out/{record['run_id']}/1/first.json"
@@ -109,10 +123,7 @@ def test_a_crash_during_a_fused_job_step_reattaches_to_its_job(daemon, emulator,
     d.wait_records(lambda rs: any(r.get("UDFCRON_REMOTE_USEC") for r in rs), 10, "a line of the job's log", "remote")
     d.kill()
     d.start()
-    d.wait_records(lambda rs: len(of(rs, "step_started")) == 3, 10, "the step re-attached", "remote")
-    [job] = emulator.jobs()["fused"]
-    emulator.finish_fused_job(job["job_id"])
-    run_id, recs = run_records(d, "remote", "finished", 20)
+    job, run_id, recs = finish_the_job(d, emulator, 3)
 
     assert ran(tmp_path) == ["first", "last"]
     assert emulator.starts("fused") == {f"{d.name('remote')}.{run_id}.1.split": 1}
@@ -132,6 +143,28 @@ def test_a_crash_during_a_fused_job_step_reattaches_to_its_job(daemon, emulator,
     lines = [r["MESSAGE"] for r in of(recs, "log") if r.get("UDFCRON_REMOTE_USEC")]
     assert lines and len(lines) == len(set(lines))
     assert recorded_run(d) is None
+
+
+def test_a_crash_before_the_jobs_id_came_back_finds_the_job(daemon, emulator, tmp_path):
+    """SIGKILL after POST /run of the Fused job step reached the service but before its answer did: the
+    state file holds the step without a job; the next daemon looks for the job by its name, finds it, and
+    follows it: one start."""
+    emulator.fault("hang", method="POST", path=r"/run$", seconds=5, then="respond", count=1)
+    d = fused_pipeline(daemon, emulator, tmp_path, http={"timeout": "10s"})
+    wait_for(lambda: emulator.jobs()["fused"], 15, "the job to start")
+    assert recorded_run(d)["step"] == "split" and "job_id" not in recorded_run(d)
+    d.kill()
+    d.start()
+    job, run_id, recs = finish_the_job(d, emulator, 3)
+
+    assert ran(tmp_path) == ["first", "last"]
+    assert emulator.starts("fused") == {f"{d.name('remote')}.{run_id}.1.split": 1}
+    assert of(recs, "step_started")[2]["MESSAGE"].endswith(
+        "Fused batch job partition_geospatial, looking for the job the previous daemon may have started")
+    assert any("started before: following it" in r["MESSAGE"] for r in d.daemon_log())
+    assert steps_of(recs, "step_finished") == [("step_finished", "first"), ("step_finished", "split"),
+                                                ("step_finished", "last")]
+    assert of(recs, "step_finished")[1]["UDFCRON_JOB_ID"] == job["job_id"]
 
 
 def test_a_crash_during_a_local_step_retries_from_that_step(daemon, tmp_path):
