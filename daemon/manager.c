@@ -1023,8 +1023,8 @@ static void resume_runs(Manager *m) {
                         run_lost(run);
                 else if (rs_retry_usec > now_usec() && run_resume_retry(run, rs_retry_usec) >= 0)
                         ; /* waits out the rest of its backoff */
-                else if (run->job_id || started)
-                        manager_dispatch(m, run); /* a remote job, or a pipeline, under way: goes on at once */
+                else if (run->job_id || started) /* a remote job, or a pipeline, goes on at once */
+                        manager_dispatch(m, run);
                 else {
                         queue_append(&e->backlog_head, &e->backlog_tail, run);
                         e->n_backlog++;

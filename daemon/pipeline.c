@@ -45,10 +45,6 @@ struct Pipeline {
 
         StepPlan *plans;
         size_t current;             /* the step under way */
-        /* the first step, a Fused job step the previous daemon started (see PipelineRequest) */
-        char *attach_job_id;
-        uint64_t attach_log_since_ms;
-        bool may_have_started;
         uint64_t step_started_usec; /* CLOCK_REALTIME */
         const Engine *engine;       /* what runs the current UDF or Fused job step ... */
         EngineRun *engine_run;      /* ... and its work on it, */
@@ -56,6 +52,10 @@ struct Pipeline {
         IngestCall *ingest;         /* the current ingest step */
         char *result;               /* the last result of a step, the attempt's once it is the last step */
         size_t result_size;
+        /* the first step, a Fused job step the previous daemon started (see PipelineRequest) */
+        char *attach_job_id;
+        uint64_t attach_log_since_ms;
+        bool may_have_started;
 
         sd_event_source *advance;  /* starts the next step, or ends the attempt, from the loop */
         sd_event_source *deadline; /* the schedule's timeout */
@@ -372,6 +372,18 @@ static void start_udf_step(Pipeline *p, const PipelineStep *step, const char *ma
 
 /* ------------------------------------------------------------------ ingest steps */
 
+/* A start marker (see engine.h) made by the pipeline itself: the attempt's (its steps may run no child at
+ * all), and an ingest step's, which runs in the daemon. */
+static int make_marker(const char *path) {
+        if (!path)
+                return 0;
+        int fd = open(path, O_WRONLY | O_CREAT | O_CLOEXEC | O_NOCTTY | O_NOFOLLOW, 0644);
+        if (fd < 0)
+                return -errno;
+        (void) close(fd);
+        return 0;
+}
+
 static void on_ingest_log(void *userdata, int priority, const char *line) {
         Pipeline *p = userdata;
         p->events->engine.output(p->userdata, priority <= LOG_WARNING, line, strlen(line), false, 0);
@@ -395,8 +407,6 @@ static void on_ingest_done(void *userdata, int error, const char *message, const
         }
         step_ended(p, &(EngineOutcome){ .kind = OUTCOME_SUCCEEDED, .message = message ?: "done" });
 }
-
-static int make_marker(const char *path);
 
 static void start_ingest_step(Pipeline *p, const PipelineStep *step, const char *marker) {
         PluginInstance *i = plugin_host_instance(p->plugins, PLUGIN_INGEST, strchr(step->instance, '/') + 1);
@@ -475,7 +485,7 @@ static void describe_step(const Pipeline *p, const PipelineStep *step, const Ste
                 break;
         case STEP_FUSED_JOB:
                 snprintf(buf, size, "Fused batch job %s%s%s", step->type,
-                         p->attach_job_id    ? ", re-attached to job "
+                         p->attach_job_id      ? ", re-attached to job "
                          : p->may_have_started ? ", looking for the job the previous daemon may have started"
                                                : "",
                          p->attach_job_id ?: "");
@@ -504,8 +514,8 @@ static void start_step(Pipeline *p) {
 
         describe_step(p, step, plan, what, sizeof what);
         p->step_started_usec = now_usec();
-        if (done_outputs(p, &outputs) < 0 ||
-            (step->kind != STEP_FUSED_JOB && p->marker && !(marker = pipeline_step_marker(p->marker, step)))) {
+        if (done_outputs(p, &outputs) < 0 || (step->kind != STEP_FUSED_JOB && p->marker &&
+                                              !(marker = pipeline_step_marker(p->marker, step)))) {
                 step_failed(p, false, "out of memory");
                 return;
         }
@@ -574,17 +584,6 @@ void pipeline_cancel(Pipeline *p) {
         stop_step(p);
 }
 
-/* The start marker (see engine.h), made by the pipeline itself: its steps may run no child at all. */
-static int make_marker(const char *path) {
-        if (!path)
-                return 0;
-        int fd = open(path, O_WRONLY | O_CREAT | O_CLOEXEC | O_NOCTTY | O_NOFOLLOW, 0644);
-        if (fd < 0)
-                return -errno;
-        (void) close(fd);
-        return 0;
-}
-
 int pipeline_start(sd_event *event, const PipelineRequest *request, const PipelineEvents *events,
                    void *userdata, Pipeline **ret_pipeline, char **ret_error) {
         const EngineRequest *a = request->attempt;
@@ -628,11 +627,11 @@ int pipeline_start(sd_event *event, const PipelineRequest *request, const Pipeli
         if ((r = sd_event_add_defer(event, &p->advance, on_advance, p)) < 0 ||
             (r = sd_event_source_set_enabled(p->advance, SD_EVENT_ONESHOT)) < 0)
                 return r;
-        /* counted from the attempt's start: a restarted daemon's pipeline goes on with the time it had left */
+        /* from the attempt's start: a restarted daemon's pipeline goes on with the time it had left */
         uint64_t now = now_usec(), end = a->started_usec + a->schedule->policy.timeout_usec;
         if (a->schedule->policy.timeout_usec > 0 &&
-            (r = sd_event_add_time_relative(event, &p->deadline, CLOCK_MONOTONIC, end > now ? end - now : 0, 0,
-                                            on_deadline, p)) < 0)
+            (r = sd_event_add_time_relative(event, &p->deadline, CLOCK_MONOTONIC, end > now ? end - now : 0,
+                                            0, on_deadline, p)) < 0)
                 return r;
         if ((r = make_marker(a->start_marker)) < 0)
                 return r;

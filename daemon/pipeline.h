@@ -69,8 +69,8 @@ typedef struct PipelineRequest {
         /* Expands the steps' templates (resolve_output is the pipeline's): copied, and used for as long as
          * the pipeline lives (see above). */
         const ParamContext *templates;
-        /* Where the attempt starts (see pipeline_resume_point()): the steps before it are done, their outputs
-         * (NAME, URL pairs) as recorded; 0 and NULL: from the first step. */
+        /* Where the attempt starts (see pipeline_resume_point()): the steps before it are done, their
+         * outputs (NAME, URL pairs) as recorded; 0 and NULL: from the first step. */
         size_t first_step;
         char *const *done_outputs;
         /* That step, a Fused job step, was started by the previous daemon: its job is followed, as
@@ -105,7 +105,8 @@ Pipeline *pipeline_free(Pipeline *p);
  */
 int pipeline_resume_point(const Schedule *s, const char *step, char *const *outputs, size_t *ret_index);
 
-/* The start marker of a UDF or ingest step (malloc'd; NULL on OOM): the attempt's, suffixed with the step's name. */
+/* The start marker of a UDF or ingest step: the attempt's, suffixed with the step's name (malloc'd; NULL on
+ * OOM). */
 char *pipeline_step_marker(const char *attempt_marker, const PipelineStep *step);
 
 /* Whether a step of the schedule is a Fused job: the pipeline needs the HTTP client. */

@@ -100,7 +100,7 @@ static int run_create(Manager *m, Entry *entry, uint64_t slot_usec, bool manual,
                         free(run->params);
                         return -ENOMEM;
                 }
-                /* re-attached, or a pipeline going on: durations and the timeout count from the real start */
+                /* re-attached, or a pipeline going on: durations and the timeout count from its start */
                 if (recorded->job_id || recorded->step)
                         run->attempt_started_usec = recorded->started_usec;
         } else {
@@ -646,7 +646,7 @@ static void record_step(Run *run, const char *step, char *const *outputs) {
                 return;
         if ((r = state_run_set_step(rs, step, outputs)) < 0) {
                 journal_log(m->journal, LOG_WARNING,
-                            "%s %s: cannot record step '%s' in the state (%s); a restart starts the pipeline over",
+                            "%s %s: cannot record step '%s' (%s); a restart would start the pipeline over",
                             run->entry->schedule->name, run->id, step, strerror(-r));
                 (void) state_run_set_step(rs, NULL, NULL);
         }
@@ -667,7 +667,8 @@ static bool on_step_starting(void *userdata, size_t index, const char *what, cha
         run->step = s->steps[index].name;
         record_step(run, run->step, outputs);
         if (m->stopping) {
-                journal_log(m->journal, LOG_NOTICE, "%s %s: the daemon stops; step %zu/%zu '%s' starts after its next start",
+                journal_log(m->journal, LOG_NOTICE,
+                            "%s %s: the daemon stops; step %zu/%zu '%s' starts after its next start",
                             s->name, run->id, index + 1, s->n_steps, run->step);
                 manager_attempt_done(m, run);
                 manager_run_ended(m, run); /* frees the run and its pipeline; the state keeps its record */
@@ -675,8 +676,8 @@ static bool on_step_starting(void *userdata, size_t index, const char *what, cha
         }
         manager_save_now(m);
         run_fields(run, &f);
-        journal_run_event(m->journal, &f, RUN_EVENT_STEP_STARTED, "step %zu/%zu '%s': %s", index + 1, s->n_steps,
-                          run->step, what);
+        journal_run_event(m->journal, &f, RUN_EVENT_STEP_STARTED, "step %zu/%zu '%s': %s", index + 1,
+                          s->n_steps, run->step, what);
         return true;
 }
 
@@ -1052,9 +1053,8 @@ static void start_work(Run *run) {
         };
         /* a pipeline expands its steps' templates as it starts, while the secrets are at hand: one that
          * cannot be expanded fails the attempt before it started, as the schedule's own templates do */
-        size_t first_step = 0;
-        if (recorded_step(run, &first_step) < 0)
-                first_step = 0;
+        size_t first_step = 0; /* unless the record says where it goes on */
+        (void) recorded_step(run, &first_step);
         int started = s->work == WORK_PIPELINE ? start_pipeline(run, &request, &ctx, first_step, &error) : 0;
         if (started == -EINVAL) {
                 char message[512];
@@ -1302,14 +1302,15 @@ void run_cancel(Run *run, const char *why) {
 
 void run_lost(Run *run) {
         const Schedule *s = run->entry->schedule;
-        char message[512] = "the daemon stopped while it ran; its output and result are lost";
+        const char *why = "the daemon stopped while it ran; its output and result are lost";
+        char message[512];
         size_t i;
 
+        snprintf(message, sizeof message, "%s", why);
         if (recorded_step(run, &i) >= 0) { /* a pipeline's step: the retry goes on from it */
                 run->step = s->steps[i].name;
-                snprintf(message, sizeof message,
-                         "step %zu/%zu '%s': the daemon stopped while it ran; its output and result are lost",
-                         i + 1, s->n_steps, run->step);
+                snprintf(message, sizeof message, "step %zu/%zu '%s': %s", i + 1, s->n_steps, run->step,
+                         why);
         }
         EngineOutcome outcome = { .kind = OUTCOME_LOST, .message = message };
         run->status = RUN_RETRY_WAIT; /* holds no concurrency slot */

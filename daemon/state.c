@@ -29,12 +29,12 @@
 #define STATE_FILE_MAX (256 * 1024 * 1024)
 #define STRING_MAX     4096
 #define SCHEDULES_MAX  1000000
-#define RUNS_MAX       100000
+#define RUNS_MAX        100000
 #define PAIRS_MAX       256
 #define PAIRS_BYTES_MAX (64 * 1024)
-#define STATE_VERSION  1
-#define STRINGIFY_(x)  #x
-#define STRINGIFY(x)   STRINGIFY_(x)
+#define STATE_VERSION   1
+#define STRINGIFY_(x)   #x
+#define STRINGIFY(x)    STRINGIFY_(x)
 
 typedef enum FieldKind {
         FIELD_NAME,    /* required, non-empty string */
@@ -43,7 +43,7 @@ typedef enum FieldKind {
         FIELD_BOOL,    /* optional; false is not written */
         FIELD_ATTEMPT, /* required, 1..UINT_MAX */
         FIELD_PHASE,   /* required RunPhase */
-        FIELD_PAIRS,   /* optional object of strings, as NAME, value pairs (strv); NULL or empty is not written */
+        FIELD_PAIRS,   /* optional object of strings, as NAME, value pairs (strv); empty is not written */
 } FieldKind;
 
 typedef struct Field {
@@ -250,7 +250,6 @@ static int fields_validate(const Field *fields, size_t n, const void *item) {
         return 0;
 }
 
-
 static int add_item(cJSON *obj, const char *key, cJSON *item) {
         if (!item || !cJSON_AddItemToObjectCS(obj, key, item)) {
                 cJSON_Delete(item);
@@ -309,6 +308,7 @@ static int item_print(const Field *fields, size_t n, const void *item, Buffer *b
                 const char *key = fields[i].key;
                 const void *p = (const char *) item + fields[i].offset;
                 const char *str = fields[i].kind <= FIELD_STRING ? *(char *const *) p : NULL;
+                char *const *pairs = fields[i].kind == FIELD_PAIRS ? *(char *const *const *) p : NULL;
 
                 if (fields[i].kind == FIELD_PHASE)
                         str = run_phase_to_string(*(const RunPhase *) p);
@@ -321,8 +321,8 @@ static int item_print(const Field *fields, size_t n, const void *item, Buffer *b
                         r = add_u64(obj, key, *(const unsigned *) p);
                 else if (fields[i].kind == FIELD_BOOL && *(const bool *) p)
                         r = add_item(obj, key, cJSON_CreateTrue());
-                else if (fields[i].kind == FIELD_PAIRS && *(char *const *const *) p && **(char *const *const *) p)
-                        r = add_item(obj, key, pairs_to_json(*(char *const *const *) p));
+                else if (pairs && *pairs)
+                        r = add_item(obj, key, pairs_to_json(pairs));
         }
         /* Straight into our buffer. An item is at most ~550 KiB: six STRING_MAX strings and PAIRS_BYTES_MAX,
          * escaped (a control character takes six bytes). */

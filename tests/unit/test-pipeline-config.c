@@ -152,7 +152,8 @@ static void test_steps(void **state) {
         assert_int_equal(at, 1);
         assert_int_equal(pipeline_resume_point(s, "remote", both, &at), 0);
         assert_int_equal(at, 2);
-        assert_int_equal(pipeline_resume_point(s, "udf-4", both, &at), -ENOENT); /* remote's output unknown */
+        /* the output of `remote` is not known */
+        assert_int_equal(pipeline_resume_point(s, "udf-4", both, &at), -ENOENT);
         _cleanup_free_ char *marker = pipeline_step_marker("/run/udfcron/started/0123.2", part);
         assert_string_equal(marker, "/run/udfcron/started/0123.2.partition");
         config_free(c);

@@ -185,7 +185,8 @@ static void test_round_trip(void **state) {
                 "\"slot_usec\":1763831700000000,\"attempt\":3,\"phase\":\"running\","
                 "\"started_usec\":1763831700123456,\"job_id\":\"job-üñí\",\"log_since_ms\":42,"
                 "\"retry_usec\":1763831760000000,\"params\":\"{\\\"day\\\":\\\"2024-01-01\\\"}\","
-                "\"step\":\"split\",\"step_outputs\":{\"extract\":\"file:///srv/\\\"x\\\"\",\"empty\":\"\"}},\n"
+                "\"step\":\"split\",\"step_outputs\":{\"extract\":\"file:///srv/\\\"x\\\"\","
+                "\"empty\":\"\"}},\n"
                 "{\"run_id\":\"r-0\",\"schedule\":\"a-bare\",\"engine\":\"local\",\"attempt\":1,"
                 "\"phase\":\"dispatching\"},\n"
                 "{\"run_id\":\"r-2\",\"schedule\":\"a-bare\",\"engine\":\"local\","
@@ -301,10 +302,11 @@ static const struct {
           "\"phase\":\"dispatching\"}]}",
           "runs: duplicate run_id \"r\"" },
 #define RUN_WITH(members)                                                                                   \
-        "{\"version\":1,\"runs\":[{\"run_id\":\"r\",\"schedule\":\"s\",\"engine\":\"e\",\"attempt\":1,"          \
+        "{\"version\":1,\"runs\":[{\"run_id\":\"r\",\"schedule\":\"s\",\"engine\":\"e\",\"attempt\":1,"     \
         "\"phase\":\"running\"," members "}]}"
         { RUN_WITH("\"step\":\"\""), "runs[0].step: expected a non-empty string" },
-        { RUN_WITH("\"step_outputs\":[\"a\",\"b\"]"), "runs[0].step_outputs: expected an object of strings" },
+        { RUN_WITH("\"step_outputs\":[\"a\",\"b\"]"),
+          "runs[0].step_outputs: expected an object of strings" },
         { RUN_WITH("\"step_outputs\":{\"a\":1}"), "runs[0].step_outputs: expected an object of strings" },
         { RUN_WITH("\"step_outputs\":{\"\":\"x\"}"), "runs[0].step_outputs: expected an object of strings" },
         { RUN_WITH("\"step_outputs\":{\"a\":\"x\",\"b\":\"a\",\"a\":\"y\"}"),
@@ -696,11 +698,13 @@ static void test_runs_index(void **state) {
 }
 
 /* A pipeline's step and the outputs before it: replaced whole, refused whole beyond what a state file may
- * hold (and then nothing changes), and a run recorded by a daemon that knew nothing of them loads without. */
+ * hold (and then nothing changes); a run recorded by a daemon that knew nothing of them loads without. */
 static void test_run_steps(void **state) {
         (void) state;
         _cleanup_(state_freep) State *s = state_new(), *back = NULL;
-        RunState run = { .run_id = (char *) "r", .schedule = (char *) "s", .engine = (char *) "local", .attempt = 1 };
+        RunState run = {
+                .run_id = (char *) "r", .schedule = (char *) "s", .engine = (char *) "local", .attempt = 1
+        };
         char *outputs[] = { "first", "file:///a", "second", "file:///b", NULL };
 
         assert_int_equal(state_add_run(s, &run), 0);
@@ -753,15 +757,17 @@ static void test_run_steps(void **state) {
         assert_null(rs->step_outputs);
 
         /* a state file from before pipelines were recorded: the same run, without them */
-        const char *old = "{\"version\":1,\"runs\":[{\"run_id\":\"r\",\"schedule\":\"s\",\"engine\":\"local\","
-                          "\"attempt\":2,\"phase\":\"running\",\"started_usec\":5}]}";
+        const char *old =
+                "{\"version\":1,\"runs\":[{\"run_id\":\"r\",\"schedule\":\"s\",\"engine\":\"local\","
+                "\"attempt\":2,\"phase\":\"running\",\"started_usec\":5}]}";
         back = state_free(back);
         assert_int_equal(state_parse(old, strlen(old), &back, NULL), 0);
         assert_null(back->runs[0].step);
         assert_null(back->runs[0].step_outputs);
         /* an empty object is none */
-        const char *empty = "{\"version\":1,\"runs\":[{\"run_id\":\"r\",\"schedule\":\"s\",\"engine\":\"local\","
-                            "\"attempt\":2,\"phase\":\"running\",\"step_outputs\":{}}]}";
+        const char *empty =
+                "{\"version\":1,\"runs\":[{\"run_id\":\"r\",\"schedule\":\"s\",\"engine\":\"local\","
+                "\"attempt\":2,\"phase\":\"running\",\"step_outputs\":{}}]}";
         back = state_free(back);
         assert_int_equal(state_parse(empty, strlen(empty), &back, NULL), 0);
         assert_null(back->runs[0].step_outputs);
