@@ -238,8 +238,14 @@ static int manager_save_state(Manager *m) {
         return 0;
 }
 
-void manager_save_now(Manager *m) {
-        (void) manager_save_state(m);
+static int on_save_defer(sd_event_source *s, void *userdata) {
+        (void) s;
+        (void) manager_save_state(userdata);
+        return 0;
+}
+
+void manager_save_soon(Manager *m) {
+        (void) sd_event_source_set_enabled(m->save_defer, SD_EVENT_ONESHOT);
 }
 
 /* max_concurrent_runs, unless the descriptor limit allows fewer. */
@@ -1341,6 +1347,12 @@ int manager_new(sd_event *event, Journal *journal, const char *config_path, Mana
         if (r >= 0)
                 r = sd_event_source_set_enabled(m->flush_defer, SD_EVENT_OFF);
         if (r >= 0)
+                r = sd_event_add_defer(event, &m->save_defer, on_save_defer, m);
+        if (r >= 0)
+                r = sd_event_source_set_priority(m->save_defer, SD_EVENT_PRIORITY_NORMAL + 1);
+        if (r >= 0)
+                r = sd_event_source_set_enabled(m->save_defer, SD_EVENT_OFF);
+        if (r >= 0)
                 r = sd_event_add_time(event, &m->flush_timer, CLOCK_MONOTONIC, 0, 0, on_flush_timer, m);
         if (r >= 0)
                 r = sd_event_source_set_enabled(m->flush_timer, SD_EVENT_OFF);
@@ -1381,6 +1393,7 @@ Manager *manager_free(Manager *m) {
         sd_event_source_disable_unref(m->catch_up_timer);
         sd_event_source_disable_unref(m->dispatch_defer);
         sd_event_source_disable_unref(m->flush_defer);
+        sd_event_source_disable_unref(m->save_defer);
         sd_event_source_disable_unref(m->start_defer);
         sd_event_source_disable_unref(m->flush_timer);
         sd_event_source_disable_unref(m->status_timer);

@@ -154,6 +154,7 @@ struct Manager {
         Run *dispatch_head, *dispatch_tail;
         sd_event_source *dispatch_defer; /* saves the state once, then starts what is queued */
         sd_event_source *flush_defer;    /* saves the state once the loop has nothing more urgent */
+        sd_event_source *save_defer;     /* saves it before pipelines' steps start (manager_save_soon()) */
         sd_event_source *flush_timer;    /* ... or once the pause after the last save is over */
         uint64_t next_save_usec;         /* CLOCK_MONOTONIC: saves that may wait, not before this */
         sd_event_source *status_timer;   /* sends a held-back STATUS */
@@ -216,9 +217,12 @@ int manager_set_paused(Manager *m, Entry *e, bool paused);
 
 /* Records the state change; the state is written before the next dispatch. */
 void manager_state_changed(Manager *m);
-/* Writes the state now, if it changed: what is about to start must be on disk first (a pipeline's step). A
- * failed write is logged, and what was to start starts anyway, as a dispatch does. */
-void manager_save_now(Manager *m);
+/*
+ * Writes the state from the loop, at priority SD_EVENT_PRIORITY_NORMAL + 1: once for every change of a loop
+ * pass that must be on disk before what follows it at a lower priority (a pipeline's step start, see
+ * pipeline.h). A failed write is logged, and what follows goes on anyway, as a dispatch does.
+ */
+void manager_save_soon(Manager *m);
 /*
  * A start marker (taken over) that the state on disk may still need: it is
  * removed once a state without the attempt it marks has been written, so a

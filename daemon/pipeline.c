@@ -18,6 +18,13 @@
 #include "storage.h"
 #include "strv.h"
 
+/*
+ * A step starts in two passes of `advance`: it is announced (step_starting: the run records it and arranges
+ * a save of the state at SD_EVENT_PRIORITY_NORMAL + 1), then started at this lower priority, once that
+ * save is done: the steps announced in one pass of the loop share one save.
+ */
+#define STEP_START_PRIORITY (SD_EVENT_PRIORITY_NORMAL + 2)
+
 /* A step's templates, expanded for this attempt. */
 typedef struct StepPlan {
         char *output, *input;
@@ -45,6 +52,7 @@ struct Pipeline {
 
         StepPlan *plans;
         size_t current;             /* the step under way */
+        bool announced;             /* ... announced, and started by the next pass of `advance` */
         uint64_t step_started_usec; /* CLOCK_REALTIME */
         const Engine *engine;       /* what runs the current UDF or Fused job step ... */
         EngineRun *engine_run;      /* ... and its work on it, */
@@ -505,22 +513,35 @@ static int done_outputs(const Pipeline *p, char ***ret) {
         return 0;
 }
 
-static void start_step(Pipeline *p) {
-        const PipelineStep *step = &p->schedule->steps[p->current];
-        const StepPlan *plan = &p->plans[p->current];
+/* The first pass of a step's start (see STEP_START_PRIORITY). */
+static void announce_step(Pipeline *p) {
         _cleanup_(strv_freep) char **outputs = NULL;
-        _cleanup_free_ char *marker = NULL;
         char what[512];
 
-        describe_step(p, step, plan, what, sizeof what);
-        p->step_started_usec = now_usec();
-        if (done_outputs(p, &outputs) < 0 || (step->kind != STEP_FUSED_JOB && p->marker &&
-                                              !(marker = pipeline_step_marker(p->marker, step)))) {
+        describe_step(p, &p->schedule->steps[p->current], &p->plans[p->current], what, sizeof what);
+        if (done_outputs(p, &outputs) < 0) {
                 step_failed(p, false, "out of memory");
                 return;
         }
         if (!p->events->step_starting(p->userdata, p->current, what, outputs))
                 return; /* p is gone */
+        p->announced = true;
+        (void) sd_event_source_set_priority(p->advance, STEP_START_PRIORITY);
+        go_on(p);
+}
+
+static void start_step(Pipeline *p) {
+        const PipelineStep *step = &p->schedule->steps[p->current];
+        const StepPlan *plan = &p->plans[p->current];
+        _cleanup_free_ char *marker = NULL;
+
+        p->announced = false;
+        (void) sd_event_source_set_priority(p->advance, SD_EVENT_PRIORITY_NORMAL);
+        p->step_started_usec = now_usec();
+        if (step->kind != STEP_FUSED_JOB && p->marker && !(marker = pipeline_step_marker(p->marker, step))) {
+                step_failed(p, false, "out of memory");
+                return;
+        }
         switch (step->kind) {
         case STEP_UDF:
                 start_udf_step(p, step, marker);
@@ -543,13 +564,17 @@ static int on_advance(sd_event_source *s, void *userdata) {
                 return 0;
         }
         if (p->cancelled || p->timed_out) {
-                finish(p,
-                       &(EngineOutcome){ .kind = p->timed_out ? OUTCOME_TIMED_OUT : OUTCOME_CANCELLED,
-                                         .message = p->timed_out ? "timed out" : "cancelled" },
-                       true);
+                const EngineOutcome stopped = { .kind = p->timed_out ? OUTCOME_TIMED_OUT : OUTCOME_CANCELLED,
+                                                .message = p->timed_out ? "timed out" : "cancelled" };
+                if (p->announced) /* it never started, but its start was logged: its end is too */
+                        p->events->step_ended(p->userdata, p->current, &stopped, 0);
+                finish(p, &stopped, true);
                 return 0;
         }
-        start_step(p);
+        if (p->announced)
+                start_step(p);
+        else
+                announce_step(p);
         return 0;
 }
 

@@ -50,8 +50,10 @@ typedef struct PipelineEvents {
         EngineEvents engine;
         /* Step `index` (0-based) is about to start; `what` says what it runs ("UDF /srv/x.py:udf"),
          * `outputs` are the output URLs of the steps before it (NAME, URL pairs, NULL-terminated, borrowed).
-         * It starts once this returns true; false lets go of the attempt before it (the daemon stops): the
-         * pipeline was freed from inside, and nothing more is reported. */
+         * When this returns true, the step starts from the loop after the sources of priority
+         * SD_EVENT_PRIORITY_NORMAL + 1 pending then (a save of what this recorded). False lets go of the
+         * attempt before it (the daemon stops): the pipeline was freed from inside, and nothing more is
+         * reported. */
         bool (*step_starting)(void *userdata, size_t index, const char *what, char *const *outputs);
         /* Step `index` ended, as `outcome` says (its result borrowed for the call). */
         void (*step_ended)(void *userdata, size_t index, const EngineOutcome *outcome,

@@ -674,7 +674,7 @@ static bool on_step_starting(void *userdata, size_t index, const char *what, cha
                 manager_run_ended(m, run); /* frees the run and its pipeline; the state keeps its record */
                 return false;
         }
-        manager_save_now(m);
+        manager_save_soon(m); /* before the step starts (see pipeline.h) */
         run_fields(run, &f);
         journal_run_event(m->journal, &f, RUN_EVENT_STEP_STARTED, "step %zu/%zu '%s': %s", index + 1,
                           s->n_steps, run->step, what);
