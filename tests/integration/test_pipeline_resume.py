@@ -39,8 +39,13 @@ def udf_step(tmp_path, name, output=True, **params):
     step = {"type": "udf", "name": name, "udf": str(tmp_path / "record.py"),
             "params": {"log": str(tmp_path / "runs.log"), "name": name, **params}}
     if output:
-        step["output"] = f"file://{tmp_path}/out/${{run_id}}/${{attempt}}/{name}.json"
+        step["output"] = output_url(tmp_path, "${run_id}", "${attempt}", name)
     return step
+
+
+def output_url(tmp_path, run_id, attempt, name):
+    """Where step `name` of udf_step() stores its result in that attempt of that run."""
+    return f"file://{tmp_path}/out/{run_id}/{attempt}/{name}.json"
 
 
 def ran(tmp_path):
@@ -55,6 +60,13 @@ def of(recs, *events):
 
 def steps_of(recs, *events):
     return [(r["UDFCRON_EVENT"], r["UDFCRON_STEP"]) for r in of(recs, *events)]
+
+
+def crash_then_finish(d, short):
+    """SIGKILL, a new daemon, and the records of the run once it finished."""
+    d.kill()
+    d.start()
+    return run_records(d, short, "finished", 20)
 
 
 def run_records(d, short, event, timeout):
@@ -118,7 +130,7 @@ def test_a_crash_during_a_fused_job_step_reattaches_to_its_job(daemon, emulator,
     d = fused_pipeline(daemon, emulator, tmp_path)
     record = wait_for(lambda: (r := recorded_run(d)) and r.get("job_id") and r, 15, "the job's id on disk")
     assert record["step"] == "split" and record["phase"] == "running"
-    first_url = f"file://{tmp_path}/out/{record['run_id']}/1/first.json"
+    first_url = output_url(tmp_path, record["run_id"], 1, "first")
     assert record["step_outputs"] == {"first": first_url}
     d.wait_records(lambda rs: any(r.get("UDFCRON_REMOTE_USEC") for r in rs), 10, "a line of the job's log", "remote")
     d.kill()
@@ -178,15 +190,12 @@ def test_a_crash_during_a_local_step_retries_from_that_step(daemon, tmp_path):
     }], settings=prepare(tmp_path))
 
     wait_for(lambda: ran(tmp_path) == ["first", "slow"], 15, "the second step to start")
-    record = wait_for(lambda: (r := recorded_run(d)) and r.get("step") == "slow" and r, 5, "the step on disk")
-    run_id = record["run_id"]
-    d.kill()
-    d.start()
-    run_id, recs = run_records(d, "local", "finished", 20)
+    wait_for(lambda: (r := recorded_run(d)) and r.get("step") == "slow", 5, "the step on disk")
+    run_id, recs = crash_then_finish(d, "local")
 
     assert ran(tmp_path) == ["first", "slow", "slow", "last"]
-    assert result(recs) == {"step": "last", "run": 1, "first": f"file://{tmp_path}/out/{run_id}/1/first.json",
-                            "slow": f"file://{tmp_path}/out/{run_id}/2/slow.json"}
+    assert result(recs) == {"step": "last", "run": 1, "first": output_url(tmp_path, run_id, 1, "first"),
+                            "slow": output_url(tmp_path, run_id, 2, "slow")}
     [retry] = of(recs, "retry")
     assert retry["UDFCRON_STEP"] == "slow" and retry["UDFCRON_ATTEMPT"] == "1"
     assert "step 2/3 'slow': the daemon stopped while it ran; its output and result are lost; attempt 2 of 2" \
@@ -213,14 +222,14 @@ def test_sigterm_between_steps_leaves_the_next_step_to_the_next_daemon(daemon, t
     assert status == 0
     record = recorded_run(d)
     assert record["step"] == "last" and record["step_outputs"] == {
-        "first": f"file://{tmp_path}/out/{record['run_id']}/1/first.json"}
+        "first": output_url(tmp_path, record["run_id"], 1, "first")}
     assert any(r["MESSAGE"].endswith("step 2/2 'last' starts after its next start") for r in d.daemon_log())
     assert ran(tmp_path) == ["first"]
     d.start()
     run_id, recs = run_records(d, "graceful", "finished", 15)
 
     assert ran(tmp_path) == ["first", "last"]
-    assert result(recs)["first"] == f"file://{tmp_path}/out/{run_id}/1/first.json"
+    assert result(recs)["first"] == output_url(tmp_path, run_id, 1, "first")
     assert steps_of(recs, "step_started", "step_finished") == [
         ("step_started", "first"), ("step_finished", "first"), ("step_started", "last"), ("step_finished", "last")]
     assert all(r["UDFCRON_ATTEMPT"] == "1" for r in recs)
@@ -238,13 +247,11 @@ def test_a_retry_goes_on_from_the_failed_step(daemon, tmp_path):
     d.wait_records(lambda rs: of(rs, "retry"), 15, "a retry", "flaky")
     record = wait_for(lambda: (r := recorded_run(d)) and r.get("retry_usec") and r, 5, "the retry on disk")
     assert record["attempt"] == 2 and record["step"] == "flaky"
-    d.kill()
-    d.start()
-    run_id, recs = run_records(d, "flaky", "finished", 20)
+    run_id, recs = crash_then_finish(d, "flaky")
 
     assert ran(tmp_path) == ["first", "flaky", "flaky", "last"]
-    assert result(recs) == {"step": "last", "run": 1, "first": f"file://{tmp_path}/out/{run_id}/1/first.json",
-                            "flaky": f"file://{tmp_path}/out/{run_id}/2/flaky.json"}
+    assert result(recs) == {"step": "last", "run": 1, "first": output_url(tmp_path, run_id, 1, "first"),
+                            "flaky": output_url(tmp_path, run_id, 2, "flaky")}
     [retry] = of(recs, "retry")
     assert retry["UDFCRON_STEP"] == "flaky" and "step 2/3 'flaky': exited with status 1; attempt 2 of 3" \
         in retry["MESSAGE"]

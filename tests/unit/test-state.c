@@ -756,21 +756,20 @@ static void test_run_steps(void **state) {
         assert_null(rs->step);
         assert_null(rs->step_outputs);
 
-        /* a state file from before pipelines were recorded: the same run, without them */
-        const char *old =
+        /* a state file from before pipelines were recorded: the same run, without them; and an empty
+         * object of outputs is none */
+        static const char *const without[] = {
                 "{\"version\":1,\"runs\":[{\"run_id\":\"r\",\"schedule\":\"s\",\"engine\":\"local\","
-                "\"attempt\":2,\"phase\":\"running\",\"started_usec\":5}]}";
-        back = state_free(back);
-        assert_int_equal(state_parse(old, strlen(old), &back, NULL), 0);
-        assert_null(back->runs[0].step);
-        assert_null(back->runs[0].step_outputs);
-        /* an empty object is none */
-        const char *empty =
+                "\"attempt\":2,\"phase\":\"running\",\"started_usec\":5}]}",
                 "{\"version\":1,\"runs\":[{\"run_id\":\"r\",\"schedule\":\"s\",\"engine\":\"local\","
-                "\"attempt\":2,\"phase\":\"running\",\"step_outputs\":{}}]}";
-        back = state_free(back);
-        assert_int_equal(state_parse(empty, strlen(empty), &back, NULL), 0);
-        assert_null(back->runs[0].step_outputs);
+                "\"attempt\":2,\"phase\":\"running\",\"step_outputs\":{}}]}",
+        };
+        for (size_t i = 0; i < ELEMENTSOF(without); i++) {
+                back = state_free(back);
+                assert_int_equal(state_parse(without[i], strlen(without[i]), &back, NULL), 0);
+                assert_null(back->runs[0].step);
+                assert_null(back->runs[0].step_outputs);
+        }
 }
 
 static void test_phase_strings(void **state) {
