@@ -89,9 +89,9 @@ def result(recs):
 
 
 def prepare(tmp_path):
+    """The steps' UDF, and the daemon's settings (file storage under tmp_path)."""
     (tmp_path / "record.py").write_text(RECORD)
-    (tmp_path / "out").mkdir()
-    return {**settings(tmp_path / "out"), "storage": {"file": {"root": str(tmp_path)}}}
+    return settings(tmp_path)
 
 
 def fused_pipeline(daemon, emulator, tmp_path, http=None):
