@@ -138,6 +138,13 @@ static int set_string(void *target, const char *value) {
         return 0;
 }
 
+/* Puts `list` (taken) in *(char ***) target, in place of what was there. */
+static int set_strv(void *target, char **list) {
+        strv_free(*(char ***) target);
+        *(char ***) target = list;
+        return 0;
+}
+
 /* ---------------------------------------------------------------- key tables */
 
 /* Checks and converts setting s into *target. v: its value when it is a string, else NULL. */
@@ -287,6 +294,16 @@ static void apply_keys(Loader *l, const config_setting_t *group, const KeyTable 
         }
 }
 
+/* For the parser of a key whose value is a group { ... } of the keys `keys`, read into target; `example`
+ * shows such a group to who wrote another type. Errors in the group's members are recorded, not returned. */
+static int apply_group(Loader *l, const config_setting_t *s, const Key *keys, size_t n_keys, void *target,
+                       const char *example) {
+        if (!config_setting_is_group(s))
+                return type_error(l, s, example);
+        apply_keys(l, s, &(const KeyTable){ keys, n_keys, target }, 1, NULL);
+        return 0;
+}
+
 /* ---------------------------------------------------------------- policy keys (schedules and `defaults`) */
 
 static int parse_catch_up(Loader *l, const config_setting_t *s, const char *v, void *target) {
@@ -316,13 +333,18 @@ static const Key policy_keys[] = {
 
 /* ---------------------------------------------------------------- schedule keys */
 
-static int parse_name(Loader *l, const config_setting_t *s, const char *v, void *target) {
+/* A schedule's or (`of` "step") a pipeline step's name: the same characters for both. */
+static int set_name(Loader *l, const config_setting_t *s, const char *v, void *target, const char *of) {
         if (!schedule_name_is_valid(v))
                 return error_at(l, s,
-                                "name: '%s' is not a valid schedule name: use 1-%d characters of "
+                                "name: '%s' is not a valid %s name: use 1-%d characters of "
                                 "A-Z a-z 0-9 _ . @ -",
-                                v, SCHEDULE_NAME_MAX);
+                                v, of, SCHEDULE_NAME_MAX);
         return set_string(target, v);
+}
+
+static int parse_name(Loader *l, const config_setting_t *s, const char *v, void *target) {
+        return set_name(l, s, v, target, "schedule");
 }
 
 static int parse_cron(Loader *l, const config_setting_t *s, const char *v, void *target) {
@@ -433,9 +455,7 @@ static int parse_command(Loader *l, const config_setting_t *s, const char *v, vo
                 return type_error(l, s, "a list of strings [\"/path/prog\", \"arg\"] or a shell line");
         if (n == 0 || argv[0][0] == '\0')
                 return error_at(l, s, "command: names no program");
-        strv_free(*(char ***) target);
-        *(char ***) target = TAKE_PTR(argv);
-        return 0;
+        return set_strv(target, TAKE_PTR(argv));
 }
 
 static int parse_environment(Loader *l, const config_setting_t *s, const char *v, void *target) {
@@ -461,9 +481,7 @@ static int parse_environment(Loader *l, const config_setting_t *s, const char *v
         }
         if (r < 0)
                 return r;
-        strv_free(*(char ***) target);
-        *(char ***) target = TAKE_PTR(env);
-        return 0;
+        return set_strv(target, TAKE_PTR(env));
 }
 
 /* getpwnam_r()/getgrnam_r() need a buffer of unknown size: grow it until the entry fits. */
@@ -562,17 +580,22 @@ static int params_to_json(Loader *l, const config_setting_t *s, const char *path
         return 0;
 }
 
-static int parse_params(Loader *l, const config_setting_t *s, const char *v, void *target) {
+/* s as JSON (params_to_json()) in *(cJSON **) target, in place of what was there. */
+static int set_json(Loader *l, const config_setting_t *s, void *target) {
         cJSON *j;
-        (void) v;
-        if (!config_setting_is_group(s))
-                return type_error(l, s, "a group { key = value; ... }");
-        int r = params_to_json(l, s, "params", &j);
+        int r = params_to_json(l, s, config_setting_name(s), &j);
         if (r < 0)
                 return r;
         cJSON_Delete(*(cJSON **) target);
         *(cJSON **) target = j;
         return 0;
+}
+
+static int parse_params(Loader *l, const config_setting_t *s, const char *v, void *target) {
+        (void) v;
+        if (!config_setting_is_group(s))
+                return type_error(l, s, "a group { key = value; ... }");
+        return set_json(l, s, target);
 }
 
 static int parse_arg_name(Loader *l, const config_setting_t *s, const char *v, void *target) {
@@ -708,25 +731,17 @@ static int parse_additional_env(Loader *l, const config_setting_t *s, const char
                 if (strv_push(&env, &n, strdup(item)) < 0)
                         return -ENOMEM;
         }
-        strv_free(*(char ***) target);
-        *(char ***) target = TAKE_PTR(env);
-        return 0;
+        return set_strv(target, TAKE_PTR(env));
 }
 
 /* A batch job's inputs: a list of values (groups, strings, numbers), one per task. */
 static int parse_inputs(Loader *l, const config_setting_t *s, const char *v, void *target) {
-        cJSON *j;
         (void) v;
         if (!config_setting_is_list(s) && !config_setting_is_array(s))
                 return type_error(l, s, "a list ( { day = \"...\"; }, ... ), one element per task");
         if (config_setting_length(s) == 0)
                 return error_at(l, s, "inputs: empty: a job needs at least one task");
-        int r = params_to_json(l, s, "inputs", &j);
-        if (r < 0)
-                return r;
-        cJSON_Delete(*(cJSON **) target);
-        *(cJSON **) target = j;
-        return 0;
+        return set_json(l, s, target);
 }
 
 #define F(f) offsetof(FusedSchedule, f)
@@ -747,12 +762,9 @@ static const Key fused_schedule_keys[] = {
 #undef F
 
 static int parse_fused_schedule(Loader *l, const config_setting_t *s, const char *v, void *target) {
-        const KeyTable t = { fused_schedule_keys, ELEMENTSOF(fused_schedule_keys), target };
         (void) v;
-        if (!config_setting_is_group(s))
-                return type_error(l, s, "a group { udf = \"owner/name\"; mode = \"batch\"; ... }");
-        apply_keys(l, s, &t, 1, NULL);
-        return 0;
+        return apply_group(l, s, fused_schedule_keys, ELEMENTSOF(fused_schedule_keys), target,
+                           "a group { udf = \"owner/name\"; mode = \"batch\"; ... }");
 }
 
 /* ---------------------------------------------------------------- the `fusion` group of a schedule */
@@ -765,12 +777,9 @@ static const Key fusion_schedule_keys[] = {
 #undef F
 
 static int parse_fusion_schedule(Loader *l, const config_setting_t *s, const char *v, void *target) {
-        const KeyTable t = { fusion_schedule_keys, ELEMENTSOF(fusion_schedule_keys), target };
         (void) v;
-        if (!config_setting_is_group(s))
-                return type_error(l, s, "a group { job = \"daily-rollup\"; }");
-        apply_keys(l, s, &t, 1, NULL);
-        return 0;
+        return apply_group(l, s, fusion_schedule_keys, ELEMENTSOF(fusion_schedule_keys), target,
+                           "a group { job = \"daily-rollup\"; }");
 }
 
 /*
@@ -840,9 +849,7 @@ static int parse_credentials(Loader *l, const config_setting_t *s, const char *v
         }
         if (r < 0)
                 return r;
-        strv_free(*(char ***) target);
-        *(char ***) target = TAKE_PTR(names);
-        return 0;
+        return set_strv(target, TAKE_PTR(names));
 }
 
 #define S(f) offsetof(Schedule, f)
@@ -879,6 +886,16 @@ static const Key schedule_keys[] = {
 
 /* ---------------------------------------------------------------- schedules */
 
+/* Reports each of `keys` that group g sets as one that "only applies `condition`". */
+static void check_only_applies(Loader *l, const config_setting_t *g, const char *const *keys, size_t n_keys,
+                               const char *condition) {
+        for (size_t i = 0; i < n_keys; i++) {
+                const config_setting_t *k = config_setting_get_member(g, keys[i]);
+                if (k)
+                        (void) error_at(l, k, "%s: only applies %s", keys[i], condition);
+        }
+}
+
 /* A schedule of the fused engine runs one UDF, remotely: what only makes sense for a local child, or for a
  * batch job, is an error rather than silently ignored. */
 static void finish_fused(Loader *l, const config_setting_t *g, const Schedule *s, const char *what) {
@@ -886,16 +903,13 @@ static void finish_fused(Loader *l, const config_setting_t *g, const Schedule *s
                                                   "user", "group", "nice" };
         static const char *const batch_only[] = { "instance_type", "region", "disk_size_gb", "additional_env",
                                                   "image", "inputs" };
-        const config_setting_t *fused = config_setting_get_member(g, "fused"), *k;
+        const config_setting_t *fused = config_setting_get_member(g, "fused");
         const FusedSchedule *f = &s->fused;
         unsigned udfs = !!config_setting_get_member(g, "udf") + !!f->saved_udf + !!f->shared_token;
 
-        for (size_t i = 0; i < ELEMENTSOF(local_only); i++)
-                if ((k = config_setting_get_member(g, local_only[i])))
-                        (void) error_at(l, k, "%s: only applies to engine \"local\"", local_only[i]);
-        for (size_t i = 0; fused && f->mode != FUSED_MODE_BATCH && i < ELEMENTSOF(batch_only); i++)
-                if ((k = config_setting_get_member(fused, batch_only[i])))
-                        (void) error_at(l, k, "%s: only applies with mode = \"batch\"", batch_only[i]);
+        check_only_applies(l, g, local_only, ELEMENTSOF(local_only), "to engine \"local\"");
+        if (fused && f->mode != FUSED_MODE_BATCH)
+                check_only_applies(l, fused, batch_only, ELEMENTSOF(batch_only), "with mode = \"batch\"");
         if (udfs == 0)
                 (void) error_at(l, g,
                                 "%s has nothing to run: set udf (a file, posted as code), fused.udf "
@@ -916,11 +930,8 @@ static void finish_fusion(Loader *l, const config_setting_t *g, const Schedule *
         static const char *const local_only[] = { "udf",         "entrypoint",        "command", "shell",
                                                   "params",      "working_directory", "user",    "group",
                                                   "environment", "nice" };
-        const config_setting_t *k;
 
-        for (size_t i = 0; i < ELEMENTSOF(local_only); i++)
-                if ((k = config_setting_get_member(g, local_only[i])))
-                        (void) error_at(l, k, "%s: only applies to engine \"local\"", local_only[i]);
+        check_only_applies(l, g, local_only, ELEMENTSOF(local_only), "to engine \"local\"");
         if (!s->fusion.job)
                 (void) error_at(l, config_setting_get_member(g, "fusion") ?: g,
                                 "%s has nothing to run: set fusion = { job = \"...\"; } (the id of a Spark job "
@@ -985,11 +996,8 @@ static int finish_schedule(Loader *l, const config_setting_t *g, Schedule *s) {
                 /* the variables name files on this host: a remote job could not use them */
                 (void) error_at(l, config_setting_get_member(g, "credentials"),
                                 "credentials: only applies with engine = \"local\"");
-        for (size_t i = 0; i < ELEMENTSOF(fanout_keys) && !arg_list; i++) {
-                const config_setting_t *k = config_setting_get_member(g, fanout_keys[i]);
-                if (k)
-                        (void) error_at(l, k, "%s: only applies with arg_list", fanout_keys[i]);
-        }
+        if (!arg_list)
+                check_only_applies(l, g, fanout_keys, ELEMENTSOF(fanout_keys), "with arg_list");
         if (arg_list && (cmd || fusion || steps))
                 (void) error_at(l, arg_list, "arg_list: only UDF schedules fan out (%s)",
                                 cmd     ? "a command has no result"
@@ -1215,12 +1223,9 @@ static int parse_default_zone(Loader *l, const config_setting_t *s, const char *
 }
 
 static int parse_defaults(Loader *l, const config_setting_t *s, const char *v, void *target) {
-        const KeyTable t = { policy_keys, ELEMENTSOF(policy_keys), target };
         (void) v;
-        if (!config_setting_is_group(s))
-                return type_error(l, s, "a group { overlap = ...; timeout = ...; }");
-        apply_keys(l, s, &t, 1, NULL);
-        return 0;
+        return apply_group(l, s, policy_keys, ELEMENTSOF(policy_keys), target,
+                           "a group { overlap = ...; timeout = ...; }");
 }
 
 static int parse_socket_mode(Loader *l, const config_setting_t *s, const char *v, void *target) {
@@ -1253,6 +1258,14 @@ static int parse_control_timeout(Loader *l, const config_setting_t *s, const cha
                 return error_at(l, s, "control_timeout: must be at least 1s");
         *(uint64_t *) target = usec;
         return 0;
+}
+
+/* Duration `key` of group g (its value: `usec`), when set, is a period or a timeout that 0s would break.
+ * Checked once the group is read, after the errors of its keys. */
+static void check_at_least_1s(Loader *l, const config_setting_t *g, const char *key, uint64_t usec) {
+        const config_setting_t *m = config_setting_get_member(g, key);
+        if (m && usec < USEC_PER_SEC)
+                (void) error_at(l, m, "%s: must be at least 1s", key);
 }
 
 /* ---------------------------------------------------------------- the `http` group */
@@ -1305,18 +1318,15 @@ static const Key http_keys[] = {
 #undef H
 
 static int parse_http(Loader *l, const config_setting_t *s, const char *v, void *target) {
-        const KeyTable t = { http_keys, ELEMENTSOF(http_keys), target };
-        HttpSettings *h = target;
-        const config_setting_t *m;
+        const HttpSettings *h = target;
+        int r = apply_group(l, s, http_keys, ELEMENTSOF(http_keys), target,
+                            "a group { timeout = ...; retries = ...; }");
         (void) v;
 
-        if (!config_setting_is_group(s))
-                return type_error(l, s, "a group { timeout = ...; retries = ...; }");
-        apply_keys(l, s, &t, 1, NULL);
-        if ((m = config_setting_get_member(s, "connect_timeout")) && h->connect_timeout_usec == 0)
-                (void) error_at(l, m, "connect_timeout: must be at least 1s");
-        if ((m = config_setting_get_member(s, "timeout")) && h->timeout_usec == 0)
-                (void) error_at(l, m, "timeout: must be at least 1s");
+        if (r < 0)
+                return r;
+        check_at_least_1s(l, s, "connect_timeout", h->connect_timeout_usec);
+        check_at_least_1s(l, s, "timeout", h->timeout_usec);
         /* either may be the one left at its default */
         if (h->retry_backoff_max_usec < h->retry_backoff_usec)
                 (void) error_at(l,
@@ -1338,6 +1348,7 @@ static const Key fused_settings_keys[] = {
         { "region", KEY_STRING, U(region), 0, 0, NULL, NULL, "batch default" },
         { "disk_size_gb", KEY_UINT, U(disk_size_gb), 1, 65536, NULL, NULL, "batch default" },
         { "poll_interval", KEY_DURATION, U(poll_interval_usec), 0, 0, NULL, NULL, "batch status and log" },
+        { "quiet_log_interval", KEY_DURATION, U(quiet_log_interval_usec), 0, 0, NULL, NULL, "a quiet log" },
         { "realtime_timeout", KEY_DURATION, U(realtime_timeout_usec), 0, 0, NULL, NULL, "one realtime call" },
         { "send_status_email", KEY_BOOL, U(send_status_email), 0, 0, NULL, NULL, "mail the job's end" },
         { "cache", KEY_BOOL, U(cache), 0, 0, NULL, NULL, "cached realtime answers" },
@@ -1345,18 +1356,18 @@ static const Key fused_settings_keys[] = {
 #undef U
 
 static int parse_fused_settings(Loader *l, const config_setting_t *s, const char *v, void *target) {
-        const KeyTable t = { fused_settings_keys, ELEMENTSOF(fused_settings_keys), target };
-        FusedSettings *f = target;
-        const config_setting_t *m;
+        const FusedSettings *f = target;
+        int r = apply_group(l, s, fused_settings_keys, ELEMENTSOF(fused_settings_keys), target,
+                            "a group { token = \"${secret:NAME}\"; ... }");
         (void) v;
 
-        if (!config_setting_is_group(s))
-                return type_error(l, s, "a group { token = \"${secret:NAME}\"; ... }");
-        apply_keys(l, s, &t, 1, NULL);
-        if ((m = config_setting_get_member(s, "poll_interval")) && f->poll_interval_usec < USEC_PER_SEC)
-                (void) error_at(l, m, "poll_interval: must be at least 1s");
-        if ((m = config_setting_get_member(s, "realtime_timeout")) && f->realtime_timeout_usec < USEC_PER_SEC)
-                (void) error_at(l, m, "realtime_timeout: must be at least 1s");
+        if (r < 0)
+                return r;
+        check_at_least_1s(l, s, "poll_interval", f->poll_interval_usec);
+        const config_setting_t *m = config_setting_get_member(s, "quiet_log_interval");
+        if (m && f->quiet_log_interval_usec < f->poll_interval_usec)
+                (void) error_at(l, m, "quiet_log_interval: shorter than poll_interval");
+        check_at_least_1s(l, s, "realtime_timeout", f->realtime_timeout_usec);
         return 0;
 }
 
@@ -1435,20 +1446,18 @@ static void check_fusion_auth(Loader *l, const config_setting_t *g, const Fusion
 }
 
 static int parse_fusion_settings(Loader *l, const config_setting_t *s, const char *v, void *target) {
-        const KeyTable t = { fusion_settings_keys, ELEMENTSOF(fusion_settings_keys), target };
         FusionSettings *f = target;
-        const config_setting_t *m;
+        int r = apply_group(l, s, fusion_settings_keys, ELEMENTSOF(fusion_settings_keys), target,
+                            "a group { base_url = \"https://...\"; auth = \"session\"; ... }");
         (void) v;
 
-        if (!config_setting_is_group(s))
-                return type_error(l, s, "a group { base_url = \"https://...\"; auth = \"session\"; ... }");
+        if (r < 0)
+                return r;
         f->configured = true;
-        apply_keys(l, s, &t, 1, NULL);
         if (!config_setting_get_member(s, "base_url"))
                 (void) error_at(l, s, "engines.fusion: base_url is required");
         check_fusion_auth(l, s, f);
-        if ((m = config_setting_get_member(s, "poll_interval")) && f->poll_interval_usec < USEC_PER_SEC)
-                (void) error_at(l, m, "poll_interval: must be at least 1s");
+        check_at_least_1s(l, s, "poll_interval", f->poll_interval_usec);
         if ((!f->api_prefix && !(f->api_prefix = strdup("/api"))) ||
             (!f->realm && !(f->realm = strdup("native"))))
                 return -ENOMEM;
@@ -1463,12 +1472,9 @@ static int parse_engines(Loader *l, const config_setting_t *s, const char *v, vo
                 { "fusion", KEY_CUSTOM, offsetof(DaemonSettings, fusion), 0, 0, parse_fusion_settings, NULL,
                   "the fusion engine" },
         };
-        const KeyTable t = { keys, ELEMENTSOF(keys), target };
         (void) v;
-        if (!config_setting_is_group(s))
-                return type_error(l, s, "a group { fused = { ... }; fusion = { ... }; }");
-        apply_keys(l, s, &t, 1, NULL);
-        return 0;
+        return apply_group(l, s, keys, ELEMENTSOF(keys), target,
+                           "a group { fused = { ... }; fusion = { ... }; }");
 }
 
 /* A list of directories; relative ones are relative to the file's directory. */
@@ -1493,9 +1499,7 @@ static int parse_directories(Loader *l, const config_setting_t *s, const char *v
                 return r;
         if (!dirs && !(dirs = calloc(1, sizeof(char *))))
                 return -ENOMEM;
-        strv_free(*(char ***) target);
-        *(char ***) target = TAKE_PTR(dirs);
-        return 0;
+        return set_strv(target, TAKE_PTR(dirs));
 }
 
 #define D(f) offsetof(DaemonSettings, f)
@@ -1580,9 +1584,7 @@ static int parse_string_list(Loader *l, const config_setting_t *s, const char *v
                 return r;
         if (!list && !(list = calloc(1, sizeof(char *))))
                 return -ENOMEM;
-        strv_free(*(char ***) target);
-        *(char ***) target = TAKE_PTR(list);
-        return 0;
+        return set_strv(target, TAKE_PTR(list));
 }
 
 /* The core's view of a plugin's options table: the same checks, messages and suggestions as ours. One
@@ -1739,12 +1741,7 @@ static const char *const builtin_step_types[] = { "udf", "partition_geospatial",
                                                   NULL };
 
 static int parse_step_name(Loader *l, const config_setting_t *s, const char *v, void *target) {
-        if (!schedule_name_is_valid(v))
-                return error_at(l, s,
-                                "name: '%s' is not a valid step name: use 1-%d characters of "
-                                "A-Z a-z 0-9 _ . @ -",
-                                v, SCHEDULE_NAME_MAX);
-        return set_string(target, v);
+        return set_name(l, s, v, target, "step");
 }
 
 #define T(f) offsetof(PipelineStep, f)
@@ -2300,6 +2297,7 @@ static int load(Loader *l, const char *path) {
         c->settings.http = HTTP_DEFAULT_SETTINGS;
         c->settings.fused = (FusedSettings){
                 .poll_interval_usec = 5 * USEC_PER_SEC,
+                .quiet_log_interval_usec = 30 * USEC_PER_SEC,
                 .realtime_timeout_usec = 130 * USEC_PER_SEC,
         };
         c->settings.fusion.poll_interval_usec = 5 * USEC_PER_SEC;

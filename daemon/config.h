@@ -34,6 +34,7 @@ typedef struct FusedSettings {
         char *instance_type, *region; /* batch defaults; NULL: the service's */
         unsigned disk_size_gb;        /* 0: the service's */
         uint64_t poll_interval_usec;  /* a batch job's status and log, default 5s */
+        uint64_t quiet_log_interval_usec; /* the longest gap between two reads of a quiet job's log, 30s */
         uint64_t realtime_timeout_usec; /* one realtime run's HTTP call, default 130s (the SDK's) */
         bool send_status_email;         /* the service mails the job's end; default false */
         bool cache;                     /* let the service answer realtime runs from its cache; default false */

@@ -9,6 +9,7 @@
 #include "control-commands.h"
 
 #include <errno.h>
+#include <pwd.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -410,8 +411,15 @@ static Entry *find_entry_or_reply(ControlCall *call) {
 }
 
 static void reply_run(ControlCall *call, Entry *e) {
+        const Engine *engine = engine_for_schedule(e->schedule);
         const char *refusal = NULL;
         Run *run;
+
+        if (call->request->params && engine && engine->no_params)
+                return control_reply_error(call->reply, CONTROL_ERROR_CONFLICT,
+                                           "%s runs on engine \"%s\", whose runs take no parameters: run it "
+                                           "without --param",
+                                           e->schedule->name, engine->name);
         int r = manager_run_now(call->manager, e, call->request->params, &run, &refusal);
         if (r == -EBUSY)
                 return control_reply_error(call->reply, CONTROL_ERROR_CONFLICT, "%s: %s", e->schedule->name,
@@ -470,9 +478,25 @@ static void reply_pause(ControlCall *call, Entry *e, bool pause) {
         json_object_end(call->reply);
 }
 
+/*
+ * "udfcronctl cancel by alice, uid 1000, pid 4242": who asked, for the run's end. The name comes from the
+ * user database, as a schedule's `user` does (config.c); a uid without one is only a number.
+ */
+static void describe_canceller(const ControlCall *call, char *buf, size_t size) {
+        struct passwd pw, *found = NULL;
+        char entry[4096];
+
+        if (getpwuid_r(call->uid, &pw, entry, sizeof entry, &found) == 0 && found)
+                snprintf(buf, size, "udfcronctl cancel by %s, uid %u, pid %d", found->pw_name,
+                         (unsigned) call->uid, (int) call->pid);
+        else
+                snprintf(buf, size, "udfcronctl cancel by uid %u, pid %d", (unsigned) call->uid,
+                         (int) call->pid);
+}
+
 static void reply_cancel(ControlCall *call) {
         Run *run = manager_find_run(call->manager, call->request->run_id);
-        char why[96], schedule[SCHEDULE_NAME_MAX + 1];
+        char why[128], schedule[SCHEDULE_NAME_MAX + 1];
 
         if (!run)
                 return control_reply_error(call->reply, CONTROL_ERROR_NOT_FOUND,
@@ -481,9 +505,8 @@ static void reply_cancel(ControlCall *call) {
         /* the run may end and be freed right away: what the reply needs is copied first */
         const char *was = run_status_names[run->status];
         snprintf(schedule, sizeof schedule, "%s", run->entry->schedule->name);
-        snprintf(why, sizeof why, "cancelled by udfcronctl (uid %u, pid %d)", (unsigned) call->uid,
-                 (int) call->pid);
-        run_cancel(run, why);
+        describe_canceller(call, why, sizeof why);
+        run_cancel(run, "udfcronctl", why);
         reply_ok_begin(call->reply);
         json_key_string(call->reply, "run_id", call->request->run_id);
         json_key_string(call->reply, "schedule", schedule);

@@ -13,7 +13,8 @@
  *  batch     POST /run with a job config holding one UDF step, then every
  *            poll_interval the job's status (progress) and its log since the
  *            last line forwarded, until it ends; then its result files, each
- *            from a signed URL fetched without credentials.
+ *            from a signed URL fetched without credentials. A log that stays
+ *            quiet is read less often (quiet_log_interval, see on_logs()).
  *
  * Nothing is started twice. The starts (POST /run, POST .../start) are never
  * retried by the HTTP client; when their answer is lost, the engine looks for
@@ -103,6 +104,7 @@ struct EngineRun {
         char **additional_env;
         bool send_status_email, cache;
         uint64_t poll_interval_usec, realtime_timeout_usec, timeout_usec;
+        unsigned quiet_log_polls; /* a quiet log is read at least every this many polls */
         HttpSettings realtime_settings; /* a UDF may compute for minutes before the first byte */
         char run_uuid[37];              /* posted code: its Fused-Run-Id */
         char *job_name;                 /* batch */
@@ -119,6 +121,8 @@ struct EngineRun {
         char *job_id;
         uint64_t log_since_ms;
         uint64_t next_poll_usec; /* CLOCK_MONOTONIC: polls keep their rhythm */
+        unsigned log_gap_polls;  /* the log is read every this many polls: 1, doubling while it is quiet */
+        unsigned log_wait_polls; /* polls left before the next read */
         bool job_ended;
         FusedRunResponse last; /* the last status read */
         bool polls_failing;    /* said so once; said again when they work again */
@@ -256,6 +260,7 @@ typedef struct Call {
         const cJSON *json;
         const HttpSettings *settings;
         const char *const *headers;
+        uint64_t not_before_usec; /* CLOCK_MONOTONIC: sent then (see HttpRequest); 0: at once */
 } Call;
 
 /* Sends one request; `handler` gets its reply. A request that cannot even be sent fails the run. */
@@ -267,6 +272,7 @@ static void call(EngineRun *run, const Call *c, ReplyHandler handler) {
                 .json = c->json,
                 .settings = c->settings,
                 .at_most_once = c->at_most_once,
+                .not_before_usec = c->not_before_usec,
                 .auth = c->auth && run->token ? (HttpAuth){ .type = HTTP_AUTH_BEARER, .token = run->token }
                                               : (HttpAuth){ .type = HTTP_AUTH_NONE },
         };
@@ -660,7 +666,7 @@ static void results_list(EngineRun *run) {
 
 /* ---------------------------------------------------------------- batch jobs: following */
 
-static void poll_status(EngineRun *run);
+static void poll_status_at(EngineRun *run, uint64_t when);
 static void poll_logs(EngineRun *run);
 static void drain_logs(EngineRun *run);
 
@@ -691,13 +697,11 @@ static void job_concluded(EngineRun *run) {
         }
 }
 
-/* Fixed rhythm: the next poll is due one interval after this one was due, not after it ended. */
+/* Fixed rhythm: the next poll is due one interval after this one was due, not after it ended. Behind (a
+ * slow service), it goes at once, then on rhythm again. */
 static void schedule_poll(EngineRun *run) {
-        uint64_t now = now_monotonic_usec();
         run->next_poll_usec += run->poll_interval_usec;
-        if (run->next_poll_usec < now)
-                run->next_poll_usec = now; /* behind (a slow service): poll at once, then on rhythm again */
-        later(run, run->next_poll_usec - now, poll_status);
+        poll_status_at(run, run->next_poll_usec);
 }
 
 /* Forwards a page of log lines, then records the position: only once every line of it is out. */
@@ -731,6 +735,26 @@ static char *logs_url(EngineRun *run) {
         return url_printf("%s/logs/%s?since_ms=%" PRIu64, run->base_url, run->job_id, run->log_since_ms);
 }
 
+/* Reads the log at the next status poll, and at every one after it until it goes quiet again. */
+static void log_wake(EngineRun *run) {
+        run->log_gap_polls = 1;
+        run->log_wait_polls = 0;
+}
+
+/*
+ * Most of a long job's polls find its log as it was: with thousands of jobs followed, reading it at each
+ * poll would double the requests for nothing. A read that brings no line doubles the gap between reads,
+ * up to quiet_log_interval; a line, a change of the job's status or progress, and its end read it at the
+ * next poll again. A quiet job's lines so reach the journal later, never out of order, none lost.
+ */
+static void log_read_seen(EngineRun *run, size_t n_lines) {
+        if (n_lines > 0)
+                log_wake(run);
+        else
+                run->log_gap_polls = MIN(run->log_gap_polls * 2, run->quiet_log_polls);
+        run->log_wait_polls = run->log_gap_polls - 1;
+}
+
 static void on_logs(EngineRun *run, const HttpReply *reply) {
         size_t n = 0;
         if (reply->outcome == HTTP_OK)
@@ -738,6 +762,7 @@ static void on_logs(EngineRun *run, const HttpReply *reply) {
         else
                 note(run, LOG_DEBUG, "fused: job %s: reading the log: %s; read again later", run->job_id,
                      reply_message(reply));
+        log_read_seen(run, n);
         if (n >= LOG_PAGE_FOLLOW) /* perhaps a page cut short: the rest now, not a poll later */
                 poll_logs(run);
         else if (run->job_ended)
@@ -764,13 +789,20 @@ static void drain_logs(EngineRun *run) {
         call(run, &(Call){ .method = HTTP_GET, .url = url, .auth = true }, on_drain);
 }
 
-/* A RunResponse read: progress, the end. */
+static bool same_string(const char *a, const char *b) {
+        return a == b || (a && b && strcmp(a, b) == 0);
+}
+
+/* A RunResponse read: progress, the end; a job that moves has its log read at this poll. */
 static void status_seen(EngineRun *run, FusedRunResponse *status, char *unexpected) {
         char what[96];
         snprintf(what, sizeof what, "the status of job %.64s", run->job_id);
         note_unexpected(run, what, unexpected);
         if (status->has_tasks && run->events->progress)
                 run->events->progress(run->userdata, status->finished_tasks, status->total_tasks);
+        if (!same_string(status->status, run->last.status) || !same_string(status->job_status, run->last.job_status) ||
+            status->finished_tasks != run->last.finished_tasks)
+                log_wake(run);
         fused_run_response_done(&run->last);
         run->last = *status;
         *status = (FusedRunResponse){};
@@ -803,12 +835,19 @@ static void on_status(EngineRun *run, const HttpReply *reply) {
                 note(run, LOG_NOTICE, "fused: job %s: its status reads again", run->job_id);
         run->polls_failing = false;
         status_seen(run, &status, unexpected);
-        poll_logs(run);
+        if (run->job_ended || run->log_wait_polls == 0)
+                poll_logs(run);
+        else {
+                run->log_wait_polls--;
+                schedule_poll(run);
+        }
 }
 
-static void poll_status(EngineRun *run) {
+/* The status request waits in the client until `when` (not a timer of the run's own): the client sends the
+ * polls of every job due about together in one go. */
+static void poll_status_at(EngineRun *run, uint64_t when) {
         _cleanup_free_ char *url = url_printf("%s/run/by-id/%s", run->base_url, run->job_id);
-        call(run, &(Call){ .method = HTTP_GET, .url = url, .auth = true }, on_status);
+        call(run, &(Call){ .method = HTTP_GET, .url = url, .auth = true, .not_before_usec = when }, on_status);
 }
 
 /* The job is known by its id (started, found or re-attached): follow it from the next poll (at once when
@@ -817,7 +856,7 @@ static void follow(EngineRun *run, bool now) {
         uint64_t delay = now ? 0 : run->poll_interval_usec / 2 + random_u64() % (run->poll_interval_usec / 2 + 1);
         run->tries = 0;
         run->next_poll_usec = now_monotonic_usec() + delay;
-        later(run, delay, poll_status);
+        poll_status_at(run, now ? 0 : run->next_poll_usec);
 }
 
 /* ---------------------------------------------------------------- batch jobs: starting */
@@ -1269,10 +1308,13 @@ static int fused_start(sd_event *event, const EngineRequest *req, const EngineEv
                 .send_status_email = fs->send_status_email,
                 .cache = fs->cache,
                 .poll_interval_usec = fs->poll_interval_usec ?: 5 * USEC_PER_SEC,
+                .log_gap_polls = 1,
                 .timeout_usec = s->policy.timeout_usec,
                 .may_have_started = req->may_have_started,
                 .log_since_ms = req->attach_log_since_ms,
         };
+        uint64_t quiet_log_polls = MIN(fs->quiet_log_interval_usec / run->poll_interval_usec, UINT64_C(1) << 20);
+        run->quiet_log_polls = (unsigned) MAX(quiet_log_polls, UINT64_C(1));
         run->schedule = strdup_or_null(s->name, &oom);
         run->run_id = strdup_or_null(req->run_id, &oom);
         run->base_url = strdup_or_null(f->base_url ?: fs->base_url, &oom);

@@ -920,6 +920,7 @@ static int fusion_collect_secrets(const Schedule *s, const DaemonSettings *setti
 const Engine engine_fusion = {
         .name = "fusion",
         .remote = true,
+        .no_params = true, /* neither start (POST /spark/jobs/{id}, the start action) carries any */
         .start = fusion_start,
         .cancel = fusion_cancel,
         .free = fusion_free,

@@ -145,6 +145,9 @@ typedef struct Engine {
         /* The work runs elsewhere: no start marker; it is re-attached by job id after a restart, and a
          * run is on disk before its start is sent, even a prepared one (see manager.c). */
         bool remote;
+        /* Its work takes no parameters (a Fusion Spark job run starts with no body): udfcronctl run --param
+         * is refused for its schedules rather than dropped. */
+        bool no_params;
         int (*start)(sd_event *event, const EngineRequest *request, const EngineEvents *events,
                      void *userdata, EngineRun **ret_run);
         int (*cancel)(EngineRun *run);

@@ -120,6 +120,66 @@ static uint64_t datetime_usec(const char *text) {
         return t > 0 ? (uint64_t) t * UINT64_C(1000000) : 0;
 }
 
+/* ---------------------------------------------------------------- array replies */
+
+/*
+ * What the elements of an array reply become. decode() fills one item from one element and returns 1;
+ * returns 0 to skip the element, having noted why; or -ENOMEM, leaving what it filled in for clear().
+ * finish(), once all are read, sorts them and notes what only shows across elements (NULL: nothing to do).
+ */
+typedef struct ItemType {
+        size_t size;
+        int (*decode)(const cJSON *element, void *item, Notes *notes, void *userdata);
+        int (*finish)(void *items, size_t n, Notes *notes, void *userdata);
+        void (*clear)(void *item); /* frees what one item holds */
+        const char *cut;           /* noted as "more than ITEMS_MAX <cut>" when elements are left out */
+} ItemType;
+
+static void *items_free(void *items, size_t n, const ItemType *type) {
+        for (size_t i = 0; items && i < n; i++)
+                type->clear((char *) items + i * type->size);
+        free(items);
+        return NULL;
+}
+
+/* The elements of the array in `json` as items of `type`, the first ITEMS_MAX of them. */
+static int items_parse(const char *json, size_t size, const ItemType *type, void *userdata, void **ret_items,
+                       size_t *ret_n, char **ret_unexpected) {
+        _cleanup_(json_freep) cJSON *j = parse(json, size);
+        void *items = NULL;
+        size_t n = 0;
+        Notes notes = {};
+        const cJSON *element;
+        int r = 0;
+
+        if (!cJSON_IsArray(j))
+                return -EBADMSG;
+        size_t total = (size_t) cJSON_GetArraySize(j);
+        if (total > 0 && !(items = calloc(MIN(total, (size_t) ITEMS_MAX), type->size)))
+                return -ENOMEM;
+        cJSON_ArrayForEach(element, j) {
+                if (n >= ITEMS_MAX) {
+                        if (type->cut)
+                                note(&notes, "more than %d %s", ITEMS_MAX, type->cut);
+                        break;
+                }
+                r = type->decode(element, (char *) items + n * type->size, &notes, userdata);
+                if (r < 0) {
+                        items_free(items, n + 1, type);
+                        return r;
+                }
+                n += (size_t) r;
+        }
+        r = type->finish ? type->finish(items, n, &notes, userdata) : 0;
+        if (r < 0 || notes_take(&notes, ret_unexpected) < 0) {
+                items_free(items, n, type);
+                return -ENOMEM;
+        }
+        *ret_items = items;
+        *ret_n = n;
+        return 0;
+}
+
 /* ---------------------------------------------------------------- RunResponse */
 
 void fused_run_response_done(FusedRunResponse *r) {
@@ -209,13 +269,6 @@ FusedJobResult fused_job_result(const FusedRunResponse *r) {
 
 /* ---------------------------------------------------------------- logs */
 
-FusedLogEntry *fused_logs_free(FusedLogEntry *entries, size_t n) {
-        for (size_t i = 0; entries && i < n; i++)
-                free(entries[i].message);
-        free(entries);
-        return NULL;
-}
-
 /* A timestamp in epoch milliseconds: a number, a string of digits, or (leniently) an ISO-8601 datetime. */
 static bool timestamp_ms(const cJSON *v, uint64_t *ret) {
         if (uint_value(v, ret))
@@ -253,78 +306,77 @@ static int logs_sort(FusedLogEntry *entries, size_t n) {
         return 0;
 }
 
+/* What a page of log entries tells only as a whole. */
+typedef struct LogPage {
+        uint64_t after_ms, last_ms;
+        size_t repeated; /* entries at or before after_ms */
+        bool sorted;
+} LogPage;
+
+static int log_entry_decode(const cJSON *element, void *item, Notes *notes, void *userdata) {
+        const cJSON *message = member(element, "message");
+        FusedLogEntry *e = item;
+        LogPage *page = userdata;
+        uint64_t ts;
+
+        if (!cJSON_IsObject(element) || !timestamp_ms(member(element, "timestamp"), &ts)) {
+                note(notes, "an entry without a timestamp, skipped");
+                return 0;
+        }
+        if (!cJSON_IsString(message)) {
+                note(notes, "an entry without a message, skipped");
+                return 0;
+        }
+        if (ts <= page->after_ms) {
+                page->repeated++;
+                return 0;
+        }
+        if (ts < page->last_ms)
+                page->sorted = false;
+        page->last_ms = ts;
+        if (!(e->message = strdup(message->valuestring)))
+                return -ENOMEM;
+        e->size = strlen(message->valuestring);
+        e->timestamp_ms = ts;
+        return 1;
+}
+
+static int log_entries_finish(void *items, size_t n, Notes *notes, void *userdata) {
+        const LogPage *page = userdata;
+
+        if (page->repeated > 0)
+                note(notes,
+                     "%zu entries at or before since_ms=%" PRIu64 " (since_ms read inclusively?), skipped",
+                     page->repeated, page->after_ms);
+        if (page->sorted)
+                return 0;
+        note(notes, "entries out of timestamp order, sorted");
+        return logs_sort(items, n);
+}
+
+static void log_entry_clear(void *item) {
+        free(((FusedLogEntry *) item)->message);
+}
+
+static const ItemType log_entries = {
+        .size = sizeof(FusedLogEntry),
+        .decode = log_entry_decode,
+        .finish = log_entries_finish,
+        .clear = log_entry_clear,
+        .cut = "entries: the rest comes with the next page",
+};
+
+FusedLogEntry *fused_logs_free(FusedLogEntry *entries, size_t n) {
+        return items_free(entries, n, &log_entries);
+}
+
 int fused_logs_parse(const char *json, size_t size, uint64_t after_ms, FusedLogEntry **ret_entries,
                      size_t *ret_n, char **ret_unexpected) {
-        _cleanup_(json_freep) cJSON *j = parse(json, size);
-        FusedLogEntry *entries = NULL;
-        size_t n = 0, repeated = 0;
-        bool sorted = true;
-        Notes notes = {};
-        const cJSON *item;
-
-        if (!cJSON_IsArray(j))
-                return -EBADMSG;
-        size_t total = (size_t) cJSON_GetArraySize(j);
-        if (total > 0 && !(entries = calloc(MIN(total, (size_t) ITEMS_MAX), sizeof *entries)))
-                return -ENOMEM;
-        cJSON_ArrayForEach(item, j) {
-                const cJSON *message = member(item, "message");
-                uint64_t ts;
-                if (n >= ITEMS_MAX) {
-                        note(&notes, "more than %d entries: the rest comes with the next page", ITEMS_MAX);
-                        break;
-                }
-                if (!cJSON_IsObject(item) || !timestamp_ms(member(item, "timestamp"), &ts)) {
-                        note(&notes, "an entry without a timestamp, skipped");
-                        continue;
-                }
-                if (!cJSON_IsString(message)) {
-                        note(&notes, "an entry without a message, skipped");
-                        continue;
-                }
-                if (ts <= after_ms) {
-                        repeated++;
-                        continue;
-                }
-                if (n > 0 && ts < entries[n - 1].timestamp_ms)
-                        sorted = false;
-                if (!(entries[n].message = strdup(message->valuestring))) {
-                        fused_logs_free(entries, n);
-                        return -ENOMEM;
-                }
-                entries[n].size = strlen(message->valuestring);
-                entries[n].timestamp_ms = ts;
-                n++;
-        }
-        if (repeated > 0)
-                note(&notes, "%zu entries at or before since_ms=%" PRIu64 " (since_ms read inclusively?), skipped",
-                     repeated, after_ms);
-        if (!sorted) {
-                note(&notes, "entries out of timestamp order, sorted");
-                if (logs_sort(entries, n) < 0) {
-                        fused_logs_free(entries, n);
-                        return -ENOMEM;
-                }
-        }
-        if (notes_take(&notes, ret_unexpected) < 0) {
-                fused_logs_free(entries, n);
-                return -ENOMEM;
-        }
-        *ret_entries = entries;
-        *ret_n = n;
-        return 0;
+        LogPage page = { .after_ms = after_ms, .sorted = true };
+        return items_parse(json, size, &log_entries, &page, (void **) ret_entries, ret_n, ret_unexpected);
 }
 
 /* ---------------------------------------------------------------- results */
-
-FusedResultItem *fused_results_free(FusedResultItem *items, size_t n) {
-        for (size_t i = 0; items && i < n; i++) {
-                free(items[i].name);
-                free(items[i].url);
-        }
-        free(items);
-        return NULL;
-}
 
 /* The number a name starts with ("10.parquet": 10), or -1. */
 static long long name_number(const char *name) {
@@ -348,96 +400,84 @@ static bool http_url(const char *url) {
         return strncasecmp(url, "https://", 8) == 0 || strncasecmp(url, "http://", 7) == 0;
 }
 
+static int result_decode(const cJSON *element, void *item, Notes *notes, void *userdata) {
+        const char *name = string_member(element, "name"), *url = string_member(element, "url");
+        FusedResultItem *result = item;
+
+        (void) userdata;
+        if (!name || !name[0] || !url || !http_url(url)) {
+                note(notes, "a result without a name or an http(s) url, skipped");
+                return 0;
+        }
+        result->name = strdup(name);
+        result->url = strdup(url);
+        return result->name && result->url ? 1 : -ENOMEM;
+}
+
+static void result_clear(void *item) {
+        FusedResultItem *result = item;
+        free(result->name);
+        free(result->url);
+}
+
+static const ItemType results = {
+        .size = sizeof(FusedResultItem),
+        .decode = result_decode,
+        .clear = result_clear,
+        .cut = "result files: the rest ignored",
+};
+
+FusedResultItem *fused_results_free(FusedResultItem *items, size_t n) {
+        return items_free(items, n, &results);
+}
+
 int fused_results_parse(const char *json, size_t size, FusedResultItem **ret_items, size_t *ret_n,
                         char **ret_unexpected) {
-        _cleanup_(json_freep) cJSON *j = parse(json, size);
-        FusedResultItem *items = NULL;
-        size_t n = 0;
-        Notes notes = {};
-        const cJSON *item;
-
-        if (!cJSON_IsArray(j))
-                return -EBADMSG;
-        size_t total = (size_t) cJSON_GetArraySize(j);
-        if (total > 0 && !(items = calloc(MIN(total, (size_t) ITEMS_MAX), sizeof *items)))
-                return -ENOMEM;
-        cJSON_ArrayForEach(item, j) {
-                const char *name = string_member(item, "name"), *url = string_member(item, "url");
-                if (n >= ITEMS_MAX) {
-                        note(&notes, "more than %d result files: the rest ignored", ITEMS_MAX);
-                        break;
-                }
-                if (!name || !name[0] || !url || !http_url(url)) {
-                        note(&notes, "a result without a name or an http(s) url, skipped");
-                        continue;
-                }
-                items[n].name = strdup(name);
-                items[n].url = strdup(url);
-                if (!items[n].name || !items[n].url) {
-                        fused_results_free(items, n + 1);
-                        return -ENOMEM;
-                }
-                n++;
-        }
-        if (n > 1)
-                qsort(items, n, sizeof *items, result_cmp);
-        if (notes_take(&notes, ret_unexpected) < 0) {
-                fused_results_free(items, n);
-                return -ENOMEM;
-        }
-        *ret_items = items;
-        *ret_n = n;
-        return 0;
+        int r = items_parse(json, size, &results, NULL, (void **) ret_items, ret_n, ret_unexpected);
+        if (r >= 0 && *ret_n > 1)
+                qsort(*ret_items, *ret_n, sizeof **ret_items, result_cmp);
+        return r;
 }
 
 /* ---------------------------------------------------------------- job list, job config */
 
-FusedJobListItem *fused_job_list_free(FusedJobListItem *items, size_t n) {
-        for (size_t i = 0; items && i < n; i++) {
-                free(items[i].id);
-                free(items[i].job_name);
+static int job_decode(const cJSON *element, void *item, Notes *notes, void *userdata) {
+        const char *id = string_member(element, "id") ?: string_member(element, "job_id");
+        FusedJobListItem *job = item;
+
+        (void) userdata;
+        if (!id || !id[0]) {
+                note(notes, "a job without an id, skipped");
+                return 0;
         }
-        free(items);
-        return NULL;
+        if (!(job->id = strdup(id)) || dup_member(element, "job_name", &job->job_name) < 0)
+                return -ENOMEM;
+        job->created_usec = datetime_usec(string_member(element, "creation_date"));
+        if (job->created_usec == 0)
+                note(notes, "job %.64s: no readable creation_date", id);
+        return 1;
+}
+
+static void job_clear(void *item) {
+        FusedJobListItem *job = item;
+        free(job->id);
+        free(job->job_name);
+}
+
+/* A list longer than ITEMS_MAX is cut without a note. */
+static const ItemType job_list = {
+        .size = sizeof(FusedJobListItem),
+        .decode = job_decode,
+        .clear = job_clear,
+};
+
+FusedJobListItem *fused_job_list_free(FusedJobListItem *items, size_t n) {
+        return items_free(items, n, &job_list);
 }
 
 int fused_job_list_parse(const char *json, size_t size, FusedJobListItem **ret_items, size_t *ret_n,
                          char **ret_unexpected) {
-        _cleanup_(json_freep) cJSON *j = parse(json, size);
-        FusedJobListItem *items = NULL;
-        size_t n = 0;
-        Notes notes = {};
-        const cJSON *item;
-
-        if (!cJSON_IsArray(j))
-                return -EBADMSG;
-        size_t total = (size_t) cJSON_GetArraySize(j);
-        if (total > 0 && !(items = calloc(MIN(total, (size_t) ITEMS_MAX), sizeof *items)))
-                return -ENOMEM;
-        cJSON_ArrayForEach(item, j) {
-                const char *id = string_member(item, "id") ?: string_member(item, "job_id");
-                if (n >= ITEMS_MAX)
-                        break;
-                if (!id || !id[0]) {
-                        note(&notes, "a job without an id, skipped");
-                        continue;
-                }
-                if (!(items[n].id = strdup(id)) || dup_member(item, "job_name", &items[n].job_name) < 0) {
-                        fused_job_list_free(items, n + 1);
-                        return -ENOMEM;
-                }
-                items[n].created_usec = datetime_usec(string_member(item, "creation_date"));
-                if (items[n].created_usec == 0)
-                        note(&notes, "job %.64s: no readable creation_date", id);
-                n++;
-        }
-        if (notes_take(&notes, ret_unexpected) < 0) {
-                fused_job_list_free(items, n);
-                return -ENOMEM;
-        }
-        *ret_items = items;
-        *ret_n = n;
-        return 0;
+        return items_parse(json, size, &job_list, NULL, (void **) ret_items, ret_n, ret_unexpected);
 }
 
 int fused_job_config_name(const char *json, size_t size, char **ret_name) {

@@ -12,20 +12,38 @@
 #include <sys/epoll.h>
 #include <sys/mman.h>
 #include <systemd/sd-event.h>
+#include <unistd.h>
 
 #include "clock.h"
 #include "http-error.h"
 #include "list.h"
 #include "macro.h"
+#include "prioq.h"
 
 #define USEC_PER_MSEC UINT64_C(1000)
 #define USEC_PER_SEC  UINT64_C(1000000)
 /* requests (python) follows 30, curl 50 by default; a service that needs more is broken */
 #define REDIRECTS_MAX 10
-/* curl's timer is often "at once" (0 ms), after every added transfer: any slack sd-event may add to
- * coalesce wake-ups (250 ms by default, up to the accuracy given) is added to every request */
-#define CURL_TIMER_ACCURACY_USEC  1
+/*
+ * curl's timer, when not "at once", is mostly the next of its transfers' once-a-second speed checks, or a
+ * timeout: firing it this much late (or, when sooner, twice as late) costs nothing. sd-event then wakes on
+ * a 250 ms boundary inside the slack, with the polls due by then; while thousands of requests a second move
+ * curl's deadline, the timerfd stays armed as it is. A precise deadline woke the loop and re-armed the
+ * timerfd at nearly every request, the polls' own slack notwithstanding.
+ */
+#define CURL_TIMER_SLACK_USEC (250 * USEC_PER_MSEC)
 #define RETRY_TIMER_ACCURACY_USEC (10 * USEC_PER_MSEC)
+/*
+ * Hops in the multi handle at once, at least (see in_multi_max()); the others wait in the client's line.
+ * curl 7.88 takes time in proportion to the handles it holds to remove one: with 10,000 jobs polled,
+ * thousands of handles waiting for one of the connections CURLMOPT_MAX_HOST_CONNECTIONS allows made that
+ * removal two thirds of the daemon's CPU.
+ */
+#define IN_MULTI_MIN 256
+/* Requests to send later (HttpRequest.not_before_usec) go out up to this late, many in one wake-up */
+#define DELAYED_SLACK_USEC (250 * USEC_PER_MSEC)
+/* Ready sockets handed to curl per dispatch: more wait for the next one, after the loop's other sources */
+#define SOCKETS_READY_MAX 256
 /* buffers this large have their pages faulted in ahead (see prefault()), a window at a time */
 #define PREFAULT_MIN    (1024 * 1024)
 #define PREFAULT_WINDOW (4 * 1024 * 1024)
@@ -37,20 +55,20 @@ const char *const http_method_names[_HTTP_METHOD_MAX + 1] = {
         [HTTP_DELETE] = "DELETE",
 };
 
-/* One socket curl asked us to watch; curl_multi_assign() ties it to the socket. */
-typedef struct SocketWatch {
-        sd_event_source *source;
-        struct SocketWatch *prev, *next;
-} SocketWatch;
-
 struct HttpClient {
         sd_event *event;
         CURLM *multi;
-        sd_event_source *timer; /* curl's one timer */
+        sd_event_source *timer; /* curl's one timer, */
+        sd_event_source *soon;  /* and its "at once", which needs no timerfd; it also lets hops in line in */
         HttpSettings settings;
-        SocketWatch *watches;
+        int epoll_fd;                   /* the sockets curl watches (see on_sockets_ready()), */
+        sd_event_source *epoll_source; /* ... one source of the loop */
         HttpTransfer *transfers; /* every transfer not yet freed */
         size_t n_active;         /* of them, those that have not ended */
+        size_t n_in_multi;       /* hops in the multi handle */
+        HttpTransfer *line_head, *line_tail; /* hops waiting for room there, in the order they came */
+        Prioq delayed;                /* transfers to start later, by not_before_usec */
+        sd_event_source *delay_timer; /* ... at the first of them */
         HttpTransfer *calling;   /* the transfer whose `done` runs, */
         bool calling_freed;      /* and whether it was freed from inside */
 };
@@ -62,6 +80,7 @@ struct HttpCookieJar {
 
 typedef enum TransferState {
         TRANSFER_RUNNING, /* a hop is in the multi handle */
+        TRANSFER_QUEUED,  /* a hop waits in the client's line for room in the multi handle */
         TRANSFER_WAITING, /* for the retry timer */
         TRANSFER_ENDED,   /* `done` was called, or is being called */
 } TransferState;
@@ -88,6 +107,7 @@ struct HttpTransfer {
         HttpCookieJar *cookies;
         HttpSettings settings;
         bool at_most_once;
+        PrioqItem delay; /* key: not_before_usec, while in HttpClient.delayed */
 
         /* the current attempt and hop (one request and reply; a redirect starts the next hop) */
         unsigned attempt; /* 1-based */
@@ -97,6 +117,7 @@ struct HttpTransfer {
         bool hop_has_body, hop_same_origin;
         CURL *easy;
         struct curl_slist *hop_headers;
+        HttpTransfer *line_prev, *line_next; /* TRANSFER_QUEUED: HttpClient.line_* */
         char *reply;
         size_t reply_size, reply_alloc;
         size_t reply_faulted; /* the first bytes of `reply` whose pages are faulted in */
@@ -178,86 +199,197 @@ static bool origin_is_https(const char *origin) {
 
 static void client_drain(HttpClient *c);
 
-static int on_socket_event(sd_event_source *s, int fd, uint32_t revents, void *userdata) {
+/*
+ * The sockets curl watches are in the client's own epoll instance, which is one source of the loop: one
+ * dispatch hands curl every socket that is ready. With a source per socket, each ready socket took an
+ * iteration of the loop, and each iteration's epoll_wait polled again every socket still waiting for its
+ * turn: with hundreds of connections answering at once, that polling was a fifth of the daemon's CPU.
+ */
+static int on_sockets_ready(sd_event_source *s, int fd, uint32_t revents, void *userdata) {
         HttpClient *c = userdata;
-        int running, mask = (revents & EPOLLIN ? CURL_CSELECT_IN : 0) |
-                            (revents & EPOLLOUT ? CURL_CSELECT_OUT : 0) |
-                            (revents & (EPOLLERR | EPOLLHUP) ? CURL_CSELECT_ERR : 0);
-        (void) s;
+        struct epoll_event ready[SOCKETS_READY_MAX];
+        int n = epoll_wait(c->epoll_fd, ready, (int) ELEMENTSOF(ready), 0);
+        (void) s, (void) fd, (void) revents;
 
-        /* on failure (out of memory) curl fails the transfers concerned, which the drain reports */
-        (void) curl_multi_socket_action(c->multi, fd, mask, &running);
+        for (int i = 0; i < n; i++) {
+                uint32_t e = ready[i].events;
+                int running, mask = (e & EPOLLIN ? CURL_CSELECT_IN : 0) | (e & EPOLLOUT ? CURL_CSELECT_OUT : 0) |
+                                    (e & (EPOLLERR | EPOLLHUP) ? CURL_CSELECT_ERR : 0);
+                /* a socket closed by an earlier one's action is unknown to curl, which ignores it; on failure
+                 * (out of memory) curl fails the transfers concerned, which the drain reports */
+                (void) curl_multi_socket_action(c->multi, ready[i].data.fd, mask, &running);
+        }
         client_drain(c);
         return 0;
+}
+
+static void curl_timeout(HttpClient *c) {
+        int running;
+        (void) curl_multi_socket_action(c->multi, CURL_SOCKET_TIMEOUT, 0, &running);
+        client_drain(c);
 }
 
 static int on_curl_timer_event(sd_event_source *s, uint64_t usec, void *userdata) {
-        HttpClient *c = userdata;
-        int running;
         (void) s, (void) usec;
-
-        (void) curl_multi_socket_action(c->multi, CURL_SOCKET_TIMEOUT, 0, &running);
-        client_drain(c);
+        curl_timeout(userdata);
         return 0;
 }
 
-static void watch_free(HttpClient *c, SocketWatch *w) {
-        sd_event_source_disable_unref(w->source);
-        LIST_REMOVE(c->watches, w);
-        free(w);
+static void client_admit(HttpClient *c);
+
+static int on_curl_soon_event(sd_event_source *s, void *userdata) {
+        (void) s;
+        client_admit(userdata);
+        curl_timeout(userdata);
+        return 0;
 }
 
-/* CURLMOPT_SOCKETFUNCTION: watch fd for what curl waits for, or stop watching it. */
+/* Runs on_curl_soon_event() at the next iteration of the loop. */
+static int client_kick(HttpClient *c) {
+        if (!c->soon && sd_event_add_defer(c->event, &c->soon, on_curl_soon_event, c) < 0)
+                return -ENOMEM;
+        return sd_event_source_set_enabled(c->soon, SD_EVENT_ONESHOT) < 0 ? -ENOMEM : 0;
+}
+
+/*
+ * CURLMOPT_SOCKETFUNCTION: watch fd for what curl waits for, or stop watching it. A socket in the epoll
+ * instance is marked by curl_multi_assign() (any non-NULL pointer: the client), which curl forgets with
+ * the socket.
+ */
 static int on_curl_socket(CURL *easy, curl_socket_t fd, int what, void *userp, void *socketp) {
         HttpClient *c = userp;
-        SocketWatch *w = socketp;
-        uint32_t events = (what & CURL_POLL_IN ? EPOLLIN : 0) | (what & CURL_POLL_OUT ? EPOLLOUT : 0);
+        struct epoll_event ev = {
+                .events = (what & CURL_POLL_IN ? EPOLLIN : 0) | (what & CURL_POLL_OUT ? EPOLLOUT : 0),
+                .data.fd = fd,
+        };
         (void) easy;
 
         if (what == CURL_POLL_REMOVE) {
-                if (w) {
-                        (void) curl_multi_assign(c->multi, fd, NULL);
-                        watch_free(c, w);
-                }
+                if (socketp) /* EBADF when curl closed it first: the kernel dropped it then */
+                        (void) epoll_ctl(c->epoll_fd, EPOLL_CTL_DEL, fd, NULL);
                 return 0;
         }
-        if (w)
-                return sd_event_source_set_io_events(w->source, events) < 0 ||
-                                       sd_event_source_set_enabled(w->source, SD_EVENT_ON) < 0
-                               ? -1
-                               : 0;
-
-        if (!(w = calloc(1, sizeof *w)))
+        if (socketp)
+                return epoll_ctl(c->epoll_fd, EPOLL_CTL_MOD, fd, &ev);
+        if (epoll_ctl(c->epoll_fd, EPOLL_CTL_ADD, fd, &ev) < 0)
                 return -1;
-        if (sd_event_add_io(c->event, &w->source, fd, events, on_socket_event, c) < 0) {
-                free(w);
-                return -1;
-        }
-        LIST_PREPEND(c->watches, w);
-        if (curl_multi_assign(c->multi, fd, w) != CURLM_OK) {
-                watch_free(c, w);
+        if (curl_multi_assign(c->multi, fd, c) != CURLM_OK) {
+                (void) epoll_ctl(c->epoll_fd, EPOLL_CTL_DEL, fd, NULL);
                 return -1;
         }
         return 0;
 }
 
-/* CURLMOPT_TIMERFUNCTION: one timer, re-armed as curl asks; never socket_action from in here. */
+/*
+ * CURLMOPT_TIMERFUNCTION: curl's one timer, re-armed as curl asks; never socket_action from in here.
+ * "At once" (0 ms), which curl asks after every added transfer, is a defer source: re-arming the timerfd
+ * for it twice per request was a fifth of the daemon's CPU with thousands of jobs polled. The timer keeps
+ * its deadline meanwhile: curl tells the next one after the socket_action that "at once" leads to.
+ */
 static int on_curl_timer(CURLM *multi, long timeout_ms, void *userp) {
         HttpClient *c = userp;
-        uint64_t usec = (uint64_t) MAX(timeout_ms, 0L) * USEC_PER_MSEC;
+        uint64_t usec = (uint64_t) MAX(timeout_ms, 0L) * USEC_PER_MSEC,
+                 slack = MIN(usec, CURL_TIMER_SLACK_USEC);
         (void) multi;
 
         if (timeout_ms < 0)
-                return c->timer && sd_event_source_set_enabled(c->timer, SD_EVENT_OFF) < 0 ? -1 : 0;
+                return (c->timer && sd_event_source_set_enabled(c->timer, SD_EVENT_OFF) < 0) ||
+                                       (c->soon && sd_event_source_set_enabled(c->soon, SD_EVENT_OFF) < 0)
+                               ? -1
+                               : 0;
+        if (timeout_ms == 0)
+                return client_kick(c) < 0 ? -1 : 0;
         if (c->timer)
                 return sd_event_source_set_time_relative(c->timer, usec) < 0 ||
+                                       sd_event_source_set_time_accuracy(c->timer, slack) < 0 ||
                                        sd_event_source_set_enabled(c->timer, SD_EVENT_ONESHOT) < 0
                                ? -1
                                : 0;
-        return sd_event_add_time_relative(c->event, &c->timer, CLOCK_MONOTONIC, usec,
-                                          CURL_TIMER_ACCURACY_USEC, on_curl_timer_event, c) < 0
+        return sd_event_add_time_relative(c->event, &c->timer, CLOCK_MONOTONIC, usec, slack, on_curl_timer_event,
+                                          c) < 0
                        ? -1
                        : 0;
+}
+
+/* ---------------------------------------------------------------- the multi handle, and the line for it */
+
+static size_t in_multi_max(const HttpClient *c) {
+        return MAX((size_t) c->settings.max_connections_per_host * 4, (size_t) IN_MULTI_MIN);
+}
+
+static void line_append(HttpClient *c, HttpTransfer *t) {
+        t->line_next = NULL;
+        t->line_prev = c->line_tail;
+        if (c->line_tail)
+                c->line_tail->line_next = t;
+        else
+                c->line_head = t;
+        c->line_tail = t;
+}
+
+static void line_remove(HttpClient *c, HttpTransfer *t) {
+        if (t->line_prev)
+                t->line_prev->line_next = t->line_next;
+        else
+                c->line_head = t->line_next;
+        if (t->line_next)
+                t->line_next->line_prev = t->line_prev;
+        else
+                c->line_tail = t->line_prev;
+        t->line_prev = t->line_next = NULL;
+}
+
+static int multi_add(HttpTransfer *t) {
+        switch (curl_multi_add_handle(t->client->multi, t->easy)) {
+        case CURLM_OK:
+                t->client->n_in_multi++;
+                t->state = TRANSFER_RUNNING;
+                return 0;
+        case CURLM_OUT_OF_MEMORY:
+                return -ENOMEM;
+        default:
+                return -EINVAL;
+        }
+}
+
+/* The hop's handle goes into the multi handle, or at the end of the line when it is full or has a line. */
+static int hop_enter(HttpTransfer *t) {
+        HttpClient *c = t->client;
+        if (c->n_in_multi < in_multi_max(c) && !c->line_head)
+                return multi_add(t);
+        line_append(c, t);
+        t->state = TRANSFER_QUEUED;
+        return 0;
+}
+
+/* The hop's handle leaves the multi handle (or the line); the first in line takes its room, from the loop. */
+static void hop_leave(HttpTransfer *t) {
+        HttpClient *c = t->client;
+        if (!c)
+                return;
+        if (t->state == TRANSFER_QUEUED) {
+                line_remove(c, t);
+                t->state = TRANSFER_WAITING;
+        } else if (t->state == TRANSFER_RUNNING) {
+                (void) curl_multi_remove_handle(c->multi, t->easy);
+                c->n_in_multi--;
+                t->state = TRANSFER_WAITING;
+                if (c->line_head)
+                        (void) client_kick(c); /* out of memory: the next hop to leave kicks again */
+        }
+}
+
+static void attempt_end(HttpTransfer *t, HttpOutcome outcome, long status, int error, const char *why);
+
+static void client_admit(HttpClient *c) {
+        while (c->line_head && c->n_in_multi < in_multi_max(c)) {
+                HttpTransfer *t = c->line_head;
+                line_remove(c, t);
+                t->state = TRANSFER_WAITING;
+                int r = multi_add(t);
+                if (r < 0)
+                        attempt_end(t, HTTP_FAIL, 0, r, "cannot start the request: out of memory");
+        }
 }
 
 /* ---------------------------------------------------------------- one hop */
@@ -349,8 +481,7 @@ static int hop_headers(HttpTransfer *t, struct curl_slist **ret) {
 
 static void hop_free(HttpTransfer *t) {
         if (t->easy) {
-                if (t->client && t->state == TRANSFER_RUNNING)
-                        (void) curl_multi_remove_handle(t->client->multi, t->easy);
+                hop_leave(t);
                 curl_easy_cleanup(t->easy);
                 t->easy = NULL;
         }
@@ -446,15 +577,7 @@ static int hop_start(HttpTransfer *t) {
         if (k != CURLE_OK)
                 return k == CURLE_OUT_OF_MEMORY ? -ENOMEM : -EINVAL;
 
-        switch (curl_multi_add_handle(t->client->multi, t->easy)) {
-        case CURLM_OK:
-                t->state = TRANSFER_RUNNING;
-                return 0;
-        case CURLM_OUT_OF_MEMORY:
-                return -ENOMEM;
-        default:
-                return -EINVAL;
-        }
+        return hop_enter(t);
 }
 
 /* ---------------------------------------------------------------- ends of hops, attempts, transfers */
@@ -639,8 +762,7 @@ static void hop_end(HttpTransfer *t, CURLcode result) {
         int error;
 
         /* the hop is done in curl's eyes; `easy` stays for its headers until the next one starts */
-        (void) curl_multi_remove_handle(t->client->multi, t->easy);
-        t->state = TRANSFER_WAITING;
+        hop_leave(t);
         (void) curl_easy_getinfo(t->easy, CURLINFO_RESPONSE_CODE, &status);
 
         if (t->reply_too_large || result == CURLE_FILESIZE_EXCEEDED) {
@@ -684,6 +806,7 @@ HttpTransfer *http_transfer_free(HttpTransfer *t) {
                 return NULL;
         hop_free(t); /* out of the multi handle first, while the client is there */
         if (t->client) {
+                prioq_remove(&t->client->delayed, &t->delay);
                 if (t->client->calling == t)
                         t->client->calling_freed = true;
                 if (t->state != TRANSFER_ENDED)
@@ -794,6 +917,46 @@ static int transfer_copy_request(HttpTransfer *t, const HttpRequest *q, const Ht
         return 0;
 }
 
+/* Starts every delayed transfer that is due, then waits for the next. */
+static int on_delay_timer(sd_event_source *s, uint64_t usec, void *userdata) {
+        HttpClient *c = userdata;
+        uint64_t now = now_monotonic_usec();
+        PrioqItem *top;
+        (void) s, (void) usec;
+
+        while ((top = prioq_peek(&c->delayed)) && top->key <= now) {
+                HttpTransfer *t = prioq_entry(prioq_pop(&c->delayed), HttpTransfer, delay);
+                int r = attempt_start(t);
+                if (r < 0)
+                        transfer_end(t, HTTP_FAIL, 0, r, "cannot start the request: out of memory");
+        }
+        if (top) { /* neither can fail on a source of ours: no allocation, valid arguments */
+                (void) sd_event_source_set_time(c->delay_timer, top->key);
+                (void) sd_event_source_set_enabled(c->delay_timer, SD_EVENT_ONESHOT);
+        }
+        return 0;
+}
+
+/* Puts the transfer in line to start at `when`, waking the loop for it if it is the first. */
+static int transfer_delay(HttpTransfer *t, uint64_t when) {
+        HttpClient *c = t->client;
+        int r;
+
+        t->delay.key = when;
+        if ((r = prioq_push(&c->delayed, &t->delay)) < 0)
+                return r;
+        if (prioq_peek(&c->delayed) != &t->delay)
+                return 0; /* the timer wakes for an earlier one, and then for the next */
+        if (!c->delay_timer)
+                r = sd_event_add_time(c->event, &c->delay_timer, CLOCK_MONOTONIC, when, DELAYED_SLACK_USEC,
+                                      on_delay_timer, c);
+        else if ((r = sd_event_source_set_time(c->delay_timer, when)) >= 0)
+                r = sd_event_source_set_enabled(c->delay_timer, SD_EVENT_ONESHOT);
+        if (r < 0)
+                prioq_remove(&c->delayed, &t->delay);
+        return r;
+}
+
 int http_submit(HttpClient *c, const HttpRequest *request, HttpDone done, void *userdata,
                 HttpTransfer **ret_transfer) {
         HttpTransfer *t;
@@ -810,13 +973,15 @@ int http_submit(HttpClient *c, const HttpRequest *request, HttpDone done, void *
                 .owned_by_client = !ret_transfer,
                 .state = TRANSFER_WAITING,
                 .attempt = 1,
+                .delay.idx = PRIOQ_IDX_NULL,
         };
         LIST_PREPEND(c->transfers, t);
         c->n_active++;
 
         r = transfer_copy_request(t, request, request->settings ?: &c->settings);
         if (r >= 0)
-                r = attempt_start(t);
+                r = request->not_before_usec > now_monotonic_usec() ? transfer_delay(t, request->not_before_usec)
+                                                                    : attempt_start(t);
         if (r < 0) {
                 http_transfer_free(t);
                 return r;
@@ -887,7 +1052,12 @@ int http_client_new(sd_event *event, const HttpSettings *settings, HttpClient **
                 curl_global_cleanup();
                 return -ENOMEM;
         }
+        c->epoll_fd = -1;
         c->event = sd_event_ref(event);
+        if ((c->epoll_fd = epoll_create1(EPOLL_CLOEXEC)) < 0)
+                return -errno;
+        if ((r = sd_event_add_io(event, &c->epoll_source, c->epoll_fd, EPOLLIN, on_sockets_ready, c)) < 0)
+                return r;
         if (!(c->multi = curl_multi_init()))
                 return -ENOMEM;
         k = curl_multi_setopt(c->multi, CURLMOPT_SOCKETFUNCTION, on_curl_socket);
@@ -916,6 +1086,7 @@ HttpClient *http_client_free(HttpClient *c) {
                 }
                 /* the caller still holds it: make it inert */
                 hop_free(t);
+                prioq_remove(&c->delayed, &t->delay);
                 t->retry_timer = sd_event_source_disable_unref(t->retry_timer);
                 LIST_REMOVE(c->transfers, t);
                 t->client = NULL;
@@ -923,9 +1094,13 @@ HttpClient *http_client_free(HttpClient *c) {
         }
         if (c->multi)
                 (void) curl_multi_cleanup(c->multi); /* closes the pooled connections */
-        while (c->watches)
-                watch_free(c, c->watches);
+        sd_event_source_disable_unref(c->epoll_source);
+        if (c->epoll_fd >= 0)
+                close(c->epoll_fd);
         sd_event_source_disable_unref(c->timer);
+        sd_event_source_disable_unref(c->soon);
+        sd_event_source_disable_unref(c->delay_timer);
+        prioq_done(&c->delayed);
         sd_event_unref(c->event);
         free(c->settings.ca_file);
         free(c);

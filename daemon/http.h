@@ -113,6 +113,10 @@ typedef struct HttpRequest {
          * (the server may have acted on it). A lost answer is then the caller's to look into. */
         bool at_most_once;
         const HttpSettings *settings; /* NULL: the client's */
+        /* CLOCK_MONOTONIC: not sent before then, but up to 250 ms later (0: at once). The requests due by
+         * one wake-up of the loop go out together: thousands of jobs polled every few seconds cost a few
+         * wake-ups a second, not one each. Until then the transfer just waits (freeing it cancels it). */
+        uint64_t not_before_usec;
 } HttpRequest;
 
 /* How a request ended; borrowed by the callback, valid during the call only. */

@@ -374,6 +374,8 @@ static int emit_journald(const Journal *j, const Entry *e) {
                         record_printf(&r, "UDFCRON_EXIT_STATUS=%d", run->exit_status);
                 if (run->next_usec > 0)
                         record_printf(&r, "UDFCRON_NEXT_USEC=%" PRIu64, run->next_usec);
+                if (run->stopped_by)
+                        record_string(&r, j, "UDFCRON_STOPPED_BY", run->stopped_by, strlen(run->stopped_by));
         }
         if (e->plugin) {
                 record_string(&r, j, "PLUGIN", e->plugin, strlen(e->plugin));

@@ -63,6 +63,8 @@ typedef struct RunFields {
         int exit_status;
         bool has_task; /* about one task of a fan-out run: */
         size_t task;   /* its argument set's index in arg_list, from 0 (UDFCRON_TASK) */
+        /* what stopped the attempt (UDFCRON_STOPPED_BY): "timeout", or run_cancel()'s cause (manager.h) */
+        const char *stopped_by;
 } RunFields;
 
 typedef enum JournalTarget {

@@ -248,9 +248,34 @@ void manager_save_soon(Manager *m) {
         (void) sd_event_source_set_enabled(m->save_defer, SD_EVENT_ONESHOT);
 }
 
-/* max_concurrent_runs, unless the descriptor limit allows fewer. */
-static unsigned run_limit(const Manager *m) {
-        return MIN(m->config->settings.max_concurrent_runs, m->fd_run_limit);
+/*
+ * Whether a run's attempts hold descriptors of their own: a child's pipes and pidfd, a local fan-out's or a
+ * pipeline's children. A remote engine's job holds none: it shares the HTTP client's pooled connections,
+ * and tens of thousands of jobs may be followed at once.
+ */
+static bool holds_descriptors(const Schedule *s) {
+        const Engine *e = engine_find(s->engine);
+        return s->work == WORK_PIPELINE || !e || !e->remote;
+}
+
+/* Whether the next waiting run may start: max_concurrent_runs, and the descriptor limit for local ones. */
+static bool may_start(const Manager *m, const Run *run) {
+        return m->n_running < m->config->settings.max_concurrent_runs &&
+               (!holds_descriptors(run->entry->schedule) || m->n_running_local < m->fd_run_limit);
+}
+
+static void count_started(Manager *m, Run *run) {
+        run->holds_descriptors = holds_descriptors(run->entry->schedule);
+        m->n_running++;
+        m->n_running_local += run->holds_descriptors;
+}
+
+static void count_stopped(Manager *m, Run *run) {
+        if (m->n_running > 0)
+                m->n_running--;
+        if (run->holds_descriptors && m->n_running_local > 0)
+                m->n_running_local--;
+        run->holds_descriptors = false;
 }
 
 /*
@@ -279,14 +304,14 @@ static unsigned compute_fd_run_limit(void) {
  */
 static void start_waiting(Manager *m) {
         unsigned budget = START_BATCH;
-        while (!m->stopping && !m->starts_paused && m->waiting_head && m->n_running < run_limit(m)) {
+        while (!m->stopping && !m->starts_paused && m->waiting_head && may_start(m, m->waiting_head)) {
                 if (budget-- == 0) {
                         (void) sd_event_source_set_enabled(m->start_defer, SD_EVENT_ONESHOT);
                         return;
                 }
                 Run *run = queue_pop(&m->waiting_head, &m->waiting_tail);
                 m->n_waiting--;
-                m->n_running++;
+                count_started(m, run);
                 run_start_attempt(run);
         }
 }
@@ -319,14 +344,14 @@ static int on_dispatch(sd_event_source *s, void *userdata) {
                 queued++;
         }
         start_waiting(m);
-        if (queued > 0 && m->n_waiting > 0) {
-                if (run_limit(m) == m->config->settings.max_concurrent_runs)
+        if (queued > 0 && m->waiting_head && !may_start(m, m->waiting_head)) {
+                if (m->n_running >= m->config->settings.max_concurrent_runs)
                         journal_log(m->journal, LOG_NOTICE, "%u runs wait for a free slot (max_concurrent_runs = %u)",
-                                    m->n_waiting, run_limit(m));
+                                    m->n_waiting, m->config->settings.max_concurrent_runs);
                 else
                         journal_log(m->journal, LOG_NOTICE,
-                                    "%u runs wait for a free slot (the descriptor limit allows %u at once)",
-                                    m->n_waiting, run_limit(m));
+                                    "%u runs wait for a free slot (the descriptor limit allows %u local runs at once)",
+                                    m->n_waiting, m->fd_run_limit);
         }
         manager_update_status(m);
         return 0;
@@ -373,8 +398,7 @@ void manager_requeue(Manager *m, Run *run) {
         if (!m->waiting_tail)
                 m->waiting_tail = run;
         m->n_waiting++;
-        if (m->n_running > 0)
-                m->n_running--;
+        count_stopped(m, run);
         /* the next start would fail the same way: pause starts briefly, runs ending meanwhile free resources */
         m->starts_paused = true;
         (void) sd_event_source_set_time_relative(m->requeue_timer, REQUEUE_DELAY_USEC);
@@ -393,9 +417,7 @@ void manager_dispatch(Manager *m, Run *run) {
  * of the descriptor table and each poll of the ready list slower.
  */
 void manager_attempt_done(Manager *m, Run *run) {
-        (void) run;
-        if (m->n_running > 0)
-                m->n_running--;
+        count_stopped(m, run);
         if (m->waiting_head)
                 (void) sd_event_source_set_enabled(m->start_defer, SD_EVENT_ONESHOT);
 }
@@ -510,11 +532,12 @@ static void start_run(Manager *m, Entry *e, uint64_t slot_usec, bool manual, boo
                 manager_dispatch(m, run);
 }
 
-static void cancel_runs_of(Manager *m, Entry *e, const char *why) {
+/* overlap = replace: a newer run replaces e's runs under way. */
+static void replace_runs_of(Manager *m, Entry *e) {
         for (Run *r = m->runs, *next; r; r = next) {
                 next = r->next;
                 if (r->entry == e)
-                        run_cancel(r, why);
+                        run_cancel(r, "replace", "replaced by a newer run, overlap = replace");
         }
 }
 
@@ -530,6 +553,14 @@ static bool skipped_on_request(Manager *m, Entry *e, ScheduleState *ss, uint64_t
                 return true;
         }
         return false;
+}
+
+/*
+ * overlap = queue: whether a run of e waits already for the active one, at most one may. It is a slot
+ * that fired (has_queued), or a run in the backlog: one requested with udfcronctl run, or catch-up runs.
+ */
+static bool run_waits(const Entry *e) {
+        return e->has_queued || e->n_backlog > 0;
 }
 
 /* One slot of an entry fires, through the pause, skip and overlap policies. */
@@ -553,7 +584,7 @@ static void fire_slot(Manager *m, Entry *e, uint64_t slot_usec) {
                         log_skipped(m, e, slot_usec, "the previous run is still active (overlap = skip)");
                         return;
                 case OVERLAP_QUEUE:
-                        if (e->has_queued) {
+                        if (run_waits(e)) {
                                 log_skipped(m, e, slot_usec, "a run is already queued (overlap = queue)");
                                 return;
                         }
@@ -562,7 +593,7 @@ static void fire_slot(Manager *m, Entry *e, uint64_t slot_usec) {
                         drop_prepared(m, e); /* the queued run is a new one, when its turn comes */
                         return;
                 case OVERLAP_REPLACE:
-                        cancel_runs_of(m, e, "replaced by a newer run (overlap = replace)");
+                        replace_runs_of(m, e);
                         break;
                 case OVERLAP_ALLOW:
                 default:
@@ -882,14 +913,14 @@ int manager_run_now(Manager *m, Entry *e, const char *params, Run **ret_run, con
                         *ret_refusal = "the previous run is still active (overlap = skip)";
                         return -EBUSY;
                 case OVERLAP_QUEUE:
-                        if (e->has_queued || e->n_backlog > 0) {
+                        if (run_waits(e)) {
                                 *ret_refusal = "a run is already queued (overlap = queue)";
                                 return -EBUSY;
                         }
                         behind = true;
                         break;
                 case OVERLAP_REPLACE:
-                        cancel_runs_of(m, e, "replaced by a newer run (overlap = replace)");
+                        replace_runs_of(m, e);
                         break;
                 case OVERLAP_ALLOW:
                 default:
@@ -1196,7 +1227,7 @@ static int reload_config(Manager *m, char ***ret_errors) {
                         catch_up_queue_remove(m, old);
                         old->has_queued = false;
                         while (old->backlog_head)
-                                run_cancel(old->backlog_head, "the schedule was removed");
+                                run_cancel(old->backlog_head, "reload", "a reload removed the schedule");
                         removed++;
                         if (old->n_active == 0) {
                                 entry_free(old);
@@ -1265,7 +1296,7 @@ static int on_stop_timeout(sd_event_source *s, uint64_t usec, void *userdata) {
                 if (detachable(run)) /* it learnt its job's id while the daemon waited */
                         run_detach(run);
                 else
-                        run_cancel(run, "the daemon is stopping");
+                        run_cancel(run, "shutdown", "the daemon is stopping, and shutdown_timeout passed");
         }
         if (!m->runs) /* all of them detached: no end to wait for */
                 manager_finish_stop(m);

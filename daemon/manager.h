@@ -109,7 +109,10 @@ struct Run {
         bool output_stored;
         sd_event_source *retry_timer;
         uint64_t attempt_started_usec; /* CLOCK_REALTIME; a re-attached attempt's is the recorded one */
-        bool stop_requested; /* cancelled (replace, udfcronctl, shutdown): do not retry */
+        /* run_cancel()'s cause, its UDFCRON_STOPPED_BY, once it is cancelled (then never retried); and what
+         * stopped it, for its end's message ("udfcronctl cancel by root, uid 0, pid 4242") */
+        const char *stopped_by;
+        char *stop_why;
         uint64_t durable_after_save; /* its record is on disk once Manager.saves reaches this */
         bool resumed;                /* recorded by a previous daemon (see resume_runs()) */
         char *job_id;                /* remote engines: the job of the current attempt, once accepted */
@@ -120,6 +123,7 @@ struct Run {
         Run *wait_next;       /* Manager.waiting */
         char *params;         /* udfcronctl run --param: overrides of the schedule's parameters (JSON) */
         RunWatch *watches;    /* udfcronctl run --wait */
+        bool holds_descriptors; /* counted in Manager.n_running_local while its attempt runs */
 };
 
 struct Manager {
@@ -149,6 +153,7 @@ struct Manager {
 
         Run *runs; /* every live run */
         unsigned n_running;
+        unsigned n_running_local; /* of them, those holding descriptors of their own (see may_start()) */
         unsigned n_waiting;
         Run *waiting_head, *waiting_tail; /* FIFO: runs waiting for a concurrency slot */
         Run *dispatch_head, *dispatch_tail;
@@ -160,7 +165,7 @@ struct Manager {
         sd_event_source *status_timer;   /* sends a held-back STATUS */
         uint64_t status_sent_usec;       /* CLOCK_MONOTONIC */
         bool status_dirty;
-        unsigned fd_run_limit; /* how many runs the descriptor limit allows at once */
+        unsigned fd_run_limit; /* how many local runs the descriptor limit allows at once */
         sd_event_source *requeue_timer; /* retries starts that ran out of descriptors */
         sd_event_source *start_defer;   /* continues a long queue of starts after the loop breathes */
         bool starts_paused;             /* ... and until it fires, nothing else starts */
@@ -258,8 +263,12 @@ int run_new_manual(Manager *m, Entry *entry, const char *params, Run **ret_run);
 Run *run_free(Run *run);
 /* Starts the current attempt on the engine (called by the manager when it may). */
 void run_start_attempt(Run *run);
-/* Stops a run: cancels a running attempt, a pending retry or a waiting start; `why` is logged. */
-void run_cancel(Run *run, const char *why);
+/*
+ * Stops a run: cancels a running attempt, a pending retry or a waiting start. `by` (static) is the cause
+ * as UDFCRON_STOPPED_BY has it: "udfcronctl", "replace", "reload" or "shutdown"; `why` (copied) says who
+ * or what, and ends up in the message of the run's end.
+ */
+void run_cancel(Run *run, const char *by, const char *why);
 /* A recorded attempt whose local child was started by the previous daemon: it is lost. */
 void run_lost(Run *run);
 /*

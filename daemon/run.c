@@ -235,6 +235,7 @@ Run *run_free(Run *run) {
                 run->next->prev = run->prev;
         run->entry->n_active--;
         free(run->params);
+        free(run->stop_why);
         free(run);
         return NULL;
 }
@@ -430,7 +431,7 @@ int run_resume_retry(Run *run, uint64_t retry_usec) {
 }
 
 static bool should_retry(const Run *run, const EngineOutcome *outcome) {
-        return !run->stop_requested && !run->manager->stopping && !outcome->permanent &&
+        return !run->stopped_by && !run->manager->stopping && !outcome->permanent &&
                (outcome->kind == OUTCOME_FAILED || outcome->kind == OUTCOME_TIMED_OUT ||
                 outcome->kind == OUTCOME_LOST) &&
                run->attempt <= run->entry->schedule->policy.retries;
@@ -444,6 +445,11 @@ static void markers_obsolete(Run *run) {
                 if (s->steps[i].kind != STEP_FUSED_JOB)
                         manager_marker_obsolete(run->manager, pipeline_step_marker(marker, &s->steps[i]));
         manager_marker_obsolete(run->manager, marker);
+}
+
+/* What stopped an attempt that ended so, for UDFCRON_STOPPED_BY; NULL: nothing did, it ended by itself. */
+static const char *stopped_by(const Run *run, const EngineOutcome *outcome) {
+        return outcome->kind == OUTCOME_TIMED_OUT ? "timeout" : run->stopped_by;
 }
 
 static void attempt_ended(Run *run, const EngineOutcome *outcome) {
@@ -487,6 +493,7 @@ static void attempt_ended(Run *run, const EngineOutcome *outcome) {
         f.has_exit_status = outcome->has_exit_status;
         f.exit_status = outcome->exit_status;
         f.next_usec = now_usec() + delay;
+        f.stopped_by = stopped_by(run, outcome);
         _cleanup_free_ char *text = NULL;
         if (asprintf(&text, "%s; attempt %u of %u in %.1fs", outcome->message, run->attempt + 1,
                      run->entry->schedule->policy.retries + 1, (double) delay / 1e6) < 0)
@@ -791,6 +798,8 @@ static void run_end(Run *run, RunEvent event, const EngineOutcome *outcome, uint
         f.duration_usec = duration_usec;
         f.has_exit_status = outcome->has_exit_status;
         f.exit_status = outcome->exit_status;
+        if (event != RUN_EVENT_FINISHED)
+                f.stopped_by = stopped_by(run, outcome);
         /* a command's result is its stdout, stored at its output: its size says enough */
         if (outcome->result && run->entry->schedule->work == WORK_COMMAND)
                 snprintf(preview, sizeof preview, "%zu bytes", outcome->result_size);
@@ -812,8 +821,14 @@ static void run_end(Run *run, RunEvent event, const EngineOutcome *outcome, uint
                 k = asprintf(&text, "in %.3fs%s%s%s%s", (double) duration_usec / 1e6, preview[0] ? ": " : "",
                              preview, run->output_stored ? ", stored at " : "",
                              run->output_stored ? run->output_url : "");
-        else
-                k = asprintf(&text, "%s after %.3fs", outcome->message, (double) duration_usec / 1e6);
+        else {
+                char after[48] = ""; /* none for a run stopped before it started */
+                if (duration_usec > 0)
+                        snprintf(after, sizeof after, " after %.3fs", (double) duration_usec / 1e6);
+                /* and who stopped it, if someone did: the engine's message says only how */
+                k = asprintf(&text, "%s%s%s%s%s", outcome->message, after, run->stop_why ? " (" : "",
+                             run->stop_why ?: "", run->stop_why ? ")" : "");
+        }
         if (k < 0)
                 text = NULL;
         journal_run_event(m->journal, &f, event, "%s", text ?: outcome->message);
@@ -1264,15 +1279,17 @@ const EngineRun *run_fanout(const Run *run) {
         return run->engine == &engine_fanout ? run->engine_run : NULL;
 }
 
-void run_cancel(Run *run, const char *why) {
-        run->stop_requested = true;
-        RunFields f;
-        run_fields(run, &f);
+void run_cancel(Run *run, const char *by, const char *why) {
+        const char *how = "cancelled before it started";
 
+        if (!run->stopped_by) { /* the first cause stays (a shutdown while a cancel is under way) */
+                run->stopped_by = by;
+                run->stop_why = strdup(why); /* (no memory: the end says less) */
+        }
         switch (run->status) {
         case RUN_RUNNING:
-                journal_log(run->manager->journal, LOG_NOTICE, "%s %s: stopping: %s", f.schedule, run->id,
-                            why);
+                journal_log(run->manager->journal, LOG_NOTICE, "%s %s: stopping: %s",
+                            run->entry->schedule->name, run->id, why);
                 if (run->engine_run) {
                         (void) run->engine->cancel(run->engine_run);
                         return; /* the engine reports the end */
@@ -1284,7 +1301,7 @@ void run_cancel(Run *run, const char *why) {
                 /* looking up its secrets and credentials, or storing its output: nothing to wait for */
                 run_lookups_free(run);
                 run->store = run_store_free(run->store);
-                EngineOutcome cancelled = { .kind = OUTCOME_CANCELLED, .message = why };
+                EngineOutcome cancelled = { .kind = OUTCOME_CANCELLED, .message = "cancelled" };
                 attempt_ended(run, &cancelled);
                 return;
         case RUN_WAITING:
@@ -1292,11 +1309,12 @@ void run_cancel(Run *run, const char *why) {
                 break;
         case RUN_RETRY_WAIT:
                 run->retry_timer = sd_event_source_disable_unref(run->retry_timer);
+                how = "cancelled while it waited for a retry";
                 break;
         case RUN_ENDED:
                 return;
         }
-        EngineOutcome outcome = { .kind = OUTCOME_CANCELLED, .message = why };
+        EngineOutcome outcome = { .kind = OUTCOME_CANCELLED, .message = how };
         run_end(run, RUN_EVENT_CANCELLED, &outcome, 0);
 }
 

@@ -19,7 +19,6 @@
  */
 #include <errno.h>
 #include <fcntl.h>
-#include <libgen.h>
 #include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -32,8 +31,8 @@
 #include "../../plugins/ingest-rows/geojson.h"
 #include "../../plugins/ingest-rows/partition.h"
 #include "../support/bench-util.h"
+#include "../support/plugin-harness.h"
 #include "../support/testdir.h"
-#include "config.h"
 #include "fileio.h"
 #include "ingest.h"
 #include "plugin-host.h"
@@ -43,7 +42,7 @@
 #define PER_FILE     100000
 #define PER_CHUNK    10000
 
-static char *dir, plugins[PATH_MAX];
+static char *dir, *plugins;
 
 static void remove_dir(void) {
         dir = testdir_free(dir);
@@ -111,39 +110,19 @@ static int compare_ns(const void *a, const void *b) {
 
 /* Runs one step with `slice_rows`; prints its row. */
 static void run_step(const char *name, const char *input, size_t rows, size_t slice_rows) {
-        char *text = NULL, **errors = NULL, *conf, out[PATH_MAX + 16];
-        TzDb *tzdb = NULL;
-        Config *config = NULL;
-        Journal *journal = NULL;
-        sd_event *event = NULL;
-        PluginHost *host = NULL;
+        Harness *h = harness_new_on(plugins);
+        char *text = NULL, out[PATH_MAX + 16];
 
         if (asprintf(&text,
-                     "plugin_directories = [ \"%s\" ];\n"
                      "storage = { file = { root = \"%s\"; }; };\n"
-                     "ingest = { rows = { slice_rows = %zu; max_input_size = 1073741824; }; };\n"
-                     "schedules = ();\n",
-                     plugins, dir, slice_rows) < 0)
+                     "ingest = { rows = { slice_rows = %zu; max_input_size = 1073741824; }; };\n",
+                     dir, slice_rows) < 0)
                 die("out of memory");
-        conf = testdir_write(dir, "udfcrond.conf", text, 0644);
-        free(testdir_mkdir(dir, "schedules.d", 0755));
-        int r = tzdb_new(NULL, &tzdb);
-        if (r >= 0)
-                r = config_load(conf, tzdb, &config, &errors);
-        for (char **e = errors; e && *e; e++)
-                fprintf(stderr, "bench-ingest: %s\n", *e);
-        if (r >= 0)
-                r = journal_new(JOURNAL_STDERR, &journal);
-        if (r >= 0)
-                r = sd_event_new(&event);
-        if (r >= 0)
-                r = plugin_host_new(event, journal, &host);
-        if (r >= 0)
-                r = plugin_host_apply(host, config);
+        int r = harness_apply(h, text);
         if (r < 0)
                 die("setup: %s", strerror(-r));
 
-        PluginInstance *instance = plugin_host_instance(host, PLUGIN_INGEST, "rows");
+        PluginInstance *instance = plugin_host_instance(h->host, PLUGIN_INGEST, "rows");
         const PluginStepType *type = plugin_step_type(plugin_instance_plugin(instance), "partition");
         void *options = plugin_step_options_new(type);
         for (size_t i = 0; i < type->n_options; i++) {
@@ -169,16 +148,16 @@ static void run_step(const char *name, const char *input, size_t rows, size_t sl
         IngestCall *call = NULL;
         size_t n = 0, allocated = 1 << 16;
         int64_t *dispatches = malloc(allocated * sizeof(int64_t)), start = mono_ns();
-        if (!dispatches || ingest_start(host, instance, &request, on_log, on_done, &step, &call) < 0)
+        if (!dispatches || ingest_start(h->host, instance, &request, on_log, on_done, &step, &call) < 0)
                 die("cannot start the step");
         while (!step.done) {
-                r = sd_event_prepare(event);
+                r = sd_event_prepare(h->event);
                 if (r == 0)
-                        r = sd_event_wait(event, UINT64_MAX);
+                        r = sd_event_wait(h->event, UINT64_MAX);
                 if (r < 0)
                         die("loop: %s", strerror(-r));
                 int64_t t = mono_ns();
-                if (r > 0 && (r = sd_event_dispatch(event)) < 0)
+                if (r > 0 && (r = sd_event_dispatch(h->event)) < 0)
                         die("dispatch: %s", strerror(-r));
                 if (n == allocated &&
                     !(dispatches = realloc(dispatches, (allocated *= 2) * sizeof(int64_t))))
@@ -196,13 +175,7 @@ static void run_step(const char *name, const char *input, size_t rows, size_t sl
 
         free(dispatches);
         plugin_step_options_free(type, options);
-        plugin_host_free(host);
-        sd_event_unref(event);
-        journal_free(journal);
-        config_free(config);
-        tzdb_free(tzdb);
-        strv_free(errors);
-        free(conf);
+        harness_free(h);
         free(text);
 }
 
@@ -279,12 +252,8 @@ static void peer(const char *name, const char *path, bool geojson, size_t rows) 
 }
 
 int main(void) {
-        char exe[PATH_MAX], csv[PATH_MAX + 16], geojson[PATH_MAX + 16], url[PATH_MAX + 32];
-        ssize_t n = readlink("/proc/self/exe", exe, sizeof exe - 1);
-        if (n < 0)
-                die("/proc/self/exe: %m");
-        exe[n] = '\0';
-        snprintf(plugins, sizeof plugins, "%s/../plugins", dirname(exe));
+        char csv[PATH_MAX + 16], geojson[PATH_MAX + 16], url[PATH_MAX + 32];
+        plugins = bench_build_path("plugins");
         const char *tmp = getenv("TMPDIR") ?: "/tmp";
         if (asprintf(&dir, "%s/bench-ingest-XXXXXX", tmp) < 0 || !mkdtemp(dir))
                 die("mkdtemp: %m");
@@ -308,5 +277,6 @@ int main(void) {
                 run_step("geojson", url, GEOJSON_ROWS, slices[i]);
         }
         peer("geojson", geojson, true, GEOJSON_ROWS);
+        free(plugins);
         return 0;
 }

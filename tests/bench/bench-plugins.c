@@ -21,37 +21,25 @@
 #include <dlfcn.h>
 #include <errno.h>
 #include <fcntl.h>
-#include <libgen.h>
 #include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <systemd/sd-event.h>
-#include <time.h>
 #include <unistd.h>
 
+#include "../support/bench-util.h"
+#include "../support/plugin-harness.h"
 #include "../support/testdir.h"
-#include "config.h"
 #include "plugin-host.h"
 #include "secrets.h"
 #include "storage.h"
 
 #define ROW_NSEC 1000000000LL
 
-static char plugins[PATH_MAX];
+static char *plugins;
 static char data[1024];
-
-static void die(const char *what, int r) {
-        fprintf(stderr, "bench-plugins: %s: %s\n", what, strerror(r < 0 ? -r : r));
-        exit(1);
-}
-
-static long long now_ns(void) {
-        struct timespec ts;
-        clock_gettime(CLOCK_MONOTONIC, &ts);
-        return ts.tv_sec * 1000000000LL + ts.tv_nsec;
-}
 
 /*
  * Runs op and its peer in alternating batches for about 2 * ROW_NSEC, so that both see the same
@@ -62,10 +50,10 @@ static void row(const char *name, void (*op)(void *), void *arg, const char *pee
         long long spent[2] = {}, n[2] = {};
         while (spent[0] + spent[1] < 2 * ROW_NSEC)
                 for (int k = 0; k < 2; k++) {
-                        long long start = now_ns();
+                        long long start = mono_ns();
                         for (int i = 0; i < 16; i++)
                                 (k == 0 ? op : peer_op)(k == 0 ? arg : peer_arg);
-                        spent[k] += now_ns() - start;
+                        spent[k] += mono_ns() - start;
                         n[k] += 16;
                 }
         double ns = (double) spent[0] / (double) n[0], peer_ns = (double) spent[1] / (double) n[1];
@@ -80,17 +68,15 @@ static void op_plugin_open(void *arg) {
         Plugin *p = NULL;
         (void) arg;
         int r = plugin_open(dirs, PLUGIN_STORAGE, "file", &p, &error);
-        if (r < 0) {
-                fprintf(stderr, "bench-plugins: %s\n", error ?: strerror(-r));
-                exit(1);
-        }
+        if (r < 0)
+                die("%s", error ?: strerror(-r));
         plugin_unref(p);
 }
 
 static void op_dlopen(void *arg) {
         void *h = dlopen(arg, RTLD_NOW | RTLD_LOCAL);
         if (!h)
-                die("dlopen", EINVAL);
+                die("dlopen: %s", dlerror());
         dlclose(h);
 }
 
@@ -109,9 +95,9 @@ typedef struct Ctx {
 static void wait_done(Ctx *c) {
         while (!c->done)
                 if (sd_event_run(c->event, UINT64_MAX) < 0)
-                        die("sd_event_run", EIO);
+                        die("sd_event_run failed");
         if (c->error < 0)
-                die("operation", c->error);
+                die("operation: %s", strerror(-c->error));
         c->done = false;
 }
 
@@ -126,13 +112,13 @@ static void op_lookup(void *arg) {
         Ctx *c = arg;
         int r = secrets_lookup(c->host, NULL, "token", on_secret, c, NULL);
         if (r < 0)
-                die("secrets_lookup", r);
+                die("secrets_lookup: %s", strerror(-r));
         wait_done(c);
 }
 
 static void op_getenv(void *arg) {
         if (!getenv(arg))
-                die("getenv", ENOENT);
+                die("getenv: no %s", (const char *) arg);
 }
 
 static void on_done(void *userdata, int error) {
@@ -150,7 +136,7 @@ static void op_put(void *arg) {
         Ctx *c = arg;
         int r = storage_put(c->host, NULL, c->url, data, sizeof data, NULL, on_done, c, NULL);
         if (r < 0)
-                die("storage_put", r);
+                die("storage_put: %s", strerror(-r));
         wait_done(c);
 }
 
@@ -162,7 +148,7 @@ static void op_put_raw(void *arg) {
         int fd = open(temp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
         if (dir < 0 || fd < 0 || write(fd, data, sizeof data) != sizeof data || fsync(fd) < 0 ||
             rename(temp, c->path) < 0 || fsync(dir) < 0)
-                die("raw put", errno);
+                die("raw put: %m");
         close(fd);
         close(dir);
 }
@@ -171,7 +157,7 @@ static void op_get(void *arg) {
         Ctx *c = arg;
         int r = storage_get(c->host, NULL, c->url, 1 << 20, on_data, c, NULL);
         if (r < 0)
-                die("storage_get", r);
+                die("storage_get: %s", strerror(-r));
         wait_done(c);
 }
 
@@ -181,19 +167,15 @@ static void op_get_raw(void *arg) {
         struct stat st;
         int fd = open(c->path, O_RDONLY | O_CLOEXEC);
         if (fd < 0 || fstat(fd, &st) < 0 || read(fd, buf, sizeof buf) != sizeof data)
-                die("raw get", errno);
+                die("raw get: %m");
         close(fd);
 }
 
 int main(int argc, char **argv) {
-        char exe[PATH_MAX], so[PATH_MAX + 32];
+        char so[PATH_MAX + 32];
         (void) argc, (void) argv;
 
-        ssize_t n = readlink("/proc/self/exe", exe, sizeof exe - 1);
-        if (n < 0)
-                die("/proc/self/exe", errno);
-        exe[n] = '\0';
-        snprintf(plugins, sizeof plugins, "%s/../plugins", dirname(exe));
+        plugins = bench_build_path("plugins");
         snprintf(so, sizeof so, "%s/storage-file.so", plugins);
         memset(data, 'x', sizeof data);
 
@@ -204,59 +186,38 @@ int main(int argc, char **argv) {
         row("load", op_plugin_open, NULL, "dlopen()+dlclose()", op_dlopen, so);
 
         const char *tmp = getenv("TMPDIR") ?: "/tmp";
-        char *dir, *conf = NULL, *text = NULL, **errors = NULL;
+        char *dir, *text = NULL;
         if (asprintf(&dir, "%s/bench-plugins-XXXXXX", tmp) < 0 || !mkdtemp(dir))
-                die("mkdtemp", errno);
+                die("mkdtemp: %m");
         Ctx c = {};
         if (asprintf(&c.root, "%s/root", dir) < 0 || mkdir(c.root, 0700) < 0)
-                die("mkdir", errno);
+                die("mkdir: %m");
         snprintf(c.path, sizeof c.path, "%s/object", c.root);
         snprintf(c.url, sizeof c.url, "file://%s", c.path);
         if (asprintf(&text,
-                     "plugin_directories = [ \"%s\" ];\n"
                      "storage = { file = { root = \"%s\"; }; };\n"
-                     "secrets = { env = { prefix = \"BENCH_\"; }; };\n"
-                     "schedules = ();\n",
-                     plugins, c.root) < 0)
-                die("asprintf", ENOMEM);
-        conf = testdir_write(dir, "udfcrond.conf", text, 0644);
-        free(testdir_mkdir(dir, "schedules.d", 0755));
+                     "secrets = { env = { prefix = \"BENCH_\"; }; };\n",
+                     c.root) < 0)
+                die("out of memory");
         setenv("BENCH_token", "a-secret-value", 1);
         unsetenv("CREDENTIALS_DIRECTORY");
 
-        TzDb *tzdb = NULL;
-        Config *config = NULL;
-        Journal *journal = NULL;
-        int r = tzdb_new(NULL, &tzdb);
-        if (r >= 0)
-                r = config_load(conf, tzdb, &config, &errors);
-        for (char **e = errors; e && *e; e++)
-                fprintf(stderr, "bench-plugins: %s\n", *e);
-        if (r >= 0)
-                r = journal_new(JOURNAL_STDERR, &journal);
-        if (r >= 0)
-                r = sd_event_new(&c.event);
-        if (r >= 0)
-                r = plugin_host_new(c.event, journal, &c.host);
-        if (r >= 0)
-                r = plugin_host_apply(c.host, config);
+        Harness *h = harness_new_on(plugins);
+        int r = harness_apply(h, text);
         if (r < 0)
-                die("setup", r);
+                die("setup: %s", strerror(-r));
+        c.event = h->event;
+        c.host = h->host;
 
         row("call", op_lookup, &c, "getenv()", op_getenv, "BENCH_token");
         op_put(&c);
         row("get", op_get, &c, "open+fstat+read+close", op_get_raw, &c);
         row("put", op_put, &c, "write+fsync+rename+fsync", op_put_raw, &c);
 
-        plugin_host_free(c.host);
-        sd_event_unref(c.event);
-        journal_free(journal);
-        config_free(config);
-        tzdb_free(tzdb);
-        strv_free(errors);
-        free(conf);
+        harness_free(h);
         free(text);
         free(c.root);
+        free(plugins);
         testdir_free(dir);
         return 0;
 }

@@ -18,7 +18,6 @@
  */
 #include <errno.h>
 #include <fcntl.h>
-#include <libgen.h>
 #include <limits.h>
 #include <openssl/evp.h>
 #include <signal.h>
@@ -31,8 +30,9 @@
 #include <unistd.h>
 
 #include "../support/bench-util.h"
+#include "../support/plugin-harness.h"
 #include "../support/testdir.h"
-#include "config.h"
+#include "cleanup.h"
 #include "plugin-host.h"
 #include "storage.h"
 
@@ -269,16 +269,9 @@ static void measure(Bench *b, size_t size, unsigned rounds) {
 }
 
 int main(int argc, char **argv) {
-        char exe[PATH_MAX], plugins[PATH_MAX + 16], script[PATH_MAX + 32];
+        _cleanup_free_ char *plugins = bench_build_path("plugins");
+        _cleanup_free_ char *script = bench_build_path("node/s3-server.js");
         (void) argc, (void) argv;
-
-        ssize_t n = readlink("/proc/self/exe", exe, sizeof exe - 1);
-        if (n < 0)
-                die("/proc/self/exe: %m");
-        exe[n] = '\0';
-        const char *bin = dirname(exe);
-        snprintf(plugins, sizeof plugins, "%s/../plugins", bin);
-        snprintf(script, sizeof script, "%s/../node/s3-server.js", bin);
 
         Bench b = { .dir = testdir_new("bench-s3") };
         char *data_dir = testdir_mkdir(b.dir, "s3", 0700),
@@ -288,36 +281,19 @@ int main(int argc, char **argv) {
         setenv("CREDENTIALS_DIRECTORY", creds, 1);
         b.port = server_start(script, data_dir);
 
-        char *text, **errors = NULL;
+        char *text;
         if (asprintf(&text,
-                     "plugin_directories = [ \"%s\" ];\n"
-                     "schedules = ();\n"
                      "storage = { s3 = { endpoint = \"http://127.0.0.1:%u\"; path_style = true;\n"
                      "        access_key_id = \"${secret:kid}\"; secret_access_key = \"${secret:sec}\"; }; "
                      "};\n",
-                     plugins, b.port) < 0)
+                     b.port) < 0)
                 die("out of memory");
-        char *conf = testdir_write(b.dir, "udfcrond.conf", text, 0644);
-        free(testdir_mkdir(b.dir, "schedules.d", 0755));
-
-        TzDb *tzdb = NULL;
-        Config *config = NULL;
-        Journal *journal = NULL;
-        int r = tzdb_new(NULL, &tzdb);
-        if (r >= 0)
-                r = config_load(conf, tzdb, &config, &errors);
-        for (char **e = errors; e && *e; e++)
-                fprintf(stderr, "bench-s3: %s\n", *e);
-        if (r >= 0)
-                r = journal_new(JOURNAL_STDERR, &journal);
-        if (r >= 0)
-                r = sd_event_new(&b.event);
-        if (r >= 0)
-                r = plugin_host_new(b.event, journal, &b.host);
-        if (r >= 0)
-                r = plugin_host_apply(b.host, config);
+        Harness *h = harness_new_on(plugins);
+        int r = harness_apply(h, text);
         if (r < 0)
                 die("setup: %s", strerror(-r));
+        b.event = h->event;
+        b.host = h->host;
 
         printf("bench-s3: storage-s3 next to curl --aws-sigv4, the same requests to the same S3 server on "
                "loopback\n");
@@ -326,13 +302,7 @@ int main(int argc, char **argv) {
         measure(&b, 1 * MIB, 20);
         measure(&b, 64 * MIB, 8);
 
-        plugin_host_free(b.host);
-        sd_event_unref(b.event);
-        journal_free(journal);
-        config_free(config);
-        tzdb_free(tzdb);
-        strv_free(errors);
-        free(conf);
+        harness_free(h);
         free(text);
         free(data_dir);
         free(creds);

@@ -285,6 +285,20 @@ _DAEMON_ENV_DROP = ("NOTIFY_SOCKET", "LISTEN_", "WATCHDOG_", "UDFCRON_", "CREDEN
                     "STATE_DIRECTORY", "RUNTIME_DIRECTORY", "INVOCATION_ID", "JOURNAL_STREAM")
 
 
+def write_config(root, main, schedules=None):
+    """ROOT/udfcrond.conf (MAIN) beside ROOT/schedules.d/, which holds SCHEDULES ({file name: text})."""
+    (root / "schedules.d").mkdir(parents=True, exist_ok=True)
+    (root / "udfcrond.conf").write_text(main)
+    for name, text in (schedules or {}).items():
+        (root / "schedules.d" / name).write_text(text)
+
+
+def check_config(root):
+    """udfcrond --check-config on ROOT/udfcrond.conf, run in ROOT as an operator runs it beside the file."""
+    return subprocess.run([str(DAEMON_BINARY), "--check-config", "--config", "udfcrond.conf"], cwd=root,
+                          capture_output=True, text=True, timeout=30)
+
+
 def wait_for(condition, timeout, what, interval=0.05):
     """Polls condition() until it returns something true (which is returned); fails after `timeout` s."""
     deadline = time.monotonic() + timeout

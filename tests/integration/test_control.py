@@ -10,6 +10,7 @@ import datetime
 import json
 import os
 import pty
+import pwd
 import random
 import re
 import select
@@ -190,8 +191,9 @@ def run_in_background(d, *args):
 
 def test_run_obeys_overlap_and_cancel_stops_runs(daemon):
     """run while a run is active: refused under overlap = skip, queued (once) under queue. cancel RUN_ID
-    stops a running run (its follower sees `cancelled` and exits 1) and a queued one; status SCHEDULE lists
-    the runs in flight with their ids."""
+    stops a running run (its follower sees `cancelled` and exits 1) and a queued one, and their ends say
+    who cancelled them (udfcronctl's user, uid and pid), in the journal and in history; status SCHEDULE
+    lists the runs in flight with their ids."""
     d = daemon([shell_schedule("long", NEVER, "sleep 30"),
                 shell_schedule("q", NEVER, "sleep 30", overlap="queue")])
     follower, first = run_in_background(d, "--wait", d.name("long"))
@@ -211,9 +213,15 @@ def test_run_obeys_overlap_and_cancel_stops_runs(daemon):
     assert follower.returncode == 1, err
     end = json.loads(out.splitlines()[-1])
     assert (end["event"], end["result"]) == ("end", "cancelled")
-    d.wait_daemon_log(lambda rs: any(r["MESSAGE"].startswith(f"{d.name('long')} {first['run_id']}: stopping: "
-                                                             f"cancelled by udfcronctl (uid {os.geteuid()}, pid ")
+    by = f"udfcronctl cancel by {pwd.getpwuid(os.geteuid()).pw_name}, uid {os.geteuid()}, pid "
+    assert re.fullmatch(rf"cancelled, stopped with SIGTERM after \d+\.\d{{3}}s \({by}\d+\)", end["message"]), end
+    d.wait_daemon_log(lambda rs: any(r["MESSAGE"].startswith(f"{d.name('long')} {first['run_id']}: stopping: {by}")
                                      for r in rs), 5, "who cancelled the run, in the journal")
+    record = of(d.wait_records(lambda rs: of(rs, "cancelled"), 5, "the end", "long"), "cancelled")[0]
+    assert record["UDFCRON_STOPPED_BY"] == "udfcronctl"
+    assert record["MESSAGE"] == f"{d.name('long')}[{first['run_id']}] #1 cancelled: {end['message']}"
+    shown = json_out(d.ctl("history", "--json", d.name("long")))
+    assert [(h["outcome"], h["message"]) for h in shown] == [("cancelled", end["message"])]
     again = d.ctl("cancel", first["run_id"])
     assert again.status == 1 and "no run" in again.err
 
@@ -226,7 +234,41 @@ def test_run_obeys_overlap_and_cancel_stops_runs(daemon):
     assert {r["run_id"]: r["status"] for r in detail["runs"]}[q2["run_id"]] == "waiting"
     assert d.ctl("cancel", q2["run_id"]).out.endswith("(it was waiting)\n")
     assert d.ctl("cancel", q1["run_id"]).status == 0
-    d.wait_records(lambda rs: len(of(rs, "cancelled")) == 2, 10, "both q runs cancelled", "q")
+    recs = d.wait_records(lambda rs: len(of(rs, "cancelled")) == 2, 10, "both q runs cancelled", "q")
+    waited = next(r for r in of(recs, "cancelled") if r["UDFCRON_RUN_ID"] == q2["run_id"])
+    assert re.search(rf" cancelled: cancelled before it started \({by}\d+\)$", waited["MESSAGE"]), waited["MESSAGE"]
+
+
+def test_queue_keeps_one_waiting_run_when_a_run_requested_by_hand_waits(daemon):
+    """overlap = queue: while a `run` waits behind the active run, a fire is skipped as a run already
+    queued, as a second `run` is refused: never two runs waiting. A reload that removes the schedule then
+    cancels the waiting run, saying so, and lets the active one go on."""
+    q = shell_schedule("q", NEVER, "sleep 30", overlap="queue")
+    d = daemon([q], settings={"shutdown_timeout": "0s"})
+    q1 = json_out(d.ctl("run", "--json", d.name("q")))
+    q2 = json_out(d.ctl("run", "--json", d.name("q")))
+    assert (q1["queued"], q2["queued"]) == (False, True)
+
+    # now a slot 2 s ahead (the reload keeps the runs in flight)
+    slot = datetime.datetime.now(datetime.timezone.utc).replace(microsecond=0) + datetime.timedelta(seconds=2)
+    d.configure([dict(q, cron=slot.strftime("%S %M %H %d %m *"))])
+    assert d.ctl("reload").status == 0
+    recs = d.wait_records(lambda rs: of(rs, "skipped"), 10, "the fire to be skipped", "q")
+    skipped = of(recs, "skipped")[0]
+    assert int(skipped["UDFCRON_SCHEDULED_USEC"]) == int(slot.timestamp()) * SEC
+    assert skipped["MESSAGE"].endswith("skipped: a run is already queued (overlap = queue)")
+    runs = json_out(d.ctl("status", "--json", d.name("q")))["schedule"]["runs"]
+    assert sorted((r["run_id"], r["status"]) for r in runs) == \
+        sorted([(q1["run_id"], "running"), (q2["run_id"], "waiting")])
+
+    d.configure([shell_schedule("other", NEVER, "true")])
+    assert d.ctl("reload").status == 0
+    recs = d.wait_records(lambda rs: of(rs, "cancelled"), 5, "the waiting run to be cancelled", "q")
+    cancelled = of(recs, "cancelled")
+    assert [r["UDFCRON_RUN_ID"] for r in cancelled] == [q2["run_id"]]
+    assert cancelled[0]["UDFCRON_STOPPED_BY"] == "reload"
+    assert cancelled[0]["MESSAGE"].endswith(" cancelled: cancelled before it started (a reload removed the schedule)")
+    assert d.ctl("cancel", q1["run_id"]).status == 0  # still in flight
 
 
 # ---------------------------------------------------------------- skip, pause, resume, reload

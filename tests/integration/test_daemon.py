@@ -24,7 +24,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from conftest import DAEMON_BINARY, wait_for
+from conftest import check_config, wait_for, write_config
 from test_journal import MESSAGE_IDS, PRIORITIES
 
 SEC = 1_000_000  # usec
@@ -343,8 +343,10 @@ def test_overlap_policies(daemon, tmp_path):
     successor_slot = int(victim["UDFCRON_SCHEDULED_USEC"]) + SEC
     assert any(int(r["UDFCRON_SCHEDULED_USEC"]) == successor_slot for r in of(cancelled, "started"))
     assert "end" not in run_intervals(outs["replace"]).get(victim["UDFCRON_RUN_ID"], {})
-    assert any(m == f"{d.name('replace')} {victim['UDFCRON_RUN_ID']}: stopping: replaced by a newer run "
-                    "(overlap = replace)" for m in messages(d.daemon_log()))
+    assert any(m == f"{d.name('replace')} {victim['UDFCRON_RUN_ID']}: stopping: replaced by a newer run, "
+                    "overlap = replace" for m in messages(d.daemon_log()))
+    assert victim["UDFCRON_STOPPED_BY"] == "replace"
+    assert victim["MESSAGE"].endswith("s (replaced by a newer run, overlap = replace)"), victim["MESSAGE"]
 
     # queue: run 2 is the first slot that came during run 1, and starts right when run 1 ends
     def queue_runs():
@@ -402,6 +404,7 @@ def test_timeout_kills_the_whole_process_group(daemon, tmp_path):
     timed_out = of(recs, "timed_out")[0]
     check_lifecycle_record(timed_out, d, "slow", run_id, "timed_out")
     assert "SIGKILL" in timed_out["MESSAGE"], timed_out["MESSAGE"]
+    assert timed_out["UDFCRON_STOPPED_BY"] == "timeout"
     assert int(timed_out["UDFCRON_DURATION_USEC"]) >= 1.9 * SEC  # timeout, then the whole grace period
     assert "caught TERM" in messages(of(recs, "log"))  # SIGTERM came first, and the child survived it
     assert names(lifecycle(recs)) == ["scheduled", "started", "timed_out"]  # no retries by default
@@ -633,20 +636,16 @@ CHECK_CASES = [
 ]
 
 
-def check_config(root, files):
-    """Writes udfcrond.conf and schedules.d/FILES under root; runs udfcrond --check-config there."""
-    (root / "schedules.d").mkdir(parents=True)
-    (root / "udfcrond.conf").write_text('timezone = "UTC";\nstate_directory = "state";\n')
-    for name, text in files.items():
-        (root / "schedules.d" / name).write_text(text)
-    return subprocess.run([str(DAEMON_BINARY), "--check-config", "--config", "udfcrond.conf"], cwd=root,
-                          capture_output=True, text=True, timeout=30)
+def check_schedule_files(root, files):
+    """udfcrond --check-config on schedules.d/FILES under root, beside a plain udfcrond.conf."""
+    write_config(root, 'timezone = "UTC";\nstate_directory = "state";\n', files)
+    return check_config(root)
 
 
 @pytest.mark.parametrize("files, errors", [c[1:] for c in CHECK_CASES], ids=[c[0] for c in CHECK_CASES])
 def test_check_config_reports_file_and_line(tmp_path, files, errors):
     """--check-config: every error as "file:line: message", a count, exit status 1, nothing on stdout."""
-    proc = check_config(tmp_path, files)
+    proc = check_schedule_files(tmp_path, files)
     n = len(errors)
     assert proc.stderr.splitlines() == errors + [f"udfcrond: udfcrond.conf: {n} error{'s' if n > 1 else ''}"]
     assert proc.returncode == 1
@@ -654,7 +653,7 @@ def test_check_config_reports_file_and_line(tmp_path, files, errors):
 
 
 def test_check_config_accepts_a_valid_config(tmp_path):
-    proc = check_config(tmp_path, {"a.conf": schedule_file(extra='timeout = "30s";')})
+    proc = check_schedule_files(tmp_path, {"a.conf": schedule_file(extra='timeout = "30s";')})
     assert (proc.returncode, proc.stderr) == (0, "")
     assert proc.stdout == "udfcrond: udfcrond.conf: configuration OK, 1 schedules in 2 files\n"
 
@@ -782,8 +781,8 @@ def test_sigterm_waits_for_running_runs(daemon, tmp_path):
 
 
 def test_sigterm_cancels_runs_after_shutdown_timeout(daemon):
-    """SIGTERM while a 30 s child runs, shutdown_timeout = 1s: the run is cancelled and the daemon exits
-    with status 0 within a few seconds."""
+    """SIGTERM while a 30 s child runs, shutdown_timeout = 1s: the run is cancelled, saying why, and the
+    daemon exits with status 0 within a few seconds."""
     d = daemon([{"name": "forever", "cron": "* * * * * *", "command": ["/bin/sleep", "30"]}],
                settings={"shutdown_timeout": "1s"})
     run_id, _ = first_run(d, "forever", "started", 10)
@@ -792,7 +791,11 @@ def test_sigterm_cancels_runs_after_shutdown_timeout(daemon):
     assert took < 4, f"stopping took {took:.1f}s"
     recs = d.records(UDFCRON_RUN_ID=run_id)
     assert names(lifecycle(recs)) == ["scheduled", "started", "cancelled"]
-    check_lifecycle_record(of(recs, "cancelled")[0], d, "forever", run_id, "cancelled")
+    cancelled = of(recs, "cancelled")[0]
+    check_lifecycle_record(cancelled, d, "forever", run_id, "cancelled")
+    assert cancelled["UDFCRON_STOPPED_BY"] == "shutdown"
+    assert re.search(r"cancelled: cancelled, stopped with SIGTERM after \d+\.\d{3}s \(the daemon is stopping, and "
+                     r"shutdown_timeout passed\)$", cancelled["MESSAGE"]), cancelled["MESSAGE"]
     assert "shutdown_timeout passed; cancelling the runs still going" in messages(d.daemon_log())
 
 

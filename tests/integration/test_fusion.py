@@ -139,6 +139,22 @@ def test_a_failed_run_carries_the_servers_message(daemon, emulator, tmp_path):
     assert emulator.starts("fusion") == {CONFIG: 2}
 
 
+def test_run_with_parameters_is_refused(daemon, emulator, tmp_path):
+    """A Spark job run takes no parameters (neither start carries any): `udfcronctl run --param` is refused
+    with the reason, rather than run without them, and Fusion starts nothing for it."""
+    spark_config(emulator)
+    d = fusion_daemon(daemon, emulator, tmp_path)
+    run_end(d)
+
+    refused = d.ctl("run", "--param", "day=2026-11-22", d.name("spark"))
+    assert refused.status == 1
+    assert refused.err == (f'udfcronctl run: {d.name("spark")} runs on engine "fusion", whose runs take no '
+                           "parameters: run it without --param\n")
+    assert d.ctl("run", "--wait", d.name("spark")).status == 0  # without --param it runs
+    assert len(of(d.records("spark"), "scheduled")) == 2
+    assert emulator.starts("fusion") == {CONFIG: 2}
+
+
 # ---------------------------------------------------------------- credentials
 
 @pytest.mark.parametrize("auth", ["basic", "session"])

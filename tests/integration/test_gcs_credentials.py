@@ -11,7 +11,7 @@ import os
 import subprocess
 import time
 
-from conftest import DAEMON_BINARY
+from conftest import check_config, write_config
 from test_plugins import PLUGINS, first_run, journal_has_no, mode, of, plugin_settings
 
 EMAIL = "runner@project.iam.gserviceaccount.com"
@@ -124,16 +124,14 @@ def test_a_missing_or_broken_key_fails_the_run_for_good(daemon, tmp_path):
 
 
 def test_a_schedule_naming_no_instance_or_a_remote_engine_is_a_config_error(tmp_path):
-    (tmp_path / "schedules.d").mkdir()
-    (tmp_path / "udfcrond.conf").write_text(
-        f'timezone = "UTC";\nstate_directory = "state";\nplugin_directories = [ "{PLUGINS}" ];\n'
-        'credentials = { gcs = { }; };\n')
-    (tmp_path / "schedules.d" / "a.conf").write_text(
-        'schedules = ( {\n  name = "a";\n  cron = "@daily";\n  command = [ "/bin/true" ];\n'
-        '  credentials = [ "gcs", "gce" ];\n}, {\n  name = "b";\n  cron = "@daily";\n  engine = "fused";\n'
-        '  fused = { udf = "team/rollup"; };\n  credentials = [ "gcs" ];\n} );\n')
-    r = subprocess.run([str(DAEMON_BINARY), "--check-config", "--config", "udfcrond.conf"], cwd=tmp_path,
-                       capture_output=True, text=True, timeout=30)
+    write_config(tmp_path,
+                 f'timezone = "UTC";\nstate_directory = "state";\nplugin_directories = [ "{PLUGINS}" ];\n'
+                 'credentials = { gcs = { }; };\n',
+                 {"a.conf": 'schedules = ( {\n  name = "a";\n  cron = "@daily";\n  command = [ "/bin/true" ];\n'
+                            '  credentials = [ "gcs", "gce" ];\n}, {\n  name = "b";\n  cron = "@daily";\n'
+                            '  engine = "fused";\n  fused = { udf = "team/rollup"; };\n  credentials = [ "gcs" ];\n'
+                            '} );\n'})
+    r = check_config(tmp_path)
     assert r.returncode == 1
     assert ("schedules.d/a.conf:5: credentials: no instance 'gce' in the credentials group of "
             f"{tmp_path}/udfcrond.conf") in r.stderr

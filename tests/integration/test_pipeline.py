@@ -8,9 +8,8 @@ ingest-rows and storage-file plugins, real files, a real journald.
 - configuration errors in steps, with file:line.
 """
 import json
-import subprocess
 
-from conftest import BUILD, DAEMON_BINARY, Raw, conf_value, wait_for
+from conftest import BUILD, Raw, check_config, conf_value, wait_for, write_config
 
 PLUGINS = BUILD / "plugins"
 
@@ -230,21 +229,19 @@ def test_a_fused_partition_step_runs_as_a_batch_job(daemon, emulator, tmp_path):
 
 
 def test_step_config_errors_have_file_and_line(tmp_path):
-    (tmp_path / "schedules.d").mkdir()
-    (tmp_path / "udfcrond.conf").write_text(
-        f'timezone = "UTC";\nstate_directory = "state";\nplugin_directories = [ "{PLUGINS}" ];\n'
-        'storage = { file = { root = "out"; }; };\ningest = { rows = { }; };\n')
-    (tmp_path / "schedules.d" / "p.conf").write_text(
-        'schedules = ( { name = "p"; cron = "@daily";\n'
-        '  steps = (\n'
-        '    { type = "partition"; input = "file:///x.csv"; output = "file:///out/";\n'
-        '      rows_per_fil = 10; },\n'
-        '    { type = "partition_geospatial"; input = "s3://b/in.csv"; partitioning_method = "rows";\n'
-        '      partitioning_split_method = "mean"; partitioning_maximum_per_fle = 5; },\n'
-        '    { type = "udf"; udf = "missing.py"; params = { x = "${output:nowhere}"; }; }\n'
-        '  ); } );\n')
-    proc = subprocess.run([str(DAEMON_BINARY), "--check-config", "--config", "udfcrond.conf"], cwd=tmp_path,
-                          capture_output=True, text=True, timeout=30)
+    write_config(tmp_path,
+                 f'timezone = "UTC";\nstate_directory = "state";\nplugin_directories = [ "{PLUGINS}" ];\n'
+                 'storage = { file = { root = "out"; }; };\ningest = { rows = { }; };\n',
+                 {"p.conf": 'schedules = ( { name = "p"; cron = "@daily";\n'
+                            '  steps = (\n'
+                            '    { type = "partition"; input = "file:///x.csv"; output = "file:///out/";\n'
+                            '      rows_per_fil = 10; },\n'
+                            '    { type = "partition_geospatial"; input = "s3://b/in.csv"; '
+                            'partitioning_method = "rows";\n'
+                            '      partitioning_split_method = "mean"; partitioning_maximum_per_fle = 5; },\n'
+                            '    { type = "udf"; udf = "missing.py"; params = { x = "${output:nowhere}"; }; }\n'
+                            '  ); } );\n'})
+    proc = check_config(tmp_path)
     assert proc.returncode == 1
     assert proc.stderr.splitlines() == [
         "schedules.d/p.conf:4: unknown key 'rows_per_fil' (did you mean 'rows_per_file'?)",

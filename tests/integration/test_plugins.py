@@ -20,7 +20,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import BUILD, DAEMON_BINARY, wait_for
+from conftest import BUILD, DAEMON_BINARY, check_config, wait_for, write_config
 
 REPO = Path(__file__).resolve().parents[2]
 PLUGINS = BUILD / "plugins"
@@ -182,31 +182,21 @@ def test_a_missing_secret_fails_the_run_without_retrying(daemon, tmp_path):
 
 # ---------------------------------------------------------------- configuration errors
 
-def write_conf(root, text):
-    (root / "schedules.d").mkdir(parents=True, exist_ok=True)
-    (root / "udfcrond.conf").write_text(text)
-
-
-def check(root):
-    return subprocess.run([str(DAEMON_BINARY), "--check-config", "--config", "udfcrond.conf"], cwd=root,
-                          capture_output=True, text=True, timeout=30)
-
-
 def test_plugin_config_errors_stop_the_start_with_file_and_line(tmp_path, ctl):
     """A typo and a wrong type in a plugin's block: --check-config, udfcronctl check and the daemon's start
     all refuse with file:line and a suggestion."""
-    write_conf(tmp_path, f'timezone = "UTC";\nstate_directory = "state";\n'
-                         f'plugin_directories = [ "{PLUGINS}" ];\n'
-                         'storage = {\n'
-                         '        file = {\n'
-                         '                rot = "/srv";\n'
-                         '        };\n'
-                         '};\n'
-                         'secrets = { env = { prefix = 5; }; };\n')
+    write_config(tmp_path, f'timezone = "UTC";\nstate_directory = "state";\n'
+                           f'plugin_directories = [ "{PLUGINS}" ];\n'
+                           'storage = {\n'
+                           '        file = {\n'
+                           '                rot = "/srv";\n'
+                           '        };\n'
+                           '};\n'
+                           'secrets = { env = { prefix = 5; }; };\n')
     errors = ["udfcrond.conf:6: unknown key 'rot' (did you mean 'root'?)",
               "udfcrond.conf:5: storage/file: missing option 'root' (the directory that file:// URLs must lie under)",
               "udfcrond.conf:9: prefix: expected a string, got an integer"]
-    proc = check(tmp_path)
+    proc = check_config(tmp_path)
     assert proc.returncode == 1
     assert proc.stderr.splitlines() == errors + ["udfcrond: udfcrond.conf: 3 errors"]
     res = ctl("check", "--config", "udfcrond.conf", cwd=tmp_path)
@@ -227,18 +217,18 @@ def test_the_loader_refuses_unsafe_plugins(tmp_path):
     plugins.mkdir()
     shutil.copy(PLUGINS / "storage-file.so", plugins / "storage-file.so")
     os.chmod(plugins, 0o777)
-    write_conf(tmp_path, f'plugin_directories = [ "plugins" ];\nstorage = {{ file = {{ root = "/tmp"; }}; }};\n')
-    proc = check(tmp_path)
+    write_config(tmp_path, f'plugin_directories = [ "plugins" ];\nstorage = {{ file = {{ root = "/tmp"; }}; }};\n')
+    proc = check_config(tmp_path)
     assert proc.returncode == 1
     assert proc.stderr.splitlines()[0] == (f"udfcrond.conf:2: storage/file: {plugins}: writable by group and "
                                            "others (mode 0777): refusing to load plugins from it")
     os.chmod(plugins, 0o755)
     os.chmod(plugins / "storage-file.so", 0o666)
-    proc = check(tmp_path)
+    proc = check_config(tmp_path)
     assert proc.stderr.splitlines()[0] == (f"udfcrond.conf:2: storage/file: {plugins}/storage-file.so: writable "
                                            "by group and others (mode 0666): refusing to load it")
     os.chmod(plugins / "storage-file.so", 0o644)
-    assert check(tmp_path).returncode == 0
+    assert check_config(tmp_path).returncode == 0
 
 
 # ---------------------------------------------------------------- reload
@@ -278,7 +268,8 @@ def test_reload_swaps_plugin_instances_or_keeps_them(daemon, tmp_path):
 def test_udfcronctl_storage(tmp_path, ctl):
     root = tmp_path / "data"
     root.mkdir()
-    write_conf(tmp_path, f'plugin_directories = [ "{PLUGINS}" ];\nstorage = {{ file = {{ root = "{root}"; }}; }};\n')
+    write_config(tmp_path,
+                 f'plugin_directories = [ "{PLUGINS}" ];\nstorage = {{ file = {{ root = "{root}"; }}; }};\n')
     conf = str(tmp_path / "udfcrond.conf")
     url = f"file://{root}/reports/2024/a.csv"
 

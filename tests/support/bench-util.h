@@ -1,14 +1,17 @@
 /* SPDX-License-Identifier: MIT */
 #pragma once
 
-/* What the benchmarks share: a monotonic clock in ns, a sleep, and dying with a message. */
+/* What the benchmarks share: a monotonic clock in ns, a sleep, dying with a message, the build tree. */
 
 #include <errno.h>
+#include <libgen.h>
+#include <limits.h>
 #include <stdarg.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "macro.h"
 
@@ -33,4 +36,17 @@ _printf_(1, 2) static inline _Noreturn void die(const char *format, ...) {
         fprintf(stderr, "\n");
         va_end(ap);
         exit(1);
+}
+
+/* `rel` in the build tree, found from this benchmark's own place in it (build/bench/NAME): "plugins" is
+ * build/plugins. malloc'd. */
+static inline char *bench_build_path(const char *rel) {
+        char exe[PATH_MAX], *path;
+        ssize_t n = readlink("/proc/self/exe", exe, sizeof exe - 1);
+        if (n < 0)
+                die("/proc/self/exe: %m");
+        exe[n] = '\0';
+        if (asprintf(&path, "%s/../%s", dirname(exe), rel) < 0)
+                die("out of memory");
+        return path;
 }

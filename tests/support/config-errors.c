@@ -24,7 +24,8 @@ static char *expand(const char *text, const char *dir) {
 
 bool config_errors_match(const char *path, TzDb *tzdb, const char *const *expected, size_t n,
                          const char *dir, const char *label) {
-        Config *c = NULL;
+        static char untouched; /* config_load() must not set c when it fails */
+        Config *c = (Config *) &untouched;
         _cleanup_(strv_freep) char **errors = NULL;
         int r = config_load(path, tzdb, &c, &errors);
         size_t want = 0, got = 0;
@@ -33,6 +34,9 @@ bool config_errors_match(const char *path, TzDb *tzdb, const char *const *expect
         if (r >= 0) {
                 fprintf(stderr, "%s: the configuration loaded\n", label);
                 config_free(c);
+        } else if (c != (Config *) &untouched) {
+                fprintf(stderr, "%s: config_load() failed, but set the configuration\n", label);
+                match = false;
         }
         while (want < n && expected[want])
                 want++;

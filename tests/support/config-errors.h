@@ -10,8 +10,8 @@
 
 /*
  * Loads the configuration `path`, which must be refused with the errors
- * `expected` (at most `n` of them, ended early by a NULL), in that order;
- * "@DIR@" in them stands for `dir`. Prints each error that is not the one
+ * `expected` (at most `n` of them, ended early by a NULL), in that order,
+ * and without a configuration; "@DIR@" in them stands for `dir`. Prints each error that is not the one
  * expected, with `label` before it; returns whether all matched.
  */
 bool config_errors_match(const char *path, TzDb *tzdb, const char *const *expected, size_t n,

@@ -16,7 +16,8 @@ static void require(bool ok, const char *what) {
         }
 }
 
-Harness *harness_new(void) {
+/* Copies of the sanitized plugins, the real ones and the test variants, in dir/plugins (returned). */
+static char *copy_plugins(const char *dir) {
         static const char *const installed[][2] = {
                 { "asan/plugins/storage-file.so", "storage-file.so" },
                 { "asan/plugins/storage-s3.so", "storage-s3.so" },
@@ -28,15 +29,25 @@ Harness *harness_new(void) {
                 { "asan/test-plugins/slow.so", "storage-slow.so" },
                 { "asan/test-plugins/fetch.so", "storage-fetch.so" },
         };
+        char *plugins = testdir_mkdir(dir, "plugins", 0755);
+        for (size_t i = 0; i < sizeof installed / sizeof installed[0]; i++) {
+                char *from = build_path(installed[i][0]);
+                free(testdir_copy(plugins, installed[i][1], from, 0644));
+                free(from);
+        }
+        return plugins;
+}
+
+Harness *harness_new(void) {
+        return harness_new_on(NULL);
+}
+
+Harness *harness_new_on(const char *plugins) {
         Harness *h = calloc(1, sizeof *h);
         require(h, "out of memory");
         h->dir = testdir_new("plugin-harness");
-        h->plugins = testdir_mkdir(h->dir, "plugins", 0755);
-        for (size_t i = 0; i < sizeof installed / sizeof installed[0]; i++) {
-                char *from = build_path(installed[i][0]);
-                free(testdir_copy(h->plugins, installed[i][1], from, 0644));
-                free(from);
-        }
+        h->plugins = plugins ? strdup(plugins) : copy_plugins(h->dir);
+        require(h->plugins, "out of memory");
         require(tzdb_new(NULL, &h->tzdb) >= 0, "tzdb_new");
         require(journal_new(JOURNAL_STDERR, &h->journal) >= 0, "journal_new");
         require(sd_event_new(&h->event) >= 0, "sd_event_new");

@@ -2,10 +2,11 @@
 #pragma once
 
 /*
- * A plugin host for tests, on an event loop of its own: a scratch directory
- * with the sanitized plugins (the real ones and the test variants) in
- * plugins/, configurations written and applied as the daemon applies them,
- * and a way to wait for a callback. Setup failures abort.
+ * A plugin host for tests and benchmarks, on an event loop of its own: a
+ * scratch directory with the sanitized plugins (the real ones and the test
+ * variants) in plugins/, or a directory of plugins as it is; configurations
+ * written and applied as the daemon applies them, and a way to wait for a
+ * callback. Setup failures abort.
  */
 
 #include <stdbool.h>
@@ -17,7 +18,7 @@
 
 typedef struct Harness {
         char *dir;     /* scratch directory */
-        char *plugins; /* dir/plugins: every plugin, as <kind>-<name>.so */
+        char *plugins; /* dir/plugins: every plugin, as <kind>-<name>.so; or the directory given */
         TzDb *tzdb;
         Journal *journal; /* to stderr */
         sd_event *event;
@@ -26,6 +27,8 @@ typedef struct Harness {
 } Harness;
 
 Harness *harness_new(void);
+/* A harness on the plugins in directory `plugins` (a benchmark's: the build's own), not on copies. */
+Harness *harness_new_on(const char *plugins);
 Harness *harness_free(Harness *h);
 
 /*

@@ -7,7 +7,6 @@
  */
 #include <errno.h>
 #include <fcntl.h>
-#include <ftw.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -21,6 +20,9 @@
 #include <cjson/cJSON.h>
 #include <cmocka.h>
 
+#include "../support/config-errors.h"
+#include "../support/config-fixture.h"
+#include "../support/testdir.h"
 #include "config.h"
 
 #define MAX_FILES  6
@@ -32,42 +34,19 @@ typedef struct File {
         const char *content;
 } File;
 
-typedef struct Fixture {
-        TzDb *tzdb;
-        char dir[64];
-        int cwd; /* where the test was started: the examples load from there */
-} Fixture;
-
-static int remove_entry(const char *path, const struct stat *st, int flag, struct FTW *ftw) {
-        (void) st, (void) flag, (void) ftw;
-        return remove(path);
-}
-
 static int setup(void **state) {
-        Fixture *f = calloc(1, sizeof(Fixture));
-        assert_non_null(f);
-        assert_int_equal(tzdb_new(NULL, &f->tzdb), 0);
-        strcpy(f->dir, "/tmp/test-config-XXXXXX");
-        assert_non_null(mkdtemp(f->dir));
-        f->cwd = open(".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-        assert_true(f->cwd >= 0);
-        *state = f;
+        *state = config_fixture_new("test-config", NULL, 0);
         return 0;
 }
 
 static int teardown(void **state) {
-        Fixture *f = *state;
-        assert_int_equal(fchdir(f->cwd), 0);
-        close(f->cwd);
-        nftw(f->dir, remove_entry, 16, FTW_DEPTH | FTW_PHYS);
-        tzdb_free(f->tzdb);
-        free(f);
+        config_fixture_free(*state);
         return 0;
 }
 
-/* Writes the files under the fixture's directory and enters it. */
-static void write_tree(Fixture *f, const File *files, size_t n) {
-        assert_int_equal(chdir(f->dir), 0);
+/* Enters directory `dir` and writes the files (at most n, up to a NULL path) there. */
+static void write_tree(const char *dir, const File *files, size_t n) {
+        assert_int_equal(chdir(dir), 0);
         for (size_t i = 0; i < n && files[i].path; i++) {
                 if (!files[i].content) {
                         assert_int_equal(mkdir(files[i].path, 0755), 0);
@@ -80,7 +59,7 @@ static void write_tree(Fixture *f, const File *files, size_t n) {
         }
 }
 
-static Config *load_ok(Fixture *f, const char *path) {
+static Config *load_ok(ConfigFixture *f, const char *path) {
         Config *c = NULL;
         char **errors = NULL;
         int r = config_load(path, f->tzdb, &c, &errors);
@@ -94,7 +73,7 @@ static Config *load_ok(Fixture *f, const char *path) {
 
 /* What `make run` uses. Others edit the examples, so only what holds for any valid example is checked. */
 static void test_examples(void **state) {
-        Fixture *f = *state;
+        ConfigFixture *f = *state;
         _cleanup_(config_freep) Config *c = load_ok(f, "etc/udfcrond.conf");
 
         assert_string_equal(c->settings.timezone, "UTC");
@@ -128,7 +107,7 @@ static void test_examples(void **state) {
 }
 
 static void test_defaults(void **state) {
-        Fixture *f = *state;
+        ConfigFixture *f = *state;
         static const File files[] = {
                 { "udfcrond.conf", "# nothing: every default\n" },
                 { "schedules.d", NULL },
@@ -138,7 +117,7 @@ static void test_defaults(void **state) {
         _cleanup_free_ char *system_zone = NULL;
         char expected[128];
 
-        write_tree(f, files, ELEMENTSOF(files));
+        write_tree(f->dir, files, ELEMENTSOF(files));
         assert_int_equal(setenv("STATE_DIRECTORY", "/srv/state:/srv/other", 1), 0);
         assert_int_equal(unsetenv("RUNTIME_DIRECTORY"), 0);
         _cleanup_(config_freep) Config *c = load_ok(f, "udfcrond.conf");
@@ -207,7 +186,7 @@ static void test_defaults(void **state) {
 
 /* Every key with a non-default value: settings, `defaults`, and schedules in the main file too. */
 static void test_every_key(void **state) {
-        Fixture *f = *state;
+        ConfigFixture *f = *state;
         static const File files[] = {
                 { "conf", NULL },
                 { "conf/udfcrond.conf",
@@ -267,7 +246,7 @@ static void test_every_key(void **state) {
         };
         char expected[160];
 
-        write_tree(f, files, ELEMENTSOF(files));
+        write_tree(f->dir, files, ELEMENTSOF(files));
         _cleanup_(config_freep) Config *c = load_ok(f, "conf/udfcrond.conf");
         const DaemonSettings *d = &c->settings;
         assert_string_equal(d->timezone, "Europe/Berlin");
@@ -354,7 +333,7 @@ static void test_every_key(void **state) {
 
 /* engines.fusion, every key; and schedules on the fusion engine. */
 static void test_fusion(void **state) {
-        Fixture *f = *state;
+        ConfigFixture *f = *state;
 
         /* what `make run-fusion` runs */
         Config *example = load_ok(f, "etc/fusion-emulator/udfcrond.conf");
@@ -386,7 +365,7 @@ static void test_fusion(void **state) {
                   ");\n" },
         };
 
-        write_tree(f, files, ELEMENTSOF(files));
+        write_tree(f->dir, files, ELEMENTSOF(files));
         _cleanup_(config_freep) Config *c = load_ok(f, "udfcrond.conf");
         const FusionSettings *fs = &c->settings.fusion;
         assert_true(fs->configured);
@@ -419,7 +398,7 @@ static void test_fusion(void **state) {
                                    "password = \"p\"; }; };\n" },
                 { "schedules.d/a.conf", "" },
         };
-        write_tree(f, minimal, ELEMENTSOF(minimal));
+        write_tree(f->dir, minimal, ELEMENTSOF(minimal));
         _cleanup_(config_freep) Config *d = load_ok(f, "udfcrond.conf");
         fs = &d->settings.fusion;
         assert_string_equal(fs->base_url, "http://h");
@@ -433,7 +412,7 @@ static void test_fusion(void **state) {
 
 /* Equal definitions hash equal wherever they live; any change shows. */
 static void test_digest(void **state) {
-        Fixture *f = *state;
+        ConfigFixture *f = *state;
         static const File files[] = {
                 { "udfcrond.conf", "timezone = \"UTC\";\n" },
                 { "schedules.d", NULL },
@@ -441,7 +420,7 @@ static void test_digest(void **state) {
                   "schedules = ( { name = \"x\"; cron = \"@daily\"; command = [\"/bin/true\"];\n"
                   "params = { a = 1; }; } );\n" },
         };
-        write_tree(f, files, ELEMENTSOF(files));
+        write_tree(f->dir, files, ELEMENTSOF(files));
         Config *c1 = load_ok(f, "udfcrond.conf");
         uint64_t d1 = c1->schedules[0]->digest;
         c1 = config_free(c1);
@@ -476,7 +455,7 @@ static char *json_of(const cJSON *j) {
 
 /* arg_list written inline (templates, plain values named by arg_name) or read from a file (data). */
 static void test_fanout(void **state) {
-        Fixture *f = *state;
+        ConfigFixture *f = *state;
         static const File files[] = {
                 { "udfcrond.conf", "timezone = \"UTC\";\n" },
                 { "schedules.d", NULL },
@@ -491,7 +470,7 @@ static void test_fanout(void **state) {
                   "    arg_list = \"days.json\"; arg_name = \"day\"; }\n"
                   ");\n" },
         };
-        write_tree(f, files, ELEMENTSOF(files));
+        write_tree(f->dir, files, ELEMENTSOF(files));
         _cleanup_(config_freep) Config *c = load_ok(f, "udfcrond.conf");
 
         const Fanout *file = &config_find_schedule(c, "file")->fanout;
@@ -1051,52 +1030,22 @@ static const Broken broken[] = {
 /* clang-format on */
 
 static void test_broken(void **state) {
-        Fixture *f = *state;
+        ConfigFixture *f = *state;
 
         for (size_t i = 0; i < ELEMENTSOF(broken); i++) {
                 const Broken *b = &broken[i];
-                char dir[32];
-                snprintf(dir, sizeof dir, "case-%zu", i);
-                assert_int_equal(chdir(f->dir), 0);
-                assert_int_equal(mkdir(dir, 0755), 0);
-                assert_int_equal(chdir(dir), 0);
-                if (!b->no_directory)
-                        assert_int_equal(mkdir("schedules.d", 0755), 0);
-                FILE *out = fopen("udfcrond.conf", "we");
-                assert_non_null(out);
-                fputs(b->main ?: "timezone = \"UTC\";\n", out);
-                fclose(out);
-                for (size_t k = 0; k < MAX_FILES && b->files[k].path; k++) {
-                        if (!b->files[k].content) {
-                                assert_int_equal(mkdir(b->files[k].path, 0755), 0);
-                                continue;
-                        }
-                        out = fopen(b->files[k].path, "we");
-                        assert_non_null(out);
-                        fputs(b->files[k].content, out);
-                        fclose(out);
-                }
+                const File main = { "udfcrond.conf", b->main ?: "timezone = \"UTC\";\n" };
+                const File schedules_d = { "schedules.d", NULL };
+                char name[32];
+                snprintf(name, sizeof name, "case-%zu", i);
+                _cleanup_free_ char *dir = testdir_mkdir(f->dir, name, 0755);
 
-                Config *c = (Config *) 0x1; /* must stay untouched */
-                _cleanup_(strv_freep) char **errors = NULL;
-                int r = config_load("udfcrond.conf", f->tzdb, &c, &errors);
-                size_t n = 0, want = 0;
-                while (want < MAX_ERRORS && b->errors[want])
-                        want++;
-                for (char **e = errors; e && *e; e++, n++)
-                        if (n >= want || strcmp(*e, b->errors[n]) != 0)
-                                print_message("case %zu: got      %s\n", i, *e);
-                for (size_t k = 0; k < want; k++)
-                        if (!errors || k >= n || strcmp(errors[k], b->errors[k]) != 0)
-                                print_message("case %zu: expected %s\n", i, b->errors[k]);
-                if (r == 0) /* fails below, without a leak report on top */
-                        c = config_free(c);
-                assert_int_equal(r, -EINVAL);
-                assert_ptr_equal(c, (Config *) 0x1);
-                assert_non_null(errors);
-                assert_int_equal(n, want);
-                for (size_t k = 0; k < want; k++)
-                        assert_string_equal(errors[k], b->errors[k]);
+                write_tree(dir, &main, 1);
+                if (!b->no_directory)
+                        write_tree(dir, &schedules_d, 1);
+                write_tree(dir, b->files, MAX_FILES);
+                assert_true(
+                        config_errors_match("udfcrond.conf", f->tzdb, b->errors, MAX_ERRORS, f->dir, name));
         }
 }
 
@@ -1128,8 +1077,8 @@ static void test_fused_keys(void **state) {
                   "    fused = { shared_token = \"fsh_abc\"; additional_env = { X = \"1\"; }; mode = \"batch\"; }; }\n"
                   ");\n" },
         };
-        Fixture *f = *state;
-        write_tree(f, files, ELEMENTSOF(files));
+        ConfigFixture *f = *state;
+        write_tree(f->dir, files, ELEMENTSOF(files));
         _cleanup_(config_freep) Config *c = load_ok(f, "udfcrond.conf");
         const FusedSettings *e = &c->settings.fused;
 
@@ -1171,7 +1120,7 @@ static void test_fused_keys(void **state) {
 }
 
 static void test_no_main_file(void **state) {
-        Fixture *f = *state;
+        ConfigFixture *f = *state;
         Config *c = NULL;
         char **errors = NULL;
         char path[128];
@@ -1191,13 +1140,13 @@ static void test_no_main_file(void **state) {
 
 /* libconfig reads up to a NUL, and an @include name too, which then names the directory itself */
 static void test_nul_byte(void **state) {
-        Fixture *f = *state;
+        ConfigFixture *f = *state;
         static const char text[] = "timezone = \"UTC\";\n@include \"\0schedules.d\"\n";
         static const File files[] = { { "schedules.d", NULL } };
         _cleanup_(strv_freep) char **errors = NULL;
         Config *c = NULL;
 
-        write_tree(f, files, ELEMENTSOF(files));
+        write_tree(f->dir, files, ELEMENTSOF(files));
         FILE *out = fopen("udfcrond.conf", "we");
         assert_non_null(out);
         assert_int_equal(fwrite(text, 1, sizeof text - 1, out), sizeof text - 1);

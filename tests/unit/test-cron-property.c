@@ -176,41 +176,48 @@ static void put_time_field(Text *t, uint64_t *rng, const Spec *f, unsigned star_
                 put_list(t, rng, f, f->min, f->max);
 }
 
-static void put_day_of_month(Text *t, uint64_t *rng) {
-        if (chance(rng, 35)) {
-                put(t, "*");
-                return;
-        }
-        if (chance(rng, 12)) {
-                put(t, "?");
-                return;
-        }
-        unsigned n = chance(rng, 25) ? (unsigned) between(rng, 2, 3) : 1;
-        for (unsigned i = 0; i < n; i++) {
-                if (i > 0)
-                        put(t, ",");
-                switch (between(rng, 0, 7)) {
-                case 0:
-                        put(t, "L");
-                        break;
-                case 1:
-                        put(t, "L-%u",
-                            (unsigned) (chance(rng, 70) ? between(rng, 0, 5) : between(rng, 0, 30)));
-                        break;
-                case 2:
-                        put(t, "%uW", (unsigned) between(rng, 1, 31));
-                        break;
-                case 3:
-                        put(t, "LW");
-                        break;
-                default:
-                        put_item(t, rng, &spec_day, 1, 31);
-                        break;
-                }
+/* One item of a day-of-month list: a number, a range or a step, or one of the Quartz forms. */
+static void put_day_of_month_item(Text *t, uint64_t *rng) {
+        switch (between(rng, 0, 7)) {
+        case 0:
+                put(t, "L");
+                break;
+        case 1:
+                put(t, "L-%u", (unsigned) (chance(rng, 70) ? between(rng, 0, 5) : between(rng, 0, 30)));
+                break;
+        case 2:
+                put(t, "%uW", (unsigned) between(rng, 1, 31));
+                break;
+        case 3:
+                put(t, "LW");
+                break;
+        default:
+                put_item(t, rng, &spec_day, 1, 31);
+                break;
         }
 }
 
-static void put_day_of_week(Text *t, uint64_t *rng) {
+static void put_day_of_week_item(Text *t, uint64_t *rng) {
+        switch (between(rng, 0, 6)) {
+        case 0:
+                put(t, "L"); /* Saturday */
+                break;
+        case 1:
+                put_value(t, rng, KIND_WEEKDAY, (unsigned) between(rng, 0, 7));
+                put(t, chance(rng, 50) ? "L" : "l");
+                break;
+        case 2:
+                put_value(t, rng, KIND_WEEKDAY, (unsigned) between(rng, 0, 7));
+                put(t, "#%u", (unsigned) between(rng, 1, 5));
+                break;
+        default:
+                put_item(t, rng, &spec_weekday, 0, 7);
+                break;
+        }
+}
+
+/* A day field: `*`, `?`, or a list of one to three items that put_one writes. */
+static void put_day_field(Text *t, uint64_t *rng, void (*put_one)(Text *t, uint64_t *rng)) {
         if (chance(rng, 35)) {
                 put(t, "*");
                 return;
@@ -223,22 +230,7 @@ static void put_day_of_week(Text *t, uint64_t *rng) {
         for (unsigned i = 0; i < n; i++) {
                 if (i > 0)
                         put(t, ",");
-                switch (between(rng, 0, 6)) {
-                case 0:
-                        put(t, "L"); /* Saturday */
-                        break;
-                case 1:
-                        put_value(t, rng, KIND_WEEKDAY, (unsigned) between(rng, 0, 7));
-                        put(t, chance(rng, 50) ? "L" : "l");
-                        break;
-                case 2:
-                        put_value(t, rng, KIND_WEEKDAY, (unsigned) between(rng, 0, 7));
-                        put(t, "#%u", (unsigned) between(rng, 1, 5));
-                        break;
-                default:
-                        put_item(t, rng, &spec_weekday, 0, 7);
-                        break;
-                }
+                put_one(t, rng);
         }
 }
 
@@ -293,14 +285,14 @@ static void random_expression(uint64_t *rng, Text *t) {
         put(t, "%s", sep);
         put_time_field(t, rng, &spec_hour, 30);
         put(t, "%s", sep);
-        put_day_of_month(t, rng);
+        put_day_field(t, rng, put_day_of_month_item);
         put(t, "%s", sep);
         if (chance(rng, 55))
                 put(t, "*");
         else
                 put_list(t, rng, &spec_month, 1, 12);
         put(t, "%s", sep);
-        put_day_of_week(t, rng);
+        put_day_field(t, rng, put_day_of_week_item);
         if (fields == 7) {
                 put(t, "%s", sep);
                 if (chance(rng, 40))

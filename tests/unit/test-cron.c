@@ -78,31 +78,39 @@ static bool parse_row(const char *row, const char *expr, CronExpr *ret) {
 }
 
 /*
- * A schedule and the successive fires cron_next() must find from `from`.
- * Each fire is also checked against cron_prev(): the fire before it is the
- * previous entry (or not later than `from`), and a second after it the
- * fire itself is the last one.
+ * A schedule and the successive fires a search must find from `start`: cron_next() after it (a NextCase),
+ * or cron_prev() before it, newest first (a PrevCase).
  */
-typedef struct NextCase {
+typedef struct WalkCase {
         const char *expr;
-        const char *from;
+        const char *start;
         const char *fires[MAX_FIRES]; /* ISO-8601; NONE: -ENOENT */
-} NextCase;
+} WalkCase, NextCase, PrevCase;
 
-static void check_next_case(const NextCase *c) {
+typedef int (*CronSearch)(const CronExpr *expr, const TzZone *zone, int64_t t, CronFire *ret_fire);
+
+/*
+ * Walks from c->start through c->fires, forward with cron_next() or backward with cron_prev(). Each fire
+ * is also checked against the search the other way: from a second beyond it, that finds the fire itself;
+ * from the fire, the fire before it in the walk (or none between the start and the first fire).
+ */
+static void check_walk(const WalkCase *c, bool forward) {
+        CronSearch search = forward ? cron_next : cron_prev, back = forward ? cron_prev : cron_next;
+        const char *search_name = forward ? "cron_next" : "cron_prev";
+        const char *back_name = forward ? "cron_prev" : "cron_next";
         char row[160], what[48], a[TIMESTAMP_MAX];
+        int64_t start = at(c->start), t = start;
         CronExpr e;
-        int64_t t = at(c->from);
 
-        snprintf(row, sizeof row, "'%s' from %s", c->expr, c->from);
+        snprintf(row, sizeof row, "'%s' %s %s", c->expr, forward ? "from" : "before", c->start);
         if (!parse_row(row, c->expr, &e))
                 return;
 
         for (size_t i = 0; i < MAX_FIRES && c->fires[i]; i++) {
-                CronFire f = {}, p = {};
-                int r = cron_next(&e, NULL, t, &f);
+                CronFire f = {}, b = {};
+                int r = search(&e, NULL, t, &f);
 
-                snprintf(what, sizeof what, "cron_next #%zu", i + 1);
+                snprintf(what, sizeof what, "%s #%zu", search_name, i + 1);
                 if (streq(c->fires[i], NONE)) {
                         if (r != -ENOENT)
                                 mismatch("%s: %s: expected -ENOENT, got %d (%s)", row, what, r,
@@ -116,84 +124,40 @@ static void check_next_case(const NextCase *c) {
                 if (!check_fire(row, what, &f, at(c->fires[i])))
                         return;
 
-                snprintf(what, sizeof what, "cron_prev(#%zu + 1s)", i + 1);
-                r = cron_prev(&e, NULL, f.at + 1, &p);
+                snprintf(what, sizeof what, "%s(#%zu %c 1s)", back_name, i + 1, forward ? '+' : '-');
+                r = back(&e, NULL, forward ? f.at + 1 : f.at - 1, &b);
                 if (r < 0)
                         mismatch("%s: %s: expected %s, got error %d", row, what, c->fires[i], r);
                 else
-                        check_fire(row, what, &p, f.at);
+                        check_fire(row, what, &b, f.at);
 
-                snprintf(what, sizeof what, "cron_prev(#%zu)", i + 1);
-                r = cron_prev(&e, NULL, f.at, &p);
+                snprintf(what, sizeof what, "%s(#%zu)", back_name, i + 1);
+                r = back(&e, NULL, f.at, &b);
                 if (i > 0) {
                         if (r < 0)
                                 mismatch("%s: %s: expected %s, got error %d", row, what, c->fires[i - 1], r);
                         else
-                                check_fire(row, what, &p, at(c->fires[i - 1]));
-                } else if (r == 0 && p.at > at(c->from))
+                                check_fire(row, what, &b, at(c->fires[i - 1]));
+                } else if (r == 0 && (forward ? b.at > start : b.at < start))
                         mismatch("%s: %s: %s is a fire between the start and the first fire", row, what,
-                                 iso(p.at, a));
+                                 iso(b.at, a));
                 t = f.at;
         }
+}
+
+static void check_next_case(const NextCase *c) {
+        check_walk(c, true);
 }
 
 static void check_next_cases(const NextCase *cases, size_t n) {
         for (size_t i = 0; i < n; i++)
-                check_next_case(&cases[i]);
+                check_walk(&cases[i], true);
         assert_no_mismatches();
-}
-
-/* The mirror image: the successive fires cron_prev() finds going back from `before`. */
-typedef struct PrevCase {
-        const char *expr;
-        const char *before;
-        const char *fires[MAX_FIRES]; /* newest first; NONE: -ENOENT */
-} PrevCase;
-
-static void check_prev_case(const PrevCase *c) {
-        char row[160], what[48], a[TIMESTAMP_MAX];
-        CronExpr e;
-        int64_t t = at(c->before);
-
-        snprintf(row, sizeof row, "'%s' before %s", c->expr, c->before);
-        if (!parse_row(row, c->expr, &e))
-                return;
-
-        for (size_t i = 0; i < MAX_FIRES && c->fires[i]; i++) {
-                CronFire f = {}, n = {};
-                int r = cron_prev(&e, NULL, t, &f);
-
-                snprintf(what, sizeof what, "cron_prev #%zu", i + 1);
-                if (streq(c->fires[i], NONE)) {
-                        if (r != -ENOENT)
-                                mismatch("%s: %s: expected -ENOENT, got %d (%s)", row, what, r,
-                                         r == 0 ? iso(f.at, a) : "-");
-                        return;
-                }
-                if (r < 0) {
-                        mismatch("%s: %s: expected %s, got error %d", row, what, c->fires[i], r);
-                        return;
-                }
-                if (!check_fire(row, what, &f, at(c->fires[i])))
-                        return;
-
-                snprintf(what, sizeof what, "cron_next(#%zu)", i + 1);
-                r = cron_next(&e, NULL, f.at, &n);
-                if (i > 0) {
-                        if (r < 0)
-                                mismatch("%s: %s: expected %s, got error %d", row, what, c->fires[i - 1], r);
-                        else
-                                check_fire(row, what, &n, at(c->fires[i - 1]));
-                } else if (r == 0 && n.at < at(c->before))
-                        mismatch("%s: %s: %s is a fire between the first fire and the start", row, what,
-                                 iso(n.at, a));
-                t = f.at;
-        }
 }
 
 static void check_prev_cases(const PrevCase *cases, size_t n) {
         for (size_t i = 0; i < n; i++)
-                check_prev_case(&cases[i]);
+                check_walk(&cases[i], false);
         assert_no_mismatches();
 }
 

@@ -203,6 +203,44 @@ static void test_job_list_and_config(void **state) {
         assert_int_equal(fused_job_config_name(S("<xml/>"), &name), -EBADMSG);
 }
 
+/* A list of more than 100000 elements is cut there: a log page and the results say so, the job list not. */
+static void test_long_lists(void **state) {
+        static const char element[] = "{\"message\":\"m\",\"timestamp\":1,\"name\":\"1.json\","
+                                      "\"url\":\"https://s/1\",\"id\":\"j\"},";
+        const size_t total = 100001, len = strlen(element);
+        _cleanup_free_ char *json = malloc(total * len + 2), *unexpected = NULL;
+        FusedLogEntry *entries = NULL;
+        FusedResultItem *results = NULL;
+        FusedJobListItem *jobs = NULL;
+        size_t n = 0;
+        (void) state;
+
+        assert_non_null(json);
+        json[0] = '[';
+        for (size_t i = 0; i < total; i++)
+                memcpy(json + 1 + i * len, element, len);
+        json[total * len] = ']'; /* in place of the last comma */
+        json[total * len + 1] = '\0';
+
+        assert_int_equal(fused_logs_parse(S(json), 0, &entries, &n, &unexpected), 0);
+        assert_int_equal(n, 100000);
+        assert_string_equal(entries[n - 1].message, "m");
+        assert_string_equal(unexpected, "more than 100000 entries: the rest comes with the next page");
+        entries = fused_logs_free(entries, n);
+        unexpected = mfree(unexpected);
+
+        assert_int_equal(fused_results_parse(S(json), &results, &n, &unexpected), 0);
+        assert_int_equal(n, 100000);
+        assert_string_equal(unexpected, "more than 100000 result files: the rest ignored");
+        results = fused_results_free(results, n);
+        unexpected = mfree(unexpected);
+
+        assert_int_equal(fused_job_list_parse(S(json), &jobs, &n, &unexpected), 0);
+        assert_int_equal(n, 100000);
+        assert_null(strstr(unexpected, "more than"));
+        jobs = fused_job_list_free(jobs, n);
+}
+
 static void test_udf_metadata_instances(void **state) {
         FusedMetadata m;
         cJSON *udf = NULL;
@@ -283,7 +321,8 @@ int main(void) {
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test(test_run_response), cmocka_unit_test(test_job_result),
                 cmocka_unit_test(test_logs),         cmocka_unit_test(test_results),
-                cmocka_unit_test(test_job_list_and_config), cmocka_unit_test(test_udf_metadata_instances),
+                cmocka_unit_test(test_job_list_and_config), cmocka_unit_test(test_long_lists),
+                cmocka_unit_test(test_udf_metadata_instances),
                 cmocka_unit_test(test_encoders),
         };
         return cmocka_run_group_tests(tests, NULL, NULL);

@@ -985,6 +985,98 @@ static void test_many_concurrent(void **state) {
         assert_true(test_http_server_connections(servers[0].http) - before <= 1);
 }
 
+static void test_line_beyond_multi(void **state) {
+        Fixture *f = *state;
+        Counter c = {}, cancelled = {};
+        HttpTransfer *held[3] = {};
+        enum { N = 700 }; /* beyond the 256 hops the multi handle holds: the rest wait in line */
+
+        for (int i = 0; i < N; i++)
+                assert_int_equal(http_submit(f->client,
+                                             &(HttpRequest){ .url = url(f, "A", "/json?i=%d", i) },
+                                             on_counted, &c, NULL),
+                                 0);
+        /* the last in line, held: freed while they wait, they never call back */
+        for (size_t i = 0; i < ELEMENTSOF(held); i++)
+                assert_int_equal(http_submit(f->client, &(HttpRequest){ .url = url(f, "A", "/json") },
+                                             on_counted, &cancelled, &held[i]),
+                                 0);
+        assert_int_equal(http_client_transfers(f->client), N + ELEMENTSOF(held));
+        for (size_t i = 0; i < ELEMENTSOF(held); i++)
+                held[i] = http_transfer_free(held[i]);
+        uint64_t deadline = now_mono() + RUN_BOUND_USEC;
+        while (c.ok + c.other < N) {
+                assert_true(now_mono() < deadline);
+                assert_true(sd_event_run(f->event, 100 * USEC_PER_MSEC) >= 0);
+        }
+        assert_int_equal(c.ok, N);
+        run_for(f, 50 * USEC_PER_MSEC);
+        assert_int_equal(cancelled.ok + cancelled.other, 0);
+        assert_int_equal(http_client_transfers(f->client), 0);
+}
+
+static void test_not_before(void **state) {
+        Fixture *f = *state;
+        Result late, soon, dropped, past;
+        uint64_t t0 = now_mono();
+
+        /* submitted out of order: each goes at its time (at most 250 ms after), not before */
+        submit(f, &(HttpRequest){ .url = url(f, "A", "/json"), .not_before_usec = t0 + 400 * USEC_PER_MSEC }, &late);
+        submit(f, &(HttpRequest){ .url = url(f, "A", "/json"), .not_before_usec = t0 + 100 * USEC_PER_MSEC }, &soon);
+        submit(f, &(HttpRequest){ .url = url(f, "A", "/json"), .not_before_usec = t0 + 200 * USEC_PER_MSEC },
+               &dropped);
+        submit(f, &(HttpRequest){ .url = url(f, "A", "/json"), .not_before_usec = t0 - USEC_PER_SEC }, &past);
+        assert_int_equal(http_client_transfers(f->client), 4);
+        dropped.transfer = http_transfer_free(dropped.transfer); /* cancelled while it waits */
+        run_until(f, &past.done);
+        assert_false(soon.done);
+        run_until(f, &soon.done);
+        assert_false(late.done);
+        run_until(f, &late.done);
+        assert_int_equal(past.outcome, HTTP_OK);
+        assert_int_equal(soon.outcome, HTTP_OK);
+        assert_int_equal(late.outcome, HTTP_OK);
+        assert_true(soon.ended >= t0 + 100 * USEC_PER_MSEC && soon.ended < t0 + 1000 * USEC_PER_MSEC);
+        assert_true(late.ended >= t0 + 400 * USEC_PER_MSEC && late.ended < t0 + 1300 * USEC_PER_MSEC);
+        run_for(f, 50 * USEC_PER_MSEC);
+        assert_false(dropped.done);
+        assert_int_equal(http_client_transfers(f->client), 0);
+        result_done(&late);
+        result_done(&soon);
+        result_done(&past);
+
+        /* a client freed with transfers still waiting: no callback, no leak */
+        HttpClient *c;
+        Counter n = {};
+        assert_int_equal(http_client_new(f->event, &f->settings, &c), 0);
+        for (int i = 0; i < 3; i++)
+                assert_int_equal(http_submit(c,
+                                             &(HttpRequest){ .url = url(f, "A", "/json"),
+                                                             .not_before_usec = now_mono() + USEC_PER_SEC },
+                                             on_counted, &n, NULL),
+                                 0);
+        http_client_free(c);
+        run_for(f, 50 * USEC_PER_MSEC);
+        assert_int_equal(n.ok + n.other, 0);
+}
+
+static void test_free_client_with_line(void **state) {
+        Fixture *f = *state;
+        HttpClient *c;
+        Counter n = {};
+
+        /* hops in the multi handle and hops in line: all cancelled, no callback, no leak */
+        assert_int_equal(http_client_new(f->event, &f->settings, &c), 0);
+        for (int i = 0; i < 300; i++)
+                assert_int_equal(
+                        http_submit(c, &(HttpRequest){ .url = url(f, "A", "/slow?ms=2000") }, on_counted, &n, NULL),
+                        0);
+        run_for(f, 50 * USEC_PER_MSEC);
+        http_client_free(c);
+        run_for(f, 50 * USEC_PER_MSEC);
+        assert_int_equal(n.ok + n.other, 0);
+}
+
 static void test_cancel_mid_transfer(void **state) {
         Fixture *f = *state;
         Result r;
@@ -1112,7 +1204,10 @@ int main(void) {
                 T(test_redirect_refusals),
                 T(test_cookies),
                 T(test_many_concurrent),
-                T(test_cancel_mid_transfer),
+                T(test_line_beyond_multi),
+        T(test_free_client_with_line),
+        T(test_not_before),
+        T(test_cancel_mid_transfer),
                 T(test_cancel_while_waiting_to_retry),
                 T(test_free_client_with_transfers),
                 T(test_submit_refusals),

@@ -6,7 +6,6 @@
  * references, and every mistake reported at its file:line.
  */
 #include <errno.h>
-#include <fcntl.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -14,66 +13,40 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <unistd.h>
 
 #include <cjson/cJSON.h>
 #include <cmocka.h>
 
 #include "../support/config-errors.h"
+#include "../support/config-fixture.h"
 #include "../support/testdir.h"
 #include "config.h"
 #include "pipeline.h"
 
 #define MAX_ERRORS 8
 
-typedef struct Fixture {
-        TzDb *tzdb;
-        char *dir;
-        int cwd;
-} Fixture;
-
 static int setup(void **state) {
-        Fixture *f = calloc(1, sizeof *f);
-        assert_non_null(f);
-        assert_int_equal(tzdb_new(NULL, &f->tzdb), 0);
-        f->dir = testdir_new("test-pipeline-config");
-        _cleanup_free_ char *plugins = testdir_mkdir(f->dir, "plugins", 0755);
-        static const char *const names[] = { "storage-file.so", "ingest-rows.so" };
-        for (size_t i = 0; i < ELEMENTSOF(names); i++) {
-                char src[64];
-                snprintf(src, sizeof src, "asan/plugins/%s", names[i]);
-                _cleanup_free_ char *from = build_path(src);
-                free(testdir_copy(plugins, names[i], from, 0644));
-        }
-        f->cwd = open(".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-        assert_true(f->cwd >= 0);
-        *state = f;
+        static const FixturePlugin plugins[] = {
+                { "asan/plugins/storage-file.so", "storage-file.so" },
+                { "asan/plugins/ingest-rows.so", "ingest-rows.so" },
+        };
+        *state = config_fixture_new("test-pipeline-config", plugins, ELEMENTSOF(plugins));
         return 0;
 }
 
 static int teardown(void **state) {
-        Fixture *f = *state;
-        assert_int_equal(fchdir(f->cwd), 0);
-        close(f->cwd);
-        testdir_free(f->dir);
-        tzdb_free(f->tzdb);
-        free(f);
+        config_fixture_free(*state);
         return 0;
 }
 
 /* Case `name`: udfcrond.conf (MAIN), schedules.d/s.conf and schedules.d/job.py; enters its directory. */
-static void write_case(Fixture *f, const char *name, const char *schedules) {
+static void write_case(ConfigFixture *f, const char *name, const char *schedules) {
         static const char main[] = "plugin_directories = [ \"../plugins\" ];\n"
                                    "storage = { file = { root = \"/srv/udfcron\"; }; };\n"
                                    "ingest = { rows = { }; };\n"
                                    "engines = { fused = { token = \"${secret:fused}\"; }; };\n";
-        assert_int_equal(fchdir(f->cwd), 0);
-        _cleanup_free_ char *dir = testdir_mkdir(f->dir, name, 0755);
-        free(testdir_mkdir(dir, "schedules.d", 0755));
-        free(testdir_write(dir, "udfcrond.conf", main, 0644));
-        free(testdir_write(dir, "schedules.d/s.conf", schedules, 0644));
-        free(testdir_write(dir, "schedules.d/job.py", "def udf(**kw):\n    return kw\n", 0644));
-        assert_int_equal(chdir(dir), 0);
+        config_fixture_case(f, name, main, schedules);
+        free(testdir_write(".", "schedules.d/job.py", "def udf(**kw):\n    return kw\n", 0644));
 }
 
 /* The value of option `name` in a step's options structure, read through its type's table. */
@@ -86,7 +59,7 @@ static const void *step_option(const PipelineStep *step, const char *name) {
 }
 
 static void test_steps(void **state) {
-        Fixture *f = *state;
+        ConfigFixture *f = *state;
         _cleanup_(strv_freep) char **errors = NULL;
         Config *c = NULL;
 
@@ -246,7 +219,7 @@ static const Broken broken[] = {
 /* clang-format on */
 
 static void test_broken(void **state) {
-        Fixture *f = *state;
+        ConfigFixture *f = *state;
 
         for (size_t i = 0; i < ELEMENTSOF(broken); i++) {
                 const Broken *b = &broken[i];

@@ -7,7 +7,6 @@
  * The plugins are the test variants of tests/unit/plugins/variants.c.
  */
 #include <errno.h>
-#include <fcntl.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -15,85 +14,50 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
-#include <unistd.h>
 
 #include <cmocka.h>
 
 #include "../support/config-errors.h"
+#include "../support/config-fixture.h"
 #include "../support/testdir.h"
 #include "config.h"
 #include "plugins/variants.h"
 
 #define MAX_ERRORS 8
 
-typedef struct Fixture {
-        TzDb *tzdb;
-        char *dir; /* holds plugins/ and one directory per case */
-        int cwd;
-} Fixture;
-
 static int setup(void **state) {
-        Fixture *f = calloc(1, sizeof *f);
-        assert_non_null(f);
-        assert_int_equal(tzdb_new(NULL, &f->tzdb), 0);
-        f->dir = testdir_new("test-plugin-config");
-        _cleanup_free_ char *plugins = testdir_mkdir(f->dir, "plugins", 0755);
-        static const char *const variants[][2] = {
-                { "good", "storage-good.so" },
-                { "slow", "storage-slow.so" },
-                { "major", "storage-major.so" },
+        static const FixturePlugin plugins[] = {
+                { "asan/test-plugins/good.so", "storage-good.so" },
+                { "asan/test-plugins/slow.so", "storage-slow.so" },
+                { "asan/test-plugins/major.so", "storage-major.so" },
+                { "asan/plugins/secrets-env.so", "secrets-env.so" },
         };
-        for (size_t i = 0; i < ELEMENTSOF(variants); i++) {
-                char src[64];
-                snprintf(src, sizeof src, "asan/test-plugins/%s.so", variants[i][0]);
-                _cleanup_free_ char *from = build_path(src);
-                free(testdir_copy(plugins, variants[i][1], from, 0644));
-        }
-        _cleanup_free_ char *env = build_path("asan/plugins/secrets-env.so");
-        free(testdir_copy(plugins, "secrets-env.so", env, 0644));
-        f->cwd = open(".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-        assert_true(f->cwd >= 0);
-        *state = f;
+        *state = config_fixture_new("test-plugin-config", plugins, ELEMENTSOF(plugins));
         return 0;
 }
 
 static int teardown(void **state) {
-        Fixture *f = *state;
-        assert_int_equal(fchdir(f->cwd), 0);
-        close(f->cwd);
-        testdir_free(f->dir);
-        tzdb_free(f->tzdb);
-        free(f);
+        config_fixture_free(*state);
         return 0;
-}
-
-/* Writes case `name`: udfcrond.conf and, when given, schedules.d/s.conf; enters its directory. */
-static void write_case(Fixture *f, const char *name, const char *main, const char *schedules) {
-        _cleanup_free_ char *dir = testdir_mkdir(f->dir, name, 0755);
-        free(testdir_mkdir(dir, "schedules.d", 0755));
-        free(testdir_write(dir, "udfcrond.conf", main, 0644));
-        if (schedules)
-                free(testdir_write(dir, "schedules.d/s.conf", schedules, 0644));
-        assert_int_equal(chdir(dir), 0);
 }
 
 #define HEADER "plugin_directories = [ \"../plugins\" ];\n" /* line 1 of every case */
 
 static void test_instances(void **state) {
-        Fixture *f = *state;
+        ConfigFixture *f = *state;
         _cleanup_(strv_freep) char **errors = NULL;
         Config *c = NULL;
 
-        write_case(f, "ok",
-                   HEADER "storage = {\n"
-                          "        good = { label = \"x\"; path = \"rel/p\"; flag = false; count = 5;\n"
-                          "                 every = \"1m\"; tags = [ \"t1\", \"t2\" ]; };\n"
-                          "        later = { plugin = \"slow\"; tags = \"one\"; count = 3; };\n"
-                          "};\n"
-                          "secrets = { env = { }; };\n",
-                   "schedules = ( { name = \"s\"; cron = \"@daily\"; command = [ \"/bin/true\" ];\n"
-                   "                output = \"good:///out/${schedule}/${run_id}.json\"; } );\n");
+        config_fixture_case(f, "ok",
+                            HEADER
+                            "storage = {\n"
+                            "        good = { label = \"x\"; path = \"rel/p\"; flag = false; count = 5;\n"
+                            "                 every = \"1m\"; tags = [ \"t1\", \"t2\" ]; };\n"
+                            "        later = { plugin = \"slow\"; tags = \"one\"; count = 3; };\n"
+                            "};\n"
+                            "secrets = { env = { }; };\n",
+                            "schedules = ( { name = \"s\"; cron = \"@daily\"; command = [ \"/bin/true\" ];\n"
+                            "                output = \"good:///out/${schedule}/${run_id}.json\"; } );\n");
         int r = config_load("udfcrond.conf", f->tzdb, &c, &errors);
         for (char **e = errors; e && *e; e++)
                 print_message("unexpected: %s\n", *e);
@@ -136,9 +100,9 @@ static void test_instances(void **state) {
 }
 
 static void test_default_directory(void **state) {
-        Fixture *f = *state;
+        ConfigFixture *f = *state;
         Config *c = NULL;
-        write_case(f, "default", "timezone = \"UTC\";\n", NULL);
+        config_fixture_case(f, "default", "timezone = \"UTC\";\n", NULL);
         assert_int_equal(config_load("udfcrond.conf", f->tzdb, &c, NULL), 0);
         assert_string_equal(c->settings.plugin_directories[0], UDFCRON_PLUGIN_DIR);
         assert_null(c->settings.plugin_directories[1]);
@@ -244,14 +208,13 @@ static const Broken broken[] = {
 /* clang-format on */
 
 static void test_broken(void **state) {
-        Fixture *f = *state;
+        ConfigFixture *f = *state;
 
         for (size_t i = 0; i < ELEMENTSOF(broken); i++) {
                 const Broken *b = &broken[i];
                 char name[32];
                 snprintf(name, sizeof name, "case-%zu", i);
-                assert_int_equal(fchdir(f->cwd), 0);
-                write_case(f, name, b->main, b->schedules);
+                config_fixture_case(f, name, b->main, b->schedules);
 
                 assert_true(
                         config_errors_match("udfcrond.conf", f->tzdb, b->errors, MAX_ERRORS, f->dir, name));
