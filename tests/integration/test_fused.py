@@ -239,6 +239,27 @@ def test_batch_job_end_to_end(daemon, emulator, tmp_path):
     assert len(storage) == 3 and not any(header_values(r, "Authorization") for r in storage)
 
 
+def test_a_quiet_log_is_read_less_often(daemon, emulator, tmp_path):
+    """A job that logs nothing while it runs, polled every second: each read of its log that brings
+    nothing doubles the wait before the next, up to quiet_log_interval (4 s); no line is lost or
+    doubled, and its last lines still come before its end."""
+    emulator.config({"fused": {"job": {**SHORT_JOB, "running": 12.0, "log_interval": 60.0}}})
+    save_udf(emulator, "rollup")
+    d = fused_daemon(daemon, emulator, tmp_path, [batch("quiet", cron=once_soon())],
+                     engine={"quiet_log_interval": "4s"})
+    run_id, recs = first_run(d, "quiet", "finished", 30)
+    d.stop()
+
+    job_id = of(recs, "finished")[0]["UDFCRON_JOB_ID"]
+    assert forwarded(recs) == job_log(emulator, job_id)
+    assert names(recs)[-1] == "finished"
+    statuses = [r["time"] for r in emulator.requests(route="fused.job.status")]
+    reads = [r["time"] for r in emulator.requests(route="fused.job.logs") if r["time"] <= statuses[-1]]
+    gaps = [round(b - a) for a, b in zip(reads, reads[1:])]
+    assert len(statuses) >= 12
+    assert 2 in gaps and 4 in gaps and max(gaps) == 4, gaps  # 1, 2, 4, then 4 again: never beyond
+
+
 def test_batch_job_outcomes(daemon, emulator, tmp_path):
     """A job that fails, one cancelled on the service, and one whose job_status nobody knows: each run
     ends accordingly, with the job's last log lines in the journal before its end."""

@@ -1000,6 +1000,10 @@ static const Broken broken[] = {
         },
         /* the fused engine: its settings, and schedules that cannot run on it */
         {
+                .main = "engines = { fused = {\n  poll_interval = \"10s\";\n  quiet_log_interval = \"5s\";\n}; };\n",
+                .errors = { "udfcrond.conf:3: quiet_log_interval: shorter than poll_interval" },
+        },
+        {
                 .main = "timezone = \"UTC\";\n" "engines = {\n" "  fused = {\n" "    base_url = \"ftp://x\";\n"
                         "    tokn = \"${secret:t}\";\n" "    poll_interval = \"0s\";\n" "  };\n" "};\n",
                 .files = {
@@ -1059,7 +1063,7 @@ static void test_fused_keys(void **state) {
                                    "  token = \"${secret:fused-token}\";\n"
                                    "  realtime_client_id = \"rt-1\";\n"
                                    "  instance_type = \"m5.large\"; region = \"us-east-1\"; disk_size_gb = 20;\n"
-                                   "  poll_interval = \"10s\"; realtime_timeout = \"5m\";\n"
+                                   "  poll_interval = \"10s\"; realtime_timeout = \"5m\"; quiet_log_interval = \"1m\";\n"
                                    "  send_status_email = true; cache = true;\n"
                                    "}; };\n" },
                 { "schedules.d", NULL },
@@ -1090,6 +1094,7 @@ static void test_fused_keys(void **state) {
         assert_string_equal(e->region, "us-east-1");
         assert_int_equal(e->disk_size_gb, 20);
         assert_int_equal(e->poll_interval_usec, 10 * USEC_PER_SEC);
+        assert_int_equal(e->quiet_log_interval_usec, 60 * USEC_PER_SEC);
         assert_int_equal(e->realtime_timeout_usec, 300 * USEC_PER_SEC);
         assert_true(e->send_status_email && e->cache);
 
