@@ -349,6 +349,7 @@ emulator:
 
 bench: deps deps-node $(BENCHES) $(UDFCROND) $(PLUGINS) $(S3_SERVER)
 	@set -e; for b in $(BENCHES); do $$b; done
+	$(PYTHON) tests/bench/bench-emulator.py
 	UDFCROND=$(abspath $(UDFCROND)) $(PYTHON) tests/bench/bench-fused.py
 	UDFCROND=$(abspath $(UDFCROND)) $(PYTHON) tests/bench/bench-fusion.py
 

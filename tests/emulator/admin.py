@@ -118,12 +118,12 @@ class Admin:
         since, limit = int(req.arg("since", 0)), req.arg("limit")
         with self.emu.lock:
             found = [r for r in self.emu.recorded
-                     if r["seq"] > since and (method is None or r["method"] == method.upper())
-                     and (route is None or r["route"] == route) and (listener is None or r["listener"] == listener)
-                     and path.search(r["path"])]
+                     if r.seq > since and (method is None or r.method == method.upper())
+                     and (route is None or r.route == route) and (listener is None or r.listener == listener)
+                     and path.search(r.path)]
         if limit is not None:
             found = found[-int(limit):] if int(limit) else []
-        return Response.json(200, found)
+        return Response.json(200, [r.as_json() for r in found])
 
     def requests_clear(self, req):
         with self.emu.lock:

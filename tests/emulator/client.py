@@ -46,16 +46,17 @@ class Emulator:
         self.log_path = log_path
 
     @classmethod
-    def start(cls, workdir, args=(), timeout=10.0):
-        """Starts `python3 tests/emulator --port 0 ARGS` with its output in workdir/emulator.log."""
+    def start(cls, workdir, args=(), timeout=10.0, emulator_dir=None):
+        """Starts `python3 tests/emulator --port 0 ARGS` with its output in workdir/emulator.log;
+        `emulator_dir` runs another copy of the emulator instead (a benchmark's baseline)."""
         workdir = Path(workdir)
         workdir.mkdir(parents=True, exist_ok=True)
         ready = workdir / "emulator-ready.json"
         ready.unlink(missing_ok=True)
         log_path = workdir / "emulator.log"
         with open(log_path, "ab") as log:
-            proc = subprocess.Popen([PYTHON, str(EMULATOR_DIR), "--port", "0", "--ready-file", str(ready), *args],
-                                    stdin=subprocess.DEVNULL, stdout=log, stderr=log, start_new_session=True)
+            argv = [PYTHON, str(emulator_dir or EMULATOR_DIR), "--port", "0", "--ready-file", str(ready), *args]
+            proc = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=log, stderr=log, start_new_session=True)
         deadline = time.monotonic() + timeout
         while not ready.exists():
             if proc.poll() is not None or time.monotonic() > deadline:

@@ -1,5 +1,6 @@
 """What every part of the emulator shares: requests, responses, errors, routing and time formats."""
 import datetime
+import functools
 import json
 import re
 import secrets
@@ -8,21 +9,41 @@ import time
 import urllib.parse
 
 
+class Headers:
+    """A request's header fields in their order, as sent; a lookup ignores case and finds the first."""
+
+    def __init__(self, fields):
+        self.fields = fields  # (name, value) pairs
+        self.first = {}
+        for name, value in fields:
+            self.first.setdefault(name.lower(), value)
+
+    def get(self, name, default=None):
+        return self.first.get(name.lower(), default)
+
+
 class Request:
     """One HTTP request as the services see it: path (still percent-encoded), query, headers, body."""
 
     def __init__(self, listener, method, target, headers, body, client):
-        split = urllib.parse.urlsplit(target)
+        if target.startswith("/") and not target.startswith("//"):  # origin form, as clients send it
+            path, _, query = target.partition("#")[0].partition("?")
+        else:
+            split = urllib.parse.urlsplit(target)
+            path, query = split.path, split.query
         self.listener = listener  # "main" or "storage"
         self.method = method
         self.target = target
-        self.path = split.path
-        self.raw_query = split.query
-        self.query = urllib.parse.parse_qs(split.query, keep_blank_values=True)
-        self.headers = headers  # an email.message.Message: case-insensitive, keeps duplicates
+        self.path = path
+        self.raw_query = query
+        self.headers = headers  # Headers
         self.body = body
         self.client = client
         self.time = time.time()
+
+    @functools.cached_property
+    def query(self):
+        return urllib.parse.parse_qs(self.raw_query, keep_blank_values=True)
 
     def arg(self, name, default=None):
         values = self.query.get(name)
@@ -74,24 +95,39 @@ class HttpError(Exception):
 
 
 class Route:
-    def __init__(self, method, pattern, name, handler):
+    def __init__(self, method, pattern, name, handler, blocking):
         self.method = method
         self.regex = re.compile(pattern + r"\Z")
         self.name = name
         self.handler = handler
+        self.blocking = blocking  # its answer may take time (see http1.Connection.in_thread)
 
 
 class Router:
     """Routes by method and a regex over the path; path parameters are percent-decoded."""
 
+    MEMO_MAX = 65536  # paths remembered: a job is polled at the same ones all its life
+
     def __init__(self):
         self.routes = []
+        self.memo = {}  # (method, path) -> what match() answered
 
-    def add(self, method, pattern, name, handler):
-        self.routes.append(Route(method, pattern, name, handler))
+    def add(self, method, pattern, name, handler, blocking=False):
+        self.routes.append(Route(method, pattern, name, handler, blocking))
+        self.memo = {}
 
     def match(self, method, path):
-        """(route, params), or (None, methods allowed on this path: empty when the path is unknown)."""
+        """(route, params), or (None, methods allowed on this path: empty when the path is unknown).
+        The answer may be one given before: not to be modified."""
+        key = (method, path)
+        found = self.memo.get(key)
+        if found is None:
+            if len(self.memo) >= self.MEMO_MAX:
+                self.memo = {}
+            found = self.memo[key] = self._match(method, path)
+        return found
+
+    def _match(self, method, path):
         allowed = []
         for route in self.routes:
             m = route.regex.match(path)
@@ -100,7 +136,7 @@ class Router:
             if route.method == method or (method == "HEAD" and route.method == "GET"):
                 return route, {k: urllib.parse.unquote(v) for k, v in m.groupdict().items()}
             allowed.append(route.method)
-        return None, allowed
+        return None, tuple(allowed)
 
 
 # ---------------------------------------------------------------- time and ids
@@ -109,9 +145,8 @@ def iso_utc(t, digits=6):
     """An ISO-8601 UTC time ending in Z, with `digits` fractional digits (3, 6 or 9)."""
     if t is None:
         return None
-    dt = datetime.datetime.fromtimestamp(t, datetime.timezone.utc)
-    frac = f"{dt.microsecond:06d}{'000'}"[:digits]
-    return dt.strftime("%Y-%m-%dT%H:%M:%S") + (f".{frac}" if digits else "") + "Z"
+    text = datetime.datetime.fromtimestamp(t, datetime.timezone.utc).isoformat(timespec="microseconds")
+    return text[:19] + (f".{(text[20:26] + '000')[:digits]}" if digits else "") + "Z"  # of ...T12:34:56.789012+00:00
 
 
 def http_date(t):
@@ -119,7 +154,14 @@ def http_date(t):
 
 
 def random_id(length, alphabet=string.ascii_lowercase + string.digits):
-    return "".join(secrets.choice(alphabet) for _ in range(length))
+    """`length` characters of `alphabet`, each as likely as the others, from one draw of the system's
+    randomness (not one per character)."""
+    n = secrets.randbelow(len(alphabet) ** length)
+    chars = []
+    for _ in range(length):
+        n, digit = divmod(n, len(alphabet))
+        chars.append(alphabet[digit])
+    return "".join(chars)
 
 
 def deep_merge(base, patch):

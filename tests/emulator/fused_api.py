@@ -12,6 +12,7 @@ Batch jobs are fused_jobs.Job; saved UDFs, access tokens, secrets and cron jobs 
 fused_catalog, files in files_api.
 """
 import hashlib
+import itertools
 import json
 import threading
 import time
@@ -75,16 +76,17 @@ class FusedService:
           lambda req: Response.json(200, self.config["realtime_instances"]))
         r("GET", P + "/realtime-instance", "fused.realtime_instances",
           lambda req: Response.json(200, self.config["realtime_instances"]))
-        # realtime runs
+        # realtime runs: a canned delay, executed code or the polling variant's wait take time
         for tile in ("", TILE):
             r("GET", R + r"/run/udf/saved/(?P<owner>[^/]+)/(?P<name>[^/]+)" + tile, "fused.run.saved",
-              self.run_saved)
-            r("POST", R + "/run/udf" + tile, "fused.run.code", self.run_code)
-            r("POST", R + "/run/udf/start" + tile, "fused.run.start", self.run_start)
+              self.run_saved, blocking=True)
+            r("POST", R + "/run/udf" + tile, "fused.run.code", self.run_code, blocking=True)
+            r("POST", R + "/run/udf/start" + tile, "fused.run.start", self.run_start, blocking=True)
             for prefix, name in ((P + "/realtime-shared/", "fused.shared.run"), ("/", "fused.shared.run.root")):
                 r("GET", prefix + SHARED_TOKEN + ("/run/tiles/(?P<z>\\d+)/(?P<x>\\d+)/(?P<y>\\d+)" if tile
-                                                   else "/run(?:/file)?"), name, self.run_shared)
-        r("GET", "/" + SHARED_TOKEN + r"\.(?P<ext>[a-z0-9]+)", "fused.shared.run.root", self.run_shared)
+                                                   else "/run(?:/file)?"), name, self.run_shared, blocking=True)
+        r("GET", "/" + SHARED_TOKEN + r"\.(?P<ext>[a-z0-9]+)", "fused.shared.run.root", self.run_shared,
+          blocking=True)
         r("GET", R + "/run/udf/get/(?P<run_id>[^/]+)", "fused.run.get", self.run_get)
         r("DELETE", P + "/realtime-shared/(?P<client_id>[^/]+)/udf-cache/by-id/(?P<udf_id>[^/]+)/delete",
           "fused.realtime.cache.delete", self.cache_delete)
@@ -118,6 +120,10 @@ class FusedService:
             return route.name, route.handler(req, **params)
         except HttpError as e:
             return route.name, e.response
+
+    def may_block(self, req):
+        route, _ = self.router.match(req.method, req.path)
+        return route is not None and route.blocking
 
     @staticmethod
     def _bearer(req):
@@ -337,10 +343,10 @@ class FusedService:
         inputs = first.get("input")
         total = len(inputs) if isinstance(inputs, list) and inputs else 1
         now = time.time()
-        canonical = json.dumps(config, sort_keys=True)
         with self.emu.lock:
             max_age = body.get("cache_max_age")
             if isinstance(max_age, int) and max_age > 0:
+                canonical = json.dumps(config, sort_keys=True)
                 for job in reversed(list(self.jobs.values())):
                     if (job.outcome == "succeeded" and now >= job.end and now - job.end <= max_age
                             and json.dumps(job.request["body"]["config"], sort_keys=True) == canonical):
@@ -410,8 +416,8 @@ class FusedService:
             skip, limit = int(req.arg("skip", 0)), int(req.arg("limit", 25))
         except ValueError:
             raise invalid(("query", "skip"), "value is not a valid integer", "type_error.integer") from None
-        now = time.time()
-        newest_first = list(reversed(list(self.jobs.values())))[skip:skip + limit]
+        skip, limit, now = max(0, skip), max(0, limit), time.time()
+        newest_first = itertools.islice(reversed(self.jobs.values()), skip, skip + limit)
         return Response.json(200, [j.job_response(now, self.config["user"]["id"], self.config["team"]["id"])
                                    for j in newest_first])
 

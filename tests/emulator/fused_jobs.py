@@ -8,8 +8,9 @@ shutting-down -> terminated; `job_status` goes pending -> running -> succeeded |
 finished_job_status turns true when the job ends, terminal_status when its instance has shut down.
 """
 import json
+import secrets
 
-from .core import iso_utc, random_id
+from .core import iso_utc
 
 
 class Job:
@@ -23,7 +24,7 @@ class Job:
         self.start = created + profile["pending"]
         self.natural_end = self.start + profile["running"]
         self.end, self.outcome = self.natural_end, profile["outcome"]
-        self.instance_id = "i-" + random_id(17, "0123456789abcdef")
+        self.instance_id = "i-" + secrets.token_hex(9)[:17]
         self.progress_increments = 0
 
     def stop(self, at, outcome):
@@ -105,11 +106,14 @@ class Job:
         now_ms = int(now * 1000)
         lo = -1 if since_ms is None else since_ms
         ms = lambda t: int(t * 1000)  # noqa: E731
-        instance = self.request["query"].get("instance_type") or "the default instance"
-        queued = f"Job {self.name} ({self.id}) queued: {self.total_tasks} task(s) on {instance}"
-        entries = [(ms(self.created), queued)]
+        entries = []  # those in the page's time range, lo < timestamp < now_ms, in the order they were made
+        if lo < ms(self.created) < now_ms:
+            instance = self.request["query"].get("instance_type") or "the default instance"
+            entries.append((ms(self.created), f"Job {self.name} ({self.id}) queued: {self.total_tasks} task(s) "
+                                              f"on {instance}"))
         if self.end > self.start:
-            entries.append((ms(self.start), f"Instance {self.instance_id} is running"))
+            if lo < ms(self.start) < now_ms:
+                entries.append((ms(self.start), f"Instance {self.instance_id} is running"))
             interval = self.profile["log_interval"]
             last = self._ticks()
             first = max(1, int(((lo + 1) / 1000 - self.start) / interval) - 1)
@@ -122,15 +126,15 @@ class Job:
                     lines = self._tick_messages(k)
                     entries += [(ms(t), m) for m in lines]
                     generated += len(lines)
-        if self.outcome == "succeeded":
-            final = [f"All {self.total_tasks} task(s) finished"]
-        elif self.outcome == "failed":
-            final = self.profile["error"].splitlines() + ["Job failed"]
-        else:
-            final = ["Job cancelled"]
-        entries += [(ms(self.end), m) for m in final]
-        visible = [(t, m) for t, m in entries if lo < t < now_ms]
-        visible.sort(key=lambda e: e[0])  # stable: lines of one timestamp keep their order
+        if lo < ms(self.end) < now_ms:
+            if self.outcome == "succeeded":
+                final = [f"All {self.total_tasks} task(s) finished"]
+            elif self.outcome == "failed":
+                final = self.profile["error"].splitlines() + ["Job failed"]
+            else:
+                final = ["Job cancelled"]
+            entries += [(ms(self.end), m) for m in final]
+        visible = sorted(entries, key=lambda e: e[0])  # stable: lines of one timestamp keep their order
         if limit and len(visible) > limit:
             cut = limit
             while cut < len(visible) and visible[cut][0] == visible[cut - 1][0]:

@@ -74,7 +74,7 @@ class FusionService:
         r("GET", "/session", "fusion.session.get", self.session_get)
         r("DELETE", "/session", "fusion.session.delete", self.session_delete)
         r("GET", "/spark/jobs", "fusion.spark.jobs", self.spark_jobs)
-        r("POST", "/spark/jobs", "fusion.spark.adhoc", self.spark_adhoc)
+        r("POST", "/spark/jobs", "fusion.spark.adhoc", self.spark_adhoc, blocking=True)  # ?sync=true waits
         r("GET", "/spark/jobs/(?P<cid>[^/]+)", "fusion.spark.status", self.spark_status)
         r("POST", "/spark/jobs/(?P<cid>[^/]+)", "fusion.spark.start", self.spark_start)
         r("DELETE", "/spark/jobs/(?P<cid>[^/]+)", "fusion.spark.cancel", self.spark_cancel)
@@ -99,6 +99,11 @@ class FusionService:
     @staticmethod
     def handles(path):
         return path == "/oauth2/token" or API.match(path) is not None
+
+    def may_block(self, req):
+        m = API.match(req.path)
+        route, _ = self.router.match(req.method, m.group("rest").rstrip("/")) if m else (None, None)
+        return route is not None and route.blocking
 
     def handle(self, req):
         request_id = req.header("fusion-request-id") or random_id(10, string.ascii_letters + string.digits)

@@ -4,12 +4,9 @@ one shared state, fault injection in front of every service, and a record of wha
 """
 import argparse
 import collections
-import http.server
 import json
 import os
 import signal
-import socket
-import struct
 import sys
 import threading
 import time
@@ -17,6 +14,7 @@ import traceback
 from pathlib import Path
 
 from . import config as emuconfig
+from . import http1
 from .admin import Admin
 from .core import Request, Response, deep_merge
 from .faults import FaultSet, replace_status_fields
@@ -25,9 +23,20 @@ from .fused_api import PREFIX as FUSED_PREFIX, FusedService
 from .fusion_api import FusionService, rest_error
 from .storage import Storage
 
-HOST = "127.0.0.1"  # never anything else: the emulator has no business off this machine
 MAX_BODY = 64 * 1024 * 1024
+LARGE_BODY = 65536  # sent apart from its head, not copied into one buffer with it
 RECORDED_BODY_MAX = 8192  # of each request body kept on record
+
+
+class Record(collections.namedtuple("Record", "seq time listener method path query headers body body_length "
+                                             "route status fault")):
+    """A request received, as kept: a tuple, cheap to make, turned into JSON only when asked for."""
+    __slots__ = ()
+
+    def as_json(self):
+        fault = self.fault and {"id": self.fault[0], "kind": self.fault[1]}
+        return {**self._asdict(), "headers": [[k, v] for k, v in self.headers],
+                "body": self.body.decode("utf-8", errors="replace"), "fault": fault}
 
 
 class Emulator:
@@ -141,16 +150,14 @@ class Emulator:
         }
 
     def record(self, req, route, status, fault):
-        body = req.body[:RECORDED_BODY_MAX].decode("utf-8", errors="replace")
+        body = req.body[:RECORDED_BODY_MAX]
         with self.lock:
             self.seq += 1
             if route:
                 self.routes[route] += 1
-            self.recorded.append({
-                "seq": self.seq, "time": req.time, "listener": req.listener, "method": req.method,
-                "path": req.path, "query": req.raw_query, "headers": [[k, v] for k, v in req.headers.items()],
-                "body": body, "body_length": len(req.body), "route": route, "status": status,
-                "fault": fault and {"id": fault.id, "kind": fault.kind}})
+            self.recorded.append(Record(self.seq, req.time, req.listener, req.method, req.path, req.raw_query,
+                                        req.headers.fields, body, len(req.body), route, status,
+                                        fault and (fault.id, fault.kind)))
 
     def internal_error(self, req, exc):
         text = "".join(traceback.format_exception(exc))
@@ -194,52 +201,43 @@ class Emulator:
                             .encode(), "application/xml")
         return Response.json(status, {"detail": message})
 
+    def _api_of(self, req):
+        """The Fused or Fusion service the request is for, or None."""
+        return {"fused": self.fused, "fusion": self.fusion}.get(self.service_of(req))
+
+    def may_block(self, req):
+        """Whether the service may take its time to answer (then not on the HTTP server's loop)."""
+        service = self._api_of(req)
+        return service is not None and service.may_block(req)
+
     def credential_of(self, req):
         """What authenticates the request (see the services' credential()), or None."""
-        service = {"fused": self.fused, "fusion": self.fusion}.get(self.service_of(req))
+        service = self._api_of(req)
         return service.credential(req) if service else None
 
 
-class Handler(http.server.BaseHTTPRequestHandler):
-    protocol_version = "HTTP/1.1"  # keep-alive, as clients reuse connections
-    server_version = "udfcron-emulator"
-    disable_nagle_algorithm = True  # small answers go out at once, not after the peer's delayed ACK
+class Handler:
+    """What the emulator does with each request the HTTP server reads: pick a fault, let the service
+    act, keep a record, deliver the answer as the fault says. On the loop, unless it may take time."""
 
-    def version_string(self):
-        return self.server_version
+    def __init__(self, emu):
+        self.emu = emu
 
-    def log_message(self, format, *args):  # noqa: A002  (the base class's name)
-        pass  # requests are logged by _serve when --log is given
+    def refuse(self, conn, status, message):
+        self._write(conn, None, Response.json(status, {"detail": message}))
 
-    def _read_body(self):
-        if "chunked" in self.headers.get("Transfer-Encoding", "").lower():
-            chunks = []
-            while True:
-                size = int(self.rfile.readline().split(b";")[0].strip() or b"0", 16)
-                if size == 0:
-                    while self.rfile.readline() not in (b"\r\n", b"\n", b""):
-                        pass  # trailers
-                    return b"".join(chunks)
-                chunks.append(self.rfile.read(size))
-                self.rfile.readline()
-                if sum(map(len, chunks)) > MAX_BODY:
-                    raise ValueError("body too large")
-        length = int(self.headers.get("Content-Length") or 0)
-        if length < 0 or length > MAX_BODY:
-            raise ValueError("body too large")
-        return self.rfile.read(length) if length else b""
-
-    def _serve(self):
-        emu = self.server.emulator
-        try:
-            body = self._read_body()
-        except ValueError as e:
-            self.close_connection = True
-            self._write(Response.json(413 if "large" in str(e) else 400, {"detail": str(e)}))
-            return
-        req = Request(self.server.listener, self.command, self.path, self.headers, body, self.client_address)
+    def serve(self, conn, head, body):
+        emu = self.emu
+        req = Request(conn.listener, head.method, head.target, head.headers, body, conn.client)
         admin = req.listener == "main" and req.path.startswith(Admin.PREFIX + "/")
         fault = None if admin else emu.faults.pick(req)
+        if fault is not None or emu.may_block(req):
+            conn.in_thread(lambda: self._serve(conn, req, admin, fault))
+        else:
+            self._serve(conn, req, admin, fault)
+
+    def _serve(self, conn, req, admin, fault):
+        emu = self.emu
         if fault is not None and fault.kind == "revoke_auth":
             credential = emu.credential_of(req)
             if credential:
@@ -255,12 +253,12 @@ class Handler(http.server.BaseHTTPRequestHandler):
             sys.stderr.write(f"{time.strftime('%H:%M:%S')} {req.listener:7} {req.method} {req.target} -> "
                              f"{shown if shown is not None else '-'}{note}\n")
         try:
-            self._deliver(req, response, fault, emu)
+            self._deliver(conn, req, response, fault)
         except (BrokenPipeError, ConnectionResetError):
-            self.close_connection = True
+            conn.close()
         except Exception as e:  # noqa: BLE001  (a bug of the emulator: report it, drop the connection)
             emu.internal_error(req, e)
-            self.close_connection = True
+            conn.close()
 
     @staticmethod
     def _final_status(fault, response):
@@ -272,22 +270,23 @@ class Handler(http.server.BaseHTTPRequestHandler):
             return None
         return response.status
 
-    def _deliver(self, req, response, fault, emu):
+    def _deliver(self, conn, req, response, fault):
+        """Sends the answer, or what the fault makes of it (on a thread of its own: faults may block)."""
         kind = fault.kind if fault else None
         if kind == "hang":
-            emu.release_hangs.wait(float(fault["seconds"]))
+            self.emu.release_hangs.wait(float(fault["seconds"]))
             if fault["then"] == "close":
-                self.close_connection = True
+                conn.close()
                 return
         elif kind == "status":
-            response = self._status_fault(req, fault, emu)
+            response = self._status_fault(req, fault)
         elif kind == "close":
-            self.close_connection = True
+            conn.close()
             return
         elif kind == "reset":
             if fault["after_bytes"] is not None:
-                self._write(response, limit=int(fault["after_bytes"]))
-            self._reset()
+                self._write(conn, req, response, limit=int(fault["after_bytes"]))
+            conn.reset()
             return
         elif kind == "malformed_json":
             response = Response(response.status, str(fault["body"]).encode(), "application/json",
@@ -303,18 +302,18 @@ class Handler(http.server.BaseHTTPRequestHandler):
             if fault["framing"] == "json":
                 response.body = response.body[:keep]
             else:
-                self._write(response, body_bytes=keep)
-                self.close_connection = True
+                self._write(conn, req, response, body_bytes=keep)
+                conn.close()
                 return
         elif kind == "slow":
-            self._write(response, chunk=max(1, int(fault["chunk"])), interval=float(fault["interval"]))
+            self._write(conn, req, response, chunk=max(1, int(fault["chunk"])), interval=float(fault["interval"]))
             return
-        self._write(response)
+        self._write(conn, req, response)
 
-    def _status_fault(self, req, fault, emu):
+    def _status_fault(self, req, fault):
         status = int(fault["status"])
         if fault["body"] is None:
-            response = emu.error_response(req, status, f"emulated fault {fault.id}: status {status}")
+            response = self.emu.error_response(req, status, f"emulated fault {fault.id}: status {status}")
         elif isinstance(fault["body"], str):
             response = Response(status, fault["body"].encode(), fault["content_type"] or "text/html")
         else:
@@ -325,75 +324,43 @@ class Handler(http.server.BaseHTTPRequestHandler):
             response.set_header("Retry-After", str(fault["retry_after"]))
         return response
 
-    def _write(self, response, limit=None, body_bytes=None, chunk=None, interval=0.0):
-        """Sends `response`; with `limit`, only that many bytes of the whole answer (the head too when
-        the limit falls inside it, as a reset can); with `body_bytes`, the head and that much of the
-        body; with `chunk`, the body a chunk per interval."""
-        self.send_response(response.status)
-        for key, value in response.headers:
-            self.send_header(key, value)
-        self.send_header("Content-Length", str(len(response.body)))
-        if self.close_connection:
-            self.send_header("Connection", "close")
-        head = b"".join(self._headers_buffer) + b"\r\n"
-        self._headers_buffer = []
-        body = b"" if self.command == "HEAD" else response.body
+    def _write(self, conn, req, response, limit=None, body_bytes=None, chunk=None, interval=0.0):
+        """Sends `response` (to `req`: None when it could not be read); with `limit`, only that many bytes
+        of the whole answer (the head too when the limit falls inside it, as a reset can); with
+        `body_bytes`, the head and that much of the body; with `chunk`, the body a chunk per interval."""
+        head = conn.answer_head(response.status, response.headers, len(response.body))
+        body = b"" if req is not None and req.method == "HEAD" else response.body
         if body_bytes is not None:
             limit = len(head) + body_bytes
         if limit is not None:
-            self.wfile.write((head + body)[:limit])
-            self.wfile.flush()
-            return
-        if chunk is None:
-            self.wfile.write(head + body)  # one write: one segment for a small answer
-            return
-        self.wfile.write(head)
-        for i in range(0, len(body), chunk):
-            self.wfile.write(body[i:i + chunk])
-            self.wfile.flush()
-            if i + chunk < len(body) and self.server.emulator.release_hangs.wait(interval):
-                break
-
-    def _reset(self):
-        """Drops the connection with a TCP RST (SO_LINGER 0), not an orderly FIN."""
-        self.close_connection = True
-        self.connection.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
-        self.rfile.close()  # the last reference besides the socket: close() now closes it
-        self.connection.close()
-
-    do_GET = do_POST = do_PUT = do_DELETE = do_PATCH = do_HEAD = do_OPTIONS = _serve
-
-
-class Listener(http.server.ThreadingHTTPServer):
-    daemon_threads = True
-    request_queue_size = 1024
-
-    def __init__(self, emulator, listener, port):
-        self.emulator = emulator
-        self.listener = listener
-        super().__init__((HOST, port), Handler)
-
-    @property
-    def url(self):
-        return f"http://{HOST}:{self.server_address[1]}"
+            conn.send((head + body)[:limit])
+        elif chunk is not None:
+            conn.send(head)
+            for i in range(0, len(body), chunk):
+                conn.send(body[i:i + chunk])
+                if i + chunk < len(body) and self.emu.release_hangs.wait(interval):
+                    break
+        elif len(body) > LARGE_BODY:
+            conn.send(head)
+            conn.send(body)
+        else:
+            conn.send(head + body)  # one write: one segment for a small answer
 
 
 def serve(emu, port, storage_port):
-    """Binds both listeners and serves them on threads; returns them (call shutdown() on each)."""
-    main = Listener(emu, "main", port)
-    storage = Listener(emu, "storage", storage_port)
-    emu.main_url = main.url
-    emu.storage.base_url = storage.url
-    for listener in (main, storage):
-        threading.Thread(target=listener.serve_forever, kwargs={"poll_interval": 0.2}, daemon=True).start()
-    return main, storage
+    """Binds both listeners and serves them on a thread; returns the server (call stop() on it)."""
+    server = http1.Server(Handler(emu), MAX_BODY)
+    emu.main_url = server.listen("main", port)
+    emu.storage.base_url = server.listen("storage", storage_port)
+    server.start()
+    return server
 
 
 def banner(info):
     fused, fusion = info["fused"], info["fusion"]
     users = ", ".join(f"{u}:{p}" for u, p in fusion["users"].items())
     return "\n".join([
-        f"udfcron emulator (pid {info['pid']}) on {HOST}; Ctrl-C stops it",
+        f"udfcron emulator (pid {info['pid']}) on {http1.HOST}; Ctrl-C stops it",
         f"  Fused API        {fused['base_url']}",
         f"                   Authorization: Bearer {fused['token']}",
         f"                   realtime client id {fused['realtime_client_id']}, user {fused['user_email']}",
@@ -446,9 +413,9 @@ def main(argv=None):
         print(f"emulator: {args.config or 'config'}: {e}", file=sys.stderr)
         return 1
     try:
-        listeners = serve(emu, args.port, args.storage_port)
+        server = serve(emu, args.port, args.storage_port)
     except OSError as e:
-        print(f"emulator: cannot listen on {HOST}: {e}", file=sys.stderr)
+        print(f"emulator: cannot listen on {http1.HOST}: {e}", file=sys.stderr)
         return 1
 
     stop = threading.Event()
@@ -463,7 +430,5 @@ def main(argv=None):
     sys.stdout.flush()
     stop.wait()
     emu.release_hangs.set()
-    for listener in listeners:
-        listener.shutdown()
-        listener.server_close()
+    server.stop()
     return 0

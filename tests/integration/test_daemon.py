@@ -514,7 +514,7 @@ def test_descriptor_limit_caps_concurrency_and_loses_no_run(daemon, tmp_path):
     wait_for(lambda: {r["schedule"] for r in run_intervals(out).values() if "end" in r} == everyone, 20,
              "a finished run of each of the 8 schedules")
     allowed = [int(m.group(1)) for m in (re.fullmatch(r"\d+ runs wait for a free slot \(the descriptor limit "
-                                                      r"allows (\d+) at once\)", str(x))
+                                                      r"allows (\d+) local runs at once\)", str(x))
                                          for x in messages(d.daemon_log())) if m]
     assert allowed, "the journal does not say that the descriptor limit holds runs back"
     done = [(r["start"], r["end"]) for r in run_intervals(out).values() if "end" in r]

@@ -637,6 +637,92 @@ def test_fusion_trailing_slash(emulator):
     assert fusion(emu, "GET", "/spark/jobs/slash/").status == 200
 
 
+# ---------------------------------------------------------------- HTTP
+
+class RawConnection:
+    """A client socket that sends bytes as given and reads answers by their Content-Length."""
+
+    def __init__(self, emu):
+        split = urllib.parse.urlsplit(emu.url)
+        self.sock = socket.create_connection((split.hostname, split.port), timeout=5)
+        self.buffer = b""
+        self.token = emu.fused_token
+
+    def request(self, method, path, extra="", body=b""):
+        head = f"{method} /server/v1{path} HTTP/1.1\r\nHost: emu\r\nAuthorization: Bearer {self.token}\r\n{extra}\r\n"
+        return head.encode() + body
+
+    def answer(self, head_only=False):
+        """(status, {lower-case name: value}, body) of the next answer."""
+        while b"\r\n\r\n" not in self.buffer:
+            self._receive()
+        head, self.buffer = self.buffer.split(b"\r\n\r\n", 1)
+        lines = head.decode("latin-1").split("\r\n")
+        headers = {k.lower(): v.strip() for k, _, v in (line.partition(":") for line in lines[1:])}
+        length = 0 if head_only else int(headers.get("content-length", 0))
+        while len(self.buffer) < length:
+            self._receive()
+        body, self.buffer = self.buffer[:length], self.buffer[length:]
+        return int(lines[0].split()[1]), headers, body
+
+    def closed(self):
+        return self.sock.recv(1) == b""
+
+    def _receive(self):
+        data = self.sock.recv(65536)
+        assert data, "the emulator closed the connection"
+        self.buffer += data
+
+
+def test_http_keep_alive_pipelining_and_bodies(emulator):
+    emu = emulator
+    conn = RawConnection(emu)
+    conn.sock.sendall(conn.request("GET", "/health") + conn.request("GET", "/user/self"))  # pipelined
+    assert conn.answer()[2] == b'{"status": "ok"}'
+    status, headers, body = conn.answer()
+    assert status == 200 and json.loads(body)["email"] == emu.config()["fused"]["user"]["email"]
+    assert headers["server"] == "udfcron-emulator" and headers["date"].endswith(" GMT")
+
+    config = json.dumps({"config": {"name": "chunked", "steps": [udf_step("chunked")]}}).encode()
+    chunks = b"".join(b"%x\r\n%s\r\n" % (len(config[i:i + 40]), config[i:i + 40]) for i in range(0, len(config), 40))
+    conn.sock.sendall(conn.request("POST", "/run", "Transfer-Encoding: chunked\r\n", chunks + b"0\r\n\r\n"))
+    assert conn.answer()[0] == 200 and emu.starts("fused") == {"chunked": 1}
+    assert emu.requests(route="fused.job.start")[0]["body"] == config.decode()
+
+    conn.sock.sendall(conn.request("POST", "/run", f"Content-Length: {len(config)}\r\nExpect: 100-continue\r\n"))
+    assert conn.answer(head_only=True)[0] == 100
+    conn.sock.sendall(config)
+    assert conn.answer()[0] == 200 and emu.starts("fused") == {"chunked": 2}
+
+    conn.sock.sendall(conn.request("HEAD", "/user/self") + conn.request("GET", "/health", "Connection: close\r\n"))
+    status, headers, body = conn.answer(head_only=True)
+    assert status == 200 and int(headers["content-length"]) > 0
+    status, headers, body = conn.answer()
+    assert status == 200 and headers["connection"] == "close" and conn.closed()
+
+    for garbage, status in ((b"NONSENSE\r\n\r\n", 400), (b"BREW /pot HTTP/1.1\r\n\r\n", 501),
+                            (b"GET / HTTP/2.0\r\n\r\n", 505),
+                            (b"POST /server/v1/run HTTP/1.1\r\nContent-Length: 999999999999\r\n\r\n", 413)):
+        conn = RawConnection(emu)
+        conn.sock.sendall(garbage)
+        assert conn.answer()[0] == status and conn.closed(), garbage
+
+
+def test_http_a_slow_answer_holds_up_no_other(emulator):
+    emu = emulator
+    emu.fault("hang", path="/user/self", seconds=1.0, then="respond", count=1)
+    slow = RawConnection(emu)
+    slow.sock.sendall(slow.request("GET", "/user/self"))
+    time.sleep(0.1)  # the hang has begun
+    start = time.monotonic()
+    assert fused(emu, "GET", "/run/by-id/nope").status == 404
+    assert job_status(emu, start_job(emu, "meanwhile").json()["job_id"])["job_name"] == "meanwhile"
+    assert time.monotonic() - start < 0.5
+    assert slow.answer()[0] == 200
+    slow.sock.sendall(slow.request("GET", "/health"))  # the connection goes on after its slow answer
+    assert slow.answer()[2] == b'{"status": "ok"}'
+
+
 # ---------------------------------------------------------------- faults
 
 def test_fault_status_counts_skip_probability_and_retry_after(emulator):

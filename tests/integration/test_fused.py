@@ -260,6 +260,17 @@ def test_a_quiet_log_is_read_less_often(daemon, emulator, tmp_path):
     assert 2 in gaps and 4 in gaps and max(gaps) == 4, gaps  # 1, 2, 4, then 4 again: never beyond
 
 
+def test_remote_jobs_do_not_count_against_the_descriptor_limit(daemon, emulator, tmp_path):
+    """With descriptors for a handful of local runs only (soft = hard = 96), twelve batch jobs all run at
+    once: a job followed over pooled connections holds no descriptor of its own."""
+    emulator.config({"fused": {"job": {**SHORT_JOB, "running": 30}}})
+    save_udf(emulator, "rollup")
+    d = fused_daemon(daemon, emulator, tmp_path, [batch(f"j{i}", cron=once_soon()) for i in range(12)],
+                     settings={"max_concurrent_runs": 100}, nofile=96)
+    wait_for(lambda: len(emulator.jobs()["fused"]) == 12, 15, "twelve jobs running at once")
+    d.stop()
+
+
 def test_batch_job_outcomes(daemon, emulator, tmp_path):
     """A job that fails, one cancelled on the service, and one whose job_status nobody knows: each run
     ends accordingly, with the job's last log lines in the journal before its end."""
