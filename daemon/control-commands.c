@@ -9,7 +9,6 @@
 #include "control-commands.h"
 
 #include <errno.h>
-#include <pwd.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -479,19 +478,11 @@ static void reply_pause(ControlCall *call, Entry *e, bool pause) {
 }
 
 /*
- * "udfcronctl cancel by alice, uid 1000, pid 4242": who asked, for the run's end. The name comes from the
- * user database, as a schedule's `user` does (config.c); a uid without one is only a number.
+ * "udfcronctl cancel by uid 1000, pid 4242": who asked, for the run's end. The uid stays a number: its
+ * name would need the user database, and with LDAP or sssd behind NSS that lookup may block the loop.
  */
 static void describe_canceller(const ControlCall *call, char *buf, size_t size) {
-        struct passwd pw, *found = NULL;
-        char entry[4096];
-
-        if (getpwuid_r(call->uid, &pw, entry, sizeof entry, &found) == 0 && found)
-                snprintf(buf, size, "udfcronctl cancel by %s, uid %u, pid %d", found->pw_name,
-                         (unsigned) call->uid, (int) call->pid);
-        else
-                snprintf(buf, size, "udfcronctl cancel by uid %u, pid %d", (unsigned) call->uid,
-                         (int) call->pid);
+        snprintf(buf, size, "udfcronctl cancel by uid %u, pid %d", (unsigned) call->uid, (int) call->pid);
 }
 
 static void reply_cancel(ControlCall *call) {

@@ -40,6 +40,8 @@
  * removal two thirds of the daemon's CPU.
  */
 #define IN_MULTI_MIN 256
+/* Easy handles kept for the next hops (see easy_put()) */
+#define SPARE_HANDLES_MAX 64
 /* Requests to send later (HttpRequest.not_before_usec) go out up to this late, many in one wake-up */
 #define DELAYED_SLACK_USEC (250 * USEC_PER_MSEC)
 /* Ready sockets handed to curl per dispatch: more wait for the next one, after the loop's other sources */
@@ -67,6 +69,8 @@ struct HttpClient {
         size_t n_active;         /* of them, those that have not ended */
         size_t n_in_multi;       /* hops in the multi handle */
         HttpTransfer *line_head, *line_tail; /* hops waiting for room there, in the order they came */
+        CURL *spare[SPARE_HANDLES_MAX]; /* easy handles of ended hops, reset, for the next ones */
+        size_t n_spare;
         Prioq delayed;                /* transfers to start later, by not_before_usec */
         sd_event_source *delay_timer; /* ... at the first of them */
         HttpTransfer *calling;   /* the transfer whose `done` runs, */
@@ -479,11 +483,29 @@ static int hop_headers(HttpTransfer *t, struct curl_slist **ret) {
         return 0;
 }
 
+/* An easy handle for a hop: a spare one, else a new one. */
+static CURL *easy_get(HttpClient *c) {
+        return c->n_spare > 0 ? c->spare[--c->n_spare] : curl_easy_init();
+}
+
+/*
+ * The handle of an ended hop, kept for another: a new one costs curl a few kilobytes of state and its
+ * 16 KiB buffer, allocated and freed at every request. curl_easy_reset() puts every option back, but a
+ * handle keeps its cookies and its share (curl_easy_reset(3)): one that ever had them is never reused.
+ */
+static void easy_put(HttpClient *c, CURL *e, bool had_cookies) {
+        if (!c || had_cookies || c->n_spare >= ELEMENTSOF(c->spare)) {
+                curl_easy_cleanup(e);
+                return;
+        }
+        curl_easy_reset(e);
+        c->spare[c->n_spare++] = e;
+}
+
 static void hop_free(HttpTransfer *t) {
         if (t->easy) {
                 hop_leave(t);
-                curl_easy_cleanup(t->easy);
-                t->easy = NULL;
+                easy_put(t->client, TAKE_PTR(t->easy), t->cookies);
         }
         t->hop_headers = slist_free_wiped(t->hop_headers);
 }
@@ -505,7 +527,7 @@ static int hop_start(HttpTransfer *t) {
         t->errbuf[0] = '\0';
         if ((r = hop_headers(t, &t->hop_headers)) < 0)
                 return r;
-        if (!(t->easy = e = curl_easy_init()))
+        if (!(t->easy = e = easy_get(t->client)))
                 return -ENOMEM;
 
 #define SET(option, value) (k = k != CURLE_OK ? k : curl_easy_setopt(e, option, value))
@@ -1092,6 +1114,8 @@ HttpClient *http_client_free(HttpClient *c) {
                 t->client = NULL;
                 t->state = TRANSFER_ENDED;
         }
+        while (c->n_spare > 0)
+                curl_easy_cleanup(c->spare[--c->n_spare]);
         if (c->multi)
                 (void) curl_multi_cleanup(c->multi); /* closes the pooled connections */
         sd_event_source_disable_unref(c->epoll_source);

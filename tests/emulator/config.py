@@ -34,6 +34,10 @@ DEFAULTS = {
                 "error": "ValueError: emulated task failure", "log_interval": 0.5, "log_lines_per_tick": 1,
                 "log_messages": [], "log_page_limit": 1000, "results": None},
         "jobs": {},  # job name -> overrides of "job"
+        # GET /job/self items are JobResponse, which has no name (the contract): a client that looks
+        # for its job by name reads each job's config. True adds job_name to the items, as a service
+        # might one day; the daemon then needs no config.
+        "job_list_names": False,
         "udfs": {},  # UDF name -> canned rule(s), see udfs.py
         "realtime": {"error_status": 500, "start_wait": 2.0, "exec_timeout": 60.0, "redirect": False,
                      "cache_max_age": 14 * 86400.0},

@@ -418,7 +418,8 @@ class FusedService:
             raise invalid(("query", "skip"), "value is not a valid integer", "type_error.integer") from None
         skip, limit, now = max(0, skip), max(0, limit), time.time()
         newest_first = itertools.islice(reversed(self.jobs.values()), skip, skip + limit)
-        return Response.json(200, [j.job_response(now, self.config["user"]["id"], self.config["team"]["id"])
+        return Response.json(200, [j.job_response(now, self.config["user"]["id"], self.config["team"]["id"],
+                                                  self.config["job_list_names"])
                                    for j in newest_first])
 
     def job_config(self, req, job_id):

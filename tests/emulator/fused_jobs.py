@@ -74,13 +74,15 @@ class Job:
             "finished_tasks": self.finished_tasks(now),
         }
 
-    def job_response(self, now, user_id, team_id):
+    def job_response(self, now, user_id, team_id, with_name=False):
         job_status, since = self.job_status(now)
-        return {"id": self.id, "user_id": user_id, "creation_date": iso_utc(self.created),
+        item = {"id": self.id, "user_id": user_id, "creation_date": iso_utc(self.created),
                 "job_status": job_status,
                 "job_status_date": iso_utc(since), "instance_id": self.instance_id,
-                "instance_type": self.request["query"].get("instance_type"), "execution_environment_id": team_id,
-                "job_name": self.name}
+                "instance_type": self.request["query"].get("instance_type"), "execution_environment_id": team_id}
+        if with_name:
+            item["job_name"] = self.name
+        return item
 
     # -- logs
 

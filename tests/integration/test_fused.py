@@ -344,9 +344,10 @@ def test_polling_survives_every_fault(daemon, emulator, tmp_path):
 
 def test_lost_start_answers_never_start_a_job_twice(daemon, emulator, tmp_path):
     """POST /run whose answer is lost after the service acted (a reset mid-answer, an answer past the
-    timeout, a broken body) is followed by a look at the job list, which finds the job by its name; one
-    refused before the service acted (503, 429 with Retry-After) is started again. Every job is
-    started exactly once, and every run finishes."""
+    timeout, a broken body) is followed by a look at the job list, which finds the job by its name (the
+    list's items have none, as in the contract: each candidate's config is read); one refused before the
+    service acted (503, 429 with Retry-After) is started again. Every job is started exactly once, and
+    every run finishes."""
     emulator.config({"fused": {"job": SHORT_JOB}})
     save_udf(emulator, "rollup")
     for kind, p in [("reset", {"after_bytes": 5}), ("hang", {"seconds": 3, "then": "respond"}),
@@ -363,6 +364,7 @@ def test_lost_start_answers_never_start_a_job_twice(daemon, emulator, tmp_path):
     assert set(starts.values()) == {1}, starts
     searches = emulator.requests(route="fused.job.list")
     assert len(searches) >= 3  # one per lost answer, at least
+    assert len(emulator.requests(route="fused.job.config")) >= 3
     found = [r for r in d.daemon_log() if "started before: following it" in r.get("MESSAGE", "")]
     assert len(found) == 3, [r["MESSAGE"] for r in found]
 
@@ -434,8 +436,9 @@ def test_restarts_mid_job_reattach_without_a_second_start(daemon, emulator, tmp_
 
 def test_a_crash_between_start_and_answer_finds_the_job(daemon, emulator, tmp_path):
     """The daemon dies after POST /run reached the service but before its answer (the job id) did: the
-    next daemon does not know the job's id, looks for the job by its name, and follows it."""
-    emulator.config({"fused": {"job": SHORT_JOB}})
+    next daemon does not know the job's id, looks for the job by its name, and follows it. Here the job
+    list names its jobs (job_list_names): no job's config needs reading."""
+    emulator.config({"fused": {"job": SHORT_JOB, "job_list_names": True}})
     save_udf(emulator, "rollup")
     emulator.fault("hang", method="POST", path=r"/run$", seconds=5, then="respond", count=1)
     d = fused_daemon(daemon, emulator, tmp_path, [batch("crashy", cron=once_soon())], http={"timeout": "10s"})
@@ -447,3 +450,4 @@ def test_a_crash_between_start_and_answer_finds_the_job(daemon, emulator, tmp_pa
     assert list(emulator.starts("fused").values()) == [1]
     assert any("started before: following it" in r.get("MESSAGE", "") for r in d.daemon_log())
     assert forwarded(recs) == job_log(emulator, of(recs, "finished")[0]["UDFCRON_JOB_ID"])
+    assert emulator.requests(route="fused.job.list") and not emulator.requests(route="fused.job.config")
