@@ -238,6 +238,16 @@ static int manager_save_state(Manager *m) {
         return 0;
 }
 
+static int on_save_defer(sd_event_source *s, void *userdata) {
+        (void) s;
+        (void) manager_save_state(userdata);
+        return 0;
+}
+
+void manager_save_soon(Manager *m) {
+        (void) sd_event_source_set_enabled(m->save_defer, SD_EVENT_ONESHOT);
+}
+
 /*
  * Whether a run's attempts hold descriptors of their own: a child's pipes and pidfd, a local fan-out's or a
  * pipeline's children. A remote engine's job holds none: it shares the HTTP client's pooled connections,
@@ -1006,7 +1016,8 @@ static void prune_state(Manager *m) {
  * (its start marker exists) is lost and goes to the retry policy; one that
  * never started is dispatched now, with its recorded id and attempt (or at
  * its recorded time, when it was waiting for a retry); a remote one with a
- * job id is re-attached to that job at once; one only
+ * job id is re-attached to that job at once, and a pipeline goes on at once
+ * at its recorded step when it can (run_goes_on_at_step()); one only
  * prepared for a slot (see prepare_slot()) that never started is dropped.
  */
 static void resume_runs(Manager *m) {
@@ -1045,12 +1056,12 @@ static void resume_runs(Manager *m) {
                         if (ss)
                                 ss->last_slot_usec = MAX(ss->last_slot_usec, slot_usec);
                 }
-                if (started)
+                if (started && !run_goes_on_at_step(run))
                         run_lost(run);
                 else if (rs_retry_usec > now_usec() && run_resume_retry(run, rs_retry_usec) >= 0)
                         ; /* waits out the rest of its backoff */
-                else if (run->job_id)
-                        manager_dispatch(m, run); /* a remote job under way: re-attached at once */
+                else if (run->job_id || started) /* a remote job, or a pipeline, goes on at once */
+                        manager_dispatch(m, run);
                 else {
                         queue_append(&e->backlog_head, &e->backlog_tail, run);
                         e->n_backlog++;
@@ -1270,9 +1281,10 @@ static void manager_finish_stop(Manager *m) {
         (void) sd_event_exit(m->event, 0);
 }
 
-/* A remote job whose id is known runs on without the daemon: the next start re-attaches to it. */
+/* A remote job whose id is known (a pipeline's Fused job step's too) runs on without the daemon: the next
+ * start re-attaches to it. */
 static bool detachable(const Run *run) {
-        return run->status == RUN_RUNNING && run->engine->remote && run->job_id;
+        return run->status == RUN_RUNNING && (run->engine->remote || run->pipeline) && run->job_id;
 }
 
 static int on_stop_timeout(sd_event_source *s, uint64_t usec, void *userdata) {
@@ -1366,6 +1378,12 @@ int manager_new(sd_event *event, Journal *journal, const char *config_path, Mana
         if (r >= 0)
                 r = sd_event_source_set_enabled(m->flush_defer, SD_EVENT_OFF);
         if (r >= 0)
+                r = sd_event_add_defer(event, &m->save_defer, on_save_defer, m);
+        if (r >= 0)
+                r = sd_event_source_set_priority(m->save_defer, SD_EVENT_PRIORITY_NORMAL + 1);
+        if (r >= 0)
+                r = sd_event_source_set_enabled(m->save_defer, SD_EVENT_OFF);
+        if (r >= 0)
                 r = sd_event_add_time(event, &m->flush_timer, CLOCK_MONOTONIC, 0, 0, on_flush_timer, m);
         if (r >= 0)
                 r = sd_event_source_set_enabled(m->flush_timer, SD_EVENT_OFF);
@@ -1406,6 +1424,7 @@ Manager *manager_free(Manager *m) {
         sd_event_source_disable_unref(m->catch_up_timer);
         sd_event_source_disable_unref(m->dispatch_defer);
         sd_event_source_disable_unref(m->flush_defer);
+        sd_event_source_disable_unref(m->save_defer);
         sd_event_source_disable_unref(m->start_defer);
         sd_event_source_disable_unref(m->flush_timer);
         sd_event_source_disable_unref(m->status_timer);

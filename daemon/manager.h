@@ -159,6 +159,7 @@ struct Manager {
         Run *dispatch_head, *dispatch_tail;
         sd_event_source *dispatch_defer; /* saves the state once, then starts what is queued */
         sd_event_source *flush_defer;    /* saves the state once the loop has nothing more urgent */
+        sd_event_source *save_defer;     /* saves it before pipelines' steps start (manager_save_soon()) */
         sd_event_source *flush_timer;    /* ... or once the pause after the last save is over */
         uint64_t next_save_usec;         /* CLOCK_MONOTONIC: saves that may wait, not before this */
         sd_event_source *status_timer;   /* sends a held-back STATUS */
@@ -222,6 +223,12 @@ int manager_set_paused(Manager *m, Entry *e, bool paused);
 /* Records the state change; the state is written before the next dispatch. */
 void manager_state_changed(Manager *m);
 /*
+ * Writes the state from the loop, at priority SD_EVENT_PRIORITY_NORMAL + 1: once for every change of a loop
+ * pass that must be on disk before what follows it at a lower priority (a pipeline's step start, see
+ * pipeline.h). A failed write is logged, and what follows goes on anyway, as a dispatch does.
+ */
+void manager_save_soon(Manager *m);
+/*
  * A start marker (taken over) that the state on disk may still need: it is
  * removed once a state without the attempt it marks has been written, so a
  * crash in between never makes a started attempt look unstarted.
@@ -264,6 +271,13 @@ void run_start_attempt(Run *run);
 void run_cancel(Run *run, const char *by, const char *why);
 /* A recorded attempt whose local child was started by the previous daemon: it is lost. */
 void run_lost(Run *run);
+/*
+ * A recorded pipeline attempt that the previous daemon started: whether it goes on at the step its record
+ * names rather than being lost. A Fused job step goes on (its job is followed again, or looked for); a UDF
+ * or ingest step only if it had not started (its own start marker is missing): one that had died with the
+ * daemon, and the attempt is lost.
+ */
+bool run_goes_on_at_step(const Run *run);
 /* Shutdown: lets a remote job run on without the daemon; its record stays, for the next start to
  * re-attach. Frees the run. */
 void run_detach(Run *run);

@@ -18,6 +18,13 @@
 #include "storage.h"
 #include "strv.h"
 
+/*
+ * A step starts in two passes of `advance`: it is announced (step_starting: the run records it and arranges
+ * a save of the state at SD_EVENT_PRIORITY_NORMAL + 1), then started at this lower priority, once that
+ * save is done: the steps announced in one pass of the loop share one save.
+ */
+#define STEP_START_PRIORITY (SD_EVENT_PRIORITY_NORMAL + 2)
+
 /* A step's templates, expanded for this attempt. */
 typedef struct StepPlan {
         char *output, *input;
@@ -32,6 +39,7 @@ struct Pipeline {
         unsigned attempt;
         uint64_t scheduled_usec;
         char *python, *working_directory;
+        char *marker; /* the attempt's start marker: the steps' are named after it; NULL: none */
         char **credentials_environment; /* what the credentials instances gave the attempt, for UDF steps */
         const Engine *udf_engine;
         PluginHost *plugins;
@@ -44,6 +52,7 @@ struct Pipeline {
 
         StepPlan *plans;
         size_t current;             /* the step under way */
+        bool announced;             /* ... announced, and started by the next pass of `advance` */
         uint64_t step_started_usec; /* CLOCK_REALTIME */
         const Engine *engine;       /* what runs the current UDF or Fused job step ... */
         EngineRun *engine_run;      /* ... and its work on it, */
@@ -51,6 +60,10 @@ struct Pipeline {
         IngestCall *ingest;         /* the current ingest step */
         char *result;               /* the last result of a step, the attempt's once it is the last step */
         size_t result_size;
+        /* the first step, a Fused job step the previous daemon started (see PipelineRequest) */
+        char *attach_job_id;
+        uint64_t attach_log_since_ms;
+        bool may_have_started;
 
         sd_event_source *advance;  /* starts the next step, or ends the attempt, from the loop */
         sd_event_source *deadline; /* the schedule's timeout */
@@ -110,6 +123,7 @@ static int expand_step(const Pipeline *p, const PipelineStep *step, const ParamC
         return r;
 }
 
+/* Expands the steps from p->current on: those before it are done, and only their outputs count. */
 static int expand_steps(Pipeline *p, const ParamContext *templates, char **ret_error) {
         const Schedule *s = p->schedule;
         Expansion e = { .p = p };
@@ -117,7 +131,7 @@ static int expand_steps(Pipeline *p, const ParamContext *templates, char **ret_e
 
         ctx.resolve_output = resolve_output;
         ctx.output_userdata = &e;
-        for (e.step = 0; e.step < s->n_steps; e.step++) {
+        for (e.step = p->current; e.step < s->n_steps; e.step++) {
                 _cleanup_free_ char *error = NULL;
                 int r = expand_step(p, &s->steps[e.step], &ctx, &p->plans[e.step], &error);
                 if (r == -EINVAL && ret_error)
@@ -127,6 +141,32 @@ static int expand_steps(Pipeline *p, const ParamContext *templates, char **ret_e
                         return r;
         }
         return 0;
+}
+
+/* The recorded URL of step `name` among NAME, URL pairs; NULL: none. */
+static const char *recorded_output(char *const *outputs, const char *name) {
+        for (char *const *o = outputs; o && o[0] && o[1]; o += 2)
+                if (strcmp(o[0], name) == 0)
+                        return o[1];
+        return NULL;
+}
+
+int pipeline_resume_point(const Schedule *s, const char *step, char *const *outputs, size_t *ret_index) {
+        for (size_t i = 0; step && i < s->n_steps; i++) {
+                if (strcmp(s->steps[i].name, step) != 0)
+                        continue;
+                for (size_t k = 0; k < i; k++)
+                        if (s->steps[k].output && !recorded_output(outputs, s->steps[k].name))
+                                return -ENOENT;
+                *ret_index = i;
+                return 0;
+        }
+        return -ENOENT;
+}
+
+char *pipeline_step_marker(const char *attempt_marker, const PipelineStep *step) {
+        char *path;
+        return asprintf(&path, "%s.%s", attempt_marker, step->name) < 0 ? NULL : path;
 }
 
 bool pipeline_has_fused_jobs(const Schedule *s) {
@@ -265,6 +305,14 @@ static void on_job_accepted(void *userdata, const char *job_id) {
         char line[256];
         int n = snprintf(line, sizeof line, "Fused job %s", job_id);
         p->events->engine.output(p->userdata, false, line, (size_t) MAX(n, 0), false, 0);
+        if (p->events->engine.accepted)
+                p->events->engine.accepted(p->userdata, job_id);
+}
+
+static void on_job_log_position(void *userdata, uint64_t since_ms) {
+        Pipeline *p = userdata;
+        if (p->events->engine.log_position)
+                p->events->engine.log_position(p->userdata, since_ms);
 }
 
 static void on_engine_note(void *userdata, int priority, const char *message) {
@@ -299,6 +347,7 @@ static void start_on_engine(Pipeline *p, const Engine *engine, Schedule *view, E
                 .output = on_engine_output,
                 .ended = on_engine_ended,
                 .accepted = on_job_accepted,
+                .log_position = on_job_log_position,
                 .note = on_engine_note,
         };
         view->policy.timeout_usec = 0; /* the pipeline's deadline covers every step */
@@ -314,7 +363,7 @@ static void start_on_engine(Pipeline *p, const Engine *engine, Schedule *view, E
                 step_failed(p, false, "cannot start: %s", strerror(-r));
 }
 
-static void start_udf_step(Pipeline *p, const PipelineStep *step) {
+static void start_udf_step(Pipeline *p, const PipelineStep *step, const char *marker) {
         Schedule view = *p->schedule;
         view.work = WORK_UDF;
         view.udf_path = step->udf_path;
@@ -322,6 +371,7 @@ static void start_udf_step(Pipeline *p, const PipelineStep *step) {
         EngineRequest request = {
                 .params_json = p->plans[p->current].params_json,
                 .python = p->python,
+                .start_marker = marker,
                 .working_directory = p->working_directory,
                 .credentials_environment = (const char *const *) p->credentials_environment,
         };
@@ -329,6 +379,18 @@ static void start_udf_step(Pipeline *p, const PipelineStep *step) {
 }
 
 /* ------------------------------------------------------------------ ingest steps */
+
+/* A start marker (see engine.h) made by the pipeline itself: the attempt's (its steps may run no child at
+ * all), and an ingest step's, which runs in the daemon. */
+static int make_marker(const char *path) {
+        if (!path)
+                return 0;
+        int fd = open(path, O_WRONLY | O_CREAT | O_CLOEXEC | O_NOCTTY | O_NOFOLLOW, 0644);
+        if (fd < 0)
+                return -errno;
+        (void) close(fd);
+        return 0;
+}
 
 static void on_ingest_log(void *userdata, int priority, const char *line) {
         Pipeline *p = userdata;
@@ -354,7 +416,7 @@ static void on_ingest_done(void *userdata, int error, const char *message, const
         step_ended(p, &(EngineOutcome){ .kind = OUTCOME_SUCCEEDED, .message = message ?: "done" });
 }
 
-static void start_ingest_step(Pipeline *p, const PipelineStep *step) {
+static void start_ingest_step(Pipeline *p, const PipelineStep *step, const char *marker) {
         PluginInstance *i = plugin_host_instance(p->plugins, PLUGIN_INGEST, strchr(step->instance, '/') + 1);
         const StepPlan *plan = &p->plans[p->current];
 
@@ -379,9 +441,18 @@ static void start_ingest_step(Pipeline *p, const PipelineStep *step) {
                 .output = plan->output,
                 .options = step->options,
         };
-        int r = ingest_start(p->plugins, i, &request, on_ingest_log, on_ingest_done, p, &p->ingest);
-        if (r < 0)
+        /* it runs in the daemon: from here on, a daemon that dies takes the step with it */
+        int r = make_marker(marker);
+        if (r < 0) {
+                step_failed(p, false, "cannot create its start marker %s: %s", marker, strerror(-r));
+                return;
+        }
+        r = ingest_start(p->plugins, i, &request, on_ingest_log, on_ingest_done, p, &p->ingest);
+        if (r < 0) {
+                if (marker) /* it did not start after all */
+                        (void) unlink(marker);
                 step_failed(p, r == -EINVAL, "%s refused it: %s", step->instance, strerror(-r));
+        }
 }
 
 /* ------------------------------------------------------------------ Fused job steps */
@@ -397,13 +468,21 @@ static void submit_fused_job(Pipeline *p, const cJSON *job_config) {
                 .job_config = job_config,
                 .http = p->http,
                 .settings = p->settings,
+                .attach_job_id = p->attach_job_id,
+                .attach_log_since_ms = p->attach_log_since_ms,
+                .may_have_started = p->may_have_started,
         };
         start_on_engine(p, &engine_fused, &view, &request);
+        /* the previous daemon's job was this step's: a later one starts its own */
+        p->attach_job_id = mfree(p->attach_job_id);
+        p->attach_log_since_ms = 0;
+        p->may_have_started = false;
 }
 
 /* ------------------------------------------------------------------ the steps, one after another */
 
-static void describe_step(const PipelineStep *step, const StepPlan *plan, char *buf, size_t size) {
+static void describe_step(const Pipeline *p, const PipelineStep *step, const StepPlan *plan, char *buf,
+                          size_t size) {
         switch (step->kind) {
         case STEP_UDF:
                 snprintf(buf, size, "UDF %s:%s", step->udf_path, step->entrypoint);
@@ -413,25 +492,62 @@ static void describe_step(const PipelineStep *step, const StepPlan *plan, char *
                          plan->input ?: "(no input)", plan->output ?: "(no output)");
                 break;
         case STEP_FUSED_JOB:
-                snprintf(buf, size, "Fused batch job %s", step->type);
+                snprintf(buf, size, "Fused batch job %s%s%s", step->type,
+                         p->attach_job_id      ? ", re-attached to job "
+                         : p->may_have_started ? ", looking for the job the previous daemon may have started"
+                                               : "",
+                         p->attach_job_id ?: "");
                 break;
         }
+}
+
+/* The outputs of the steps before the current one, as NAME, URL pairs. */
+static int done_outputs(const Pipeline *p, char ***ret) {
+        _cleanup_(strv_freep) char **pairs = NULL;
+        size_t n = 0;
+        for (size_t k = 0; k < p->current; k++)
+                if (p->plans[k].output && (strv_push(&pairs, &n, strdup(p->schedule->steps[k].name)) < 0 ||
+                                           strv_push(&pairs, &n, strdup(p->plans[k].output)) < 0))
+                        return -ENOMEM;
+        *ret = TAKE_PTR(pairs);
+        return 0;
+}
+
+/* The first pass of a step's start (see STEP_START_PRIORITY). */
+static void announce_step(Pipeline *p) {
+        _cleanup_(strv_freep) char **outputs = NULL;
+        char what[512];
+
+        describe_step(p, &p->schedule->steps[p->current], &p->plans[p->current], what, sizeof what);
+        if (done_outputs(p, &outputs) < 0) {
+                step_failed(p, false, "out of memory");
+                return;
+        }
+        if (!p->events->step_starting(p->userdata, p->current, what, outputs))
+                return; /* p is gone */
+        p->announced = true;
+        (void) sd_event_source_set_priority(p->advance, STEP_START_PRIORITY);
+        go_on(p);
 }
 
 static void start_step(Pipeline *p) {
         const PipelineStep *step = &p->schedule->steps[p->current];
         const StepPlan *plan = &p->plans[p->current];
-        char what[512];
+        _cleanup_free_ char *marker = NULL;
 
-        describe_step(step, plan, what, sizeof what);
+        p->announced = false;
+        (void) sd_event_source_set_priority(p->advance, SD_EVENT_PRIORITY_NORMAL);
         p->step_started_usec = now_usec();
-        p->events->step_started(p->userdata, p->current, what);
+        if (step->kind != STEP_FUSED_JOB && p->marker && !(marker = pipeline_step_marker(p->marker, step))) {
+                step_failed(p, false, "out of memory");
+                return;
+        }
         switch (step->kind) {
         case STEP_UDF:
-                start_udf_step(p, step);
+                start_udf_step(p, step, marker);
                 break;
         case STEP_INGEST:
-                start_ingest_step(p, step);
+                start_ingest_step(p, step, marker);
                 break;
         case STEP_FUSED_JOB:
                 submit_fused_job(p, plan->job_config);
@@ -448,13 +564,17 @@ static int on_advance(sd_event_source *s, void *userdata) {
                 return 0;
         }
         if (p->cancelled || p->timed_out) {
-                finish(p,
-                       &(EngineOutcome){ .kind = p->timed_out ? OUTCOME_TIMED_OUT : OUTCOME_CANCELLED,
-                                         .message = p->timed_out ? "timed out" : "cancelled" },
-                       true);
+                const EngineOutcome stopped = { .kind = p->timed_out ? OUTCOME_TIMED_OUT : OUTCOME_CANCELLED,
+                                                .message = p->timed_out ? "timed out" : "cancelled" };
+                if (p->announced) /* it never started, but its start was logged: its end is too */
+                        p->events->step_ended(p->userdata, p->current, &stopped, 0);
+                finish(p, &stopped, true);
                 return 0;
         }
-        start_step(p);
+        if (p->announced)
+                start_step(p);
+        else
+                announce_step(p);
         return 0;
 }
 
@@ -489,17 +609,6 @@ void pipeline_cancel(Pipeline *p) {
         stop_step(p);
 }
 
-/* The start marker (see engine.h), made by the pipeline itself: its steps may run no child at all. */
-static int make_marker(const char *path) {
-        if (!path)
-                return 0;
-        int fd = open(path, O_WRONLY | O_CREAT | O_CLOEXEC | O_NOCTTY | O_NOFOLLOW, 0644);
-        if (fd < 0)
-                return -errno;
-        (void) close(fd);
-        return 0;
-}
-
 int pipeline_start(sd_event *event, const PipelineRequest *request, const PipelineEvents *events,
                    void *userdata, Pipeline **ret_pipeline, char **ret_error) {
         const EngineRequest *a = request->attempt;
@@ -521,21 +630,33 @@ int pipeline_start(sd_event *event, const PipelineRequest *request, const Pipeli
                 .templates = *request->templates,
                 .events = events,
                 .userdata = userdata,
+                .current = MIN(request->first_step, a->schedule->n_steps - 1),
+                .attach_log_since_ms = request->attach_log_since_ms,
+                .may_have_started = request->may_have_started,
         };
         if (strv_copy(a->credentials_environment, &p->credentials_environment) < 0)
                 return -ENOMEM;
         if (!(p->run_id = strdup(a->run_id)) || !(p->python = strdup(a->python)) ||
             !(p->working_directory = strdup(a->working_directory)) ||
+            (a->start_marker && !(p->marker = strdup(a->start_marker))) ||
+            (request->attach_job_id && !(p->attach_job_id = strdup(request->attach_job_id))) ||
             !(p->plans = calloc(a->schedule->n_steps, sizeof(StepPlan))))
                 return -ENOMEM;
+        for (size_t k = 0; k < p->current; k++) {
+                const char *url = recorded_output(request->done_outputs, a->schedule->steps[k].name);
+                if (url && !(p->plans[k].output = strdup(url)))
+                        return -ENOMEM;
+        }
         if ((r = expand_steps(p, &p->templates, ret_error)) < 0)
                 return r;
         if ((r = sd_event_add_defer(event, &p->advance, on_advance, p)) < 0 ||
             (r = sd_event_source_set_enabled(p->advance, SD_EVENT_ONESHOT)) < 0)
                 return r;
+        /* from the attempt's start: a restarted daemon's pipeline goes on with the time it had left */
+        uint64_t now = now_usec(), end = a->started_usec + a->schedule->policy.timeout_usec;
         if (a->schedule->policy.timeout_usec > 0 &&
-            (r = sd_event_add_time_relative(event, &p->deadline, CLOCK_MONOTONIC,
-                                            a->schedule->policy.timeout_usec, 0, on_deadline, p)) < 0)
+            (r = sd_event_add_time_relative(event, &p->deadline, CLOCK_MONOTONIC, end > now ? end - now : 0,
+                                            0, on_deadline, p)) < 0)
                 return r;
         if ((r = make_marker(a->start_marker)) < 0)
                 return r;
@@ -564,6 +685,8 @@ Pipeline *pipeline_free(Pipeline *p) {
         free(p->run_id);
         free(p->python);
         free(p->working_directory);
+        free(p->marker);
+        free(p->attach_job_id);
         strv_free(p->credentials_environment);
         sd_event_unref(p->event);
         free(p);

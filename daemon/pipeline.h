@@ -24,6 +24,13 @@
  * attempt. Like an engine, the pipeline reports and never logs: the run
  * writes the journal (a step_started and a step_finished or step_failed
  * record per step, all of the step's records with UDFCRON_STEP).
+ *
+ * An attempt may start at a later step (a retry goes on from the step that
+ * failed, a restarted daemon from the step under way): the steps before it
+ * are done, and only their outputs are needed, as recorded. A UDF or ingest
+ * step creates a start marker of its own (pipeline_step_marker()) the moment
+ * it starts, so that a restarted daemon tells a step that never started from
+ * one that died with the daemon; a Fused job step is found again by its job.
  */
 
 #include <stddef.h>
@@ -38,10 +45,16 @@ typedef struct Pipeline Pipeline;
 
 typedef struct PipelineEvents {
         /* `output`: a line of the current step; `ended`: the attempt's end (called once, from the loop; the
-         * pipeline may be freed from inside). The remote engines' members stay NULL. */
+         * pipeline may be freed from inside); `accepted` and `log_position`: a Fused job step's job, as the
+         * fused engine reports them (engine.h). The other remote members stay NULL. */
         EngineEvents engine;
-        /* Step `index` (0-based) starts; `what` says what it runs ("UDF /srv/x.py:udf"). */
-        void (*step_started)(void *userdata, size_t index, const char *what);
+        /* Step `index` (0-based) is about to start; `what` says what it runs ("UDF /srv/x.py:udf"),
+         * `outputs` are the output URLs of the steps before it (NAME, URL pairs, NULL-terminated, borrowed).
+         * When this returns true, the step starts from the loop after the sources of priority
+         * SD_EVENT_PRIORITY_NORMAL + 1 pending then (a save of what this recorded). False lets go of the
+         * attempt before it (the daemon stops): the pipeline was freed from inside, and nothing more is
+         * reported. */
+        bool (*step_starting)(void *userdata, size_t index, const char *what, char *const *outputs);
         /* Step `index` ended, as `outcome` says (its result borrowed for the call). */
         void (*step_ended)(void *userdata, size_t index, const EngineOutcome *outcome,
                            uint64_t duration_usec);
@@ -58,6 +71,15 @@ typedef struct PipelineRequest {
         /* Expands the steps' templates (resolve_output is the pipeline's): copied, and used for as long as
          * the pipeline lives (see above). */
         const ParamContext *templates;
+        /* Where the attempt starts (see pipeline_resume_point()): the steps before it are done, their
+         * outputs (NAME, URL pairs) as recorded; 0 and NULL: from the first step. */
+        size_t first_step;
+        char *const *done_outputs;
+        /* That step, a Fused job step, was started by the previous daemon: its job is followed, as
+         * EngineRequest's members of the same names say. */
+        const char *attach_job_id;
+        uint64_t attach_log_since_ms;
+        bool may_have_started;
 } PipelineRequest;
 
 /*
@@ -76,6 +98,18 @@ void pipeline_cancel(Pipeline *p);
 
 /* Frees a pipeline, killing or cancelling what still runs without reporting. Accepts NULL; returns NULL. */
 Pipeline *pipeline_free(Pipeline *p);
+
+/*
+ * Where an attempt recorded at step `step` (NULL: none), with the outputs of the steps before it (NAME,
+ * URL pairs), goes on: 0 and that step's index; -ENOENT when it starts over from the first step: nothing
+ * recorded, or the schedule's steps changed since (no step of that name, or an earlier step's output
+ * unknown).
+ */
+int pipeline_resume_point(const Schedule *s, const char *step, char *const *outputs, size_t *ret_index);
+
+/* The start marker of a UDF or ingest step: the attempt's, suffixed with the step's name (malloc'd; NULL on
+ * OOM). */
+char *pipeline_step_marker(const char *attempt_marker, const PipelineStep *step);
 
 /* Whether a step of the schedule is a Fused job: the pipeline needs the HTTP client. */
 bool pipeline_has_fused_jobs(const Schedule *s);

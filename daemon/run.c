@@ -100,7 +100,8 @@ static int run_create(Manager *m, Entry *entry, uint64_t slot_usec, bool manual,
                         free(run->params);
                         return -ENOMEM;
                 }
-                if (recorded->job_id) /* re-attached: durations and the timeout count from the real start */
+                /* re-attached, or a pipeline going on: durations and the timeout count from its start */
+                if (recorded->job_id || recorded->step)
                         run->attempt_started_usec = recorded->started_usec;
         } else {
                 run_id_new(run->id);
@@ -436,6 +437,16 @@ static bool should_retry(const Run *run, const EngineOutcome *outcome) {
                run->attempt <= run->entry->schedule->policy.retries;
 }
 
+/* The attempt is over: its start marker (and its steps') goes once the state no longer needs it. */
+static void markers_obsolete(Run *run) {
+        const Schedule *s = run->entry->schedule;
+        char *marker = run_marker_path(run);
+        for (size_t i = 0; marker && s->work == WORK_PIPELINE && i < s->n_steps; i++)
+                if (s->steps[i].kind != STEP_FUSED_JOB)
+                        manager_marker_obsolete(run->manager, pipeline_step_marker(marker, &s->steps[i]));
+        manager_marker_obsolete(run->manager, marker);
+}
+
 /* What stopped an attempt that ended so, for UDFCRON_STOPPED_BY; NULL: nothing did, it ended by itself. */
 static const char *stopped_by(const Run *run, const EngineOutcome *outcome) {
         return outcome->kind == OUTCOME_TIMED_OUT ? "timeout" : run->stopped_by;
@@ -450,7 +461,7 @@ static void attempt_ended(Run *run, const EngineOutcome *outcome) {
         Manager *m = run->manager;
         uint64_t duration = run->attempt_started_usec ? now_usec() - run->attempt_started_usec : 0;
 
-        manager_marker_obsolete(m, run_marker_path(run));
+        markers_obsolete(run);
         if (run->status == RUN_RUNNING)
                 manager_attempt_done(m, run);
 
@@ -460,7 +471,7 @@ static void attempt_ended(Run *run, const EngineOutcome *outcome) {
         }
 
         /* recorded at once: after a restart the next attempt runs, never this one again, and not before
-         * its time */
+         * its time; a pipeline's starts at the step recorded (the one that failed), after the same steps */
         uint64_t delay = retry_delay_usec(&run->entry->schedule->policy, run->attempt, random_u64());
         RunState *rs = state_find_run(m->state, run->id);
         if (rs) {
@@ -631,15 +642,50 @@ static void on_pipeline_ended(void *userdata, const EngineOutcome *outcome) {
         pipeline_free(p);
 }
 
-static void on_step_started(void *userdata, size_t index, const char *what) {
+/* Records the pipeline's step and the outputs before it; when they do not fit, none (a restarted daemon
+ * then starts the pipeline over). */
+static void record_step(Run *run, const char *step, char *const *outputs) {
+        Manager *m = run->manager;
+        RunState *rs = state_find_run(m->state, run->id);
+        int r;
+
+        if (!rs)
+                return;
+        if ((r = state_run_set_step(rs, step, outputs)) < 0) {
+                journal_log(m->journal, LOG_WARNING,
+                            "%s %s: cannot record step '%s' (%s); a restart would start the pipeline over",
+                            run->entry->schedule->name, run->id, step, strerror(-r));
+                (void) state_run_set_step(rs, NULL, NULL);
+        }
+        manager_state_changed(m);
+}
+
+/*
+ * A step is about to start: where the pipeline is goes to disk first, so that a restarted daemon goes on
+ * from this step and runs no step before it again. While the daemon stops, the step does not start: the
+ * run lets go of its pipeline, whose record stays for the next start to go on from this step.
+ */
+static bool on_step_starting(void *userdata, size_t index, const char *what, char *const *outputs) {
         Run *run = userdata;
+        Manager *m = run->manager;
         const Schedule *s = run->entry->schedule;
         RunFields f;
 
         run->step = s->steps[index].name;
+        record_step(run, run->step, outputs);
+        if (m->stopping) {
+                journal_log(m->journal, LOG_NOTICE,
+                            "%s %s: the daemon stops; step %zu/%zu '%s' starts after its next start",
+                            s->name, run->id, index + 1, s->n_steps, run->step);
+                manager_attempt_done(m, run);
+                manager_run_ended(m, run); /* frees the run and its pipeline; the state keeps its record */
+                return false;
+        }
+        manager_save_soon(m); /* before the step starts (see pipeline.h) */
         run_fields(run, &f);
-        journal_run_event(run->manager->journal, &f, RUN_EVENT_STEP_STARTED, "step %zu/%zu '%s': %s",
-                          index + 1, s->n_steps, run->step, what);
+        journal_run_event(m->journal, &f, RUN_EVENT_STEP_STARTED, "step %zu/%zu '%s': %s", index + 1,
+                          s->n_steps, run->step, what);
+        return true;
 }
 
 static void on_step_ended(void *userdata, size_t index, const EngineOutcome *outcome,
@@ -657,6 +703,16 @@ static void on_step_ended(void *userdata, size_t index, const EngineOutcome *out
                           "step %zu/%zu '%s' %s %.3fs: %s", index + 1, s->n_steps, s->steps[index].name,
                           ok ? "finished in" : "failed after", (double) duration_usec / 1e6,
                           outcome->message);
+        if (run->job_id) { /* a Fused job step's job is over: the next steps are no part of it */
+                RunState *rs = state_find_run(run->manager->state, run->id);
+                run->job_id = mfree(run->job_id);
+                run->log_since_ms = 0;
+                if (rs) {
+                        rs->job_id = mfree(rs->job_id);
+                        rs->log_since_ms = 0;
+                        manager_state_changed(run->manager);
+                }
+        }
 }
 
 /* The file name extension of a result of media type `type` (NULL: JSON, as the local runner's). */
@@ -871,15 +927,31 @@ static void describe_work(const Schedule *s, char **argv, char *buf, size_t size
                 n += (size_t) snprintf(buf + n, size - n, "%s%s", a == argv ? "" : " ", *a);
 }
 
-/* Starts the steps of a pipeline (expanding their templates through `templates`). */
+/* Where the run's pipeline goes on (see pipeline_resume_point()), as its state record says: the step
+ * under way when the previous daemon stopped, or the one the last attempt failed at. */
+static int recorded_step(const Run *run, size_t *ret_index) {
+        const Schedule *s = run->entry->schedule;
+        const RunState *rs = state_find_run(run->manager->state, run->id);
+        if (s->work != WORK_PIPELINE || !rs)
+                return -ENOENT;
+        return pipeline_resume_point(s, rs->step, rs->step_outputs, ret_index);
+}
+
+/* Starts the steps of a pipeline from `first_step` (expanding their templates through `templates`). */
 static int start_pipeline(Run *run, const EngineRequest *attempt, const ParamContext *templates,
-                          char **ret_error) {
+                          size_t first_step, char **ret_error) {
         static const PipelineEvents events = {
-                .engine = { .output = on_output, .ended = on_pipeline_ended },
-                .step_started = on_step_started,
+                .engine = { .output = on_output,
+                            .ended = on_pipeline_ended,
+                            .accepted = on_accepted,
+                            .log_position = on_log_position },
+                .step_starting = on_step_starting,
                 .step_ended = on_step_ended,
         };
         Manager *m = run->manager;
+        const RunState *rs = state_find_run(m->state, run->id);
+        /* the previous daemon's Fused job: followed again by its id, or found by its name */
+        bool reattach = run->resumed && run->entry->schedule->steps[first_step].kind == STEP_FUSED_JOB;
         const PipelineRequest request = {
                 .attempt = attempt,
                 .udf_engine = run->engine,
@@ -888,6 +960,11 @@ static int start_pipeline(Run *run, const EngineRequest *attempt, const ParamCon
                 .http = pipeline_has_fused_jobs(run->entry->schedule) ? manager_http_client(m) : NULL,
                 .settings = &m->config->settings,
                 .templates = templates,
+                .first_step = first_step,
+                .done_outputs = first_step > 0 && rs ? rs->step_outputs : NULL,
+                .attach_job_id = reattach ? run->job_id : NULL,
+                .attach_log_since_ms = reattach && run->job_id ? run->log_since_ms : 0,
+                .may_have_started = reattach && !run->job_id,
         };
         return pipeline_start(m->event, &request, &events, run, &run->pipeline, ret_error);
 }
@@ -991,7 +1068,9 @@ static void start_work(Run *run) {
         };
         /* a pipeline expands its steps' templates as it starts, while the secrets are at hand: one that
          * cannot be expanded fails the attempt before it started, as the schedule's own templates do */
-        int started = s->work == WORK_PIPELINE ? start_pipeline(run, &request, &ctx, &error) : 0;
+        size_t first_step = 0; /* unless the record says where it goes on */
+        (void) recorded_step(run, &first_step);
+        int started = s->work == WORK_PIPELINE ? start_pipeline(run, &request, &ctx, first_step, &error) : 0;
         if (started == -EINVAL) {
                 char message[512];
                 snprintf(message, sizeof message, "parameters: %s", error ?: strerror(-started));
@@ -1006,6 +1085,11 @@ static void start_work(Run *run) {
                 snprintf(what, sizeof what, "re-attached to job %s", run->job_id);
         else
                 describe_work(s, argv, what, sizeof what);
+        if (first_step > 0) {
+                size_t n = strlen(what);
+                snprintf(what + n, sizeof what - n, "; going on at step %zu/%zu '%s'", first_step + 1,
+                         s->n_steps, s->steps[first_step].name);
+        }
         RunFields f;
         run_fields(run, &f);
         journal_run_event(m->journal, &f, RUN_EVENT_STARTED, "%s", what);
@@ -1159,7 +1243,7 @@ void run_start_attempt(Run *run) {
 
         run->status = RUN_RUNNING;
         run->engine = engine_for_schedule(s); /* a reload may have added or removed a fan-out since */
-        if (!(run->engine->remote && run->job_id) || run->attempt_started_usec == 0)
+        if (!run->resumed || run->attempt_started_usec == 0)
                 run->attempt_started_usec = now_usec(); /* a re-attached attempt keeps its recorded start */
         run->output_stored = false;
         run->step = NULL;
@@ -1235,12 +1319,34 @@ void run_cancel(Run *run, const char *by, const char *why) {
 }
 
 void run_lost(Run *run) {
-        EngineOutcome outcome = {
-                .kind = OUTCOME_LOST,
-                .message = "the daemon stopped while it ran; its output and result are lost",
-        };
+        const Schedule *s = run->entry->schedule;
+        const char *why = "the daemon stopped while it ran; its output and result are lost";
+        char message[512];
+        size_t i;
+
+        snprintf(message, sizeof message, "%s", why);
+        if (recorded_step(run, &i) >= 0) { /* a pipeline's step: the retry goes on from it */
+                run->step = s->steps[i].name;
+                snprintf(message, sizeof message, "step %zu/%zu '%s': %s", i + 1, s->n_steps, run->step,
+                         why);
+        }
+        EngineOutcome outcome = { .kind = OUTCOME_LOST, .message = message };
         run->status = RUN_RETRY_WAIT; /* holds no concurrency slot */
         attempt_ended(run, &outcome);
+}
+
+bool run_goes_on_at_step(const Run *run) {
+        const Schedule *s = run->entry->schedule;
+        _cleanup_free_ char *marker = NULL, *step_marker = NULL;
+        size_t i;
+
+        if (recorded_step(run, &i) < 0)
+                return false;
+        if (s->steps[i].kind == STEP_FUSED_JOB)
+                return true;
+        if (!(marker = run_marker_path(run)) || !(step_marker = pipeline_step_marker(marker, &s->steps[i])))
+                return false;
+        return access(step_marker, F_OK) < 0 && errno == ENOENT;
 }
 
 void run_detach(Run *run) {

@@ -14,6 +14,7 @@
 
 #include "fileio.h"
 #include "json-util.h"
+#include "strv.h"
 
 /*
  * Times are written as plain JSON integers, not strings, so that jq and
@@ -28,10 +29,12 @@
 #define STATE_FILE_MAX (256 * 1024 * 1024)
 #define STRING_MAX     4096
 #define SCHEDULES_MAX  1000000
-#define RUNS_MAX       100000
-#define STATE_VERSION  1
-#define STRINGIFY_(x)  #x
-#define STRINGIFY(x)   STRINGIFY_(x)
+#define RUNS_MAX        100000
+#define PAIRS_MAX       256
+#define PAIRS_BYTES_MAX (64 * 1024)
+#define STATE_VERSION   1
+#define STRINGIFY_(x)   #x
+#define STRINGIFY(x)    STRINGIFY_(x)
 
 typedef enum FieldKind {
         FIELD_NAME,    /* required, non-empty string */
@@ -40,6 +43,7 @@ typedef enum FieldKind {
         FIELD_BOOL,    /* optional; false is not written */
         FIELD_ATTEMPT, /* required, 1..UINT_MAX */
         FIELD_PHASE,   /* required RunPhase */
+        FIELD_PAIRS,   /* optional object of strings, as NAME, value pairs (strv); empty is not written */
 } FieldKind;
 
 typedef struct Field {
@@ -61,7 +65,8 @@ static const Field run_fields[] = {
         R(run_id, FIELD_NAME),      R(schedule, FIELD_NAME),        R(engine, FIELD_NAME),
         R(slot_usec, FIELD_USEC),   R(attempt, FIELD_ATTEMPT),      R(phase, FIELD_PHASE),
         R(started_usec, FIELD_USEC), R(job_id, FIELD_STRING),       R(log_since_ms, FIELD_USEC),
-        R(retry_usec, FIELD_USEC),  R(params, FIELD_STRING),
+        R(retry_usec, FIELD_USEC),  R(params, FIELD_STRING),       R(step, FIELD_STRING),
+        R(step_outputs, FIELD_PAIRS),
 };
 #undef R
 /* clang-format on */
@@ -114,6 +119,8 @@ static void run_done(RunState *r) {
         free(r->engine);
         free(r->job_id);
         free(r->params);
+        free(r->step);
+        strv_free(r->step_outputs);
 }
 
 State *state_new(void) {
@@ -188,6 +195,22 @@ static void run_index_remove(State *s, size_t slot) {
         }
 }
 
+/* What state_parse() checks of a FIELD_PAIRS: names non-empty and unique, sizes within the limits. */
+static int pairs_validate(char *const *pairs) {
+        size_t n = 0, bytes = 0;
+        for (char *const *p = pairs; p && *p; p += 2, n++) {
+                if (!p[1])
+                        return -EINVAL; /* a name without its value */
+                if (!*p[0] || strlen(p[0]) > STRING_MAX || strlen(p[1]) > STRING_MAX)
+                        return -EINVAL;
+                bytes += strlen(p[0]) + strlen(p[1]);
+                for (char *const *q = pairs; q < p; q += 2)
+                        if (strcmp(*q, *p) == 0)
+                                return -EINVAL;
+        }
+        return n > PAIRS_MAX || bytes > PAIRS_BYTES_MAX ? -E2BIG : 0;
+}
+
 /* The invariants state_parse() checks per item, so that state_format() never writes what it would refuse. */
 static int fields_validate(const Field *fields, size_t n, const void *item) {
         for (size_t i = 0; i < n; i++) {
@@ -214,6 +237,12 @@ static int fields_validate(const Field *fields, size_t n, const void *item) {
                         if (!run_phase_to_string(*(const RunPhase *) p))
                                 return -EINVAL;
                         break;
+                case FIELD_PAIRS: {
+                        int r = pairs_validate(*(char *const *const *) p);
+                        if (r < 0)
+                                return r;
+                        break;
+                }
                 case FIELD_BOOL:
                         break;
                 }
@@ -227,6 +256,15 @@ static int add_item(cJSON *obj, const char *key, cJSON *item) {
                 return -ENOMEM;
         }
         return 0;
+}
+
+/* References, not copies, like the other members of an item being printed. */
+static cJSON *pairs_to_json(char *const *pairs) {
+        _cleanup_(json_freep) cJSON *obj = cJSON_CreateObject();
+        for (char *const *p = pairs; obj && *p; p += 2)
+                if (add_item(obj, p[0], cJSON_CreateStringReference(p[1])) < 0)
+                        return NULL;
+        return TAKE_PTR(obj);
 }
 
 static int add_u64(cJSON *obj, const char *key, uint64_t v) {
@@ -270,6 +308,7 @@ static int item_print(const Field *fields, size_t n, const void *item, Buffer *b
                 const char *key = fields[i].key;
                 const void *p = (const char *) item + fields[i].offset;
                 const char *str = fields[i].kind <= FIELD_STRING ? *(char *const *) p : NULL;
+                char *const *pairs = fields[i].kind == FIELD_PAIRS ? *(char *const *const *) p : NULL;
 
                 if (fields[i].kind == FIELD_PHASE)
                         str = run_phase_to_string(*(const RunPhase *) p);
@@ -282,8 +321,11 @@ static int item_print(const Field *fields, size_t n, const void *item, Buffer *b
                         r = add_u64(obj, key, *(const unsigned *) p);
                 else if (fields[i].kind == FIELD_BOOL && *(const bool *) p)
                         r = add_item(obj, key, cJSON_CreateTrue());
+                else if (pairs && *pairs)
+                        r = add_item(obj, key, pairs_to_json(pairs));
         }
-        /* Straight into our buffer. An item is at most ~150 KiB: four STRING_MAX strings, escaped. */
+        /* Straight into our buffer. An item is at most ~550 KiB: six STRING_MAX strings and PAIRS_BYTES_MAX,
+         * escaped (a control character takes six bytes). */
         for (size_t want = 4096; r >= 0 && want <= 1024 * 1024; want *= 2) {
                 r = buffer_reserve(b, want);
                 if (r >= 0 && cJSON_PrintPreallocated(obj, b->data + b->size, (int) want, false)) {
@@ -394,6 +436,37 @@ static bool field_required(FieldKind k) {
         return k == FIELD_NAME || k == FIELD_ATTEMPT || k == FIELD_PHASE;
 }
 
+/* A JSON object of strings into NAME, value pairs: NULL for an empty one. */
+static int pairs_parse(const cJSON *obj, const char *where, const char *key, char ***ret, char **error) {
+        _cleanup_(strv_freep) char **pairs = NULL;
+        size_t n = 0, bytes = 0;
+        const cJSON *c;
+        char buf[72];
+
+        if (!cJSON_IsObject(obj))
+                return fail(error, "%s.%s: expected an object of strings", where, key);
+        cJSON_ArrayForEach(c, obj) {
+                if (!c->string || !c->string[0] || !cJSON_IsString(c))
+                        return fail(error, "%s.%s: expected an object of strings", where, key);
+                if (strlen(c->string) > STRING_MAX || strlen(c->valuestring) > STRING_MAX)
+                        return fail(error, "%s.%s: a name or value longer than %d bytes", where, key,
+                                    STRING_MAX);
+                for (size_t i = 0; i < n; i += 2)
+                        if (strcmp(pairs[i], c->string) == 0)
+                                return fail(error, "%s.%s: duplicate name \"%s\"", where, key,
+                                            printable(c->string, buf));
+                bytes += strlen(c->string) + strlen(c->valuestring);
+                if (n / 2 >= PAIRS_MAX || bytes > PAIRS_BYTES_MAX)
+                        return fail(error, "%s.%s: more than %d entries or %d bytes", where, key, PAIRS_MAX,
+                                    PAIRS_BYTES_MAX);
+                if (strv_push(&pairs, &n, strdup(c->string)) < 0 ||
+                    strv_push(&pairs, &n, strdup(c->valuestring)) < 0)
+                        return -ENOMEM;
+        }
+        *ret = TAKE_PTR(pairs);
+        return 0;
+}
+
 static int fields_parse(const Field *fields, size_t n, const cJSON *obj, void *item, const char *where,
                         char **error) {
         uint32_t seen = 0;
@@ -446,6 +519,12 @@ static int fields_parse(const Field *fields, size_t n, const cJSON *obj, void *i
                                 return fail(error, "%s.%s: expected \"prepared\", \"dispatching\" or \"running\"",
                                             where, key);
                         break;
+                case FIELD_PAIRS: {
+                        int r = pairs_parse(c, where, key, (char ***) p, error);
+                        if (r < 0)
+                                return r;
+                        break;
+                }
                 }
         }
         for (size_t i = 0; i < n; i++)
@@ -881,6 +960,10 @@ int state_add_run(State *s, const RunState *run) {
         copy.engine = strdup_or_null(run->engine, &oom);
         copy.job_id = strdup_or_null(run->job_id, &oom);
         copy.params = strdup_or_null(run->params, &oom);
+        copy.step = strdup_or_null(run->step, &oom);
+        copy.step_outputs = NULL;
+        if (strv_copy((const char *const *) run->step_outputs, &copy.step_outputs) < 0)
+                oom = true;
         if (oom || grow((void **) &s->runs, s->n_runs, sizeof(RunState)) < 0 ||
             (2 * (s->n_runs + 1) > s->run_index_size && run_index_rebuild(s, s->n_runs + 1) < 0)) {
                 run_done(&copy);
@@ -889,6 +972,24 @@ int state_add_run(State *s, const RunState *run) {
         copy.seq = s->next_seq++;
         s->runs[s->n_runs++] = copy;
         s->run_index[run_slot(s, copy.run_id)] = s->n_runs;
+        return 0;
+}
+
+int state_run_set_step(RunState *r, const char *step, char *const *outputs) {
+        _cleanup_free_ char *copy = NULL;
+        _cleanup_(strv_freep) char **pairs = NULL;
+        int k = pairs_validate(outputs);
+
+        if (k < 0)
+                return k;
+        if (step && (!*step || strlen(step) > STRING_MAX))
+                return -EINVAL;
+        if ((step && !(copy = strdup(step))) || strv_copy((const char *const *) outputs, &pairs) < 0)
+                return -ENOMEM;
+        free(r->step);
+        strv_free(r->step_outputs);
+        r->step = TAKE_PTR(copy);
+        r->step_outputs = pairs && *pairs ? TAKE_PTR(pairs) : NULL;
         return 0;
 }
 

@@ -49,6 +49,10 @@ typedef struct RunState {
         uint64_t retry_usec;   /* waiting for a retry: when its next attempt starts; 0: not waiting */
         uint64_t seq;          /* dispatch order (not in the file, where it is the order of the records) */
         char *params;          /* udfcronctl run --param: the overrides, a JSON object; NULL: none */
+        /* A pipeline's (see run.c): the step under way, or the one a retry starts at; NULL: none recorded,
+         * the pipeline starts from its first step. A Fused job step's job is job_id, at log_since_ms. */
+        char *step;
+        char **step_outputs; /* ... the output URLs of the steps before it: NAME, URL pairs; NULL: none */
 } RunState;
 
 typedef struct State {
@@ -94,6 +98,12 @@ RunState *state_find_run(State *s, const char *run_id);
 /* Adds a copy of `run` (deep copy of its strings). -EEXIST if its run_id is there; -EINVAL/-ERANGE. */
 int state_add_run(State *s, const RunState *run);
 int state_remove_run(State *s, const char *run_id);
+/*
+ * Records `step` (NULL: none) as a run's pipeline step, and `outputs` (NAME, URL pairs, NULL-terminated;
+ * may be NULL) as the outputs of the steps before it; copies both. -EINVAL or -E2BIG (and nothing
+ * changed) for what state_parse() would refuse: more than 256 outputs, or more than 64 KiB of them.
+ */
+int state_run_set_step(RunState *r, const char *step, char *const *outputs);
 
 /*
  * Stores a run's result as <state_directory>/results/<schedule>/<run_id>.<extension>

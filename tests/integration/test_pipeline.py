@@ -124,8 +124,8 @@ def test_a_pipeline_partitions_and_hands_on(daemon, tmp_path):
 
 
 def test_a_failing_step_stops_the_pipeline(daemon, tmp_path):
-    """The middle step fails on line 4 of its CSV: the third step never starts, the run fails (no retry
-    of a step alone: the retry policy reruns the pipeline), and the journal and the state say where.
+    """The middle step fails on line 4 of its CSV: the third step never starts, the run fails (it has no
+    retries; see test_pipeline_resume.py), and the journal and the state say where.
     The schedule's timeout spans the steps: the one under way when it passes is stopped, and is the
     one the run ends at."""
     root = tmp_path / "out"

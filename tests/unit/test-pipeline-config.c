@@ -21,6 +21,7 @@
 #include "../support/config-fixture.h"
 #include "../support/testdir.h"
 #include "config.h"
+#include "pipeline.h"
 
 #define MAX_ERRORS 8
 
@@ -108,6 +109,26 @@ static void test_steps(void **state) {
         assert_string_equal(remote->output, "s3://b/out/");
         assert_int_equal(cJSON_GetObjectItem(remote->job_step, "target_num_chunks")->valueint, 5000);
         assert_null(cJSON_GetObjectItem(remote->job_step, "name")); /* the pipeline's, not a field */
+
+        /* where a recorded attempt goes on: its step, once every earlier step's output is known */
+        char *none[] = { NULL }, *first[] = { "udf-1", "file:///a", NULL },
+             *both[] = { "partition", "file:///p/", "udf-1", "file:///a", NULL };
+        size_t at = 99;
+        assert_int_equal(pipeline_resume_point(s, NULL, first, &at), -ENOENT);
+        assert_int_equal(pipeline_resume_point(s, "nope", both, &at), -ENOENT);
+        assert_int_equal(pipeline_resume_point(s, "partition", none, &at), -ENOENT);
+        assert_int_equal(pipeline_resume_point(s, "remote", first, &at), -ENOENT);
+        assert_int_equal(at, 99);
+        assert_int_equal(pipeline_resume_point(s, "udf-1", NULL, &at), 0);
+        assert_int_equal(at, 0);
+        assert_int_equal(pipeline_resume_point(s, "partition", first, &at), 0);
+        assert_int_equal(at, 1);
+        assert_int_equal(pipeline_resume_point(s, "remote", both, &at), 0);
+        assert_int_equal(at, 2);
+        /* the output of `remote` is not known */
+        assert_int_equal(pipeline_resume_point(s, "udf-4", both, &at), -ENOENT);
+        _cleanup_free_ char *marker = pipeline_step_marker("/run/udfcron/started/0123.2", part);
+        assert_string_equal(marker, "/run/udfcron/started/0123.2.partition");
         config_free(c);
 }
 

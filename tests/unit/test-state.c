@@ -107,6 +107,11 @@ static void assert_states_equal(const State *a, const State *b) {
                 assert_string_or_null_equal(x->job_id, y->job_id);
                 assert_int_equal(x->log_since_ms, y->log_since_ms);
                 assert_string_or_null_equal(x->params, y->params);
+                assert_string_or_null_equal(x->step, y->step);
+                size_t k = 0;
+                for (; x->step_outputs && x->step_outputs[k]; k++)
+                        assert_string_or_null_equal(x->step_outputs[k], y->step_outputs[k]);
+                assert_null(y->step_outputs ? y->step_outputs[k] : NULL);
         }
 }
 
@@ -136,6 +141,8 @@ static State *sample_state(void) {
                 .log_since_ms = 42,
                 .retry_usec = UINT64_C(1763831760000000),
                 .params = (char *) "{\"day\":\"2024-01-01\"}",
+                .step = (char *) "split",
+                .step_outputs = (char *[]){ "extract", "file:///srv/\"x\"", "empty", "", NULL },
         };
         RunState bare = { .run_id = (char *) "r-0",
                           .schedule = (char *) "a-bare",
@@ -177,7 +184,9 @@ static void test_round_trip(void **state) {
                 "{\"run_id\":\"r-1\",\"schedule\":\"nightly-etl\",\"engine\":\"fused\","
                 "\"slot_usec\":1763831700000000,\"attempt\":3,\"phase\":\"running\","
                 "\"started_usec\":1763831700123456,\"job_id\":\"job-üñí\",\"log_since_ms\":42,"
-                "\"retry_usec\":1763831760000000,\"params\":\"{\\\"day\\\":\\\"2024-01-01\\\"}\"},\n"
+                "\"retry_usec\":1763831760000000,\"params\":\"{\\\"day\\\":\\\"2024-01-01\\\"}\","
+                "\"step\":\"split\",\"step_outputs\":{\"extract\":\"file:///srv/\\\"x\\\"\","
+                "\"empty\":\"\"}},\n"
                 "{\"run_id\":\"r-0\",\"schedule\":\"a-bare\",\"engine\":\"local\",\"attempt\":1,"
                 "\"phase\":\"dispatching\"},\n"
                 "{\"run_id\":\"r-2\",\"schedule\":\"a-bare\",\"engine\":\"local\","
@@ -292,6 +301,18 @@ static const struct {
           "\"phase\":\"running\"},{\"run_id\":\"r\",\"schedule\":\"t\",\"engine\":\"e\",\"attempt\":2,"
           "\"phase\":\"dispatching\"}]}",
           "runs: duplicate run_id \"r\"" },
+#define RUN_WITH(members)                                                                                   \
+        "{\"version\":1,\"runs\":[{\"run_id\":\"r\",\"schedule\":\"s\",\"engine\":\"e\",\"attempt\":1,"     \
+        "\"phase\":\"running\"," members "}]}"
+        { RUN_WITH("\"step\":\"\""), "runs[0].step: expected a non-empty string" },
+        { RUN_WITH("\"step_outputs\":[\"a\",\"b\"]"),
+          "runs[0].step_outputs: expected an object of strings" },
+        { RUN_WITH("\"step_outputs\":{\"a\":1}"), "runs[0].step_outputs: expected an object of strings" },
+        { RUN_WITH("\"step_outputs\":{\"\":\"x\"}"), "runs[0].step_outputs: expected an object of strings" },
+        { RUN_WITH("\"step_outputs\":{\"a\":\"x\",\"b\":\"a\",\"a\":\"y\"}"),
+          "runs[0].step_outputs: duplicate name \"a\"" },
+        { RUN_WITH("\"step_outputs\":{},\"step_outputs\":{}"), "runs[0]: duplicate key \"step_outputs\"" },
+#undef RUN_WITH
 };
 
 static void test_parse_invalid(void **state) {
@@ -676,6 +697,81 @@ static void test_runs_index(void **state) {
         }
 }
 
+/* A pipeline's step and the outputs before it: replaced whole, refused whole beyond what a state file may
+ * hold (and then nothing changes); a run recorded by a daemon that knew nothing of them loads without. */
+static void test_run_steps(void **state) {
+        (void) state;
+        _cleanup_(state_freep) State *s = state_new(), *back = NULL;
+        RunState run = {
+                .run_id = (char *) "r", .schedule = (char *) "s", .engine = (char *) "local", .attempt = 1
+        };
+        char *outputs[] = { "first", "file:///a", "second", "file:///b", NULL };
+
+        assert_int_equal(state_add_run(s, &run), 0);
+        RunState *rs = state_find_run(s, "r");
+        assert_null(rs->step);
+        assert_null(rs->step_outputs);
+        assert_int_equal(state_run_set_step(rs, "third", outputs), 0);
+        outputs[1] = (char *) "changed"; /* copied */
+        assert_string_equal(rs->step, "third");
+        assert_string_equal(rs->step_outputs[1], "file:///a");
+        assert_string_equal(rs->step_outputs[3], "file:///b");
+        assert_null(rs->step_outputs[4]);
+
+        /* refused: nothing changes */
+        char *duplicate[] = { "first", "x", "first", "y", NULL }, *odd[] = { "first", NULL };
+        assert_int_equal(state_run_set_step(rs, "x", duplicate), -EINVAL);
+        assert_int_equal(state_run_set_step(rs, "x", odd), -EINVAL);
+        assert_int_equal(state_run_set_step(rs, "", NULL), -EINVAL);
+        _cleanup_free_ char **many = calloc(2 * 257 + 1, sizeof(char *));
+        char names[257][8];
+        for (size_t i = 0; i < 257; i++) {
+                snprintf(names[i], sizeof names[i], "s%zu", i);
+                many[2 * i] = names[i];
+                many[2 * i + 1] = (char *) "file:///x";
+        }
+        assert_int_equal(state_run_set_step(rs, "x", many), -E2BIG);
+        many[2 * 256] = NULL; /* 256: the most a record holds */
+        _cleanup_free_ char *long_url = malloc(4097);
+        memset(long_url, 'u', 4096);
+        long_url[4096] = 0;
+        char *big[2 * 16 + 1] = { 0 };
+        for (size_t i = 0; i < 16; i++) { /* 16 names, 16 URLs of 4096 bytes: over 64 KiB */
+                big[2 * i] = names[i];
+                big[2 * i + 1] = long_url;
+        }
+        assert_int_equal(state_run_set_step(rs, "x", big), -E2BIG);
+        assert_string_equal(rs->step, "third");
+        assert_string_equal(rs->step_outputs[0], "first");
+
+        /* the most a record holds saves and loads back */
+        assert_int_equal(state_run_set_step(rs, "last", many), 0);
+        _cleanup_free_ char *text = state_format(s);
+        assert_non_null(text);
+        assert_int_equal(state_parse(text, strlen(text), &back, NULL), 0);
+        assert_states_equal(s, back);
+
+        /* NULL forgets both */
+        assert_int_equal(state_run_set_step(rs, NULL, NULL), 0);
+        assert_null(rs->step);
+        assert_null(rs->step_outputs);
+
+        /* a state file from before pipelines were recorded: the same run, without them; and an empty
+         * object of outputs is none */
+        static const char *const without[] = {
+                "{\"version\":1,\"runs\":[{\"run_id\":\"r\",\"schedule\":\"s\",\"engine\":\"local\","
+                "\"attempt\":2,\"phase\":\"running\",\"started_usec\":5}]}",
+                "{\"version\":1,\"runs\":[{\"run_id\":\"r\",\"schedule\":\"s\",\"engine\":\"local\","
+                "\"attempt\":2,\"phase\":\"running\",\"step_outputs\":{}}]}",
+        };
+        for (size_t i = 0; i < ELEMENTSOF(without); i++) {
+                back = state_free(back);
+                assert_int_equal(state_parse(without[i], strlen(without[i]), &back, NULL), 0);
+                assert_null(back->runs[0].step);
+                assert_null(back->runs[0].step_outputs);
+        }
+}
+
 static void test_phase_strings(void **state) {
         (void) state;
         assert_string_equal(run_phase_to_string(RUN_PHASE_DISPATCHING), "dispatching");
@@ -704,6 +800,7 @@ int main(void) {
                 cmocka_unit_test(test_schedules_order),
                 cmocka_unit_test(test_runs),
                 cmocka_unit_test(test_runs_index),
+                cmocka_unit_test(test_run_steps),
                 cmocka_unit_test(test_phase_strings),
         };
         return cmocka_run_group_tests(tests, NULL, NULL);
