@@ -9,6 +9,7 @@
 #include "control-commands.h"
 
 #include <errno.h>
+#include <inttypes.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -160,6 +161,37 @@ static void reply_list(ControlCall *call) {
         json_object_end(w);
 }
 
+/* The current plugin instances, in configuration order; never their options (they may hold credentials). */
+static void write_plugins(JsonWriter *w, const PluginHost *h) {
+        const PluginInstance *i;
+        json_key(w, "plugins");
+        json_array_begin(w);
+        for (size_t n = 0; (i = plugin_host_current(h, n)); n++) {
+                const Plugin *p = plugin_instance_plugin(i);
+                const char *const *schemes = plugin_storage_schemes(p);
+                char abi[24];
+
+                snprintf(abi, sizeof abi, "%" PRIu32 ".%" PRIu32, p->descriptor->abi_major,
+                         p->descriptor->abi_minor);
+                json_object_begin(w);
+                json_key_string(w, "name", plugin_instance_name(i));
+                json_key_string(w, "kind", plugin_kind_to_string(plugin_instance_kind(i)));
+                json_key_string(w, "plugin", p->name);
+                json_key_string(w, "path", p->path);
+                json_key_string(w, "abi", abi);
+                json_key_string(w, "description", p->descriptor->description);
+                if (schemes) {
+                        json_key(w, "schemes");
+                        json_array_begin(w);
+                        for (const char *const *scheme = schemes; *scheme; scheme++)
+                                json_string(w, *scheme);
+                        json_array_end(w);
+                }
+                json_object_end(w);
+        }
+        json_array_end(w);
+}
+
 static void reply_daemon_status(ControlCall *call) {
         const Manager *m = call->manager;
         const DaemonSettings *set = &m->config->settings;
@@ -192,9 +224,7 @@ static void reply_daemon_status(ControlCall *call) {
         json_array_end(w);
         json_key_string(w, "state_file", m->state_path);
         json_key_string(w, "control_socket", set->control_socket);
-        json_key(w, "plugins");
-        json_array_begin(w); /* none can be loaded yet */
-        json_array_end(w);
+        write_plugins(w, m->plugins);
         json_key_u64(w, "schedules", m->n_entries);
         json_key_u64(w, "enabled", enabled);
         json_key_u64(w, "paused", paused);

@@ -10,14 +10,16 @@
 #include "udfcronctl.h"
 
 #define USEC_PER_SEC UINT64_C(1000000)
+/* A line break and the indent of the text after a label(). */
+#define NEXT_LINE "\n              "
 
 static void status_help(FILE *f) {
         fprintf(f, "Usage: udfcronctl status [--json] [SCHEDULE]\n"
                    "\n"
-                   "Without SCHEDULE: the daemon's version, uptime, configuration files, plugins,\n"
-                   "schedule and run counts and its next fire. With SCHEDULE: that schedule's\n"
-                   "definition, state, last run, runs in flight (with the ids that 'udfcronctl\n"
-                   "cancel' takes) and its next 5 fires.\n"
+                   "Without SCHEDULE: the daemon's version, uptime, configuration files, plugin\n"
+                   "instances (one a line), schedule and run counts and its next fire. With\n"
+                   "SCHEDULE: that schedule's definition, state, last run, runs in flight (with the\n"
+                   "ids that 'udfcronctl cancel' takes) and its next 5 fires.\n"
                    "\n"
                    "  -j, --json   print the daemon's reply as one JSON object (see README)\n"
                    "  -h, --help   show this help\n"
@@ -91,6 +93,27 @@ static void strings(const cJSON *array, const char *separator) {
                 fputs("none", stdout);
 }
 
+/* A line per instance: "storage/file (plugin file, ABI 1.3): .../storage-file.so, serves file://" */
+static void print_plugins(const cJSON *plugins) {
+        const cJSON *i, *scheme;
+        bool any = false;
+        label("Plugins:");
+        cJSON_ArrayForEach(i, plugins) {
+                printf("%s%s (plugin %s, ABI %s): %s", any ? NEXT_LINE : "",
+                       control_string(i, "name") ?: "?", control_string(i, "plugin") ?: "?",
+                       control_string(i, "abi") ?: "?", control_string(i, "path") ?: "?");
+                const char *before = ", serves ";
+                cJSON_ArrayForEach(scheme, cJSON_GetObjectItemCaseSensitive(i, "schemes")) {
+                        if (!cJSON_IsString(scheme))
+                                continue;
+                        printf("%s%s://", before, scheme->valuestring);
+                        before = " ";
+                }
+                any = true;
+        }
+        puts(any ? "" : "none");
+}
+
 static void print_daemon(const Printer *p, const cJSON *r) {
         char up[32];
         uint64_t pid = 0, uptime = 0, n = 0, enabled = 0, paused = 0, running = 0, waiting = 0, max = 0;
@@ -110,15 +133,13 @@ static void print_daemon(const Printer *p, const cJSON *r) {
                stopping ? "stopping" : "running",
                ctl_duration(uptime / USEC_PER_SEC * USEC_PER_SEC, up, sizeof up));
         label("Config:");
-        strings(cJSON_GetObjectItemCaseSensitive(r, "config_files"), "\n              ");
+        strings(cJSON_GetObjectItemCaseSensitive(r, "config_files"), NEXT_LINE);
         putchar('\n');
         label("State file:");
         printf("%s\n", control_string(r, "state_file") ?: "-");
         label("Socket:");
         printf("%s\n", control_string(r, "control_socket") ?: "-");
-        label("Plugins:");
-        strings(cJSON_GetObjectItemCaseSensitive(r, "plugins"), ", ");
-        putchar('\n');
+        print_plugins(cJSON_GetObjectItemCaseSensitive(r, "plugins"));
         label("Schedules:");
         printf("%" PRIu64 " (%" PRIu64 " enabled, %" PRIu64 " paused)\n", n, enabled, paused);
         label("Runs:");
@@ -223,7 +244,7 @@ static void print_schedule(const Printer *p, const cJSON *s) {
                 char rel[48];
                 uint64_t attempt = 0, started;
                 (void) control_u64(run, "attempt", &attempt);
-                printf("%s%s ", any ? "\n              " : "", control_string(run, "run_id") ?: "?");
+                printf("%s%s ", any ? NEXT_LINE : "", control_string(run, "run_id") ?: "?");
                 word(p, control_string(run, "status"));
                 printf(", attempt %" PRIu64, attempt);
                 if (control_u64(run, "started_usec", &started))
@@ -244,7 +265,7 @@ static void print_schedule(const Printer *p, const cJSON *s) {
                 bool skipped = false;
                 const char *dst = control_string(fire, "dst");
                 (void) control_bool(fire, "skipped", &skipped);
-                fputs(any ? "\n              " : "", stdout);
+                fputs(any ? NEXT_LINE : "", stdout);
                 time_and_relative(p, fire, "time", "usec");
                 if (dst)
                         printf(" [DST %s]",

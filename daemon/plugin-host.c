@@ -311,6 +311,10 @@ HttpClient *plugin_host_http(const PluginHost *h) {
         return h->http;
 }
 
+const PluginInstance *plugin_host_current(const PluginHost *h, size_t n) {
+        return n < h->n_current ? h->current[n] : NULL;
+}
+
 PluginInstance *plugin_host_storage(const PluginHost *h, const char *scheme) {
         for (size_t k = 0; k < h->n_current; k++)
                 for (const char *const *s = plugin_storage_schemes(h->current[k]->plugin); s && *s; s++)

@@ -62,6 +62,9 @@ size_t plugin_host_pending(const PluginHost *h);
 
 Journal *plugin_host_journal(const PluginHost *h);
 
+/* The n-th current instance in configuration order, or NULL past the last: what `status` lists. */
+const PluginInstance *plugin_host_current(const PluginHost *h, size_t n);
+
 /* ---- for the modules that call plugins (storage.c, secrets.c) */
 
 /* The current storage instance serving `scheme`, or NULL. */

@@ -94,7 +94,7 @@ def test_list_as_a_table_and_as_json(daemon):
 
 
 def test_status_of_the_daemon_and_of_one_schedule(daemon):
-    """status: version, pid, uptime, config files, plugins (none yet), counts and the next fire; status
+    """status: version, pid, uptime, config files, plugins (none configured), counts and the next fire; status
     SCHEDULE: its definition (parameter and environment names, never their values), policy and its
     next 5 fires; an unknown schedule fails with exit status 1."""
     d = daemon([shell_schedule("daily", "30 2 * * *", "true", params={"day": "${scheduled:%F}", "n": 3},

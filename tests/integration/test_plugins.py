@@ -6,11 +6,13 @@ Plugins end to end: the real daemon and udfcronctl loading the real plugin .so f
 - secrets from plugin providers reach the run and nothing else;
 - a plugin's config errors and the loader's refusals stop the start with file:line;
 - a reload swaps plugin instances, or is refused whole;
+- `udfcronctl status` lists the instances;
 - `udfcronctl storage` works through the same plugins;
 - a plugin built out of the tree against an installed DESTDIR loads.
 """
 import json
 import os
+import re
 import shutil
 import signal
 import stat
@@ -24,6 +26,9 @@ from conftest import BUILD, DAEMON_BINARY, check_config, wait_for, write_config
 
 REPO = Path(__file__).resolve().parents[2]
 PLUGINS = BUILD / "plugins"
+# "1.3": the plugin ABI the build's plugins were built with
+ABI = ".".join(re.findall(r"^#define UDFCRON_PLUGIN_ABI_(?:MAJOR|MINOR) (\d+)$",
+                          (REPO / "include/udfcron/plugin.h").read_text(), re.M))
 SEC = 1_000_000
 
 
@@ -261,6 +266,43 @@ def test_reload_swaps_plugin_instances_or_keeps_them(daemon, tmp_path):
     wait_for(lambda: len(seen.read_text().splitlines()) >= lines + 2, 10, "two more runs")
     assert "third-value" not in seen.read_text()
     assert seen.read_text().splitlines()[-1] == "second-value"
+
+
+# ---------------------------------------------------------------- udfcronctl status
+
+def test_status_lists_the_plugin_instances(daemon, tmp_path):
+    """udfcronctl status: each current instance in configuration order, with its plugin, file, ABI and a
+    storage instance's schemes (never its options), as JSON and one line each; after a reload, the new set."""
+    root, secrets = tmp_path / "data", tmp_path / "team-secrets"
+    root.mkdir()
+    secrets.mkdir(mode=0o700)
+    storage = {"file": {"root": str(root)}}
+    d = daemon([], settings=plugin_settings(storage=storage, secrets={
+        "env": {"prefix": "UDFCRON_TEST_SECRET_"}, "team": {"plugin": "file", "directory": str(secrets)}}))
+
+    status = d.ctl("status", "--json")
+    assert status.status == 0, status.err
+    plugins = json.loads(status.out)["plugins"]
+    where = PLUGINS.resolve()  # as the daemon found it
+    assert [(p["name"], p["kind"], p["plugin"], p["path"], p.get("schemes")) for p in plugins] == [
+        ("storage/file", "storage", "file", str(where / "storage-file.so"), ["file"]),
+        ("secrets/env", "secrets", "env", str(where / "secrets-env.so"), None),
+        ("secrets/team", "secrets", "file", str(where / "secrets-file.so"), None)]
+    assert {p["abi"] for p in plugins} == {ABI}
+    assert plugins[0]["description"] == "file:// URLs under a root directory, written atomically"
+
+    human = d.ctl("status")
+    assert human.status == 0, human.err
+    at = next(n for n, line in enumerate(human.lines) if line.startswith("Plugins:"))
+    assert human.lines[at:at + 3] == [
+        f"Plugins:      storage/file (plugin file, ABI {ABI}): {where}/storage-file.so, serves file://",
+        f"              secrets/env (plugin env, ABI {ABI}): {where}/secrets-env.so",
+        f"              secrets/team (plugin file, ABI {ABI}): {where}/secrets-file.so"]
+    assert str(secrets) not in status.out + human.out and "UDFCRON_TEST_SECRET_" not in status.out
+
+    d.configure([], settings=plugin_settings(storage=storage))
+    assert d.ctl("reload").status == 0
+    assert [p["name"] for p in json.loads(d.ctl("status", "--json").out)["plugins"]] == ["storage/file"]
 
 
 # ---------------------------------------------------------------- udfcronctl storage
