@@ -32,7 +32,7 @@ import sys
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from remote_load import POLL, WINDOWS, daemon_config, run  # noqa: E402
+from remote_load import POLL, daemon_config, emulator_args, run  # noqa: E402
 from emulator.client import Emulator  # noqa: E402  (remote_load puts tests/ on the path)
 
 JOBS = int(os.environ.get("UDFCRON_BENCH_FUSED_JOBS", 10000))
@@ -41,11 +41,10 @@ WINDOW = float(os.environ.get("UDFCRON_BENCH_FUSED_WINDOW", 60))
 
 
 def start_emulators(tmp, emulators):
-    """K emulators keeping every request of the ramp and the window on record; jobs that run an hour
-    and log once every 1000 s."""
-    keep = int(JOBS / EMULATORS * 2 * (WINDOWS * WINDOW + 30) / POLL) + 10000
+    """K emulators tracking when each status read arrived; jobs that run an hour and log once every
+    1000 s."""
     for k in range(EMULATORS):
-        emulators.append(Emulator.start(tmp / f"emu{k}", ["--keep-requests", str(keep)]))
+        emulators.append(Emulator.start(tmp / f"emu{k}", emulator_args("fused.job.status")))
         emulators[-1].config({"fused": {"job": {"pending": 0.5, "running": 3600, "log_interval": 1000}}})
 
 

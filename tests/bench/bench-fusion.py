@@ -26,7 +26,7 @@ import sys
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from remote_load import POLL, WINDOWS, daemon_config, run  # noqa: E402
+from remote_load import POLL, daemon_config, emulator_args, run  # noqa: E402
 from emulator.client import Emulator  # noqa: E402  (remote_load puts tests/ on the path)
 
 RUNS = int(os.environ.get("UDFCRON_BENCH_FUSION_RUNS", 2000))
@@ -41,8 +41,7 @@ def start_emulators(tmp, emulators):
         "seed": {"spark_configurations": [{"id": f"job-{i}", "type": "custom_python_job", "script": "pass"}
                                           for i in range(RUNS)]},
     }))
-    keep = int(RUNS * 2 * (WINDOWS * WINDOW + 30) / POLL) + 4 * RUNS + 10000
-    emulators.append(Emulator.start(tmp / "emu", ["--keep-requests", str(keep), "--config", str(seed)]))
+    emulators.append(Emulator.start(tmp / "emu", emulator_args("fusion.spark.status") + ["--config", str(seed)]))
 
 
 def write_config(tmp, emulators, cron, runtime):

@@ -12,6 +12,8 @@ not recorded. Bodies and answers are JSON.
   GET    /_emulator/requests         recorded requests, oldest first; filters: method, path (regex),
                                      route, listener, since (sequence number), limit (the last N)
   DELETE /_emulator/requests         forget them
+  GET    /_emulator/arrivals?route=R {path: [epoch seconds]}: when every request of R arrived, for the
+                                     routes given with --track-arrivals (kept in full, cheaply)
   GET    /_emulator/stats            {"requests", "routes": {route: n}, "starts": {kind: {name: n}},
                                       "internal_errors": [...]}; starts kinds: fused (batch jobs by
                                      job name), fused.realtime (UDF runs by UDF name), fusion (Spark
@@ -54,6 +56,7 @@ class Admin:
         r("DELETE", P + r"/faults/(?P<fault_id>\d+)", "admin.faults.remove", self.fault_remove)
         r("GET", P + "/requests", "admin.requests", self.requests)
         r("DELETE", P + "/requests", "admin.requests.clear", self.requests_clear)
+        r("GET", P + "/arrivals", "admin.arrivals", self.arrivals)
         r("GET", P + "/stats", "admin.stats", lambda req: Response.json(200, self.emu.stats()))
         r("GET", P + "/jobs", "admin.jobs", self.jobs)
         r("POST", P + "/fused/jobs/(?P<job_id>[^/]+)/finish", "admin.fused.finish", self.fused_finish)
@@ -124,6 +127,13 @@ class Admin:
         if limit is not None:
             found = found[-int(limit):] if int(limit) else []
         return Response.json(200, [r.as_json() for r in found])
+
+    def arrivals(self, req):
+        route = req.arg("route")
+        if route not in self.emu.arrivals:
+            raise bad(f"arrivals of {route!r} are not tracked: start the emulator with --track-arrivals {route}")
+        with self.emu.lock:
+            return Response.json(200, {path: list(times) for path, times in self.emu.arrivals[route].items()})
 
     def requests_clear(self, req):
         with self.emu.lock:

@@ -183,6 +183,10 @@ class Emulator:
         query = urllib.parse.urlencode({k: v for k, v in filters.items() if v is not None})
         return self.admin("GET", "/requests" + (f"?{query}" if query else ""))
 
+    def arrivals(self, route):
+        """{path: [arrival times]} of a route the emulator was started to track (--track-arrivals)."""
+        return self.admin("GET", "/arrivals?" + urllib.parse.urlencode({"route": route}))
+
     def clear_requests(self):
         return self.admin("DELETE", "/requests")
 

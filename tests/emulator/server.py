@@ -3,6 +3,7 @@ The emulator process: two loopback listeners (the API, and the object store behi
 one shared state, fault injection in front of every service, and a record of what was received.
 """
 import argparse
+import array
 import collections
 import json
 import os
@@ -41,7 +42,7 @@ class Record(collections.namedtuple("Record", "seq time listener method path que
 
 class Emulator:
     def __init__(self, file_config=None, base_dir=".", exec_udfs=False, python="/usr/bin/python3", seed=None,
-                 keep_requests=10000, verbose=False):
+                 keep_requests=10000, verbose=False, track_arrivals=()):
         self.lock = threading.RLock()
         self.file_config = dict(file_config or {})
         self.base_dir = Path(base_dir)
@@ -56,6 +57,9 @@ class Emulator:
         self.fusion = FusionService(self)
         self.admin = Admin(self)
         self.recorded = collections.deque(maxlen=keep_requests)
+        # routes whose arrival times are kept, per path, in full: 8 bytes each where a record takes hundreds,
+        # so that a load benchmark can tell every poll's time without the emulator's memory growing
+        self.track_arrivals = tuple(track_arrivals)
         self.release_hangs = threading.Event()
         self.internal_errors = []
         emuconfig.check(self._file_settings())
@@ -70,6 +74,7 @@ class Emulator:
             self.config = deep_merge(emuconfig.defaults(), self._file_settings())
             self.revoked = set()
             self.recorded.clear()
+            self.arrivals = {route: collections.defaultdict(lambda: array.array("d")) for route in self.track_arrivals}
             self.seq = 0
             self.routes = collections.Counter()
             self.starts = collections.defaultdict(collections.Counter)
@@ -155,6 +160,8 @@ class Emulator:
             self.seq += 1
             if route:
                 self.routes[route] += 1
+                if route in self.arrivals:
+                    self.arrivals[route][req.path].append(req.time)
             self.recorded.append(Record(self.seq, req.time, req.listener, req.method, req.path, req.raw_query,
                                         req.headers.fields, body, len(req.body), route, status,
                                         fault and (fault.id, fault.kind)))
@@ -396,6 +403,8 @@ def main(argv=None):
     parser.add_argument("--python", default="/usr/bin/python3", help="interpreter for --exec-udfs")
     parser.add_argument("--seed", type=int, help="seed of the random choices of probabilistic faults")
     parser.add_argument("--keep-requests", type=int, default=10000, help="how many requests to keep on record")
+    parser.add_argument("--track-arrivals", action="append", default=[], metavar="ROUTE",
+                        help="keep the arrival time of every request of ROUTE (repeatable): GET /_emulator/arrivals")
     parser.add_argument("--log", action="store_true", help="log every request on stderr")
     args = parser.parse_args(argv)
 
@@ -408,7 +417,7 @@ def main(argv=None):
         file_config = json.loads(args.config.read_text()) if args.config else {}
         file_config["faults"] = file_config.get("faults", []) + faults
         emu = Emulator(file_config, args.config.parent if args.config else ".", args.exec_udfs, args.python,
-                       args.seed, args.keep_requests, args.log)
+                       args.seed, args.keep_requests, args.log, args.track_arrivals)
     except (OSError, ValueError, KeyError) as e:
         print(f"emulator: {args.config or 'config'}: {e}", file=sys.stderr)
         return 1

@@ -920,3 +920,19 @@ def test_admin_api(emulator):
     info = emu.admin("GET", "/info")
     assert info["fused"]["token"] == emu.fused_token and info["storage_url"] == emu.storage_url
     assert base64.b64decode(emu.fusion_basic()["Authorization"][6:]).decode() == "admin:emu-password"
+
+
+@pytest.mark.emulator("--track-arrivals", "fused.job.status")
+def test_arrivals_of_a_tracked_route(emulator):
+    """--track-arrivals keeps when every request of a route arrived, per path, for load benchmarks that
+    keep few whole records; an untracked route is refused by name."""
+    job_id = start_job(emulator, "tracked").json()["job_id"]
+    before = time.time()
+    for _ in range(3):
+        assert job_status(emulator, job_id)["job_name"] == "tracked"
+    arrivals = emulator.arrivals("fused.job.status")
+    assert list(arrivals) == [f"/server/v1/run/by-id/{job_id}"]
+    times = arrivals[f"/server/v1/run/by-id/{job_id}"]
+    assert len(times) == 3 and before <= times[0] <= times[1] <= times[2] <= time.time()
+    refused = emulator.request("GET", "/_emulator/arrivals?route=fused.job.logs")
+    assert refused.status == 400 and b"--track-arrivals fused.job.logs" in refused.body
