@@ -11,6 +11,7 @@
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 #include <unistd.h>
 
 #include "macro.h"
@@ -27,6 +28,18 @@ static inline void freep(void *p) {
 static inline void *mfree(void *p) {
         free(p);
         return NULL;
+}
+
+/* mfree() for what may hold a secret: its `size` bytes are wiped first; mfree_wiped() for a string. */
+static inline void *mfree_wiped_size(void *p, size_t size) {
+        if (p)
+                explicit_bzero(p, size);
+        free(p);
+        return NULL;
+}
+
+static inline char *mfree_wiped(char *p) {
+        return mfree_wiped_size(p, p ? strlen(p) : 0);
 }
 
 static inline int safe_close(int fd) {

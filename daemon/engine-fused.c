@@ -146,13 +146,6 @@ struct EngineRun {
 
 /* ---------------------------------------------------------------- small helpers */
 
-static char *mfree_wiped(char *p) {
-        if (p)
-                explicit_bzero(p, strlen(p));
-        free(p);
-        return NULL;
-}
-
 _printf_(3, 4) static void note(EngineRun *run, int priority, const char *format, ...) {
         _cleanup_free_ char *message = NULL;
         va_list ap;

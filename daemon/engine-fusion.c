@@ -118,13 +118,6 @@ static void poll_failed(EngineRun *run, const HttpReply *reply, const char *why)
 
 /* ---------------------------------------------------------------- small things */
 
-static char *mfree_wiped(char *p) {
-        if (p)
-                explicit_bzero(p, strlen(p));
-        free(p);
-        return NULL;
-}
-
 _printf_(3, 4) static void note(EngineRun *run, int priority, const char *format, ...) {
         _cleanup_free_ char *message = NULL;
         va_list ap;

@@ -131,13 +131,6 @@ struct HttpTransfer {
         uint64_t retry_after_usec;
 };
 
-static char *mfree_wiped(char *p) {
-        if (p)
-                explicit_bzero(p, strlen(p));
-        free(p);
-        return NULL;
-}
-
 static struct curl_slist *slist_free_wiped(struct curl_slist *l) {
         for (struct curl_slist *i = l; i; i = i->next)
                 explicit_bzero(i->data, strlen(i->data));

@@ -25,13 +25,6 @@
 
 #define RESULT_PREVIEW_MAX 200
 
-static char *mfree_wiped(char *p, size_t size) {
-        if (p)
-                explicit_bzero(p, size);
-        free(p);
-        return NULL;
-}
-
 static char *memdup(const char *p, size_t size) {
         char *q = malloc(size);
         return q ? memcpy(q, p, size) : NULL;
@@ -43,7 +36,7 @@ static void carry_drop(LineCarry **link) {
         if (!c)
                 return;
         *link = c->next;
-        mfree_wiped(c->data, c->size);
+        mfree_wiped_size(c->data, c->size);
         free(c);
 }
 
@@ -180,7 +173,7 @@ static void run_lookups_free(Run *run) {
         for (size_t i = 0; i < run->n_secrets; i++) {
                 RunSecret *rs = &run->secrets[i];
                 plugin_call_abandon(rs->call);
-                rs->value = mfree_wiped(rs->value, rs->value ? strlen(rs->value) : 0);
+                rs->value = mfree_wiped(rs->value);
                 free(rs->name);
         }
         free(run->secrets);
@@ -351,7 +344,7 @@ static void forward_output(Run *run, const RunFields *f, bool is_stderr, const c
                 c->is_stderr = is_stderr;
                 c->has_task = f->has_task;
                 c->task = f->task;
-                c->data = mfree_wiped(c->data, c->size);
+                c->data = mfree_wiped_size(c->data, c->size);
                 c->size = 0;
                 if (keep > 0 && (c->data = memdup(line + total - keep, keep)))
                         c->size = keep;
