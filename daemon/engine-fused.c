@@ -163,16 +163,6 @@ static void note_unexpected(EngineRun *run, const char *what, char *unexpected) 
         free(unexpected);
 }
 
-/* "{base}/path..." with the parts printf-formatted; NULL on OOM. */
-_printf_(1, 2) static char *url_printf(const char *format, ...) {
-        char *url;
-        va_list ap;
-        va_start(ap, format);
-        int r = vasprintf(&url, format, ap);
-        va_end(ap);
-        return r < 0 ? NULL : url;
-}
-
 /* Splits text into lines (a trailing newline ends the last one, it does not start another) and forwards
  * each as a line of output. */
 static void output_lines(EngineRun *run, bool is_stderr, const char *text, size_t size, uint64_t remote_usec) {
@@ -309,7 +299,7 @@ static void on_cancel_reply(EngineRun *run, const HttpReply *reply) {
 }
 
 static void cancel_job(EngineRun *run) {
-        _cleanup_free_ char *url = url_printf("%s/run/by-id/%s/cancel", run->base_url, run->job_id);
+        _cleanup_free_ char *url = strprintf("%s/run/by-id/%s/cancel", run->base_url, run->job_id);
         call(run, &(Call){ .method = HTTP_POST, .url = url, .auth = true }, on_cancel_reply);
 }
 
@@ -418,13 +408,13 @@ static void realtime_get(EngineRun *run) {
         }
         if (shared) {
                 _cleanup_free_ char *token = fused_url_escape(run->shared_token);
-                url = token ? url_printf("%s/%s/run/file?%s", run->shared_base_url, token, query) : NULL;
+                url = token ? strprintf("%s/%s/run/file?%s", run->shared_base_url, token, query) : NULL;
         } else {
                 const char *slash = strchr(run->saved_udf, '/');
                 _cleanup_free_ char *owner = strndup(run->saved_udf, (size_t) (slash - run->saved_udf));
                 _cleanup_free_ char *o = owner ? fused_url_escape(owner) : NULL, *n = fused_url_escape(slash + 1);
                 _cleanup_free_ char *cid = fused_url_escape(run->client_id);
-                url = o && n && cid ? url_printf("%s/realtime/%s/api/v1/run/udf/saved/%s/%s?%s", run->base_url, cid,
+                url = o && n && cid ? strprintf("%s/realtime/%s/api/v1/run/udf/saved/%s/%s?%s", run->base_url, cid,
                                                  o, n, query)
                                     : NULL;
         }
@@ -453,7 +443,7 @@ static cJSON *code_body(EngineRun *run) {
 
 static char *code_url(EngineRun *run, const char *what) {
         _cleanup_free_ char *cid = fused_url_escape(run->client_id);
-        return cid ? url_printf("%s/realtime/%s/api/v1/run/udf/%s", run->base_url, cid, what) : NULL;
+        return cid ? strprintf("%s/realtime/%s/api/v1/run/udf/%s", run->base_url, cid, what) : NULL;
 }
 
 /* The answer to .../start, or to .../get/{id} after it. */
@@ -524,7 +514,7 @@ static void on_code_get(EngineRun *run, const HttpReply *reply) {
 }
 
 static void code_get(EngineRun *run) {
-        _cleanup_free_ char *what = url_printf("get/%s", run->run_uuid);
+        _cleanup_free_ char *what = strprintf("get/%s", run->run_uuid);
         _cleanup_free_ char *url = what ? code_url(run, what) : NULL;
         call(run, &(Call){ .method = HTTP_GET, .url = url, .auth = true, .settings = &run->realtime_settings },
              on_code_get);
@@ -553,7 +543,7 @@ static void on_instances(EngineRun *run, const HttpReply *reply) {
 /* Realtime: the instance first (unless shared, or configured), then the run. */
 static void realtime_begin(EngineRun *run) {
         if (!run->shared_token && !run->client_id) {
-                _cleanup_free_ char *url = url_printf("%s/realtime-instance/available", run->base_url);
+                _cleanup_free_ char *url = strprintf("%s/realtime-instance/available", run->base_url);
                 call(run, &(Call){ .method = HTTP_GET, .url = url, .auth = true }, on_instances);
         } else if (run->udf)
                 run->probing ? code_get(run) : code_start(run);
@@ -653,7 +643,7 @@ static void on_results(EngineRun *run, const HttpReply *reply) {
 }
 
 static void results_list(EngineRun *run) {
-        _cleanup_free_ char *url = url_printf("%s/run/by-id/%s/results", run->base_url, run->job_id);
+        _cleanup_free_ char *url = strprintf("%s/run/by-id/%s/results", run->base_url, run->job_id);
         call(run, &(Call){ .method = HTTP_GET, .url = url, .auth = true }, on_results);
 }
 
@@ -724,8 +714,8 @@ static size_t forward_logs(EngineRun *run, const HttpReply *reply) {
 
 static char *logs_url(EngineRun *run) {
         if (run->log_since_ms == 0)
-                return url_printf("%s/logs/%s", run->base_url, run->job_id);
-        return url_printf("%s/logs/%s?since_ms=%" PRIu64, run->base_url, run->job_id, run->log_since_ms);
+                return strprintf("%s/logs/%s", run->base_url, run->job_id);
+        return strprintf("%s/logs/%s?since_ms=%" PRIu64, run->base_url, run->job_id, run->log_since_ms);
 }
 
 /* Reads the log at the next status poll, and at every one after it until it goes quiet again. */
@@ -839,7 +829,7 @@ static void on_status(EngineRun *run, const HttpReply *reply) {
 /* The status request waits in the client until `when` (not a timer of the run's own): the client sends the
  * polls of every job due about together in one go. */
 static void poll_status_at(EngineRun *run, uint64_t when) {
-        _cleanup_free_ char *url = url_printf("%s/run/by-id/%s", run->base_url, run->job_id);
+        _cleanup_free_ char *url = strprintf("%s/run/by-id/%s", run->base_url, run->job_id);
         call(run, &(Call){ .method = HTTP_GET, .url = url, .auth = true, .not_before_usec = when }, on_status);
 }
 
@@ -969,7 +959,7 @@ static void job_start(EngineRun *run) {
         if (!body || asprintf(&query, "%s%s%s%s%s", type ? "&instance_type=" : "", type ?: "",
                               region ? "&region=" : "", region ?: "", disk) < 0)
                 goto oom;
-        url = query[0] ? url_printf("%s/run?%s", run->base_url, query + 1) : url_printf("%s/run", run->base_url);
+        url = query[0] ? strprintf("%s/run?%s", run->base_url, query + 1) : strprintf("%s/run", run->base_url);
         run->start_in_flight = true;
         call(run,
              &(Call){ .method = HTTP_POST, .url = url, .auth = true, .json = body, .at_most_once = true },
@@ -1022,15 +1012,15 @@ static void udf_fetch(EngineRun *run) {
         _cleanup_free_ char *url = NULL;
         if (run->shared_token) {
                 _cleanup_free_ char *token = fused_url_escape(run->shared_token);
-                url = token ? url_printf("%s/udf/shared/by-token/%s", run->base_url, token) : NULL;
+                url = token ? strprintf("%s/udf/shared/by-token/%s", run->base_url, token) : NULL;
         } else {
                 const char *slash = strchr(run->saved_udf, '/');
                 _cleanup_free_ char *owner = strndup(run->saved_udf, (size_t) (slash - run->saved_udf));
                 _cleanup_free_ char *o = owner ? fused_url_escape(owner) : NULL, *n = fused_url_escape(slash + 1);
                 if (o && n)
-                        url = strcmp(owner, "team") == 0 ? url_printf("%s/udf/exec-env/self/by-slug/%s", run->base_url, n)
-                              : strchr(owner, '@') ? url_printf("%s/udf/by-user-email/%s/by-slug/%s", run->base_url, o, n)
-                                                   : url_printf("%s/udf/by-user-handle/%s/by-slug/%s", run->base_url, o, n);
+                        url = strcmp(owner, "team") == 0 ? strprintf("%s/udf/exec-env/self/by-slug/%s", run->base_url, n)
+                              : strchr(owner, '@') ? strprintf("%s/udf/by-user-email/%s/by-slug/%s", run->base_url, o, n)
+                                                   : strprintf("%s/udf/by-user-handle/%s/by-slug/%s", run->base_url, o, n);
         }
         call(run, &(Call){ .method = HTTP_GET, .url = url, .auth = true }, on_udf_fetched);
 }
@@ -1135,7 +1125,7 @@ static void search_next_candidate(EngineRun *run) {
                         continue;
                 }
                 run->search_configs++;
-                _cleanup_free_ char *url = url_printf("%s/job/by-id/%s/config", run->base_url, c->id);
+                _cleanup_free_ char *url = strprintf("%s/job/by-id/%s/config", run->base_url, c->id);
                 /* it answers with a redirect to a signed URL, which the client follows without credentials */
                 call(run, &(Call){ .method = HTTP_GET, .url = url, .auth = true }, on_search_config);
                 return;
@@ -1174,7 +1164,7 @@ static void on_search_list(EngineRun *run, const HttpReply *reply) {
 }
 
 static void search_list(EngineRun *run) {
-        _cleanup_free_ char *url = url_printf("%s/job/self?skip=%u&limit=%d", run->base_url,
+        _cleanup_free_ char *url = strprintf("%s/job/self?skip=%u&limit=%d", run->base_url,
                                               run->search_page * SEARCH_PAGE, SEARCH_PAGE);
         call(run, &(Call){ .method = HTTP_GET, .url = url, .auth = true }, on_search_list);
 }

@@ -88,15 +88,6 @@ RunPhase run_phase_from_string(const char *s) {
         return _RUN_PHASE_INVALID;
 }
 
-_printf_(1, 2) static char *strf(const char *fmt, ...) {
-        char *s;
-        va_list ap;
-        va_start(ap, fmt);
-        int r = vasprintf(&s, fmt, ap);
-        va_end(ap);
-        return r < 0 ? NULL : s;
-}
-
 /* Parse errors end up in the journal: keep names short and free of control characters. */
 static const char *printable(const char *s, char buf[static 72]) {
         size_t i = 0;
@@ -678,8 +669,8 @@ static int move_aside(const char *path, char **ret_aside) {
         if (!gmtime_r(&now, &tm) || strftime(stamp, sizeof stamp, "%Y%m%dT%H%M%SZ", &tm) == 0)
                 return -EOVERFLOW;
         for (unsigned i = 0; i < 100; i++) {
-                _cleanup_free_ char *aside = i == 0 ? strf("%s.corrupt-%s", path, stamp)
-                                                    : strf("%s.corrupt-%s.%u", path, stamp, i);
+                _cleanup_free_ char *aside = i == 0 ? strprintf("%s.corrupt-%s", path, stamp)
+                                                    : strprintf("%s.corrupt-%s.%u", path, stamp, i);
                 if (!aside)
                         return -ENOMEM;
                 /* EINVAL: the file system cannot do RENAME_NOREPLACE; then a plain rename must do. */
@@ -716,7 +707,7 @@ int state_load(const char *path, State **ret_state, char **ret_warning) {
                         r = move_aside(path, &aside);
                         if (r < 0) /* starting anyway would overwrite the file with the next save */
                                 return r;
-                        warning = strf("state file %s is corrupt (%s); moved aside to %s, starting with an "
+                        warning = strprintf("state file %s is corrupt (%s); moved aside to %s, starting with an "
                                        "empty state",
                                        path, error ?: "unknown error", aside);
                         if (!warning)
@@ -769,7 +760,7 @@ static int write_atomic(const char *path, const void *data, size_t size) {
                 return -errno;
 
         /* Same directory, so that rename() is atomic; hidden, so that nothing globbing *.json sees it. */
-        template = strf("%s/.%s.XXXXXX", dir, base);
+        template = strprintf("%s/.%s.XXXXXX", dir, base);
         if (!template)
                 return -ENOMEM;
         fd = mkostemp(template, O_CLOEXEC);
@@ -825,9 +816,9 @@ int state_save_result(const char *state_directory, const char *schedule, const c
 
         if (!path_component_ok(schedule) || !path_component_ok(run_id) || !path_component_ok(extension))
                 return -EINVAL;
-        results = strf("%s/results", state_directory);
-        dir = strf("%s/results/%s", state_directory, schedule);
-        path = strf("%s/results/%s/%s.%s", state_directory, schedule, run_id, extension);
+        results = strprintf("%s/results", state_directory);
+        dir = strprintf("%s/results/%s", state_directory, schedule);
+        path = strprintf("%s/results/%s/%s.%s", state_directory, schedule, run_id, extension);
         if (!results || !dir || !path)
                 return -ENOMEM;
         char *const dirs[] = { results, dir };
@@ -843,10 +834,10 @@ int state_save_result_file(const char *state_directory, const char *schedule, co
 
         if (!path_component_ok(schedule) || !path_component_ok(run_id) || !path_component_ok(name))
                 return -EINVAL;
-        results = strf("%s/results", state_directory);
-        dir = strf("%s/results/%s", state_directory, schedule);
-        run_dir = strf("%s/results/%s/%s", state_directory, schedule, run_id);
-        path = strf("%s/results/%s/%s/%s", state_directory, schedule, run_id, name);
+        results = strprintf("%s/results", state_directory);
+        dir = strprintf("%s/results/%s", state_directory, schedule);
+        run_dir = strprintf("%s/results/%s/%s", state_directory, schedule, run_id);
+        path = strprintf("%s/results/%s/%s/%s", state_directory, schedule, run_id, name);
         if (!results || !dir || !run_dir || !path)
                 return -ENOMEM;
         char *const dirs[] = { results, dir, run_dir };

@@ -26,13 +26,25 @@ int strv_push(char ***l, size_t *n, char *s) {
         return 0;
 }
 
+static char *vstrprintf(const char *format, va_list ap) {
+        char *s;
+        return vasprintf(&s, format, ap) < 0 ? NULL : s;
+}
+
+char *strprintf(const char *format, ...) {
+        va_list ap;
+        va_start(ap, format);
+        char *s = vstrprintf(format, ap);
+        va_end(ap);
+        return s;
+}
+
 int strv_pushf(char ***l, size_t *n, const char *format, ...) {
         va_list ap;
-        char *s;
         va_start(ap, format);
-        int r = vasprintf(&s, format, ap);
+        char *s = vstrprintf(format, ap);
         va_end(ap);
-        return strv_push(l, n, r < 0 ? NULL : s);
+        return strv_push(l, n, s);
 }
 
 int strv_copy(const char *const *l, char ***ret) {

@@ -16,6 +16,9 @@ char **strv_free(char **l);
 int strv_push(char ***l, size_t *n, char *s);
 _printf_(3, 4) int strv_pushf(char ***l, size_t *n, const char *format, ...);
 
+/* A malloc'd string printf-formatted; NULL on OOM. */
+_printf_(1, 2) char *strprintf(const char *format, ...);
+
 /* A copy of l (may be NULL: then *ret is NULL too): 0, or -ENOMEM. */
 int strv_copy(const char *const *l, char ***ret);
 
